@@ -1,0 +1,3 @@
+from idqueue.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""CLI sub-commands, grouped by area; :mod:`idqueue.cli` registers them."""

@@ -1,0 +1,527 @@
+"""Configuration: one pydantic-settings model.
+
+Sources, in order of precedence (highest first):
+
+1. ``IDQUEUE_*`` environment variables (nested keys use ``__``, e.g.
+   ``IDQUEUE_SLA__AT_RISK_RATIO=0.8``); ``GITHUB_TOKEN``/``GH_TOKEN`` and ``SLACK_BOT_TOKEN``
+   are accepted as fallbacks for the tokens;
+2. the TOML file named by ``IDQUEUE_CONFIG_FILE`` (default: ``config.toml`` in the platform's
+   user config dir);
+3. the defaults below, which describe a VA-Identity-style team.
+
+Tokens are :class:`~pydantic.SecretStr`: they print as ``**********`` and never reach logs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from typing_extensions import Annotated
+
+APP_NAME = "idqueue"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the bad key."""
+
+
+def default_config_file() -> Path:
+    """The default TOML config path (platform user config dir)."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_db_path() -> Path:
+    """The default SQLite path (platform user data dir)."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "idqueue.db"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class TeamMember(BaseModel):
+    """A member of the support team (the roster)."""
+
+    name: str
+    """Display name, e.g. "Ana Reyes"."""
+    github: str | None = None
+    """GitHub login, used for assignment and to recognise team comments."""
+    slack: str | None = None
+    """Slack user id (``U…``), used for mentions and to recognise team replies."""
+    email: str | None = None
+    """Optional email, for the survey import's matching."""
+
+
+class RotaConfig(BaseModel):
+    """Who is on triage when: explicit dates win over the repeating rota."""
+
+    weekly: list[str] = Field(default_factory=list)
+    """Roster keys in rotation order, one per week (Monday to Sunday)."""
+    start: date = date(2026, 1, 5)
+    """The Monday on which ``weekly[0]`` is on triage."""
+    overrides: dict[date, list[str]] = Field(default_factory=dict)
+    """Explicit days: date → roster keys on triage that day (swaps, holidays)."""
+    per_week: int = 1
+    """How many people are on triage at once (consecutive entries of ``weekly``)."""
+
+
+class GitHubConfig(BaseModel):
+    """GitHub source settings."""
+
+    token: SecretStr | None = None
+    """A token with ``repo`` (or ``public_repo``) scope."""
+    base_url: str = "https://api.github.com"
+    """API root (GitHub Enterprise: ``https://HOST/api/v3``)."""
+    repos: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Repositories to poll, ``owner/name``."""
+    label: str | None = None
+    """Only issues with this label are requests (e.g. ``Identity``)."""
+    backlog_label: str = "backlog"
+    """Label that marks an issue as moved to the backlog."""
+    backlog_repo: str | None = None
+    """Repo where Slack-only requests become issues when backlogged (default: first repo)."""
+    web_url: str | None = None
+    """Web root for links (derived from ``base_url`` when unset)."""
+    per_page: int = Field(default=100, ge=1, le=100)
+    """Page size for list calls."""
+    bot_logins: list[str] = Field(default_factory=lambda: ["github-actions[bot]"])
+    """Logins whose comments never count as a first response."""
+
+    _csv = field_validator("repos", mode="before")(_split_csv)
+
+    @field_validator("repos")
+    @classmethod
+    def _check_repos(cls, value: list[str]) -> list[str]:
+        for repo in value:
+            if repo.count("/") != 1 or not all(repo.split("/")):
+                raise ValueError(f"{repo!r} is not owner/name")
+        return value
+
+
+class SlackConfig(BaseModel):
+    """Slack source settings."""
+
+    token: SecretStr | None = None
+    """Bot token (``xoxb-…``) with channels:history, users:read, chat:write, reactions:write."""
+    app_token: SecretStr | None = None
+    """Optional app-level token (``xapp-…``) for Socket Mode; polling is the fallback."""
+    base_url: str = "https://slack.com/api/"
+    """API root."""
+    channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Intake channel ids (``C…``)."""
+    intake_bot_ids: list[str] = Field(default_factory=list)
+    """``bot_id``s (``B…``) or user ids of intake bots whose posts are requests."""
+    intake_reaction: str = "ticket"
+    """A teammate's reaction that turns a human message into a request."""
+    lookback_hours: int = 72
+    """How far back each poll re-reads history to see edits and deletions."""
+    history_days: int = 31
+    """How far back the first sync reads."""
+    page_limit: int = Field(default=200, ge=1, le=1000)
+    """Items per history page (non-Marketplace apps get at most 15)."""
+    workspace_url: str | None = None
+    """Web root for permalinks when ``chat.getPermalink`` is not used."""
+
+    _csv = field_validator("channels", mode="before")(_split_csv)
+
+
+class TemplateFieldMap(BaseModel):
+    """How one intake template's prompts map to typed fields."""
+
+    name: str
+    """Template name (e.g. ``1identity-help``)."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Prompt text as written in the body (case-insensitive) → field key."""
+    sections: dict[str, str] = Field(default_factory=dict)
+    """Section heading (``## **Data Request**``) → request type it implies."""
+    match: list[str] = Field(default_factory=list)
+    """Substrings that identify a body as this template."""
+
+
+def _va_template() -> TemplateFieldMap:
+    return TemplateFieldMap(
+        name="1identity-help",
+        match=["**Issue Type:**", "**Team Name:**", "Identity"],
+        labels={
+            "name": "name",
+            "email address": "email",
+            "email": "email",
+            "team name": "team",
+            "team": "team",
+            "issue type": "issue_type",
+            "type": "issue_type",
+            "request type": "issue_type",
+            "additional details": "details",
+            "details": "details",
+            "issue description": "description",
+            "requested by": "requested_by",
+            "which environment did you use to sign in?": "environment",
+            "environment": "environment",
+            "which credential service provider (csp) did you use?": "csp",
+            "csp": "csp",
+            "does this impact veterans on production servers?": "impacts_production",
+            "impacts veterans on production servers": "impacts_production",
+            "impacts production": "impacts_production",
+            "please provide a url to link to your pr:": "pr_url",
+            "pr url": "pr_url",
+            "what data do you need pulled?": "data_needed",
+        },
+        sections={
+            "authentication help request": "Test User / Mock Auth",
+            "data request": "Data Pull",
+            "pull review request": "PR Review",
+            "sign-in service": "Sign-in Service / USiP",
+        },
+    )
+
+
+class TypeRule(BaseModel):
+    """Maps evidence to a request type."""
+
+    type: str
+    """The request type this rule yields."""
+    field_values: list[str] = Field(default_factory=list)
+    """Values of the ``issue_type`` intake field (case-insensitive) that mean this type."""
+    labels: list[str] = Field(default_factory=list)
+    """Labels that mean this type."""
+    keywords: list[str] = Field(default_factory=list)
+    """Words in the title/body that suggest this type (last resort)."""
+
+
+def _default_type_rules() -> list[TypeRule]:
+    return [
+        TypeRule(type="PR Review", field_values=["pull request review", "pr review", "pull review request"],
+                 labels=["pr-review"], keywords=["pull request", "PR review", "review my PR"]),
+        TypeRule(type="Data Pull", field_values=["data request", "data pull"], labels=["data-request"],
+                 keywords=["data pull", "pull data", "query", "export"]),
+        TypeRule(type="Test User / Mock Auth", field_values=["authentication help", "test user", "mock auth"],
+                 labels=["auth-help"], keywords=["mock auth", "test user", "sign in", "login.gov", "id.me"]),
+        TypeRule(type="Sign-in Service / USiP",
+                 field_values=["sign-in-service integration", "sign-in service integration", "sign-in service",
+                               "usip", "usip questions", "begin onboarding process",
+                               "register service configuration", "register client configuration"],
+                 labels=["sis", "usip"], keywords=["sign-in service", "USiP", "onboarding", "client configuration"]),
+        TypeRule(type="Bug Fix", field_values=["bug fix", "bug fixes", "bug"], labels=["bug"],
+                 keywords=["bug", "error", "broken", "500", "fails"]),
+        TypeRule(type="Feature Request", field_values=["feature request", "feature requests"],
+                 labels=["enhancement", "feature"], keywords=["feature request", "would be nice", "add support"]),
+        TypeRule(type="Task Request", field_values=["task request", "task"], labels=["task"],
+                 keywords=["please update", "rotate", "add me to"]),
+        TypeRule(type="Help Request", field_values=["help request", "help", "question"], labels=["question"],
+                 keywords=["how do i", "how to", "question", "help"]),
+        TypeRule(type="Other", field_values=["other"]),
+    ]
+
+
+class IntakeConfig(BaseModel):
+    """How requests are recognised, parsed and classified."""
+
+    templates: list[TemplateFieldMap] = Field(default_factory=lambda: [_va_template()])
+    """Per-template prompt → field mappings."""
+    type_rules: list[TypeRule] = Field(default_factory=_default_type_rules)
+    """Type classification rules, tried in order per evidence kind (fields, labels, keywords)."""
+    default_type: str = "Other"
+    """Type when nothing matches."""
+    docs: dict[str, str] = Field(default_factory=dict)
+    """Request type → documentation link, offered in templates."""
+
+
+class CalendarConfig(BaseModel):
+    """Business hours for SLA clocks."""
+
+    timezone: str = "America/New_York"
+    """IANA timezone of the team."""
+    start: time = time(9, 0)
+    """Start of the business day."""
+    end: time = time(17, 0)
+    """End of the business day."""
+    workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    """Working weekdays, Monday = 0."""
+    holidays: list[date] = Field(default_factory=list)
+    """Days off."""
+    always_on: bool = False
+    """24×7: ignore hours, weekends and holidays."""
+
+
+class SlaPolicy(BaseModel):
+    """First-response and resolution targets for matching requests."""
+
+    name: str
+    """Shown in the detail pane and reports."""
+    types: list[str] = Field(default_factory=list)
+    """Request types it applies to (empty = any)."""
+    priorities: list[str] = Field(default_factory=list)
+    """Priorities it applies to (empty = any)."""
+    impacts_production: bool | None = None
+    """If set, only requests whose "impacts production" field matches."""
+    first_response: float = 8.0
+    """Hours to first response (business hours unless ``calendar`` is ``24x7``)."""
+    resolution: float = 48.0
+    """Hours to resolution (backlog counts as resolved)."""
+    resolution_calendar: Literal["business", "24x7"] = "24x7"
+    """The 48-hour triage rule runs on the wall clock."""
+    first_response_calendar: Literal["business", "24x7"] = "business"
+    """Which calendar the first-response clock uses."""
+
+
+def _default_policies() -> list[SlaPolicy]:
+    return [
+        SlaPolicy(name="Urgent (production)", impacts_production=True, first_response=1.0),
+        SlaPolicy(name="Engineering", types=["Bug Fix", "PR Review", "Test User / Mock Auth"], first_response=1.0),
+        SlaPolicy(name="Urgent priority", priorities=["P1"], first_response=1.0),
+        SlaPolicy(name="Standard", first_response=8.0),
+    ]
+
+
+class SlaConfig(BaseModel):
+    """SLA policies and the business calendar."""
+
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    """Business hours, weekends, holidays, timezone."""
+    policies: list[SlaPolicy] = Field(default_factory=_default_policies)
+    """First matching policy wins."""
+    at_risk_ratio: float = Field(default=0.75, gt=0, lt=1)
+    """Share of a budget used after which a clock is at risk."""
+
+
+class PriorityRule(BaseModel):
+    """A declarative priority rule; the first matching rule wins."""
+
+    priority: Literal["P1", "P2", "P3", "P4"]
+    name: str = ""
+    """Shown as the reason."""
+    types: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    impacts_production: bool | None = None
+    sla_states: list[str] = Field(default_factory=list)
+
+
+def _default_priority_rules() -> list[PriorityRule]:
+    return [
+        PriorityRule(priority="P1", name="impacts production", impacts_production=True),
+        PriorityRule(priority="P1", name="outage keywords", keywords=["outage", "down", "blocker", "sev1", "prod"]),
+        PriorityRule(priority="P1", name="label priority:P1", labels=["priority:P1", "P1"]),
+        PriorityRule(priority="P2", name="SLA breached", sla_states=["breached"]),
+        PriorityRule(priority="P2", name="engineering request", types=["Bug Fix", "Test User / Mock Auth", "PR Review"]),
+        PriorityRule(priority="P3", name="standard request", types=["Data Pull", "Sign-in Service / USiP", "Task Request", "Help Request"]),
+        PriorityRule(priority="P4", name="feature request", types=["Feature Request", "Other"]),
+    ]
+
+
+class AutomationConfig(BaseModel):
+    """Messages idqueue posts by itself (the seed's Slackbot automation)."""
+
+    on_assign: bool = True
+    """Tell the requester who has their request."""
+    on_assign_template: str = "assigned"
+    on_close: bool = True
+    """Tell the requester it is done, with the survey link."""
+    on_close_template: str = "closed"
+    on_backlog_template: str = "backlog"
+    disabled_types: list[str] = Field(default_factory=list)
+    """Request types for which no automatic messages are sent."""
+    slack_reactions: dict[str, str] = Field(
+        default_factory=lambda: {"taken": "eyes", "done": "white_check_mark", "backlog": "card_file_box"}
+    )
+    """Reaction added to the Slack request message per state."""
+    slack_rating: bool = False
+    """Ask for a 1–5 reaction rating in the closing Slack message."""
+
+
+class SurveyConfig(BaseModel):
+    """The satisfaction survey."""
+
+    url: str = "https://example.org/survey/identity-support"
+    """Link put in closing messages."""
+    columns: dict[str, str] = Field(
+        default_factory=lambda: {"rating": "rating", "date": "date", "request": "request", "comment": "comment"}
+    )
+    """CSV column names for rating, date, request link or id, comment."""
+    goal: float = 70.0
+    """CSAT goal in percent."""
+
+
+class UiConfig(BaseModel):
+    """TUI preferences."""
+
+    poll_interval: float = Field(default=60.0, ge=1.0)
+    """Seconds between polls."""
+    bell: bool = False
+    """Ring the terminal bell on new requests."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id → keys, e.g. ``{"queue.assign" = "A"}``."""
+    key_prefix: str = "REQ"
+    """Prefix of the short keys (``REQ-42``)."""
+    theme: str = "textual-dark"
+
+
+class Settings(BaseSettings):
+    """All of idqueue's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IDQUEUE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    config_file: Path | None = None
+    """TOML config path (``IDQUEUE_CONFIG_FILE``)."""
+    db: Path = Field(default_factory=default_db_path)
+    """SQLite path (``IDQUEUE_DB``)."""
+    now: str | None = None
+    """Frozen "now" (ISO 8601) for demos, screenshots and tests (``IDQUEUE_NOW``)."""
+    me: str | None = None
+    """Your roster key (who "take" assigns)."""
+    team_name: str = "Identity"
+    """Shown in templates and reports."""
+    team: dict[str, TeamMember] = Field(default_factory=dict)
+    """The roster: key → member."""
+    rota: RotaConfig = Field(default_factory=RotaConfig)
+    github: GitHubConfig = Field(default_factory=GitHubConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+    priority_rules: list[PriorityRule] = Field(default_factory=_default_priority_rules)
+    templates_dir: Path | None = None
+    """The team's own response templates (override shipped ones by key)."""
+    automation: AutomationConfig = Field(default_factory=AutomationConfig)
+    survey: SurveyConfig = Field(default_factory=SurveyConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+    history_months: int = 13
+    """How far back closed items are backfilled for metrics."""
+    sandbox: bool = False
+    """Set by ``idqueue demo``: the sources are the built-in emulators."""
+
+    # Flat aliases from the env-var contract (DESIGN.md).
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("IDQUEUE_GITHUB_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"),
+        exclude=True,
+    )
+    github_base_url: str | None = Field(default=None, exclude=True)
+    github_repos: Annotated[list[str] | None, NoDecode] = Field(default=None, exclude=True)
+    github_label: str | None = Field(default=None, exclude=True)
+    slack_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("IDQUEUE_SLACK_TOKEN", "SLACK_BOT_TOKEN"), exclude=True
+    )
+    slack_base_url: str | None = Field(default=None, exclude=True)
+    slack_channels: Annotated[list[str] | None, NoDecode] = Field(default=None, exclude=True)
+
+    _csv = field_validator("github_repos", "slack_channels", mode="before")(_split_csv)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    def model_post_init(self, __context: Any) -> None:
+        """Fold the flat env-var contract into the nested sections."""
+        gh, sl = self.github, self.slack
+        if self.github_token is not None:
+            gh.token = self.github_token
+        if self.github_base_url:
+            gh.base_url = self.github_base_url
+        if self.github_repos is not None:
+            GitHubConfig.model_validate({"repos": self.github_repos})
+            gh.repos = self.github_repos
+        if self.github_label is not None:
+            gh.label = self.github_label or None
+        if self.slack_token is not None:
+            sl.token = self.slack_token
+        if self.slack_base_url:
+            sl.base_url = self.slack_base_url
+        if self.slack_channels is not None:
+            sl.channels = self.slack_channels
+        for key in (self.me, *self.rota.weekly):
+            if key is not None and self.team and key not in self.team:
+                raise ValueError(f"{key!r} is not in [team]")
+
+    @property
+    def has_tokens(self) -> bool:
+        """True when at least one real source is configured."""
+        return bool(
+            (self.github.token and self.github.repos) or (self.slack.token and self.slack.channels)
+        )
+
+    def member_by_github(self, login: str) -> str | None:
+        """The roster key of a GitHub login."""
+        low = login.lower()
+        return next((k for k, m in self.team.items() if m.github and m.github.lower() == low), None)
+
+    def member_by_slack(self, user_id: str) -> str | None:
+        """The roster key of a Slack user id."""
+        return next((k for k, m in self.team.items() if m.slack == user_id), None)
+
+    def github_web_url(self) -> str:
+        """Web root for issue links."""
+        if self.github.web_url:
+            return self.github.web_url.rstrip("/")
+        base = self.github.base_url.rstrip("/")
+        if base == "https://api.github.com":
+            return "https://github.com"
+        return base.removesuffix("/api/v3")
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by ``IDQUEUE_CONFIG_FILE`` (or the default path)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env_path = os.environ.get("IDQUEUE_CONFIG_FILE")
+        path = Path(env_path) if env_path else default_config_file()
+        if not path.exists():
+            if env_path:
+                raise ConfigError(f"config_file: {path} does not exist")
+            return {}
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config_file: {path} is not valid TOML ({exc})") from exc
+        data["config_file"] = path
+        return data
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"]) or "config"
+    msg = err["msg"].removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{loc}: {msg}{more}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from env, the TOML file and defaults.
+
+    Raises:
+        ConfigError: with a one-line message naming the bad key.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

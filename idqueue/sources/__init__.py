@@ -1,0 +1,1 @@
+"""Source adapters (GitHub, Slack) behind one abstract base."""
