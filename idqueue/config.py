@@ -149,13 +149,21 @@ class TemplateFieldMap(BaseModel):
     sections: dict[str, str] = Field(default_factory=dict)
     """Section heading (``## **Data Request**``) → request type it implies."""
     match: list[str] = Field(default_factory=list)
-    """Substrings that identify a body as this template."""
+    """Substrings that identify a body as this template (case-insensitive; most hits wins)."""
+    options: dict[str, list[str]] = Field(default_factory=dict)
+    """Field key → the options the template lists under its prompt; the one the requester
+    marked (``[x]``, bold, ✅, or the only one left) becomes the value, in this spelling."""
+    prompts: list[str] = Field(default_factory=list)
+    """Beginnings of the template's own instruction lines (case-insensitive): they are never
+    answers, so a section that holds only them is not "answered"."""
 
 
 def _va_template() -> TemplateFieldMap:
+    # Labels are the VA template's prompts (research/features.md §c) plus the ID Bot's and
+    # common variants; they are compared case-insensitively without trailing ":"/"?".
     return TemplateFieldMap(
         name="1identity-help",
-        match=["**Issue Type:**", "**Team Name:**", "Identity"],
+        match=["**Issue Type:**", "**Team Name:**", "To properly assist with your issue", "Identity Help"],
         labels={
             "name": "name",
             "email address": "email",
@@ -165,26 +173,73 @@ def _va_template() -> TemplateFieldMap:
             "issue type": "issue_type",
             "type": "issue_type",
             "request type": "issue_type",
+            "select issue type (for \"other\" stop here and provide details)": "issue_type",
             "additional details": "details",
             "details": "details",
+            "provide additional details to describe your request (optional)": "details",
             "issue description": "description",
             "requested by": "requested_by",
             "which environment did you use to sign in?": "environment",
             "environment": "environment",
+            "which user email did you use to sign in?": "user_email",
             "which credential service provider (csp) did you use?": "csp",
             "csp": "csp",
+            "which browser(s) did you try to sign in with?": "browsers",
+            "have you tried clearing your browser cache?": "cleared_cache",
+            "have you tried clearing your browser cookies?": "cleared_cookies",
+            "have you tried signing in incognito?": "tried_incognito",
             "does this impact veterans on production servers?": "impacts_production",
             "impacts veterans on production servers": "impacts_production",
             "impacts production": "impacts_production",
             "please provide a url to link to your pr:": "pr_url",
             "pr url": "pr_url",
+            "have you tested your changes?": "tested",
             "what data do you need pulled?": "data_needed",
+            "what data do you need pulled? please don't include any personal identifying information (pii)":
+                "data_needed",
+            "is this sensitive data that requires special permissions?": "sensitive_data",
+            "provide the first and last name of the primary point of contact": "poc_name",
+            "provide an email address for the primary point of contact": "poc_email",
+            "does your application interact with end users, api's or both?": "app_users",
+            "do you need to use our unified sign-in page (usip)?": "usip",
+            "will your application be using our unified sign-in page?": "usip",
+            "if your application is used by end users, is it used in a web browser?": "web_browser",
+            "is the application used in a web browser": "web_browser",
+            "is your authentication facilitated by a frontend or a secure backend?": "auth_backend",
+            "briefly describe your application": "app_description",
         },
+        options={
+            "issue_type": ["Authentication Help", "Sign-In-Service Integration", "Pull Request Review",
+                           "Data Request", "Other"],
+            "environment": ["Local Host", "Development", "Review", "Staging", "Production"],
+            "csp": ["Login.gov", "ID.me", "DSLogon", "My HealthVet"],
+            "browsers": ["Chrome", "Safari", "Firefox", "MS Edge", "VA Mobile iOS", "VA Mobile Android", "Other"],
+        },
+        prompts=[
+            "this is a github issue template",
+            "review troubleshooting documentation",
+            "provide additional details below",
+            "provide additional informational information below",
+            "we maintain a sign-in service overview",
+            "if end users",
+            "if so, your application",
+            "if not, your application",
+            "if frontend",
+            "if backend",
+            "the identity team maintains",
+            "you may reach out to an identity team member",
+            "please review the",
+        ],
         sections={
             "authentication help request": "Test User / Mock Auth",
             "data request": "Data Pull",
             "pull review request": "PR Review",
+            "pull request review": "PR Review",
             "sign-in service": "Sign-in Service / USiP",
+            "begin onboarding": "Sign-in Service / USiP",
+            "onboarding questionnaire": "Sign-in Service / USiP",
+            "client configuration": "Sign-in Service / USiP",
+            "service configuration": "Sign-in Service / USiP",
         },
     )
 
@@ -205,11 +260,12 @@ class TypeRule(BaseModel):
 def _default_type_rules() -> list[TypeRule]:
     return [
         TypeRule(type="PR Review", field_values=["pull request review", "pr review", "pull review request"],
-                 labels=["pr-review"], keywords=["pull request", "PR review", "review my PR"]),
+                 labels=["pr-review"], keywords=["pull request", "PR review", "review my PR", "/pull/"]),
         TypeRule(type="Data Pull", field_values=["data request", "data pull"], labels=["data-request"],
-                 keywords=["data pull", "pull data", "query", "export"]),
+                 keywords=["data pull", "pull data", "data request", "query", "export"]),
         TypeRule(type="Test User / Mock Auth", field_values=["authentication help", "test user", "mock auth"],
-                 labels=["auth-help"], keywords=["mock auth", "test user", "sign in", "login.gov", "id.me"]),
+                 labels=["auth-help"],
+                 keywords=["mock auth", "test user", "sign in", "login.gov", "id.me", "dslogon"]),
         TypeRule(type="Sign-in Service / USiP",
                  field_values=["sign-in-service integration", "sign-in service integration", "sign-in service",
                                "usip", "usip questions", "begin onboarding process",
@@ -256,6 +312,32 @@ class CalendarConfig(BaseModel):
     always_on: bool = False
     """24×7: ignore hours, weekends and holidays."""
 
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @field_validator("workdays")
+    @classmethod
+    def _check_workdays(cls, value: list[int]) -> list[int]:
+        if not value or any(not 0 <= day <= 6 for day in value):
+            raise ValueError("workdays must be a non-empty list of 0 (Monday) … 6 (Sunday)")
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _check_end(cls, value: time, info: Any) -> time:
+        start = info.data.get("start")
+        if start is not None and value <= start:
+            raise ValueError(f"end {value} must be after start {start} (overnight hours are not supported)")
+        return value
+
 
 class SlaPolicy(BaseModel):
     """First-response and resolution targets for matching requests."""
@@ -296,6 +378,8 @@ class SlaConfig(BaseModel):
     """First matching policy wins."""
     at_risk_ratio: float = Field(default=0.75, gt=0, lt=1)
     """Share of a budget used after which a clock is at risk."""
+    pending_labels: list[str] = Field(default_factory=lambda: ["pending", "waiting-on-requester"])
+    """GitHub labels meaning "waiting on the requester" (the clock pauses)."""
 
 
 class PriorityRule(BaseModel):
@@ -314,7 +398,7 @@ class PriorityRule(BaseModel):
 def _default_priority_rules() -> list[PriorityRule]:
     return [
         PriorityRule(priority="P1", name="impacts production", impacts_production=True),
-        PriorityRule(priority="P1", name="outage keywords", keywords=["outage", "down", "blocker", "sev1", "prod"]),
+        PriorityRule(priority="P1", name="outage keywords", keywords=["outage", "blocker", "sev1", "prod", "is down", "are down", "went down"]),
         PriorityRule(priority="P1", name="label priority:P1", labels=["priority:P1", "P1"]),
         PriorityRule(priority="P2", name="SLA breached", sla_states=["breached"]),
         PriorityRule(priority="P2", name="engineering request", types=["Bug Fix", "Test User / Mock Auth", "PR Review"]),
@@ -443,7 +527,10 @@ class Settings(BaseSettings):
         if self.github_base_url:
             gh.base_url = self.github_base_url
         if self.github_repos is not None:
-            GitHubConfig.model_validate({"repos": self.github_repos})
+            try:
+                GitHubConfig.model_validate({"repos": self.github_repos})
+            except ValidationError as exc:
+                raise ValueError(f"github_repos (IDQUEUE_GITHUB_REPOS): {exc.errors()[0]['msg']}") from None
             gh.repos = self.github_repos
         if self.github_label is not None:
             gh.label = self.github_label or None
@@ -455,7 +542,7 @@ class Settings(BaseSettings):
             sl.channels = self.slack_channels
         for key in (self.me, *self.rota.weekly):
             if key is not None and self.team and key not in self.team:
-                raise ValueError(f"{key!r} is not in [team]")
+                raise ValueError(f"me/rota: {key!r} is not in [team]")
 
     @property
     def has_tokens(self) -> bool:

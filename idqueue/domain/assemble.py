@@ -1,0 +1,278 @@
+"""Merge a request's source items and timeline into one :class:`Request`.
+
+This is where "one request, two homes" happens: a Slack intake message and the GitHub issue
+the bot created for it are linked (by the store) and assembled here into one row whose
+status, assignee, first response, type, priority and SLA clocks come from both timelines.
+Pure: the clock and settings are passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from idqueue.config import Settings
+from idqueue.domain.classify import classify
+from idqueue.domain.intake import parse_intake
+from idqueue.domain.models import (
+    EventKind,
+    Person,
+    Request,
+    SourceItem,
+    SourceKind,
+    Status,
+    TimelineEvent,
+    parse_iso,
+)
+from idqueue.domain.priority import compute_priority
+from idqueue.domain.sla import compute_sla
+
+RESPONSE_KINDS = frozenset({EventKind.MESSAGE, EventKind.COMMENT})
+
+
+class TeamIndex:
+    """Fast "is this actor on the team?" checks over the roster."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.by_github = {m.github.lower(): key for key, m in settings.team.items() if m.github}
+        self.by_slack = {m.slack: key for key, m in settings.team.items() if m.slack}
+        self.bot_logins = {b.lower() for b in settings.github.bot_logins}
+        self.bot_ids = set(settings.slack.intake_bot_ids)
+        self.has_roster = bool(settings.team)
+
+    def member(self, actor_id: str | None) -> str | None:
+        """Roster key of a GitHub login or Slack user id."""
+        if not actor_id:
+            return None
+        return self.by_slack.get(actor_id) or self.by_github.get(actor_id.lower())
+
+    def is_bot(self, actor_id: str | None) -> bool:
+        """True for known bots (intake bot, GitHub bot logins)."""
+        if not actor_id:
+            return False
+        return actor_id in self.bot_ids or actor_id.lower() in self.bot_logins or actor_id.endswith("[bot]")
+
+    def is_response(self, event: TimelineEvent, requester_ids: set[str]) -> bool:
+        """Whether an event counts as a first response (DESIGN.md "Triage semantics")."""
+        if event.kind not in RESPONSE_KINDS or event.is_bot or self.is_bot(event.actor_id):
+            return False
+        if event.data.get("idqueue_automation"):
+            # idqueue's own automatic messages (e.g. "created") are not a human response,
+            # but a reply sent by a triager through idqueue is.
+            return False
+        if event.actor_id in requester_ids:
+            return False
+        if self.has_roster:
+            return self.member(event.actor_id) is not None or bool(event.data.get("idqueue_actor"))
+        return True
+
+
+def assemble(
+    items: list[SourceItem],
+    events: list[TimelineEvent],
+    local: dict[str, str],
+    *,
+    settings: Settings,
+    now: datetime,
+    team: TeamIndex | None = None,
+) -> Request:
+    """Build the request for a group of linked items.
+
+    Args:
+        items: the request's homes (one GitHub issue and/or one Slack message; more when
+            several items link together — the GitHub issue wins as the canonical id).
+        events: the merged timeline, oldest first.
+        local: local-only state (``snoozed_until``, ``priority_override``).
+        settings: configuration (roster, intake rules, SLA policies, priority rules).
+        now: the clock.
+        team: a prepared :class:`TeamIndex` (built from settings when omitted).
+    """
+    team = team or TeamIndex(settings)
+    gh_items = sorted((i for i in items if i.source is SourceKind.GITHUB), key=lambda i: i.created_at)
+    sl_items = sorted((i for i in items if i.source is SourceKind.SLACK), key=lambda i: i.created_at)
+    live_gh = [i for i in gh_items if i.state != "deleted"]
+    live_sl = [i for i in sl_items if i.state != "deleted"]
+    canonical = (live_gh or live_sl or gh_items or sl_items)[0]
+    gh = live_gh[0] if live_gh else None
+    sl = live_sl[0] if live_sl else None
+
+    requester = _requester(gh, sl, team)
+    requester_ids = {p.id for p in (requester,) if p} | {
+        i.requester.id for i in items if i.requester and not i.requester.is_bot
+    }
+
+    # Intake fields: GitHub's template body first, then the Slack bot's structured fields.
+    fields: dict[str, str] = {}
+    sections: list[str] = []
+    template_map = None
+    for item in (gh, sl):
+        if item is None:
+            continue
+        parsed = parse_intake(item.body, settings.intake.templates, structured=item.fields or None)
+        for key, value in parsed.fields.items():
+            fields.setdefault(key, value)
+        sections.extend(s for s in parsed.sections if s not in sections)
+        if parsed.template and template_map is None:
+            template_map = next((t for t in settings.intake.templates if t.name == parsed.template), None)
+
+    labels = list(gh.labels) if gh else []
+    created_at = min(i.created_at for i in items)
+    updated_at = max([i.updated_at for i in items] + [e.at for e in events])
+
+    # Assignment: GitHub assignees are the truth when the request lives there; Slack-only
+    # requests carry assignment as idqueue action events in their thread.
+    assignee: str | None = None
+    if gh is not None:
+        if gh.assignees:
+            login = gh.assignees[0]
+            assignee = team.member(login) or login
+    else:
+        for ev in events:
+            if ev.kind is EventKind.ASSIGNED:
+                assignee = ev.data.get("assignee") or team.member(ev.actor_id) or ev.actor_id
+            elif ev.kind is EventKind.UNASSIGNED:
+                assignee = None
+
+    first_response_at = next(
+        (e.at for e in events if e.at >= created_at and team.is_response(e, requester_ids)), None
+    )
+
+    status, status_reason, resolved_at = _status(
+        items, gh, sl, events, labels, settings, assignee, first_response_at
+    )
+
+    request_type, type_reason = classify(
+        fields=fields,
+        sections=sections,
+        labels=labels,
+        title=canonical.title,
+        body=canonical.body,
+        intake=settings.intake,
+        template=template_map,
+    )
+
+    links: dict[str, str] = {}
+    if gh is not None and gh.url:
+        links["github"] = gh.url
+    if sl is not None and sl.url:
+        links["slack"] = sl.url
+    override = local.get("priority_override") or None
+
+    request = Request(
+        id=canonical.id,
+        key="",
+        sources=[s for s in (SourceKind.GITHUB, SourceKind.SLACK) if any(i.source is s for i in items)],
+        title=canonical.title,
+        body=canonical.body,
+        requester=requester,
+        type=request_type,
+        type_reason=type_reason,
+        fields=fields,
+        status=status,
+        status_reason=status_reason,
+        assignee=assignee,
+        labels=labels,
+        priority_override=override,
+        created_at=created_at,
+        updated_at=updated_at,
+        first_response_at=first_response_at,
+        resolved_at=resolved_at,
+        url=canonical.url or (sl.url if sl else None),
+        links=links,
+        item_ids=sorted(i.id for i in items),
+        snoozed_until=parse_iso(local.get("snoozed_until")),
+    )
+    # Priority feeds the SLA policy choice, and the SLA state feeds priority rules: compute a
+    # provisional priority, the clocks, then the final priority with the SLA state known.
+    request.priority, request.priority_reason = compute_priority(request, settings.priority_rules, sla_state="ok")
+    request.sla = compute_sla(request, events, settings.sla, now=now)
+    request.priority, request.priority_reason = compute_priority(
+        request, settings.priority_rules, sla_state=request.sla.state
+    )
+    return request
+
+
+def _requester(gh: SourceItem | None, sl: SourceItem | None, team: TeamIndex) -> Person | None:
+    """The human who asked: the Slack requester (the bot posts on their behalf), else GitHub's."""
+    for item in (sl, gh):
+        if item is not None and item.requester is not None and not item.requester.is_bot:
+            if not team.is_bot(item.requester.id):
+                return item.requester
+    for item in (sl, gh):
+        if item is not None and item.requester is not None:
+            return item.requester
+    return None
+
+
+def _status(
+    items: list[SourceItem],
+    gh: SourceItem | None,
+    sl: SourceItem | None,
+    events: list[TimelineEvent],
+    labels: list[str],
+    settings: Settings,
+    assignee: str | None,
+    first_response_at: datetime | None,
+) -> tuple[Status, str, datetime | None]:
+    """Derive (status, reason, resolved_at) from the items and the event log."""
+    lower = {label.lower() for label in labels}
+    backlog_label = settings.github.backlog_label.lower()
+    pending_labels = {p.lower() for p in settings.sla.pending_labels}
+    last = _last_event_of(events)
+
+    if gh is None and sl is None:
+        deleted_at = max((i.updated_at for i in items), default=None)
+        return Status.DELETED, "deleted at the source", deleted_at
+    if gh is not None:
+        if backlog_label in lower:
+            at = last(EventKind.LABELED, lambda e: str(e.data.get("label", "")).lower() == backlog_label)
+            return Status.BACKLOG, "moved to the backlog", at or gh.closed_at or gh.updated_at
+        if gh.state == "closed":
+            reason = {"not_planned": "closed: not planned", "duplicate": "closed: duplicate"}.get(
+                gh.state_reason or "", "closed: completed"
+            )
+            return Status.CLOSED, reason, gh.closed_at or gh.updated_at
+        if lower & pending_labels:
+            return Status.PENDING, "waiting on the requester", None
+    else:
+        # Slack-only: state comes from idqueue's own action events in the thread.
+        final = _last_state_event(events)
+        if final is not None and final.kind is EventKind.CLOSED:
+            return Status.CLOSED, str(final.data.get("reason") or "closed"), final.at
+        if final is not None and final.kind is EventKind.BACKLOG:
+            return Status.BACKLOG, "moved to the backlog", final.at
+        if final is not None and final.kind is EventKind.PENDING:
+            return Status.PENDING, "waiting on the requester", None
+    if assignee:
+        return Status.ASSIGNED, f"assigned to {assignee}", None
+    if first_response_at is not None:
+        return Status.ACKNOWLEDGED, "first response sent", None
+    return Status.NEW, "no response yet", None
+
+
+STATE_KINDS = frozenset(
+    {EventKind.CLOSED, EventKind.REOPENED, EventKind.BACKLOG, EventKind.PENDING, EventKind.RESUMED}
+)
+
+
+def _last_state_event(events: list[TimelineEvent]) -> TimelineEvent | None:
+    state = [e for e in events if e.kind in STATE_KINDS]
+    return state[-1] if state else None
+
+
+def _last_event_of(events: list[TimelineEvent]) -> Callable[..., datetime | None]:
+    def find(kind: EventKind, predicate: Callable[[TimelineEvent], bool]) -> datetime | None:
+        hits = [e.at for e in events if e.kind is kind and predicate(e)]
+        return hits[-1] if hits else None
+
+    return find
+
+
+def make_assembler(settings: Settings, now: datetime) -> Callable[[list[SourceItem], list[TimelineEvent], dict[str, str]], Request]:
+    """An assembler bound to settings and a moment, for :meth:`Store.apply`."""
+    team = TeamIndex(settings)
+
+    def _assemble(items: list[SourceItem], events: list[TimelineEvent], local: dict[str, str]) -> Request:
+        return assemble(items, events, local, settings=settings, now=now, team=team)
+
+    return _assemble

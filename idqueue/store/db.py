@@ -1,0 +1,593 @@
+"""The SQLite store: source items, timeline events, merged requests, cursors, search.
+
+* WAL mode, ``busy_timeout``, ``BEGIN IMMEDIATE`` for every write transaction, so two idqueue
+  processes on one database serialize their writes instead of failing.
+* A sync batch (items, events, deletions, cursor) is applied in one transaction: a crash or an
+  error leaves the store as it was before the batch.
+* Requests are *materialised* from their items and events by an injected assembler whenever
+  one of their parts changes, so the queue is a plain indexed query.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from idqueue.domain.models import (
+    EventKind,
+    Person,
+    Request,
+    SlaInfo,
+    SourceItem,
+    SourceKind,
+    Status,
+    TimelineEvent,
+    iso,
+    parse_iso,
+)
+from idqueue.store.schema import MIGRATIONS
+
+Assembler = Callable[[list[SourceItem], list[TimelineEvent], "LocalState"], Request]
+
+PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written (message is for the user)."""
+
+
+class LocalState(dict[str, Any]):
+    """Local-only state of a request (snooze, priority override), merged over its items."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def item_to_json(item: SourceItem) -> str:
+    """Serialise a source item."""
+    data = asdict(item)
+    data["created_at"] = iso_us(item.created_at)
+    data["updated_at"] = iso_us(item.updated_at)
+    data["closed_at"] = iso_us(item.closed_at)
+    return _dumps(data)
+
+
+def item_from_json(text: str) -> SourceItem:
+    """Deserialise a source item."""
+    data = json.loads(text)
+    req = data.get("requester")
+    return SourceItem(
+        id=data["id"],
+        source=SourceKind(data["source"]),
+        title=data["title"],
+        body=data["body"],
+        url=data.get("url"),
+        created_at=parse_iso(data["created_at"]),  # type: ignore[arg-type]
+        updated_at=parse_iso(data["updated_at"]),  # type: ignore[arg-type]
+        requester=Person(**req) if req else None,
+        state=data.get("state", "open"),
+        state_reason=data.get("state_reason"),
+        closed_at=parse_iso(data.get("closed_at")),
+        assignees=list(data.get("assignees", [])),
+        labels=list(data.get("labels", [])),
+        links=list(data.get("links", [])),
+        template=data.get("template"),
+        fields=dict(data.get("fields", {})),
+        raw=dict(data.get("raw", {})),
+    )
+
+
+def iso_us(dt: datetime | None) -> str | None:
+    """ISO 8601 UTC with microseconds (sortable text, keeps Slack ts precision)."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _ts(dt: datetime | None) -> str | None:
+    return iso_us(dt)
+
+
+class Store:
+    """The SQLite store. Thread-safe: each thread gets its own connection."""
+
+    def __init__(self, path: Path | str, *, key_prefix: str = "REQ") -> None:
+        self.path = str(path)
+        self.key_prefix = key_prefix
+        self._local = threading.local()
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- connection
+    @classmethod
+    def open(cls, path: Path | str, *, key_prefix: str = "REQ") -> Store:
+        """Open (creating and migrating) the database at ``path``.
+
+        Raises:
+            StoreError: the file cannot be created or is not a usable database.
+        """
+        if str(path) != ":memory:":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder for {path}: {exc.strerror}") from exc
+        store = cls(path, key_prefix=key_prefix)
+        try:
+            store.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        return store
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def migrate(self) -> int:
+        """Apply pending migrations; return the schema version."""
+        conn = self.conn
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.write() as c:
+                for statement in _split_sql(sql):
+                    c.execute(statement)
+                c.execute(f"PRAGMA user_version={number}")
+            version = number
+        return version
+
+    def quick_check(self) -> str:
+        """``PRAGMA quick_check`` result ("ok" when healthy)."""
+        return str(self.conn.execute("PRAGMA quick_check").fetchone()[0])
+
+    # ----------------------------------------------------------------- cursors
+    def cursors(self, source: str) -> dict[str, Any]:
+        """All cursors of one source."""
+        rows = self.conn.execute("SELECT key, value FROM cursors WHERE source=?", (source,))
+        return {r["key"]: json.loads(r["value"]) for r in rows}
+
+    def set_cursors(self, conn: sqlite3.Connection, source: str, cursors: dict[str, Any], now: datetime) -> None:
+        """Store cursors inside an open transaction."""
+        conn.executemany(
+            "INSERT INTO cursors(source, key, value, updated_at) VALUES (?,?,?,?) "
+            "ON CONFLICT(source, key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+            [(source, k, _dumps(v), iso(now)) for k, v in cursors.items()],
+        )
+
+    # ----------------------------------------------------------------- applying changes
+    def apply(
+        self,
+        source: str,
+        *,
+        items: Sequence[SourceItem] = (),
+        events: Sequence[TimelineEvent] = (),
+        deleted_items: Sequence[str] = (),
+        deleted_events: Sequence[str] = (),
+        cursors: dict[str, Any] | None = None,
+        assembler: Assembler,
+        now: datetime,
+    ) -> ApplyResult:
+        """Apply one batch atomically and rebuild the affected requests.
+
+        Returns:
+            Which request ids were created and which were updated.
+        """
+        result = ApplyResult()
+        with self._lock, self.write() as conn:
+            # Ordered: new requests get their short keys in the order the source listed them.
+            touched: dict[str, None] = {}
+            for item in items:
+                conn.execute(
+                    "INSERT INTO items(id, source, data, updated_at, deleted) VALUES (?,?,?,?,0) "
+                    "ON CONFLICT(id) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at, deleted=0",
+                    (item.id, item.source.value, item_to_json(item), _ts(item.updated_at)),
+                )
+                conn.execute("DELETE FROM item_links WHERE from_id=?", (item.id,))
+                conn.executemany(
+                    "INSERT OR IGNORE INTO item_links(from_id, to_id) VALUES (?,?)",
+                    [(item.id, link) for link in item.links if link != item.id],
+                )
+                touched[item.id] = None
+            batch_ids = {item.id for item in items}
+            known: dict[str, bool] = {}
+            for ev in events:
+                if ev.item_id not in batch_ids:
+                    # Events of items we do not track (PR comments, unlabeled issues) are dropped.
+                    if ev.item_id not in known:
+                        known[ev.item_id] = bool(
+                            conn.execute("SELECT 1 FROM items WHERE id=?", (ev.item_id,)).fetchone()
+                        )
+                    if not known[ev.item_id]:
+                        continue
+                conn.execute(
+                    "INSERT INTO events(uid, item_id, kind, at, actor_id, actor_name, body, url, source, is_bot, data) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(uid) DO UPDATE SET item_id=excluded.item_id, "
+                    "kind=excluded.kind, at=excluded.at, actor_id=excluded.actor_id, actor_name=excluded.actor_name, "
+                    "body=excluded.body, url=excluded.url, is_bot=excluded.is_bot, data=excluded.data",
+                    (
+                        ev.uid, ev.item_id, ev.kind.value, _ts(ev.at), ev.actor_id, ev.actor_name, ev.body,
+                        ev.url, ev.source.value, int(ev.is_bot), _dumps(ev.data),
+                    ),
+                )
+                touched[ev.item_id] = None
+            for item_id in deleted_items:
+                if conn.execute("UPDATE items SET deleted=1 WHERE id=?", (item_id,)).rowcount:
+                    touched[item_id] = None
+            for uid in deleted_events:
+                row = conn.execute("DELETE FROM events WHERE uid=? RETURNING item_id", (uid,)).fetchone()
+                if row:
+                    touched[row["item_id"]] = None
+            if cursors:
+                self.set_cursors(conn, source, cursors, now)
+            self._rebuild(conn, touched, assembler, result)
+        return result
+
+    def rebuild_all(self, assembler: Assembler, *, open_only: bool = False) -> int:
+        """Re-assemble every request (after a config change, or to refresh SLA/priority)."""
+        where = "WHERE is_open=1" if open_only else ""
+        ids = [r[0] for r in self.conn.execute(f"SELECT id FROM requests {where}")]  # noqa: S608
+        items = [
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT i.id FROM items i JOIN requests q ON q.id = i.request_id {where.replace('is_open', 'q.is_open')}"  # noqa: S608
+            )
+        ]
+        result = ApplyResult()
+        for start in range(0, len(items), 500):
+            with self._lock, self.write() as conn:
+                self._rebuild(conn, items[start : start + 500], assembler, result)
+        return len(ids)
+
+    def refresh_crossed(self, assembler: Assembler, *, now: datetime) -> int:
+        """Re-assemble open requests whose stored SLA state went stale (a line was crossed)."""
+        stamp = _ts(now)
+        rows = self.conn.execute(
+            "SELECT i.id FROM items i JOIN requests q ON q.id = i.request_id WHERE q.is_open=1 AND ("
+            "(q.sla_state='ok' AND q.sla_at_risk_at <= :now) OR "
+            "(q.sla_state IN ('ok','at_risk') AND q.sla_due_at <= :now))",
+            {"now": stamp},
+        ).fetchall()
+        items = {r[0] for r in rows}
+        if items:
+            with self._lock, self.write() as conn:
+                self._rebuild(conn, items, assembler, ApplyResult())
+        return len(items)
+
+    def _component(self, conn: sqlite3.Connection, item_id: str) -> list[str]:
+        seen = {item_id}
+        frontier = [item_id]
+        while frontier:
+            current = frontier.pop()
+            rows = conn.execute(
+                "SELECT to_id AS other FROM item_links WHERE from_id=? "
+                "UNION SELECT from_id FROM item_links WHERE to_id=?",
+                (current, current),
+            )
+            for (other,) in rows:
+                if other not in seen and conn.execute("SELECT 1 FROM items WHERE id=?", (other,)).fetchone():
+                    seen.add(other)
+                    frontier.append(other)
+        return sorted(seen)
+
+    def _rebuild(
+        self, conn: sqlite3.Connection, touched: Iterable[str], assembler: Assembler, result: ApplyResult
+    ) -> None:
+        done: set[str] = set()
+        for item_id in touched:
+            if item_id in done:
+                continue
+            component = self._component(conn, item_id)
+            done.update(component)
+            placeholders = ",".join("?" * len(component))
+            rows = conn.execute(
+                f"SELECT id, data, deleted, request_id FROM items WHERE id IN ({placeholders})",  # noqa: S608
+                component,
+            ).fetchall()
+            if not rows:
+                continue
+            items = [item_from_json(r["data"]) for r in rows]
+            deleted = {r["id"] for r in rows if r["deleted"]}
+            for it in items:
+                if it.id in deleted:
+                    it.state = "deleted"
+            old_ids = {r["request_id"] for r in rows if r["request_id"]}
+            events = [
+                _event_from_row(r)
+                for r in conn.execute(
+                    f"SELECT * FROM events WHERE item_id IN ({placeholders}) ORDER BY at, uid",  # noqa: S608
+                    component,
+                )
+            ]
+            local = LocalState()
+            for r in conn.execute(
+                f"SELECT * FROM local_state WHERE item_id IN ({placeholders})", component  # noqa: S608
+            ):
+                for key in ("snoozed_until", "priority_override"):
+                    if r[key]:
+                        local[key] = r[key]
+            request = assembler(items, events, local)
+            seq: int | None = None
+            if old_ids:
+                old_rows = conn.execute(
+                    f"SELECT id, seq FROM requests WHERE id IN ({','.join('?' * len(old_ids))})",  # noqa: S608
+                    sorted(old_ids),
+                ).fetchall()
+                if old_rows:
+                    seq = min(r["seq"] for r in old_rows)
+                for r in old_rows:
+                    if r["id"] != request.id:
+                        self._delete_request(conn, r["id"], r["seq"])
+            existed = seq is not None and request.id in old_ids
+            if seq is None:
+                seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM requests").fetchone()[0])
+            request.key = f"{self.key_prefix}-{seq}"
+            self._write_request(conn, request, seq)
+            conn.executemany(
+                "UPDATE items SET request_id=? WHERE id=?", [(request.id, i) for i in component]
+            )
+            conn.executemany(
+                "INSERT INTO aliases(alias, request_id) VALUES (?,?) "
+                "ON CONFLICT(alias) DO UPDATE SET request_id=excluded.request_id",
+                [(i, request.id) for i in component],
+            )
+            (result.updated if existed else result.created).append(request.id)
+
+    def _delete_request(self, conn: sqlite3.Connection, request_id: str, seq: int) -> None:
+        conn.execute("DELETE FROM requests WHERE id=?", (request_id,))
+        conn.execute("DELETE FROM requests_fts WHERE rowid=?", (seq,))
+
+    def _write_request(self, conn: sqlite3.Connection, r: Request, seq: int) -> None:
+        sla = r.sla
+        values = {
+            "id": r.id,
+            "seq": seq,
+            "key": r.key,
+            "source": "both" if len(r.sources) > 1 else r.sources[0].value,
+            "sources": _dumps([s.value for s in r.sources]),
+            "title": r.title,
+            "body": r.body,
+            "requester_id": r.requester.id if r.requester else None,
+            "requester_name": r.requester.name if r.requester else None,
+            "type": r.type,
+            "type_reason": r.type_reason,
+            "fields": _dumps(r.fields),
+            "status": r.status.value,
+            "status_reason": r.status_reason,
+            "is_open": int(r.status.is_open),
+            "assignee": r.assignee,
+            "labels": _dumps(r.labels),
+            "priority": r.priority,
+            "priority_rank": PRIORITY_RANK.get(r.priority, 3),
+            "priority_reason": r.priority_reason,
+            "priority_override": r.priority_override,
+            "created_at": _ts(r.created_at),
+            "updated_at": _ts(r.updated_at),
+            "first_response_at": _ts(r.first_response_at),
+            "resolved_at": _ts(r.resolved_at),
+            "url": r.url,
+            "links": _dumps(r.links),
+            "item_ids": _dumps(r.item_ids),
+            "sla_state": sla.state,
+            "sla_policy": sla.policy,
+            "sla_reason": sla.reason,
+            "first_response_due": _ts(sla.first_response_due),
+            "resolution_due": _ts(sla.resolution_due),
+            "sla_due_at": _ts(sla.due_at),
+            "sla_at_risk_at": _ts(sla.at_risk_at),
+            "sla_remaining": sla.remaining_seconds,
+            "snoozed_until": _ts(r.snoozed_until),
+        }
+        cols = ",".join(values)
+        marks = ",".join("?" * len(values))
+        updates = ",".join(f"{c}=excluded.{c}" for c in values if c != "id")
+        conn.execute(
+            f"INSERT INTO requests({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}",  # noqa: S608
+            list(values.values()),
+        )
+        conn.execute("DELETE FROM requests_fts WHERE rowid=?", (seq,))
+        conn.execute(
+            "INSERT INTO requests_fts(rowid, title, body, fields, requester) VALUES (?,?,?,?,?)",
+            (
+                seq,
+                r.title,
+                r.body[:100_000],
+                " ".join(f"{k} {v}" for k, v in r.fields.items()),
+                r.requester.name if r.requester else "",
+            ),
+        )
+
+    # ----------------------------------------------------------------- local state
+    def set_local(self, request_id: str, **values: Any) -> None:
+        """Set local-only state (``snoozed_until``, ``priority_override``) on a request's items."""
+        request = self.get_request(request_id)
+        if request is None:
+            raise StoreError(f"no request {request_id}")
+        with self._lock, self.write() as conn:
+            for item_id in request.item_ids:
+                conn.execute("INSERT OR IGNORE INTO local_state(item_id) VALUES (?)", (item_id,))
+                for key, value in values.items():
+                    if key not in ("snoozed_until", "priority_override", "seen_at"):
+                        raise ValueError(key)
+                    stored = _ts(value) if isinstance(value, datetime) else value
+                    conn.execute(f"UPDATE local_state SET {key}=? WHERE item_id=?", (stored, item_id))  # noqa: S608
+            if "snoozed_until" in values:
+                conn.execute(
+                    "UPDATE requests SET snoozed_until=? WHERE id=?", (_ts(values["snoozed_until"]), request.id)
+                )
+
+    def rebuild(self, request_id: str, assembler: Assembler) -> Request | None:
+        """Re-assemble one request now (after a local change such as a priority override)."""
+        request = self.get_request(request_id)
+        if request is None:
+            return None
+        with self._lock, self.write() as conn:
+            self._rebuild(conn, list(request.item_ids), assembler, ApplyResult())
+        return self.get_request(request_id)
+
+    # ----------------------------------------------------------------- reading
+    def resolve_id(self, id_or_key: str) -> str | None:
+        """Canonical request id for an id (``gh:…``/``slack:…``), an alias, or a short key."""
+        text = id_or_key.strip()
+        row = self.conn.execute("SELECT id FROM requests WHERE id=? OR key=? COLLATE NOCASE", (text, text)).fetchone()
+        if row:
+            return str(row["id"])
+        row = self.conn.execute("SELECT request_id FROM aliases WHERE alias=?", (text,)).fetchone()
+        if row:
+            return str(row["request_id"])
+        if text.isdigit():
+            row = self.conn.execute("SELECT id FROM requests WHERE seq=?", (int(text),)).fetchone()
+            if row:
+                return str(row["id"])
+        return None
+
+    def get_request(self, id_or_key: str) -> Request | None:
+        """One request by id, alias or short key."""
+        request_id = self.resolve_id(id_or_key)
+        if request_id is None:
+            return None
+        row = self.conn.execute("SELECT * FROM requests WHERE id=?", (request_id,)).fetchone()
+        return request_from_row(row) if row else None
+
+    def timeline(self, request_id: str) -> list[TimelineEvent]:
+        """The merged timeline of a request, oldest first."""
+        rid = self.resolve_id(request_id) or request_id
+        rows = self.conn.execute(
+            "SELECT e.* FROM events e JOIN items i ON i.id = e.item_id WHERE i.request_id=? ORDER BY e.at, e.uid",
+            (rid,),
+        )
+        return [_event_from_row(r) for r in rows]
+
+    def items_of(self, request_id: str) -> list[SourceItem]:
+        """The source items of a request."""
+        rows = self.conn.execute("SELECT data FROM items WHERE request_id=?", (request_id,))
+        return [item_from_json(r["data"]) for r in rows]
+
+    def list_requests(
+        self,
+        *,
+        now: datetime,
+        open_only: bool = True,
+        statuses: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Request]:
+        """Requests in the default queue order (see :func:`idqueue.store.queue.rank_order`)."""
+        from idqueue.store.queue import QueueQuery, fetch_window
+
+        query = QueueQuery(
+            include_closed=not open_only,
+            statuses=tuple(statuses or ()),
+            types=tuple(types or ()),
+            sources=tuple(sources or ()),
+        )
+        return fetch_window(self, query, now=now, offset=0, limit=limit or -1)
+
+    def count(self, sql_where: str = "1=1", params: Sequence[Any] = ()) -> int:
+        """Count requests matching a trusted WHERE fragment."""
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM requests WHERE {sql_where}", params).fetchone()[0])  # noqa: S608
+
+
+class ApplyResult:
+    """Request ids created and updated by one applied batch."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.updated: list[str] = []
+
+
+def _event_from_row(r: sqlite3.Row) -> TimelineEvent:
+    return TimelineEvent(
+        uid=r["uid"],
+        item_id=r["item_id"],
+        kind=EventKind(r["kind"]),
+        at=parse_iso(r["at"]),  # type: ignore[arg-type]
+        actor_id=r["actor_id"],
+        actor_name=r["actor_name"],
+        body=r["body"],
+        url=r["url"],
+        source=SourceKind(r["source"]),
+        is_bot=bool(r["is_bot"]),
+        data=json.loads(r["data"]),
+    )
+
+
+def request_from_row(r: sqlite3.Row) -> Request:
+    """Build a :class:`Request` from a ``requests`` row."""
+    requester = Person(r["requester_id"], r["requester_name"] or r["requester_id"]) if r["requester_id"] else None
+    return Request(
+        id=r["id"],
+        key=r["key"],
+        sources=[SourceKind(s) for s in json.loads(r["sources"])],
+        title=r["title"],
+        body=r["body"],
+        requester=requester,
+        type=r["type"],
+        type_reason=r["type_reason"],
+        fields=json.loads(r["fields"]),
+        status=Status(r["status"]),
+        status_reason=r["status_reason"],
+        assignee=r["assignee"],
+        labels=json.loads(r["labels"]),
+        priority=r["priority"],
+        priority_reason=r["priority_reason"],
+        priority_override=r["priority_override"],
+        created_at=parse_iso(r["created_at"]),  # type: ignore[arg-type]
+        updated_at=parse_iso(r["updated_at"]),  # type: ignore[arg-type]
+        first_response_at=parse_iso(r["first_response_at"]),
+        resolved_at=parse_iso(r["resolved_at"]),
+        url=r["url"],
+        links=json.loads(r["links"]),
+        item_ids=json.loads(r["item_ids"]),
+        sla=SlaInfo(
+            state=r["sla_state"],
+            first_response_due=parse_iso(r["first_response_due"]),
+            resolution_due=parse_iso(r["resolution_due"]),
+            remaining_seconds=r["sla_remaining"],
+            at_risk_at=parse_iso(r["sla_at_risk_at"]),
+            due_at=parse_iso(r["sla_due_at"]),
+            policy=r["sla_policy"],
+            reason=r["sla_reason"],
+        ),
+        snoozed_until=parse_iso(r["snoozed_until"]),
+    )
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside our literals)."""
+    return [s.strip() for s in sql.split(";") if s.strip()]

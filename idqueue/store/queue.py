@@ -1,0 +1,332 @@
+"""The queue as a window over an indexed SQL query.
+
+The TUI never loads every request: it asks for ``limit`` rows at ``offset`` in the chosen
+order, and for facet counts (panes) with ``GROUP BY``. The SLA state "at now" is derived in SQL
+from the absolute due and at-risk times the assembler stored, so ordering and filtering by SLA
+cost the same at 500 or 50,000 rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from idqueue.domain.models import Request, iso
+
+if TYPE_CHECKING:
+    from idqueue.store.db import Store
+
+# The SLA state at :now (bound parameter), from stored columns.
+SLA_STATE_SQL = (
+    "CASE WHEN sla_state IN ('met','none','paused','breached') THEN sla_state "
+    "WHEN sla_due_at IS NOT NULL AND sla_due_at <= :now THEN 'breached' "
+    "WHEN sla_at_risk_at IS NOT NULL AND sla_at_risk_at <= :now THEN 'at_risk' "
+    "ELSE 'ok' END"
+)
+
+_BUCKET_SQL = (
+    "CASE WHEN sla_state = 'breached' THEN 0 "
+    "WHEN sla_state IN ('met','none','paused') THEN 3 "
+    "WHEN sla_due_at IS NOT NULL AND sla_due_at <= :now THEN 0 "
+    "WHEN sla_at_risk_at IS NOT NULL AND sla_at_risk_at <= :now THEN 1 "
+    "ELSE 2 END"
+)
+
+# Default order (DESIGN.md): breached first, then at-risk by time left, then priority, then age.
+RANK_ORDER = (
+    f"{_BUCKET_SQL}, CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END, priority_rank, created_at, seq"
+)
+
+SORTABLE = {
+    "key": "seq",
+    "age": "created_at",
+    "created": "created_at",
+    "sla": "COALESCE(sla_due_at, '9999')",
+    "priority": "priority_rank",
+    "type": "type COLLATE NOCASE",
+    "title": "title COLLATE NOCASE",
+    "requester": "requester_name COLLATE NOCASE",
+    "assignee": "assignee COLLATE NOCASE",
+    "status": "status",
+    "updated": "updated_at",
+    "source": "source",
+}
+
+AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
+    ("< 4h", timedelta(hours=4)),
+    ("< 1d", timedelta(days=1)),
+    ("1–2d", timedelta(days=2)),
+    ("2–7d", timedelta(days=7)),
+    ("> 7d", None),
+]
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """Filters and order of the queue view; every field combines with AND.
+
+    Attributes:
+        include_closed: include resolved/closed/backlog requests.
+        include_backlog: include backlog but not closed.
+        statuses / types / priorities / sla_states / assignees / sources: allowed values
+            (empty = any). ``assignees`` may contain ``""`` for "unassigned".
+        mine: roster key; when set only requests assigned to it or unassigned.
+        search: full-text query (FTS5, prefix-matched words).
+        age: an :data:`AGE_BUCKETS` label.
+        sort: a :data:`SORTABLE` key or ``"rank"``; ``descending`` flips it.
+        show_snoozed: include requests snoozed until later than now.
+    """
+
+    include_closed: bool = False
+    include_backlog: bool = False
+    statuses: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    sla_states: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    mine: str | None = None
+    search: str = ""
+    age: str | None = None
+    sort: str = "rank"
+    descending: bool = False
+    show_snoozed: bool = False
+    ids: tuple[str, ...] = field(default=())
+
+    def with_(self, **changes: Any) -> QueueQuery:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def describe(self) -> list[str]:
+        """Human descriptions of the active filters (for the header)."""
+        parts: list[str] = []
+        if self.priorities:
+            parts.append("priority " + "/".join(self.priorities))
+        if self.sla_states:
+            parts.append("SLA " + "/".join(s.replace("_", "-") for s in self.sla_states))
+        if self.age:
+            parts.append(f"age {self.age}")
+        if self.types:
+            parts.append("type " + " / ".join(self.types))
+        if self.statuses:
+            parts.append("status " + "/".join(self.statuses))
+        if self.assignees:
+            parts.append("assignee " + "/".join(a or "unassigned" for a in self.assignees))
+        if self.sources:
+            parts.append("source " + "/".join(self.sources))
+        if self.mine:
+            parts.append(f"mine ({self.mine}) + unowned")
+        if self.search:
+            parts.append(f"search “{self.search}”")
+        if self.include_closed:
+            parts.append("incl. closed")
+        elif self.include_backlog:
+            parts.append("incl. backlog")
+        return parts
+
+
+def fts_query(text: str) -> str:
+    """Turn user input into a safe FTS5 query: each word quoted, prefix-matched, ANDed."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
+    return " ".join(f'"{w}"*' for w in words[:12])
+
+
+def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {"now": _now_text(now)}
+    if query.ids:
+        marks = ",".join(f":id{i}" for i in range(len(query.ids)))
+        clauses.append(f"id IN ({marks})")
+        params.update({f"id{i}": v for i, v in enumerate(query.ids)})
+    if query.statuses:
+        clauses.append(_in("status", query.statuses, params))
+    elif query.include_closed:
+        clauses.append("status != 'deleted'")
+    elif query.include_backlog:
+        clauses.append("(is_open = 1 OR status = 'backlog')")
+    else:
+        clauses.append("is_open = 1")
+    if query.types:
+        clauses.append(_in("type", query.types, params))
+    if query.priorities:
+        clauses.append(_in("priority", query.priorities, params))
+    if query.sources:
+        srcs = set(query.sources)
+        if "github" in srcs or "slack" in srcs:
+            srcs.add("both")
+        clauses.append(_in("source", tuple(sorted(srcs)), params))
+    if query.assignees:
+        named = tuple(a for a in query.assignees if a)
+        parts = [_in("assignee", named, params)] if named else []
+        if "" in query.assignees:
+            parts.append("assignee IS NULL")
+        clauses.append("(" + " OR ".join(parts) + ")")
+    if query.mine:
+        params["mine"] = query.mine
+        clauses.append("(assignee IS NULL OR assignee = :mine)")
+    if query.sla_states:
+        clauses.append(f"({SLA_STATE_SQL}) IN ({','.join(_bind(params, s) for s in query.sla_states)})")
+    if query.age:
+        lower, upper = _age_bounds(query.age, now)
+        if upper is not None:
+            params["age_upper"] = upper
+            clauses.append("created_at > :age_upper")
+        if lower is not None:
+            params["age_lower"] = lower
+            clauses.append("created_at <= :age_lower")
+    if query.search.strip():
+        match = fts_query(query.search)
+        if match:
+            params["match"] = match
+            clauses.append("seq IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH :match)")
+    if not query.show_snoozed:
+        clauses.append("(snoozed_until IS NULL OR snoozed_until <= :now)")
+    return " AND ".join(clauses) or "1=1", params
+
+
+def _now_text(now: datetime) -> str:
+    from idqueue.store.db import iso_us
+
+    return iso_us(now) or ""
+
+
+def _age_bounds(label: str, now: datetime) -> tuple[str | None, str | None]:
+    """(created_at <= lower, created_at > upper) bounds for an age bucket."""
+    previous: timedelta | None = timedelta(0)
+    for name, limit in AGE_BUCKETS:
+        if name == label:
+            lower = _now_text(now - previous) if previous else None
+            upper = _now_text(now - limit) if limit is not None else None
+            return lower, upper
+        previous = limit
+    return None, None
+
+
+def _bind(params: dict[str, Any], value: Any) -> str:
+    name = f"p{len(params)}"
+    params[name] = value
+    return f":{name}"
+
+
+def _in(column: str, values: tuple[str, ...], params: dict[str, Any]) -> str:
+    return f"{column} IN ({','.join(_bind(params, v) for v in values)})"
+
+
+def _order(query: QueueQuery) -> str:
+    if query.sort == "rank" or query.sort not in SORTABLE:
+        return RANK_ORDER if not query.descending else RANK_ORDER.replace(", seq", ", seq DESC")
+    direction = "DESC" if query.descending else "ASC"
+    return f"{SORTABLE[query.sort]} {direction}, seq {direction}"
+
+
+def fetch_window(
+    store: Store, query: QueueQuery, *, now: datetime, offset: int = 0, limit: int = 200
+) -> list[Request]:
+    """The requests in ``[offset, offset+limit)`` of the query's order (``limit=-1``: all)."""
+    from idqueue.store.db import request_from_row
+
+    where, params = _where(query, now)
+    params.update({"limit": limit, "offset": offset})
+    sql = (
+        f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE {where} "  # noqa: S608
+        f"ORDER BY {_order(query)} LIMIT :limit OFFSET :offset"
+    )
+    requests = []
+    for row in store.conn.execute(sql, params):
+        request = request_from_row(row)
+        request.sla.state = row["sla_now"]
+        requests.append(request)
+    return requests
+
+
+def count(store: Store, query: QueueQuery, *, now: datetime) -> int:
+    """How many requests match the query."""
+    where, params = _where(query, now)
+    return int(store.conn.execute(f"SELECT COUNT(*) FROM requests WHERE {where}", params).fetchone()[0])  # noqa: S608
+
+
+def position_of(store: Store, query: QueueQuery, request_id: str, *, now: datetime) -> int | None:
+    """The 0-based position of a request in the query's order (None if filtered out)."""
+    where, params = _where(query, now)
+    params["target"] = request_id
+    sql = (
+        f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {_order(query)}) - 1 AS pos "  # noqa: S608
+        f"FROM requests WHERE {where}) WHERE id = :target"
+    )
+    row = store.conn.execute(sql, params).fetchone()
+    return int(row[0]) if row else None
+
+
+@dataclass
+class Facets:
+    """Counts for the panes, each under the query *without* that pane's own filter."""
+
+    priority: dict[str, int]
+    sla: dict[str, int]
+    age: dict[str, int]
+    type: dict[str, int]
+    total: int
+
+
+def facets(store: Store, query: QueueQuery, *, now: datetime) -> Facets:
+    """Counts by priority, SLA state, age bucket and type for the panes."""
+
+    def grouped(q: QueueQuery, expr: str) -> dict[str, int]:
+        where, params = _where(q, now)
+        sql = f"SELECT {expr} AS g, COUNT(*) FROM requests WHERE {where} GROUP BY g"  # noqa: S608
+        return {str(row[0]): int(row[1]) for row in store.conn.execute(sql, params)}
+
+    age_expr_parts = []
+    params_now = now
+    previous = timedelta(0)
+    for name, limit in AGE_BUCKETS:
+        if limit is None:
+            age_expr_parts.append(f"ELSE '{name}'")
+        else:
+            age_expr_parts.append(f"WHEN created_at > '{_now_text(params_now - limit)}' THEN '{name}'")
+        previous = limit or previous
+    age_expr = "CASE " + " ".join(age_expr_parts) + " END"
+    return Facets(
+        priority=grouped(query.with_(priorities=()), "priority"),
+        sla=grouped(query.with_(sla_states=()), f"({SLA_STATE_SQL})"),
+        age=grouped(query.with_(age=None), age_expr),
+        type=grouped(query.with_(types=()), "type"),
+        total=count(store, query, now=now),
+    )
+
+
+def json_item(request: Request) -> dict[str, Any]:
+    """The ``list --json`` item (DESIGN.md contract) for a request."""
+    return {
+        "id": request.id,
+        "key": request.key,
+        "source": request.source.value,
+        "sources": [s.value for s in request.sources],
+        "title": request.title,
+        "type": request.type,
+        "type_reason": request.type_reason,
+        "priority": request.priority,
+        "priority_reason": request.priority_reason,
+        "status": request.status.value,
+        "assignee": request.assignee,
+        "requester": request.requester.name if request.requester else None,
+        "requester_id": request.requester.id if request.requester else None,
+        "created_at": iso(request.created_at),
+        "updated_at": iso(request.updated_at),
+        "first_response_at": iso(request.first_response_at),
+        "resolved_at": iso(request.resolved_at),
+        "sla": {
+            "state": request.sla.state,
+            "first_response_due": iso(request.sla.first_response_due),
+            "resolution_due": iso(request.sla.resolution_due),
+            "due_at": iso(request.sla.due_at),
+            "remaining_seconds": request.sla.remaining_seconds,
+            "policy": request.sla.policy,
+            "reason": request.sla.reason,
+        },
+        "labels": request.labels,
+        "url": request.url,
+        "links": request.links,
+        "item_ids": request.item_ids,
+    }

@@ -1,0 +1,115 @@
+"""Versioned schema migrations. ``PRAGMA user_version`` records the applied version.
+
+Add a migration by appending to :data:`MIGRATIONS`; never edit a released one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: items, links, events, requests, aliases, cursors, local state, FTS.
+    """
+    CREATE TABLE items (
+        id          TEXT PRIMARY KEY,
+        source      TEXT NOT NULL,
+        request_id  TEXT,
+        data        TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        deleted     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX items_request ON items(request_id);
+
+    CREATE TABLE item_links (
+        from_id TEXT NOT NULL,
+        to_id   TEXT NOT NULL,
+        PRIMARY KEY (from_id, to_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_links_to ON item_links(to_id);
+
+    CREATE TABLE events (
+        uid         TEXT PRIMARY KEY,
+        item_id     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        actor_id    TEXT,
+        actor_name  TEXT,
+        body        TEXT NOT NULL DEFAULT '',
+        url         TEXT,
+        source      TEXT NOT NULL,
+        is_bot      INTEGER NOT NULL DEFAULT 0,
+        data        TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_item ON events(item_id, at);
+
+    CREATE TABLE requests (
+        id                  TEXT PRIMARY KEY,
+        seq                 INTEGER NOT NULL UNIQUE,
+        key                 TEXT NOT NULL UNIQUE,
+        source              TEXT NOT NULL,
+        sources             TEXT NOT NULL,
+        title               TEXT NOT NULL,
+        body                TEXT NOT NULL,
+        requester_id        TEXT,
+        requester_name      TEXT,
+        type                TEXT NOT NULL,
+        type_reason         TEXT NOT NULL DEFAULT '',
+        fields              TEXT NOT NULL DEFAULT '{}',
+        status              TEXT NOT NULL,
+        status_reason       TEXT NOT NULL DEFAULT '',
+        is_open             INTEGER NOT NULL,
+        assignee            TEXT,
+        labels              TEXT NOT NULL DEFAULT '[]',
+        priority            TEXT NOT NULL,
+        priority_rank       INTEGER NOT NULL,
+        priority_reason     TEXT NOT NULL DEFAULT '',
+        priority_override   TEXT,
+        created_at          TEXT NOT NULL,
+        updated_at          TEXT NOT NULL,
+        first_response_at   TEXT,
+        resolved_at         TEXT,
+        url                 TEXT,
+        links               TEXT NOT NULL DEFAULT '{}',
+        item_ids            TEXT NOT NULL DEFAULT '[]',
+        sla_state           TEXT NOT NULL DEFAULT 'none',
+        sla_policy          TEXT,
+        sla_reason          TEXT NOT NULL DEFAULT '',
+        first_response_due  TEXT,
+        resolution_due      TEXT,
+        sla_due_at          TEXT,
+        sla_at_risk_at      TEXT,
+        sla_remaining       REAL,
+        snoozed_until       TEXT
+    );
+    CREATE INDEX requests_open_due ON requests(is_open, sla_due_at);
+    CREATE INDEX requests_open_priority ON requests(is_open, priority_rank, created_at);
+    CREATE INDEX requests_open_type ON requests(is_open, type);
+    CREATE INDEX requests_open_assignee ON requests(is_open, assignee);
+    CREATE INDEX requests_created ON requests(created_at);
+    CREATE INDEX requests_status ON requests(status);
+
+    CREATE TABLE aliases (
+        alias       TEXT PRIMARY KEY,
+        request_id  TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE cursors (
+        source      TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (source, key)
+    ) WITHOUT ROWID;
+
+    -- Local-only state that survives request rebuilds (keyed by item id so merges keep it).
+    CREATE TABLE local_state (
+        item_id             TEXT PRIMARY KEY,
+        snoozed_until       TEXT,
+        priority_override   TEXT,
+        seen_at             TEXT
+    ) WITHOUT ROWID;
+
+    CREATE VIRTUAL TABLE requests_fts USING fts5(
+        title, body, fields, requester,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
+]

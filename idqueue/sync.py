@@ -1,0 +1,209 @@
+"""Poll sources into the store.
+
+One :class:`SyncEngine` per process. :meth:`SyncEngine.poll` runs every configured source in
+turn, commits each batch atomically and records per-source health (ok, rate-limited until …,
+auth failed, offline) so the TUI status bar and ``idqueue sync`` can report it. A failing source
+never stops the others, and nothing already stored is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from idqueue.clock import Clock, clock_for
+from idqueue.config import Settings
+from idqueue.domain.assemble import make_assembler
+from idqueue.sources.base import (
+    AuthError,
+    FetchStats,
+    RateLimited,
+    Source,
+    SourceError,
+    Unavailable,
+)
+from idqueue.store.db import Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class SourceHealth:
+    """The last known state of one source, for the status bar."""
+
+    name: str
+    state: str = "idle"  # idle / ok / rate_limited / auth_failed / offline / error
+    message: str = ""
+    until: datetime | None = None
+    last_sync: datetime | None = None
+    last_attempt: datetime | None = None
+
+    def describe(self) -> str:
+        """A short human line: "GitHub ok 14:05", "Slack rate-limited until 14:07"."""
+        if self.state == "ok":
+            when = self.last_sync.strftime("%H:%M") if self.last_sync else ""
+            return f"{self.name} ok {when}".strip()
+        if self.state == "rate_limited" and self.until:
+            return f"{self.name} rate-limited until {self.until.strftime('%H:%M')}"
+        if self.state == "auth_failed":
+            return f"{self.name} auth failed"
+        if self.state == "offline":
+            return f"{self.name} offline"
+        if self.state == "error":
+            return f"{self.name} error"
+        return f"{self.name} waiting"
+
+
+@dataclass
+class SourceReport:
+    """What one source's poll did."""
+
+    name: str
+    stats: FetchStats = field(default_factory=FetchStats)
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    error: SourceError | None = None
+
+    def summary(self) -> str:
+        """One line: fetched/new/updated, requests made, 304s, or the error."""
+        line = (
+            f"{self.name}: fetched {self.stats.fetched}, new {len(self.created)}, updated {len(self.updated)}, "
+            f"{self.stats.requests} requests ({self.stats.not_modified} not modified)"
+        )
+        if self.error is not None:
+            line += f" — {self.error.title}"
+        return line
+
+
+@dataclass
+class SyncReport:
+    """The result of one poll over all sources."""
+
+    sources: list[SourceReport] = field(default_factory=list)
+
+    @property
+    def created(self) -> list[str]:
+        """Request ids that appeared in this poll."""
+        return [rid for s in self.sources for rid in s.created]
+
+    @property
+    def changed(self) -> list[str]:
+        """Request ids created or updated in this poll."""
+        return [rid for s in self.sources for rid in (*s.created, *s.updated)]
+
+    @property
+    def errors(self) -> list[SourceError]:
+        """Errors per failed source."""
+        return [s.error for s in self.sources if s.error is not None]
+
+
+def build_sources(settings: Settings) -> list[Source]:
+    """The sources configured in the settings (GitHub when it has a token and repos, Slack likewise)."""
+    sources: list[Source] = []
+    if settings.github.token and settings.github.repos:
+        from idqueue.sources.github import GitHubSource
+
+        sources.append(GitHubSource(settings))
+    if settings.slack.token and settings.slack.channels:
+        from idqueue.sources.slack import SlackSource
+
+        sources.append(SlackSource(settings))
+    return sources
+
+
+def source_name(source: Source) -> str:
+    """The name under which a source's cursors and health are kept."""
+    return source.name or source.kind.value
+
+
+class SyncEngine:
+    """Runs polls; never two at once (a second caller waits for the first)."""
+
+    def __init__(
+        self,
+        store: Store,
+        sources: list[Source],
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.sources = sources
+        self.settings = settings
+        self.clock = clock or clock_for(settings)
+        self.health = {source_name(s): SourceHealth(_label(s)) for s in sources}
+        self._lock = threading.Lock()
+
+    def poll(self, progress: Progress | None = None) -> SyncReport:
+        """Poll every source once and apply what changed."""
+        with self._lock:
+            report = SyncReport()
+            for source in self.sources:
+                report.sources.append(self._poll_source(source, progress))
+            self._refresh_clocks()
+            return report
+
+    def _poll_source(self, source: Source, progress: Progress | None) -> SourceReport:
+        name = source_name(source)
+        health = self.health[name]
+        now = self.clock()
+        health.last_attempt = now
+        result = SourceReport(_label(source))
+        if health.state == "rate_limited" and health.until and health.until > now:
+            result.error = RateLimited(health.message or "rate limited", until=health.until, source=health.name)
+            return result
+        assembler = make_assembler(self.settings, now)
+        try:
+            for batch in source.fetch(self.store.cursors(name)):
+                applied = self.store.apply(
+                    name,
+                    items=batch.items,
+                    events=batch.events,
+                    deleted_items=batch.deleted_items,
+                    deleted_events=batch.deleted_events,
+                    cursors=batch.cursors,
+                    assembler=assembler,
+                    now=now,
+                )
+                result.stats.add(batch.stats)
+                created = set(result.created)
+                result.created.extend(r for r in applied.created if r not in created)
+                result.updated.extend(r for r in applied.updated if r not in created)
+                if progress is not None and batch.progress is not None:
+                    progress(result.name, batch.progress[0], batch.progress[1])
+        except SourceError as exc:
+            exc.source = exc.source or health.name
+            result.error = exc
+            health.message = exc.title
+            if isinstance(exc, RateLimited):
+                health.state, health.until = "rate_limited", exc.until
+            elif isinstance(exc, AuthError):
+                health.state = "auth_failed"
+            elif isinstance(exc, Unavailable):
+                health.state = "offline"
+            else:
+                health.state = "error"
+            log.warning("%s", exc)
+        else:
+            health.state, health.message, health.until = "ok", "", None
+            health.last_sync = now
+        result.updated = sorted(set(result.updated) - set(result.created))
+        return result
+
+    def _refresh_clocks(self) -> None:
+        """Re-assemble open requests whose SLA line was crossed since they were last built.
+
+        Due and at-risk times are absolute, so the queue's order stays right without this;
+        it refreshes what depends on the state itself (e.g. the "SLA breached → P2" rule).
+        """
+        now = self.clock()
+        self.store.refresh_crossed(make_assembler(self.settings, now), now=now)
+
+
+def _label(source: Source) -> str:
+    return {"github": "GitHub", "slack": "Slack"}.get(source.kind.value, source.kind.value)
