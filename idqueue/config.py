@@ -18,7 +18,7 @@ import os
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -28,7 +28,6 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
-from typing_extensions import Annotated
 
 APP_NAME = "idqueue"
 
@@ -272,7 +271,7 @@ def _default_type_rules() -> list[TypeRule]:
                                "register service configuration", "register client configuration"],
                  labels=["sis", "usip"], keywords=["sign-in service", "USiP", "onboarding", "client configuration"]),
         TypeRule(type="Bug Fix", field_values=["bug fix", "bug fixes", "bug"], labels=["bug"],
-                 keywords=["bug", "error", "broken", "500", "fails"]),
+                 keywords=["bug", "error", "broken", "500 error", "exception", "fails"]),
         TypeRule(type="Feature Request", field_values=["feature request", "feature requests"],
                  labels=["enhancement", "feature"], keywords=["feature request", "would be nice", "add support"]),
         TypeRule(type="Task Request", field_values=["task request", "task"], labels=["task"],
@@ -350,9 +349,9 @@ class SlaPolicy(BaseModel):
     """Priorities it applies to (empty = any)."""
     impacts_production: bool | None = None
     """If set, only requests whose "impacts production" field matches."""
-    first_response: float = 8.0
+    first_response: float = Field(default=8.0, gt=0)
     """Hours to first response (business hours unless ``calendar`` is ``24x7``)."""
-    resolution: float = 48.0
+    resolution: float = Field(default=48.0, gt=0)
     """Hours to resolution (backlog counts as resolved)."""
     resolution_calendar: Literal["business", "24x7"] = "24x7"
     """The 48-hour triage rule runs on the wall clock."""

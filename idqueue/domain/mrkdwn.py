@@ -17,6 +17,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 __all__ = [
+    "URL_SAFE_CHARS",
     "convert_markdown",
     "encode_link_target",
     "escape_mrkdwn",
@@ -50,6 +51,10 @@ _STRIKE_RE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _BROADCAST_RE = re.compile(r"<!(?:channel|here|everyone|subteam\^[^>|]*)(?:\|[^>]*)?>", re.IGNORECASE)
 # Plain "@here" only notifies when a message is posted with link_names; neutralise it anyway.
 _PLAIN_BROADCAST_RE = re.compile(r"(?<![\w`|])@(channel|here|everyone)\b", re.IGNORECASE)
+
+_SCHEME_RE = re.compile(r"^(?:https?|mailto):", re.IGNORECASE)
+URL_SAFE_CHARS = ":/?#[]@!$&'()*+,;=%~"
+"""Characters left as they are when a URL is percent-encoded for a link target."""
 
 UrlHook = Callable[[str], str]
 
@@ -85,9 +90,13 @@ def encode_link_target(url: str) -> str:
     """Make a URL safe as the target of ``<url|text>``.
 
     A ``|`` would end the URL part and a space or ``>`` would end the link, so they are
-    percent-encoded; ``&`` is escaped as Slack expects everywhere.
+    percent-encoded, and ``&`` is escaped as Slack expects everywhere. A target that is not an
+    ``http(s)``/``mailto`` URL is percent-encoded completely, so it can never begin with
+    Slack's ``!``, ``@`` or ``#`` control prefixes (``<!channel|x>`` would ping a channel).
     """
-    return escape_mrkdwn(quote(url, safe=":/?#[]@!$&'()*+,;=%~"))
+    if _SCHEME_RE.match(url):
+        return escape_mrkdwn(quote(url, safe=URL_SAFE_CHARS))
+    return escape_mrkdwn(quote(url, safe=""))
 
 
 def markdown_to_mrkdwn(md: str) -> str:

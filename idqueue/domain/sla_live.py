@@ -7,6 +7,7 @@ time between now and the due time on the running clock's calendar.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from idqueue.config import SlaConfig
 from idqueue.domain.calendar import calendar_from_config
@@ -20,7 +21,7 @@ def remaining_at(request: Request, cfg: SlaConfig, *, now: datetime) -> float | 
         return None
     policy = next((p for p in cfg.policies if p.name == sla.policy), None)
     running_first = request.first_response_at is None
-    kind = "business"
+    kind: Literal["business", "24x7"] = "business"
     if policy is not None:
         kind = policy.first_response_calendar if running_first else policy.resolution_calendar
     calendar = calendar_from_config(cfg.calendar, kind)

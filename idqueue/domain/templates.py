@@ -41,12 +41,12 @@ from __future__ import annotations
 import contextvars
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, NoReturn, cast
 from urllib.parse import quote
 
 from jinja2 import TemplateSyntaxError, Undefined, pass_eval_context
@@ -59,6 +59,7 @@ from jinja2.utils import missing as jinja_missing
 from idqueue.config import Settings
 from idqueue.domain.models import Request, SourceKind
 from idqueue.domain.mrkdwn import (
+    URL_SAFE_CHARS,
     convert_markdown,
     encode_link_target,
     escape_mrkdwn,
@@ -75,6 +76,7 @@ __all__ = [
     "Target",
     "TemplateError",
     "build_context",
+    "check_var_name",
     "load_templates",
     "render",
     "render_for",
@@ -96,6 +98,8 @@ _GH_MENTION_RE = re.compile(r"(?<![\w@`/.])@([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za
 _PRIVATE_RE = re.compile("[\ue000-\ue01f]")
 _VALUE_TOKEN_RE = re.compile("\ue000(\\d+)\ue001")
 _URL_TOKEN_RE = re.compile("\ue002(\\d+)\ue003")
+_URL_START_TOKEN_RE = re.compile("\ue004(\\d+)\ue005")
+_ANY_URL_TOKEN_RE = re.compile("[\ue002\ue004]\\d+[\ue003\ue005]")
 _MD_LINK_TARGET_RE = re.compile(r"\]\(([^)\s]*)\)")
 _FRONT_MATTER_RE = re.compile(r"\A\ufeff?\+\+\+[ \t]*\r?\n(.*?)^\+\+\+[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
 
@@ -397,6 +401,18 @@ def _docs_link(settings: Settings, request_type: str) -> str | None:
     return docs.get(request_type.casefold()) or docs.get("default")
 
 
+def check_var_name(name: str) -> None:
+    """Validate the name of an extra (``--var``) variable.
+
+    Raises:
+        ValueError: the name is not an identifier, or is a built-in context name.
+    """
+    if not _VAR_RE.match(name):
+        raise ValueError(f"--var {name!r}: a name is letters, digits and '_'")
+    if name in RESERVED_NAMES:
+        raise ValueError(f"--var {name!r}: this name is built in and cannot be replaced")
+
+
 def build_context(
     request: Request,
     settings: Settings,
@@ -453,10 +469,7 @@ def build_context(
         "survey_link": settings.survey.url or None,
     }
     for name, value in (extra or {}).items():
-        if not _VAR_RE.match(name):
-            raise ValueError(f"--var {name!r}: a name is letters, digits and '_'")
-        if name in RESERVED_NAMES:
-            raise ValueError(f"--var {name!r}: this name is built in and cannot be replaced")
+        check_var_name(name)
         context[name] = value
     return {k: v for k, v in context.items() if v is not None}
 
@@ -485,8 +498,11 @@ _MENTION_PATHS = frozenset(
 _STATE: contextvars.ContextVar[_RenderState] = contextvars.ContextVar("idqueue_template_render")
 
 
-class _Ns(dict[str, Any]):
-    """A context dict that knows its dotted path, so a missing key is named in full."""
+class ContextDict(dict[str, Any]):
+    """A context dict that knows its dotted path, so a missing key is named in full.
+
+    (Not exported; the name shows in sandbox error messages, hence no underscore.)
+    """
 
     __slots__ = ("path",)
 
@@ -515,20 +531,43 @@ class _MissingUndefined(Undefined):
     ) -> None:
         if obj is None:
             obj = jinja_missing
-        if isinstance(name, str) and isinstance(obj, _Ns):
+        if isinstance(name, str) and isinstance(obj, ContextDict):
             name = f"{obj.path}.{name}"
         elif isinstance(name, str) and isinstance(obj, _MissingUndefined) and obj._undefined_name:
             name = f"{obj._undefined_name}.{name}"
         super().__init__(hint, obj, name, exc or UndefinedError)
 
+    @property
+    def _is_plain_missing(self) -> bool:
+        # A sandbox violation is also an Undefined (with a hint and SecurityError): never
+        # let it pass as "just missing".
+        return self._undefined_exception is UndefinedError and self._undefined_hint is None
+
     def _record(self) -> str:
-        if self._undefined_exception is not SecurityError and self._undefined_hint is None:
-            name = str(self._undefined_name or "?")
+        if not self._is_plain_missing:
+            self._fail_with_undefined_error()
+        name = str(self._undefined_name or "?")
+        state = _STATE.get(None)
+        if state is not None and name not in state.missing:
+            state.missing.append(name)
+        return f"«missing: {name}»"
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        # Arithmetic or a call on a missing value stops the render; still name the variable.
+        if self._is_plain_missing:
             state = _STATE.get(None)
+            name = str(self._undefined_name or "?")
             if state is not None and name not in state.missing:
                 state.missing.append(name)
-            return f"«missing: {name}»"
-        self._fail_with_undefined_error()
+        super()._fail_with_undefined_error(*args, **kwargs)
+
+    # The base class binds its operators to *its* _fail_with_undefined_error; rebind them.
+    __add__ = __radd__ = __sub__ = __rsub__ = _fail_with_undefined_error
+    __mul__ = __rmul__ = __div__ = __rdiv__ = _fail_with_undefined_error
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = _fail_with_undefined_error
+    __mod__ = __rmod__ = __pos__ = __neg__ = __call__ = _fail_with_undefined_error
+    __lt__ = __le__ = __gt__ = __ge__ = _fail_with_undefined_error
+    __int__ = __float__ = __complex__ = __pow__ = __rpow__ = _fail_with_undefined_error
 
     def __str__(self) -> str:
         return self._record()
@@ -540,9 +579,13 @@ class _MissingUndefined(Undefined):
     def __getattr__(self, name: str) -> Any:
         if name[:2] == "__" and name[-2:] == "__":
             raise AttributeError(name)
+        if not self._is_plain_missing:
+            self._fail_with_undefined_error()
         return _MissingUndefined(obj=self, name=name)
 
     def __getitem__(self, key: Any) -> Any:
+        if not self._is_plain_missing:
+            self._fail_with_undefined_error()
         return _MissingUndefined(obj=self, name=str(key))
 
     def __html__(self) -> str:
@@ -588,7 +631,7 @@ class _Environment(ImmutableSandboxedEnvironment):
     """The sandbox, plus "a key of a context dict wins over a dict method of the same name"."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, _Ns) and attribute in obj:
+        if isinstance(obj, ContextDict) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
 
@@ -603,6 +646,10 @@ _ENV = _Environment(
 )
 
 
+# No loader (so no include/import/extends) and only harmless globals.
+_ENV.globals = {name: _ENV.globals[name] for name in ("range", "dict", "namespace")}
+
+
 @lru_cache(maxsize=256)
 def _compile(body: str) -> Any:
     return _ENV.from_string(body)
@@ -610,7 +657,7 @@ def _compile(body: str) -> Any:
 
 def _wrap(value: Any, path: str, target: Target) -> Any:
     if isinstance(value, dict):
-        return _Ns(path, {str(k): _wrap(v, f"{path}.{k}" if path else str(k), target) for k, v in value.items()})
+        return ContextDict(path, {str(k): _wrap(v, f"{path}.{k}" if path else str(k), target) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return [_wrap(v, path, target) for v in value]
     if isinstance(value, str):
@@ -677,6 +724,12 @@ def render(
         raise TemplateError(f"{template.path or template.key}: template syntax error on body line {exc.lineno}: {exc.message}") from None
     except SecurityError as exc:
         raise TemplateError(f"{template.path or template.key}: not allowed in a template: {exc}") from None
+    except UndefinedError as exc:
+        if not state.missing:
+            raise TemplateError(f"{template.path or template.key}: {exc.message or exc}") from None
+        # An operation on a missing value stopped the render: there is no text to show,
+        # but the missing names are known, and that is what the user must fix.
+        return Rendered(target=target, text=f"«cannot render: {exc.message}»\n", missing=tuple(state.missing), pii=())
     except JinjaTemplateError as exc:
         raise TemplateError(f"{template.path or template.key}: {exc.message or exc}") from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
@@ -685,9 +738,9 @@ def render(
         _STATE.reset(token)
 
     if target == "slack":
-        text = strip_broadcasts(_substitute(convert_markdown(rendered, url_hook=_mark_url_tokens), state))
+        text = strip_broadcasts(_substitute(convert_markdown(rendered, url_hook=_slack_url_hook), state))
     else:
-        text = _substitute(_MD_LINK_TARGET_RE.sub(lambda m: f"]({_mark_url_tokens(m.group(1), encode=None)})", rendered), state)
+        text = _substitute(_MD_LINK_TARGET_RE.sub(lambda m: f"]({_mark_url_tokens(m.group(1))})", rendered), state)
     text = text.strip("\n") + "\n" if text.strip() else ""
     request = context.get("request", {})
     allow = [*pii_allow, *(str(context[k]) for k in ("survey_link", "docs_link") if context.get(k))]
@@ -701,37 +754,67 @@ def render(
     )
 
 
-def _mark_url_tokens(url: str, encode: Callable[[str], str] | None = encode_link_target) -> str:
-    """Mark value tokens inside a link target so they are URL-encoded, not just escaped.
+def _mark_url_tokens(url: str) -> str:
+    """Mark the value tokens inside a link target so they are URL-encoded, not just escaped.
 
-    On Slack the template's own part of the URL is encoded as a link target too; on GitHub
-    (``encode=None``) it is left as the author wrote it.
+    A value that *starts* the target is checked like a whole URL (on Slack, anything but
+    http(s)/mailto is fully encoded so ``<!channel|…>`` cannot appear); a value further in is
+    a URL component and is fully encoded. The template's own text stays as written on GitHub
+    and is encoded as a target on Slack (by the caller's hook).
     """
     out: list[str] = []
     pos = 0
     for m in _VALUE_TOKEN_RE.finditer(url):
-        literal = url[pos : m.start()]
-        out.append(encode(literal) if encode else literal)
-        out.append(f"\ue002{m.group(1)}\ue003")
+        out.append(url[pos : m.start()])
+        opener, closer = ("\ue004", "\ue005") if m.start() == 0 else ("\ue002", "\ue003")
+        out.append(f"{opener}{m.group(1)}{closer}")
         pos = m.end()
-    out.append(encode(url[pos:]) if encode else url[pos:])
+    out.append(url[pos:])
     return "".join(out)
 
 
+def _slack_url_hook(url: str) -> str:
+    """The Slack link-target hook: mark value tokens, encode the template's own text."""
+    marked = _mark_url_tokens(url)
+    out: list[str] = []
+    pos = 0
+    for m in _ANY_URL_TOKEN_RE.finditer(marked):
+        out.append(_encode_url_literal(marked[pos : m.start()], first=pos == 0))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_encode_url_literal(marked[pos:], first=pos == 0))
+    return "".join(out)
+
+
+def _encode_url_literal(text: str, *, first: bool) -> str:
+    if not text:
+        return ""
+    return encode_link_target(text) if first else escape_mrkdwn(quote(text, safe=URL_SAFE_CHARS))
+
+
 def _substitute(text: str, state: _RenderState) -> str:
-    encode_url = encode_link_target if state.target == "slack" else _encode_github_url
+    start_encode = encode_link_target if state.target == "slack" else _encode_github_url
 
     def value(m: re.Match[str]) -> str:
         return state.values[int(m.group(1))].processed
 
-    def url_value(m: re.Match[str]) -> str:
+    def url_start(m: re.Match[str]) -> str:
         item = state.values[int(m.group(1))]
-        return encode_url(item.raw) if item.is_data else item.processed
+        return start_encode(item.raw) if item.is_data else item.processed
+
+    def url_part(m: re.Match[str]) -> str:
+        item = state.values[int(m.group(1))]
+        if not item.is_data:
+            return item.processed
+        encoded = quote(item.raw, safe="")
+        return escape_mrkdwn(encoded) if state.target == "slack" else encoded
 
     # Tokens can nest ({% set %} blocks capture output), so substitute until none are left;
     # a token only ever contains earlier tokens, which bounds the loop.
     for _ in range(len(state.values) + 1):
-        new = _URL_TOKEN_RE.sub(url_value, _VALUE_TOKEN_RE.sub(value, text))
+        new = _VALUE_TOKEN_RE.sub(value, text)
+        new = _URL_START_TOKEN_RE.sub(url_start, new)
+        new = _URL_TOKEN_RE.sub(url_part, new)
         if new == text:
             break
         text = new
@@ -740,7 +823,7 @@ def _substitute(text: str, state: _RenderState) -> str:
 
 def _encode_github_url(url: str) -> str:
     # Spaces, parentheses and angle brackets would end a Markdown link destination early.
-    return quote(url, safe=":/?#@!$&'*+,;=%~")
+    return quote(url, safe=URL_SAFE_CHARS.replace("(", "").replace(")", "").replace("[", "").replace("]", ""))
 
 
 def render_for(

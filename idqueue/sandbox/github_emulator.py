@@ -194,7 +194,7 @@ class GitHubState:
     def _at(self, at: datetime | None) -> datetime:
         return (at or self.now()).astimezone(UTC)
 
-    def user(self, login: str, *, type: str = "User", name: str | None = None) -> GhUser:  # noqa: A002
+    def user(self, login: str, *, type: str = "User", name: str | None = None) -> GhUser:
         """Get or create a user (``type`` is ``User`` or ``Bot``)."""
         with self.lock:
             found = self.users.get(login.lower())

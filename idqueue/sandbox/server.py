@@ -477,7 +477,7 @@ def _make_handler(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
         server_version = "idqueue-sandbox/1.0"
         sys_version = ""
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             """Silence the default stderr access log (it would also show query tokens)."""
 
         def _handle(self) -> None:

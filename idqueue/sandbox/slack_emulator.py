@@ -36,7 +36,7 @@ _THROTTLED_METHODS = ("conversations.history", "conversations.replies")
 
 def ts_of(dt: datetime) -> str:
     """A Slack ``ts`` string (``"%d.%06d"``) for an instant."""
-    micros = int(round(dt.timestamp() * 1_000_000))
+    micros = round(dt.timestamp() * 1_000_000)
     return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
 
@@ -721,7 +721,7 @@ class SlackEmulator(EmulatorServer):
         parent = ch.messages.get(msg.thread_ts or ts, msg) if msg.is_reply else msg
         limit = self._limit(req, 1000, 1000)
         thread = [parent] + [ch.messages[r] for r in parent.replies if r in ch.messages]
-        thread = [thread[0]] + self._window(req, thread[1:])
+        thread = [thread[0], *self._window(req, thread[1:])]
         cursor = req.param("cursor")
         if cursor:
             start_ts = _decode_cursor(cursor)

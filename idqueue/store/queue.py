@@ -53,6 +53,20 @@ SORTABLE = {
     "source": "source",
 }
 
+# Group-by (TUI): the group column is prepended to ORDER BY, so groups are contiguous runs of
+# the window and their sizes come from one GROUP BY (``group_counts``).
+_SLA_GROUP_RANK = (
+    f"CASE ({SLA_STATE_SQL}) WHEN 'breached' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'ok' THEN 2 "
+    "WHEN 'paused' THEN 3 WHEN 'met' THEN 4 ELSE 5 END"
+)
+GROUPABLE: dict[str, tuple[str, str]] = {
+    # name: (label expression, order expression)
+    "type": ("type", "type COLLATE NOCASE"),
+    "priority": ("priority", "priority_rank"),
+    "sla": (f"({SLA_STATE_SQL})", _SLA_GROUP_RANK),
+    "assignee": ("COALESCE(assignee, '')", "COALESCE(assignee, '') COLLATE NOCASE"),
+}
+
 AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
     ("< 4h", timedelta(hours=4)),
     ("< 1d", timedelta(days=1)),
@@ -76,6 +90,7 @@ class QueueQuery:
         age: an :data:`AGE_BUCKETS` label.
         sort: a :data:`SORTABLE` key or ``"rank"``; ``descending`` flips it.
         show_snoozed: include requests snoozed until later than now.
+        group: a :data:`GROUPABLE` key; rows are ordered by it first (not a filter).
     """
 
     include_closed: bool = False
@@ -93,6 +108,7 @@ class QueueQuery:
     descending: bool = False
     show_snoozed: bool = False
     ids: tuple[str, ...] = field(default=())
+    group: str | None = None
 
     def with_(self, **changes: Any) -> QueueQuery:
         """A copy with some fields changed."""
@@ -214,10 +230,11 @@ def _in(column: str, values: tuple[str, ...], params: dict[str, Any]) -> str:
 
 
 def _order(query: QueueQuery) -> str:
+    prefix = f"{GROUPABLE[query.group][1]}, " if query.group in GROUPABLE else ""
     if query.sort == "rank" or query.sort not in SORTABLE:
-        return RANK_ORDER if not query.descending else RANK_ORDER.replace(", seq", ", seq DESC")
+        return prefix + (RANK_ORDER if not query.descending else RANK_ORDER.replace(", seq", ", seq DESC"))
     direction = "DESC" if query.descending else "ASC"
-    return f"{SORTABLE[query.sort]} {direction}, seq {direction}"
+    return f"{prefix}{SORTABLE[query.sort]} {direction}, seq {direction}"
 
 
 def fetch_window(
@@ -256,6 +273,25 @@ def position_of(store: Store, query: QueueQuery, request_id: str, *, now: dateti
     )
     row = store.conn.execute(sql, params).fetchone()
     return int(row[0]) if row else None
+
+
+def group_counts(store: Store, query: QueueQuery, *, now: datetime) -> list[tuple[str, int]]:
+    """``(label, count)`` per group of ``query.group``, in the window's order (empty when ungrouped)."""
+    if query.group not in GROUPABLE:
+        return []
+    label, order = GROUPABLE[query.group]
+    where, params = _where(query, now)
+    sql = (
+        f"SELECT {label} AS g, COUNT(*) FROM requests WHERE {where} "  # noqa: S608
+        f"GROUP BY g ORDER BY MIN({order})"
+    )
+    return [(str(row[0]), int(row[1])) for row in store.conn.execute(sql, params)]
+
+
+def open_load(store: Store) -> dict[str, int]:
+    """Open requests per assignee (the assign picker shows each member's load)."""
+    sql = "SELECT assignee, COUNT(*) FROM requests WHERE is_open = 1 AND assignee IS NOT NULL GROUP BY assignee"
+    return {str(row[0]): int(row[1]) for row in store.conn.execute(sql)}
 
 
 @dataclass

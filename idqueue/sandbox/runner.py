@@ -1,0 +1,142 @@
+"""The sandbox: both emulators started on loopback, seeded, plus the settings that point at them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from idqueue.sandbox import seed as seed_mod
+from idqueue.sandbox.github_emulator import GITHUB_TOKEN, GitHubEmulator, GitHubState
+from idqueue.sandbox.server import Clock
+from idqueue.sandbox.slack_emulator import SLACK_TOKEN, SlackEmulator, SlackState
+
+
+class Sandbox:
+    """Loopback GitHub + Slack emulators sharing one clock, optionally seeded with the month.
+
+    Use :meth:`start` (or ``with Sandbox.start() as sb:``). ``clock`` is frozen when ``now`` was
+    given (tests move it with ``sb.clock.advance(...)``) and follows the wall clock otherwise.
+    """
+
+    def __init__(self, github: GitHubEmulator, slack: SlackEmulator, clock: Clock,
+                 summary: seed_mod.SeedSummary | None, now: datetime) -> None:
+        self.github = github
+        self.slack = slack
+        self.clock = clock
+        self.summary = summary
+        """What the seed created (None when started with ``seed=False``)."""
+        self.seeded_at = now
+        """The reference instant of the seed."""
+
+    @classmethod
+    def start(cls, *, seed: bool = True, now: datetime | None = None, slack_profile: str = "internal") -> Sandbox:
+        """Start both emulators on free loopback ports.
+
+        Args:
+            seed: fill them with the support month (otherwise only repos, channels and people).
+            now: freeze the emulators' clock at this instant (default: follow the wall clock; the
+                seed is then placed relative to the current minute).
+            slack_profile: ``internal`` or ``non_marketplace`` (1 history/replies call a minute,
+                at most 15 items a page).
+        """
+        clock = Clock(now)
+        ref = (now.astimezone(UTC) if now is not None else seed_mod.default_now())
+        gh_state = GitHubState(now=clock, web_url=seed_mod.WEB_URL)
+        slack_state = SlackState(now=clock, workspace_url=seed_mod.WORKSPACE_URL)
+        summary = None
+        if seed:
+            summary = seed_mod.seed_month(gh_state, slack_state, ref)
+        else:
+            seed_mod.seed_directory(gh_state, slack_state)
+        github = GitHubEmulator(gh_state, now=clock)
+        slack = SlackEmulator(slack_state, now=clock, profile=slack_profile)
+        github.start()
+        try:
+            slack.start()
+        except Exception:
+            github.stop()
+            raise
+        return cls(github, slack, clock, summary, ref)
+
+    def stop(self) -> None:
+        """Stop both emulators (idempotent)."""
+        self.github.stop()
+        self.slack.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- configuration handed to idqueue ------------------------------------------------------
+
+    @staticmethod
+    def team() -> dict[str, dict[str, str]]:
+        """The roster as ``Settings(team=...)`` wants it."""
+        return {m.key: {"name": m.name, "github": m.github, "slack": m.slack, "email": m.email}
+                for m in seed_mod.ROSTER}
+
+    def rota(self) -> dict[str, Any]:
+        """A weekly rota that puts ``me`` on triage in the seed's current week."""
+        monday = seed_mod.monday_of(self.seeded_at.astimezone(seed_mod.TEAM_TZ).date())
+        return {"weekly": [m.key for m in seed_mod.ROSTER], "start": monday.isoformat()}
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """Keyword arguments for ``idqueue.config.Settings(...)`` pointing at the emulators."""
+        return {
+            "github": {
+                "token": GITHUB_TOKEN,
+                "base_url": self.github.url,
+                "repos": [seed_mod.SUPPORT_REPO],
+                "label": seed_mod.LABEL,
+                "backlog_repo": seed_mod.BACKLOG_REPO,
+                "backlog_label": seed_mod.BACKLOG_LABEL,
+                "web_url": seed_mod.WEB_URL,
+                "bot_logins": ["github-actions[bot]", seed_mod.GITHUB_BOT],
+            },
+            "slack": {
+                "token": SLACK_TOKEN,
+                "base_url": self.slack.url,
+                "channels": [seed_mod.CHANNEL, seed_mod.SUPPORT_CHANNEL],
+                "intake_bot_ids": [seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER],
+                "workspace_url": seed_mod.WORKSPACE_URL,
+            },
+            "team": self.team(),
+            "rota": self.rota(),
+            "me": seed_mod.ME,
+            "team_name": "Identity",
+            "sandbox": True,
+            "survey": {"url": seed_mod.SURVEY_URL},
+        }
+
+    def env(self) -> dict[str, str]:
+        """``IDQUEUE_*`` variables that point a second shell at these emulators."""
+        out = {
+            "IDQUEUE_GITHUB_BASE_URL": self.github.url,
+            "IDQUEUE_GITHUB_TOKEN": GITHUB_TOKEN,
+            "IDQUEUE_GITHUB_REPOS": seed_mod.SUPPORT_REPO,
+            "IDQUEUE_GITHUB_LABEL": seed_mod.LABEL,
+            "IDQUEUE_SLACK_BASE_URL": self.slack.url,
+            "IDQUEUE_SLACK_TOKEN": SLACK_TOKEN,
+            "IDQUEUE_SLACK_CHANNELS": f"{seed_mod.CHANNEL},{seed_mod.SUPPORT_CHANNEL}",
+            "IDQUEUE_GITHUB__BACKLOG_REPO": seed_mod.BACKLOG_REPO,
+            "IDQUEUE_GITHUB__WEB_URL": seed_mod.WEB_URL,
+            "IDQUEUE_SLACK__INTAKE_BOT_IDS": json.dumps([seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER]),
+            "IDQUEUE_SLACK__WORKSPACE_URL": seed_mod.WORKSPACE_URL,
+            "IDQUEUE_TEAM": json.dumps(self.team()),
+            "IDQUEUE_ROTA": json.dumps(self.rota()),
+            "IDQUEUE_ME": seed_mod.ME,
+            "IDQUEUE_SANDBOX": "true",
+            "IDQUEUE_SURVEY__URL": seed_mod.SURVEY_URL,
+        }
+        if self.clock.frozen:
+            out["IDQUEUE_NOW"] = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return out
+
+    def survey_csv(self) -> str:
+        """The seeded survey export (CSV) for this sandbox's closed requests."""
+        return seed_mod.survey_csv(self.summary, self.seeded_at)

@@ -1,0 +1,994 @@
+"""The GitHub source: support issues, their comments and issue events, polled over REST.
+
+Polling uses httpx rather than PyGithub because PyGithub cannot send ``If-None-Match`` on list
+calls, and a conditional request answered ``304`` costs no rate limit (PERFORMANCE.md: an idle
+poll must cost nothing). Writes (the outbox) will use PyGithub in this module; see the
+"Writes" section at the end.
+
+Per configured repository, one poll reads three lists, each with its own cursor:
+
+* ``issues:<repo>`` — ``GET /repos/{repo}/issues?state=all&sort=updated&direction=asc&since=S``
+  (``{"since", "etag", "max_updated", "label"}``). ``S`` stays fixed until a listing completes,
+  so the next poll repeats the *same* URL with ``If-None-Match`` and an unchanged repo answers
+  ``304``. After a complete listing ``S`` moves to ``max_updated - 5 s`` (GitHub does not say
+  whether ``since`` is inclusive; the overlap plus upsert-by-id makes it irrelevant), and one
+  extra "settle" request reads the first page of the new URL so that its ETag is the one the
+  next poll sends.
+* ``comments:<repo>`` — the repo-wide ``/issues/comments`` list with the same scheme.
+* ``events:<repo>`` — the repo-wide ``/issues/events`` list (newest first, no ``since``):
+  ``{"etag", "last_id"}``; pages are read until an event at or below ``last_id``.
+
+Every page is one :class:`~idqueue.sources.base.Batch`; a cursor value only travels in the
+batch that completes its listing, so the cursor never advances past what was committed.
+
+Known limits: deleted comments and deleted/transferred issues are not visible through
+``since`` (they stay as last seen); a Slack link added in a *comment* (not the issue body) does
+not link the two homes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import email.utils
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from idqueue.clock import clock_for
+from idqueue.config import Settings
+from idqueue.domain.models import (
+    EventKind,
+    Person,
+    SourceItem,
+    SourceKind,
+    TimelineEvent,
+    github_id,
+    iso,
+    parse_iso,
+    slack_id,
+)
+from idqueue.safety import redact
+from idqueue.sources.base import (
+    AuthError,
+    BadPayload,
+    Batch,
+    FetchStats,
+    NotFound,
+    RateLimited,
+    Source,
+    SourceError,
+    Unavailable,
+    ValidationFailed,
+)
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2022-11-28"
+OVERLAP = timedelta(seconds=5)
+"""Re-read this much before the newest ``updated_at`` seen (``since`` boundary is undocumented)."""
+SECONDARY_WAIT = 60.0
+"""GitHub: after a secondary limit without headers, wait at least a minute."""
+MAX_RATE_WAITS = 3
+"""How many rate-limit waits one request may sit through before giving up."""
+
+_BAD_JSON = "GitHub sent a response that is not valid JSON"
+
+# Slack permalinks: https://<ws>.slack.com/archives/C0123/p1712345678000100[?thread_ts=…&cid=…]
+_SLACK_PERMALINK = re.compile(
+    r"https?://[A-Za-z0-9.-]+\.slack\.com/archives/(?P<channel>[A-Z0-9]+)/p(?P<digits>\d{7,})"
+    r"(?P<query>\?[^\s)<>|\]\"']*)?"
+)
+_THREAD_TS = re.compile(r"(?:^|[?&])thread_ts=(?P<ts>\d+\.\d+)")
+# idqueue's hidden marker on the comments it posts: <!-- idqueue:action=ID automation=1 -->
+_MARKER = re.compile(r"<!--\s*idqueue:(?P<attrs>[^>]*?)\s*-->")
+_ISSUE_NUMBER = re.compile(r"/issues/(?P<number>\d+)/?$")
+
+
+# --------------------------------------------------------------------------- pure converters
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
+
+
+def _login(user: Any) -> str | None:
+    if isinstance(user, dict) and isinstance(user.get("login"), str):
+        return str(user["login"])
+    return None
+
+
+def _is_bot(user: Any, settings: Settings) -> bool:
+    login = _login(user)
+    if isinstance(user, dict) and user.get("type") == "Bot":
+        return True
+    bots = {b.lower() for b in settings.github.bot_logins}
+    return login is not None and login.lower() in bots
+
+
+def slack_links(text: str) -> list[str]:
+    """Slack item ids (``slack:C…/ts``) for the Slack permalinks found in ``text``.
+
+    A permalink's ``p1712345678000100`` becomes ts ``"1712345678.000100"`` (a dot six digits
+    from the end, kept as a string). A permalink to a thread reply carries ``thread_ts``; the
+    request is the thread's parent, so that ts wins.
+    """
+    found: list[str] = []
+    for m in _SLACK_PERMALINK.finditer(text or ""):
+        digits = m["digits"]
+        ts = f"{digits[:-6]}.{digits[-6:]}"
+        thread = _THREAD_TS.search(m["query"] or "")
+        if thread:
+            ts = thread["ts"]
+        link = slack_id(m["channel"], ts)
+        if link not in found:
+            found.append(link)
+    return found
+
+
+def parse_marker(body: str) -> dict[str, Any]:
+    """The ``data`` keys for idqueue's hidden marker in a comment body, if any.
+
+    ``<!-- idqueue:action=ID automation=1 actor=ana -->`` gives
+    ``{"idqueue_action": "ID", "idqueue_automation": True, "idqueue_actor": "ana"}``.
+    """
+    m = _MARKER.search(body or "")
+    if not m:
+        return {}
+    attrs = dict(
+        part.split("=", 1) for part in m["attrs"].split() if "=" in part and part.split("=", 1)[0]
+    )
+    data: dict[str, Any] = {}
+    if attrs.get("action"):
+        data["idqueue_action"] = attrs["action"]
+    if attrs.get("automation", "").lower() in ("1", "true", "yes"):
+        data["idqueue_automation"] = True
+    if attrs.get("actor"):
+        data["idqueue_actor"] = attrs["actor"]
+    return data
+
+
+def is_pull_request(raw: dict[str, Any]) -> bool:
+    """GitHub lists pull requests as issues; they carry a ``pull_request`` key."""
+    return raw.get("pull_request") is not None
+
+
+def issue_to_item(raw: dict[str, Any], repo: str, settings: Settings) -> SourceItem:
+    """Convert one issue object (REST ``issue`` schema) into a :class:`SourceItem`.
+
+    Raises:
+        KeyError, TypeError, ValueError: the object lacks ``number`` or ``created_at``.
+    """
+    number = int(raw["number"])
+    created = _time(raw["created_at"])
+    if created is None:
+        raise ValueError("issue without created_at")
+    body = raw.get("body") or ""
+    user = raw.get("user")
+    login = _login(user) or "ghost"
+    labels = []
+    for label in raw.get("labels") or []:
+        name = label.get("name") if isinstance(label, dict) else label
+        if isinstance(name, str):
+            labels.append(name)
+    return SourceItem(
+        id=github_id(repo, number),
+        source=SourceKind.GITHUB,
+        title=str(raw.get("title") or ""),
+        body=str(body),
+        url=raw.get("html_url"),
+        created_at=created,
+        updated_at=_time(raw.get("updated_at")) or created,
+        requester=Person(login, login, is_bot=_is_bot(user, settings)),
+        state=str(raw.get("state") or "open"),
+        state_reason=raw.get("state_reason"),
+        closed_at=_time(raw.get("closed_at")),
+        assignees=[a for a in (_login(u) for u in raw.get("assignees") or []) if a],
+        labels=labels,
+        links=slack_links(str(body)),
+        raw={
+            "number": number,
+            "repo": repo,
+            "comments": raw.get("comments", 0),
+            "author_association": raw.get("author_association"),
+        },
+    )
+
+
+def comment_issue_number(raw: dict[str, Any]) -> int:
+    """The issue number a comment belongs to (from its ``issue_url``).
+
+    Raises:
+        ValueError: the URL does not end in ``/issues/<n>``.
+    """
+    m = _ISSUE_NUMBER.search(str(raw.get("issue_url") or ""))
+    if not m:
+        raise ValueError("comment without issue_url")
+    return int(m["number"])
+
+
+def comment_on_pull_request(raw: dict[str, Any]) -> bool:
+    """True when a comment's web URL points at a pull request."""
+    return "/pull/" in str(raw.get("html_url") or "")
+
+
+def comment_to_event(raw: dict[str, Any], repo: str, settings: Settings) -> TimelineEvent:
+    """Convert one issue comment into a ``COMMENT`` :class:`TimelineEvent`.
+
+    Raises:
+        KeyError, TypeError, ValueError: the object lacks ``id``, ``issue_url`` or ``created_at``.
+    """
+    created = _time(raw["created_at"])
+    if created is None:
+        raise ValueError("comment without created_at")
+    updated = _time(raw.get("updated_at")) or created
+    body = str(raw.get("body") or "")
+    user = raw.get("user")
+    login = _login(user)
+    data: dict[str, Any] = {"edited": updated != created}
+    data.update(parse_marker(body))
+    return TimelineEvent(
+        uid=f"gh-comment:{int(raw['id'])}",
+        item_id=github_id(repo, comment_issue_number(raw)),
+        kind=EventKind.COMMENT,
+        at=created,
+        actor_id=login,
+        actor_name=login,
+        body=body,
+        url=raw.get("html_url"),
+        source=SourceKind.GITHUB,
+        is_bot=_is_bot(user, settings),
+        data=data,
+    )
+
+
+_EVENT_KINDS = {
+    "assigned": EventKind.ASSIGNED,
+    "unassigned": EventKind.UNASSIGNED,
+    "labeled": EventKind.LABELED,
+    "unlabeled": EventKind.UNLABELED,
+    "closed": EventKind.CLOSED,
+    "reopened": EventKind.REOPENED,
+}
+
+
+def issue_event_to_events(
+    raw: dict[str, Any], repo: str, settings: Settings, *, number: int | None = None
+) -> list[TimelineEvent]:
+    """Convert one issue event into zero, one or two :class:`TimelineEvent`.
+
+    ``assigned/unassigned/labeled/unlabeled/closed/reopened`` map to their kinds; other events
+    (mentioned, subscribed, renamed, …) give nothing. A pending label (``sla.pending_labels``)
+    added or removed also gives a ``PENDING``/``RESUMED`` event (uid suffix ``:pending``) so the
+    SLA clock pauses, and adding the backlog label a ``BACKLOG`` event (``:backlog``).
+
+    Args:
+        raw: the event object (the repo-wide list embeds its ``issue``).
+        repo: ``owner/name``.
+        settings: for bot logins, pending and backlog labels.
+        number: the issue number when ``raw`` has no ``issue`` (per-issue lists).
+
+    Raises:
+        KeyError, TypeError, ValueError: the object lacks ``id`` or ``created_at``.
+    """
+    kind = _EVENT_KINDS.get(str(raw.get("event")))
+    if kind is None:
+        return []
+    if number is None:
+        number = int(raw["issue"]["number"])
+    at = _time(raw["created_at"])
+    if at is None:
+        raise ValueError("event without created_at")
+    event_id = int(raw["id"])
+    actor = raw.get("actor")
+    login = _login(actor)
+    issue = raw.get("issue") if isinstance(raw.get("issue"), dict) else {}
+    html = issue.get("html_url") if issue else None
+    data: dict[str, Any] = {}
+    label = ""
+    if kind in (EventKind.ASSIGNED, EventKind.UNASSIGNED):
+        data["assignee"] = _login(raw.get("assignee"))
+    elif kind in (EventKind.LABELED, EventKind.UNLABELED):
+        label = str((raw.get("label") or {}).get("name") or "")
+        data["label"] = label
+    elif kind is EventKind.CLOSED:
+        data["state_reason"] = raw.get("state_reason")
+    base = TimelineEvent(
+        uid=f"gh-event:{event_id}",
+        item_id=github_id(repo, number),
+        kind=kind,
+        at=at,
+        actor_id=login,
+        actor_name=login,
+        url=f"{html}#event-{event_id}" if html else None,
+        source=SourceKind.GITHUB,
+        is_bot=_is_bot(actor, settings),
+        data=data,
+    )
+    out = [base]
+    low = label.lower()
+    if low and low in {p.lower() for p in settings.sla.pending_labels}:
+        pending_kind = EventKind.PENDING if kind is EventKind.LABELED else EventKind.RESUMED
+        out.append(_derived(base, f"{base.uid}:pending", pending_kind))
+    if low and kind is EventKind.LABELED and low == settings.github.backlog_label.lower():
+        out.append(_derived(base, f"{base.uid}:backlog", EventKind.BACKLOG))
+    return out
+
+
+def _derived(base: TimelineEvent, uid: str, kind: EventKind) -> TimelineEvent:
+    return TimelineEvent(
+        uid=uid, item_id=base.item_id, kind=kind, at=base.at, actor_id=base.actor_id,
+        actor_name=base.actor_name, url=base.url, source=base.source, is_bot=base.is_bot,
+        data=dict(base.data),
+    )
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """``moment`` minus whole calendar months (day clamped to the month's length)."""
+    index = moment.year * 12 + (moment.month - 1) - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def clamp_wait(value: Any, *, floor: float = 1.0) -> float:
+    """Seconds from a ``Retry-After``-like value; 0, negative or garbage become ``floor``."""
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return floor
+    if seconds != seconds or seconds < floor:  # NaN or too small: never hot-loop
+        return floor
+    return seconds
+
+
+# --------------------------------------------------------------------------- HTTP plumbing
+
+
+@dataclass
+class _Page:
+    """One successful list response."""
+
+    rows: list[dict[str, Any]]
+    etag: str | None
+    next_url: str | None
+    date: datetime | None
+    total_pages: int | None = None
+
+
+@dataclass
+class _Listing:
+    """What a listing saw, to compute the next cursor."""
+
+    max_updated: datetime | None = None
+    first_seen: dict[int, datetime] = field(default_factory=dict)
+    duplicate_min: datetime | None = None
+    held: bool = False
+    settling: bool = False
+    """True while reading the settle page, which repeats rows on purpose."""
+
+    def see(self, row_id: int, updated: datetime) -> None:
+        """Record a row; a row seen twice means the list shifted under us (see ``_since_list``)."""
+        if self.settling:
+            pass
+        elif row_id in self.first_seen:
+            first = self.first_seen[row_id]
+            self.duplicate_min = first if self.duplicate_min is None else min(self.duplicate_min, first)
+        else:
+            self.first_seen[row_id] = updated
+        if self.max_updated is None or updated > self.max_updated:
+            self.max_updated = updated
+
+
+class _RepoError(SourceError):
+    """Marker mixin: an error that concerns one repository, so the others are still polled."""
+
+
+class RepoForbidden(AuthError, _RepoError):
+    """403 without a rate limit: the token cannot read this repository."""
+
+
+class RepoNotFound(NotFound, _RepoError):
+    """404 / 410 / 301 on a repository."""
+
+
+class RepoBadPayload(BadPayload, _RepoError):
+    """A response for this repository could not be parsed."""
+
+
+class RepoValidationFailed(ValidationFailed, _RepoError):
+    """422 on a list call (e.g. a ``since`` GitHub refuses)."""
+
+
+def _format_until(until: datetime) -> str:
+    return until.astimezone(UTC).strftime("%H:%M UTC")
+
+
+def _message(resp: httpx.Response) -> str:
+    try:
+        data = resp.json()
+    except ValueError:
+        return ""
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return redact(str(data["message"]))[:200]
+    return ""
+
+
+class GitHubSource(Source):
+    """Support issues from GitHub repositories.
+
+    Args:
+        settings: configuration (``settings.github``: token, base URL, repos, label,
+            backlog label, bot logins, page size; ``history_months``; SLA pending labels).
+        client: an httpx client (tests inject one with short timeouts); by default one with
+            a 5 s connect and 20 s read timeout.
+        clock: "now" (aware UTC); defaults to the settings' clock (``IDQUEUE_NOW``).
+        sleep: how to wait (tests pass a recorder); defaults to :func:`time.sleep`.
+        max_wait: the longest rate-limit wait (seconds) sat out inside a poll; longer waits
+            raise :class:`RateLimited` with ``until``.
+        max_attempts: attempts per request on 5xx, timeouts and connection errors.
+    """
+
+    kind = SourceKind.GITHUB
+    can_write = True
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: httpx.Client | None = None,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = 60.0,
+        max_attempts: int = 3,
+    ) -> None:
+        self.settings = settings
+        self.name = "github"
+        self._own_client = client is None
+        self._client = client or httpx.Client(
+            timeout=httpx.Timeout(20.0, connect=5.0), follow_redirects=False
+        )
+        self._clock = clock or clock_for(settings)
+        self._sleep = sleep
+        self.max_wait = max_wait
+        self.max_attempts = max(1, max_attempts)
+        self._base = httpx.URL(settings.github.base_url.rstrip("/") + "/")
+        self._stats = FetchStats()
+        self._date: datetime | None = None
+        """Server ``Date`` of the last response (how far a listing is known to reach)."""
+        self._prs: dict[str, set[int]] = {}
+        """Pull-request numbers seen per repo, so their comments and events are skipped."""
+
+    # ------------------------------------------------------------------ public API
+
+    def fetch(self, cursors: dict[str, Any]) -> Iterator[Batch]:
+        """Yield one batch per page of issues, comments and issue events of every repo.
+
+        A repository that is gone, forbidden or answers garbage does not stop the others: its
+        error is raised after every other repo was polled. Bad credentials, rate limits and
+        outages stop the poll at once (batches already yielded stay valid). The last batch
+        may carry only ``stats`` (e.g. when everything answered ``304``).
+
+        Raises:
+            AuthError, RateLimited, Unavailable, NotFound, BadPayload, ValidationFailed.
+        """
+        self._token()  # fail fast, before any request, when no token is configured
+        self._stats = FetchStats()
+        errors: list[SourceError] = []
+        for repo in self.settings.github.repos:
+            try:
+                yield from self._fetch_repo(repo, cursors)
+            except _RepoError as exc:
+                log.warning("GitHub %s: %s", repo, exc.title)
+                errors.append(exc)
+        yield Batch(stats=self._take_stats())
+        if errors:
+            first = errors[0]
+            if len(errors) > 1:
+                first.detail = "; ".join(e.title for e in errors)
+            raise first
+
+    def check(self) -> dict[str, Any]:
+        """Facts for ``idqueue doctor``: login, token scopes, rate limit, repo access.
+
+        Raises:
+            AuthError, RateLimited, Unavailable, NotFound: the first failing check.
+        """
+        self._stats = FetchStats()
+        user = self._request(self._url("user"))
+        user_data = self._json(user)
+        facts: dict[str, Any] = {
+            "login": user_data.get("login") if isinstance(user_data, dict) else None,
+            "scopes": [s.strip() for s in user.headers.get("x-oauth-scopes", "").split(",") if s.strip()],
+        }
+        rate = self._json(self._request(self._url("rate_limit")))
+        core: dict[str, Any] = {}
+        if isinstance(rate, dict):
+            core = (rate.get("resources") or {}).get("core") or rate.get("rate") or {}
+        facts["rate_limit"] = {
+            "limit": core.get("limit"),
+            "remaining": core.get("remaining"),
+            "reset": iso(datetime.fromtimestamp(int(core["reset"]), UTC)) if core.get("reset") else None,
+        }
+        repos: dict[str, Any] = {}
+        for repo in self.settings.github.repos:
+            data = self._json(self._request(self._url(f"repos/{repo}"), repo=repo))
+            if not isinstance(data, dict):
+                raise RepoBadPayload("GitHub sent an unexpected repository object", source="github", detail=repo)
+            perms = data.get("permissions") or {}
+            repos[repo] = {
+                "full_name": data.get("full_name", repo),
+                "private": data.get("private"),
+                "can_write": bool(perms.get("push") or perms.get("triage") or perms.get("admin")),
+            }
+        facts["repos"] = repos
+        return facts
+
+    def close(self) -> None:
+        """Close the HTTP client if this source created it."""
+        if self._own_client:
+            self._client.close()
+
+    # ------------------------------------------------------------------ per repository
+
+    def _fetch_repo(self, repo: str, cursors: dict[str, Any]) -> Generator[Batch, None, None]:
+        history_start = months_before(self._clock(), self.settings.history_months).replace(microsecond=0)
+        label = self.settings.github.label
+        issue_params: dict[str, str] = {"state": "all", "sort": "updated", "direction": "asc"}
+        if label:
+            issue_params["labels"] = label
+        coverage = yield from self._since_list(
+            repo=repo,
+            key=f"issues:{repo}",
+            path=f"repos/{repo}/issues",
+            params=issue_params,
+            cursor=_valid_cursor(cursors.get(f"issues:{repo}"), label=label),
+            default_since=history_start,
+            handle=self._issue_rows,
+            coverage=None,
+        )
+        yield from self._since_list(
+            repo=repo,
+            key=f"comments:{repo}",
+            path=f"repos/{repo}/issues/comments",
+            params={"sort": "updated", "direction": "asc"},
+            cursor=_valid_cursor(cursors.get(f"comments:{repo}")),
+            default_since=history_start,
+            handle=self._comment_rows,
+            coverage=coverage,
+        )
+        yield from self._events(repo, cursors.get(f"events:{repo}"), history_start, coverage)
+
+    def _since_list(
+        self,
+        *,
+        repo: str,
+        key: str,
+        path: str,
+        params: dict[str, str],
+        cursor: dict[str, Any],
+        default_since: datetime,
+        handle: Callable[[str, list[dict[str, Any]], Batch, _Listing, datetime | None], None],
+        coverage: datetime | None,
+    ) -> Generator[Batch, None, datetime | None]:
+        """Read a ``since`` + ``sort=updated&direction=asc`` list; return how far it covers.
+
+        Two details keep this lossless:
+
+        * Offset pagination over a list sorted by ``updated_at`` shifts when a row already read
+          is updated mid-listing (it jumps to the end, pulling the next page's first row onto
+          a page already read). Such a row shows up twice; then ``since`` only advances to just
+          before its first appearance, so the next poll re-reads what may have been skipped.
+        * ``coverage`` (for comments) is how far the issues listing reached. A comment newer
+          than that may belong to an issue the store has not seen yet (it would be dropped),
+          so such a listing keeps ``since`` at the coverage line and stores no ETag: the next
+          poll reads those comments again once their issue is stored.
+
+        Returns:
+            The newest moment the listing is known to cover (server ``Date`` of the last
+            response, or the newest ``updated_at``), for the lists that depend on it.
+        """
+        since = parse_iso(cursor.get("since")) or default_since
+        etag = cursor.get("etag") if isinstance(cursor.get("etag"), str) else None
+        listing = _Listing(max_updated=parse_iso(cursor.get("max_updated")))
+        per_page = str(self.settings.github.per_page)
+        url = self._url(path)
+        first = self._page(url, params={**params, "per_page": per_page, "since": iso(since) or ""},
+                           etag=etag, repo=repo)
+        if first is None:  # 304: nothing changed; the cursor stays as it is
+            return _later(listing.max_updated, self._date)
+        page = first
+        done = 0
+        while True:
+            batch = Batch()
+            handle(repo, page.rows, batch, listing, coverage)
+            done += len(page.rows)
+            if page.next_url is None:
+                break
+            batch.progress = (done, page.total_pages * int(per_page) if page.total_pages else None)
+            yield self._finish(batch)
+            # A 304 on a follow-up page (sent without an ETag) is not expected; treat as empty.
+            page = self._page(page.next_url, repo=repo) or _Page(rows=[], etag=None, next_url=None, date=self._date)
+
+        new_since = since
+        limit = listing.max_updated
+        if listing.duplicate_min is not None:
+            limit = listing.duplicate_min if limit is None else min(limit, listing.duplicate_min)
+        if listing.held and coverage is not None:
+            limit = coverage if limit is None else min(limit, coverage)
+        if limit is not None:
+            new_since = max(since, (limit - OVERLAP).replace(microsecond=0))
+        new_etag = first.etag if first.next_url is None else None
+        last_date = page.date
+        if new_since != since:
+            # Settle: read page 1 of the URL the next poll will send, so its ETag is the one
+            # stored (the old URL's ETag would never match the new URL: no 304 ever).
+            settle = self._page(url, params={**params, "per_page": per_page, "since": iso(new_since) or ""},
+                                repo=repo)
+            if settle is not None:
+                listing.settling = True
+                handle(repo, settle.rows, batch, listing, coverage)
+                new_etag = settle.etag if settle.next_url is None else None
+                last_date = settle.date or last_date
+        if listing.held or listing.duplicate_min is not None:
+            new_etag = None  # force a full read next time
+        batch.cursors[key] = {
+            "since": iso(new_since),
+            "etag": new_etag,
+            "max_updated": iso(listing.max_updated),
+            **({"label": self.settings.github.label} if key.startswith("issues:") else {}),
+        }
+        _dedupe_items(batch)
+        batch.progress = (done, done)
+        yield self._finish(batch)
+        return _later(listing.max_updated, last_date)
+
+    def _issue_rows(
+        self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: _Listing, coverage: datetime | None
+    ) -> None:
+        prs = self._prs.setdefault(repo, set())
+        for raw in rows:
+            try:
+                updated = _time(raw.get("updated_at")) or _time(raw["created_at"])
+                if updated is None:
+                    raise ValueError("issue without timestamps")
+                listing.see(int(raw["id"]), updated)
+                if is_pull_request(raw):
+                    prs.add(int(raw["number"]))
+                    continue
+                batch.items.append(issue_to_item(raw, repo, self.settings))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # One odd row must not block the repo forever; it is skipped and logged.
+                log.warning("GitHub %s: skipping an unreadable issue (%s)", repo, redact(str(exc))[:120])
+
+    def _comment_rows(
+        self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: _Listing, coverage: datetime | None
+    ) -> None:
+        prs = self._prs.setdefault(repo, set())
+        for raw in rows:
+            try:
+                created = _time(raw["created_at"])
+                updated = _time(raw.get("updated_at")) or created
+                if created is None or updated is None:
+                    raise ValueError("comment without timestamps")
+                listing.see(int(raw["id"]), updated)
+                if coverage is not None and created > coverage:
+                    listing.held = True
+                if comment_on_pull_request(raw) or comment_issue_number(raw) in prs:
+                    continue
+                batch.events.append(comment_to_event(raw, repo, self.settings))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("GitHub %s: skipping an unreadable comment (%s)", repo, redact(str(exc))[:120])
+
+    def _events(
+        self, repo: str, cursor: Any, history_start: datetime, coverage: datetime | None
+    ) -> Generator[Batch, None, None]:
+        """Read the repo-wide issue events, newest first, down to the stored ``last_id``.
+
+        The first sync reads back to the history start. Events newer than the issues
+        listing's coverage may belong to an issue not stored yet; they are sent anyway, but
+        ``last_id`` stays below them and no ETag is kept, so the next poll sends them again.
+        """
+        key = f"events:{repo}"
+        cur = cursor if isinstance(cursor, dict) else {}
+        first_sync = not isinstance(cur.get("last_id"), int)
+        last_id: int = 0 if first_sync else int(cur["last_id"])
+        etag = cur.get("etag") if isinstance(cur.get("etag"), str) and not first_sync else None
+        label = (self.settings.github.label or "").lower()
+        prs = self._prs.setdefault(repo, set())
+        first = self._page(self._url(f"repos/{repo}/issues/events"),
+                           params={"per_page": str(self.settings.github.per_page)}, etag=etag, repo=repo)
+        if first is None:
+            return
+        page = first
+        newest = last_id
+        held = False
+        label_state_seen: set[int] = set()
+        done = 0
+        while True:
+            batch = Batch()
+            stop = False
+            for raw in page.rows:
+                try:
+                    event_id = int(raw["id"])
+                    at = _time(raw["created_at"])
+                    if at is None:
+                        raise ValueError("event without created_at")
+                    if event_id <= last_id or at < history_start:
+                        stop = True
+                        break
+                    if coverage is not None and at > coverage:
+                        held = True
+                    elif event_id > newest:
+                        newest = event_id
+                    issue = raw.get("issue")
+                    if not isinstance(issue, dict):
+                        continue
+                    number = int(issue["number"])
+                    if is_pull_request(issue) or number in prs:
+                        prs.add(number)
+                        continue
+                    batch.events.extend(issue_event_to_events(raw, repo, self.settings, number=number))
+                    name = str((raw.get("label") or {}).get("name") or "").lower()
+                    if label and name == label and number not in label_state_seen:
+                        # Newest first: the first filter-label event seen is the current
+                        # state. Without the label the issue is no longer a request.
+                        label_state_seen.add(number)
+                        if raw.get("event") == "unlabeled":
+                            batch.deleted_items.append(github_id(repo, number))
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    log.warning("GitHub %s: skipping an unreadable issue event (%s)", repo, redact(str(exc))[:120])
+            done += len(page.rows)
+            if stop or page.next_url is None:
+                break
+            batch.progress = (done, None)
+            yield self._finish(batch)
+            page = self._page(page.next_url, repo=repo) or _Page(rows=[], etag=None, next_url=None, date=None)
+        batch.cursors[key] = {"etag": None if held else first.etag, "last_id": newest}
+        batch.progress = (done, done)
+        yield self._finish(batch)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _token(self) -> str:
+        token = self.settings.github.token
+        if token is None or not token.get_secret_value():
+            raise AuthError("no GitHub token is configured (set IDQUEUE_GITHUB_TOKEN)", source="github")
+        return token.get_secret_value()
+
+    def _url(self, path: str) -> str:
+        return str(self._base.join(path.lstrip("/")))
+
+    def _headers(self, etag: str | None) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self._token()}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "idqueue",
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        return headers
+
+    def _finish(self, batch: Batch) -> Batch:
+        batch.stats = self._take_stats()
+        batch.stats.fetched = len(batch.items) + len(batch.events)
+        return batch
+
+    def _take_stats(self) -> FetchStats:
+        stats, self._stats = self._stats, FetchStats()
+        return stats
+
+    def _page(
+        self, url: str, *, params: dict[str, str] | None = None, etag: str | None = None, repo: str | None = None
+    ) -> _Page | None:
+        """GET one list page; None for ``304 Not Modified``."""
+        resp = self._request(url, params=params, etag=etag, repo=repo)
+        if resp.status_code == 304:
+            return None
+        rows = self._json(resp, repo=repo)
+        if not isinstance(rows, list):
+            raise RepoBadPayload("GitHub sent an unexpected response (not a list)", source="github",
+                                 detail=repo or "")
+        next_url = resp.links.get("next", {}).get("url")
+        if next_url is not None and not self._same_origin(next_url):
+            # Never send the token to another host, whatever a Link header says.
+            raise RepoBadPayload("GitHub sent a pagination link to another host", source="github",
+                                 detail=repo or "")
+        total = None
+        last_url = resp.links.get("last", {}).get("url")
+        if last_url:
+            try:
+                total = int(httpx.URL(last_url).params.get("page", ""))
+            except ValueError:
+                total = None
+        return _Page(
+            rows=[r for r in rows if isinstance(r, dict)],
+            etag=resp.headers.get("etag"),
+            next_url=next_url,
+            date=self._date,
+            total_pages=total,
+        )
+
+    def _same_origin(self, url: str) -> bool:
+        other = httpx.URL(url)
+        return (other.scheme, other.host, other.port) == (self._base.scheme, self._base.host, self._base.port)
+
+    def _json(self, resp: httpx.Response, *, repo: str | None = None) -> Any:
+        ctype = resp.headers.get("content-type", "")
+        if "json" not in ctype.lower():
+            raise RepoBadPayload(
+                f"GitHub sent {ctype.split(';')[0] or 'an untyped body'} instead of JSON",
+                source="github", detail=repo or "",
+            )
+        try:
+            return json.loads(resp.content)
+        except ValueError:
+            raise RepoBadPayload(_BAD_JSON, source="github", detail=repo or "") from None
+
+    def _request(
+        self, url: str, *, params: dict[str, str] | None = None, etag: str | None = None, repo: str | None = None
+    ) -> httpx.Response:
+        """GET with the retry policy; returns a 2xx or 304 response, else raises the mapped error.
+
+        * 5xx, timeouts, connection errors: ``max_attempts`` tries with exponential backoff.
+        * 403/429 rate limits: wait ``Retry-After``, or until ``x-ratelimit-reset`` + 1 s when
+          ``remaining`` is 0, or ≥ 60 s doubling for a secondary limit without headers — in the
+          poll when the wait is ≤ ``max_wait``, else :class:`RateLimited`.
+        """
+        headers = self._headers(etag)
+        failures = 0
+        rate_waits = 0
+        while True:
+            self._stats.requests += 1
+            problem: str
+            try:
+                resp = self._client.get(url, params=params, headers=headers)
+            except httpx.TimeoutException:
+                problem = "GitHub did not answer in time"
+            except httpx.TransportError as exc:
+                problem = f"cannot reach GitHub ({redact(type(exc).__name__)})"
+            else:
+                self._read_rate(resp)
+                status = resp.status_code
+                if status == 304:
+                    self._stats.not_modified += 1
+                    return resp
+                if 200 <= status < 300:
+                    return resp
+                if status == 401:
+                    raise AuthError("GitHub rejected the token (401 Bad credentials)", source="github")
+                if status in (403, 429):
+                    wait = self._rate_wait(resp, rate_waits)
+                    if wait is not None:
+                        rate_waits += 1
+                        self._wait_or_raise(wait, rate_waits)
+                        continue
+                    message = _message(resp)
+                    raise RepoForbidden(
+                        f"GitHub refused access to {repo or 'the API'} (403{': ' + message if message else ''})",
+                        source="github", detail=repo or "",
+                    )
+                where = repo or "the requested resource"
+                if status in (404, 410):
+                    raise RepoNotFound(
+                        f"GitHub repository {where} was not found ({status})"
+                        if status == 404 else f"GitHub repository {where} is gone ({status})",
+                        source="github", detail=repo or "",
+                    )
+                if 300 <= status < 400:
+                    raise RepoNotFound(f"GitHub repository {where} has moved ({status}); update the config",
+                                       source="github", detail=repo or "")
+                if status == 422:
+                    raise RepoValidationFailed(
+                        f"GitHub refused the request for {where} (422 {_message(resp) or 'Validation Failed'})",
+                        source="github", detail=repo or "",
+                    )
+                if status < 500:
+                    raise RepoBadPayload(f"GitHub answered HTTP {status} for {where}", source="github",
+                                         detail=repo or "")
+                problem = f"GitHub is unavailable (HTTP {status})"
+            failures += 1
+            if failures >= self.max_attempts:
+                raise Unavailable(problem, source="github", detail=repo or "")
+            self._sleep(min(2.0 ** (failures - 1), 30.0))
+
+    def _read_rate(self, resp: httpx.Response) -> None:
+        remaining = resp.headers.get("x-ratelimit-remaining")
+        reset = resp.headers.get("x-ratelimit-reset")
+        try:
+            if remaining is not None:
+                self._stats.rate_remaining = int(remaining)
+            if reset is not None:
+                self._stats.rate_reset = datetime.fromtimestamp(int(reset), UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+        date = resp.headers.get("date")
+        self._date = None
+        if date:
+            try:
+                parsed = email.utils.parsedate_to_datetime(date)
+            except (TypeError, ValueError):
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                self._date = parsed.astimezone(UTC)
+
+    def _rate_wait(self, resp: httpx.Response, waits_so_far: int) -> float | None:
+        """Seconds to wait for a rate limit, or None when the 403/429 is not one."""
+        retry_after = resp.headers.get("retry-after")
+        if retry_after is not None:
+            return clamp_wait(retry_after)
+        if resp.headers.get("x-ratelimit-remaining") == "0":
+            try:
+                reset = datetime.fromtimestamp(int(resp.headers.get("x-ratelimit-reset", "")), UTC)
+            except (ValueError, OverflowError, OSError):
+                return SECONDARY_WAIT
+            return clamp_wait((reset + timedelta(seconds=1) - self._clock()).total_seconds())
+        if resp.status_code == 429 or "rate limit" in _message(resp).lower():
+            return SECONDARY_WAIT * (2.0**waits_so_far)
+        return None
+
+    def _wait_or_raise(self, wait: float, waits: int) -> None:
+        if wait <= self.max_wait and waits <= MAX_RATE_WAITS:
+            self._sleep(wait)
+            return
+        until = (self._clock() + timedelta(seconds=wait)).replace(microsecond=0)
+        raise RateLimited(
+            f"GitHub rate limit reached; resumes at {_format_until(until)}", until=until, source="github"
+        )
+
+    # ------------------------------------------------------------------ Writes (outbox)
+    #
+    # The outbox issue adds ``apply(action)`` here: assign/unassign, labels, comments (with the
+    # hidden ``<!-- idqueue:action=ID -->`` marker that ``parse_marker`` reads back), close and
+    # reopen, and issue creation in the backlog repo, through PyGithub (``github.Github`` with
+    # ``base_url=settings.github.base_url``). Map its exceptions to the same error types as
+    # ``_request`` and reconcile lost responses by listing comments for the marker.
+
+
+def _valid_cursor(value: Any, *, label: str | None = None) -> dict[str, Any]:
+    """A stored ``since`` cursor, or an empty one (first sync) when it is unusable.
+
+    An issues cursor made under another label filter describes another list: start over.
+    """
+    if not isinstance(value, dict):
+        return {}
+    if "label" in value and value.get("label") != label:
+        return {}
+    try:
+        parse_iso(value.get("since"))
+        parse_iso(value.get("max_updated"))
+    except (TypeError, ValueError, AttributeError):
+        return {}
+    return value
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _dedupe_items(batch: Batch) -> None:
+    """Keep one copy per item id (the newest), in first-seen order."""
+    if len(batch.items) < 2:
+        return
+    newest: dict[str, SourceItem] = {}
+    for item in batch.items:
+        seen = newest.get(item.id)
+        if seen is None or item.updated_at >= seen.updated_at:
+            newest[item.id] = item
+    batch.items = list(newest.values())

@@ -1,0 +1,211 @@
+"""The queue table's data: windows of the queue query as display-ready rows.
+
+Everything here runs in thread workers (it reads SQLite); nothing imports widgets. The table
+keeps a few pages of :class:`Row` around the viewport and asks :class:`QueueData` for more as
+the cursor moves, so the cost of a reload does not depend on how many requests are cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from idqueue.clock import Clock
+from idqueue.config import Settings
+from idqueue.domain.models import Request
+from idqueue.safety import one_line
+from idqueue.store.db import Store
+from idqueue.store.queue import (
+    Facets,
+    QueueQuery,
+    count,
+    facets,
+    fetch_window,
+    group_counts,
+    position_of,
+)
+
+PAGE_SIZE = 100
+"""Rows per page; the table keeps the pages around the viewport (about 200-300 rows)."""
+
+SOURCE_ICONS = {"github": "GH", "slack": "S", "both": "S+GH"}
+"""Source column text (plain ASCII so it renders the same in every terminal font)."""
+
+SLA_LABELS = {
+    "breached": "Breached",
+    "at_risk": "At risk",
+    "ok": "OK",
+    "paused": "Paused",
+    "met": "Met",
+    "none": "No SLA",
+}
+
+
+@dataclass(slots=True)
+class PendingInfo:
+    """Unsent outbox actions of one request (shown until the outbox confirms them)."""
+
+    queued: int = 0
+    failed: int = 0
+    summaries: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Queued + failed actions."""
+        return self.queued + self.failed
+
+
+PendingLookup = Callable[[Sequence[str]], dict[str, PendingInfo]]
+"""Unsent outbox actions for some request ids (empty when the outbox is unavailable)."""
+
+
+@dataclass(slots=True)
+class Row:
+    """One display-ready queue row; every string is sanitised single-line text."""
+
+    request: Request
+    key: str
+    title: str
+    type: str
+    requester: str
+    assignee: str
+    source: str
+    pending: PendingInfo | None = None
+
+    @property
+    def id(self) -> str:
+        """The request id."""
+        return self.request.id
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The result of a reload: sizes, groups, where the cursor goes and the pages around it."""
+
+    query: QueueQuery
+    total: int
+    groups: list[tuple[str, int]]
+    cursor: int
+    pages: dict[int, list[Row]]
+    key_width: int
+
+
+def member_name(settings: Settings, key: str | None) -> str:
+    """Display name of a roster key (or the raw login/user id when not on the roster)."""
+    if not key:
+        return ""
+    member = settings.team.get(key)
+    return member.name if member else key
+
+
+def make_row(request: Request, settings: Settings, pending: PendingInfo | None = None) -> Row:
+    """Build a row from a request, sanitising every untrusted string once."""
+    requester = request.requester.name if request.requester else ""
+    return Row(
+        request=request,
+        key=request.key,
+        title=one_line(request.title, 300),
+        type=one_line(request.type, 60),
+        requester=one_line(requester, 60),
+        assignee=one_line(member_name(settings, request.assignee), 60),
+        source=SOURCE_ICONS["both" if len(request.sources) > 1 else request.source.value],
+        pending=pending,
+    )
+
+
+class QueueData:
+    """Reads windows, counts and facets of the queue for the TUI (call from thread workers).
+
+    Args:
+        store: the store (thread-safe: one connection per thread).
+        settings: roster names and SLA configuration.
+        clock: the injected clock (``IDQUEUE_NOW`` freezes it).
+        pending: looks up unsent outbox actions for the rows of a page.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        clock: Clock,
+        pending: PendingLookup | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.pending = pending
+        self.page_size = page_size
+
+    def page(self, query: QueueQuery, page: int, *, now: datetime | None = None) -> list[Row]:
+        """Rows ``[page * size, (page + 1) * size)`` of the query's order."""
+        now = now or self.clock()
+        requests = fetch_window(self.store, query, now=now, offset=page * self.page_size, limit=self.page_size)
+        lookup = self.pending([r.id for r in requests]) if self.pending and requests else {}
+        return [make_row(r, self.settings, lookup.get(r.id)) for r in requests]
+
+    def snapshot(
+        self,
+        query: QueueQuery,
+        *,
+        anchor_id: str | None = None,
+        anchor_pos: int = 0,
+        visible: int = 50,
+    ) -> Snapshot:
+        """Reload: the total, the groups, the cursor position and the pages it needs.
+
+        The cursor stays on ``anchor_id`` when the request is still in the query; otherwise it
+        stays at ``anchor_pos`` (clamped), which is "the next request" after an action.
+        """
+        now = self.clock()
+        total = count(self.store, query, now=now)
+        groups = group_counts(self.store, query, now=now) if query.group else []
+        cursor = None
+        if anchor_id is not None and total:
+            cursor = position_of(self.store, query, anchor_id, now=now)
+        if cursor is None:
+            cursor = min(max(anchor_pos, 0), max(total - 1, 0))
+        first = max(cursor - visible, 0) // self.page_size
+        last = min(cursor + visible, max(total - 1, 0)) // self.page_size
+        pages = {p: self.page(query, p, now=now) for p in range(first, last + 1)} if total else {}
+        max_seq = self.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
+        key_width = len(self.store.key_prefix) + 1 + max(3, len(str(max_seq)))
+        return Snapshot(query, total, groups, cursor, pages, key_width)
+
+    def facets(self, query: QueueQuery) -> Facets:
+        """Counts for the panes."""
+        return facets(self.store, query, now=self.clock())
+
+
+def outbox_lookup(actions: Any) -> PendingLookup:
+    """A :data:`PendingLookup` over the outbox service (``Actions.all``)."""
+    from idqueue.outbox.models import ActionState
+
+    unsent = (ActionState.QUEUED, ActionState.SENDING, ActionState.FAILED, ActionState.NEEDS_ATTENTION)
+    failed_states = {ActionState.FAILED, ActionState.NEEDS_ATTENTION}
+
+    def lookup(ids: Sequence[str]) -> dict[str, PendingInfo]:
+        wanted = set(ids)
+        out: dict[str, PendingInfo] = {}
+        for action in actions.all(states=unsent):
+            if action.request_id not in wanted:
+                continue
+            info = out.setdefault(action.request_id, PendingInfo())
+            if action.state in failed_states:
+                info.failed += 1
+                info.errors.append(one_line(action.last_error or action.state.value, 200))
+            else:
+                info.queued += 1
+            info.summaries.append(one_line(action.summary, 200))
+        return out
+
+    return lookup
+
+
+def ids_of(rows: Iterable[Row]) -> list[str]:
+    """The request ids of some rows."""
+    return [r.id for r in rows]
