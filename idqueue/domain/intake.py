@@ -189,7 +189,7 @@ def parse_yes_no(value: str | None) -> bool | None:
     → False; ``"N/A"``, ``"not sure"``, empty → None."""
     if not value:
         return None
-    text = _strip_wrapping(value.strip().replace("**", "")).casefold()
+    text = _strip_wrapping(value[:200].strip().replace("**", "")).casefold()
     word = ""
     for ch in text:
         if ch.isalnum() or ch in "/\u2705\u2714\u274c":

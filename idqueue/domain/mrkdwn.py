@@ -41,7 +41,8 @@ _HR_RE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 
 _BACKSLASH_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!~|<>])")
 _CODE_RE = re.compile(r"(`+)(.+?)\1")
-_LINK_RE = re.compile(r"!?\[([^\]\n]+)\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
+# Not after a backslash ("\[x\](y)" is literal); escaped characters may appear in the label.
+_LINK_RE = re.compile(r"(?<!\\)!?\[((?:\\.|[^\]\\\n])+)\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
 _AUTOLINK_RE = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
 _BOLD_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC_STAR_RE = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")

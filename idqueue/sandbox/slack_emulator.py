@@ -246,6 +246,8 @@ class SlackState:
                 bot_id, user_id = user, None
                 bot = self.bots.get(user)
                 if bot is not None:
+                    # Apps with a bot user post as that user too (``user`` + ``bot_id``).
+                    user_id = bot.user_id
                     username = username or bot.name
             elif user is not None and user in self.users and self.users[user].bot_id:
                 bot_id = self.users[user].bot_id
@@ -440,7 +442,7 @@ class SlackState:
             else:
                 replies = [ch.messages[r] for r in msg.replies if r in ch.messages]
                 data["reply_count"] = len(replies)
-                users = list(dict.fromkeys(r.user or r.bot_id or "" for r in replies if r.user or r.bot_id))
+                users = list(dict.fromkeys(r.user for r in replies if r.user))
                 data["reply_users_count"] = len(users)
                 data["latest_reply"] = replies[-1].ts if replies else msg.ts
                 if users:

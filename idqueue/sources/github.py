@@ -5,7 +5,8 @@ calls, and a conditional request answered ``304`` costs no rate limit (PERFORMAN
 poll must cost nothing). Writes (the outbox) will use PyGithub in this module; see the
 "Writes" section at the end.
 
-Per configured repository, one poll reads three lists, each with its own cursor:
+Per configured repository, one poll reads three lists, each with its own cursor (comments
+and events are read first but handed over after the issues; see ``GitHubSource._fetch_repo``):
 
 * ``issues:<repo>`` — ``GET /repos/{repo}/issues?state=all&sort=updated&direction=asc&since=S``
   (``{"since", "etag", "max_updated", "label"}``). ``S`` stays fixed until a listing completes,
@@ -29,7 +30,6 @@ not link the two homes.
 from __future__ import annotations
 
 import calendar
-import email.utils
 import json
 import logging
 import re
@@ -363,7 +363,6 @@ class _Page:
     rows: list[dict[str, Any]]
     etag: str | None
     next_url: str | None
-    date: datetime | None
     total_pages: int | None = None
 
 
@@ -374,7 +373,6 @@ class _Listing:
     max_updated: datetime | None = None
     first_seen: dict[int, datetime] = field(default_factory=dict)
     duplicate_min: datetime | None = None
-    held: bool = False
     settling: bool = False
     """True while reading the settle page, which repeats rows on purpose."""
 
@@ -465,8 +463,6 @@ class GitHubSource(Source):
         self.max_attempts = max(1, max_attempts)
         self._base = httpx.URL(settings.github.base_url.rstrip("/") + "/")
         self._stats = FetchStats()
-        self._date: datetime | None = None
-        """Server ``Date`` of the last response (how far a listing is known to reach)."""
         self._prs: dict[str, set[int]] = {}
         """Pull-request numbers seen per repo, so their comments and events are skipped."""
 
@@ -543,12 +539,33 @@ class GitHubSource(Source):
     # ------------------------------------------------------------------ per repository
 
     def _fetch_repo(self, repo: str, cursors: dict[str, Any]) -> Generator[Batch, None, None]:
+        """Poll one repository.
+
+        Comments and issue events are *read* before the issues but *yielded* after them: a
+        comment or event that exists when it is read belongs to an issue that exists then, so
+        the issues listing that follows includes it and the store (which drops events of
+        unknown items) has it by the time the comment is applied. Read the other way round, a
+        comment on an issue opened between the two listings would be dropped while its cursor
+        moved past it.
+        """
         history_start = months_before(self._clock(), self.settings.history_months).replace(microsecond=0)
         label = self.settings.github.label
-        issue_params: dict[str, str] = {"state": "all", "sort": "updated", "direction": "asc"}
+        per_page = str(self.settings.github.per_page)
+        later = list(self._since_list(
+            repo=repo,
+            key=f"comments:{repo}",
+            path=f"repos/{repo}/issues/comments",
+            params={"sort": "updated", "direction": "asc", "per_page": per_page},
+            cursor=_valid_cursor(cursors.get(f"comments:{repo}")),
+            default_since=history_start,
+            handle=self._comment_rows,
+        ))
+        later.extend(self._events(repo, cursors.get(f"events:{repo}"), history_start))
+        issue_params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": per_page}
         if label:
             issue_params["labels"] = label
-        coverage = yield from self._since_list(
+        listed: set[str] = set()
+        for batch in self._since_list(
             repo=repo,
             key=f"issues:{repo}",
             path=f"repos/{repo}/issues",
@@ -556,19 +573,14 @@ class GitHubSource(Source):
             cursor=_valid_cursor(cursors.get(f"issues:{repo}"), label=label),
             default_since=history_start,
             handle=self._issue_rows,
-            coverage=None,
-        )
-        yield from self._since_list(
-            repo=repo,
-            key=f"comments:{repo}",
-            path=f"repos/{repo}/issues/comments",
-            params={"sort": "updated", "direction": "asc"},
-            cursor=_valid_cursor(cursors.get(f"comments:{repo}")),
-            default_since=history_start,
-            handle=self._comment_rows,
-            coverage=coverage,
-        )
-        yield from self._events(repo, cursors.get(f"events:{repo}"), history_start, coverage)
+        ):
+            listed.update(item.id for item in batch.items)
+            yield batch
+        for batch in later:
+            # The issues listing is fresher than the events read before it: an issue it just
+            # returned (so it carries the label now) is not dropped for an older "unlabeled".
+            batch.deleted_items = [i for i in batch.deleted_items if i not in listed]
+            yield batch
 
     def _since_list(
         self,
@@ -579,69 +591,56 @@ class GitHubSource(Source):
         params: dict[str, str],
         cursor: dict[str, Any],
         default_since: datetime,
-        handle: Callable[[str, list[dict[str, Any]], Batch, _Listing, datetime | None], None],
-        coverage: datetime | None,
-    ) -> Generator[Batch, None, datetime | None]:
-        """Read a ``since`` + ``sort=updated&direction=asc`` list; return how far it covers.
+        handle: Callable[[str, list[dict[str, Any]], Batch, _Listing], None],
+    ) -> Generator[Batch, None, None]:
+        """Read a ``since`` + ``sort=updated&direction=asc`` list, one batch per page.
 
-        Two details keep this lossless:
+        The ``since`` of a cursor stays fixed until a listing completes, so an unchanged list
+        answers ``304`` to the stored ETag. An ETag is only kept for a one-page listing: with
+        several pages, page 1's ETag would not notice a change on a later page.
 
-        * Offset pagination over a list sorted by ``updated_at`` shifts when a row already read
-          is updated mid-listing (it jumps to the end, pulling the next page's first row onto
-          a page already read). Such a row shows up twice; then ``since`` only advances to just
-          before its first appearance, so the next poll re-reads what may have been skipped.
-        * ``coverage`` (for comments) is how far the issues listing reached. A comment newer
-          than that may belong to an issue the store has not seen yet (it would be dropped),
-          so such a listing keeps ``since`` at the coverage line and stores no ETag: the next
-          poll reads those comments again once their issue is stored.
-
-        Returns:
-            The newest moment the listing is known to cover (server ``Date`` of the last
-            response, or the newest ``updated_at``), for the lists that depend on it.
+        Offset pagination over a list sorted by ``updated_at`` shifts when a row already read
+        is updated mid-listing (it jumps to the end and pulls the next page's first row onto a
+        page already read). Such a row shows up twice; ``since`` then only advances to just
+        before its first appearance, so the next poll re-reads whatever may have been skipped.
         """
         since = parse_iso(cursor.get("since")) or default_since
         etag = cursor.get("etag") if isinstance(cursor.get("etag"), str) else None
         listing = _Listing(max_updated=parse_iso(cursor.get("max_updated")))
-        per_page = str(self.settings.github.per_page)
+        per_page = int(params.get("per_page", "100"))
         url = self._url(path)
-        first = self._page(url, params={**params, "per_page": per_page, "since": iso(since) or ""},
-                           etag=etag, repo=repo)
+        first = self._page(url, params={**params, "since": iso(since) or ""}, etag=etag, repo=repo)
         if first is None:  # 304: nothing changed; the cursor stays as it is
-            return _later(listing.max_updated, self._date)
+            return
         page = first
         done = 0
         while True:
             batch = Batch()
-            handle(repo, page.rows, batch, listing, coverage)
+            handle(repo, page.rows, batch, listing)
             done += len(page.rows)
             if page.next_url is None:
                 break
-            batch.progress = (done, page.total_pages * int(per_page) if page.total_pages else None)
+            batch.progress = (done, page.total_pages * per_page if page.total_pages else None)
             yield self._finish(batch)
             # A 304 on a follow-up page (sent without an ETag) is not expected; treat as empty.
-            page = self._page(page.next_url, repo=repo) or _Page(rows=[], etag=None, next_url=None, date=self._date)
+            page = self._page(page.next_url, repo=repo) or _Page(rows=[], etag=None, next_url=None)
 
         new_since = since
         limit = listing.max_updated
         if listing.duplicate_min is not None:
             limit = listing.duplicate_min if limit is None else min(limit, listing.duplicate_min)
-        if listing.held and coverage is not None:
-            limit = coverage if limit is None else min(limit, coverage)
         if limit is not None:
             new_since = max(since, (limit - OVERLAP).replace(microsecond=0))
         new_etag = first.etag if first.next_url is None else None
-        last_date = page.date
         if new_since != since:
             # Settle: read page 1 of the URL the next poll will send, so its ETag is the one
             # stored (the old URL's ETag would never match the new URL: no 304 ever).
-            settle = self._page(url, params={**params, "per_page": per_page, "since": iso(new_since) or ""},
-                                repo=repo)
+            settle = self._page(url, params={**params, "since": iso(new_since) or ""}, repo=repo)
             if settle is not None:
                 listing.settling = True
-                handle(repo, settle.rows, batch, listing, coverage)
+                handle(repo, settle.rows, batch, listing)
                 new_etag = settle.etag if settle.next_url is None else None
-                last_date = settle.date or last_date
-        if listing.held or listing.duplicate_min is not None:
+        if listing.duplicate_min is not None:
             new_etag = None  # force a full read next time
         batch.cursors[key] = {
             "since": iso(new_since),
@@ -652,11 +651,8 @@ class GitHubSource(Source):
         _dedupe_items(batch)
         batch.progress = (done, done)
         yield self._finish(batch)
-        return _later(listing.max_updated, last_date)
 
-    def _issue_rows(
-        self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: _Listing, coverage: datetime | None
-    ) -> None:
+    def _issue_rows(self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: _Listing) -> None:
         prs = self._prs.setdefault(repo, set())
         for raw in rows:
             try:
@@ -672,9 +668,7 @@ class GitHubSource(Source):
                 # One odd row must not block the repo forever; it is skipped and logged.
                 log.warning("GitHub %s: skipping an unreadable issue (%s)", repo, redact(str(exc))[:120])
 
-    def _comment_rows(
-        self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: _Listing, coverage: datetime | None
-    ) -> None:
+    def _comment_rows(self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: _Listing) -> None:
         prs = self._prs.setdefault(repo, set())
         for raw in rows:
             try:
@@ -683,22 +677,17 @@ class GitHubSource(Source):
                 if created is None or updated is None:
                     raise ValueError("comment without timestamps")
                 listing.see(int(raw["id"]), updated)
-                if coverage is not None and created > coverage:
-                    listing.held = True
                 if comment_on_pull_request(raw) or comment_issue_number(raw) in prs:
                     continue
                 batch.events.append(comment_to_event(raw, repo, self.settings))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 log.warning("GitHub %s: skipping an unreadable comment (%s)", repo, redact(str(exc))[:120])
 
-    def _events(
-        self, repo: str, cursor: Any, history_start: datetime, coverage: datetime | None
-    ) -> Generator[Batch, None, None]:
+    def _events(self, repo: str, cursor: Any, history_start: datetime) -> Generator[Batch, None, None]:
         """Read the repo-wide issue events, newest first, down to the stored ``last_id``.
 
-        The first sync reads back to the history start. Events newer than the issues
-        listing's coverage may belong to an issue not stored yet; they are sent anyway, but
-        ``last_id`` stays below them and no ETag is kept, so the next poll sends them again.
+        The first sync reads back to the history start. Newest-first pages only shift towards
+        repeats (never skips) when events arrive mid-read, and repeats are upserts.
         """
         key = f"events:{repo}"
         cur = cursor if isinstance(cursor, dict) else {}
@@ -713,7 +702,6 @@ class GitHubSource(Source):
             return
         page = first
         newest = last_id
-        held = False
         label_state_seen: set[int] = set()
         done = 0
         while True:
@@ -728,10 +716,7 @@ class GitHubSource(Source):
                     if event_id <= last_id or at < history_start:
                         stop = True
                         break
-                    if coverage is not None and at > coverage:
-                        held = True
-                    elif event_id > newest:
-                        newest = event_id
+                    newest = max(newest, event_id)
                     issue = raw.get("issue")
                     if not isinstance(issue, dict):
                         continue
@@ -754,8 +739,8 @@ class GitHubSource(Source):
                 break
             batch.progress = (done, None)
             yield self._finish(batch)
-            page = self._page(page.next_url, repo=repo) or _Page(rows=[], etag=None, next_url=None, date=None)
-        batch.cursors[key] = {"etag": None if held else first.etag, "last_id": newest}
+            page = self._page(page.next_url, repo=repo) or _Page(rows=[], etag=None, next_url=None)
+        batch.cursors[key] = {"etag": first.etag, "last_id": newest}
         batch.progress = (done, done)
         yield self._finish(batch)
 
@@ -817,7 +802,6 @@ class GitHubSource(Source):
             rows=[r for r in rows if isinstance(r, dict)],
             etag=resp.headers.get("etag"),
             next_url=next_url,
-            date=self._date,
             total_pages=total,
         )
 
@@ -880,19 +864,19 @@ class GitHubSource(Source):
                         f"GitHub refused access to {repo or 'the API'} (403{': ' + message if message else ''})",
                         source="github", detail=repo or "",
                     )
-                where = repo or "the requested resource"
+                where = f"repository {repo}" if repo else "resource"
                 if status in (404, 410):
                     raise RepoNotFound(
-                        f"GitHub repository {where} was not found ({status})"
-                        if status == 404 else f"GitHub repository {where} is gone ({status})",
+                        f"GitHub {where} was not found ({status})"
+                        if status == 404 else f"GitHub {where} is gone ({status})",
                         source="github", detail=repo or "",
                     )
                 if 300 <= status < 400:
-                    raise RepoNotFound(f"GitHub repository {where} has moved ({status}); update the config",
+                    raise RepoNotFound(f"GitHub {where} has moved ({status}); update the config",
                                        source="github", detail=repo or "")
                 if status == 422:
                     raise RepoValidationFailed(
-                        f"GitHub refused the request for {where} (422 {_message(resp) or 'Validation Failed'})",
+                        f"GitHub refused a request for {where} (422 {_message(resp) or 'Validation Failed'})",
                         source="github", detail=repo or "",
                     )
                 if status < 500:
@@ -914,15 +898,6 @@ class GitHubSource(Source):
                 self._stats.rate_reset = datetime.fromtimestamp(int(reset), UTC)
         except (ValueError, OverflowError, OSError):
             pass
-        date = resp.headers.get("date")
-        self._date = None
-        if date:
-            try:
-                parsed = email.utils.parsedate_to_datetime(date)
-            except (TypeError, ValueError):
-                parsed = None
-            if parsed is not None and parsed.tzinfo is not None:
-                self._date = parsed.astimezone(UTC)
 
     def _rate_wait(self, resp: httpx.Response, waits_so_far: int) -> float | None:
         """Seconds to wait for a rate limit, or None when the 403/429 is not one."""
@@ -972,14 +947,6 @@ def _valid_cursor(value: Any, *, label: str | None = None) -> dict[str, Any]:
     except (TypeError, ValueError, AttributeError):
         return {}
     return value
-
-
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
 
 
 def _dedupe_items(batch: Batch) -> None:

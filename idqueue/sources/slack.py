@@ -240,7 +240,7 @@ def find_github_links(text: str, web_roots: Iterable[str]) -> list[str]:
     for root in dict.fromkeys(r.rstrip("/") for r in web_roots if r):
         host = re.sub(r"^https?://", "", root)
         pattern = re.compile(
-            r"https?://" + re.escape(host) + r"/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/issues/(\d+)(?!\d)",
+            r"https?://" + re.escape(host) + r"/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/issues/(\d+)(?![\w-])",
             re.IGNORECASE,
         )
         for owner, repo, number in pattern.findall(text):
@@ -1009,8 +1009,10 @@ class SlackSource(Source):
                 continue
             profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
             assert isinstance(profile, dict)
+            # The full name reads best in a queue and matches the roster's names; the chosen
+            # display name (often a handle) is the fallback.
             name = (
-                profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                profile.get("real_name") or user.get("real_name") or profile.get("display_name")
                 or user.get("name") or unknown_user_name(uid)
             )
             self._users[uid] = Person(uid, str(name), is_bot=bool(user.get("is_bot")))

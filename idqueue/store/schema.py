@@ -112,4 +112,40 @@ MIGRATIONS: list[str] = [
         tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
+    # 2: the outbox (write-back): one row per action, plus an attempt log.
+    """
+    CREATE TABLE outbox (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        group_id        TEXT NOT NULL,
+        request_id      TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        params          TEXT NOT NULL DEFAULT '{}',
+        text            TEXT,
+        summary         TEXT NOT NULL DEFAULT '',
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        next_attempt_at TEXT,
+        lease_owner     TEXT,
+        lease_until     TEXT,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        sent_at         TEXT,
+        result          TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX outbox_state ON outbox(state, seq);
+    CREATE INDEX outbox_request ON outbox(request_id, seq);
+    CREATE INDEX outbox_group ON outbox(group_id, seq);
+
+    CREATE TABLE outbox_log (
+        action_id   TEXT NOT NULL,
+        n           INTEGER NOT NULL,
+        at          TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        detail      TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (action_id, n)
+    ) WITHOUT ROWID;
+    """,
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.message import Message
@@ -97,8 +98,8 @@ class FacetPane(OptionList):
             mark = "● " if active else "  "
             label = fit(one_line(entry.label), width - 8)
             text = Text()
-            text.append(mark, self._style("active") if active else "")
-            text.append(label, self._style(entry.style) if entry.style else "")
+            text.append(mark, self._style("active") if active else Style())
+            text.append(label, self._style(entry.style) if entry.style else Style())
             count_style = self._style("count") if n else self._style("zero")
             text.append(f"{n:>6}", count_style)
             if active:
@@ -109,8 +110,8 @@ class FacetPane(OptionList):
             if highlighted is not None and highlighted < self.option_count:
                 self.highlighted = highlighted
 
-    def _style(self, name: str) -> str:
-        return str(self.get_component_rich_style(f"facet-pane--{name}", partial=True))
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"facet-pane--{name}", partial=True)
 
     @on(OptionList.OptionSelected)
     def _toggle(self, event: OptionList.OptionSelected) -> None:

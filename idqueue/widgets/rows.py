@@ -44,13 +44,23 @@ SLA_LABELS = {
 
 
 @dataclass(slots=True)
+class PendingItem:
+    """One unsent action, for display."""
+
+    action_id: str
+    summary: str
+    state: str
+    failed: bool
+    error: str = ""
+
+
+@dataclass(slots=True)
 class PendingInfo:
     """Unsent outbox actions of one request (shown until the outbox confirms them)."""
 
     queued: int = 0
     failed: int = 0
-    summaries: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    items: list[PendingItem] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -195,12 +205,20 @@ def outbox_lookup(actions: Any) -> PendingLookup:
             if action.request_id not in wanted:
                 continue
             info = out.setdefault(action.request_id, PendingInfo())
-            if action.state in failed_states:
+            failed = action.state in failed_states
+            if failed:
                 info.failed += 1
-                info.errors.append(one_line(action.last_error or action.state.value, 200))
             else:
                 info.queued += 1
-            info.summaries.append(one_line(action.summary, 200))
+            info.items.append(
+                PendingItem(
+                    action_id=action.id,
+                    summary=one_line(action.summary or action.kind.value, 200),
+                    state=str(action.state.value).replace("_", " "),
+                    failed=failed,
+                    error=one_line(action.last_error or "", 300),
+                )
+            )
         return out
 
     return lookup

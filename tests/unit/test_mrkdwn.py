@@ -89,6 +89,7 @@ def test_strip_broadcasts(text: str, expected: str) -> None:
         ("```\nx <y> & **z**\n```", "```\nx &lt;y&gt; &amp; **z**\n```"),
         ("---", "───"),
         (r"\[not a link\](x)", "[not a link](x)"),
+        (r"[a \] b](https://x.org)", "<https://x.org|a ] b>"),
         ("2 * 3 * 4", "2 * 3 * 4"),
         ("snake_case_name", "snake_case_name"),
     ],

@@ -1,0 +1,403 @@
+"""The outbox tables (schema migration 2) and every query on them.
+
+Claiming is the heart of "exactly once" between processes: a dispatcher claims one action at a
+time inside ``BEGIN IMMEDIATE`` (so two processes on one database serialize), flipping it from
+``queued`` to ``sending`` with a *lease* (owner + expiry). Only the lease owner may record the
+outcome. A lease whose owner died (a crashed process on this host, or an expired lease) can be
+taken over; the new owner then reconciles with the destination before writing again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from idqueue.domain.models import parse_iso
+from idqueue.outbox.models import UNSENT_STATES, Action, ActionError, ActionKind, ActionState
+from idqueue.store.db import Store, iso_us
+
+__all__ = ["Claim", "LogEntry", "OutboxStore"]
+
+
+@dataclass(slots=True)
+class Claim:
+    """An action this dispatcher now owns.
+
+    Attributes:
+        action: the action (``attempts`` already counts this attempt).
+        recovered: True when it was taken over from a dead or expired lease: a previous
+            sender may have reached the destination, so the writer must reconcile first.
+    """
+
+    action: Action
+    recovered: bool
+
+
+@dataclass(slots=True)
+class LogEntry:
+    """One line of an action's attempt log."""
+
+    n: int
+    at: datetime
+    outcome: str
+    detail: str
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _row_to_action(row: sqlite3.Row) -> Action:
+    return Action(
+        id=row["id"],
+        request_id=row["request_id"],
+        kind=ActionKind(row["kind"]),
+        target=row["target"],
+        params=json.loads(row["params"] or "{}"),
+        text=row["text"],
+        state=ActionState(row["state"]),
+        attempts=int(row["attempts"]),
+        last_error=row["last_error"],
+        next_attempt_at=parse_iso(row["next_attempt_at"]),
+        created_at=parse_iso(row["created_at"]),  # type: ignore[arg-type]
+        sent_at=parse_iso(row["sent_at"]),
+        group_id=row["group_id"],
+        summary=row["summary"],
+        result=json.loads(row["result"] or "{}"),
+        seq=int(row["seq"]),
+    )
+
+
+class OutboxStore:
+    """Queries over the ``outbox`` and ``outbox_log`` tables of a :class:`Store`.
+
+    Args:
+        store: the open store (already migrated to schema 2).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------------ writing
+    def insert(self, actions: Sequence[Action]) -> None:
+        """Queue actions in one transaction (one user verb is all-or-nothing)."""
+        if not actions:
+            return
+        with self.store.write() as conn:
+            for a in actions:
+                conn.execute(
+                    "INSERT INTO outbox(id, group_id, request_id, kind, target, params, text, summary, state, "
+                    "attempts, last_error, next_attempt_at, created_at, updated_at, result) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        a.id, a.group_id, a.request_id, a.kind.value, a.target, _dumps(a.params), a.text,
+                        a.summary, a.state.value, a.attempts, a.last_error, iso_us(a.next_attempt_at),
+                        iso_us(a.created_at), iso_us(a.created_at), _dumps(a.result),
+                    ),
+                )
+                a.seq = int(conn.execute("SELECT seq FROM outbox WHERE id=?", (a.id,)).fetchone()[0])
+                self._log(conn, a.id, a.created_at, "queued", a.summary)
+
+    def _log(self, conn: sqlite3.Connection, action_id: str, at: datetime, outcome: str, detail: str = "") -> None:
+        n = int(conn.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM outbox_log WHERE action_id=?", (action_id,)).fetchone()[0])
+        conn.execute(
+            "INSERT INTO outbox_log(action_id, n, at, outcome, detail) VALUES (?,?,?,?,?)",
+            (action_id, n, iso_us(at), outcome, detail[:2000]),
+        )
+
+    # ------------------------------------------------------------------ reading
+    def get(self, action_id: str) -> Action | None:
+        """One action by its exact id."""
+        row = self.store.conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
+        return _row_to_action(row) if row else None
+
+    def find(self, id_or_prefix: str) -> Action:
+        """An action by id or unique id prefix (at least 4 characters).
+
+        Raises:
+            ActionError: no such action, or the prefix is ambiguous.
+        """
+        text = id_or_prefix.strip()
+        found = self.get(text)
+        if found is not None:
+            return found
+        if len(text) < 4:
+            raise ActionError(f"no outbox action {text!r} (use the id shown by `idqueue outbox`)")
+        rows = self.store.conn.execute(
+            "SELECT * FROM outbox WHERE id LIKE ? ESCAPE '\\' ORDER BY seq LIMIT 2",
+            (text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        ).fetchall()
+        if not rows:
+            raise ActionError(f"no outbox action {text!r} (use the id shown by `idqueue outbox`)")
+        if len(rows) > 1:
+            raise ActionError(f"{text!r} matches several actions; give more of the id")
+        return _row_to_action(rows[0])
+
+    def list(
+        self,
+        *,
+        states: Iterable[ActionState] | None = None,
+        request_ids: Iterable[str] | None = None,
+        group_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Action]:
+        """Actions in queue order, optionally filtered."""
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            values = [ActionState(s).value for s in states]
+            if not values:
+                return []
+            where.append(f"state IN ({','.join('?' * len(values))})")
+            params += values
+        if request_ids is not None:
+            ids = sorted(set(request_ids))
+            if not ids:
+                return []
+            where.append(f"request_id IN ({','.join('?' * len(ids))})")
+            params += ids
+        if group_id is not None:
+            where.append("group_id=?")
+            params.append(group_id)
+        sql = "SELECT * FROM outbox"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_row_to_action(r) for r in self.store.conn.execute(sql, params)]
+
+    def log(self, action_id: str) -> list[LogEntry]:
+        """The attempt log of an action, oldest first."""
+        rows = self.store.conn.execute(
+            "SELECT n, at, outcome, detail FROM outbox_log WHERE action_id=? ORDER BY n", (action_id,)
+        )
+        return [LogEntry(r["n"], parse_iso(r["at"]), r["outcome"], r["detail"]) for r in rows]  # type: ignore[arg-type]
+
+    def next_due(self) -> datetime | None:
+        """The earliest ``next_attempt_at`` of a queued action waiting for its time."""
+        row = self.store.conn.execute(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state='queued' AND next_attempt_at IS NOT NULL"
+        ).fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
+    def unsent_count(self) -> int:
+        """How many actions have not reached their destination yet."""
+        marks = ",".join("?" * len(UNSENT_STATES))
+        return int(
+            self.store.conn.execute(
+                f"SELECT COUNT(*) FROM outbox WHERE state IN ({marks})",  # noqa: S608
+                [s.value for s in UNSENT_STATES],
+            ).fetchone()[0]
+        )
+
+    # ------------------------------------------------------------------ claiming
+    def claim(
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        lease_seconds: float,
+        targets: set[str] | None,
+        owner_dead: Callable[[str], bool],
+    ) -> Claim | None:
+        """Claim the next action that may be sent now, or None.
+
+        Order is kept per request: an action waits while an earlier action of the same request
+        is unsent (queued, being sent, failed or waiting for the user), so "assign" lands before
+        the message that announces it, and nothing follows a conflict the user has not seen.
+
+        Args:
+            owner: this dispatcher's lease owner id.
+            now: the clock.
+            lease_seconds: how long the claim holds without renewal.
+            targets: destinations this dispatcher can write to (others wait); None = all.
+            owner_dead: tells whether another lease owner is known to be dead (so its
+                ``sending`` claim can be taken over before the lease expires).
+        """
+        stamp = iso_us(now)
+        with self.store.write() as conn:
+            rows = conn.execute(
+                "SELECT * FROM outbox WHERE state IN ('queued','sending','failed','needs_attention') ORDER BY seq"
+            ).fetchall()
+            blocked: set[str] = set()
+            for row in rows:
+                request_id = row["request_id"]
+                if request_id in blocked:
+                    continue
+                state = row["state"]
+                if state in ("failed", "needs_attention"):
+                    blocked.add(request_id)
+                    continue
+                if targets is not None and row["target"] not in targets:
+                    blocked.add(request_id)
+                    continue
+                recovered = False
+                if state == "sending":
+                    lease_until = parse_iso(row["lease_until"])
+                    other = row["lease_owner"] or ""
+                    expired = lease_until is None or lease_until <= now
+                    if other != owner and not expired and not owner_dead(other):
+                        blocked.add(request_id)
+                        continue
+                    recovered = True
+                else:
+                    due = parse_iso(row["next_attempt_at"])
+                    if due is not None and due > now:
+                        blocked.add(request_id)
+                        continue
+                lease_until_s = iso_us(now + timedelta(seconds=lease_seconds))
+                conn.execute(
+                    "UPDATE outbox SET state='sending', lease_owner=?, lease_until=?, attempts=attempts+1, "
+                    "updated_at=? WHERE id=?",
+                    (owner, lease_until_s, stamp, row["id"]),
+                )
+                detail = f"taken over from {row['lease_owner']}" if recovered else ""
+                self._log(conn, row["id"], now, "recovered" if recovered else "claimed", detail)
+                fresh = conn.execute("SELECT * FROM outbox WHERE id=?", (row["id"],)).fetchone()
+                return Claim(_row_to_action(fresh), recovered)
+        return None
+
+    def _finish(
+        self,
+        action_id: str,
+        owner: str,
+        *,
+        now: datetime,
+        sets: dict[str, Any],
+        outcome: str,
+        detail: str,
+    ) -> bool:
+        cols = ", ".join(f"{k}=?" for k in sets)
+        with self.store.write() as conn:
+            cur = conn.execute(
+                f"UPDATE outbox SET {cols}, lease_owner=NULL, lease_until=NULL, updated_at=? "  # noqa: S608
+                "WHERE id=? AND state='sending' AND lease_owner=?",
+                [*sets.values(), iso_us(now), action_id, owner],
+            )
+            if cur.rowcount != 1:
+                # Someone took the lease over (ours expired): they reconcile and record.
+                self._log(conn, action_id, now, "lease-lost", f"{outcome}: {detail}")
+                return False
+            self._log(conn, action_id, now, outcome, detail)
+            return True
+
+    def mark_sent(self, action_id: str, owner: str, *, now: datetime, result: dict[str, Any], detail: str = "") -> bool:
+        """Record success; False when this owner no longer holds the lease."""
+        return self._finish(
+            action_id, owner, now=now,
+            sets={"state": "sent", "sent_at": iso_us(now), "result": _dumps(result), "last_error": None,
+                  "next_attempt_at": None},
+            outcome="sent", detail=detail,
+        )
+
+    def reschedule(self, action_id: str, owner: str, *, now: datetime, next_at: datetime, error: str) -> bool:
+        """Put an action back in the queue after a transient failure."""
+        return self._finish(
+            action_id, owner, now=now,
+            sets={"state": "queued", "next_attempt_at": iso_us(next_at), "last_error": error},
+            outcome="retry", detail=f"{error} (next attempt {iso_us(next_at)})",
+        )
+
+    def give_up(self, action_id: str, owner: str, *, now: datetime, state: ActionState, error: str) -> bool:
+        """Stop trying: ``failed`` (too many transient failures) or ``needs_attention``."""
+        return self._finish(
+            action_id, owner, now=now,
+            sets={"state": state.value, "last_error": error, "next_attempt_at": None},
+            outcome=state.value, detail=error,
+        )
+
+    def release(self, action_id: str, owner: str, *, now: datetime, reason: str) -> bool:
+        """Give a claim back unchanged (e.g. the writer is not configured), undoing the attempt."""
+        return self._finish(
+            action_id, owner, now=now, sets={"state": "queued", "attempts": self._attempts(action_id) - 1},
+            outcome="released", detail=reason,
+        )
+
+    def _attempts(self, action_id: str) -> int:
+        row = self.store.conn.execute("SELECT attempts FROM outbox WHERE id=?", (action_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_result(self, action_id: str, result: dict[str, Any]) -> None:
+        """Merge keys into an action's stored result (e.g. the local-store update outcome)."""
+        with self.store.write() as conn:
+            row = conn.execute("SELECT result FROM outbox WHERE id=?", (action_id,)).fetchone()
+            if row is None:
+                return
+            merged = {**json.loads(row[0] or "{}"), **result}
+            conn.execute("UPDATE outbox SET result=? WHERE id=?", (_dumps(merged), action_id))
+
+    # ------------------------------------------------------------------ user decisions
+    def retry(self, action_id: str, *, now: datetime, force: bool = False) -> Action:
+        """Queue a failed / needs-attention / waiting action again, now.
+
+        Args:
+            action_id: the action.
+            now: the clock.
+            force: skip the conflict check on the next attempt (the user saw who changed the
+                target and wants the action anyway).
+
+        Raises:
+            ActionError: unknown action, or one that is sent, dropped or being sent.
+        """
+        with self.store.write() as conn:
+            row = conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
+            if row is None:
+                raise ActionError(f"no outbox action {action_id!r}")
+            state = ActionState(row["state"])
+            if state in (ActionState.SENT, ActionState.DROPPED):
+                raise ActionError(f"action {action_id} is already {state.value}; nothing to retry")
+            if state is ActionState.SENDING:
+                raise ActionError(f"action {action_id} is being sent right now")
+            params = json.loads(row["params"] or "{}")
+            if force:
+                params["force"] = True
+            conn.execute(
+                "UPDATE outbox SET state='queued', next_attempt_at=NULL, params=?, updated_at=? WHERE id=?",
+                (_dumps(params), iso_us(now), action_id),
+            )
+            self._log(conn, action_id, now, "retry-requested", "forced (conflict check skipped)" if force else "")
+            fresh = conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
+            return _row_to_action(fresh)
+
+    def drop(self, action_id: str, *, now: datetime) -> list[Action]:
+        """Drop an unsent action and the later unsent steps of the same verb (group).
+
+        The later steps of a verb depend on the earlier ones (the Slack "assigned to Ana"
+        message announces the GitHub assignment), so they go too.
+
+        Returns:
+            The dropped actions, the named one first.
+
+        Raises:
+            ActionError: unknown action, already sent/dropped, or being sent right now.
+        """
+        with self.store.write() as conn:
+            row = conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
+            if row is None:
+                raise ActionError(f"no outbox action {action_id!r}")
+            state = ActionState(row["state"])
+            if state in (ActionState.SENT, ActionState.DROPPED):
+                raise ActionError(f"action {action_id} is already {state.value}")
+            if state is ActionState.SENDING:
+                lease_until = parse_iso(row["lease_until"])
+                if lease_until is not None and lease_until > now:
+                    raise ActionError(f"action {action_id} is being sent right now; try again in a moment")
+            later = conn.execute(
+                "SELECT id FROM outbox WHERE group_id=? AND seq>? AND state IN ('queued','failed','needs_attention') "
+                "ORDER BY seq",
+                (row["group_id"], row["seq"]),
+            ).fetchall()
+            ids = [action_id] + [r["id"] for r in later]
+            for i in ids:
+                conn.execute(
+                    "UPDATE outbox SET state='dropped', lease_owner=NULL, lease_until=NULL, next_attempt_at=NULL, "
+                    "updated_at=? WHERE id=?",
+                    (iso_us(now), i),
+                )
+                self._log(conn, i, now, "dropped", "" if i == action_id else f"with {action_id}")
+            return [_row_to_action(conn.execute("SELECT * FROM outbox WHERE id=?", (i,)).fetchone()) for i in ids]

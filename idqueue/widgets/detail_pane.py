@@ -1,0 +1,347 @@
+"""The detail pane: the selected request's fields, why it is classified as it is, its SLA
+clocks, unsent outbox actions, its body and the merged Slack/GitHub timeline.
+
+Everything shown comes from Slack or GitHub and is untrusted: it is sanitised
+(:func:`idqueue.safety.sanitize_terminal`) and wrapped in Rich ``Text`` objects, never parsed as
+markup or Markdown, so a title like ``[@click=app.quit]`` is just text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from idqueue.config import Settings
+from idqueue.domain.models import EventKind, Request, TimelineEvent
+from idqueue.domain.mrkdwn import unescape_mrkdwn
+from idqueue.domain.sla import describe_remaining
+from idqueue.domain.sla_live import remaining_at
+from idqueue.safety import one_line, sanitize_terminal
+from idqueue.store.db import Store
+from idqueue.widgets.rows import SLA_LABELS, SOURCE_ICONS, PendingInfo, PendingLookup, member_name
+
+BODY_LIMIT = 20_000
+"""Characters of a request body shown (a 200 KB body would only slow the pane down)."""
+EVENT_LIMIT = 2_000
+"""Characters shown per timeline message."""
+
+_SLACK_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
+
+EVENT_VERBS = {
+    EventKind.CREATED: "opened",
+    EventKind.MESSAGE: "replied",
+    EventKind.COMMENT: "commented",
+    EventKind.ASSIGNED: "assigned",
+    EventKind.UNASSIGNED: "unassigned",
+    EventKind.LABELED: "labelled",
+    EventKind.UNLABELED: "unlabelled",
+    EventKind.PENDING: "set pending",
+    EventKind.RESUMED: "resumed",
+    EventKind.CLOSED: "closed",
+    EventKind.REOPENED: "reopened",
+    EventKind.BACKLOG: "moved to backlog",
+    EventKind.EDITED: "edited",
+    EventKind.DELETED: "deleted",
+    EventKind.RATING: "rated",
+}
+
+
+@dataclass
+class RequestDetail:
+    """Everything the pane shows for one request (loaded in a worker)."""
+
+    request: Request
+    timeline: list[TimelineEvent]
+    pending: PendingInfo | None = None
+    remaining: float | None = None
+    now: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def load_detail(
+    store: Store,
+    settings: Settings,
+    request_id: str,
+    *,
+    now: datetime,
+    pending: PendingLookup | None = None,
+) -> RequestDetail | None:
+    """Read a request, its timeline and its unsent actions (call from a worker)."""
+    request = store.get_request(request_id)
+    if request is None:
+        return None
+    timeline = store.timeline(request.id)
+    info = pending([request.id]).get(request.id) if pending else None
+    remaining = remaining_at(request, settings.sla, now=now)
+    return RequestDetail(request, timeline, info, remaining, now)
+
+
+class DetailPane(VerticalScroll):
+    """Shows one request; :meth:`show_request` loads it in a thread worker.
+
+    Args:
+        store: the store.
+        settings: roster names, timezone, SLA configuration.
+        clock: the injected clock.
+        pending: unsent outbox actions lookup.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "detail-pane--title",
+        "detail-pane--label",
+        "detail-pane--heading",
+        "detail-pane--dim",
+        "detail-pane--link",
+        "detail-pane--breached",
+        "detail-pane--at-risk",
+        "detail-pane--ok",
+        "detail-pane--met",
+        "detail-pane--paused",
+        "detail-pane--p1",
+        "detail-pane--p2",
+        "detail-pane--p3",
+        "detail-pane--p4",
+        "detail-pane--actor",
+        "detail-pane--failed",
+        "detail-pane--pending",
+        "detail-pane--slack",
+        "detail-pane--github",
+    }
+
+    class Loaded(Message):
+        """A request's detail was loaded (``detail`` None when it no longer exists)."""
+
+        def __init__(self, request_id: str, detail: RequestDetail | None) -> None:
+            super().__init__()
+            self.request_id = request_id
+            self.detail = detail
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime],
+        pending: PendingLookup | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.pending = pending
+        self.request_id: str | None = None
+        self.detail: RequestDetail | None = None
+        self._tz = ZoneInfo(settings.sla.calendar.timezone)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("No request selected.", style="italic"), id="detail-body", markup=False)
+
+    def show_request(self, request_id: str | None) -> None:
+        """Load and show a request (None clears the pane)."""
+        self.request_id = request_id
+        if request_id is None:
+            self.detail = None
+            self.query_one("#detail-body", Static).update(Text("No request selected."))
+            return
+        self._load(request_id)
+
+    def refresh_detail(self) -> None:
+        """Reload the request currently shown (after a poll or an action)."""
+        if self.request_id is not None:
+            self._load(self.request_id)
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _load(self, request_id: str) -> None:
+        try:
+            detail = load_detail(self.store, self.settings, request_id, now=self.clock(), pending=self.pending)
+        except Exception as exc:
+            self.post_message(self.Loaded(request_id, None))
+            self.app.call_from_thread(self.notify, f"Cannot load {request_id}: {exc}", severity="error", markup=False)
+            return
+        self.post_message(self.Loaded(request_id, detail))
+
+    def on_detail_pane_loaded(self, message: Loaded) -> None:
+        if message.request_id != self.request_id:
+            return
+        self.detail = message.detail
+        body = self.query_one("#detail-body", Static)
+        if message.detail is None:
+            body.update(Text("This request no longer exists."))
+            return
+        scroll = self.scroll_y if message.detail and self.border_subtitle == message.request_id else 0
+        self.border_subtitle = message.request_id
+        body.update(self.render_detail(message.detail))
+        self.scroll_to(y=scroll, animate=False)
+
+    # ------------------------------------------------------------------ rendering
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"detail-pane--{name}", partial=True)
+
+    def _when(self, value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        return value.astimezone(self._tz).strftime("%a %d %b %H:%M")
+
+    def render_detail(self, detail: RequestDetail) -> RenderableType:
+        """Build the pane's content (Rich renderables of plain ``Text``)."""
+        r = detail.request
+        parts: list[RenderableType] = []
+        parts.append(Text(one_line(r.title), style=self._style("title")))
+        head = Text()
+        head.append(r.key, self._style("label"))
+        head.append("  ")
+        head.append(r.priority, self._style(r.priority.lower()) if r.priority in ("P1", "P2", "P3", "P4") else Style())
+        head.append(f"  {r.status.value}  ")
+        head.append(one_line(r.type))
+        head.append(f"  {SOURCE_ICONS['both' if len(r.sources) > 1 else r.source.value]}", self._style("dim"))
+        parts.append(head)
+        parts.append(Text())
+
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style=self._style("label"), no_wrap=True)
+        grid.add_column()
+        requester = one_line(r.requester.name) if r.requester else "—"
+        grid.add_row(Text("Requester"), Text(requester))
+        grid.add_row(Text("Assignee"), Text(one_line(member_name(self.settings, r.assignee)) or "unassigned"))
+        grid.add_row(Text("Created"), Text(self._when(r.created_at)))
+        grid.add_row(Text("First reply"), Text(self._when(r.first_response_at)))
+        if r.labels:
+            grid.add_row(Text("Labels"), Text(", ".join(one_line(label, 40) for label in r.labels)))
+        if r.snoozed_until is not None:
+            grid.add_row(Text("Snoozed"), Text(f"until {self._when(r.snoozed_until)}"))
+        for name, url in sorted(r.links.items()):
+            link = one_line(url, 300)
+            grid.add_row(Text("GitHub" if name == "github" else "Slack" if name == "slack" else one_line(name)),
+                         Text(link, style=self._style("link") + Style(link=link)))
+        parts.append(grid)
+        parts.append(Text())
+
+        parts.append(Text("Why", style=self._style("heading")))
+        why = Table.grid(padding=(0, 2))
+        why.add_column(style=self._style("label"), no_wrap=True)
+        why.add_column()
+        why.add_row(Text("Type"), Text(f"{one_line(r.type)} — {one_line(r.type_reason) or 'no reason recorded'}"))
+        reason = one_line(r.priority_reason) or "no reason recorded"
+        if r.priority_override:
+            reason = f"manual override ({one_line(r.priority_override)})"
+        why.add_row(Text("Priority"), Text(f"{r.priority} — {reason}"))
+        parts.append(why)
+        parts.append(Text())
+
+        parts.append(self._render_sla(detail))
+        if r.fields:
+            parts.append(Text())
+            parts.append(Text("Intake fields", style=self._style("heading")))
+            fields = Table.grid(padding=(0, 2))
+            fields.add_column(style=self._style("label"), no_wrap=True)
+            fields.add_column()
+            for key, value in r.fields.items():
+                fields.add_row(Text(one_line(key, 40)), Text(one_line(value, 300)))
+            parts.append(fields)
+        if detail.pending is not None and detail.pending.total:
+            parts.append(Text())
+            parts.append(self._render_pending(detail.pending))
+        parts.append(Text())
+        parts.append(Text("Request", style=self._style("heading")))
+        parts.append(self._body_text(r.body, slack=r.github_item is None))
+        parts.append(Text())
+        parts.append(Text(f"Timeline ({len(detail.timeline)})", style=self._style("heading")))
+        for event in detail.timeline:
+            parts.append(self._render_event(event))
+        return Group(*parts)
+
+    def _render_sla(self, detail: RequestDetail) -> RenderableType:
+        r = detail.request
+        sla = r.sla
+        state = sla.state
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style=self._style("label"), no_wrap=True)
+        grid.add_column()
+        label = Text(SLA_LABELS.get(state, state), style=self._style(state.replace("_", "-")))
+        if detail.remaining is not None:
+            label.append(f"  {describe_remaining(detail.remaining)} {'left' if detail.remaining >= 0 else 'overdue'}")
+        grid.add_row(Text("SLA"), label)
+        if sla.policy:
+            grid.add_row(Text("Policy"), Text(one_line(sla.policy)))
+        grid.add_row(Text("First reply due"), Text(self._when(sla.first_response_due)))
+        grid.add_row(Text("Resolution due"), Text(self._when(sla.resolution_due)))
+        if sla.reason:
+            grid.add_row(Text("Clock"), Text(one_line(sla.reason)))
+        return Group(Text("SLA clocks", style=self._style("heading")), grid)
+
+    def _render_pending(self, pending: PendingInfo) -> RenderableType:
+        lines = [Text("Outbox — not yet confirmed by Slack/GitHub", style=self._style("heading"))]
+        for item in pending.items:
+            if item.failed:
+                line = Text(f"  ✗ {item.summary}", style=self._style("failed"))
+                line.append(f"\n    {item.error or 'failed'} — press ! to retry")
+            else:
+                line = Text(f"  ↑ {item.summary} ({item.state})", style=self._style("pending"))
+            lines.append(line)
+        return Group(*lines)
+
+    def _body_text(self, body: str, *, slack: bool) -> Text:
+        text = body[:BODY_LIMIT]
+        if slack:
+            text = self._slack_display(text)
+        out = Text(sanitize_terminal(text).strip() or "(empty)")
+        if len(body) > BODY_LIMIT:
+            out.append(f"\n… truncated ({len(body) - BODY_LIMIT:,} more characters; press o to open it)",
+                       self._style("dim"))
+        return out
+
+    def _slack_display(self, text: str) -> str:
+        """Slack mrkdwn → readable text: names for known user mentions, link text, unescaped."""
+
+        def mention(m: re.Match[str]) -> str:
+            key = self.settings.member_by_slack(m.group(1))
+            return f"@{member_name(self.settings, key)}" if key else f"@{m.group(1)}"
+
+        text = _SLACK_MENTION.sub(mention, text)
+        text = _SLACK_LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
+        return unescape_mrkdwn(text)
+
+    def _render_event(self, event: TimelineEvent) -> RenderableType:
+        head = Text()
+        head.append(self._when(event.at), self._style("dim"))
+        head.append("  ")
+        actor = one_line(event.actor_name or event.actor_id or "someone", 60)
+        head.append(actor, self._style("actor"))
+        head.append(f" {EVENT_VERBS.get(event.kind, event.kind.value)}")
+        where = "Slack" if event.source.value == "slack" else "GitHub"
+        head.append(f"  {where}", self._style(event.source.value))
+        if event.kind in (EventKind.ASSIGNED, EventKind.UNASSIGNED) and event.data.get("assignee"):
+            head.append(f" → {one_line(str(event.data['assignee']), 40)}")
+        if event.kind in (EventKind.LABELED, EventKind.UNLABELED) and event.data.get("label"):
+            head.append(f" “{one_line(str(event.data['label']), 40)}”")
+        if event.url:
+            link = one_line(event.url, 300)
+            head.append("  ↗", self._style("link") + Style(link=link))
+        if not event.body or event.kind not in (EventKind.MESSAGE, EventKind.COMMENT, EventKind.CREATED,
+                                                 EventKind.EDITED, EventKind.RATING):
+            return head
+        body = event.body[:EVENT_LIMIT]
+        if event.source.value == "slack":
+            body = self._slack_display(body)
+        body = sanitize_terminal(body).strip()
+        if len(event.body) > EVENT_LIMIT:
+            body += " …"
+        indented = Text("\n".join("    " + line for line in body.splitlines()) or "    ")
+        return Group(head, indented)
