@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from idqueue.sandbox.server import EmulatorServer, Fault, Request, Response, as_clock, json_bytes
 
@@ -709,7 +709,7 @@ class GitHubEmulator(EmulatorServer):
             ("GET", re.compile(_REPO + r"/assignees/(?P<login>[^/]+)"), self._check_assignee),
         ]
 
-    def start(self) -> GitHubEmulator:
+    def start(self) -> Self:
         """Bind and serve; the state's ``url`` fields then point at this server."""
         super().start()
         self.state.api_url = self.origin

@@ -513,9 +513,10 @@ class _Builder:
             self.slack.post(r.channel, member.slack,
                             text or f"Thanks <@{requester.slack}>! Looking into this now.",
                             thread_ts=r.slack_ts, at=when)
-            if r.issue_number and self.rng.random() < 0.4:
+            also = self._clamp(when + timedelta(minutes=2))
+            if r.issue_number and self.rng.random() < 0.4 and also is not None:
                 self.gh.add_comment(SUPPORT_REPO, r.issue_number, "Picked this up from Slack — looking into it.",
-                                    user=member.github, at=when + timedelta(minutes=2))
+                                    user=member.github, at=also)
         elif r.issue_number:
             self.gh.add_comment(SUPPORT_REPO, r.issue_number,
                                 text or f"Thanks @{requester.github}, we're looking into this.",
@@ -568,8 +569,10 @@ class _Builder:
             if r.issue_number:
                 self.gh.add_comment(SUPPORT_REPO, r.issue_number, "Staging, Login.gov, request ID 7c1e-example.",
                                     user=requester.github, at=fu)
-                self.gh.remove_label(SUPPORT_REPO, r.issue_number, PENDING_LABEL, actor=member.github,
-                                     at=fu + timedelta(minutes=30))
+                cleared = self._clamp(fu + timedelta(minutes=30))
+                if cleared is not None:
+                    self.gh.remove_label(SUPPORT_REPO, r.issue_number, PENDING_LABEL, actor=member.github,
+                                         at=cleared)
             r.outcome = "assigned" if r.assignee else "acknowledged"
 
     def backlog(self, r: SeededRequest, who: str, at: datetime) -> None:
@@ -613,11 +616,10 @@ class _Builder:
                     f"React :one: to :five: or take the <{SURVEY_URL}|survey>.",
                     thread_ts=r.slack_ts, at=when + timedelta(seconds=30), subtype="bot_message",
                     username=INTAKE_BOT_NAME)
-                if rating is not None and (rate_at := self._clamp(when + timedelta(hours=2))) is not None:
+                if rating is not None and self._clamp(when + timedelta(hours=2)) is not None:
                     requester = next(q for q in REQUESTERS if q.name == r.requester)
                     names = ("one", "two", "three", "four", "five")
                     self.slack.react(r.channel, msg.ts, names[rating - 1], requester.slack)
-                    _ = rate_at
         elif r.slack_ts and r.channel:
             self.slack.post(r.channel, member.slack,
                             f"Done! Closing this out — feedback welcome: <{SURVEY_URL}|survey>.",
@@ -697,7 +699,7 @@ def seed_month(gh: GitHubState, slack: SlackState, now: datetime | None = None) 
             fate = i % 9
             if fate == 3 and r.issue_number:
                 b.pend(r, who, created + delay + timedelta(hours=3), follow_up=created + delay + timedelta(hours=26))
-            if fate == 5 and days < 12:
+            if fate == 5 and days < 25:
                 b.backlog(r, who, created + delay + timedelta(hours=rng.randint(4, 30)))
                 continue
             if days > 6 or fate in (0, 2):
@@ -794,6 +796,10 @@ def seed_month(gh: GitHubState, slack: SlackState, now: datetime | None = None) 
         huge = va_body("Bug Fix", req(9), "Full log below.", False) + "\n```\n" + log_line * 2200 + "```\n"
         b.github_request("huge-body", "Bug Fix", req(9), business_time(now, 5.2, rng),
                          title="Sign-in callback log dump (large)", details="", body=huge)
+
+        for key, who in (("hostile-escapes", "dev"), ("hostile-unicode", "erin"), ("huge-body", "ben")):
+            hostile = b.summary.by_key(key)
+            b.respond(hostile, who, hostile.created_at + timedelta(minutes=35))
 
         # -- pull requests, to be ignored ---------------------------------------------------------
         for j, (title, who) in enumerate((

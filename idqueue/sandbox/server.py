@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 REDACTED = "[redacted]"
 
@@ -372,10 +372,12 @@ class EmulatorServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._conn_lock = threading.Lock()
+        self._conns: set[Any] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> EmulatorServer:
+    def start(self) -> Self:
         """Bind ``127.0.0.1`` on a free port and serve in a daemon thread."""
         if self._httpd is not None:
             return self
@@ -400,6 +402,15 @@ class EmulatorServer:
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
+        # Keep-alive connections outlive the listening socket: cut them so a stopped emulator
+        # really looks down to clients that hold a pooled connection.
+        with self._conn_lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            try:
+                conn.shutdown(2)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -476,6 +487,19 @@ def _make_handler(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "idqueue-sandbox/1.0"
         sys_version = ""
+
+        def setup(self) -> None:
+            super().setup()
+            with emulator._conn_lock:
+                emulator._conns.add(self.connection)
+
+        def finish(self) -> None:
+            with emulator._conn_lock:
+                emulator._conns.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:
+                pass
 
         def log_message(self, format: str, *args: Any) -> None:
             """Silence the default stderr access log (it would also show query tokens)."""

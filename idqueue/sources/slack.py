@@ -1139,7 +1139,7 @@ class SlackSource(Source):
             batch_items, batch_events, deleted_events, deleted_items, error = self._process_page(
                 channel, [m for m in messages if isinstance(m, dict)], state, ctx, read_now
             )
-            scan.next = next_cursor
+            scan.next = ""
             scan.pages += 1
             done = not next_cursor
             if done:

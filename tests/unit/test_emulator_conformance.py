@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft7Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
@@ -75,8 +75,7 @@ class Spec:
         self.raw = raw
         self.doc = to_json_schema(raw, lenient=lenient)
         self.uri = uri
-        self.registry: Registry[Any] = Registry().with_resource(uri, Resource(contents=self.doc,
-                                                                               specification=DRAFT7))
+        self.registry: Registry[Any] = Registry().with_resource(uri, DRAFT7.create_resource(self.doc))
 
     def errors(self, pointer: str, instance: Any, *, patch: Any = None) -> list[str]:
         """Validation errors of ``instance`` against the schema at a JSON pointer."""

@@ -406,3 +406,12 @@ def test_drop_after_apply_performs_the_write_but_loses_the_answer(gh: GitHubEmul
 def test_unknown_fault_kind_is_rejected(gh: GitHubEmulator) -> None:
     with pytest.raises(ValueError, match="unknown fault kind"):
         gh.faults.add("/x", "explode")
+
+
+def test_stopped_emulator_refuses_pooled_connections(clock: Clock) -> None:
+    emu = GitHubEmulator(GitHubState(now=clock), now=clock).start()
+    with httpx.Client(base_url=emu.url, headers={"Authorization": f"token {GITHUB_TOKEN}"}, timeout=2) as c:
+        assert c.get("/rate_limit").status_code == 200
+        emu.stop()
+        with pytest.raises(httpx.TransportError):
+            c.get("/rate_limit")

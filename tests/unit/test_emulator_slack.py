@@ -20,7 +20,13 @@ from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN, GitHubState
 from idqueue.sandbox.runner import Sandbox
 from idqueue.sandbox.server import Clock
-from idqueue.sandbox.slack_emulator import APP_USER_ID, SLACK_TOKEN, SlackEmulator, SlackState, ts_key
+from idqueue.sandbox.slack_emulator import (
+    APP_USER_ID,
+    SLACK_TOKEN,
+    SlackEmulator,
+    SlackState,
+    ts_key,
+)
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 CH = "C0TESTCHAN"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from idqueue.domain.pii import PiiMatch, find_pii
@@ -69,4 +71,4 @@ def test_matches_are_in_text_order_and_do_not_overlap() -> None:
     text = "ssn 123-45-6789 phone 555-123-4567 mail a@b.io"
     matches = find_pii(text)
     assert [m.start for m in matches] == sorted(m.start for m in matches)
-    assert all(a.end <= b.start for a, b in zip(matches, matches[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(matches))

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hyp_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from idqueue.config import Settings
@@ -390,8 +391,11 @@ def test_render_for_assign_me_renders_as_me(make_settings: MakeSettings) -> None
     assert render_for(make_request(assignee="ben"), plain, make_settings(), target="slack").text == "Ben Okafor\n"
 
 
+_NASTY = st.text(alphabet=st.sampled_from(list("<>!@#&|[]()*_`~ aU1C:/\n")), max_size=80)
+
+
 @hyp_settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(title=st.text(max_size=80), name=st.text(max_size=20))
+@given(title=st.one_of(_NASTY, st.text(max_size=80)), name=st.one_of(_NASTY, st.text(max_size=20)))
 def test_slack_output_never_carries_control_sequences_from_data(make_settings: MakeSettings, title: str, name: str) -> None:
     request = make_request(title=title, requester=Person("not-a-slack-id", name or "x"))
     body = "**{{ request.title }}** {{ requester.mention }} [{{ request.title }}]({{ request.title }}) `{{ request.title }}`"

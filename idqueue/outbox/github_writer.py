@@ -1,0 +1,540 @@
+"""GitHub writes for the outbox, through PyGithub.
+
+Every write is made safe to repeat:
+
+* assignments and labels are set operations (adding what is there is a no-op; a 404 when
+  removing an absent label means "already done");
+* comments and new issues are not: they carry idqueue's hidden marker
+  ``<!-- idqueue:action=ID -->``, and when a previous attempt may have reached GitHub (a crash,
+  a lost response, a timeout) the writer first looks for that marker and does not post again;
+* closing and reopening are states (closing a closed issue is only a conflict when someone else
+  closed it).
+
+Before assigning, unassigning, moving to the backlog or closing, the writer re-reads the issue:
+if someone else assigned or closed it since the action was queued, it raises
+:class:`~idqueue.outbox.models.ConflictError` naming who did what, instead of overwriting.
+
+PyGithub's own retries are off (``retry=None``: its default retries POSTs, which could post a
+comment twice) and so is its throttling (it sleeps real time); the dispatcher retries and
+throttles with its injected clock.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from github import Auth, Github, GithubException
+
+from idqueue.config import Settings
+from idqueue.domain.models import parse_iso
+from idqueue.outbox.models import Action, ActionKind, ConflictError, marker
+from idqueue.safety import one_line, redact
+from idqueue.sources.base import (
+    AuthError,
+    BadPayload,
+    NotFound,
+    RateLimited,
+    SourceError,
+    Unavailable,
+    ValidationFailed,
+)
+
+__all__ = ["GitHubWriter", "map_github_error"]
+
+SECONDARY_WAIT = 60.0
+"""GitHub: without ``retry-after``, wait at least a minute after a secondary rate limit."""
+RECONCILE_PAGES = 3
+"""How many pages (of 100) of recent issues to scan for a lost "create issue"."""
+
+
+def _marker_re(action_id: str) -> re.Pattern[str]:
+    return re.compile(r"<!--\s*idqueue:[^>]*\baction=" + re.escape(action_id) + r"(?![\w-])")
+
+
+def _lower_headers(headers: Any) -> dict[str, str]:
+    if not isinstance(headers, dict):
+        return {}
+    return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return None
+    return max(1.0, seconds)
+
+
+def map_github_error(exc: GithubException, what: str, *, now: datetime) -> SourceError:
+    """Map a PyGithub exception to the project's error types (titles never carry tokens).
+
+    Args:
+        exc: the exception.
+        what: what was being done, e.g. ``comment on va-identity/support#12``.
+        now: the clock, for rate-limit ``until`` times.
+    """
+    status = int(exc.status or 0)
+    headers = _lower_headers(exc.headers)
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = one_line(redact(str(data.get("message") or exc.message or "")), 200)
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors:
+        details = []
+        for err in errors[:3]:
+            if isinstance(err, dict):
+                details.append(one_line(redact(str(err.get("message") or f"{err.get('field', '')} {err.get('code', '')}")), 80))
+            else:
+                details.append(one_line(redact(str(err)), 80))
+        message = f"{message}: {'; '.join(d for d in details if d.strip())}"
+    retry_after = _retry_after(headers.get("retry-after"))
+    limited = headers.get("x-ratelimit-remaining") == "0"
+    secondary = "secondary rate limit" in message.lower()
+    if status in (403, 429) and (limited or secondary or retry_after is not None or status == 429):
+        if retry_after is not None:
+            wait = retry_after
+        elif limited:
+            try:
+                reset = datetime.fromtimestamp(int(headers.get("x-ratelimit-reset", "")), UTC)
+                wait = max(1.0, (reset - now).total_seconds() + 1)
+            except (ValueError, OverflowError, OSError):
+                wait = SECONDARY_WAIT
+        else:
+            wait = SECONDARY_WAIT
+        kind = "secondary rate limit" if secondary else "rate limit"
+        return RateLimited(f"GitHub {kind} while trying to {what}", until=now + timedelta(seconds=wait),
+                           source="github", detail=message)
+    if status == 401:
+        return AuthError(f"GitHub rejected the token (401 {message or 'Bad credentials'}) while trying to {what}",
+                         source="github")
+    if status == 403:
+        return AuthError(f"GitHub refused to {what} (403 {message or 'Forbidden'}): check the token's scopes "
+                         "and your access to the repository", source="github")
+    if status in (404, 410):
+        return NotFound(f"GitHub cannot {what} ({status} {message or 'Not Found'}): the issue or repository "
+                        "is gone, moved, or not visible to this token", source="github")
+    if status in (400, 422):
+        return ValidationFailed(f"GitHub refused to {what} ({status} {message or 'Validation Failed'})",
+                                source="github")
+    if status >= 500 or status == 0:
+        return Unavailable(f"GitHub is unavailable ({status or 'no status'}) while trying to {what}", source="github")
+    return Unavailable(f"GitHub answered {status} {message} while trying to {what}", source="github")
+
+
+class GitHubWriter:
+    """Carries outbox actions to GitHub.
+
+    Args:
+        settings: token, API root, backlog settings.
+        client: a prepared ``github.Github`` (tests); built from settings otherwise.
+        timeout: HTTP timeout in seconds.
+        clock: the clock (for rate-limit ``until`` times).
+    """
+
+    target = "github"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: Github | None = None,
+        timeout: float = 20.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock or (lambda: datetime.now(UTC))
+        if client is None:
+            token = settings.github.token
+            if token is None:
+                raise AuthError("no GitHub token configured (IDQUEUE_GITHUB_TOKEN)", source="github")
+            client = Github(
+                base_url=settings.github.base_url.rstrip("/"),
+                auth=Auth.Token(token.get_secret_value()),
+                timeout=timeout,  # type: ignore[arg-type]  # requests accepts float seconds
+                retry=None,
+                per_page=100,
+                seconds_between_requests=None,
+                seconds_between_writes=None,
+                lazy=True,
+                user_agent="idqueue",
+            )
+        self._gh = client
+        self._viewer: str | None = None
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        try:
+            self._gh.close()
+        except Exception:  # noqa: BLE001 - closing must never fail a dispatch
+            pass
+
+    # ------------------------------------------------------------------ entry point
+    def send(self, action: Action, *, maybe_sent: bool) -> dict[str, Any]:
+        """Carry out one action.
+
+        Args:
+            action: the action.
+            maybe_sent: a previous attempt may have reached GitHub: reconcile before any
+                non-idempotent write.
+
+        Returns:
+            The result to store (``issue`` snapshot, ``comment``, ``created``, ``reconciled``).
+
+        Raises:
+            SourceError: a mapped failure (transient or permanent), or ConflictError.
+        """
+        handlers: dict[ActionKind, Callable[[Action, bool], dict[str, Any]]] = {
+            ActionKind.ASSIGN: self._assign,
+            ActionKind.UNASSIGN: self._unassign,
+            ActionKind.REPLY: self._comment,
+            ActionKind.ADD_LABELS: self._add_labels,
+            ActionKind.REMOVE_LABELS: self._remove_labels,
+            ActionKind.SET_PRIORITY: self._set_priority,
+            ActionKind.PENDING: self._add_labels,
+            ActionKind.RESUME: self._remove_labels,
+            ActionKind.BACKLOG: self._backlog,
+            ActionKind.CLOSE: self._close,
+            ActionKind.REOPEN: self._reopen,
+            ActionKind.CREATE_ISSUE: self._create_issue,
+        }
+        handler = handlers.get(action.kind)
+        if handler is None:
+            raise ValidationFailed(f"GitHub cannot carry out a {action.kind.value} action", source="github")
+        what = action.summary or action.kind.value
+        try:
+            return handler(action, maybe_sent)
+        except SourceError:
+            raise
+        except GithubException as exc:
+            raise map_github_error(exc, _what(action), now=self._clock()) from None
+        except requests.Timeout:
+            raise Unavailable(f"GitHub timed out while trying to {_what(action)}", source="github") from None
+        except requests.RequestException as exc:
+            raise Unavailable(
+                f"cannot reach GitHub ({type(exc).__name__}) while trying to {_what(action)}", source="github"
+            ) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadPayload(f"GitHub sent an unexpected answer while trying to {one_line(what, 80)}: "
+                             f"{type(exc).__name__}", source="github") from None
+
+    # ------------------------------------------------------------------ HTTP helpers
+    def _req(self, verb: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        _, data = self._gh.requester.requestJsonAndCheck(verb, path, parameters=params, input=body)
+        return data
+
+    @staticmethod
+    def _issue_path(params: dict[str, Any]) -> str:
+        return f"/repos/{params['repo']}/issues/{int(params['number'])}"
+
+    def _get_issue(self, params: dict[str, Any]) -> dict[str, Any]:
+        data = self._req("GET", self._issue_path(params))
+        if not isinstance(data, dict) or "state" not in data:
+            raise BadPayload("GitHub sent an issue without a state", source="github")
+        return data
+
+    def _viewer_login(self) -> str:
+        if self._viewer is None:
+            data = self._req("GET", "/user")
+            if not isinstance(data, dict) or not isinstance(data.get("login"), str):
+                raise BadPayload("GitHub /user has no login", source="github")
+            self._viewer = str(data["login"])
+        return self._viewer
+
+    def _pages(self, path: str, params: dict[str, Any] | None = None, *, max_pages: int = 10) -> list[Any]:
+        """Items of a paginated list (``per_page=100``; stops at a short page)."""
+        out: list[Any] = []
+        for page in range(1, max_pages + 1):
+            data = self._req("GET", path, params={**(params or {}), "per_page": 100, "page": page})
+            if not isinstance(data, list):
+                raise BadPayload(f"GitHub sent a list that is not a list ({path})", source="github")
+            out.extend(data)
+            if len(data) < 100:
+                break
+        return out
+
+    def _who(self, params: dict[str, Any], events: set[str]) -> str:
+        """"@ben-okafor assigned @ben-okafor at 2026-03-11 14:02 UTC" for the last such event."""
+        try:
+            found: dict[str, Any] | None = None
+            for ev in self._pages(self._issue_path(params) + "/events"):
+                if isinstance(ev, dict) and ev.get("event") in events:
+                    found = ev
+        except (GithubException, requests.RequestException, SourceError, ValueError):
+            return "changed by someone else"
+        if found is None:
+            return "changed by someone else"
+        actor = found.get("actor") or {}
+        who = f"@{actor['login']}" if isinstance(actor, dict) and actor.get("login") else "someone"
+        target = ""
+        assignee = found.get("assignee")
+        if isinstance(assignee, dict) and assignee.get("login"):
+            target = f" @{assignee['login']}"
+        return one_line(f"{who} {found.get('event')}{target}{_when(found.get('created_at'))}", 160)
+
+    # ------------------------------------------------------------------ conflict checks
+    def _check_open(self, action: Action, issue: dict[str, Any]) -> None:
+        if issue.get("state") == "closed":
+            closer = issue.get("closed_by") or {}
+            who = f"@{closer['login']}" if isinstance(closer, dict) and closer.get("login") else "someone else"
+            when = _when(issue.get("closed_at"))
+            raise ConflictError(
+                f"{_ref(action.params)} was closed by {who}{when} after this was queued; not changed. "
+                "Retry to do it anyway, or drop it.", source="github")
+
+    def _check_assignees(self, action: Action, issue: dict[str, Any], desired: set[str], maybe_sent: bool) -> None:
+        current = {login.lower() for login in _logins(issue)}
+        expected = {str(x).lower() for x in action.params.get("expect_assignees", [])}
+        if current == expected or current == desired:
+            return
+        if maybe_sent and desired <= current <= (expected | desired):
+            return  # our own earlier attempt got half-way
+        who = self._who(action.params, {"assigned", "unassigned"})
+        shown = ", ".join(f"@{x}" for x in _logins(issue)) or "nobody"
+        raise ConflictError(
+            f"{_ref(action.params)} is now assigned to {shown} ({who}), not what idqueue saw when this was "
+            "queued; not overwritten. Retry to do it anyway, or drop it.", source="github")
+
+    # ------------------------------------------------------------------ actions
+    def _assign(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        login = str(p["login"])
+        issue = self._get_issue(p)
+        if not p.get("force"):
+            self._check_open(action, issue)
+            self._check_assignees(action, issue, {login.lower()}, maybe_sent)
+        current = _logins(issue)
+        if login.lower() not in {c.lower() for c in current}:
+            issue = self._req("POST", self._issue_path(p) + "/assignees", body={"assignees": [login]})
+            if login.lower() not in {c.lower() for c in _logins(issue)}:
+                raise ValidationFailed(
+                    f"GitHub did not assign @{login} to {_ref(p)}: the login cannot be assigned in {p['repo']} "
+                    "(not a collaborator?). Fix the roster's GitHub login, then retry.", source="github")
+        others = [c for c in _logins(issue) if c.lower() != login.lower()]
+        if others:
+            issue = self._req("DELETE", self._issue_path(p) + "/assignees", body={"assignees": others})
+        return {"issue": _snapshot(issue)}
+
+    def _unassign(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        issue = self._get_issue(p)
+        if not p.get("force"):
+            self._check_assignees(action, issue, set(), maybe_sent)
+        current = _logins(issue)
+        wanted = [str(x) for x in p.get("logins") or current]
+        drop = [c for c in current if c.lower() in {w.lower() for w in wanted}]
+        if drop:
+            issue = self._req("DELETE", self._issue_path(p) + "/assignees", body={"assignees": drop})
+        return {"issue": _snapshot(issue)}
+
+    def _find_comment(self, action: Action) -> dict[str, Any] | None:
+        pattern = _marker_re(action.id)
+        for raw in self._pages(self._issue_path(action.params) + "/comments"):
+            if isinstance(raw, dict) and pattern.search(str(raw.get("body") or "")):
+                return _comment_result(raw)
+        return None
+
+    def _comment(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        if maybe_sent:
+            found = self._find_comment(action)
+            if found is not None:
+                return {"comment": found, "reconciled": True}
+        body = (action.text or "").rstrip("\n")
+        body = f"{body}\n\n{marker(action.id, automation=bool(p.get('automation')), actor=p.get('actor'))}"
+        issue = self._gh.get_repo(str(p["repo"])).get_issue(int(p["number"]))
+        comment = issue.create_comment(body)
+        return {"comment": _comment_result(comment.raw_data)}
+
+    def _add_labels(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        labels = [str(x) for x in p.get("labels", []) if str(x)]
+        if not labels:
+            return {}
+        data = self._req("POST", self._issue_path(p) + "/labels", body={"labels": labels})
+        return {"labels": _label_names(data)}
+
+    def _remove_one(self, params: dict[str, Any], label: str) -> list[str] | None:
+        path = f"{self._issue_path(params)}/labels/{urllib.parse.quote(label, safe='')}"
+        try:
+            return _label_names(self._req("DELETE", path))
+        except GithubException as exc:
+            if exc.status == 404:
+                return None  # already absent: removing is done
+            raise
+
+    def _remove_labels(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        labels: list[str] | None = None
+        for label in [str(x) for x in p.get("labels", []) if str(x)]:
+            result = self._remove_one(p, label)
+            if result is not None:
+                labels = result
+        return {"labels": labels} if labels is not None else {}
+
+    def _set_priority(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        wanted = str(p["label"])
+        prefix = str(p.get("prefix", "priority:")).lower()
+        issue = self._get_issue(p)
+        names = _label_names(issue.get("labels", []))
+        labels: list[str] | None = None
+        for name in names:
+            if name.lower().startswith(prefix) and name.lower() != wanted.lower():
+                result = self._remove_one(p, name)
+                if result is not None:
+                    labels = result
+        if wanted.lower() not in {n.lower() for n in names}:
+            labels = _label_names(self._req("POST", self._issue_path(p) + "/labels", body={"labels": [wanted]}))
+        return {"labels": labels if labels is not None else names}
+
+    def _backlog(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        issue = self._get_issue(p)
+        if not p.get("force"):
+            self._check_open(action, issue)
+            self._check_assignees(action, issue, set(), maybe_sent)
+        label = str(p["label"])
+        labels = _label_names(issue.get("labels", []))
+        if label.lower() not in {n.lower() for n in labels}:
+            labels = _label_names(self._req("POST", self._issue_path(p) + "/labels", body={"labels": [label]}))
+        current = _logins(issue)
+        if current:
+            issue = self._req("DELETE", self._issue_path(p) + "/assignees", body={"assignees": current})
+        snap = _snapshot(issue)
+        snap["labels"] = labels
+        return {"issue": snap}
+
+    def _close(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        reason = str(p.get("reason") or "completed")
+        issue = self._get_issue(p)
+        if issue.get("state") == "closed":
+            closer = issue.get("closed_by") or {}
+            closer_login = closer.get("login") if isinstance(closer, dict) else None
+            if p.get("force") or (maybe_sent and closer_login and closer_login.lower() == self._viewer_login().lower()):
+                return {"issue": _snapshot(issue), "reconciled": True}
+            self._check_open(action, issue)
+        issue = self._req("PATCH", self._issue_path(p), body={"state": "closed", "state_reason": reason})
+        return {"issue": _snapshot(issue)}
+
+    def _reopen(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        issue = self._get_issue(p)
+        if issue.get("state") != "open":
+            issue = self._req("PATCH", self._issue_path(p), body={"state": "open"})
+        return {"issue": _snapshot(issue)}
+
+    def _find_created(self, action: Action) -> dict[str, Any] | None:
+        pattern = _marker_re(action.id)
+        params = {"creator": self._viewer_login(), "state": "all", "sort": "created", "direction": "desc"}
+        repo = str(action.params["repo"])
+        for raw in self._pages(f"/repos/{repo}/issues", params, max_pages=RECONCILE_PAGES):
+            if isinstance(raw, dict) and pattern.search(str(raw.get("body") or "")):
+                return _created_result(raw, repo)
+        return None
+
+    def _create_issue(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        if maybe_sent:
+            found = self._find_created(action)
+            if found is not None:
+                return {**found, "reconciled": True}
+        body = (action.text or "").rstrip("\n")
+        body = f"{body}\n\n{marker(action.id, automation=True, actor=p.get('actor'))}"
+        labels = [str(x) for x in p.get("labels", []) if str(x)]
+        repo = self._gh.get_repo(str(p["repo"]))
+        issue = repo.create_issue(title=str(p["title"])[:256], body=body, labels=labels)
+        return _created_result(issue.raw_data, str(p["repo"]))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _what(action: Action) -> str:
+    p = action.params
+    ref = _ref(p) if "number" in p else str(p.get("repo", "GitHub"))
+    verbs = {
+        ActionKind.ASSIGN: f"assign @{p.get('login')} on {ref}",
+        ActionKind.UNASSIGN: f"unassign on {ref}",
+        ActionKind.REPLY: f"comment on {ref}",
+        ActionKind.ADD_LABELS: f"add labels on {ref}",
+        ActionKind.REMOVE_LABELS: f"remove labels on {ref}",
+        ActionKind.SET_PRIORITY: f"set the priority label on {ref}",
+        ActionKind.PENDING: f"label {ref} pending",
+        ActionKind.RESUME: f"remove the pending label on {ref}",
+        ActionKind.BACKLOG: f"move {ref} to the backlog",
+        ActionKind.CLOSE: f"close {ref}",
+        ActionKind.REOPEN: f"reopen {ref}",
+        ActionKind.CREATE_ISSUE: f"create an issue in {ref}",
+    }
+    return one_line(verbs.get(action.kind, f"{action.kind.value} on {ref}"), 120)
+
+
+def _ref(params: dict[str, Any]) -> str:
+    return f"{params.get('repo')}#{params.get('number')}"
+
+
+def _when(value: Any) -> str:
+    at = parse_iso(value) if isinstance(value, str) else None
+    return f" at {at.strftime('%Y-%m-%d %H:%M UTC')}" if at else ""
+
+
+def _logins(issue: dict[str, Any]) -> list[str]:
+    return [str(a["login"]) for a in issue.get("assignees") or [] if isinstance(a, dict) and a.get("login")]
+
+
+def _label_names(data: Any) -> list[str]:
+    if not isinstance(data, list):
+        raise BadPayload("GitHub sent a label list that is not a list", source="github")
+    out: list[str] = []
+    for item in data:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            out.append(item["name"])
+        elif isinstance(item, str):
+            out.append(item)
+    return out
+
+
+def _snapshot(issue: Any) -> dict[str, Any]:
+    """The parts of an issue the local store mirrors right after a write."""
+    if not isinstance(issue, dict):
+        raise BadPayload("GitHub sent an issue that is not an object", source="github")
+    closer = issue.get("closed_by")
+    return {
+        "assignees": _logins(issue),
+        "labels": _label_names(issue.get("labels") or []),
+        "state": issue.get("state"),
+        "state_reason": issue.get("state_reason"),
+        "closed_at": issue.get("closed_at"),
+        "updated_at": issue.get("updated_at"),
+        "closed_by": closer.get("login") if isinstance(closer, dict) else None,
+        "html_url": issue.get("html_url"),
+    }
+
+
+def _comment_result(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict) or "id" not in raw:
+        raise BadPayload("GitHub sent a comment without an id", source="github")
+    user = raw.get("user")
+    return {
+        "id": int(raw["id"]),
+        "url": raw.get("html_url"),
+        "created_at": raw.get("created_at"),
+        "user": user.get("login") if isinstance(user, dict) else None,
+    }
+
+
+def _created_result(raw: Any, repo: str) -> dict[str, Any]:
+    if not isinstance(raw, dict) or "number" not in raw:
+        raise BadPayload("GitHub sent an issue without a number", source="github")
+    url = str(raw.get("html_url") or "")
+    return {"created": {"repo": repo, "number": int(raw["number"]), "url": url}, "url": url,
+            "ref": f"{repo}#{int(raw['number'])}"}

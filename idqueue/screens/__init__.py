@@ -1,0 +1,1 @@
+"""Textual screens: the queue and its modals (one main class per module)."""

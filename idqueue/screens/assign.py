@@ -1,0 +1,132 @@
+"""Assign picker: team members with their open load and who is on triage; type to filter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from idqueue.config import Settings
+from idqueue.safety import one_line
+from idqueue.widgets.request_table import fit
+
+
+@dataclass(frozen=True)
+class MemberChoice:
+    """One roster member as the picker shows them."""
+
+    key: str
+    name: str
+    login: str
+    load: int
+    on_triage: bool
+    is_me: bool
+
+    def matches(self, text: str) -> bool:
+        """Case-insensitive substring match on key, name or login."""
+        needle = text.casefold().strip()
+        return not needle or any(needle in s.casefold() for s in (self.key, self.name, self.login))
+
+
+def roster(settings: Settings, load: dict[str, int], on_triage: list[str]) -> list[MemberChoice]:
+    """The roster for the picker: people on triage first, then by name."""
+    members = [
+        MemberChoice(
+            key=key,
+            name=one_line(member.name, 40),
+            login=one_line(member.github or member.slack or "", 40),
+            load=load.get(key, 0),
+            on_triage=key in on_triage,
+            is_me=key == settings.me,
+        )
+        for key, member in settings.team.items()
+    ]
+    return sorted(members, key=lambda m: (not m.on_triage, m.name.casefold()))
+
+
+class AssignScreen(ModalScreen[str | None]):
+    """Pick the assignee; returns the roster key or None.
+
+    Args:
+        members: the roster with loads (see :func:`roster`).
+        subject: what is being assigned ("REQ-12 Title", "5 requests").
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"assign-screen--triage", "assign-screen--dim", "assign-screen--me"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="assign.cancel"),
+        Binding("down", "move(1)", "Next", show=False, id="assign.down"),
+        Binding("up", "move(-1)", "Previous", show=False, id="assign.up"),
+    ]
+
+    def __init__(self, members: list[MemberChoice], subject: str) -> None:
+        super().__init__(classes="modal")
+        self.members = members
+        self.subject = subject
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(f"Assign {one_line(self.subject, 80)}"), classes="dialog-title")
+            yield Input(placeholder="type to filter by name or login", id="filter")
+            yield OptionList(id="members")
+            yield Label(Text("★ on triage now · load = open requests assigned · Enter assigns · Esc cancels"),
+                        classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self._fill("")
+        self.query_one("#filter", Input).focus()
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"assign-screen--{name}", partial=True)
+
+    def _fill(self, text: str) -> None:
+        options = self.query_one("#members", OptionList)
+        shown = [m for m in self.members if m.matches(text)]
+        prompts: list[Option] = []
+        for m in shown:
+            line = Text()
+            line.append("★ " if m.on_triage else "  ", self._style("triage"))
+            line.append(fit(m.name + (" (you)" if m.is_me else ""), 24), self._style("me") if m.is_me else Style())
+            line.append(fit(m.login, 18), self._style("dim"))
+            line.append(f"{m.load:>3} open", self._style("dim") if not m.load else Style())
+            if m.on_triage:
+                line.append("  on triage", self._style("triage"))
+            prompts.append(Option(line, id=m.key))
+        options.set_options(prompts)
+        if prompts:
+            options.highlighted = 0
+
+    @on(Input.Changed, "#filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _submit(self) -> None:
+        options = self.query_one("#members", OptionList)
+        if options.highlighted is not None:
+            option = options.get_option_at_index(options.highlighted)
+            self.dismiss(option.id)
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_move(self, step: int) -> None:
+        """Move the highlight while typing."""
+        options = self.query_one("#members", OptionList)
+        if options.option_count:
+            current = options.highlighted or 0
+            options.highlighted = (current + step) % options.option_count
+
+    def action_cancel(self) -> None:
+        """Close without assigning."""
+        self.dismiss(None)

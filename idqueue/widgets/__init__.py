@@ -1,0 +1,1 @@
+"""Textual widgets of the queue screen (one main class per module)."""

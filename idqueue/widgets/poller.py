@@ -1,0 +1,165 @@
+"""Live updates: polls the sources and runs the outbox dispatcher in thread workers.
+
+A poll is scheduled with a one-shot timer only after the previous one finished, so polls never
+overlap; a manual refresh while one runs is refused rather than queued. Workers never touch
+widgets: they end by posting :class:`Poller.Polled` / :class:`Poller.Dispatched`. Any error,
+even an unexpected one, becomes a message — a sync problem never crashes the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from textual import on, work
+from textual.message import Message
+from textual.timer import Timer
+from textual.widget import Widget
+
+from idqueue.safety import redact
+from idqueue.sync import SourceHealth, SyncEngine, SyncReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollResult:
+    """What one poll (sync + dispatch) did."""
+
+    created: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    health: list[SourceHealth] = field(default_factory=list)
+    last_sync: datetime | None = None
+    report: SyncReport | None = None
+    dispatched: Any = None
+
+
+def touched_ids(dispatch_report: Any) -> list[str]:
+    """Request ids a dispatcher report says it touched (tolerant of the report's shape)."""
+    if dispatch_report is None:
+        return []
+    for name in ("request_ids", "touched", "requests"):
+        value = getattr(dispatch_report, name, None)
+        if value:
+            return [str(v) for v in value]
+    return []
+
+
+class Poller(Widget):
+    """Runs polls on an interval and dispatches the outbox (an invisible widget).
+
+    Args:
+        engine: the sync engine (None: only the outbox is dispatched).
+        dispatcher: the outbox dispatcher (None: nothing is sent).
+        interval: seconds between the end of one poll and the start of the next.
+        autostart: poll once on mount and then on the interval.
+    """
+
+    DEFAULT_CSS = "Poller { display: none; }"
+
+    class Started(Message):
+        """A poll started."""
+
+    class Polled(Message):
+        """A poll finished (successfully or not; per-source errors are in ``result.errors``)."""
+
+        def __init__(self, result: PollResult) -> None:
+            super().__init__()
+            self.result = result
+
+    class Dispatched(Message):
+        """The outbox dispatcher ran outside a poll; ``touched`` request ids changed."""
+
+        def __init__(self, touched: list[str], error: str | None = None) -> None:
+            super().__init__()
+            self.touched = touched
+            self.error = error
+
+    class _Finished(Message):
+        pass
+
+    def __init__(
+        self,
+        engine: SyncEngine | None,
+        dispatcher: Any = None,
+        *,
+        interval: float = 60.0,
+        autostart: bool = True,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.engine = engine
+        self.dispatcher = dispatcher
+        self.interval = interval
+        self.autostart = autostart
+        self.running = False
+        self.polls = 0
+        self._timer: Timer | None = None
+
+    def on_mount(self) -> None:
+        if self.autostart:
+            self.poll_now()
+
+    def poll_now(self) -> bool:
+        """Start a poll now; False when one is already running."""
+        if self.running:
+            return False
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.running = True
+        self.post_message(self.Started())
+        self._poll()
+        return True
+
+    def dispatch_now(self) -> None:
+        """Send queued outbox actions now (between polls)."""
+        if self.dispatcher is not None:
+            self._dispatch()
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _poll(self) -> None:
+        result = PollResult()
+        try:
+            if self.engine is not None:
+                report = self.engine.poll()
+                result.report = report
+                result.created = list(report.created)
+                result.changed = list(report.changed)
+                result.errors = [redact(str(e)) for e in report.errors]
+                result.health = [SourceHealth(**vars(h)) for h in self.engine.health.values()]
+                result.last_sync = max(
+                    (h.last_sync for h in self.engine.health.values() if h.last_sync), default=None
+                )
+            if self.dispatcher is not None:
+                result.dispatched = self.dispatcher.run_once()
+                result.changed += [i for i in touched_ids(result.dispatched) if i not in result.changed]
+        except Exception as exc:  # never let a sync problem crash the app
+            log.exception("poll failed")
+            result.errors.append(redact(f"sync failed: {exc}"))
+            if self.engine is not None:
+                result.health = [SourceHealth(**vars(h)) for h in self.engine.health.values()]
+        finally:
+            self.post_message(self.Polled(result))
+            self.post_message(self._Finished())
+
+    @work(thread=True, exclusive=True, group="dispatch")
+    def _dispatch(self) -> None:
+        try:
+            report = self.dispatcher.run_once()
+        except Exception as exc:
+            log.exception("dispatch failed")
+            self.post_message(self.Dispatched([], redact(f"sending failed: {exc}")))
+            return
+        self.post_message(self.Dispatched(touched_ids(report)))
+
+    @on(_Finished)
+    def _schedule_next(self, message: _Finished) -> None:
+        message.stop()
+        self.running = False
+        self.polls += 1
+        if self.autostart:
+            self._timer = self.set_timer(self.interval, self.poll_now)

@@ -1,0 +1,83 @@
+"""Shows an action's planned steps (``Actions.plan_*``): summaries, message texts, warnings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from idqueue.safety import one_line, sanitize_terminal
+
+MISSING_RE = re.compile(r"«(?:missing|cannot render): [^»]*»")
+"""The visible marker the template renderer leaves for a missing value."""
+
+
+def missing_of(steps: Sequence[Any]) -> list[str]:
+    """All missing variable names across steps."""
+    return sorted({m for s in steps for m in (getattr(s, "missing", ()) or ())})
+
+
+class StepsView(Static):
+    """A numbered list of steps; missing values and personal-data warnings stand out."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "steps-view--missing",
+        "steps-view--warning",
+        "steps-view--summary",
+        "steps-view--dim",
+        "steps-view--text",
+    }
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.steps: list[Any] = []
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"steps-view--{name}", partial=True)
+
+    def show(self, steps: Sequence[Any], *, note: str = "") -> None:
+        """Render ``steps`` (objects with summary, target, text, missing, pii)."""
+        self.steps = list(steps)
+        self.update(self.render_steps(note))
+
+    def show_text(self, text: str) -> None:
+        """Show a plain message instead of steps."""
+        self.update(Text(text, style=self._style("dim")))
+
+    def render_steps(self, note: str = "") -> RenderableType:
+        """The renderable for the current steps."""
+        parts: list[RenderableType] = []
+        if not self.steps:
+            parts.append(Text("Nothing to do.", style=self._style("dim")))
+        for number, step in enumerate(self.steps, 1):
+            parts.append(Text(f"{number}. {one_line(str(step.summary), 200)}", style=self._style("summary")))
+            if getattr(step, "text", None):
+                body = Text(sanitize_terminal(str(step.text)).rstrip("\n"), style=self._style("text"))
+                body.highlight_regex(MISSING_RE, self._style("missing"))
+                lines = body.split("\n")
+                indented = Text()
+                for index, line in enumerate(lines):
+                    if index:
+                        indented.append("\n")
+                    indented.append("    ")
+                    indented.append_text(line)
+                parts.append(indented)
+            pii = getattr(step, "pii", ()) or ()
+            if pii and str(getattr(step, "target", "")) == "github":
+                found = ", ".join(sorted({one_line(str(getattr(p, "kind", "data"))) for p in pii}))
+                parts.append(Text(f"    ⚠ looks like personal data ({found}) — this GitHub issue may be public",
+                                  style=self._style("warning")))
+        missing = missing_of(self.steps)
+        if missing:
+            parts.append(Text())
+            parts.append(Text(f"Missing values: {', '.join(missing)} — cannot send until they are provided.",
+                              style=self._style("missing")))
+        if note:
+            parts.append(Text())
+            parts.append(Text(note, style=self._style("dim")))
+        return Group(*parts)
