@@ -17,6 +17,7 @@ from datetime import datetime
 from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
+from idqueue.safety import one_line, redact
 from idqueue.sources.base import (
     AuthError,
     FetchStats,
@@ -70,14 +71,20 @@ class SourceReport:
     error: SourceError | None = None
 
     def summary(self) -> str:
-        """One line: fetched/new/updated, requests made, 304s, or the error."""
-        line = (
+        """One line: fetched/new/updated, requests made and 304s; or what failed.
+
+        A failed source says so first (``GitHub: FAILED — …``) and, when some batches were
+        committed before the failure, how much of the poll was kept.
+        """
+        if self.error is not None:
+            line = f"{self.name}: FAILED — {self.error.title}"
+            if self.created or self.updated:
+                line += f" (kept what arrived before: new {len(self.created)}, updated {len(self.updated)})"
+            return line
+        return (
             f"{self.name}: fetched {self.stats.fetched}, new {len(self.created)}, updated {len(self.updated)}, "
             f"{self.stats.requests} requests ({self.stats.not_modified} not modified)"
         )
-        if self.error is not None:
-            line += f" — {self.error.title}"
-        return line
 
 
 @dataclass
@@ -176,7 +183,17 @@ class SyncEngine:
                 result.updated.extend(r for r in applied.updated if r not in created)
                 if progress is not None and batch.progress is not None:
                     progress(result.name, batch.progress[0], batch.progress[1])
-        except SourceError as exc:
+        except Exception as caught:  # one source's failure must not stop the others
+            if isinstance(caught, SourceError):
+                exc = caught
+            else:
+                # A bug or a store failure (disk full, locked database): the batch in flight was
+                # rolled back; report it like a source error instead of ending the poll.
+                log.exception("%s poll failed", health.name)
+                exc = SourceError(
+                    one_line(redact(f"unexpected error: {type(caught).__name__}: {caught}"), 200),
+                    source=health.name,
+                )
             exc.source = exc.source or health.name
             result.error = exc
             health.message = exc.title

@@ -1,7 +1,428 @@
-"""CLI commands (filled in by their issue)."""
+"""Action commands: assign, take, reply, pending, backlog, close, reopen, priority, outbox.
+
+Each verb plans its steps, queues them in the outbox and sends them right away (a short,
+bounded dispatch loop), then prints what happened to each step. ``--dry-run`` prints the exact
+text per destination and changes nothing. Actions that cannot be sent now stay in the outbox:
+``idqueue outbox`` lists them, ``--send`` tries again, ``--retry``/``--drop`` decide.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 import click
 
-COMMANDS: list[click.Command] = []
+from idqueue.cli import CliError, Context, pass_ctx
+from idqueue.domain.models import iso
+from idqueue.safety import one_line, sanitize_terminal
+
+if TYPE_CHECKING:  # keeps start-up light: the outbox is imported when a command runs
+    from idqueue.outbox.dispatcher import DispatchReport
+    from idqueue.outbox.models import Action, Step
+    from idqueue.outbox.service import Actions
+
+THROTTLE_ENV = "IDQUEUE_OUTBOX_THROTTLE"
+"""Seconds between two writes (default 1; tests set 0)."""
+WAIT_BUDGET = 15.0
+"""How long a command waits for retries (rate limits, outages) before leaving them queued."""
+
+_MARK = {"sent": "✓ sent", "queued": "… queued", "sending": "… sending", "failed": "✗ failed",
+         "needs_attention": "✗ needs attention", "dropped": "- dropped"}
+
+
+def _actions(ctx: Context) -> Actions:
+    from idqueue.clock import clock_for
+    from idqueue.outbox.service import Actions
+
+    return Actions(ctx.store, ctx.settings, clock=clock_for(ctx.settings))
+
+
+def _throttle() -> float:
+    try:
+        return max(0.0, float(os.environ.get(THROTTLE_ENV, "1")))
+    except ValueError:
+        return 1.0
+
+
+def _safe(text: str, width: int | None = None) -> str:
+    return one_line(text, width)
+
+
+def _print_header(ctx: Context, request_id: str) -> str:
+    request = ctx.store.get_request(request_id)
+    if request is None:
+        raise CliError(f"no request {request_id!r} (try `idqueue list`)")
+    click.echo(f"{request.key}  {request.id}  {_safe(request.title, 70)}")
+    return request.id
+
+
+def _print_steps(steps: Sequence[Step], *, dry_run: bool) -> None:
+    if not steps:
+        click.echo("  nothing to send")
+        return
+    click.echo("Would do:" if dry_run else "Plan:")
+    for n, step in enumerate(steps, 1):
+        click.echo(f"  {n}. {_safe(step.summary, 160)}")
+        if step.text is not None and dry_run:
+            where = "GitHub (Markdown)" if step.target == "github" else "Slack (mrkdwn)"
+            click.echo(f"     text for {where}:")
+            for line in sanitize_terminal(step.text).rstrip("\n").split("\n"):
+                click.echo(f"     │ {line}")
+        if step.missing:
+            click.echo(f"     missing values: {', '.join(step.missing)}")
+        for match in step.pii:
+            click.echo(f"     warning: looks like personal data ({match.kind}): {_safe(match.text, 60)}")
+
+
+def _check_pii(steps: Sequence[Step], yes: bool) -> None:
+    hits = [(s, m) for s in steps if s.target == "github" for m in s.pii]
+    if hits and not yes:
+        kinds = ", ".join(sorted({m.kind for _, m in hits}))
+        raise CliError(
+            f"the GitHub text looks like it contains personal data ({kinds}); GitHub issues may be "
+            "public. Check it with --dry-run, then pass --yes to send anyway"
+        )
+
+
+def _run(
+    ctx: Context,
+    request_id: str,
+    plan: Callable[[Actions], list[Step]],
+    enqueue: Callable[[Actions], list[Action]],
+    *,
+    dry_run: bool,
+    no_send: bool,
+    yes: bool = False,
+) -> None:
+    """The shared body of every verb: plan, print, queue, send, report."""
+    from idqueue.outbox.models import ActionError
+
+    actions = _actions(ctx)
+    _print_header(ctx, request_id)
+    try:
+        steps = plan(actions)
+    except ActionError as exc:
+        raise CliError(str(exc)) from None
+    _print_steps(steps, dry_run=dry_run)
+    if dry_run:
+        missing = sorted({m for s in steps for m in s.missing})
+        if missing:
+            raise CliError(f"cannot be sent: no value for {', '.join(missing)} (pass --var name=value)")
+        return
+    _check_pii(steps, yes)
+    try:
+        queued = enqueue(actions)
+    except ActionError as exc:
+        raise CliError(str(exc)) from None
+    if not queued:
+        click.echo("Nothing queued.")
+        return
+    click.echo(f"Queued {len(queued)} action{'s' if len(queued) != 1 else ''} (group {queued[0].group_id}).")
+    if no_send:
+        click.echo("Not sent (--no-send): `idqueue outbox --send` sends them.")
+        return
+    _send_and_report(ctx, actions, [a.id for a in queued])
+
+
+def _send_and_report(ctx: Context, actions: Actions, ids: list[str]) -> None:
+    report = _dispatch(ctx, watch=set(ids))
+    for reason in report.blocked:
+        click.echo(f"note: {reason}")
+    bad = False
+    for action_id in ids:
+        action = actions.outbox.get(action_id)
+        if action is None:
+            continue
+        bad |= _print_action(action)
+    if bad:
+        sys.exit(1)
+
+
+def _print_action(action: Action, *, show_id: bool = True) -> bool:
+    """One line per action; returns True when it needs the user."""
+    mark = _MARK.get(action.state.value, action.state.value)
+    line = f"  {mark:<18} {_safe(action.summary, 110)}"
+    if show_id:
+        line += f"  [{action.id}]"
+    click.echo(line)
+    state = action.state.value
+    if state == "queued":
+        when = f"; next attempt {iso(action.next_attempt_at)}" if action.next_attempt_at else ""
+        why = _safe(action.last_error or "waiting for an earlier action or the next dispatch", 200)
+        click.echo(f"      {why}{when}")
+    elif state in ("needs_attention", "failed"):
+        click.echo(f"      {_safe(action.last_error or state, 300)}")
+        click.echo(f"      `idqueue outbox --retry {action.id}` or `idqueue outbox --drop {action.id}`")
+        return True
+    return False
+
+
+def _dispatch(ctx: Context, *, watch: set[str] | None = None, budget: float = WAIT_BUDGET) -> DispatchReport:
+    """Send what is due; wait (briefly) for retries of the watched actions."""
+    from idqueue.clock import clock_for
+    from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
+    from idqueue.outbox.models import ActionState
+
+    clock = clock_for(ctx.settings)
+    dispatcher = Dispatcher(ctx.store, ctx.settings, clock=clock, throttle=_throttle())
+    total = DispatchReport()
+    deadline = time.monotonic() + budget
+    try:
+        while True:
+            report = dispatcher.run_once()
+            total.merge(report)
+            waiting = [a for a in dispatcher.outbox.select(states=[ActionState.QUEUED])
+                       if watch is None or a.id in watch]
+            due = min((a.next_attempt_at for a in waiting if a.next_attempt_at), default=None)
+            if not waiting or due is None:
+                break
+            wait = (due - clock()).total_seconds()
+            if wait > deadline - time.monotonic():
+                break
+            time.sleep(max(0.05, wait))
+    finally:
+        dispatcher.close()
+    return total
+
+
+def _vars(values: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw in values:
+        name, sep, value = raw.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"--var {raw!r}: expected name=value")
+        out[name.strip()] = value
+    return out
+
+
+_dry = click.option("--dry-run", is_flag=True, help="Show what would be written where (exact text); change nothing.")
+_no_send = click.option("--no-send", is_flag=True, help="Queue only; send later with `idqueue outbox --send`.")
+_yes = click.option("--yes", is_flag=True, help="Send even if the GitHub text looks like personal data.")
+
+
+@click.command()
+@click.argument("request_id")
+@click.argument("user")
+@_dry
+@_no_send
+@pass_ctx
+def assign(ctx: Context, request_id: str, user: str, dry_run: bool, no_send: bool) -> None:
+    """Assign a request to a team member (roster key, GitHub login or Slack id).
+
+    Sets the GitHub assignee, posts the "assigned" message where the template says (unless the
+    automation is off) and adds the "taken" reaction on Slack.
+    """
+    _run(ctx, request_id, lambda a: a.plan_assign(request_id, user), lambda a: a.assign(request_id, user),
+         dry_run=dry_run, no_send=no_send)
+
+
+@click.command()
+@click.argument("request_id")
+@_dry
+@_no_send
+@pass_ctx
+def take(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
+    """Assign a request to yourself (`me` in the config)."""
+    _run(ctx, request_id, lambda a: a.plan_take(request_id), lambda a: a.take(request_id),
+         dry_run=dry_run, no_send=no_send)
+
+
+@click.command()
+@click.argument("request_id")
+@_dry
+@_no_send
+@pass_ctx
+def unassign(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
+    """Remove the assignee."""
+    _run(ctx, request_id, lambda a: a.plan_unassign(request_id), lambda a: a.unassign(request_id),
+         dry_run=dry_run, no_send=no_send)
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--template", "-t", "template", default=None, help="Response template key (see `idqueue templates`).")
+@click.option("--text", default=None, help="Free text (Markdown) instead of a template.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A template variable (repeatable).")
+@click.option("--target", type=click.Choice(["auto", "slack", "github", "both"]), default="auto", show_default=True,
+              help="Where to post: auto = the template's destination (free text: the Slack thread if any).")
+@_dry
+@_no_send
+@_yes
+@pass_ctx
+def reply(
+    ctx: Context, request_id: str, template: str | None, text: str | None, variables: tuple[str, ...],
+    target: str, dry_run: bool, no_send: bool, yes: bool,
+) -> None:
+    """Answer a request with a standard response template (and its side effects) or free text."""
+    extra = _vars(variables)
+    if template is None and text is None:
+        raise CliError("give --template KEY or --text TEXT")
+    _run(
+        ctx, request_id,
+        lambda a: a.plan_reply(request_id, template=template, text=text, target=target, extra=extra),
+        lambda a: a.reply(request_id, template=template, text=text, target=target, extra=extra),
+        dry_run=dry_run, no_send=no_send, yes=yes,
+    )
+
+
+@click.command()
+@click.argument("request_id")
+@_dry
+@_no_send
+@pass_ctx
+def pending(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
+    """Mark a request as waiting on the requester (the SLA clock pauses)."""
+    _run(ctx, request_id, lambda a: a.plan_pending(request_id), lambda a: a.pending(request_id),
+         dry_run=dry_run, no_send=no_send)
+
+
+@click.command()
+@click.argument("request_id")
+@_dry
+@_no_send
+@pass_ctx
+def resume(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
+    """Clear "pending" (the SLA clock runs again)."""
+    _run(ctx, request_id, lambda a: a.plan_resume(request_id), lambda a: a.resume(request_id),
+         dry_run=dry_run, no_send=no_send)
+
+
+@click.command()
+@click.argument("request_id")
+@_dry
+@_no_send
+@pass_ctx
+def backlog(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
+    """Move a request to the backlog.
+
+    A GitHub issue gets the backlog label and loses its assignees; a Slack-only request becomes
+    a new issue in the backlog repository, and its thread gets the link.
+    """
+    _run(ctx, request_id, lambda a: a.plan_backlog(request_id), lambda a: a.backlog(request_id),
+         dry_run=dry_run, no_send=no_send)
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--template", "-t", "template", default="closed", show_default=True,
+              help="Closing message template; `none` for no message.")
+@click.option("--reason", type=click.Choice(["completed", "not_planned", "duplicate"]), default="completed",
+              show_default=True, help="GitHub close reason.")
+@_dry
+@_no_send
+@_yes
+@pass_ctx
+def close(ctx: Context, request_id: str, template: str, reason: str, dry_run: bool, no_send: bool, yes: bool) -> None:
+    """Close a request with the "closed" message (survey link) and the "done" reaction."""
+    key = None if template.lower() == "none" else template
+    _run(ctx, request_id, lambda a: a.plan_close(request_id, template=key, reason=reason),
+         lambda a: a.close(request_id, template=key, reason=reason), dry_run=dry_run, no_send=no_send, yes=yes)
+
+
+@click.command()
+@click.argument("request_id")
+@_dry
+@_no_send
+@pass_ctx
+def reopen(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
+    """Reopen a closed request."""
+    _run(ctx, request_id, lambda a: a.plan_reopen(request_id), lambda a: a.reopen(request_id),
+         dry_run=dry_run, no_send=no_send)
+
+
+@click.command()
+@click.argument("request_id")
+@click.argument("level", type=click.Choice(["P1", "P2", "P3", "P4", "p1", "p2", "p3", "p4"]))
+@_dry
+@_no_send
+@pass_ctx
+def priority(ctx: Context, request_id: str, level: str, dry_run: bool, no_send: bool) -> None:
+    """Override the priority (locally at once; a `priority:P1` label on GitHub)."""
+    level = level.upper()
+    _run(ctx, request_id, lambda a: a.plan_priority(request_id, level), lambda a: a.set_priority(request_id, level),
+         dry_run=dry_run, no_send=no_send)
+    if not dry_run:
+        click.echo(f"Priority set to {level} locally.")
+
+
+@click.command()
+@click.option("--retry", "retry_id", metavar="ID", default=None, help="Queue a failed or stopped action again.")
+@click.option("--force", is_flag=True, help="With --retry: skip the conflict check (do it anyway).")
+@click.option("--drop", "drop_id", metavar="ID", default=None, help="Drop an unsent action (and the rest of its verb).")
+@click.option("--send", is_flag=True, help="Send every due action now.")
+@click.option("--all", "show_all", is_flag=True, help="Also list sent and dropped actions.")
+@click.option("--log", "log_id", metavar="ID", default=None, help="Show one action's attempt log.")
+@pass_ctx
+def outbox(
+    ctx: Context, retry_id: str | None, force: bool, drop_id: str | None, send: bool, show_all: bool,
+    log_id: str | None,
+) -> None:
+    """List the outbox (actions not sent yet), or retry, drop, send, inspect."""
+    from idqueue.outbox.models import UNSENT_STATES, ActionError
+
+    actions = _actions(ctx)
+    try:
+        if log_id:
+            action = actions.get(log_id)
+            click.echo(f"{action.id}  {action.state.value}  {_safe(action.summary, 120)}")
+            for entry in actions.log(action.id):
+                detail = f"  {_safe(entry.detail, 200)}" if entry.detail else ""
+                click.echo(f"  {iso(entry.at)}  #{entry.n:<3} {entry.outcome}{detail}")
+            return
+        if drop_id:
+            for action in actions.dropped_with(drop_id):
+                click.echo(f"  - dropped  {_safe(action.summary, 120)}  [{action.id}]")
+            return
+        if retry_id:
+            action = actions.retry(retry_id, force=True if force else None)
+            forced = " (conflict check skipped)" if action.params.get("force") else ""
+            click.echo(f"Queued again{forced}: {_safe(action.summary, 120)}  [{action.id}]")
+            _send_and_report(ctx, actions, [action.id])
+            return
+    except ActionError as exc:
+        raise CliError(str(exc)) from None
+    if send:
+        report = _dispatch(ctx)
+        for reason in report.blocked:
+            click.echo(f"note: {reason}")
+        click.echo(report.summary())
+        for action in [*report.needs_attention, *report.failed, *report.retrying]:
+            _print_action(action)
+        if report.needs_attention or report.failed:
+            sys.exit(1)
+        return
+    rows = actions.all(None if show_all else UNSENT_STATES)
+    if not rows:
+        click.echo("The outbox is empty: everything was sent." if not show_all else "No actions yet.")
+        return
+    keys: dict[str, str] = {}
+    for action in rows:
+        if action.request_id not in keys:
+            request = ctx.store.get_request(action.request_id)
+            keys[action.request_id] = request.key if request else action.request_id
+        _print_row(action, keys[action.request_id])
+
+
+def _print_row(action: Action, key: str) -> None:
+    when = ""
+    if action.state.value == "queued" and action.next_attempt_at is not None:
+        when = f" next {_hhmm(action.next_attempt_at)}"
+    click.echo(
+        f"{action.id}  {_safe(key, 12):<12} {action.state.value:<15} {action.attempts:>2}x{when}  "
+        f"{_safe(action.summary, 100)}"
+    )
+    if action.last_error and action.state.value != "sent":
+        click.echo(f"{'':14}{_safe(action.last_error, 160)}")
+
+
+def _hhmm(at: datetime) -> str:
+    return at.strftime("%H:%M:%S")
+
+
+COMMANDS: list[click.Command] = [assign, take, unassign, reply, pending, resume, backlog, close, reopen, priority,
+                                 outbox]

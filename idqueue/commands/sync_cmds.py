@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import sys
 import time
 from datetime import datetime
@@ -48,16 +50,33 @@ def run_sync(ctx: Context, *, quiet: bool = False) -> int:
             "no sources configured: set IDQUEUE_GITHUB_TOKEN + IDQUEUE_GITHUB_REPOS and/or "
             "IDQUEUE_SLACK_TOKEN + IDQUEUE_SLACK_CHANNELS (or try `idqueue demo`)"
         )
-    engine = SyncEngine(ctx.store, sources, settings)
-    report = engine.poll(progress=None if quiet else _progress)
+    quiet_library_logs()
+    try:
+        engine = SyncEngine(ctx.store, sources, settings)
+        report = engine.poll(progress=None if quiet else _progress)
+    except sqlite3.Error as exc:
+        # Each batch is one transaction, so what was committed before stays consistent.
+        raise CliError(f"the local database failed during sync: {exc}") from None
+    finally:
+        for source in sources:
+            source.close()
     if not quiet and sys.stderr.isatty():
         click.echo("\r", nl=False, err=True)
-    for source in report.sources:
-        line = sanitize_terminal(redact(source.summary()), keep_newlines=False)
-        click.echo(line, err=source.error is not None)
-    for source in sources:
-        source.close()
+    for source_report in report.sources:
+        line = sanitize_terminal(redact(source_report.summary()), keep_newlines=False)
+        click.echo(line, err=source_report.error is not None)
     return 1 if report.errors else 0
+
+
+def quiet_library_logs() -> None:
+    """Keep library warnings off the terminal unless logging was configured.
+
+    The CLI prints one line per source (what failed included); without a handler, Python's
+    last-resort handler would print every source warning a second time on stderr.
+    """
+    logger = logging.getLogger("idqueue")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 @click.command()
@@ -214,6 +233,7 @@ def doctor(ctx: Context) -> None:
     if not sources:
         click.echo("sources      none configured (IDQUEUE_GITHUB_TOKEN/REPOS, IDQUEUE_SLACK_TOKEN/CHANNELS)")
         ok = False
+    quiet_library_logs()
     for source in sources:
         label = source.kind.value
         try:
@@ -222,10 +242,16 @@ def doctor(ctx: Context) -> None:
             ok = False
             click.echo(f"{label:<12} FAILED: {sanitize_terminal(redact(exc.title), keep_newlines=False)}")
             continue
+        except Exception as exc:  # a bug must not hide the other checks behind a traceback
+            ok = False
+            what = redact(f"unexpected error: {type(exc).__name__}: {exc}")
+            click.echo(f"{label:<12} FAILED: {one_line(what, 200)}")
+            continue
+        finally:
+            source.close()
         click.echo(f"{label:<12} ok")
         for key, value in facts.items():
             click.echo(f"  {key:<10} {sanitize_terminal(redact(str(value)), keep_newlines=False)}")
-        source.close()
     sys.exit(0 if ok else 1)
 
 

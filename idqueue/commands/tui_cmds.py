@@ -1,19 +1,112 @@
-"""Entry points that open the TUI: ``idqueue`` (configured sources), ``idqueue demo`` (sandbox)."""
+"""Entry points that open the TUI: ``idqueue`` (configured sources), ``idqueue demo`` (sandbox),
+and ``idqueue run-default`` (``make run``: the sandbox when no tokens are configured)."""
 
 from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import click
 
 from idqueue.cli import CliError, Context, pass_ctx
 
+# The flat env-var aliases (IDQUEUE_GITHUB_TOKEN, …) are folded into the nested sections after
+# validation; the sandbox must neutralise them so a real token or API root never reaches (or
+# replaces) the loopback emulators.
+_NEUTRALISE = {
+    # The tokens are passed by their first alias: it wins over GITHUB_TOKEN/GH_TOKEN/SLACK_BOT_TOKEN.
+    "IDQUEUE_GITHUB_TOKEN": None,
+    "github_base_url": None,
+    "github_repos": None,
+    "github_label": None,
+    "IDQUEUE_SLACK_TOKEN": None,
+    "slack_base_url": None,
+    "slack_channels": None,
+}
+
+
+def _quiet_logging() -> None:
+    """Route log records to Textual's devtools console instead of the terminal under the UI."""
+    from textual.logging import TextualHandler
+
+    from idqueue.safety import install_log_redaction
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(TextualHandler())
+    root.setLevel(logging.WARNING)
+    install_log_redaction()
+
+
+def sandbox_settings(sandbox: Any, db: Path, base: dict[str, Any] | None = None) -> Any:
+    """Settings pointing at a running sandbox, with a fresh database."""
+    from idqueue.config import ConfigError, load_settings
+
+    overrides = {**(base or {}), **_NEUTRALISE, **sandbox.settings_overrides(), "db": db}
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        raise CliError(f"cannot configure the sandbox: {exc}") from exc
+
 
 def open_tui(ctx: Context, *, sandbox: bool) -> None:
-    """Open the TUI (placeholder until the TUI issue lands: sync and print the queue)."""
-    from idqueue.commands.sync_cmds import run_sync
+    """Open the TUI on the configured sources, or on the built-in sandbox.
 
-    if sandbox:
-        raise CliError("the sandbox TUI is not available yet")
-    run_sync(ctx)
+    The sandbox starts both emulators in this process (seeded with the support month, frozen
+    at ``IDQUEUE_NOW`` when set) and uses a fresh temporary database for each run.
+    """
+    from idqueue.app import IdqueueApp
+
+    settings = ctx.settings
+    _quiet_logging()
+    if not sandbox:
+        app = IdqueueApp.build(settings, store=ctx.store)
+        if not settings.has_tokens:
+            app.call_later(
+                app.notify,
+                "No sources configured: set tokens and repos/channels, or run `idqueue demo`.",
+                severity="warning",
+                timeout=15,
+            )
+        app.run()
+        return
+
+    from idqueue.sandbox.runner import Sandbox
+
+    frozen = None
+    if settings.now:
+        from idqueue.clock import now as clock_now
+
+        frozen = clock_now(settings)
+    sb = Sandbox.start(seed=True, now=frozen)
+    try:
+        with tempfile.TemporaryDirectory(prefix="idqueue-demo-") as tmp:
+            base = {"now": settings.now, "ui": settings.ui.model_dump()}
+            demo = sandbox_settings(sb, Path(tmp) / "demo.db", base)
+            app = IdqueueApp.build(demo, sandbox=True)
+            try:
+                app.run()
+            finally:
+                app.ctx.store.close()
+    finally:
+        sb.stop()
 
 
-COMMANDS: list[click.Command] = []
+@click.command("demo")
+@pass_ctx
+def demo(ctx: Context) -> None:
+    """Open the TUI on the built-in sandbox (loopback Slack and GitHub emulators)."""
+    open_tui(ctx, sandbox=True)
+
+
+@click.command("run-default", hidden=True)
+@pass_ctx
+def run_default(ctx: Context) -> None:
+    """``make run``: the configured sources when tokens are set, else the sandbox."""
+    open_tui(ctx, sandbox=not ctx.settings.has_tokens)
+
+
+COMMANDS: list[click.Command] = [demo, run_default]

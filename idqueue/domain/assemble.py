@@ -52,6 +52,13 @@ class TeamIndex:
             return False
         return actor_id in self.bot_ids or actor_id.lower() in self.bot_logins or actor_id.endswith("[bot]")
 
+    def is_teammate(self, actor_id: str | None, requester_ids: set[str]) -> bool:
+        """Whether a person acts for the team: a roster member, or (no roster) any non-bot
+        other than the requester (DESIGN.md "Triage semantics")."""
+        if not actor_id or actor_id in requester_ids or self.is_bot(actor_id):
+            return False
+        return self.member(actor_id) is not None if self.has_roster else True
+
     def is_response(self, event: TimelineEvent, requester_ids: set[str]) -> bool:
         """Whether an event counts as a first response (DESIGN.md "Triage semantics")."""
         if event.kind not in RESPONSE_KINDS or event.is_bot or self.is_bot(event.actor_id):
@@ -127,19 +134,32 @@ def assemble(
             login = gh.assignees[0]
             assignee = team.member(login) or login
     else:
+        assigned_by_event = False
         for ev in events:
             if ev.kind is EventKind.ASSIGNED:
                 assignee = ev.data.get("assignee") or team.member(ev.actor_id) or ev.actor_id
+                assigned_by_event = True
             elif ev.kind is EventKind.UNASSIGNED:
                 assignee = None
+                assigned_by_event = True
+        if not assigned_by_event:
+            # A teammate who took it without idqueue leaves only the "taken" reaction (the
+            # same one idqueue adds when it assigns), e.g. :eyes:.
+            taken = _reactors(sl, settings.automation.slack_reactions.get("taken"), team, requester_ids)
+            if taken:
+                assignee = team.member(taken[0]) or taken[0]
 
     first_response_at = next(
         (e.at for e in events if e.at >= created_at and team.is_response(e, requester_ids)), None
     )
 
     status, status_reason, resolved_at = _status(
-        items, gh, sl, events, labels, settings, assignee, first_response_at
+        items, gh, sl, events, labels, settings, assignee, first_response_at, team, requester_ids
     )
+    if gh is None and status is Status.BACKLOG:
+        # Backlog means "unassigned, out of the live queue" (DESIGN.md); a Slack message keeps
+        # its :eyes: reaction, so drop what it implied.
+        assignee = None
 
     request_type, type_reason = classify(
         fields=fields,
@@ -213,6 +233,8 @@ def _status(
     settings: Settings,
     assignee: str | None,
     first_response_at: datetime | None,
+    team: TeamIndex,
+    requester_ids: set[str],
 ) -> tuple[Status, str, datetime | None]:
     """Derive (status, reason, resolved_at) from the items and the event log."""
     lower = {label.lower() for label in labels}
@@ -243,11 +265,74 @@ def _status(
             return Status.BACKLOG, "moved to the backlog", final.at
         if final is not None and final.kind is EventKind.PENDING:
             return Status.PENDING, "waiting on the requester", None
+        if final is None and sl is not None:
+            found = _slack_state_without_idqueue(sl, events, settings, team, requester_ids)
+            if found is not None:
+                return found
     if assignee:
         return Status.ASSIGNED, f"assigned to {assignee}", None
     if first_response_at is not None:
         return Status.ACKNOWLEDGED, "first response sent", None
     return Status.NEW, "no response yet", None
+
+
+def _reactors(
+    item: SourceItem | None, name: str | None, team: TeamIndex, requester_ids: set[str]
+) -> list[str]:
+    """Slack user ids of teammates who reacted with ``name`` to a request message, in order."""
+    if item is None or not name:
+        return []
+    reactions = item.raw.get("reactions")
+    if not isinstance(reactions, dict):
+        return []
+    users = reactions.get(name.strip(":")) or []
+    return [u for u in users if isinstance(u, str) and team.is_teammate(u, requester_ids)]
+
+
+def _slack_state_without_idqueue(
+    sl: SourceItem,
+    events: list[TimelineEvent],
+    settings: Settings,
+    team: TeamIndex,
+    requester_ids: set[str],
+) -> tuple[Status, str, datetime | None] | None:
+    """The state a teammate gave a Slack-only request *without* idqueue, if any.
+
+    idqueue records Slack-only state in thread messages with metadata, and also adds the
+    configured reactions (``automation.slack_reactions``). A teammate working by hand leaves
+    only the reaction (:white_check_mark: when done) or, for the backlog, a thread reply that
+    links the issue they opened in the backlog repo. Reading those back keeps everyone's queue
+    right whoever did the work. Reactions carry no time, so the teammate's last thread reply
+    (or the message's last activity) stands in for when it happened.
+    """
+    reactions = settings.automation.slack_reactions
+    replies = [e for e in events if e.kind is EventKind.MESSAGE and e.item_id == sl.id]
+
+    def when(actors: list[str]) -> datetime:
+        by_them = [e.at for e in replies if e.actor_id in actors]
+        return max(by_them or [e.at for e in replies] or [sl.updated_at])
+
+    done = _reactors(sl, reactions.get("done"), team, requester_ids)
+    if done:
+        name = reactions.get("done", "").strip(":")
+        return Status.CLOSED, f"closed (:{name}: reaction)", when(done)
+    backlog = _reactors(sl, reactions.get("backlog"), team, requester_ids)
+    if backlog:
+        name = reactions.get("backlog", "").strip(":")
+        return Status.BACKLOG, f"moved to the backlog (:{name}: reaction)", when(backlog)
+    backlog_repo = settings.github.backlog_repo
+    if backlog_repo:
+        prefix = f"gh:{backlog_repo}#".lower()
+        for event in reversed(replies):
+            links = event.data.get("links") or []
+            if (
+                isinstance(links, list)
+                and team.is_teammate(event.actor_id, requester_ids)
+                and not event.is_bot
+                and any(isinstance(link, str) and link.lower().startswith(prefix) for link in links)
+            ):
+                return Status.BACKLOG, f"moved to the backlog ({backlog_repo} issue linked)", event.at
+    return None
 
 
 STATE_KINDS = frozenset(

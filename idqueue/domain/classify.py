@@ -8,7 +8,8 @@ decides (DESIGN.md "What counts as a request"):
    template's ``sections`` mapping;
 3. the request's labels (``bug``, ``data-request``);
 4. keywords in the title, then in the body — for a templated body only the requester's own
-   words count, since the template itself mentions every request type;
+   words count, since the template itself mentions every request type; within one text the
+   keyword that comes first wins (rule order breaks ties);
 5. the configured default.
 
 The reason reads like a sentence and is shown in the detail pane:
@@ -116,13 +117,29 @@ def _keyword_re(keyword: str) -> re.Pattern[str]:
 
 
 def _by_keyword(text: str, rules: list[TypeRule]) -> tuple[str, str] | None:
+    """The keyword that occurs first in ``text`` decides; at the same spot, rule order does.
+
+    People say what they want first and add context after ("Feature request: let mock auth
+    simulate passkeys", "Quick question: does mock auth support …"), so a topical word later
+    in the sentence must not outvote the request's own words just because its rule comes
+    earlier in the list.
+    """
     if not text:
         return None
+    best: tuple[int, str, str] | None = None
     for rule in rules:
+        first: int | None = None
+        named: str | None = None  # the reason names the rule's first listed keyword found
         for keyword in rule.keywords:
-            if keyword.strip() and _keyword_re(keyword.strip()).search(text):
-                return rule.type, keyword.strip()
-    return None
+            word = keyword.strip()
+            found = _keyword_re(word).search(text) if word else None
+            if found is None:
+                continue
+            named = named or word
+            first = found.start() if first is None else min(first, found.start())
+        if first is not None and named is not None and (best is None or first < best[0]):
+            best = (first, rule.type, named)
+    return (best[1], best[2]) if best is not None else None
 
 
 def classify(

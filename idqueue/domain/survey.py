@@ -77,7 +77,7 @@ def parse_rating(text: str) -> int | None:
     stars = value.count("★")
     if stars and set(value) <= {"★", "☆", " "}:
         return stars if 1 <= stars <= 5 else None
-    m = re.match(r"^\s*(\d+(?:\.0+)?)\b", value)
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)(?![\d.])", value)
     if not m:
         return None
     number = float(m.group(1))

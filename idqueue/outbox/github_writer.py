@@ -158,7 +158,7 @@ class GitHubWriter:
             client = Github(
                 base_url=settings.github.base_url.rstrip("/"),
                 auth=Auth.Token(token.get_secret_value()),
-                timeout=timeout,  # type: ignore[arg-type]  # requests accepts float seconds
+                timeout=max(1, round(timeout)),  # PyGithub insists on whole seconds
                 retry=None,
                 per_page=100,
                 seconds_between_requests=None,
@@ -173,7 +173,7 @@ class GitHubWriter:
         """Release the HTTP session."""
         try:
             self._gh.close()
-        except Exception:  # noqa: BLE001 - closing must never fail a dispatch
+        except Exception:
             pass
 
     # ------------------------------------------------------------------ entry point

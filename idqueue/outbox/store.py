@@ -137,7 +137,7 @@ class OutboxStore:
             raise ActionError(f"{text!r} matches several actions; give more of the id")
         return _row_to_action(rows[0])
 
-    def list(
+    def select(
         self,
         *,
         states: Iterable[ActionState] | None = None,
@@ -241,7 +241,7 @@ class OutboxStore:
                     lease_until = parse_iso(row["lease_until"])
                     other = row["lease_owner"] or ""
                     expired = lease_until is None or lease_until <= now
-                    if other != owner and not expired and not owner_dead(other):
+                    if not expired and (other == owner or not owner_dead(other)):
                         blocked.add(request_id)
                         continue
                     recovered = True

@@ -810,7 +810,38 @@ def seed_month(gh: GitHubState, slack: SlackState, now: datetime | None = None) 
             pr = gh.add_pull_request(SUPPORT_REPO, title, "Automated change.", user=who,
                                      created_at=business_time(now, 9 - j * 3, rng))
             b.summary.pull_requests.append(pr.number)
+
+        # -- a reopened request (for the metrics' reopen rate) ------------------------------------
+        # The requester comes back after the latest close that is at least 2 days old; the team
+        # fixes it again and closes it the next day. Added last and without the rng, so every
+        # other seeded item stays exactly as it was.
+        _seed_reopen(b, now)
         return b.summary
+
+
+def _seed_reopen(b: _Builder, now: datetime) -> None:
+    repo = b.gh.repo(SUPPORT_REPO)
+    candidates = [
+        (issue.closed_at, r) for r in b.summary.requests
+        if r.outcome == "closed" and r.issue_number
+        and (issue := repo.issues[r.issue_number]).closed_at is not None
+        and issue.closed_at <= now - timedelta(days=2)
+    ]
+    if not candidates:
+        return
+    closed_at, r = max(candidates, key=lambda pair: pair[0])
+    reopen_at = b._clamp(closed_at + timedelta(hours=6))
+    reclose_at = b._clamp(closed_at + timedelta(hours=30))
+    if reopen_at is None or reclose_at is None or r.issue_number is None:
+        return
+    requester = next(q for q in REQUESTERS if q.name == r.requester)
+    member = b.members.get(r.assignee or "", b.members[ME])
+    b.gh.add_comment(SUPPORT_REPO, r.issue_number, "Sorry, this is happening again for us on staging.",
+                     user=requester.github, at=reopen_at)
+    b.gh.reopen_issue(SUPPORT_REPO, r.issue_number, actor=requester.github, at=reopen_at + timedelta(seconds=5))
+    b.gh.add_comment(SUPPORT_REPO, r.issue_number, "Found a second cause and fixed it — closing again.",
+                     user=member.github, at=reclose_at)
+    b.gh.close_issue(SUPPORT_REPO, r.issue_number, actor=member.github, at=reclose_at + timedelta(seconds=10))
 
 
 def survey_csv(summary: SeedSummary | None = None, now: datetime | None = None) -> str:

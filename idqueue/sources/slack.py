@@ -124,6 +124,7 @@ MAX_RATE_RETRIES = 4
 MAX_TRANSIENT_RETRIES = 3
 THREAD_BATCH = 25  # thread reads per batch when catching up on pending threads
 
+_TS_RE = re.compile(r"^\d+(?:\.\d+)?$")
 _TOKEN_RE = re.compile(r"<([^<>\n]*)>")
 _USER_MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _FORM_RE = re.compile(r"^[ \t>]*\*\s*(?:type|requested by)\s*(?::\s*\*|\*\s*:)", re.IGNORECASE | re.MULTILINE)
@@ -934,6 +935,10 @@ class SlackSource(Source):
                         until=until, source=self.name,
                     ) from None
                 non_json = error.startswith(NON_JSON_PREFIX) or not isinstance(data, dict)
+                if status in (401, 403) and (non_json or not error):
+                    # A proxy or gateway refusing the token answers without Slack's JSON.
+                    raise AuthError(f"Slack refused the token on {method} (HTTP {status})",
+                                    source=self.name) from None
                 if status >= 500 or (status and status != 200 and non_json):
                     if self._backoff(transient_tries):
                         transient_tries += 1
@@ -1080,17 +1085,15 @@ class SlackSource(Source):
         read_now: set[str] = set()
         # 1. Threads left over from a poll that was cut short.
         yield from self._read_pending(channel, state, ctx, read_now)
-        # 2. The history scan (a resumed one first, then a fresh one).
-        fresh_started = False
-        while True:
-            if state.scan is None:
-                if fresh_started:
-                    break
-                state.scan = self._new_scan(state)
-                fresh_started = True
+        # 2. The history scan: a scan resumed from an earlier poll is finished first, then a
+        #    fresh one reads the current window (so a resumed poll still sees new messages).
+        resumed = state.scan is not None
+        if state.scan is None:
+            state.scan = self._new_scan(state)
+        yield from self._scan(channel, state, ctx, read_now)
+        if resumed:
+            state.scan = self._new_scan(state)
             yield from self._scan(channel, state, ctx, read_now)
-            if state.scan is not None:  # pragma: no cover - _scan finishes or raises
-                break
         # 3. Best-effort freshness for threads outside the window.
         yield from self._sweep(channel, state, ctx, read_now)
 
@@ -1139,7 +1142,7 @@ class SlackSource(Source):
             batch_items, batch_events, deleted_events, deleted_items, error = self._process_page(
                 channel, [m for m in messages if isinstance(m, dict)], state, ctx, read_now
             )
-            scan.next = ""
+            scan.next = next_cursor
             scan.pages += 1
             done = not next_cursor
             if done:
@@ -1185,8 +1188,8 @@ class SlackSource(Source):
         refresh: set[str] = set()
         for m in messages:
             ts = m.get("ts")
-            if not isinstance(ts, str):
-                continue
+            if not isinstance(ts, str) or not _TS_RE.match(ts):
+                continue  # lenient: a message without a usable id cannot be tracked
             thread_ts = m.get("thread_ts")
             if isinstance(thread_ts, str) and thread_ts != ts:
                 # A thread_broadcast: stored once, as a reply of its parent.
@@ -1362,6 +1365,12 @@ class SlackSource(Source):
                     continue
                 try:
                     changes = self._read_thread_changes(channel, ts, state.requests.get(ts), ctx)
+                except BadPayload:
+                    # A thread Slack keeps answering garbage for must not block the channel:
+                    # drop it here, the sweep tries it again later.
+                    state.pending.remove(ts)
+                    state.requests[ts] = {**state.requests[ts], "c": 0}
+                    continue
                 except SourceError as exc:
                     error = exc
                     break
@@ -1397,6 +1406,10 @@ class SlackSource(Source):
                 changes = self._read_thread_changes(channel, ts, state.requests.get(ts), ctx, wait=False)
             except (RateLimited, Unavailable):
                 break  # best effort: try again next poll
+            except BadPayload:
+                # Move it to the back of the rotation so one bad thread cannot stall the sweep.
+                state.requests[ts] = {**state.requests[ts], "c": int(self._clock().timestamp())}
+                continue
             read_now.add(ts)
             if changes is None:
                 deleted.append(slack_id(channel, ts))

@@ -148,4 +148,23 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (action_id, n)
     ) WITHOUT ROWID;
     """,
+    # Satisfaction ratings imported from the survey tool's CSV export (metrics issue).
+    # ``uid`` is a hash of the normalised row, so re-importing an export adds nothing.
+    # In-Slack 1-5 reactions are read from the events table, not copied here.
+    # ``events_kind_at`` lets the metrics find a period's closing messages without a scan.
+    """
+    CREATE TABLE IF NOT EXISTS ratings (
+        uid         TEXT PRIMARY KEY,
+        source      TEXT NOT NULL,
+        rating      INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+        at          TEXT NOT NULL,
+        request_ref TEXT NOT NULL DEFAULT '',
+        request_id  TEXT,
+        comment     TEXT NOT NULL DEFAULT '',
+        imported_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS ratings_at ON ratings(at);
+    CREATE INDEX IF NOT EXISTS ratings_request ON ratings(request_id);
+    CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
+    """,
 ]

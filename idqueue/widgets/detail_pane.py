@@ -8,6 +8,7 @@ markup or Markdown, so a title like ``[@click=app.quit]`` is just text.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,15 +16,17 @@ from datetime import datetime
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from idqueue.config import Settings
 from idqueue.domain.models import EventKind, Request, TimelineEvent
@@ -38,6 +41,11 @@ BODY_LIMIT = 20_000
 """Characters of a request body shown (a 200 KB body would only slow the pane down)."""
 EVENT_LIMIT = 2_000
 """Characters shown per timeline message."""
+
+STYLE_NAMES = (
+    "title", "label", "heading", "dim", "link", "breached", "at-risk", "ok", "met", "paused", "none",
+    "p1", "p2", "p3", "p4", "actor", "failed", "pending", "slack", "github",
+)
 
 _SLACK_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
@@ -91,8 +99,9 @@ def load_detail(
     return RequestDetail(request, timeline, info, remaining, now)
 
 
-class DetailPane(VerticalScroll):
-    """Shows one request; :meth:`show_request` loads it in a thread worker.
+class DetailPane(ScrollView, can_focus=True):
+    """Shows one request. Loading *and* rendering happen in a thread worker, so a long body
+    or timeline never blocks the queue; the pane then only paints cached lines.
 
     Args:
         store: the store.
@@ -101,35 +110,28 @@ class DetailPane(VerticalScroll):
         pending: unsent outbox actions lookup.
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "detail-pane--title",
-        "detail-pane--label",
-        "detail-pane--heading",
-        "detail-pane--dim",
-        "detail-pane--link",
-        "detail-pane--breached",
-        "detail-pane--at-risk",
-        "detail-pane--ok",
-        "detail-pane--met",
-        "detail-pane--paused",
-        "detail-pane--p1",
-        "detail-pane--p2",
-        "detail-pane--p3",
-        "detail-pane--p4",
-        "detail-pane--actor",
-        "detail-pane--failed",
-        "detail-pane--pending",
-        "detail-pane--slack",
-        "detail-pane--github",
-    }
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"detail-pane--{name}" for name in STYLE_NAMES}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "scroll_up", "Scroll up", show=False, id="detail.up"),
+        Binding("down,j", "scroll_down", "Scroll down", show=False, id="detail.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="detail.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="detail.page_down"),
+        Binding("home", "scroll_home", "Top", show=False, id="detail.top"),
+        Binding("end", "scroll_end", "Bottom", show=False, id="detail.bottom"),
+    ]
 
     class Loaded(Message):
-        """A request's detail was loaded (``detail`` None when it no longer exists)."""
+        """A request's detail was loaded and rendered (``detail`` None when it no longer exists)."""
 
-        def __init__(self, request_id: str, detail: RequestDetail | None) -> None:
+        def __init__(self, request_id: str, detail: RequestDetail | None, lines: list[Strip], width: int,
+                     same: bool) -> None:
             super().__init__()
             self.request_id = request_id
             self.detail = detail
+            self.lines = lines
+            self.width = width
+            self.same = same
 
     def __init__(
         self,
@@ -148,51 +150,100 @@ class DetailPane(VerticalScroll):
         self.pending = pending
         self.request_id: str | None = None
         self.detail: RequestDetail | None = None
-        self._tz = ZoneInfo(settings.sla.calendar.timezone)
+        self._lines: list[Strip] = [Strip([Segment("No request selected.")])]
+        self._width = 0
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text("No request selected.", style="italic"), id="detail-body", markup=False)
+    def _content_width(self) -> int:
+        return max(self.scrollable_content_region.width, 20)
+
+    def _styles(self) -> dict[str, Style]:
+        return {n: self.get_component_rich_style(f"detail-pane--{n}", partial=True) for n in STYLE_NAMES}
 
     def show_request(self, request_id: str | None) -> None:
         """Load and show a request (None clears the pane)."""
+        same = request_id == self.request_id
         self.request_id = request_id
         if request_id is None:
             self.detail = None
-            self.query_one("#detail-body", Static).update(Text("No request selected."))
+            self._set_lines([Strip([Segment("No request selected.")])], same=False)
             return
-        self._load(request_id)
+        self._load(request_id, self._content_width(), self._styles(), same)
 
     def refresh_detail(self) -> None:
-        """Reload the request currently shown (after a poll or an action)."""
+        """Reload the request currently shown (after a poll or an action), keeping the scroll."""
         if self.request_id is not None:
-            self._load(self.request_id)
+            self._load(self.request_id, self._content_width(), self._styles(), True)
+
+    def text(self) -> str:
+        """The pane's plain text (for tests and the e2e check)."""
+        return "\n".join(strip.text.rstrip() for strip in self._lines)
 
     @work(thread=True, exclusive=True, group="detail")
-    def _load(self, request_id: str) -> None:
+    def _load(self, request_id: str, width: int, styles: dict[str, Style], same: bool) -> None:
+        renderer = DetailRenderer(self.settings, styles)
         try:
             detail = load_detail(self.store, self.settings, request_id, now=self.clock(), pending=self.pending)
-        except Exception as exc:
-            self.post_message(self.Loaded(request_id, None))
-            self.app.call_from_thread(self.notify, f"Cannot load {request_id}: {exc}", severity="error", markup=False)
-            return
-        self.post_message(self.Loaded(request_id, detail))
+            if detail is None:
+                lines = [Strip([Segment("This request no longer exists.")])]
+            else:
+                lines = renderer.lines(detail, width)
+        except Exception as exc:  # a broken row must not take the app down
+            lines = [Strip([Segment(one_line(f"Cannot show {request_id}: {exc}", 300))])]
+            detail = None
+        self.post_message(self.Loaded(request_id, detail, lines, width, same))
 
     def on_detail_pane_loaded(self, message: Loaded) -> None:
+        message.stop()
         if message.request_id != self.request_id:
             return
         self.detail = message.detail
-        body = self.query_one("#detail-body", Static)
-        if message.detail is None:
-            body.update(Text("This request no longer exists."))
-            return
-        scroll = self.scroll_y if message.detail and self.border_subtitle == message.request_id else 0
-        self.border_subtitle = message.request_id
-        body.update(self.render_detail(message.detail))
-        self.scroll_to(y=scroll, animate=False)
+        self._width = message.width
+        self._set_lines(message.lines, same=message.same)
 
-    # ------------------------------------------------------------------ rendering
+    def _set_lines(self, lines: list[Strip], *, same: bool) -> None:
+        self._lines = lines
+        self.virtual_size = Size(self._content_width(), len(lines))
+        if not same:
+            self.set_scroll(0, 0)
+        self.refresh()
+
+    def on_resize(self) -> None:
+        if self.request_id is not None and self._content_width() != self._width:
+            self.refresh_detail()
+
+    def render_line(self, y: int) -> Strip:
+        index = y + int(self.scroll_y)
+        width = self.size.width
+        base = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, base)
+        return self._lines[index].apply_style(base).adjust_cell_length(width, base)
+
+
+class DetailRenderer:
+    """Builds the pane's content from a :class:`RequestDetail` (pure; safe in a worker thread).
+
+    Args:
+        settings: roster names and the team's timezone.
+        styles: component-class name (``title``, ``breached``…) → Rich style, read from the
+            pane's CSS on the UI thread.
+    """
+
+    def __init__(self, settings: Settings, styles: dict[str, Style]) -> None:
+        self.settings = settings
+        self.styles = styles
+        self._tz = ZoneInfo(settings.sla.calendar.timezone)
+
+    def lines(self, detail: RequestDetail, width: int) -> list[Strip]:
+        """The content rendered to ``width`` cells, one strip per line."""
+        console = Console(width=max(width, 20), file=io.StringIO(), force_terminal=True,
+                          color_system="truecolor", legacy_windows=False, highlight=False)
+        options = console.options.update(width=max(width, 20), highlight=False)
+        rendered = console.render_lines(self.render_detail(detail), options, pad=False)
+        return [Strip(line).simplify() for line in rendered]
+
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"detail-pane--{name}", partial=True)
+        return self.styles.get(name, Style())
 
     def _when(self, value: datetime | None) -> str:
         if value is None:

@@ -48,6 +48,9 @@ class FacetPane(OptionList):
         "facet-pane--breached",
         "facet-pane--at-risk",
         "facet-pane--ok",
+        "facet-pane--paused",
+        "facet-pane--met",
+        "facet-pane--none",
         "facet-pane--p1",
         "facet-pane--p2",
         "facet-pane--p3",
@@ -89,7 +92,7 @@ class FacetPane(OptionList):
         options: list[Option | None] = []
         for entry in self._entries:
             if isinstance(entry, FacetHeading):
-                text = Text(fit(entry.label, width), style=self._style("heading"))
+                text = Text(fit(f"  {entry.label}", width), style=self._style("heading"))
                 options.append(Option(text, disabled=True))
                 continue
             key = (entry.facet, entry.value)

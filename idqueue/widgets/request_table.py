@@ -201,7 +201,7 @@ class RequestTable(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.data = data
-        self.query = query or QueueQuery()
+        self.queue_query = query or QueueQuery()
         self.cursor = 0
         self.selected: set[str] = set()
         self.new_ids: set[str] = set()
@@ -260,11 +260,11 @@ class RequestTable(ScrollView, can_focus=True):
             keep: keep the cursor on its request; False keeps only its position.
         """
         if query is not None:
-            self.query = query
+            self.queue_query = query
         self._generation += 1
         anchor = anchor_id or (self.cursor_id if keep else None)
         visible = max(self.size.height, 50)
-        self._run_snapshot(self._generation, self.query, anchor, self.cursor, visible)
+        self._run_snapshot(self._generation, self.queue_query, anchor, self.cursor, visible)
 
     def move_next(self) -> None:
         """Act-and-advance: put the cursor on the next request."""
@@ -429,7 +429,7 @@ class RequestTable(ScrollView, can_focus=True):
         for page in range(lo, hi + 1):
             if page not in self._pages and page not in self._loading:
                 self._loading.add(page)
-                self._run_page(self._generation, self.query, page)
+                self._run_page(self._generation, self.queue_query, page)
         for page in [p for p in self._pages if p < lo - 1 or p > hi + 1]:
             del self._pages[page]
 
@@ -572,9 +572,9 @@ class RequestTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         group, pos = self._at_line(line)
         if group is not None:
-            label = SLA_LABELS.get(group.label, group.label) if self.query.group == "sla" else group.label
-            label = label or ("Unassigned" if self.query.group == "assignee" else "—")
-            if self.query.group == "assignee":
+            label = SLA_LABELS.get(group.label, group.label) if self.queue_query.group == "sla" else group.label
+            label = label or ("Unassigned" if self.queue_query.group == "assignee" else "—")
+            if self.queue_query.group == "assignee":
                 from idqueue.widgets.rows import member_name
 
                 label = member_name(self.data.settings, group.label) or "Unassigned"
@@ -602,9 +602,9 @@ class RequestTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for column, w in self._layout(width):
             name = column.name
-            active = column.sort is not None and column.sort == self.query.sort
+            active = column.sort is not None and column.sort == self.queue_query.sort
             if active:
-                name = f"{name}{'▼' if self.query.descending else '▲'}"
+                name = f"{name}{'▼' if self.queue_query.descending else '▲'}"
             segments.append(Segment(fit(name, w), sorted_style if active else style))
             segments.append(Segment(" ", style))
         return Strip(segments).adjust_cell_length(width, style)

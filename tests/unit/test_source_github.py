@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from idqueue.config import Settings
+from idqueue.config import GitHubConfig, Settings, SlaConfig
 from idqueue.domain.models import EventKind, SourceKind
 from idqueue.sources.github import (
     clamp_wait,
@@ -126,8 +126,10 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
                 "IDQUEUE_GITHUB_REPOS", "IDQUEUE_GITHUB_LABEL", "IDQUEUE_NOW"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    return Settings(github={"repos": [REPO], "bot_logins": ["intake-bot"], "backlog_label": "backlog"},
-                    sla={"pending_labels": ["pending", "waiting-on-requester"]})
+    return Settings(
+        github=GitHubConfig(repos=[REPO], bot_logins=["intake-bot"], backlog_label="backlog"),
+        sla=SlaConfig(pending_labels=["pending", "waiting-on-requester"]),
+    )
 
 
 # --------------------------------------------------------------------------- issues

@@ -8,6 +8,7 @@ cursor moved past what was committed.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
-from idqueue.domain.models import EventKind, Status, github_id
+from idqueue.domain.models import Status, github_id
 from idqueue.sandbox import seed
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
 from idqueue.sandbox.runner import Sandbox
@@ -298,6 +299,32 @@ def test_pagination_past_100_follows_link_next_without_last(h: Harness) -> None:
     assert {c.status for c in h.gh.calls.all()} == {304}
 
 
+def test_events_stop_at_the_stored_high_water_mark(h: Harness) -> None:
+    number = h.issue("Busy", minutes_ago=300)
+    for i in range(150):  # 1 labeled + 150 label events: two pages, newest first
+        h.state.add_labels(REPO, number, [f"tag-{i}"], at=h.now - timedelta(minutes=200 - i))
+    h.sync()
+    assert len(h.gh.calls.calls_to("GET", EVENTS)) == 2
+    h.sb.clock.advance(60)
+    h.state.assign(REPO, number, ["ana-reyes"])
+    h.gh.calls.clear()
+    h.sync()
+    calls = h.gh.calls.calls_to("GET", EVENTS)
+    assert [c.status for c in calls] == [200]  # page 1 reached the last event already stored
+    assert ("assigned", {"assignee": "ana-reyes"}) in [(k, d) for _, k, d in h.events(number)]
+
+
+def test_a_change_on_a_later_page_is_not_hidden_by_page_one_etag(h: Harness) -> None:
+    # 150 issues updated in the same second: even the settled "since" spans two pages, so no
+    # ETag may be kept (page 1's would still match after a change on page 2).
+    numbers = [h.issue(f"Same second {i}") for i in range(150)]
+    h.sync()
+    h.sync()
+    h.state.edit_issue(REPO, numbers[-1], title="Changed on page 2")
+    h.sync()
+    assert h.item(numbers[-1])["title"] == "Changed on page 2"
+
+
 def test_smaller_page_size_from_config(empty_sandbox: Sandbox, tmp_path: Path) -> None:
     h = Harness(empty_sandbox, tmp_path, per_page=10)
     numbers = [h.issue(f"Bulk {i}", minutes_ago=100 - i) for i in range(25)]
@@ -307,15 +334,21 @@ def test_smaller_page_size_from_config(empty_sandbox: Sandbox, tmp_path: Path) -
 
 
 def test_row_updated_mid_listing_cannot_shift_another_out_of_sight(h: Harness) -> None:
-    numbers = [h.issue(f"Bulk {i}", minutes_ago=300 - i) for i in range(150)]
+    numbers = [h.issue(f"Bulk {i}", minutes_ago=400 - i) for i in range(300)]
     gen = h.batches()
-    first = next(b for b in gen if b.items)
-    assert [i.raw["number"] for i in first.items] == numbers[:100]
-    # Page 1 has been read: updating its first issue moves it to the end of the list and pulls
-    # issue #101 from page 2 onto page 1 (already read), so this listing never returns #101.
+    pages = []
+    for batch in gen:
+        if batch.items:
+            pages.append([i.raw["number"] for i in batch.items])
+        if len(pages) == 2:
+            break
+    assert pages == [numbers[:100], numbers[100:200]]
+    # Pages 1-2 have been read: updating issue #1 moves it to the end of the list and pulls
+    # #201 from page 3 onto page 2 (already read), so this listing never returns #201.
     h.state.edit_issue(REPO, numbers[0], title="Bumped")
     list(gen)
-    assert github_id(REPO, numbers[100]) not in h.item_ids()
+    assert github_id(REPO, numbers[200]) not in h.item_ids()
+    # #1 came back twice: the cursor stays before its first sighting, so the next poll re-reads.
     h.sync()
     assert h.item_ids() == {github_id(REPO, n) for n in numbers}
     assert h.item(numbers[0])["title"] == "Bumped"
@@ -371,8 +404,9 @@ def test_backlog_label_makes_a_backlog_event(h: Harness) -> None:
     h.sb.clock.advance(60)
     h.state.add_labels(REPO, number, [seed.BACKLOG_LABEL], actor="ana-reyes")
     h.sync()
-    assert [k for _, k, _ in h.events(number)][-2:] == ["backlog", "labeled"] or \
-        [k for _, k, _ in h.events(number)][-2:] == ["labeled", "backlog"]
+    kinds = [k for _, k, _ in h.events(number)]
+    assert kinds.count("backlog") == 1 and kinds.count("labeled") == 2
+    assert [d for _, k, d in h.events(number) if k == "labeled"][-1] == {"label": seed.BACKLOG_LABEL}
     assert h.status(number) is Status.BACKLOG
 
 
@@ -447,11 +481,15 @@ def test_timeout_is_retried_then_unavailable(empty_sandbox: Sandbox, tmp_path: P
 
 
 def test_connection_refused_is_unavailable(empty_sandbox: Sandbox, tmp_path: Path) -> None:
-    h = Harness(empty_sandbox, tmp_path, base_url="http://127.0.0.1:9")
+    with socket.socket() as sock:  # a port that was just free and now has no listener
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    h = Harness(empty_sandbox, tmp_path, base_url=f"http://127.0.0.1:{port}")
     err = h.sync_error()
     assert isinstance(err, Unavailable)
     assert err.title.startswith("cannot reach GitHub")
     assert GITHUB_TOKEN not in str(err)
+    assert h.sleeps == [1.0, 2.0]
 
 
 def test_429_with_retry_after_waits_and_retries(h: Harness) -> None:
@@ -614,7 +652,10 @@ def test_check_reports_login_scopes_rate_and_repos(h: Harness) -> None:
     facts = h.source.check()
     assert facts["login"] == h.state.viewer
     assert facts["scopes"] == ["repo"]
-    assert facts["rate_limit"]["remaining"] == h.state.rate.remaining
+    # /user was counted, /rate_limit is free, and the repo was checked after it.
+    assert facts["rate_limit"]["remaining"] == h.state.rate.limit - 1
+    assert facts["rate_limit"]["reset"] == datetime.fromtimestamp(h.state.rate.reset, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
     assert facts["repos"][REPO]["full_name"] == REPO
     assert facts["repos"][REPO]["can_write"] is True
 

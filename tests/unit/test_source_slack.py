@@ -15,6 +15,7 @@ import pytest
 
 from idqueue.config import Settings
 from idqueue.domain.models import EventKind, Person, SourceKind, slack_id
+from idqueue.sources.base import AuthError, NotFound, Unavailable
 from idqueue.sources.slack import (
     SlackContext,
     _map_error,
@@ -32,7 +33,6 @@ from idqueue.sources.slack import (
     slack_to_text,
     ts_to_datetime,
 )
-from idqueue.sources.base import AuthError, NotFound, Unavailable
 
 CH = "C0IDENTITY"
 WS = "https://idqueue-sandbox.slack.com"
@@ -438,3 +438,36 @@ def test_error_codes_map_to_distinct_types(code: str, kind: type[Exception]) -> 
 def test_error_titles_never_carry_tokens() -> None:
     err = _map_error("auth.test", "xoxb-123-456-secret", "slack", {})
     assert "xoxb-" not in err.title and "[redacted]" in err.title
+
+
+def test_own_user_token_messages_are_not_requests(ctx: SlackContext) -> None:
+    # With a user token, auth.test gives only a user id: that user's posts are ours.
+    own = {"type": "message", "user": "U0IDQUEUE", "ts": "3.000001", "text": "*Type:* Bug\n*Details:* x",
+           "reactions": [{"name": "ticket", "users": ["U0BEN"], "count": 1}]}
+    assert not is_request(own, ctx)
+    assert is_request({**own, "user": "U0REQ03"}, ctx)
+
+
+def test_local_block_parser_when_intake_module_lacks_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import idqueue.sources.slack as slack_mod
+
+    monkeypatch.setattr(slack_mod, "_INTAKE_PARSER", [None])
+    fields = message_fields({"blocks": INTAKE_BOT_MSG["blocks"], "text": "*Extra:* from text\n*Type:* ignored"})
+    assert fields["Type"] == "Data request"
+    assert fields["Team"] == "Facilities &amp; Logistics"  # raw Slack value; the item unescapes it
+    assert fields["Requested by"] == "<@U0REQ09>"
+    assert fields["Details"] == "For our OKR deck we need sign-ins by CSP"
+    assert fields["Extra"] == "from text"
+    rich = {"blocks": [{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+        {"type": "text", "text": "Type:", "style": {"bold": True}}, {"type": "text", "text": " Bug fix"}]}]}]}
+    assert message_fields(rich) == {"Type": "Bug fix"}
+
+
+def test_intake_parser_errors_fall_back_to_local_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    import idqueue.sources.slack as slack_mod
+
+    def broken(blocks: list[dict[str, Any]]) -> dict[str, str]:
+        raise RuntimeError("bug in another module")
+
+    monkeypatch.setattr(slack_mod, "_INTAKE_PARSER", [broken])
+    assert message_fields({"blocks": INTAKE_BOT_MSG["blocks"]})["Type"] == "Data request"

@@ -24,8 +24,8 @@ from idqueue.sandbox.runner import Sandbox
 from idqueue.sandbox.slack_emulator import APP_USER_ID, SLACK_TOKEN, SlackMessage
 from idqueue.sources.base import (
     AuthError,
-    Batch,
     BadPayload,
+    Batch,
     NotFound,
     RateLimited,
     SourceError,
@@ -511,6 +511,8 @@ def test_rate_limit_is_bounded_never_a_hot_loop(sb: Sandbox, tmp_path: Path) -> 
         ({"error": "invalid_auth"}, AuthError),
         ({"error": "missing_scope"}, AuthError),
         ({"error": "token_revoked"}, AuthError),
+        ({"status": 401, "body": {"ok": False, "error": "invalid_auth"}}, AuthError),
+        ({"status": 401, "body": b"<html>401 Authorization Required</html>"}, AuthError),
         ({"error": "ratelimited"}, RateLimited),  # HTTP 200 ok:false ratelimited
         ({"kind": "secondary_limit", "retry_after": 600}, RateLimited),
         ({"error": "something_new"}, Unavailable),
@@ -654,6 +656,7 @@ def test_check_reports_identity_and_channels(sb: Sandbox, tmp_path: Path) -> Non
 
 
 def test_scale_2000_messages_in_pages(sb: Sandbox, tmp_path: Path) -> None:
+    # Batch level only (the store's cost is measured by the benchmarks, not here).
     st = sb.slack.state
     with st.lock:
         for i in range(2000):
@@ -662,8 +665,30 @@ def test_scale_2000_messages_in_pages(sb: Sandbox, tmp_path: Path) -> None:
             if i % 50 == 0:
                 st.post(CH, "U0ANA", "ok", thread_ts=m.ts, at=at + timedelta(minutes=1))
     h = Harness(sb, tmp_path)
-    assert h.poll() is None
-    assert len(h.live_ids()) == 2000
+    batches = list(h.source.fetch({}))
+    items = [i.id for b in batches for i in b.items]
+    assert len(items) == len(set(items)) == 2000
     assert len(history_calls(sb)) == 10
     assert len(sb.slack.calls.api("conversations.replies")) == 40
-    assert len(h.events()) == 40
+    assert sum(len(b.events) for b in batches) == 40
+    assert sum(b.stats.requests for b in batches) == len(sb.slack.calls)
+    assert [b.progress for b in batches] == [(n, None) for n in range(1, 11)]
+
+
+def test_a_malformed_thread_does_not_block_the_channel(sb: Sandbox, tmp_path: Path) -> None:
+    parent = bot_intake(sb, NOW - timedelta(hours=3))
+    sb.slack.state.post(CH, "U0ANA", "on it", thread_ts=parent.ts, at=NOW - timedelta(hours=2))
+    sb.slack.faults.add("conversations.replies", "malformed", times=-1)
+    h = Harness(sb, tmp_path, sweep_per_poll=5)
+    assert isinstance(h.poll(), BadPayload)
+    assert slack_id(CH, parent.ts) in h.live_ids()  # the page was kept
+    later = post_form(sb, 1, start=NOW + timedelta(minutes=1))[0]
+    sb.clock.advance(300)
+    h.poll()
+    assert slack_id(CH, later.ts) in h.live_ids()  # history still moves on
+    sb.slack.faults.clear()
+    sb.clock.advance(60)
+    for _ in range(3):
+        assert h.poll() is None
+        sb.clock.advance(60)
+    assert any(e["item_id"] == slack_id(CH, parent.ts) for e in h.events().values())

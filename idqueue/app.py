@@ -1,0 +1,158 @@
+"""The Textual app: the composition root. It wires the core into the queue screen, applies
+the user's keymap and theme, and offers every binding in the help screen and the command
+palette. Behaviour lives in ``screens/`` and ``widgets/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from idqueue.clock import clock_for
+from idqueue.config import Settings
+from idqueue.screens.context import TuiContext
+from idqueue.screens.help import HelpEntry, HelpScreen
+from idqueue.screens.queue import QueueScreen
+from idqueue.store.db import Store
+from idqueue.widgets.request_table import RequestTable
+from idqueue.widgets.rows import QueueData
+
+SANDBOX_BANNER = "SANDBOX — loopback emulators, not real Slack/GitHub"
+
+
+class IdqueueApp(App[None]):
+    """idqueue's TUI.
+
+    Args:
+        ctx: the core objects; build them with :meth:`build`.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "idqueue"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("m", "metrics", "Metrics", id="app.metrics"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(self, ctx: TuiContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.title = "idqueue"
+        self.sub_title = SANDBOX_BANNER if ctx.sandbox else f"{ctx.settings.team_name} triage queue"
+
+    @classmethod
+    def build(cls, settings: Settings, *, store: Store | None = None, sandbox: bool = False,
+              live: bool = True, poll: bool = True) -> IdqueueApp:
+        """Wire the store, sync engine and outbox for ``settings``.
+
+        Args:
+            settings: the configuration.
+            store: an open store (default: open ``settings.db``).
+            sandbox: show the sandbox banner.
+            live: poll the sources on the configured interval.
+            poll: build the sync engine (False: no sources, e.g. for screenshots of a prepared DB).
+        """
+        store = store or Store.open(settings.db, key_prefix=settings.ui.key_prefix)
+        clock = clock_for(settings)
+        engine = None
+        if poll:
+            from idqueue.sync import SyncEngine, build_sources
+
+            engine = SyncEngine(store, build_sources(settings), settings, clock=clock)
+        actions, dispatcher, pending = _outbox(store, settings, clock)
+        data = QueueData(store, settings, clock=clock, pending=pending)
+        return cls(TuiContext(settings, store, clock, data, engine, actions, dispatcher, pending,
+                              sandbox=sandbox, live=live))
+
+    def on_mount(self) -> None:
+        try:
+            self.theme = self.ctx.settings.ui.theme
+        except Exception:
+            self.notify(f"Unknown theme {self.ctx.settings.ui.theme!r}; using the default.", severity="warning",
+                        markup=False)
+        keymap = self.ctx.settings.ui.keymap
+        if keymap:
+            self.set_keymap(keymap)
+        self.push_screen(QueueScreen(self.ctx))
+
+    @property
+    def queue(self) -> QueueScreen:
+        """The queue screen."""
+        return next(s for s in self.screen_stack if isinstance(s, QueueScreen))
+
+    # ------------------------------------------------------------------ keys everywhere
+    def binding_sources(self) -> list[tuple[str, Any, list[Binding]]]:
+        """(section, target, bindings) for everything that has a stable binding id."""
+        out: list[tuple[str, Any, list[Binding]]] = []
+        for section, target, bindings in (
+            ("Queue", "queue", QueueScreen.BINDINGS),
+            ("Navigation", "table", RequestTable.BINDINGS),
+            ("App", "app", self.BINDINGS),
+        ):
+            out.append((section, target, [b for b in bindings if isinstance(b, Binding) and b.id]))
+        return out
+
+    def keys_for(self, binding: Binding) -> str:
+        """The key(s) in effect for a binding (the user's keymap wins), for display."""
+        keys = self.ctx.settings.ui.keymap.get(binding.id or "", binding.key)
+        return ", ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
+
+    def help_entries(self) -> list[HelpEntry]:
+        """Every binding for the help screen."""
+        entries = [
+            HelpEntry(section, self.keys_for(b), b.description, b.id or "")
+            for section, _, bindings in self.binding_sources()
+            for b in bindings
+        ]
+        entries.append(HelpEntry("App", "ctrl+p", "Command palette (every action)", "app.command_palette"))
+        return entries
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, QueueScreen):
+            return
+        for _, target, bindings in self.binding_sources():
+            node = screen if target == "queue" else screen.query_one(RequestTable) if target == "table" else self
+            for b in bindings:
+                if b.action in ("quit", "help"):
+                    continue
+                yield SystemCommand(b.description, f"{self.keys_for(b)}  ·  {b.id}",
+                                    partial(node.run_action, b.action))
+
+    def action_help(self) -> None:
+        """Show every key."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.help_entries()))
+
+    def action_metrics(self) -> None:
+        """Open the metrics dashboard."""
+        try:
+            from idqueue.screens.dashboard import DashboardScreen
+        except ImportError:
+            self.notify("The metrics dashboard is not available in this build.", severity="warning")
+            return
+        self.push_screen(DashboardScreen(self.ctx.store, self.ctx.settings, clock=self.ctx.clock),
+                         self._jump_to)
+
+    def _jump_to(self, request_id: str | None) -> None:
+        if request_id:
+            self.queue.go_to(request_id)
+
+
+def _outbox(store: Store, settings: Settings, clock: Any) -> tuple[Any, Any, Any]:
+    """The outbox service, dispatcher and pending lookup (None when the outbox is absent)."""
+    try:
+        from idqueue.outbox.dispatcher import Dispatcher
+        from idqueue.outbox.service import Actions
+    except ImportError:
+        return None, None, None
+    from idqueue.widgets.rows import outbox_lookup
+
+    actions = Actions(store, settings, clock=clock)
+    return actions, Dispatcher(store, settings, clock=clock), outbox_lookup(actions)

@@ -1,0 +1,500 @@
+"""The dispatcher: sends queued actions, in order per request, exactly once.
+
+One :meth:`Dispatcher.run_once` claims the next action that may go (see
+:meth:`~idqueue.outbox.store.OutboxStore.claim`), sends it through its target's writer, records
+the outcome, and repeats until nothing is due. Writes are serialized and throttled (about one a
+second: GitHub's content-creation limit is 80 a minute, Slack's ``chat.postMessage`` about one a
+second per channel).
+
+Outcomes:
+
+* sent → ``sent``, and the local store is updated at once (see below);
+* rate limited → back to ``queued`` with ``next_attempt_at`` = the limit's reset /
+  ``Retry-After`` (at least one second);
+* 5xx, timeouts, dropped connections, garbled answers → ``queued`` with exponential backoff;
+  after ``max_attempts`` → ``failed``;
+* 401/403/404/422 and conflicts → ``needs_attention`` with the reason; later actions of the same
+  request wait until the user retries or drops it.
+
+Exactly once across crashes: the attempt is counted (and committed) *before* the request is
+sent, so a process that dies anywhere in between leaves an action whose next attempt knows that
+the destination may already have it; the writers then look for the action id (GitHub comment
+marker, Slack message metadata, marker in a created issue) before writing again.
+
+Local store: after a successful send the dispatcher applies the known effect to the stored
+source item (assignees, labels, state from GitHub's answer) and adds the posted comment or
+thread reply as a timeline event with the same uid the read sources will use, then
+re-assembles the request. The next poll overwrites it with the source's own view.
+
+Testing hook: ``IDQUEUE_OUTBOX_CRASH_AT=point[:kind[:target]]`` makes the process kill itself
+(``SIGKILL``) at ``claimed`` (before the request), ``sent`` (the destination has it, nothing is
+recorded) or ``recorded`` (after recording), for the crash tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from idqueue.clock import Clock, clock_for
+from idqueue.config import Settings
+from idqueue.domain.models import (
+    EventKind,
+    SourceItem,
+    SourceKind,
+    TimelineEvent,
+    github_id,
+    parse_iso,
+    slack_id,
+)
+from idqueue.domain.mrkdwn import unescape_mrkdwn
+from idqueue.outbox.models import LINK_PLACEHOLDER, Action, ActionKind, ActionState, ConflictError
+from idqueue.outbox.store import OutboxStore
+from idqueue.safety import one_line, redact
+from idqueue.sources.base import RateLimited, SourceError
+from idqueue.store.db import Store, item_from_json
+
+__all__ = ["DispatchReport", "Dispatcher", "Writer", "build_writers"]
+
+log = logging.getLogger(__name__)
+
+CRASH_ENV = "IDQUEUE_OUTBOX_CRASH_AT"
+_SLACK_STATE_KINDS = {
+    "assign": EventKind.ASSIGNED, "unassign": EventKind.UNASSIGNED, "close": EventKind.CLOSED,
+    "backlog": EventKind.BACKLOG, "pending": EventKind.PENDING, "resume": EventKind.RESUMED,
+    "reopen": EventKind.REOPENED,
+}
+
+
+class Writer(Protocol):
+    """Carries actions to one destination (``github``, ``slack``; later ``trello``)."""
+
+    target: str
+
+    def send(self, action: Action, *, maybe_sent: bool) -> dict[str, Any]:
+        """Write one action; return what the destination answered.
+
+        Args:
+            action: the action.
+            maybe_sent: a previous attempt may have reached the destination: reconcile first.
+
+        Raises:
+            SourceError: transient (retried) or permanent (``needs_attention``); ConflictError.
+        """
+
+    def close(self) -> None:
+        """Release clients."""
+
+
+@dataclass
+class DispatchReport:
+    """What one :meth:`Dispatcher.run_once` did.
+
+    Attributes:
+        sent: actions that reached their destination.
+        retrying: actions put back in the queue for later (rate limit, outage).
+        failed: actions that ran out of attempts.
+        needs_attention: actions stopped by a permanent error or a conflict.
+        request_ids: requests whose actions changed (the TUI refreshes those rows).
+        blocked: human reasons why some actions could not be tried (e.g. no token).
+        next_due: when the earliest waiting action may be tried again.
+    """
+
+    sent: list[Action] = field(default_factory=list)
+    retrying: list[Action] = field(default_factory=list)
+    failed: list[Action] = field(default_factory=list)
+    needs_attention: list[Action] = field(default_factory=list)
+    request_ids: set[str] = field(default_factory=set)
+    blocked: list[str] = field(default_factory=list)
+    next_due: datetime | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Counts per outcome."""
+        return {"sent": len(self.sent), "retrying": len(self.retrying), "failed": len(self.failed),
+                "needs_attention": len(self.needs_attention)}
+
+    @property
+    def touched(self) -> list[str]:
+        """``request_ids`` sorted."""
+        return sorted(self.request_ids)
+
+    def merge(self, other: DispatchReport) -> None:
+        """Accumulate another report (later outcomes of the same action replace earlier ones)."""
+        for name in ("sent", "retrying", "failed", "needs_attention"):
+            mine: list[Action] = getattr(self, name)
+            for action in getattr(other, name):
+                for bucket in ("sent", "retrying", "failed", "needs_attention"):
+                    lst: list[Action] = getattr(self, bucket)
+                    lst[:] = [a for a in lst if a.id != action.id]
+                mine.append(action)
+        self.request_ids |= other.request_ids
+        self.blocked = list(dict.fromkeys([*self.blocked, *other.blocked]))
+        self.next_due = other.next_due
+
+    def summary(self) -> str:
+        """One line, e.g. ``sent 3, retrying 1, needs attention 0, failed 0``."""
+        c = self.counts
+        return (f"sent {c['sent']}, retrying {c['retrying']}, needs attention {c['needs_attention']}, "
+                f"failed {c['failed']}")
+
+
+def build_writers(settings: Settings, *, clock: Clock | None = None, timeout: float = 20.0) -> dict[str, Writer]:
+    """Writers for the destinations that have a token configured."""
+    writers: dict[str, Writer] = {}
+    if settings.github.token is not None:
+        from idqueue.outbox.github_writer import GitHubWriter
+
+        writers["github"] = GitHubWriter(settings, clock=clock, timeout=timeout)
+    if settings.slack.token is not None:
+        from idqueue.outbox.slack_writer import SlackWriter
+
+        writers["slack"] = SlackWriter(settings, clock=clock, timeout=timeout)
+    return writers
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def owner_dead(owner: str) -> bool:
+    """Whether the process holding a lease is known to be gone (same host, pid not running)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        # Our own process: the owner is another Dispatcher here, alive by definition (it would
+        # have released its claim on any exception).
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
+
+
+def _crash_point(point: str, action: Action) -> None:
+    """The crash-test hook (see the module docstring)."""
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    want, _, rest = spec.partition(":")
+    kind, _, target = rest.partition(":")
+    if want != point or (kind and kind != action.kind.value) or (target and target != action.target):
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Dispatcher:
+    """Sends queued outbox actions.
+
+    Args:
+        store: the open store (several processes may share it).
+        settings: configuration (writers are built from its tokens unless given).
+        writers: target → writer (tests inject writers bound to the emulators).
+        clock: the clock for leases, backoff and bookkeeping.
+        sleep: how to wait between writes (the throttle); tests pass a no-op.
+        throttle: seconds between two writes.
+        lease_seconds: how long a claim holds; a crashed owner on this host is detected sooner.
+        max_attempts: transient failures before an action is ``failed``.
+        assembler_factory: ``(settings, now) -> assembler`` for the local-store update
+            (default: :func:`idqueue.domain.assemble.make_assembler`).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        writers: dict[str, Writer] | None = None,
+        clock: Clock | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        throttle: float = 1.0,
+        lease_seconds: float = 120.0,
+        max_attempts: int = 8,
+        assembler_factory: Callable[[Settings, datetime], Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock: Clock = clock or clock_for(settings)
+        self.sleep = sleep
+        self.throttle = throttle
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.outbox = OutboxStore(store)
+        self.owner = _owner_id()
+        self._writers = writers
+        self._assembler_factory = assembler_factory
+        self._wrote = False
+
+    @property
+    def writers(self) -> dict[str, Writer]:
+        """The writers (built from the settings on first use)."""
+        if self._writers is None:
+            self._writers = build_writers(self.settings, clock=self.clock)
+        return self._writers
+
+    def close(self) -> None:
+        """Release the writers' clients."""
+        for writer in (self._writers or {}).values():
+            writer.close()
+
+    # ------------------------------------------------------------------ the loop
+    def run_once(self, *, max_actions: int | None = None) -> DispatchReport:
+        """Send every action that is due now, in order per request.
+
+        Args:
+            max_actions: stop after this many attempts (None: until nothing is due).
+
+        Returns:
+            The outcomes and the request ids touched.
+        """
+        report = DispatchReport()
+        targets = set(self.writers)
+        tried = 0
+        while max_actions is None or tried < max_actions:
+            claim = self.outbox.claim(
+                self.owner, now=self.clock(), lease_seconds=self.lease_seconds, targets=targets,
+                owner_dead=owner_dead,
+            )
+            if claim is None:
+                break
+            tried += 1
+            if self._wrote and self.throttle > 0:
+                self.sleep(self.throttle)
+            self._dispatch(claim.action, recovered=claim.recovered, report=report)
+        unconfigured = {a.target for a in self.outbox.select(states=[ActionState.QUEUED])} - targets
+        for target in sorted(unconfigured):
+            report.blocked.append(f"{target} writes are not configured (no {target} token): actions wait")
+        report.next_due = self.outbox.next_due()
+        return report
+
+    def _dispatch(self, action: Action, *, recovered: bool, report: DispatchReport) -> None:
+        report.request_ids.add(action.request_id)
+        _crash_point("claimed", action)
+        writer = self.writers[action.target]
+        # The attempt was counted before sending: anything above one means an earlier attempt
+        # (possibly by a process that died) may have reached the destination.
+        maybe_sent = recovered or action.attempts > 1
+        now = self.clock()
+        try:
+            prepared = self._prepare(action)
+            self._wrote = True
+            result = writer.send(prepared, maybe_sent=maybe_sent)
+        except ConflictError as exc:
+            self._stop(action, ActionState.NEEDS_ATTENTION, f"conflict: {exc.title}", report)
+            return
+        except SourceError as exc:
+            self._failed(action, exc, now, report)
+            return
+        except Exception as exc:
+            log.exception("outbox: unexpected error sending %s", action.id)
+            self._stop(action, ActionState.NEEDS_ATTENTION,
+                       f"internal error: {type(exc).__name__}: {one_line(redact(str(exc)), 200)}", report)
+            return
+        _crash_point("sent", action)
+        detail = "already there (reconciled)" if result.get("reconciled") else ""
+        if self.outbox.mark_sent(action.id, self.owner, now=self.clock(), result=result, detail=detail):
+            action.state, action.result, action.sent_at = ActionState.SENT, result, self.clock()
+            report.sent.append(action)
+            _crash_point("recorded", action)
+            self._apply_locally(action, result)
+        else:
+            log.warning("outbox: lost the lease on %s; the new owner records it", action.id)
+
+    def _prepare(self, action: Action) -> Action:
+        """Fill in what was unknown when the action was queued (the new backlog issue's URL)."""
+        link_from = action.params.get("link_from")
+        if not link_from or not action.text or LINK_PLACEHOLDER not in action.text:
+            return action
+        source = self.outbox.get(str(link_from))
+        url = source.result.get("url") if source is not None else None
+        if source is None or source.state is not ActionState.SENT or not url:
+            raise _MissingLink(f"the backlog item this message links to was not created (action {link_from})")
+        text = action.text.replace(LINK_PLACEHOLDER, str(url).replace("|", "%7C").replace(">", "%3E"))
+        return dataclasses.replace(action, text=text)
+
+    def _failed(self, action: Action, exc: SourceError, now: datetime, report: DispatchReport) -> None:
+        title = one_line(redact(str(exc.title)), 300)
+        if isinstance(exc, _MissingLink) or exc.permanent:
+            self._stop(action, ActionState.NEEDS_ATTENTION, title, report)
+            return
+        if action.attempts >= self.max_attempts:
+            self._stop(action, ActionState.FAILED, f"gave up after {action.attempts} attempts: {title}", report)
+            return
+        if isinstance(exc, RateLimited):
+            next_at = max(exc.until, now + timedelta(seconds=1))
+        else:
+            backoff = min(600.0, 2.0 * (2 ** max(0, action.attempts - 1)))
+            next_at = now + timedelta(seconds=backoff)
+        if self.outbox.reschedule(action.id, self.owner, now=self.clock(), next_at=next_at, error=title):
+            action.state, action.last_error, action.next_attempt_at = ActionState.QUEUED, title, next_at
+            report.retrying.append(action)
+
+    def _stop(self, action: Action, state: ActionState, error: str, report: DispatchReport) -> None:
+        if self.outbox.give_up(action.id, self.owner, now=self.clock(), state=state, error=error):
+            action.state, action.last_error = state, error
+            (report.failed if state is ActionState.FAILED else report.needs_attention).append(action)
+
+    # ------------------------------------------------------------------ local store
+    def _apply_locally(self, action: Action, result: dict[str, Any]) -> None:
+        """Mirror a sent action in the local store right away (best effort)."""
+        try:
+            if action.target == "github":
+                self._apply_github(action, result)
+            elif action.target == "slack" and action.kind is ActionKind.REPLY:
+                self._apply_slack(action, result)
+        except Exception:
+            log.warning("outbox: could not update the local store after %s", action.id, exc_info=True)
+
+    def _assembler(self, now: datetime) -> Any:
+        if self._assembler_factory is not None:
+            return self._assembler_factory(self.settings, now)
+        from idqueue.domain.assemble import make_assembler
+
+        return make_assembler(self.settings, now)
+
+    def _item(self, item_id: str) -> SourceItem | None:
+        row = self.store.conn.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
+        return item_from_json(row["data"]) if row else None
+
+    def _apply_github(self, action: Action, result: dict[str, Any]) -> None:
+        p = action.params
+        if "number" not in p:
+            return
+        item = self._item(github_id(str(p["repo"]), int(p["number"])))
+        if item is None:
+            return
+        now = self.clock()
+        snap = result.get("issue")
+        if isinstance(snap, dict):
+            item.assignees = list(snap.get("assignees") or [])
+            item.labels = list(snap.get("labels") or [])
+            item.state = str(snap.get("state") or item.state)
+            item.state_reason = snap.get("state_reason")
+            item.closed_at = parse_iso(snap.get("closed_at"))
+            item.updated_at = max(item.updated_at, parse_iso(snap.get("updated_at")) or now)
+        elif isinstance(result.get("labels"), list):
+            item.labels = [str(x) for x in result["labels"]]
+        events: list[TimelineEvent] = []
+        comment = result.get("comment")
+        if action.kind is ActionKind.REPLY and isinstance(comment, dict) and comment.get("id") is not None:
+            at = parse_iso(comment.get("created_at")) or now
+            data: dict[str, Any] = {"idqueue_action": action.id, "edited": False}
+            if p.get("automation"):
+                data["idqueue_automation"] = True
+            if p.get("actor"):
+                data["idqueue_actor"] = p["actor"]
+            login = comment.get("user") or self._member_login(p.get("actor"))
+            events.append(TimelineEvent(
+                uid=f"gh-comment:{int(comment['id'])}", item_id=item.id, kind=EventKind.COMMENT, at=at,
+                actor_id=login, actor_name=login, body=action.text or "", url=comment.get("url"),
+                source=SourceKind.GITHUB, is_bot=False, data=data,
+            ))
+        self.store.apply("github", items=[item], events=events, assembler=self._assembler(now), now=now)
+
+    def _member_login(self, key: Any) -> str | None:
+        if isinstance(key, str) and key in self.settings.team:
+            return self.settings.team[key].github
+        return None
+
+    def _apply_slack(self, action: Action, result: dict[str, Any]) -> None:
+        p = action.params
+        ts, thread_ts = result.get("ts"), str(p.get("thread_ts") or "")
+        if not isinstance(ts, str) or not thread_ts:
+            return
+        channel = str(p["channel"])
+        item_id = slack_id(channel, thread_ts)
+        item = self._item(item_id)
+        if item is None:
+            return
+        now = self.clock()
+        try:
+            sec, _, frac = ts.partition(".")
+            at = datetime.fromtimestamp(int(sec), UTC) + timedelta(microseconds=int((frac + "000000")[:6]))
+        except ValueError:
+            at = now
+        uid = slack_id(channel, ts)
+        actor = p.get("actor")
+        automation = bool(p.get("automation"))
+        name = self.settings.team[actor].name if isinstance(actor, str) and actor in self.settings.team else None
+        data: dict[str, Any] = {"ts": ts, "thread_ts": thread_ts, "idqueue_action": action.id,
+                                "idqueue_actor": actor, "idqueue_automation": automation}
+        events = [TimelineEvent(
+            uid=uid, item_id=item_id, kind=EventKind.MESSAGE, at=at, actor_id=None, actor_name=name,
+            body=unescape_mrkdwn(action.text or ""), url=None, source=SourceKind.SLACK, is_bot=automation, data=data,
+        )]
+        verb = str(p.get("action") or "reply")
+        if verb in _SLACK_STATE_KINDS:
+            state_data: dict[str, Any] = {"action_id": action.id, "actor": actor, "automation": automation,
+                                          "reply_uid": uid}
+            if verb in ("assign", "unassign") and p.get("assignee") is not None:
+                state_data["assignee"] = p.get("assignee")
+            if p.get("reason"):
+                state_data["reason"] = p.get("reason")
+            slack_user = self.settings.team[actor].slack if isinstance(actor, str) and actor in self.settings.team else None
+            events.append(TimelineEvent(
+                uid=f"{uid}:{verb}", item_id=item_id, kind=_SLACK_STATE_KINDS[verb], at=at, actor_id=slack_user,
+                actor_name=name, body="", url=None, source=SourceKind.SLACK, is_bot=automation, data=state_data,
+            ))
+        self.store.apply("slack", items=[item], events=events, assembler=self._assembler(now), now=now)
+
+
+class _MissingLink(SourceError):
+    kind = "missing_link"
+    permanent = True
+
+
+# --------------------------------------------------------------------------- subprocess entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m idqueue.outbox.dispatcher``: send what is due until nothing is (crash tests, cron).
+
+    Settings come from the environment / config file like every idqueue command. Exit code 0
+    when nothing is left waiting for the user, 1 otherwise.
+    """
+    import argparse
+
+    from idqueue.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m idqueue.outbox.dispatcher")
+    parser.add_argument("--throttle", type=float, default=1.0, help="seconds between writes")
+    parser.add_argument("--timeout", type=float, default=20.0, help="HTTP timeout in seconds")
+    parser.add_argument("--rounds", type=int, default=1, help="run_once rounds (waiting for retries between)")
+    parser.add_argument("--max-wait", type=float, default=5.0, help="longest wait for a retry between rounds")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    store = Store.open(settings.db, key_prefix=settings.ui.key_prefix)
+    clock = clock_for(settings)
+    dispatcher = Dispatcher(store, settings, writers=build_writers(settings, clock=clock, timeout=args.timeout),
+                            clock=clock, throttle=args.throttle)
+    total = DispatchReport()
+    for _ in range(max(1, args.rounds)):
+        total.merge(dispatcher.run_once())
+        due = total.next_due
+        if due is None:
+            break
+        wait = (due - clock()).total_seconds()
+        if wait > args.max_wait:
+            break
+        time.sleep(max(0.0, wait))
+    dispatcher.close()
+    print(total.summary())
+    return 0 if not (total.needs_attention or total.failed) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by the crash tests in a subprocess
+    raise SystemExit(main())

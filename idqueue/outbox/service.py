@@ -1,0 +1,708 @@
+"""The triage verbs (assign, take, reply, pending, backlog, close, reopen, priority) as outbox actions.
+
+:class:`Actions` is what the TUI and the CLI call. Each verb has a pure ``plan_*`` method that
+returns the :class:`~idqueue.outbox.models.Step` list a preview or ``--dry-run`` shows (the exact
+text per destination), and an enqueuing method that stores the same steps as one group of
+actions in one transaction. The dispatcher sends them later, in order.
+
+What a verb writes where (defaults; the README has the user-facing table):
+
+* **assign / take**: GitHub assignee (the member's login from the roster) → the "assigned"
+  automation message (template ``automation.on_assign_template``) where the template says →
+  the ``taken`` reaction on the Slack request message. A Slack-only request has no assignee
+  field: its thread message (with idqueue's metadata) *is* the assignment.
+* **reply**: the template's (or free text's) message to the Slack thread and/or as a GitHub
+  comment, plus the template's side effects (assign me, labels, pending, close, backlog).
+* **pending**: the pending label on GitHub; a thread message on Slack-only requests.
+* **backlog**: GitHub: backlog label + unassign (+ the "backlog" message); Slack-only: a new
+  issue in the backlog repo, then the thread gets its link.
+* **close**: GitHub close with a reason (+ the "closed" message with the survey link) → the
+  ``done`` reaction.
+
+Expectations for the conflict check (who is assigned, is it open) are taken from the local
+store *plus* the effects of this request's actions that are still queued, so a quick "take"
+then "close" does not look like a conflict with oneself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from idqueue.clock import Clock
+from idqueue.config import Settings, TeamMember
+from idqueue.domain.models import Request, SourceKind, Status, parse_github_id, parse_slack_id
+from idqueue.domain.mrkdwn import (
+    escape_mrkdwn,
+    markdown_to_mrkdwn,
+    strip_broadcasts,
+    unescape_mrkdwn,
+)
+from idqueue.domain.pii import find_pii
+from idqueue.domain.templates import (
+    ResponseTemplate,
+    TemplateError,
+    load_templates,
+    render_for,
+    targets_for,
+)
+from idqueue.outbox.backlog import backlog_destination
+from idqueue.outbox.models import (
+    LINK_PLACEHOLDER,
+    UNSENT_STATES,
+    Action,
+    ActionError,
+    ActionKind,
+    ActionState,
+    Step,
+)
+from idqueue.outbox.store import LogEntry, OutboxStore
+from idqueue.store.db import Store
+
+__all__ = ["CLOSE_REASONS", "PRIORITIES", "Actions"]
+
+CLOSE_REASONS = ("completed", "not_planned", "duplicate")
+PRIORITIES = ("P1", "P2", "P3", "P4")
+PRIORITY_PREFIX = "priority:"
+_SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
+
+StateVerb = Literal["close", "backlog", "pending", "resume", "reopen", "unassign"]
+
+
+@dataclass
+class _Message:
+    """A message a verb posts: a template or free text, to some targets."""
+
+    targets: list[str]
+    template: ResponseTemplate | None = None
+    text: str | None = None
+    extra: dict[str, str] | None = None
+    assignee: str | None = None
+    automation: bool = False
+
+
+@dataclass
+class _Projection:
+    """The request as it will be once its queued actions are sent (for conflict expectations)."""
+
+    gh_assignees: list[str] = field(default_factory=list)
+    gh_state: str = "open"
+    sl_assignee: str | None = None
+    sl_status: str = "open"
+
+
+def _status_class(status: Status) -> str:
+    if status in (Status.CLOSED, Status.RESOLVED, Status.DELETED):
+        return "closed"
+    if status is Status.BACKLOG:
+        return "backlog"
+    if status is Status.PENDING:
+        return "pending"
+    return "open"
+
+
+def _snippet(text: str | None, target: str, width: int = 60) -> str:
+    if not text:
+        return ""
+    plain = unescape_mrkdwn(text) if target == "slack" else text
+    line = next((ln.strip() for ln in plain.splitlines() if ln.strip()), "")
+    line = " ".join(line.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def new_id(prefix: str = "") -> str:
+    """A random, unguessable action or group id (12 hex digits)."""
+    return prefix + secrets.token_hex(6)
+
+
+class Actions:
+    """Plans and queues triage actions; lists, retries and drops them.
+
+    Args:
+        store: the open store.
+        settings: roster, templates, automation, GitHub/Slack settings.
+        clock: the clock (``idqueue.clock.clock_for(settings)``).
+    """
+
+    def __init__(self, store: Store, settings: Settings, *, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.outbox = OutboxStore(store)
+
+    # ------------------------------------------------------------------ lookups
+    def _request(self, request_id: str) -> Request:
+        request = self.store.get_request(request_id)
+        if request is None:
+            raise ActionError(f"no request {request_id!r} (try `idqueue list`)")
+        return request
+
+    def templates(self) -> dict[str, ResponseTemplate]:
+        """The response templates (shipped + the team's)."""
+        try:
+            return load_templates(self.settings.templates_dir)
+        except TemplateError as exc:
+            raise ActionError(str(exc)) from None
+
+    def _template(self, key: str) -> ResponseTemplate:
+        templates = self.templates()
+        if key not in templates:
+            raise ActionError(f"no template {key!r} (see `idqueue templates`)")
+        return templates[key]
+
+    def member(self, who: str) -> tuple[str, TeamMember]:
+        """A roster member by key, GitHub login or Slack id.
+
+        Raises:
+            ActionError: not on the roster (the message lists the keys).
+        """
+        team = self.settings.team
+        if who in team:
+            return who, team[who]
+        key = self.settings.member_by_github(who.removeprefix("@")) or self.settings.member_by_slack(who)
+        if key is None:
+            low = who.casefold()
+            key = next((k for k, m in team.items() if m.name.casefold() == low), None)
+        if key is None:
+            known = ", ".join(sorted(team)) or "(the roster is empty: add [team] to the config)"
+            raise ActionError(f"{who!r} is not on the team roster; known: {known}")
+        return key, team[key]
+
+    def _me(self) -> str:
+        if not self.settings.me:
+            raise ActionError("`me` is not set in the config: idqueue does not know who you are")
+        return self.member(self.settings.me)[0]
+
+    @staticmethod
+    def _homes(request: Request) -> tuple[tuple[str, int] | None, tuple[str, str] | None]:
+        gh = parse_github_id(request.github_item) if request.github_item else None
+        sl = parse_slack_id(request.slack_item) if request.slack_item else None
+        return gh, sl
+
+    def _projection(self, request: Request) -> _Projection:
+        proj = _Projection(sl_assignee=request.assignee, sl_status=_status_class(request.status))
+        gh_id = request.github_item
+        if gh_id:
+            item = next((i for i in self.store.items_of(request.id) if i.id == gh_id), None)
+            if item is not None:
+                proj.gh_assignees = list(item.assignees)
+                proj.gh_state = "closed" if item.state == "closed" else "open"
+        for action in self.for_request(request.id):
+            _project(proj, action.kind, action.target, action.params)
+        return proj
+
+    def _automation_on(self, request: Request) -> bool:
+        disabled = {t.casefold() for t in self.settings.automation.disabled_types}
+        return request.type.casefold() not in disabled
+
+    def _automation_message(
+        self, request: Request, key: str, *, enabled: bool, assignee: str | None = None
+    ) -> _Message | None:
+        if not key or not enabled or not self._automation_on(request):
+            return None
+        templates = self.templates()
+        if key not in templates:
+            raise ActionError(f"automation template {key!r} not found (see `idqueue templates`, or turn the "
+                              "automation off in [automation])")
+        tpl = templates[key]
+        return _Message(targets=list(targets_for(tpl, request)), template=tpl, assignee=assignee, automation=True)
+
+    def _targets(self, request: Request, target: str, template: ResponseTemplate | None) -> list[str]:
+        homes = [t for t in ("github", "slack") if SourceKind(t) in request.sources]
+        if target == "auto":
+            if template is not None:
+                return list(targets_for(template, request))
+            # Free text: where the requester is talking to us (the Slack thread when there is one).
+            return ["slack"] if "slack" in homes else homes[:1]
+        if target == "both":
+            return homes
+        if target not in ("github", "slack"):
+            raise ActionError(f"unknown target {target!r} (auto, slack, github or both)")
+        if target not in homes:
+            where = "Slack thread" if target == "slack" else "GitHub issue"
+            raise ActionError(f"this request has no {where}")
+        return [target]
+
+    # ------------------------------------------------------------------ rendering
+    def _render(self, request: Request, msg: _Message, target: str) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
+        if msg.template is not None:
+            try:
+                rendered = render_for(
+                    request, msg.template, self.settings, target=target,  # type: ignore[arg-type]
+                    assignee=msg.assignee, extra=msg.extra,
+                )
+            except TemplateError as exc:
+                raise ActionError(str(exc)) from None
+            except ValueError as exc:
+                raise ActionError(str(exc)) from None
+            return rendered.text, rendered.missing, rendered.pii
+        text = msg.text or ""
+        if target == "slack":
+            # The triager's own Markdown, converted; every other &, <, > is escaped and
+            # broadcasts are neutralised, exactly like template output.
+            text = strip_broadcasts(markdown_to_mrkdwn(text))
+        allow = [m.email for m in self.settings.team.values() if m.email]
+        return text, (), tuple(find_pii(text, allow=allow))
+
+    def _mention(self, key: str | None) -> str:
+        if key and key in self.settings.team:
+            member = self.settings.team[key]
+            if member.slack and _SLACK_ID_RE.match(member.slack):
+                return f"<@{member.slack}>"
+            return escape_mrkdwn(member.name)
+        return escape_mrkdwn(key or "someone")
+
+    def _state_line(self, state: str | None, assign: str | None, *, link: bool) -> str:
+        if state == "close":
+            return "This request is closed."
+        if state == "backlog":
+            return (f"This request is moved to the backlog: <{LINK_PLACEHOLDER}|tracking issue>."
+                    if link else "This request is moved to the backlog.")
+        if state == "pending":
+            return "We're waiting on more information from you: reply in this thread and we'll pick it up again."
+        if state == "resume":
+            return "We've picked this request up again."
+        if state == "reopen":
+            return "This request is reopened."
+        if state == "unassign":
+            return "This request is unassigned and back in the queue."
+        return f"This request is assigned to {self._mention(assign)}."
+
+    # ------------------------------------------------------------------ the planner
+    def _plan(
+        self,
+        request: Request,
+        *,
+        assign: str | None = None,
+        state: StateVerb | None = None,
+        reason: str = "completed",
+        message: _Message | None = None,
+        add_labels: Iterable[str] = (),
+        remove_labels: Iterable[str] = (),
+    ) -> list[Step]:
+        gh, sl = self._homes(request)
+        slack_only = sl is not None and gh is None
+        proj = self._projection(request)
+        actor = self.settings.me
+        steps: list[Step] = []
+        ref = f"{gh[0]}#{gh[1]}" if gh else ""
+        gh_base: dict[str, Any] = {"repo": gh[0], "number": gh[1], "actor": actor} if gh else {}
+
+        def add(step: Step) -> int:
+            _project(proj, step.kind, step.target, step.params)
+            steps.append(step)
+            return len(steps) - 1
+
+        # 1. GitHub state first, so a conflict stops the messages that would announce it.
+        if assign and gh:
+            member = self.settings.team[assign]
+            if not member.github:
+                raise ActionError(f"{member.name} has no GitHub login in the roster (team.{assign}.github)")
+            add(Step(ActionKind.ASSIGN, "github", f"assign @{member.github} on GitHub ({ref})",
+                     params={**gh_base, "login": member.github, "member": assign,
+                             "expect_assignees": list(proj.gh_assignees)}))
+        labels_add = [x for x in dict.fromkeys(add_labels) if x]
+        labels_remove = [x for x in dict.fromkeys(remove_labels) if x]
+        if gh and labels_add:
+            add(Step(ActionKind.ADD_LABELS, "github", f"add label{'s' if len(labels_add) > 1 else ''} "
+                     f"{', '.join(labels_add)} on GitHub ({ref})", params={**gh_base, "labels": labels_add}))
+        if gh and labels_remove:
+            add(Step(ActionKind.REMOVE_LABELS, "github", f"remove label{'s' if len(labels_remove) > 1 else ''} "
+                     f"{', '.join(labels_remove)} on GitHub ({ref})", params={**gh_base, "labels": labels_remove}))
+        if gh and state == "pending":
+            label = (self.settings.sla.pending_labels or ["pending"])[0]
+            add(Step(ActionKind.PENDING, "github", f"label {label} on GitHub ({ref}): waiting on the requester",
+                     params={**gh_base, "labels": [label]}))
+        if gh and state == "resume":
+            labels = list(self.settings.sla.pending_labels or ["pending"])
+            add(Step(ActionKind.RESUME, "github", f"remove the pending label on GitHub ({ref})",
+                     params={**gh_base, "labels": labels}))
+        if gh and state == "unassign":
+            add(Step(ActionKind.UNASSIGN, "github", f"unassign everyone on GitHub ({ref})",
+                     params={**gh_base, "expect_assignees": list(proj.gh_assignees)}))
+        if gh and state == "backlog":
+            label = self.settings.github.backlog_label
+            add(Step(ActionKind.BACKLOG, "github", f"label {label} and unassign on GitHub ({ref})",
+                     params={**gh_base, "label": label, "expect_assignees": list(proj.gh_assignees)}))
+        if gh and state == "close":
+            add(Step(ActionKind.CLOSE, "github", f"close {ref} on GitHub ({reason.replace('_', ' ')})",
+                     params={**gh_base, "reason": reason}))
+        if gh and state == "reopen":
+            add(Step(ActionKind.REOPEN, "github", f"reopen {ref} on GitHub", params=dict(gh_base)))
+
+        # 2. A Slack-only request that goes to the backlog first gets its backlog issue.
+        create_index: int | None = None
+        render_request = request
+        if state == "backlog" and slack_only:
+            create_index = add(backlog_destination(self.settings).plan(request, actor=actor, now=self.clock()))
+            render_request = dataclasses.replace(request, links={**request.links, "github": LINK_PLACEHOLDER})
+
+        # 3. Messages: GitHub comment, then the Slack thread.
+        slack_action = state or ("assign" if assign else "reply")
+        slack_posted = False
+        targets = message.targets if message is not None else []
+        for target in ("github", "slack"):
+            if target not in targets or message is None:
+                continue
+            text, missing, pii = self._render(render_request, message, target)
+            if target == "slack" and state == "close" and self.settings.automation.slack_rating:
+                text = text.rstrip("\n") + "\nHow did we do? React to this message with :one: to :five: (5 = great).\n"
+            if target == "github" and gh:
+                label = "automatic comment" if message.automation else "comment"
+                add(Step(ActionKind.REPLY, "github", f'{label} on GitHub ({ref}): "{_snippet(text, target)}"',
+                         text=text, missing=missing, pii=pii,
+                         params={**gh_base, "automation": message.automation}))
+            elif target == "slack" and sl:
+                slack_posted = True
+                link = create_index if LINK_PLACEHOLDER in text else None
+                add(self._slack_message(request, sl, text, slack_action, assign=assign, reason=reason,
+                                        automation=message.automation, slack_only=slack_only, proj=proj,
+                                        missing=missing, pii=pii, link_from=link))
+        if sl and slack_only and not slack_posted and (assign or state):
+            # Slack has no assignee or state field: a short thread message carries it.
+            text = self._state_line(state, assign, link=create_index is not None)
+            add(self._slack_message(request, sl, text, slack_action, assign=assign, reason=reason,
+                                    automation=True, slack_only=True, proj=proj,
+                                    link_from=create_index if LINK_PLACEHOLDER in text else None))
+
+        # 4. The reaction on the Slack request message.
+        if sl:
+            which = {"close": "done", "backlog": "backlog"}.get(state or "", "taken" if assign else "")
+            name = self.settings.automation.slack_reactions.get(which, "") if which else ""
+            if name:
+                add(Step(ActionKind.REACT, "slack", f"react :{name.strip(':')}: on the Slack request message",
+                         params={"channel": sl[0], "ts": sl[1], "name": name.strip(":")}))
+        return steps
+
+    def _slack_message(
+        self,
+        request: Request,
+        sl: tuple[str, str],
+        text: str,
+        action: str,
+        *,
+        assign: str | None,
+        reason: str,
+        automation: bool,
+        slack_only: bool,
+        proj: _Projection,
+        missing: tuple[str, ...] = (),
+        pii: tuple[Any, ...] = (),
+        link_from: int | None = None,
+    ) -> Step:
+        params: dict[str, Any] = {
+            "channel": sl[0], "thread_ts": sl[1], "action": action, "automation": automation,
+            "actor": self.settings.me,
+        }
+        if action == "assign" and assign:
+            params["assignee"] = assign
+        if action == "close":
+            params["reason"] = f"closed: {reason.replace('_', ' ')}"
+        if slack_only and action != "reply":
+            # The thread is the system of record for a Slack-only request: check it first.
+            params["check"] = {"assignee": proj.sl_assignee, "status": proj.sl_status}
+        label = "automatic reply" if automation else "reply"
+        return Step(ActionKind.REPLY, "slack", f'{label} in the Slack thread: "{_snippet(text, "slack")}"',
+                    text=text, missing=missing, pii=pii, params=params, link_from=link_from)
+
+    # ------------------------------------------------------------------ plans (pure)
+    def plan_assign(self, request_id: str, member: str) -> list[Step]:
+        """Assign a roster member (+ the "assigned" automation message, + the ``taken`` reaction)."""
+        request = self._request(request_id)
+        key, _ = self.member(member)
+        message = self._automation_message(
+            request, self.settings.automation.on_assign_template, enabled=self.settings.automation.on_assign,
+            assignee=key,
+        )
+        return self._plan(request, assign=key, message=message)
+
+    def plan_take(self, request_id: str) -> list[Step]:
+        """Assign yourself (``me``) with the "assigned" message."""
+        return self.plan_assign(request_id, self._me())
+
+    def plan_unassign(self, request_id: str) -> list[Step]:
+        """Remove the assignee (GitHub assignees; a state message on Slack-only requests)."""
+        return self._plan(self._request(request_id), state="unassign")
+
+    def plan_reply(
+        self,
+        request_id: str,
+        *,
+        template: str | None = None,
+        text: str | None = None,
+        target: str = "auto",
+        extra: dict[str, str] | None = None,
+    ) -> list[Step]:
+        """Answer with a template (and its side effects) or free text.
+
+        Args:
+            request_id: the request.
+            template: template key; its side effects (assign me, labels, pending, close,
+                backlog) are part of the plan.
+            text: free text (Markdown) instead of a template.
+            target: ``auto`` (the template's destination; free text: the Slack thread if any,
+                else GitHub), ``slack``, ``github`` or ``both``.
+            extra: ``--var`` values for the template.
+        """
+        if (template is None) == (text is None or not text.strip()):
+            raise ActionError("give either a template or a text to send")
+        request = self._request(request_id)
+        tpl = self._template(template) if template is not None else None
+        targets = self._targets(request, target, tpl)
+        if not targets:
+            raise ActionError("this template does not go anywhere this request lives (check its destination)")
+        message = _Message(targets=targets, template=tpl, text=text, extra=extra)
+        se = tpl.side_effects if tpl is not None else None
+        state: StateVerb | None = None
+        reason = "completed"
+        if se is not None:
+            if se.close:
+                state, reason = "close", se.close_reason
+            elif se.backlog:
+                state = "backlog"
+            elif se.set_pending:
+                state = "pending"
+        assign = self._me() if se is not None and se.assign_me else None
+        if assign:
+            message.assignee = assign
+        return self._plan(
+            request, assign=assign, state=state, reason=reason, message=message,
+            add_labels=se.add_labels if se else (), remove_labels=se.remove_labels if se else (),
+        )
+
+    def plan_pending(self, request_id: str) -> list[Step]:
+        """Mark the request as waiting on the requester (the SLA clock pauses)."""
+        return self._plan(self._request(request_id), state="pending")
+
+    def plan_resume(self, request_id: str) -> list[Step]:
+        """Clear "pending" (the SLA clock runs again)."""
+        return self._plan(self._request(request_id), state="resume")
+
+    def plan_backlog(self, request_id: str) -> list[Step]:
+        """Move to the backlog (GitHub label + unassign, or a new backlog issue for Slack-only)."""
+        request = self._request(request_id)
+        message = self._automation_message(request, self.settings.automation.on_backlog_template, enabled=True)
+        return self._plan(request, state="backlog", message=message)
+
+    def plan_close(self, request_id: str, *, template: str | None = "closed", reason: str = "completed") -> list[Step]:
+        """Close with a reason and a closing message.
+
+        ``template`` equal to ``automation.on_close_template`` is the automatic "closed" message
+        (with the survey link): it is left out when ``automation.on_close`` is off or the
+        request's type is in ``automation.disabled_types``. Another key is sent as asked;
+        ``None`` sends no message.
+        """
+        if reason not in CLOSE_REASONS:
+            raise ActionError(f"unknown close reason {reason!r} ({', '.join(CLOSE_REASONS)})")
+        request = self._request(request_id)
+        message: _Message | None = None
+        add_labels: tuple[str, ...] = ()
+        remove_labels: tuple[str, ...] = ()
+        if template is not None and template == self.settings.automation.on_close_template:
+            message = self._automation_message(request, template, enabled=self.settings.automation.on_close)
+        elif template is not None:
+            tpl = self._template(template)
+            message = _Message(targets=list(targets_for(tpl, request)), template=tpl)
+            if reason == "completed" and tpl.side_effects.close:
+                reason = tpl.side_effects.close_reason
+            add_labels, remove_labels = tpl.side_effects.add_labels, tpl.side_effects.remove_labels
+        return self._plan(request, state="close", reason=reason, message=message,
+                          add_labels=add_labels, remove_labels=remove_labels)
+
+    def plan_reopen(self, request_id: str) -> list[Step]:
+        """Reopen a closed request."""
+        return self._plan(self._request(request_id), state="reopen")
+
+    def plan_priority(self, request_id: str, priority: str) -> list[Step]:
+        """Override the priority: a ``priority:P1`` label on GitHub (local only for Slack-only)."""
+        priority = priority.upper()
+        if priority not in PRIORITIES:
+            raise ActionError(f"unknown priority {priority!r} (P1, P2, P3 or P4)")
+        request = self._request(request_id)
+        gh, _ = self._homes(request)
+        if gh is None:
+            return []
+        label = f"{PRIORITY_PREFIX}{priority}"
+        ref = f"{gh[0]}#{gh[1]}"
+        return [Step(ActionKind.SET_PRIORITY, "github", f"label {label} on GitHub ({ref}), replacing other "
+                     "priority labels",
+                     params={"repo": gh[0], "number": gh[1], "label": label, "prefix": PRIORITY_PREFIX,
+                             "actor": self.settings.me})]
+
+    # ------------------------------------------------------------------ enqueue
+    def _enqueue(self, request_id: str, steps: list[Step]) -> list[Action]:
+        missing = sorted({name for s in steps for name in s.missing})
+        if missing:
+            raise ActionError(
+                "the message has no value for: " + ", ".join(missing)
+                + " (pass --var name=value, or edit the template)"
+            )
+        if not steps:
+            return []
+        request = self._request(request_id)
+        now = self.clock()
+        group = new_id("g")
+        ids = [new_id() for _ in steps]
+        actions: list[Action] = []
+        for index, step in enumerate(steps):
+            params = dict(step.params)
+            if step.link_from is not None:
+                params["link_from"] = ids[step.link_from]
+            actions.append(Action(
+                id=ids[index], request_id=request.id, kind=step.kind, target=step.target, params=params,
+                text=step.text, state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None,
+                created_at=now, sent_at=None, group_id=group, summary=step.summary,
+            ))
+        self.outbox.insert(actions)
+        return actions
+
+    def assign(self, request_id: str, member: str) -> list[Action]:
+        """Queue :meth:`plan_assign`."""
+        return self._enqueue(request_id, self.plan_assign(request_id, member))
+
+    def take(self, request_id: str) -> list[Action]:
+        """Queue :meth:`plan_take`."""
+        return self._enqueue(request_id, self.plan_take(request_id))
+
+    def unassign(self, request_id: str) -> list[Action]:
+        """Queue :meth:`plan_unassign`."""
+        return self._enqueue(request_id, self.plan_unassign(request_id))
+
+    def reply(
+        self,
+        request_id: str,
+        *,
+        template: str | None = None,
+        text: str | None = None,
+        target: str = "auto",
+        extra: dict[str, str] | None = None,
+    ) -> list[Action]:
+        """Queue :meth:`plan_reply`."""
+        return self._enqueue(
+            request_id, self.plan_reply(request_id, template=template, text=text, target=target, extra=extra)
+        )
+
+    def pending(self, request_id: str) -> list[Action]:
+        """Queue :meth:`plan_pending`."""
+        return self._enqueue(request_id, self.plan_pending(request_id))
+
+    def resume(self, request_id: str) -> list[Action]:
+        """Queue :meth:`plan_resume`."""
+        return self._enqueue(request_id, self.plan_resume(request_id))
+
+    def backlog(self, request_id: str) -> list[Action]:
+        """Queue :meth:`plan_backlog`."""
+        return self._enqueue(request_id, self.plan_backlog(request_id))
+
+    def close(self, request_id: str, *, template: str | None = "closed", reason: str = "completed") -> list[Action]:
+        """Queue :meth:`plan_close`."""
+        return self._enqueue(request_id, self.plan_close(request_id, template=template, reason=reason))
+
+    def reopen(self, request_id: str) -> list[Action]:
+        """Queue :meth:`plan_reopen`."""
+        return self._enqueue(request_id, self.plan_reopen(request_id))
+
+    def set_priority(self, request_id: str, priority: str) -> list[Action]:
+        """Override the priority locally right away, and queue the GitHub label (if any)."""
+        steps = self.plan_priority(request_id, priority)
+        request = self._request(request_id)
+        self.store.set_local(request.id, priority_override=priority.upper())
+        self._refresh(request)
+        return self._enqueue(request_id, steps)
+
+    def snooze(self, request_id: str, until: datetime | None) -> None:
+        """Hide a request from the live queue until ``until`` (local only; None wakes it)."""
+        request = self._request(request_id)
+        self.store.set_local(request.id, snoozed_until=until)
+        self._refresh(request)
+
+    def _refresh(self, request: Request) -> None:
+        """Re-assemble one request after a local-only change (best effort)."""
+        try:
+            from idqueue.domain.assemble import make_assembler
+
+            items = self.store.items_of(request.id)
+            if items:
+                self.store.apply("local", items=items, assembler=make_assembler(self.settings, self.clock()),
+                                 now=self.clock())
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ reading and decisions
+    def _ids_of(self, request_id: str) -> set[str]:
+        ids = {request_id}
+        resolved = self.store.resolve_id(request_id)
+        if resolved:
+            ids.add(resolved)
+            request = self.store.get_request(resolved)
+            if request is not None:
+                ids.update(request.item_ids)
+        return ids
+
+    def for_request(self, request_id: str, *, unsent_only: bool = True) -> list[Action]:
+        """A request's actions in queue order (by default only those not sent yet)."""
+        states = UNSENT_STATES if unsent_only else None
+        return self.outbox.select(states=states, request_ids=self._ids_of(request_id))
+
+    def all(self, states: Iterable[ActionState] | None = None) -> list[Action]:
+        """Every action (optionally only some states), in queue order."""
+        return self.outbox.select(states=states)
+
+    def get(self, action_id: str) -> Action:
+        """An action by id or unique id prefix."""
+        return self.outbox.find(action_id)
+
+    def log(self, action_id: str) -> list[LogEntry]:
+        """An action's attempt log."""
+        return self.outbox.log(self.outbox.find(action_id).id)
+
+    def retry(self, action_id: str, *, force: bool | None = None) -> Action:
+        """Queue an action again now.
+
+        Args:
+            action_id: id or unique prefix.
+            force: skip the conflict check on the next attempt; by default, retrying an action
+                stopped by a conflict means "do it anyway".
+        """
+        action = self.outbox.find(action_id)
+        if force is None:
+            force = (action.last_error or "").startswith("conflict:")
+        return self.outbox.retry(action.id, now=self.clock(), force=force)
+
+    def drop(self, action_id: str) -> Action:
+        """Drop an unsent action (and the later unsent steps of the same verb); returns it."""
+        action = self.outbox.find(action_id)
+        return self.outbox.drop(action.id, now=self.clock())[0]
+
+    def dropped_with(self, action_id: str) -> list[Action]:
+        """Like :meth:`drop`, returning every action dropped."""
+        action = self.outbox.find(action_id)
+        return self.outbox.drop(action.id, now=self.clock())
+
+
+def _project(proj: _Projection, kind: ActionKind, target: str, params: dict[str, Any]) -> None:
+    """Apply an action's expected effect to a projection."""
+    if target == "github":
+        if kind is ActionKind.ASSIGN:
+            proj.gh_assignees = [str(params.get("login"))]
+        elif kind in (ActionKind.UNASSIGN, ActionKind.BACKLOG):
+            proj.gh_assignees = []
+        elif kind is ActionKind.CLOSE:
+            proj.gh_state = "closed"
+        elif kind is ActionKind.REOPEN:
+            proj.gh_state = "open"
+    elif target == "slack" and kind is ActionKind.REPLY:
+        action = params.get("action")
+        if action == "assign":
+            proj.sl_assignee = params.get("assignee")
+        elif action == "unassign":
+            proj.sl_assignee = None
+        elif action in ("close", "backlog", "pending"):
+            proj.sl_status = {"close": "closed", "backlog": "backlog", "pending": "pending"}[str(action)]
+        elif action in ("reopen", "resume"):
+            proj.sl_status = "open"

@@ -1,0 +1,327 @@
+"""Slack writes for the outbox, through the real ``slack_sdk.WebClient``.
+
+* Thread replies (``chat.postMessage`` with ``thread_ts``) carry message metadata
+  ``{"event_type": "idqueue_action", "event_payload": {"action_id", "action", "assignee",
+  "actor", "automation", "reason"}}``. The Slack read source turns them back into timeline
+  events; that is how a Slack-only request gets an assignee and a status.
+* ``chat.postMessage`` has no idempotency key, so when a previous attempt may have reached Slack
+  the writer first reads the thread (``conversations.replies`` with ``include_all_metadata``)
+  and does not post again if a message with this action id is there.
+* Messages that change a Slack-only request's state re-read the thread first: if someone else's
+  idqueue assigned or closed it meanwhile, the writer raises
+  :class:`~idqueue.outbox.models.ConflictError` instead of posting.
+* Reactions mark state on the request message; ``already_reacted`` counts as done.
+
+slack-sdk's retry handlers are off: its default ``ConnectionErrorRetryHandler`` would re-send a
+``chat.postMessage`` whose response was lost. The dispatcher retries with reconciliation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from idqueue.config import Settings
+from idqueue.outbox.models import Action, ActionKind, ConflictError
+from idqueue.safety import one_line, redact
+from idqueue.sources.base import (
+    AuthError,
+    BadPayload,
+    NotFound,
+    RateLimited,
+    SourceError,
+    Unavailable,
+    ValidationFailed,
+)
+
+__all__ = ["IDQUEUE_EVENT_TYPE", "SlackWriter", "map_slack_error", "thread_state"]
+
+IDQUEUE_EVENT_TYPE = "idqueue_action"
+
+AUTH_ERRORS = frozenset({
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope",
+    "no_permission", "ekm_access_denied", "not_allowed_token_type", "team_access_not_granted",
+})
+NOT_FOUND_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "thread_not_found", "message_not_found", "is_archived",
+})
+INVALID_ERRORS = frozenset({
+    "msg_too_long", "no_text", "invalid_blocks", "invalid_metadata_format", "invalid_metadata_schema",
+    "metadata_too_large", "invalid_arguments", "restricted_action", "too_many_attachments",
+    "invalid_name", "too_many_emoji", "too_many_reactions", "cannot_reply_to_message",
+})
+TRANSIENT_ERRORS = frozenset({
+    "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited",
+})
+
+# State a Slack-only request is in, as its idqueue thread messages say.
+_STATUS_OF_ACTION = {"close": "closed", "backlog": "backlog", "pending": "pending", "reopen": "open", "resume": "open"}
+_VERB = {
+    "assign": "assigned it", "unassign": "unassigned it", "close": "closed it", "backlog": "moved it to the backlog",
+    "pending": "marked it pending", "reopen": "reopened it", "resume": "resumed it",
+}
+
+
+def _retry_after(headers: Any) -> float:
+    value = None
+    if isinstance(headers, dict):
+        for key, val in headers.items():
+            if str(key).lower() == "retry-after":
+                value = val[0] if isinstance(val, list) and val else val
+    try:
+        seconds = float(str(value).strip()) if value is not None else 1.0
+    except ValueError:
+        seconds = 1.0
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        seconds = 1.0
+    return max(1.0, seconds)
+
+
+def map_slack_error(exc: SlackApiError, what: str, *, now: datetime) -> SourceError:
+    """Map a ``SlackApiError`` to the project's error types (titles never carry tokens)."""
+    response = exc.response
+    status = int(getattr(response, "status_code", 0) or 0)
+    data = getattr(response, "data", None)
+    error = str(data.get("error") or "") if isinstance(data, dict) else ""
+    code = one_line(redact(error), 60) or f"HTTP {status}"
+    if status == 429 or error == "ratelimited":
+        wait = _retry_after(getattr(response, "headers", {}))
+        return RateLimited(f"Slack rate limit while trying to {what}", until=now + timedelta(seconds=wait),
+                           source="slack")
+    if error in AUTH_ERRORS:
+        return AuthError(f"Slack refused the token ({code}) while trying to {what}", source="slack")
+    if error in NOT_FOUND_ERRORS:
+        return NotFound(f"Slack cannot {what} ({code}): the channel or message is gone, archived, "
+                        "or the app is not in the channel", source="slack")
+    if error in INVALID_ERRORS:
+        return ValidationFailed(f"Slack refused to {what} ({code})", source="slack")
+    if status >= 500 or error in TRANSIENT_ERRORS or not error:
+        return Unavailable(f"Slack is unavailable ({code}) while trying to {what}", source="slack")
+    return Unavailable(f"Slack answered {code} while trying to {what}", source="slack")
+
+
+def _payload(message: dict[str, Any]) -> dict[str, Any] | None:
+    meta = message.get("metadata")
+    if not isinstance(meta, dict) or meta.get("event_type") != IDQUEUE_EVENT_TYPE:
+        return None
+    payload = meta.get("event_payload")
+    return payload if isinstance(payload, dict) else None
+
+
+def thread_state(messages: list[dict[str, Any]], *, skip_action: str | None = None) -> tuple[str | None, str, dict[str, Any] | None]:
+    """The (assignee, status, last state payload) a thread's idqueue messages describe.
+
+    ``status`` is one of ``open``, ``pending``, ``closed``, ``backlog``. Messages are applied in
+    ``ts`` order, the way the read source and the assembler derive a Slack-only request's state.
+
+    Args:
+        messages: thread messages (``conversations.replies``, with metadata).
+        skip_action: ignore the message of this action id (our own, when reconciling).
+    """
+    assignee: str | None = None
+    status = "open"
+    last: dict[str, Any] | None = None
+    ordered = sorted(messages, key=lambda m: _ts_key(str(m.get("ts", "0"))))
+    for msg in ordered:
+        payload = _payload(msg)
+        if payload is None or (skip_action and payload.get("action_id") == skip_action):
+            continue
+        action = str(payload.get("action") or "")
+        if action == "assign":
+            assignee = str(payload.get("assignee")) if payload.get("assignee") is not None else None
+        elif action == "unassign":
+            assignee = None
+        elif action in _STATUS_OF_ACTION:
+            status = _STATUS_OF_ACTION[action]
+        else:
+            continue
+        last = {**payload, "ts": msg.get("ts")}
+    return assignee, status, last
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    sec, _, frac = ts.partition(".")
+    try:
+        return int(sec), int((frac + "000000")[:6])
+    except ValueError:
+        return (0, 0)
+
+
+class SlackWriter:
+    """Carries outbox actions to Slack.
+
+    Args:
+        settings: token, API root, roster (for names in conflict messages).
+        client: a prepared ``WebClient`` (tests); built from settings otherwise.
+        timeout: HTTP timeout in seconds.
+        clock: the clock (for rate-limit ``until`` times).
+    """
+
+    target = "slack"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: WebClient | None = None,
+        timeout: float = 20.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock or (lambda: datetime.now(UTC))
+        if client is None:
+            token = settings.slack.token
+            if token is None:
+                raise AuthError("no Slack token configured (IDQUEUE_SLACK_TOKEN)", source="slack")
+            base = settings.slack.base_url
+            client = WebClient(
+                token=token.get_secret_value(),
+                base_url=base if base.endswith("/") else base + "/",
+                timeout=timeout,  # type: ignore[arg-type]  # urllib accepts float seconds
+                retry_handlers=[],
+            )
+        else:
+            # Never let the SDK re-send a write on its own (see the module docstring).
+            client.retry_handlers = []
+        self._client = client
+
+    def close(self) -> None:
+        """Nothing to release (urllib opens a connection per call)."""
+
+    def send(self, action: Action, *, maybe_sent: bool) -> dict[str, Any]:
+        """Carry out one action (thread reply or reaction).
+
+        Args:
+            action: the action.
+            maybe_sent: a previous attempt may have reached Slack: look for it before posting.
+
+        Raises:
+            SourceError: a mapped failure (transient or permanent), or ConflictError.
+        """
+        what = _what(action)
+        try:
+            if action.kind is ActionKind.REPLY:
+                return self._post(action, maybe_sent)
+            if action.kind is ActionKind.REACT:
+                return self._react(action)
+        except SourceError:
+            raise
+        except SlackApiError as exc:
+            raise map_slack_error(exc, what, now=self._clock()) from None
+        except TimeoutError:
+            raise Unavailable(f"Slack timed out while trying to {what}", source="slack") from None
+        except (OSError, SlackClientError) as exc:
+            raise Unavailable(f"cannot reach Slack ({type(exc).__name__}) while trying to {what}",
+                              source="slack") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadPayload(f"Slack sent an unexpected answer while trying to {what}: {type(exc).__name__}",
+                             source="slack") from None
+        raise ValidationFailed(f"Slack cannot carry out a {action.kind.value} action", source="slack")
+
+    # ------------------------------------------------------------------ helpers
+    def _thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(50):
+            kwargs: dict[str, Any] = {"channel": channel, "ts": thread_ts, "include_all_metadata": True, "limit": 200}
+            if cursor:
+                kwargs["cursor"] = cursor
+            resp = self._client.conversations_replies(**kwargs)
+            page = resp.get("messages")
+            if not isinstance(page, list):
+                raise BadPayload("Slack sent a thread without messages", source="slack")
+            messages.extend(m for m in page if isinstance(m, dict))
+            meta = resp.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+            if not cursor:
+                break
+        return messages
+
+    def _name(self, key: Any) -> str:
+        if isinstance(key, str) and key in self.settings.team:
+            return self.settings.team[key].name
+        return str(key) if key else "someone"
+
+    def _check(self, action: Action, messages: list[dict[str, Any]]) -> None:
+        check = action.params.get("check")
+        if not isinstance(check, dict):
+            return
+        thread = [m for m in messages if m.get("ts") != action.params.get("thread_ts")]
+        assignee, status, last = thread_state(thread, skip_action=action.id)
+        want = (check.get("assignee"), check.get("status", "open"))
+        if (assignee, status) == want:
+            return
+        if last is not None:
+            verb = _VERB.get(str(last.get("action")), str(last.get("action")))
+            if last.get("action") == "assign" and last.get("assignee"):
+                verb = f"assigned it to {self._name(last.get('assignee'))}"
+            when = ""
+            try:
+                at = datetime.fromtimestamp(_ts_key(str(last.get("ts")))[0], UTC)
+                when = f" at {at.strftime('%Y-%m-%d %H:%M UTC')}"
+            except (OverflowError, OSError, ValueError):
+                pass
+            who = f"{self._name(last.get('actor'))} (via idqueue) {verb}{when}"
+        else:
+            who = "its state changed"
+        raise ConflictError(
+            f"the Slack request changed after this was queued: {one_line(who, 160)}; not posted. "
+            "Retry to do it anyway, or drop it.", source="slack")
+
+    # ------------------------------------------------------------------ actions
+    def _post(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        p = action.params
+        channel, thread_ts = str(p["channel"]), str(p["thread_ts"])
+        needs_check = isinstance(p.get("check"), dict) and not p.get("force")
+        if maybe_sent or needs_check:
+            messages = self._thread(channel, thread_ts)
+            if maybe_sent:
+                for msg in messages:
+                    found = _payload(msg)
+                    if found is not None and found.get("action_id") == action.id:
+                        return {"channel": channel, "ts": msg.get("ts"), "thread_ts": thread_ts, "reconciled": True}
+            if needs_check:
+                self._check(action, messages)
+        payload: dict[str, Any] = {
+            "action_id": action.id,
+            "action": str(p.get("action") or "reply"),
+            "automation": bool(p.get("automation")),
+        }
+        for key in ("assignee", "actor", "reason"):
+            if p.get(key):
+                payload[key] = str(p[key])
+        resp = self._client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=action.text or "",
+            metadata={"event_type": IDQUEUE_EVENT_TYPE, "event_payload": payload},
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        ts = resp.get("ts")
+        if not isinstance(ts, str):
+            raise BadPayload("Slack did not return the message ts", source="slack")
+        return {"channel": channel, "ts": ts, "thread_ts": thread_ts}
+
+    def _react(self, action: Action) -> dict[str, Any]:
+        p = action.params
+        name = str(p["name"]).strip(":")
+        try:
+            self._client.reactions_add(channel=str(p["channel"]), timestamp=str(p["ts"]), name=name)
+        except SlackApiError as exc:
+            data = getattr(exc.response, "data", None)
+            if isinstance(data, dict) and data.get("error") == "already_reacted":
+                return {"reaction": name, "already": True}
+            raise
+        return {"reaction": name}
+
+
+def _what(action: Action) -> str:
+    p = action.params
+    if action.kind is ActionKind.REACT:
+        return f"react :{p.get('name')}: in {p.get('channel')}"
+    return f"reply in the Slack thread {p.get('channel')}/{p.get('thread_ts')}"

@@ -1,0 +1,690 @@
+"""The queue screen: panes, the windowed queue, the detail pane, live polling and every action.
+
+Key handlers do no I/O. Each action is an async worker that gathers what it needs with
+``asyncio.to_thread`` (SQLite, the outbox), asks through a modal (``push_screen_wait``), and
+queues the result in the outbox, serialised by one lock so two quick actions on a request keep
+their order. After an action the cursor moves to the next request (act-and-advance); queued
+actions show as pending (``↑``) until the dispatcher confirms them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from idqueue.domain.models import Request
+from idqueue.safety import one_line
+from idqueue.screens.assign import AssignScreen, roster
+from idqueue.screens.choice import ChoiceScreen
+from idqueue.screens.close import CloseScreen
+from idqueue.screens.confirm import ConfirmScreen
+from idqueue.screens.context import TuiContext
+from idqueue.screens.plan import PlanScreen
+from idqueue.screens.reply import ReplyScreen
+from idqueue.screens.search import SearchScreen
+from idqueue.screens.snooze import SnoozeScreen
+from idqueue.store.queue import AGE_BUCKETS, Facets, QueueQuery, open_load
+from idqueue.widgets.detail_pane import DetailPane
+from idqueue.widgets.facet_pane import FacetEntry, FacetHeading, FacetPane
+from idqueue.widgets.filter_bar import GROUP_NAMES, SORT_NAMES, FilterBar
+from idqueue.widgets.poller import Poller
+from idqueue.widgets.request_table import RequestTable
+from idqueue.widgets.rows import SLA_LABELS, member_name
+from idqueue.widgets.status_bar import StatusBar
+
+GROUP_CYCLE: tuple[str | None, ...] = (None, "type", "priority", "sla", "assignee")
+SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
+TICK_SECONDS = 30.0
+
+
+class QueueScreen(Screen[None]):
+    """The triage queue.
+
+    Args:
+        ctx: the core objects (store, settings, clock, sync engine, outbox).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "assign", "Assign", id="queue.assign"),
+        Binding("t", "take", "Take", id="queue.take"),
+        Binding("r", "reply", "Reply", id="queue.reply"),
+        Binding("b", "backlog", "Backlog", id="queue.backlog"),
+        Binding("c", "close_request", "Close", id="queue.close"),
+        Binding("p", "pending", "Pending", id="queue.pending"),
+        Binding("P", "priority", "Priority", id="queue.priority"),
+        Binding("z", "snooze", "Snooze", id="queue.snooze"),
+        Binding("slash", "search", "Search", id="queue.search"),
+        Binding("o", "open", "Open", show=False, id="queue.open"),
+        Binding("y", "copy_link", "Copy link", show=False, id="queue.copy_link"),
+        Binding("R", "refresh", "Refresh", show=False, id="queue.refresh"),
+        Binding("escape", "clear_filters", "Clear filters", show=False, id="queue.clear_filters"),
+        Binding("u", "toggle_mine", "Mine", id="queue.toggle_mine"),
+        Binding("h", "toggle_closed", "History", show=False, id="queue.toggle_closed"),
+        Binding("g", "group", "Group", show=False, id="queue.group"),
+        Binding("s", "sort", "Sort", show=False, id="queue.sort"),
+        Binding("v", "toggle_layout", "Layout", show=False, id="queue.layout"),
+        Binding("exclamation_mark", "retry", "Retry failed", show=False, id="queue.retry"),
+    ]
+
+    class ActionDone(Message):
+        """An action was queued (or failed) for some requests."""
+
+        def __init__(self, verb: str, done: list[str], errors: list[tuple[str, str]]) -> None:
+            super().__init__()
+            self.verb = verb
+            self.done = done
+            self.errors = errors
+
+    def __init__(self, ctx: TuiContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.query_state = QueueQuery()
+        self._facets: Facets | None = None
+        self._lock = asyncio.Lock()
+        self._initial_sync = True
+        self._known_errors: dict[str, str] = {}
+        self._templates: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        ctx = self.ctx
+        yield Header(icon="▤", classes="-sandbox" if ctx.sandbox else "")
+        yield FilterBar(id="filter-bar")
+        with Horizontal(id="main"):
+            with Vertical(id="panes"):
+                yield FacetPane("Priority", id="priority-pane")
+                yield FacetPane("SLA · Age", id="sla-pane")
+                yield FacetPane("Type", id="type-pane")
+            with Container(id="centre"):
+                yield RequestTable(ctx.data, query=self.query_state, id="queue")
+                yield DetailPane(ctx.store, ctx.settings, clock=ctx.clock, pending=ctx.pending, id="detail")
+        yield StatusBar(timezone=ctx.settings.sla.calendar.timezone, sandbox=ctx.sandbox, id="status")
+        yield Poller(ctx.engine, ctx.dispatcher, interval=ctx.settings.ui.poll_interval, autostart=ctx.live,
+                     id="poller")
+        yield Footer()
+
+    @property
+    def table(self) -> RequestTable:
+        """The queue table."""
+        return self.query_one(RequestTable)
+
+    @property
+    def detail(self) -> DetailPane:
+        """The detail pane."""
+        return self.query_one(DetailPane)
+
+    @property
+    def poller(self) -> Poller:
+        """The poller."""
+        return self.query_one(Poller)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        if self.ctx.engine is not None:
+            self.query_one(StatusBar).set_health(list(self.ctx.engine.health.values()), _last_sync(self.ctx))
+        if self.ctx.live and self.ctx.engine is not None:
+            self.table.set_empty_message("Syncing… requests appear as soon as the first poll finishes.")
+        self._apply_query(self.query_state)
+        self._refresh_outbox()
+        self.set_interval(TICK_SECONDS, self.table.tick)
+
+    # ------------------------------------------------------------------ query state
+    def _apply_query(self, query: QueueQuery, *, keep: bool = True) -> None:
+        self.query_state = query
+        self.table.reload(query, keep=keep)
+        self.query_one(FilterBar).show(query, None, len(self.table.selected))
+        self._load_facets(query)
+
+    @work(thread=True, exclusive=True, group="facets")
+    def _load_facets(self, query: QueueQuery) -> None:
+        try:
+            facets = self.ctx.data.facets(query)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"Cannot count the queue: {exc}", severity="error", markup=False)
+            return
+        self.post_message(self._FacetsLoaded(query, facets))
+
+    class _FacetsLoaded(Message):
+        def __init__(self, query: QueueQuery, facets: Facets) -> None:
+            super().__init__()
+            self.query = query
+            self.facets = facets
+
+    @on(_FacetsLoaded)
+    def _show_facets(self, message: _FacetsLoaded) -> None:
+        if message.query != self.query_state:
+            return
+        self._facets = message.facets
+        q, f = message.query, message.facets
+        self.query_one("#priority-pane", FacetPane).show(
+            [FacetEntry("priority", p, p, p.lower()) for p in ("P1", "P2", "P3", "P4")],
+            {("priority", k): v for k, v in f.priority.items()},
+            {("priority", p) for p in q.priorities},
+        )
+        sla_entries: list[FacetEntry | FacetHeading] = [
+            FacetEntry("sla", s, SLA_LABELS[s], s.replace("_", "-"))
+            for s in SLA_ENTRIES
+            if s in ("breached", "at_risk", "ok") or f.sla.get(s) or s in q.sla_states
+        ]
+        sla_entries.append(FacetHeading("Age"))
+        sla_entries += [FacetEntry("age", label, label) for label, _ in AGE_BUCKETS]
+        counts = {("sla", k): v for k, v in f.sla.items()} | {("age", k): v for k, v in f.age.items()}
+        active = {("sla", s) for s in q.sla_states} | ({("age", q.age)} if q.age else set())
+        self.query_one("#sla-pane", FacetPane).show(sla_entries, counts, active)
+        # Every configured type is listed (zero counts too), then any other type found.
+        types = list(dict.fromkeys(r.type for r in self.ctx.settings.intake.type_rules))
+        types += [t for t in sorted(f.type) if t not in types]
+        self.query_one("#type-pane", FacetPane).show(
+            [FacetEntry("type", t, t) for t in types],
+            {("type", k): v for k, v in f.type.items()},
+            {("type", t) for t in q.types},
+        )
+
+    @on(FacetPane.Toggled)
+    def _toggle_facet(self, event: FacetPane.Toggled) -> None:
+        q = self.query_state
+        if event.facet == "age":
+            q = q.with_(age=None if q.age == event.value else event.value)
+        else:
+            field = {"priority": "priorities", "sla": "sla_states", "type": "types"}[event.facet]
+            values: tuple[str, ...] = getattr(q, field)
+            values = tuple(v for v in values if v != event.value) if event.value in values else (*values, event.value)
+            q = q.with_(**{field: values})
+        self._apply_query(q, keep=False)
+
+    @on(RequestTable.Reloaded)
+    def _reloaded(self, event: RequestTable.Reloaded) -> None:
+        self.query_one(FilterBar).show(self.query_state, event.total, len(self.table.selected))
+        if event.total == 0 and self.table.loaded:
+            filtered = bool(self.query_state.describe())
+            self.table.set_empty_message(
+                "No request matches these filters — press esc to clear them." if filtered
+                else "The queue is empty. Nice work." if not self.poller.running
+                else "Syncing… requests appear as soon as the first poll finishes."
+            )
+
+    @on(RequestTable.SelectionChanged)
+    def _selection_changed(self, event: RequestTable.SelectionChanged) -> None:
+        self.query_one(FilterBar).show(self.query_state, self.table.total, len(event.selected))
+
+    @on(RequestTable.RequestHighlighted)
+    def _highlighted(self, event: RequestTable.RequestHighlighted) -> None:
+        self.detail.show_request(event.request_id)
+
+    @on(RequestTable.Activated)
+    def _activated(self, event: RequestTable.Activated) -> None:
+        self.detail.focus()
+
+    @on(RequestTable.SortRequested)
+    def _sort_requested(self, event: RequestTable.SortRequested) -> None:
+        self._set_sort(event.sort)
+
+    @on(RequestTable.LoadFailed)
+    def _load_failed(self, event: RequestTable.LoadFailed) -> None:
+        self.notify(event.error, title="Queue", severity="error", markup=False)
+
+    def _set_sort(self, sort: str) -> None:
+        q = self.query_state
+        if sort == q.sort:
+            q = q.with_(descending=not q.descending)
+        else:
+            q = q.with_(sort=sort, descending=False)
+        self._apply_query(q)
+
+    # ------------------------------------------------------------------ live updates
+    @on(Poller.Started)
+    def _poll_started(self) -> None:
+        self.query_one(StatusBar).set_polling(True)
+
+    @on(Poller.Polled)
+    def _polled(self, event: Poller.Polled) -> None:
+        result = event.result
+        status = self.query_one(StatusBar)
+        status.set_polling(False)
+        status.set_health(result.health, result.last_sync)
+        self._report_errors(result.health, result.errors)
+        first = self._initial_sync
+        self._initial_sync = False
+        if result.changed:
+            if result.created and not (first and self.table.total == 0):
+                self._announce_new(result.created)
+            self.table.reload()
+            self._load_facets(self.query_state)
+            if self.detail.request_id in result.changed:
+                self.detail.refresh_detail()
+        elif first:
+            self.table.reload()
+        self._refresh_outbox()
+
+    @on(Poller.Dispatched)
+    def _dispatched(self, event: Poller.Dispatched) -> None:
+        if event.error:
+            self.notify(event.error, title="Outbox", severity="error", markup=False)
+        if event.touched:
+            self.table.reload()
+            self._load_facets(self.query_state)
+            if self.detail.request_id in event.touched:
+                self.detail.refresh_detail()
+        self._refresh_outbox()
+
+    def _report_errors(self, health: Sequence[Any], errors: Sequence[str]) -> None:
+        """Notify when a source's state changes (not on every failing poll)."""
+        current = {h.name: h.describe() for h in health if h.state not in ("ok", "idle")}
+        for name, line in current.items():
+            if self._known_errors.get(name) != line:
+                message = getattr(next((h for h in health if h.name == name), None), "message", "") or line
+                self.notify(one_line(message, 200), title=f"{name}: {line}", severity="warning", markup=False)
+        for name in set(self._known_errors) - set(current):
+            self.notify(f"{name} is back to normal.", title=name, markup=False)
+        if not health:
+            for error in errors:
+                self.notify(one_line(error, 200), title="Sync", severity="error", markup=False)
+        self._known_errors = current
+
+    def _announce_new(self, created: list[str]) -> None:
+        self.table.mark_new(set(created))
+        count = len(created)
+        self.notify(f"{count} new request{'s' if count != 1 else ''} in the queue.", title="New requests",
+                    markup=False)
+        if self.ctx.settings.ui.bell:
+            self.app.bell()
+
+    @work(thread=True, exclusive=True, group="outbox-count")
+    def _refresh_outbox(self) -> None:
+        actions = self.ctx.actions
+        if actions is None:
+            return
+        try:
+            from idqueue.outbox.models import ActionState
+
+            unsent = actions.all(states=(ActionState.QUEUED, ActionState.SENDING))
+            failed = actions.all(states=(ActionState.FAILED, ActionState.NEEDS_ATTENTION))
+        except Exception:
+            return
+        self.app.call_from_thread(self.query_one(StatusBar).set_outbox, len(unsent), len(failed))
+
+    # ------------------------------------------------------------------ helpers
+    def _targets(self) -> list[str]:
+        """The multi-selection if any, else the request under the cursor."""
+        if self.table.selected:
+            return sorted(self.table.selected)
+        rid = self.table.cursor_id
+        return [rid] if rid else []
+
+    def _label(self, ids: Sequence[str]) -> str:
+        if len(ids) != 1:
+            return f"{len(ids)} requests"
+        row = next((r for r in self.table.loaded_rows() if r.id == ids[0]), None)
+        return f"{row.key} “{one_line(row.title, 60)}”" if row else ids[0]
+
+    def _key(self, rid: str) -> str:
+        row = next((r for r in self.table.loaded_rows() if r.id == rid), None)
+        return row.key if row else rid
+
+    def _need_actions(self) -> bool:
+        if self.ctx.actions is None:
+            self.notify("Write-back is not available in this build (no outbox).", severity="warning")
+            return False
+        return True
+
+    def _advance(self, ids: Sequence[str]) -> None:
+        """Act-and-advance: move past the request just handled; a bulk action clears the selection."""
+        if self.table.selected:
+            self.table.clear_selection()
+        elif ids and ids[0] == self.table.cursor_id:
+            self.table.move_next()
+
+    async def _confirm_bulk(self, verb: str, ids: Sequence[str], detail: str = "") -> bool:
+        if len(ids) < 2:
+            return True
+        keys = ", ".join(self._key(i) for i in ids[:20]) + (" …" if len(ids) > 20 else "")
+        body = Text(f"{detail}\n\n" if detail else "")
+        body.append(f"Requests: {keys}")
+        result = await self.app.push_screen_wait(ConfirmScreen(f"{verb} {len(ids)} requests?", body, confirm=verb))
+        return bool(result)
+
+    async def _perform(self, verb: str, ids: Sequence[str], call: Callable[[str], object], done: str) -> None:
+        """Queue ``call(request_id)`` for each id (off the UI thread), then refresh and dispatch."""
+
+        def run() -> tuple[list[str], list[tuple[str, str]]]:
+            ok: list[str] = []
+            failed: list[tuple[str, str]] = []
+            for rid in ids:
+                try:
+                    call(rid)
+                    ok.append(rid)
+                except Exception as exc:  # ActionError carries a message for the user
+                    failed.append((rid, str(exc)))
+            return ok, failed
+
+        async with self._lock:
+            ok, failed = await asyncio.to_thread(run)
+        for rid, error in failed:
+            self.notify(one_line(error, 300), title=f"{verb} {self._key(rid)} failed", severity="error", markup=False)
+        if ok:
+            what = self._key(ok[0]) if len(ok) == 1 else f"{len(ok)} requests"
+            self.notify(f"{done.format(what=what)} — pending until Slack/GitHub confirm.", title=verb, markup=False)
+        self.post_message(self.ActionDone(verb, ok, failed))
+
+    @on(ActionDone)
+    def _after_action(self, event: ActionDone) -> None:
+        self.table.reload()
+        self._load_facets(self.query_state)
+        self.detail.refresh_detail()
+        self._refresh_outbox()
+        if event.done:
+            self.poller.dispatch_now()
+
+    async def _request(self, rid: str) -> Request | None:
+        return await asyncio.to_thread(self.ctx.store.get_request, rid)
+
+    # ------------------------------------------------------------------ actions
+    def action_assign(self) -> None:
+        """Assign the request(s) to a team member (picker shows load and who is on triage)."""
+        if self._need_actions() and self._targets():
+            self._assign(self._targets())
+
+    @work(group="ui-action")
+    async def _assign(self, ids: list[str]) -> None:
+        settings = self.ctx.settings
+        if not settings.team:
+            self.notify("No team roster configured ([team] in config.toml).", severity="warning")
+            return
+        load = await asyncio.to_thread(open_load, self.ctx.store)
+        member = await self.app.push_screen_wait(
+            AssignScreen(roster(settings, load, _on_triage(self.ctx)), self._label(ids))
+        )
+        if member is None:
+            return
+        name = member_name(settings, member)
+        if not await self._confirm_bulk("Assign", ids, f"Assign to {name}"):
+            return
+        self._advance(ids)
+        await self._perform("Assign", ids, lambda rid: self.ctx.actions.assign(rid, member),
+                            f"Assigned {{what}} to {name}")
+
+    def action_take(self) -> None:
+        """Take it: assign yourself and post the "assigned" message (with a preview)."""
+        if not self._need_actions() or not self._targets():
+            return
+        if not self.ctx.settings.me:
+            self.notify("Set `me` (your roster key) in config.toml to use take.", severity="warning")
+            return
+        self._take(self._targets())
+
+    @work(group="ui-action")
+    async def _take(self, ids: list[str]) -> None:
+        actions = self.ctx.actions
+        try:
+            steps = await asyncio.to_thread(actions.plan_take, ids[0])
+        except Exception as exc:
+            self.notify(one_line(str(exc), 300), title="Take", severity="error", markup=False)
+            return
+        note = f"The same steps are queued for each of the {len(ids)} requests." if len(ids) > 1 else ""
+        if not await self.app.push_screen_wait(PlanScreen(f"Take {self._label(ids)}", steps, note=note)):
+            return
+        self._advance(ids)
+        await self._perform("Take", ids, actions.take, "You took {what}")
+
+    def action_reply(self) -> None:
+        """Reply with a template (previewed for Slack or GitHub) or free text."""
+        rid = self.table.cursor_id
+        if self._need_actions() and rid:
+            self._reply(rid)
+
+    @work(group="ui-action")
+    async def _reply(self, rid: str) -> None:
+        request = await self._request(rid)
+        if request is None:
+            return
+        templates = await asyncio.to_thread(self._load_templates)
+        from idqueue.domain.templates import templates_for
+
+        choice = await self.app.push_screen_wait(
+            ReplyScreen(request, templates_for(request, templates), self.ctx.settings)
+        )
+        if choice is None:
+            return
+        self._advance([rid])
+        await self._perform(
+            "Reply", [rid],
+            lambda r: self.ctx.actions.reply(r, template=choice.template, text=choice.text, target=choice.target,
+                                             extra=choice.extra or None),
+            "Reply to {what} queued",
+        )
+
+    def _load_templates(self) -> dict[str, Any]:
+        if self._templates is None:
+            from idqueue.domain.templates import load_templates
+
+            self._templates = load_templates(self.ctx.settings.templates_dir)
+        return self._templates
+
+    def action_backlog(self) -> None:
+        """Move to the backlog (GitHub label, or a new backlog issue for Slack-only requests)."""
+        if self._need_actions() and self._targets():
+            self._backlog(self._targets())
+
+    @work(group="ui-action")
+    async def _backlog(self, ids: list[str]) -> None:
+        actions = self.ctx.actions
+        if len(ids) == 1:
+            try:
+                steps = await asyncio.to_thread(actions.plan_backlog, ids[0])
+            except Exception as exc:
+                self.notify(one_line(str(exc), 300), title="Backlog", severity="error", markup=False)
+                return
+            if not await self.app.push_screen_wait(PlanScreen(f"Backlog {self._label(ids)}", steps,
+                                                              confirm="Backlog it")):
+                return
+        elif not await self._confirm_bulk("Backlog", ids, "They leave the live queue."):
+            return
+        self._advance(ids)
+        await self._perform("Backlog", ids, actions.backlog, "Moved {what} to the backlog")
+
+    def action_close_request(self) -> None:
+        """Close, optionally with the closing template (survey link)."""
+        if self._need_actions() and self._targets():
+            self._close(self._targets())
+
+    @work(group="ui-action")
+    async def _close(self, ids: list[str]) -> None:
+        actions = self.ctx.actions
+        template = self.ctx.settings.automation.on_close_template
+        planner = (lambda t, reason: actions.plan_close(ids[0], template=t, reason=reason)) if len(ids) == 1 else None
+        choice = await self.app.push_screen_wait(CloseScreen(self._label(ids), planner, template=template))
+        if choice is None:
+            return
+        if not await self._confirm_bulk("Close", ids, "Each requester is told it is closed." if choice.template else ""):
+            return
+        self._advance(ids)
+        await self._perform("Close", ids,
+                            lambda rid: actions.close(rid, template=choice.template, reason=choice.reason),
+                            "Closed {what}")
+
+    def action_pending(self) -> None:
+        """Mark as waiting on the requester (the SLA clock pauses)."""
+        if self._need_actions() and self._targets():
+            self._pending(self._targets())
+
+    @work(group="ui-action")
+    async def _pending(self, ids: list[str]) -> None:
+        if not await self._confirm_bulk("Set pending", ids):
+            return
+        self._advance(ids)
+        await self._perform("Pending", ids, self.ctx.actions.pending, "Marked {what} as waiting on the requester")
+
+    def action_priority(self) -> None:
+        """Override the priority (stored as a ``priority:Pn`` label where the team can see it)."""
+        if self._need_actions() and self._targets():
+            self._priority(self._targets())
+
+    @work(group="ui-action")
+    async def _priority(self, ids: list[str]) -> None:
+        row = self.table.cursor_row
+        choices = [("P1", "P1 — urgent"), ("P2", "P2 — high"), ("P3", "P3 — normal"), ("P4", "P4 — low")]
+        value = await self.app.push_screen_wait(
+            ChoiceScreen(f"Priority for {self._label(ids)}", choices,
+                         current=row.request.priority if row else None, hint="Enter sets the override")
+        )
+        if value is None or not await self._confirm_bulk(f"Set {value} on", ids):
+            return
+        self._advance(ids)
+        await self._perform("Priority", ids, lambda rid: self.ctx.actions.set_priority(rid, value),
+                            f"Priority of {{what}} set to {value}")
+
+    def action_snooze(self) -> None:
+        """Hide until a time (local only)."""
+        if self._need_actions() and self._targets():
+            self._snooze(self._targets())
+
+    @work(group="ui-action")
+    async def _snooze(self, ids: list[str]) -> None:
+        row = self.table.cursor_row
+        snoozed = bool(row and row.request.snoozed_until)
+        choice = await self.app.push_screen_wait(
+            SnoozeScreen(self.ctx.clock(), self.ctx.settings.sla.calendar.timezone, snoozed=snoozed)
+        )
+        if choice is None:
+            return
+        await self._perform("Snooze", ids, lambda rid: self.ctx.actions.snooze(rid, choice.until),
+                            "Snoozed {what}" if choice.until else "Unsnoozed {what}")
+
+    def action_retry(self) -> None:
+        """Retry the failed outbox actions of the request."""
+        rid = self.table.cursor_id
+        if self._need_actions() and rid:
+            self._retry(rid)
+
+    @work(group="ui-action")
+    async def _retry(self, rid: str) -> None:
+        from idqueue.outbox.models import ActionState
+
+        actions = self.ctx.actions
+        pending = await asyncio.to_thread(actions.for_request, rid, unsent_only=True)
+        failed = [a for a in pending if a.state in (ActionState.FAILED, ActionState.NEEDS_ATTENTION)]
+        if not failed:
+            self.notify(f"No failed actions on {self._key(rid)}.", markup=False)
+            return
+        ids = [a.id for a in failed]
+        await self._perform("Retry", [rid], lambda _: [actions.retry(i) for i in ids],
+                            f"Retrying {len(ids)} action{'s' if len(ids) != 1 else ''} on {{what}}")
+
+    def action_search(self) -> None:
+        """Full-text search."""
+        self._search()
+
+    @work(group="ui-dialog")
+    async def _search(self) -> None:
+        text = await self.app.push_screen_wait(SearchScreen(self.query_state.search))
+        if text is not None:
+            self._apply_query(self.query_state.with_(search=text), keep=False)
+
+    def action_sort(self) -> None:
+        """Choose the sort column (choosing the current one flips the direction)."""
+        self._sort()
+
+    @work(group="ui-dialog")
+    async def _sort(self) -> None:
+        choices = [(k, v) for k, v in SORT_NAMES.items() if k not in ("created",)]
+        value = await self.app.push_screen_wait(
+            ChoiceScreen("Sort by", choices, current=self.query_state.sort,
+                         hint="Choosing the current column flips the direction")
+        )
+        if value is not None:
+            self._set_sort(value)
+
+    def action_group(self) -> None:
+        """Cycle grouping: none → type → priority → SLA state → assignee."""
+        current = GROUP_CYCLE.index(self.query_state.group) if self.query_state.group in GROUP_CYCLE else 0
+        group = GROUP_CYCLE[(current + 1) % len(GROUP_CYCLE)]
+        self._apply_query(self.query_state.with_(group=group))
+        self.notify(f"Grouped by {GROUP_NAMES[group]}" if group else "Not grouped", timeout=2)
+
+    def action_clear_filters(self) -> None:
+        """Clear every filter and the search (keeps sort, grouping and the toggles)."""
+        q = self.query_state
+        cleared = QueueQuery(include_closed=q.include_closed, include_backlog=q.include_backlog, mine=q.mine,
+                             sort=q.sort, descending=q.descending, group=q.group)
+        if self.table.selected:
+            self.table.clear_selection()
+        if cleared != q:
+            self._apply_query(cleared)
+
+    def action_toggle_mine(self) -> None:
+        """Only mine + unowned, or everyone's."""
+        me = self.ctx.settings.me
+        if not me:
+            self.notify("Set `me` (your roster key) in config.toml to filter on your requests.", severity="warning")
+            return
+        self._apply_query(self.query_state.with_(mine=None if self.query_state.mine else me))
+
+    def action_toggle_closed(self) -> None:
+        """Include backlog and closed requests, or only the open queue."""
+        self._apply_query(self.query_state.with_(include_closed=not self.query_state.include_closed,
+                                                 include_backlog=False))
+
+    def action_toggle_layout(self) -> None:
+        """Detail pane on the right or at the bottom."""
+        self.toggle_class("-detail-right")
+
+    def action_open(self) -> None:
+        """Open the request in the browser (GitHub issue, else the Slack message)."""
+        row = self.table.cursor_row
+        url = row.request.url if row else None
+        if url:
+            self.app.open_url(url)
+        elif row:
+            self.notify("This request has no link.", severity="warning")
+
+    def action_copy_link(self) -> None:
+        """Copy the request's link."""
+        row = self.table.cursor_row
+        if row and row.request.url:
+            self.app.copy_to_clipboard(row.request.url)
+            self.notify(f"Copied {row.request.url}", markup=False, timeout=3)
+
+    def action_refresh(self) -> None:
+        """Poll the sources now."""
+        if self.ctx.engine is None and self.ctx.dispatcher is None:
+            self.table.reload()
+            self._load_facets(self.query_state)
+            return
+        if not self.poller.poll_now():
+            self.notify("A sync is already running.", timeout=2)
+
+    def go_to(self, request_id: str) -> None:
+        """Show a request in the queue (used by the dashboard): clears filters if it is hidden."""
+        self._apply_query(QueueQuery(include_closed=True, sort=self.query_state.sort))
+        self.table.go_to(request_id)
+
+
+def _last_sync(ctx: TuiContext) -> Any:
+    if ctx.engine is None:
+        return None
+    return max((h.last_sync for h in ctx.engine.health.values() if h.last_sync), default=None)
+
+
+def _on_triage(ctx: TuiContext) -> list[str]:
+    try:
+        from idqueue.domain.rota import on_triage
+    except ImportError:
+        return []
+    from zoneinfo import ZoneInfo
+
+    day = ctx.clock().astimezone(ZoneInfo(ctx.settings.sla.calendar.timezone)).date()
+    try:
+        return list(on_triage(ctx.settings, day))
+    except Exception:
+        return []
+

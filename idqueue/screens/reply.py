@@ -1,0 +1,342 @@
+"""Reply: pick a standard response (or write free text), preview it exactly as it will be
+posted (Slack mrkdwn in the thread, or GitHub Markdown as a comment), fill missing values, edit,
+then send.
+
+Sending is refused while the text still contains a ``«missing: …»`` marker, and text that looks
+like personal data needs a second confirmation before it goes to a (public) GitHub issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Button,
+    ContentSwitcher,
+    Input,
+    Label,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Static,
+    TextArea,
+)
+from textual.widgets.option_list import Option
+
+from idqueue.config import Settings
+from idqueue.domain.models import Request, SourceKind
+from idqueue.domain.pii import PiiMatch, find_pii
+from idqueue.domain.templates import (
+    RESERVED_NAMES,
+    ResponseTemplate,
+    TemplateError,
+    render_for,
+    targets_for,
+)
+from idqueue.safety import one_line, sanitize_terminal
+from idqueue.screens.confirm import ConfirmScreen
+from idqueue.widgets.steps_view import MISSING_RE
+
+Target = Literal["github", "slack"]
+FREE_TEXT = "\x00free"
+TARGET_NAMES = {"slack": "Slack thread reply (mrkdwn)", "github": "GitHub issue comment (Markdown)"}
+
+
+@dataclass(frozen=True)
+class ReplyChoice:
+    """What to send: a template (rendered by the outbox) or edited/free text, and where."""
+
+    template: str | None
+    text: str | None
+    target: Target
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class ReplyScreen(ModalScreen[ReplyChoice | None]):
+    """The reply composer.
+
+    Args:
+        request: the request being answered.
+        templates: the templates that fit its type (picker order).
+        settings: for rendering (roster, team name, survey link).
+        initial: a template key to start with.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "reply-screen--missing",
+        "reply-screen--warning",
+        "reply-screen--dim",
+        "reply-screen--key",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "send", "Send", id="reply.send", priority=True),
+        Binding("ctrl+e", "toggle_edit", "Edit / preview", id="reply.edit", priority=True),
+        Binding("ctrl+t", "switch_target", "Slack / GitHub", id="reply.target", priority=True),
+        Binding("escape", "cancel", "Cancel", id="reply.cancel"),
+    ]
+
+    def __init__(self, request: Request, templates: list[ResponseTemplate], settings: Settings,
+                 *, initial: str | None = None) -> None:
+        super().__init__(classes="modal")
+        self.request = request
+        self.templates = {t.key: t for t in templates}
+        self.order = [t.key for t in templates]
+        self.settings = settings
+        self.homes: list[Target] = [t for t in ("slack", "github") if SourceKind(t) in request.sources]
+        self.template_key: str | None = initial if initial in self.templates else (self.order[0] if self.order else None)
+        self.target: Target = self.homes[0] if self.homes else "slack"
+        self.extra: dict[str, str] = {}
+        self.text = ""
+        self.rendered_text = ""
+        self.missing: tuple[str, ...] = ()
+        self.edited = False
+        self.error: str | None = None
+        if self.template_key is not None:
+            self._pick_target_for(self.templates[self.template_key])
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        title = f"Reply to {self.request.key} — {one_line(self.request.title, 70)}"
+        options = [Option(self._template_label(t), id=t.key) for t in self.templates.values()]
+        options.append(Option(Text("✎ Free text"), id=FREE_TEXT))
+        with Vertical(classes="dialog dialog-wide", id="reply-dialog"):
+            yield Label(Text(title), classes="dialog-title")
+            with Horizontal(id="reply-main"):
+                yield OptionList(*options, id="templates")
+                with Vertical(id="reply-right"):
+                    with RadioSet(id="target"):
+                        for home in ("slack", "github"):
+                            yield RadioButton(TARGET_NAMES[home], value=home == self.target, id=home,
+                                              disabled=home not in self.homes)
+                    yield Vertical(id="values")
+                    with ContentSwitcher(initial="preview-scroll", id="switcher"):
+                        with VerticalScroll(id="preview-scroll"):
+                            yield Static(id="preview", markup=False)
+                        yield TextArea(id="editor", soft_wrap=True, show_line_numbers=False)
+                    yield Static(id="warnings", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Send (ctrl+s)", id="send", variant="primary")
+                yield Button("Edit (ctrl+e)", id="edit")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _template_label(self, template: ResponseTemplate) -> Text:
+        text = Text(one_line(template.title, 40))
+        effects = template.side_effects.describe()
+        if effects:
+            text.append(f"\n  {one_line(effects, 40)}", self._style("dim"))
+        return text
+
+    def on_mount(self) -> None:
+        templates = self.query_one("#templates", OptionList)
+        keys = [*self.order, FREE_TEXT]
+        templates.highlighted = keys.index(self.template_key) if self.template_key else len(keys) - 1
+        templates.focus()
+        if self.template_key is None:
+            self._choose(FREE_TEXT)
+        else:
+            self._render_template()
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"reply-screen--{name}", partial=True)
+
+    # ------------------------------------------------------------------ state changes
+    def _pick_target_for(self, template: ResponseTemplate) -> None:
+        wanted = targets_for(template, self.request)
+        if wanted and self.target not in wanted:
+            self.target = wanted[0]
+
+    def _choose(self, key: str) -> None:
+        editor = self.query_one("#editor", TextArea)
+        self.edited = False
+        if key == FREE_TEXT:
+            self.template_key = None
+            self.rendered_text = ""
+            self.text = ""
+            self.missing = ()
+            editor.load_text("")
+            self._set_values([])
+            self._show_editor(True, focus=False)
+        else:
+            self.template_key = key
+            self._pick_target_for(self.templates[key])
+            self.query_one(f"#{self.target}", RadioButton).value = True
+            self._show_editor(False)
+            self._render_template()
+        self._update_preview()
+
+    def _render_template(self) -> None:
+        """Render the chosen template for the chosen target (pure; no I/O)."""
+        if self.template_key is None:
+            return
+        template = self.templates[self.template_key]
+        try:
+            rendered = render_for(self.request, template, self.settings, target=self.target,
+                                  extra={k: v for k, v in self.extra.items() if v.strip()})
+        except TemplateError as exc:
+            self.error = str(exc)
+            self.rendered_text = self.text = ""
+            self.missing = ()
+        else:
+            self.error = None
+            self.rendered_text = self.text = rendered.text
+            self.missing = rendered.missing
+        self.edited = False
+        self.query_one("#editor", TextArea).load_text(self.text)
+        self._set_values([m for m in self.missing if "." not in m and m not in RESERVED_NAMES])
+        self._update_preview()
+
+    def _set_values(self, names: list[str]) -> None:
+        """One input per missing value the user can provide (e.g. ``due_date``)."""
+        box = self.query_one("#values", Vertical)
+        existing = {w.id for w in box.query(Input)}
+        wanted = {f"var-{n}" for n in names} | {f"var-{n}" for n, v in self.extra.items() if v}
+        for widget in list(box.query(Input)):
+            if widget.id not in wanted:
+                widget.remove()
+        for name in names:
+            if f"var-{name}" not in existing:
+                box.mount(Input(value=self.extra.get(name, ""), placeholder=f"value for {name}", id=f"var-{name}"))
+        box.display = bool(wanted)
+
+    def _show_editor(self, editing: bool, *, focus: bool = True) -> None:
+        switcher = self.query_one("#switcher", ContentSwitcher)
+        switcher.current = "editor" if editing else "preview-scroll"
+        self.query_one("#edit", Button).label = "Preview (ctrl+e)" if editing else "Edit (ctrl+e)"
+        if editing and focus:
+            self.query_one("#editor", TextArea).focus()
+
+    def _current_missing(self) -> list[str]:
+        if self.edited or self.template_key is None:
+            return [m.group(0) for m in MISSING_RE.finditer(self.text)]
+        return list(self.missing)
+
+    def _update_preview(self) -> None:
+        preview = Text(sanitize_terminal(self.text).rstrip("\n") or "(nothing to send yet)")
+        preview.highlight_regex(MISSING_RE, self._style("missing"))
+        self.query_one("#preview", Static).update(preview)
+        warnings = Text()
+        where = "Slack thread" if self.target == "slack" else "GitHub issue (may be public)"
+        warnings.append(f"Posts to: {where}", self._style("dim"))
+        if self.edited and self.template_key is not None:
+            effects = self.templates[self.template_key].side_effects.describe()
+            warnings.append(" · edited: sent as free text", self._style("dim"))
+            if effects:
+                warnings.append(f"\n⚠ The template's side effects ({effects}) are not applied to edited text",
+                                self._style("warning"))
+        if self.error:
+            warnings.append(f"\n✗ {one_line(self.error, 200)}", self._style("missing"))
+        missing = self._current_missing()
+        if missing:
+            names = ", ".join(sorted({m.removeprefix("«missing: ").removesuffix("»") for m in missing}))
+            warnings.append(f"\n✗ Missing values: {names} — fill them in before sending", self._style("missing"))
+        pii = self._pii()
+        if pii and self.target == "github":
+            kinds = ", ".join(sorted({p.kind for p in pii}))
+            warnings.append(f"\n⚠ Looks like personal data ({kinds}); GitHub issues may be public",
+                            self._style("warning"))
+        self.query_one("#warnings", Static).update(warnings)
+        self.query_one("#send", Button).disabled = bool(missing) or not self.text.strip() or bool(self.error)
+
+    def _pii(self) -> list[PiiMatch]:
+        allow = [self.settings.survey.url, *(m.email for m in self.settings.team.values() if m.email)]
+        allow += [u for u in (self.request.url, *self.request.links.values()) if u]
+        return list(find_pii(self.text, allow=allow))
+
+    # ------------------------------------------------------------------ events
+    @on(OptionList.OptionHighlighted, "#templates")
+    def _template_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        key = event.option.id or FREE_TEXT
+        if key != (self.template_key or FREE_TEXT):
+            self._choose(key)
+
+    @on(OptionList.OptionSelected, "#templates")
+    def _template_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id == FREE_TEXT:
+            self._show_editor(True)
+        else:
+            self.query_one("#send", Button).focus()
+
+    @on(RadioSet.Changed, "#target")
+    def _target_changed(self, event: RadioSet.Changed) -> None:
+        target = event.pressed.id
+        if target in ("slack", "github") and target != self.target:
+            self.target = target  # type: ignore[assignment]
+            if self.edited or self.template_key is None:
+                self._update_preview()
+            else:
+                self._render_template()
+
+    @on(Input.Changed, "#values Input")
+    def _value_changed(self, event: Input.Changed) -> None:
+        if event.input.id:
+            self.extra[event.input.id.removeprefix("var-")] = event.value
+            if self.edited:
+                self.notify("The text was edited by hand; the value was not inserted.", severity="warning")
+            else:
+                self._render_template()
+                event.input.focus()
+
+    @on(TextArea.Changed, "#editor")
+    def _edited(self, event: TextArea.Changed) -> None:
+        text = event.text_area.text
+        if text != self.text:
+            self.text = text
+            self.edited = text != self.rendered_text
+            self._update_preview()
+
+    @on(Button.Pressed, "#edit")
+    def action_toggle_edit(self) -> None:
+        """Switch between the preview and the editor."""
+        switcher = self.query_one("#switcher", ContentSwitcher)
+        self._show_editor(switcher.current != "editor")
+
+    def action_switch_target(self) -> None:
+        """Toggle Slack / GitHub when the request has both homes."""
+        other: Target = "github" if self.target == "slack" else "slack"
+        if other in self.homes:
+            self.query_one(f"#{other}", RadioButton).value = True
+
+    @on(Button.Pressed, "#send")
+    def action_send(self) -> None:
+        """Send (after a personal-data confirmation for GitHub)."""
+        if self.query_one("#send", Button).disabled:
+            self.notify("Nothing to send yet, or values are missing.", severity="warning")
+            return
+        # Edited text is sent as free text: the outbox renders templates itself, so the
+        # template (and its side effects) only applies when the text is sent as rendered.
+        free = self.edited or self.template_key is None
+        choice = ReplyChoice(
+            template=None if free else self.template_key,
+            text=self.text if free else None,
+            target=self.target,
+            extra={k: v for k, v in self.extra.items() if v.strip()},
+        )
+        pii = self._pii()
+        if pii and self.target == "github":
+            kinds = ", ".join(sorted({getattr(p, "kind", "data") for p in pii}))
+            found = Text(f"The reply contains what looks like personal data ({kinds}):\n\n")
+            for match in pii[:5]:
+                found.append(f"  • {one_line(str(getattr(match, 'text', '')), 80)}\n")
+            found.append("\nGitHub issues may be public. Post it anyway?")
+            def posted(ok: bool | None) -> None:
+                if ok:
+                    self.dismiss(choice)
+
+            self.app.push_screen(
+                ConfirmScreen("Personal data in a GitHub comment", found, confirm="Post anyway", danger=True), posted
+            )
+            return
+        self.dismiss(choice)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without sending."""
+        self.dismiss(None)
