@@ -48,6 +48,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NoReturn, cast
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateSyntaxError, Undefined, pass_eval_context
 from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
@@ -451,7 +452,8 @@ def build_context(
         "priority": request.priority,
         "labels": list(request.labels),
         "fields": {k: v for k, v in request.fields.items() if v},
-        "created_at": request.created_at.date().isoformat(),
+        # The team's calendar date: a request filed at 21:00 in New York is "today" there.
+        "created_at": request.created_at.astimezone(ZoneInfo(settings.sla.calendar.timezone)).date().isoformat(),
     }
     requester = request.requester
     context: dict[str, Any] = {

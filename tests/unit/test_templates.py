@@ -215,6 +215,11 @@ def test_context_is_plain_data(make_settings: MakeSettings) -> None:
     assert ctx["survey_link"] == "https://example.org/survey/identity-support"
 
 
+def test_created_at_is_the_teams_calendar_date(make_settings: MakeSettings) -> None:
+    late_evening = make_request(created_at=datetime(2026, 3, 10, 1, 30, tzinfo=UTC))  # 21:30 on the 9th in New York
+    assert build_context(late_evening, make_settings())["request"]["created_at"] == "2026-03-09"
+
+
 def test_unknown_values_are_absent_not_blank(make_settings: MakeSettings) -> None:
     slack_only = make_request(
         id="slack:C0INTAKE/1712345678.000100", sources=[SourceKind.SLACK], url=SLACK_URL,
