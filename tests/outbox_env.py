@@ -14,7 +14,7 @@ from typing import Any
 
 from idqueue.config import Settings
 from idqueue.domain.models import github_id, slack_id
-from idqueue.outbox.dispatcher import DispatchReport, Dispatcher
+from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
 from idqueue.outbox.github_writer import GitHubWriter
 from idqueue.outbox.service import Actions
 from idqueue.outbox.slack_writer import SlackWriter

@@ -382,7 +382,9 @@ def outbox(
             action = actions.retry(retry_id, force=True if force else None)
             forced = " (conflict check skipped)" if action.params.get("force") else ""
             click.echo(f"Queued again{forced}: {_safe(action.summary, 120)}  [{action.id}]")
-            _send_and_report(ctx, actions, [action.id])
+            # Report on the rest of the verb too: it was waiting behind this action.
+            group = [a.id for a in actions.outbox.select(states=UNSENT_STATES, group_id=action.group_id)]
+            _send_and_report(ctx, actions, group or [action.id])
             return
     except ActionError as exc:
         raise CliError(str(exc)) from None

@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,10 +52,27 @@ def _dumps(value: Any) -> str:
 
 def item_to_json(item: SourceItem) -> str:
     """Serialise a source item."""
-    data = asdict(item)
-    data["created_at"] = iso_us(item.created_at)
-    data["updated_at"] = iso_us(item.updated_at)
-    data["closed_at"] = iso_us(item.closed_at)
+    # Built by hand: dataclasses.asdict deep-copies every nested value (a third of apply's time).
+    req = item.requester
+    data = {
+        "id": item.id,
+        "source": item.source.value,
+        "title": item.title,
+        "body": item.body,
+        "url": item.url,
+        "created_at": iso_us(item.created_at),
+        "updated_at": iso_us(item.updated_at),
+        "requester": {"id": req.id, "name": req.name, "is_bot": req.is_bot} if req else None,
+        "state": item.state,
+        "state_reason": item.state_reason,
+        "closed_at": iso_us(item.closed_at),
+        "assignees": item.assignees,
+        "labels": item.labels,
+        "links": item.links,
+        "template": item.template,
+        "fields": item.fields,
+        "raw": item.raw,
+    }
     return _dumps(data)
 
 

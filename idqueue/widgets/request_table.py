@@ -273,6 +273,8 @@ class RequestTable(ScrollView, can_focus=True):
 
     def go_to(self, request_id: str) -> None:
         """Reload with the cursor on ``request_id``."""
+        # An explicit jump must win over "follow the user's cursor" in _apply_snapshot.
+        self._jump_target: str | None = request_id
         self.reload(anchor_id=request_id)
 
     def tick(self) -> None:
@@ -338,7 +340,9 @@ class RequestTable(ScrollView, can_focus=True):
         self._loading.clear()
         self._set_groups(snap.groups)
         cursor = snap.cursor
-        if current is not None and current != message.anchor_id:
+        jumped = message.anchor_id is not None and message.anchor_id == getattr(self, "_jump_target", None)
+        self._jump_target = None
+        if current is not None and current != message.anchor_id and not jumped:
             # The user moved while the reload ran: follow them if their row is still here.
             found = next((p * self.data.page_size + i for p, rows in snap.pages.items()
                           for i, r in enumerate(rows) if r.id == current), None)

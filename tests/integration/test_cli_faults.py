@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -270,6 +273,26 @@ def test_both_sources_failing_give_two_lines(case: Case) -> None:
     assert lines[0].startswith("GitHub: FAILED — ") and "401" in lines[0]
     assert lines[1].startswith("Slack: FAILED — ") and "invalid_auth" in lines[1]
     assert case.checksum() == before
+
+
+def test_a_real_process_prints_one_line_per_failing_source(world: World, tmp_path: Path) -> None:
+    """Outside pytest no logging handler is installed: library warnings must not reach the
+    terminal a second time (Python's last-resort handler would print them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDQUEUE_")
+           and k not in ("GITHUB_TOKEN", "GH_TOKEN", "SLACK_BOT_TOKEN")}
+    env.update(world.sb.env())
+    env.update(IDQUEUE_DB=str(tmp_path / "p.db"), IDQUEUE_CONFIG_FILE=str(world.config),
+               IDQUEUE_GITHUB_TOKEN=BAD_GITHUB_TOKEN, IDQUEUE_SLACK_TOKEN=BAD_SLACK_TOKEN)
+    proc = subprocess.run(
+        [sys.executable, "-m", "idqueue", "sync", "--once"], env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert [line.split(" — ")[0] for line in lines] == ["GitHub: FAILED", "Slack: FAILED"], proc.stderr
+    for token in (BAD_GITHUB_TOKEN, BAD_SLACK_TOKEN, GITHUB_TOKEN, SLACK_TOKEN):
+        assert token not in proc.stderr
 
 
 def test_no_sources_is_a_one_line_error(case: Case) -> None:

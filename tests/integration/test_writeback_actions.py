@@ -32,7 +32,7 @@ def _gh_writes(env: WritebackEnv) -> list[tuple[str, str]]:
 
 
 def _slack_payload(call: object) -> dict[str, object]:
-    body = getattr(call, "body")
+    body = call.body
     return body["metadata"]["event_payload"]  # type: ignore[no-any-return]
 
 
@@ -123,7 +123,7 @@ def test_take_on_slack_only_request_posts_state_in_the_thread(env: WritebackEnv)
 
 
 def test_reply_template_to_a_linked_request_goes_to_both_homes(env: WritebackEnv) -> None:
-    rid, sid = env.linked_request()
+    rid, _ = env.linked_request()
     assert rid.startswith("gh:")
     env.clear_calls()
     queued = env.actions().reply(rid, template="acknowledge")

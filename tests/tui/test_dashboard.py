@@ -5,10 +5,12 @@ Frozen clock: 2026-03-11 15:30Z, so "this month" is March 1–11 and "last month
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
@@ -51,6 +53,13 @@ async def open_dashboard(pilot: Pilot[Any]) -> DashboardScreen:
     return screen
 
 
+def text_of(widget: Static) -> str:
+    """What a Static shows, as plain text (its content may be a Rich table)."""
+    console = Console(width=60, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
 def cell(table: DataTable[Any], row: int, column: int) -> str:
     value = table.get_row_at(row)[column]
     return value.plain if isinstance(value, Text) else str(value)
@@ -88,7 +97,9 @@ async def test_every_panel_has_numbers_for_the_seeded_month(make_app: Any, rated
         assert screen.query_one("#dash-by-assignee", DataTable).row_count >= 3
         # SLA and CSAT with its sample size.
         assert k.sla.total > 0 and k.sla_by_policy
-        assert "%" in str(screen.query_one("#dash-sla", Static).render())
+        sla = text_of(screen.query_one("#dash-sla", Static))
+        assert "All policies" in sla and f"({k.sla.hits}/{k.sla.total})" in sla
+        assert "5 ★" in text_of(screen.query_one("#dash-csat", Static))
         assert k.csat.responses >= 1 and p.csat.responses >= 10
         csat = screen.query_one("#dash-csat", Static)
         assert f"n = {k.csat.responses}" in str(csat.border_title)

@@ -1,0 +1,173 @@
+"""Live behaviour against running emulators: polling, new requests, source errors, sending.
+
+Each test starts its own seeded sandbox (``sandbox`` fixture, frozen clock) and an app that
+polls it for real through the Slack and GitHub clients.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from tui_helpers import SIZE, settle, wait_for
+
+from idqueue.app import IdqueueApp
+from idqueue.commands.tui_cmds import sandbox_settings
+from idqueue.outbox.models import ActionKind, ActionState
+from idqueue.sandbox.runner import Sandbox
+from idqueue.screens.assign import AssignScreen
+from idqueue.screens.queue import QueueScreen
+from idqueue.sync import SyncReport
+
+NOW_ISO = "2026-03-11T15:30:00Z"
+
+
+def live_app(sandbox: Sandbox, tmp_path: Path, **ui: Any) -> IdqueueApp:
+    settings = sandbox_settings(sandbox, tmp_path / "live.db", {"now": NOW_ISO, "ui": {"poll_interval": 600, **ui}})
+    return IdqueueApp.build(settings, sandbox=True, live=True)
+
+
+async def first_sync(pilot: Pilot[Any]) -> QueueScreen:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="queue screen")
+    screen = app.screen
+    assert isinstance(screen, QueueScreen)
+    await wait_for(pilot, lambda: screen.poller.polls >= 1, timeout=60, what="first poll")
+    await wait_for(pilot, lambda: screen.table.total > 0 and screen.table.cursor_row is not None, what="rows")
+    await settle(pilot)
+    return screen
+
+
+async def test_first_poll_fills_the_queue_without_announcing_everything(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = live_app(sandbox, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await first_sync(pilot)
+        assert screen.table.total > 10
+        assert not screen.table.new_ids  # the initial sync is not "new requests"
+        status = str(screen.query_one("#status").render())
+        assert "GitHub ok" in status and "Slack ok" in status and "synced 11:30" in status
+
+
+async def test_new_request_is_highlighted_and_cursor_stays(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = live_app(sandbox, tmp_path, bell=True)
+    bells: list[bool] = []
+    app.bell = lambda: bells.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await first_sync(pilot)
+        await pilot.press("down", "down", "down")
+        await settle(pilot)
+        table = screen.table
+        before_id, before_pos = table.cursor_id, table.cursor
+        screen_line = table._line_of(table.cursor) - int(table.scroll_y)
+        # A P1 outage lands at the top of the queue, above the cursor.
+        issue = sandbox.github.state.add_issue(
+            "va-identity/support", "Production outage: sign-in is down for everyone",
+            "**Issue Type:** Bug Fix\n**Does this impact Veterans on production servers?** Yes",
+            user="new-person", labels=["Identity"],
+        )
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen.poller.polls >= 2, timeout=60, what="second poll")
+        await settle(pilot)
+        new_id = f"gh:va-identity/support#{issue.number}"
+        assert new_id in table.new_ids
+        assert table.cursor_id == before_id  # the poll never moves the cursor …
+        assert table.cursor == before_pos + 1  # … the new row above pushed it down one position
+        assert table._line_of(table.cursor) - int(table.scroll_y) == screen_line  # same screen line
+        assert any("new request" in n.message for n in app._notifications)
+        assert bells == [True]
+
+
+async def test_source_failure_shows_in_status_and_app_keeps_running(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = live_app(sandbox, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await first_sync(pilot)
+        total = screen.table.total
+        sandbox.github.faults.add("GET /repos/*", "auth", times=-1)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen.poller.polls >= 2, timeout=60, what="failing poll")
+        await settle(pilot)
+        status = str(screen.query_one("#status").render())
+        assert "GitHub auth failed" in status
+        assert "Slack ok" in status
+        assert any("auth failed" in (n.title or "") for n in app._notifications)
+        assert app.is_running and screen.table.total == total
+
+
+async def test_polls_never_overlap(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = live_app(sandbox, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await first_sync(pilot)
+        engine = app.ctx.engine
+        assert engine is not None
+        gate = threading.Event()
+        calls: list[int] = []
+        real_poll = engine.poll
+
+        def slow_poll(progress: Any = None) -> SyncReport:
+            calls.append(1)
+            gate.wait(30)
+            return real_poll(progress)
+
+        engine.poll = slow_poll  # type: ignore[method-assign]
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen.poller.running and calls, what="poll running")
+        assert screen.poller.poll_now() is False  # a second poll is refused while one runs
+        await pilot.press("R")
+        gate.set()
+        await wait_for(pilot, lambda: not screen.poller.running, timeout=60, what="poll done")
+        await settle(pilot)
+        assert calls == [1]
+
+
+async def test_assign_is_sent_and_pending_clears(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = live_app(sandbox, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await first_sync(pilot)
+        table = screen.table
+        row = next(r for r in table.loaded_rows() if r.request.github_item and not r.request.assignee)
+        table.go_to(row.id)
+        await wait_for(pilot, lambda: table.cursor_id == row.id, what="cursor on a GitHub request")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AssignScreen))
+        await pilot.press(*"ben", "enter")
+        actions = app.ctx.actions
+        await wait_for(pilot, lambda: any(a.kind is ActionKind.ASSIGN for a in actions.for_request(row.id,
+                       unsent_only=False)), what="queued")
+        await wait_for(pilot, lambda: not actions.for_request(row.id), timeout=60, what="all sent")
+        await settle(pilot)
+        number = int(row.id.rsplit("#", 1)[1])
+        issue = sandbox.github.state.issue("va-identity/support", number)
+        assert issue.assignees == ["ben-okafor"] or "ben" in " ".join(issue.assignees)
+        assert app.ctx.store.get_request(row.id).assignee == "ben"
+        refreshed = next(r for r in table.loaded_rows() if r.id == row.id)
+        assert refreshed.pending is None or not refreshed.pending.total
+
+
+async def test_failed_action_shows_reason_and_retries(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = live_app(sandbox, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await first_sync(pilot)
+        table = screen.table
+        row = next(r for r in table.loaded_rows() if r.request.github_item and not r.request.assignee)
+        table.go_to(row.id)
+        await wait_for(pilot, lambda: table.cursor_id == row.id)
+        sandbox.github.faults.add("POST /repos/*/issues/*/assignees", status=403,
+                                  body={"message": "Must have admin rights to Repository."}, times=1)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AssignScreen))
+        await pilot.press(*"ben", "enter")
+        actions = app.ctx.actions
+        await wait_for(pilot, lambda: any(a.state is ActionState.NEEDS_ATTENTION
+                                          for a in actions.for_request(row.id)), timeout=60, what="failure")
+        table.go_to(row.id)
+        await wait_for(pilot, lambda: table.cursor_id == row.id)
+        await settle(pilot)
+        failed = next(r for r in table.loaded_rows() if r.id == row.id)
+        assert failed.pending is not None and failed.pending.failed
+        detail = screen.detail.text()
+        assert "✗" in detail and "press ! to retry" in detail
+        await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: not actions.for_request(row.id), timeout=60, what="sent after retry")
+
