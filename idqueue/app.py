@@ -105,9 +105,10 @@ class IdqueueApp(App[None]):
 
     def help_entries(self) -> list[HelpEntry]:
         """Every binding for the help screen."""
+        owners = {"queue": QueueScreen, "table": RequestTable, "app": type(self)}
         entries = [
-            HelpEntry(section, self.keys_for(b), b.description, b.id or "")
-            for section, _, bindings in self.binding_sources()
+            HelpEntry(section, self.keys_for(b), _explain(owners[target], b), b.id or "")
+            for section, target, bindings in self.binding_sources()
             for b in bindings
         ]
         entries.append(HelpEntry("App", "ctrl+p", "Command palette (every action)", "app.command_palette"))
@@ -143,6 +144,14 @@ class IdqueueApp(App[None]):
     def _jump_to(self, request_id: str | None) -> None:
         if request_id:
             self.queue.go_to(request_id)
+
+
+def _explain(owner: type, binding: Binding) -> str:
+    """The help text of a binding: the first line of its action's docstring."""
+    name = binding.action.split("(", 1)[0]
+    doc = getattr(getattr(owner, f"action_{name}", None), "__doc__", None) or ""
+    first = doc.strip().splitlines()[0].rstrip(".") if doc.strip() else ""
+    return first or binding.description
 
 
 def _outbox(store: Store, settings: Settings, clock: Any) -> tuple[Any, Any, Any]:

@@ -421,6 +421,9 @@ class AutomationConfig(BaseModel):
     on_backlog_template: str = "backlog"
     disabled_types: list[str] = Field(default_factory=list)
     """Request types for which no automatic messages are sent."""
+    type_templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Per request type, other templates for the automatic messages: type → {"assign" | "close" |
+    "backlog": template key}; an empty key turns that one message off for the type."""
     slack_reactions: dict[str, str] = Field(
         default_factory=lambda: {"taken": "eyes", "done": "white_check_mark", "backlog": "card_file_box"}
     )

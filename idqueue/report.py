@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 Format = Literal["md", "csv", "json", "html"]
 FORMATS: tuple[Format, ...] = ("md", "csv", "json", "html")
 SCHEMA_ID = "idqueue.report/1"
+TREND_WEEKS = 8
+"""Weeks in the trend: about the two months compared, so the report reads no further back."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ class MetricsReport:
         return self.member_names.get(key, key)
 
 
-def collect(store: Store, settings: Settings, period: Period, *, now: datetime, weeks: int = 12) -> MetricsReport:
+def collect(
+    store: Store, settings: Settings, period: Period, *, now: datetime, weeks: int = TREND_WEEKS
+) -> MetricsReport:
     """Query the store and compute the report for ``period`` (compared with the one before).
 
     Args:
@@ -128,7 +132,7 @@ def build_report(
     period: Period,
     *,
     now: datetime,
-    weeks: int = 12,
+    weeks: int = TREND_WEEKS,
 ) -> MetricsReport:
     """Compute the report from rows and ratings already fetched (pure).
 

@@ -102,6 +102,8 @@ STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "clo
 @click.option("--type", "types", multiple=True, help="Only this request type (repeatable).")
 @click.option("--source", "sources", multiple=True, type=click.Choice(["github", "slack"]), help="Only this source.")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed, backlog and resolved requests.")
+@click.option("--mine", is_flag=True, help="Only requests assigned to you (settings `me`) or unassigned.")
+@click.option("--search", default="", help="Full-text search in titles, bodies and intake fields.")
 @click.option("--limit", type=int, default=None, help="At most this many rows.")
 @pass_ctx
 def list_cmd(
@@ -111,18 +113,25 @@ def list_cmd(
     types: tuple[str, ...],
     sources: tuple[str, ...],
     include_closed: bool,
+    mine: bool,
+    search: str,
     limit: int | None,
 ) -> None:
     """List requests in queue order (breached first, then at-risk, priority, age)."""
+    from idqueue.store.queue import QueueQuery, fetch_window
+
     now = clock_now(ctx.settings)
-    requests = ctx.store.list_requests(
-        now=now,
-        open_only=not include_closed and not statuses,
-        statuses=statuses or None,
-        types=types or None,
-        sources=sources or None,
-        limit=limit,
+    if mine and not ctx.settings.me:
+        raise CliError("--mine needs `me` set in the config (your roster key)")
+    query = QueueQuery(
+        include_closed=include_closed,
+        statuses=statuses,
+        types=types,
+        sources=sources,
+        mine=ctx.settings.me if mine else None,
+        search=search,
     )
+    requests = fetch_window(ctx.store, query, now=now, offset=0, limit=limit or -1)
     if as_json:
         click.echo(json.dumps([request_json(r, ctx, now) for r in requests], ensure_ascii=False, indent=1))
         return

@@ -127,7 +127,8 @@ def assemble(
     updated_at = max([i.updated_at for i in items] + [e.at for e in events])
 
     # Assignment: GitHub assignees are the truth when the request lives there; Slack-only
-    # requests carry assignment as idqueue action events in their thread.
+    # requests carry assignment as idqueue action events in their thread, or else as the
+    # "taken" reaction of a teammate.
     assignee: str | None = None
     if gh is not None:
         if gh.assignees:
@@ -257,7 +258,8 @@ def _status(
         if lower & pending_labels:
             return Status.PENDING, "waiting on the requester", None
     else:
-        # Slack-only: state comes from idqueue's own action events in the thread.
+        # Slack-only: state comes from idqueue's own action events in the thread; without
+        # any, from what a teammate did by hand (reactions, a backlog link).
         final = _last_state_event(events)
         if final is not None and final.kind is EventKind.CLOSED:
             return Status.CLOSED, str(final.data.get("reason") or "closed"), final.at

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from idqueue.domain.calendar import AlwaysOn, Calendar
@@ -45,6 +46,9 @@ UNKNOWN = "(unknown)"
 
 WITHIN_HOURS = 48.0
 """The Made Tech triage rule: every new request resolved (or backlogged) within 48 hours."""
+
+_WALL = AlwaysOn()
+"""The default wall clock (one instance, so per-row caches keyed by calendar are shared)."""
 
 _DECLINED_WORDS = ("not planned", "not_planned", "duplicate", "declin", "out of scope", "won't", "wontfix")
 
@@ -198,6 +202,11 @@ class RequestRow:
     via_intake: bool = False
     pauses: tuple[Pause, ...] = ()
     reopened: int = 0
+    memo: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """Values already computed for this row, keyed by what they depend on (calendar ids, now):
+    a month's report asks for each row's times once per breakdown, and business-time
+    arithmetic is the costly part. The calendars are kept with the value so their ``id`` cannot
+    be reused by other objects meanwhile. Rows are not to be changed once measured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +357,10 @@ def csat_of(ratings: Iterable[Rating], goal: float = 70.0) -> Csat:
 # --------------------------------------------------------------------------- per request
 
 
+def _wall_elapsed(start: datetime, end: datetime) -> float:
+    return max((end - start).total_seconds(), 0.0)
+
+
 def working_seconds(cal: Calendar, start: datetime, end: datetime, pauses: Iterable[Pause] = ()) -> float:
     """Working seconds of ``cal`` in ``[start, end)`` minus the working time inside ``pauses``.
 
@@ -356,12 +369,15 @@ def working_seconds(cal: Calendar, start: datetime, end: datetime, pauses: Itera
     """
     if end <= start:
         return 0.0
-    total = cal.elapsed(start, end)
+    # The wall clock is plain subtraction; skipping the calendar's checks matters when a
+    # report measures tens of thousands of intervals.
+    elapsed = _wall_elapsed if isinstance(cal, AlwaysOn) else cal.elapsed
+    total = elapsed(start, end)
     for lo, hi in pauses:
         lo = max(lo, start)
         hi = end if hi is None else min(hi, end)
         if hi > lo:
-            total -= cal.elapsed(lo, hi)
+            total -= elapsed(lo, hi)
     # Microsecond rounding keeps hand-computed fixtures exact despite float sums.
     return round(max(total, 0.0), 6)
 
@@ -372,9 +388,13 @@ def first_response_seconds(row: RequestRow, cal: Calendar) -> float | None:
     None when nobody on the team has answered (a request resolved without an answer has no
     first-response time; it is not counted as an instant answer).
     """
-    if row.first_response_at is None:
-        return None
-    return working_seconds(cal, row.created_at, row.first_response_at, row.pauses)
+    key = ("first_response", id(cal))
+    if key not in row.memo:
+        row.memo[key] = (cal, (
+            None if row.first_response_at is None
+            else working_seconds(cal, row.created_at, row.first_response_at, row.pauses)
+        ))
+    return row.memo[key][1]  # type: ignore[no-any-return]
 
 
 def is_resolved(row: RequestRow) -> bool:
@@ -387,9 +407,13 @@ def resolution_seconds(row: RequestRow, cal: Calendar) -> float | None:
 
     None while the request is not resolved.
     """
-    if not is_resolved(row) or row.resolved_at is None:
-        return None
-    return working_seconds(cal, row.created_at, row.resolved_at, row.pauses)
+    key = ("resolution", id(cal))
+    if key not in row.memo:
+        row.memo[key] = (cal, (
+            None if not is_resolved(row) or row.resolved_at is None
+            else working_seconds(cal, row.created_at, row.resolved_at, row.pauses)
+        ))
+    return row.memo[key][1]  # type: ignore[no-any-return]
 
 
 def resolved_within(row: RequestRow, now: datetime, hours: float = WITHIN_HOURS) -> bool | None:
@@ -503,6 +527,40 @@ class Kpis:
     breached: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """Everything :func:`compute_kpis` needs from one row, computed once per row and clock."""
+
+    fr_business: float | None
+    fr_wall: float | None
+    res_business: float | None
+    res_wall: float | None
+    within: bool | None
+    fulfilled: bool
+    ever_resolved: bool
+    outcome: tuple[str, str, str]
+
+
+def _facts(row: RequestRow, now: datetime, business: Calendar, wall: Calendar, within_hours: float) -> _Facts:
+    # A report computes the same row's KPIs for the period and for each of five breakdowns.
+    key = ("facts", id(business), id(wall), now, within_hours)
+    hit = row.memo.get(key)
+    if hit is not None:
+        return hit[1]  # type: ignore[no-any-return]
+    facts = _Facts(
+        first_response_seconds(row, business),
+        first_response_seconds(row, wall),
+        resolution_seconds(row, business),
+        resolution_seconds(row, wall),
+        resolved_within(row, now, within_hours),
+        fulfilled_through_process(row),
+        is_resolved(row) or row.reopened > 0,
+        sla_outcome(row, now),
+    )
+    row.memo[key] = ((business, wall), facts)
+    return facts
+
+
 def compute_kpis(
     rows: Iterable[RequestRow],
     ratings: Iterable[Rating] = (),
@@ -524,7 +582,7 @@ def compute_kpis(
         csat_goal: CSAT goal in percent.
         within_hours: the triage rule's hours (48).
     """
-    wall = wall or AlwaysOn()
+    wall = wall or _WALL
     received = resolved = backlogged = pending = open_ = 0
     fr_b: list[float] = []
     fr_w: list[float] = []
@@ -534,32 +592,34 @@ def compute_kpis(
     policies: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for row in rows:
         received += 1
-        if row.status in RESOLVED_STATUSES:
+        status = row.status
+        if status in RESOLVED_STATUSES:
             resolved += 1
-        elif row.status == BACKLOG_STATUS:
+        elif status == BACKLOG_STATUS:
             backlogged += 1
-        elif row.status == PENDING_STATUS:
+        elif status == PENDING_STATUS:
             pending += 1
         else:
             open_ += 1
-        if row.first_response_at is not None:
-            fr_b.append(working_seconds(business, row.created_at, row.first_response_at, row.pauses))
-            fr_w.append(working_seconds(wall, row.created_at, row.first_response_at, row.pauses))
-        if is_resolved(row) and row.resolved_at is not None:
-            res_b.append(working_seconds(business, row.created_at, row.resolved_at, row.pauses))
-            res_w.append(working_seconds(wall, row.created_at, row.resolved_at, row.pauses))
-        within = resolved_within(row, now, within_hours)
-        if within is not None:
+        f = _facts(row, now, business, wall, within_hours)
+        if f.fr_business is not None:
+            fr_b.append(f.fr_business)
+        if f.fr_wall is not None:
+            fr_w.append(f.fr_wall)
+        if f.res_business is not None:
+            res_b.append(f.res_business)
+        if f.res_wall is not None:
+            res_w.append(f.res_wall)
+        if f.within is not None:
             w48_total += 1
-            w48 += within
-        fulfilled += fulfilled_through_process(row)
-        if is_resolved(row) or row.reopened:
+            w48 += f.within
+        fulfilled += f.fulfilled
+        if f.ever_resolved:
             ever_resolved += 1
             reopened += row.reopened > 0
-        outcome = sla_outcome(row, now)
         if row.sla_policy is not None:
-            policies[row.sla_policy].append(outcome)
-        breached += outcome[0] == "breached"
+            policies[row.sla_policy].append(f.outcome)
+        breached += f.outcome[0] == "breached"
 
     by_policy = tuple(_attainment(name, outcomes) for name, outcomes in sorted(policies.items()))
     met = sum(p.met for p in by_policy)
@@ -679,7 +739,7 @@ class MemberLoad:
 
 def workload(rows: Iterable[RequestRow], *, now: datetime, wall: Calendar | None = None) -> list[MemberLoad]:
     """Requests per current assignee: how many, what became of them, how fast; busiest first."""
-    wall = wall or AlwaysOn()
+    wall = wall or _WALL
     by_member: dict[str, list[RequestRow]] = defaultdict(list)
     for row in rows:
         by_member[row.assignee or UNASSIGNED].append(row)
@@ -721,7 +781,7 @@ def weekly_series(
     rows: Iterable[RequestRow], weeks: Sequence[Period], *, business: Calendar, wall: Calendar | None = None
 ) -> list[WeekPoint]:
     """Volume and response-time medians per week, by week of creation."""
-    wall = wall or AlwaysOn()
+    wall = wall or _WALL
     buckets: list[list[RequestRow]] = [[] for _ in weeks]
     starts = [w.start for w in weeks]
     for row in rows:

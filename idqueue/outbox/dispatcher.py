@@ -11,8 +11,8 @@ Outcomes:
 * sent → ``sent``, and the local store is updated at once (see below);
 * rate limited → back to ``queued`` with ``next_attempt_at`` = the limit's reset /
   ``Retry-After`` (at least one second);
-* 5xx, timeouts, dropped connections, garbled answers → ``queued`` with exponential backoff;
-  after ``max_attempts`` → ``failed``;
+* 5xx, timeouts, dropped connections, garbled answers → ``queued`` with exponential backoff
+  (at least 30 s after a timeout); after ``max_attempts`` → ``failed`` (rate limits do not count);
 * 401/403/404/422 and conflicts → ``needs_attention`` with the reason; later actions of the same
   request wait until the user retries or drops it.
 
@@ -56,7 +56,14 @@ from idqueue.domain.models import (
     slack_id,
 )
 from idqueue.domain.mrkdwn import unescape_mrkdwn
-from idqueue.outbox.models import LINK_PLACEHOLDER, Action, ActionKind, ActionState, ConflictError
+from idqueue.outbox.models import (
+    LINK_PLACEHOLDER,
+    Action,
+    ActionKind,
+    ActionState,
+    ConflictError,
+    TimedOut,
+)
 from idqueue.outbox.store import OutboxStore
 from idqueue.safety import one_line, redact
 from idqueue.sources.base import RateLimited, SourceError
@@ -67,6 +74,9 @@ __all__ = ["DispatchReport", "Dispatcher", "Writer", "build_writers"]
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "IDQUEUE_OUTBOX_CRASH_AT"
+TIMEOUT_BACKOFF = 30.0
+"""After a timeout, wait at least this long: a slow server may still apply the write, and the
+retry must find it there rather than race it."""
 _SLACK_STATE_KINDS = {
     "assign": EventKind.ASSIGNED, "unassign": EventKind.UNASSIGNED, "close": EventKind.CLOSED,
     "backlog": EventKind.BACKLOG, "pending": EventKind.PENDING, "resume": EventKind.RESUMED,
@@ -173,8 +183,8 @@ def owner_dead(owner: str) -> bool:
         return False
     pid = int(pid_text)
     if pid == os.getpid():
-        # Our own process: the owner is another Dispatcher here, alive by definition (it would
-        # have released its claim on any exception).
+        # Another dispatcher in this very process is alive by definition; if its thread died,
+        # the lease expiry still frees the action.
         return False
     try:
         os.kill(pid, 0)
@@ -331,15 +341,21 @@ class Dispatcher:
         if isinstance(exc, _MissingLink) or exc.permanent:
             self._stop(action, ActionState.NEEDS_ATTENTION, title, report)
             return
-        if action.attempts >= self.max_attempts:
-            self._stop(action, ActionState.FAILED, f"gave up after {action.attempts} attempts: {title}", report)
-            return
         if isinstance(exc, RateLimited):
+            # A rate limit is a wait, not a failure: it does not use up the attempts.
             next_at = max(exc.until, now + timedelta(seconds=1))
         else:
-            backoff = min(600.0, 2.0 * (2 ** max(0, action.attempts - 1)))
+            failures = self.outbox.failures(action.id) + 1
+            if failures >= self.max_attempts:
+                self._stop(action, ActionState.FAILED, f"gave up after {failures} attempts: {title}", report)
+                return
+            backoff = min(600.0, 2.0 * (2 ** max(0, failures - 1)))
+            if isinstance(exc, TimedOut):
+                backoff = max(backoff, TIMEOUT_BACKOFF)
             next_at = now + timedelta(seconds=backoff)
-        if self.outbox.reschedule(action.id, self.owner, now=self.clock(), next_at=next_at, error=title):
+        limited = isinstance(exc, RateLimited)
+        if self.outbox.reschedule(action.id, self.owner, now=self.clock(), next_at=next_at, error=title,
+                                  rate_limited=limited):
             action.state, action.last_error, action.next_attempt_at = ActionState.QUEUED, title, next_at
             report.retrying.append(action)
 

@@ -32,7 +32,7 @@ from github import Auth, Github, GithubException
 
 from idqueue.config import Settings
 from idqueue.domain.models import parse_iso
-from idqueue.outbox.models import Action, ActionKind, ConflictError, marker
+from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, marker
 from idqueue.safety import one_line, redact
 from idqueue.sources.base import (
     AuthError,
@@ -199,7 +199,7 @@ class GitHubWriter:
             ActionKind.REMOVE_LABELS: self._remove_labels,
             ActionKind.SET_PRIORITY: self._set_priority,
             ActionKind.PENDING: self._add_labels,
-            ActionKind.RESUME: self._remove_labels,
+            ActionKind.RESUME: self._resume,
             ActionKind.BACKLOG: self._backlog,
             ActionKind.CLOSE: self._close,
             ActionKind.REOPEN: self._reopen,
@@ -216,7 +216,7 @@ class GitHubWriter:
         except GithubException as exc:
             raise map_github_error(exc, _what(action), now=self._clock()) from None
         except requests.Timeout:
-            raise Unavailable(f"GitHub timed out while trying to {_what(action)}", source="github") from None
+            raise TimedOut(f"GitHub timed out while trying to {_what(action)}", source="github") from None
         except requests.RequestException as exc:
             raise Unavailable(
                 f"cannot reach GitHub ({type(exc).__name__}) while trying to {_what(action)}", source="github"
@@ -378,6 +378,19 @@ class GitHubWriter:
             if result is not None:
                 labels = result
         return {"labels": labels} if labels is not None else {}
+
+    def _resume(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        """Remove whichever "pending" labels the issue has (one read instead of a 404 per label)."""
+        p = action.params
+        wanted = {str(x).lower() for x in p.get("labels", [])}
+        names = _label_names(self._get_issue(p).get("labels", []))
+        labels = names
+        for name in names:
+            if name.lower() in wanted:
+                result = self._remove_one(p, name)
+                if result is not None:
+                    labels = result
+        return {"labels": labels}
 
     def _set_priority(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         p = action.params

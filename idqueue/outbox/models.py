@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from idqueue.domain.pii import PiiMatch
-from idqueue.sources.base import SourceError
+from idqueue.sources.base import SourceError, Unavailable
 
 __all__ = [
     "Action",
@@ -25,6 +25,7 @@ __all__ = [
     "ConflictError",
     "Step",
     "Target",
+    "TimedOut",
     "marker",
 ]
 
@@ -169,6 +170,16 @@ class ConflictError(SourceError):
 
     kind = "conflict"
     permanent = True
+
+
+class TimedOut(Unavailable):
+    """The destination did not answer in time: it may still apply the write.
+
+    The next attempt waits longer than for other outages, so a slow server has finished before
+    the writer looks for the action at the destination.
+    """
+
+    kind = "timeout"
 
 
 def marker(action_id: str, *, automation: bool = False, actor: str | None = None) -> str:

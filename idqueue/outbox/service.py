@@ -106,10 +106,19 @@ def _status_class(status: Status) -> str:
     return "open"
 
 
-def _snippet(text: str | None, target: str, width: int = 60) -> str:
+_SLACK_LINK_RE = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|([^>]*))?>")
+_SLACK_USER_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def _snippet(text: str | None, target: str, width: int = 60, names: dict[str, str] | None = None) -> str:
+    """The first line of a message, readable (Slack links and mentions shown as text)."""
     if not text:
         return ""
-    plain = unescape_mrkdwn(text) if target == "slack" else text
+    plain = text
+    if target == "slack":
+        plain = _SLACK_LINK_RE.sub(lambda m: m.group(2) or m.group(1), plain)
+        plain = _SLACK_USER_RE.sub(lambda m: "@" + (names or {}).get(m.group(1), m.group(1)), plain)
+        plain = unescape_mrkdwn(plain)
     line = next((ln.strip() for ln in plain.splitlines() if ln.strip()), "")
     line = " ".join(line.split())
     return line if len(line) <= width else line[: width - 1] + "…"
@@ -200,9 +209,17 @@ class Actions:
         disabled = {t.casefold() for t in self.settings.automation.disabled_types}
         return request.type.casefold() not in disabled
 
+    def _automation_key(self, request: Request, which: str, default: str) -> str:
+        """The template of an automatic message, with the per-type override (``type_templates``)."""
+        per_type = {t.casefold(): v for t, v in self.settings.automation.type_templates.items()}
+        override = per_type.get(request.type.casefold(), {})
+        return override.get(which, default) if which in override else default
+
     def _automation_message(
-        self, request: Request, key: str, *, enabled: bool, assignee: str | None = None
+        self, request: Request, key: str, *, enabled: bool, assignee: str | None = None, which: str = ""
     ) -> _Message | None:
+        if which:
+            key = self._automation_key(request, which, key)
         if not key or not enabled or not self._automation_on(request):
             return None
         templates = self.templates()
@@ -407,7 +424,8 @@ class Actions:
             # The thread is the system of record for a Slack-only request: check it first.
             params["check"] = {"assignee": proj.sl_assignee, "status": proj.sl_status}
         label = "automatic reply" if automation else "reply"
-        return Step(ActionKind.REPLY, "slack", f'{label} in the Slack thread: "{_snippet(text, "slack")}"',
+        names = {m.slack: m.name for m in self.settings.team.values() if m.slack}
+        return Step(ActionKind.REPLY, "slack", f'{label} in the Slack thread: "{_snippet(text, "slack", names=names)}"',
                     text=text, missing=missing, pii=pii, params=params, link_from=link_from)
 
     # ------------------------------------------------------------------ plans (pure)
@@ -417,7 +435,7 @@ class Actions:
         key, _ = self.member(member)
         message = self._automation_message(
             request, self.settings.automation.on_assign_template, enabled=self.settings.automation.on_assign,
-            assignee=key,
+            assignee=key, which="assign",
         )
         return self._plan(request, assign=key, message=message)
 
@@ -486,7 +504,8 @@ class Actions:
     def plan_backlog(self, request_id: str) -> list[Step]:
         """Move to the backlog (GitHub label + unassign, or a new backlog issue for Slack-only)."""
         request = self._request(request_id)
-        message = self._automation_message(request, self.settings.automation.on_backlog_template, enabled=True)
+        message = self._automation_message(request, self.settings.automation.on_backlog_template, enabled=True,
+                                           which="backlog")
         return self._plan(request, state="backlog", message=message)
 
     def plan_close(self, request_id: str, *, template: str | None = "closed", reason: str = "completed") -> list[Step]:
@@ -494,7 +513,8 @@ class Actions:
 
         ``template`` equal to ``automation.on_close_template`` is the automatic "closed" message
         (with the survey link): it is left out when ``automation.on_close`` is off or the
-        request's type is in ``automation.disabled_types``. Another key is sent as asked;
+        request's type is in ``automation.disabled_types``, and ``automation.type_templates`` can name
+        another template for the type. Another key is sent as asked;
         ``None`` sends no message.
         """
         if reason not in CLOSE_REASONS:
@@ -504,7 +524,8 @@ class Actions:
         add_labels: tuple[str, ...] = ()
         remove_labels: tuple[str, ...] = ()
         if template is not None and template == self.settings.automation.on_close_template:
-            message = self._automation_message(request, template, enabled=self.settings.automation.on_close)
+            message = self._automation_message(request, template, enabled=self.settings.automation.on_close,
+                                               which="close")
         elif template is not None:
             tpl = self._template(template)
             message = _Message(targets=list(targets_for(tpl, request)), template=tpl)

@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from idqueue.config import Settings
-from idqueue.outbox.models import Action, ActionKind, ConflictError
+from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut
 from idqueue.safety import one_line, redact
 from idqueue.sources.base import (
     AuthError,
@@ -213,7 +213,7 @@ class SlackWriter:
         except SlackApiError as exc:
             raise map_slack_error(exc, what, now=self._clock()) from None
         except TimeoutError:
-            raise Unavailable(f"Slack timed out while trying to {what}", source="slack") from None
+            raise TimedOut(f"Slack timed out while trying to {what}", source="slack") from None
         except (OSError, SlackClientError) as exc:
             raise Unavailable(f"cannot reach Slack ({type(exc).__name__}) while trying to {what}",
                               source="slack") from None
@@ -254,6 +254,11 @@ class SlackWriter:
         assignee, status, last = thread_state(thread, skip_action=action.id)
         want = (check.get("assignee"), check.get("status", "open"))
         if (assignee, status) == want:
+            return
+        if last is None:
+            # No idqueue state message in the thread: the expected state came from what a
+            # teammate did by hand (reactions, a backlog link; see domain/assemble.py), which
+            # this check cannot see, and nothing changed through idqueue since it was queued.
             return
         if last is not None:
             verb = _VERB.get(str(last.get("action")), str(last.get("action")))

@@ -295,13 +295,24 @@ class OutboxStore:
             outcome="sent", detail=detail,
         )
 
-    def reschedule(self, action_id: str, owner: str, *, now: datetime, next_at: datetime, error: str) -> bool:
-        """Put an action back in the queue after a transient failure."""
+    def reschedule(
+        self, action_id: str, owner: str, *, now: datetime, next_at: datetime, error: str, rate_limited: bool = False
+    ) -> bool:
+        """Put an action back in the queue after a transient failure (or a rate limit)."""
         return self._finish(
             action_id, owner, now=now,
             sets={"state": "queued", "next_attempt_at": iso_us(next_at), "last_error": error},
-            outcome="retry", detail=f"{error} (next attempt {iso_us(next_at)})",
+            outcome="rate-limited" if rate_limited else "retry", detail=f"{error} (next attempt {iso_us(next_at)})",
         )
+
+    def failures(self, action_id: str) -> int:
+        """Transient failures since queued or last retried by the user (rate limits are waits)."""
+        row = self.store.conn.execute(
+            "SELECT COUNT(*) FROM outbox_log WHERE action_id=:a AND outcome='retry' AND n > COALESCE("
+            "(SELECT MAX(n) FROM outbox_log WHERE action_id=:a AND outcome='retry-requested'), 0)",
+            {"a": action_id},
+        ).fetchone()
+        return int(row[0])
 
     def give_up(self, action_id: str, owner: str, *, now: datetime, state: ActionState, error: str) -> bool:
         """Stop trying: ``failed`` (too many transient failures) or ``needs_attention``."""
@@ -310,26 +321,6 @@ class OutboxStore:
             sets={"state": state.value, "last_error": error, "next_attempt_at": None},
             outcome=state.value, detail=error,
         )
-
-    def release(self, action_id: str, owner: str, *, now: datetime, reason: str) -> bool:
-        """Give a claim back unchanged (e.g. the writer is not configured), undoing the attempt."""
-        return self._finish(
-            action_id, owner, now=now, sets={"state": "queued", "attempts": self._attempts(action_id) - 1},
-            outcome="released", detail=reason,
-        )
-
-    def _attempts(self, action_id: str) -> int:
-        row = self.store.conn.execute("SELECT attempts FROM outbox WHERE id=?", (action_id,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def set_result(self, action_id: str, result: dict[str, Any]) -> None:
-        """Merge keys into an action's stored result (e.g. the local-store update outcome)."""
-        with self.store.write() as conn:
-            row = conn.execute("SELECT result FROM outbox WHERE id=?", (action_id,)).fetchone()
-            if row is None:
-                return
-            merged = {**json.loads(row[0] or "{}"), **result}
-            conn.execute("UPDATE outbox SET result=? WHERE id=?", (_dumps(merged), action_id))
 
     # ------------------------------------------------------------------ user decisions
     def retry(self, action_id: str, *, now: datetime, force: bool = False) -> Action:

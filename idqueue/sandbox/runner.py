@@ -104,6 +104,8 @@ class Sandbox:
                 "channels": [seed_mod.CHANNEL, seed_mod.SUPPORT_CHANNEL],
                 "intake_bot_ids": [seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER],
                 "workspace_url": seed_mod.WORKSPACE_URL,
+                # The seeded month spans ~35 days: read all of it on the first sync.
+                "history_days": 40,
             },
             "team": self.team(),
             "rota": self.rota(),
@@ -127,6 +129,7 @@ class Sandbox:
             "IDQUEUE_GITHUB__WEB_URL": seed_mod.WEB_URL,
             "IDQUEUE_SLACK__INTAKE_BOT_IDS": json.dumps([seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER]),
             "IDQUEUE_SLACK__WORKSPACE_URL": seed_mod.WORKSPACE_URL,
+            "IDQUEUE_SLACK__HISTORY_DAYS": "40",
             "IDQUEUE_TEAM": json.dumps(self.team()),
             "IDQUEUE_ROTA": json.dumps(self.rota()),
             "IDQUEUE_ME": seed_mod.ME,

@@ -78,7 +78,7 @@ class AssignScreen(ModalScreen[str | None]):
             yield Label(Text(f"Assign {one_line(self.subject, 80)}"), classes="dialog-title")
             yield Input(placeholder="type to filter by name or login", id="filter")
             yield OptionList(id="members")
-            yield Label(Text("★ on triage now · load = open requests assigned · Enter assigns · Esc cancels"),
+            yield Label(Text("★ on triage now · N open = current load · Enter assigns · Esc cancels"),
                         classes="dialog-hint")
 
     def on_mount(self) -> None:

@@ -38,8 +38,6 @@ from idqueue.safety import one_line
 from idqueue.store.db import Store
 from idqueue.widgets.trend_chart import TrendChart
 
-TREND_WEEKS = 8
-
 
 class DashboardScreen(Screen[str | None]):
     """KPIs of a month (default: the current one) next to the month before.
@@ -69,8 +67,8 @@ class DashboardScreen(Screen[str | None]):
     DashboardScreen #dash-kpis { width: 80; height: 1fr; }
     DashboardScreen #dash-trends { width: 1fr; }
     DashboardScreen #dash-middle { height: 14; }
-    DashboardScreen #dash-by-type { width: 1fr; }
-    DashboardScreen #dash-by-assignee { width: 1fr; }
+    DashboardScreen #dash-by-type { width: 1fr; height: 1fr; }
+    DashboardScreen #dash-by-assignee { width: 1fr; height: 1fr; }
     DashboardScreen #dash-side { width: 44; }
     DashboardScreen #dash-sla { height: auto; max-height: 8; }
     DashboardScreen #dash-csat { height: 1fr; }
@@ -141,7 +139,7 @@ class DashboardScreen(Screen[str | None]):
     @work(thread=True, exclusive=True, group="dashboard")
     def load(self) -> None:
         """Compute the report for the current period off the UI thread."""
-        report = collect(self.store, self.settings, self.period, now=self.clock(), weeks=TREND_WEEKS)
+        report = collect(self.store, self.settings, self.period, now=self.clock())
         self.post_message(self.Loaded(report))
 
     @on(Loaded)
@@ -192,8 +190,8 @@ class DashboardScreen(Screen[str | None]):
             ("resolved", [float(w.resolved) for w in report.weekly]),
         ])
         self.query_one("#chart-times", TrendChart).show(labels, [
-            ("first response (business h)", [hours(w.first_response_median) for w in report.weekly]),
-            ("resolution (h)", [hours(w.resolution_median) for w in report.weekly]),
+            ("first response, business h (left)", [hours(w.first_response_median) for w in report.weekly]),
+            ("resolution, h (right)", [hours(w.resolution_median) for w in report.weekly]),
         ])
 
     def _by_type(self, report: MetricsReport) -> None:
@@ -202,6 +200,8 @@ class DashboardScreen(Screen[str | None]):
         for name, width in (("Type", 18), ("Recv", 4), ("Done", 4), ("Open", 4), ("1st resp", 7), ("SLA", 5)):
             table.add_column(Text(name, justify="left" if name == "Type" else "right"), width=width)
         for group, k in report.breakdowns.get("type", {}).items():
+            if not k.received:
+                continue  # a group that only has ratings (for last month's requests)
             table.add_row(
                 Text(one_line(group, 18)),
                 *_right(str(k.received), str(k.resolved + k.backlogged), str(k.open + k.pending),

@@ -59,9 +59,9 @@ class HelpScreen(ModalScreen[None]):
         for section, entries in sections.items():
             table = Table(title=Text(section), title_justify="left", show_edge=False, expand=True,
                           box=None, padding=(0, 2), show_header=False)
-            table.add_column("Key", no_wrap=True, width=14)
+            table.add_column("Key", no_wrap=True, width=10)
             table.add_column("Action", ratio=1)
-            table.add_column("Id", no_wrap=True)
+            table.add_column("Id", no_wrap=True, width=22)
             for entry in entries:
                 table.add_row(Text(entry.keys, style="bold"), Text(entry.description), Text(entry.binding_id, style="dim"))
             parts.append(table)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on, work
@@ -40,7 +41,7 @@ from idqueue.widgets.filter_bar import GROUP_NAMES, SORT_NAMES, FilterBar
 from idqueue.widgets.poller import Poller
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import SLA_LABELS, member_name
-from idqueue.widgets.status_bar import StatusBar
+from idqueue.widgets.status_bar import StatusBar, describe_health
 
 GROUP_CYCLE: tuple[str | None, ...] = (None, "type", "priority", "sla", "assignee")
 SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
@@ -279,17 +280,19 @@ class QueueScreen(Screen[None]):
 
     def _report_errors(self, health: Sequence[Any], errors: Sequence[str]) -> None:
         """Notify when a source's state changes (not on every failing poll)."""
-        current = {h.name: h.describe() for h in health if h.state not in ("ok", "idle")}
-        for name, line in current.items():
+        tz = ZoneInfo(self.ctx.settings.sla.calendar.timezone)
+        current = {h.name: h for h in health if h.state not in ("ok", "idle")}
+        for name, h in current.items():
+            line = describe_health(h, tz)
             if self._known_errors.get(name) != line:
-                message = getattr(next((h for h in health if h.name == name), None), "message", "") or line
-                self.notify(one_line(message, 200), title=f"{name}: {line}", severity="warning", markup=False)
+                severity = "warning" if h.state == "rate_limited" else "error"
+                self.notify(one_line(h.message or line, 200), title=line, severity=severity, markup=False)
         for name in set(self._known_errors) - set(current):
             self.notify(f"{name} is back to normal.", title=name, markup=False)
         if not health:
             for error in errors:
                 self.notify(one_line(error, 200), title="Sync", severity="error", markup=False)
-        self._known_errors = current
+        self._known_errors = {name: describe_health(h, tz) for name, h in current.items()}
 
     def _announce_new(self, created: list[str]) -> None:
         self.table.mark_new(set(created))

@@ -43,11 +43,12 @@ from idqueue.domain.templates import (
 )
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.screens.confirm import ConfirmScreen
+from idqueue.widgets.request_table import fit
 from idqueue.widgets.steps_view import MISSING_RE
 
 Target = Literal["github", "slack"]
 FREE_TEXT = "\x00free"
-TARGET_NAMES = {"slack": "Slack thread reply (mrkdwn)", "github": "GitHub issue comment (Markdown)"}
+TARGET_NAMES = {"slack": "Slack thread", "github": "GitHub comment"}
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,12 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def _template_label(self, template: ResponseTemplate) -> Text:
-        text = Text(one_line(template.title, 40))
+        width = 30
+        text = Text(fit(one_line(template.title), width), no_wrap=True)
         effects = template.side_effects.describe()
         if effects:
-            text.append(f"\n  {one_line(effects, 40)}", self._style("dim"))
+            text.append("\n")
+            text.append(fit(f"  {one_line(effects)}", width), self._style("dim"))
         return text
 
     def on_mount(self) -> None:
@@ -223,8 +226,9 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         preview.highlight_regex(MISSING_RE, self._style("missing"))
         self.query_one("#preview", Static).update(preview)
         warnings = Text()
-        where = "Slack thread" if self.target == "slack" else "GitHub issue (may be public)"
-        warnings.append(f"Posts to: {where}", self._style("dim"))
+        where = ("Slack thread reply, Slack mrkdwn" if self.target == "slack"
+                 else "GitHub issue comment, Markdown (the issue may be public)")
+        warnings.append(f"Posts as: {where}", self._style("dim"))
         if self.edited and self.template_key is not None:
             effects = self.templates[self.template_key].side_effects.describe()
             warnings.append(" · edited: sent as free text", self._style("dim"))

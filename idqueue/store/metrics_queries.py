@@ -1,8 +1,9 @@
 """SQL for the metrics: only the columns and events a period needs, by index.
 
 * :func:`fetch_rows` — the requests created in ``[start, end)`` (index ``requests_created``)
-  plus, for those that have them, their pause intervals and reopen counts from a narrow event
-  query (only pause/resume/label/reopen events and the requester's own replies);
+  plus, for those that have them, their pause intervals and reopen counts from two narrow
+  indexed event queries (pause/resume/reopen events and pending-label changes; then the
+  requester's own replies, which end a pause, only for requests that were paused);
 * :func:`fetch_ratings` — survey ratings given in the period (index ``ratings_at``) and the
   in-Slack ``:one:`` … ``:five:`` reactions on closing messages posted in the period (index
   ``events_kind_at``).
@@ -15,6 +16,7 @@ history goes.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,16 +39,29 @@ FROM requests
 WHERE created_at >= :start AND created_at < :end AND status != 'deleted'
 """
 
-# Only what changes a clock or counts a reopening: pause starts/ends and reopen events, and
-# replies by the requester (which end a pause). Everything else in the timeline is skipped.
-_EVENTS_SQL = """
+# What can start, end or count a pause, plus reopenings, by index (events_kind_at and
+# events_pending_label) rather than by walking every event of every request: pause, resume and
+# reopen events since the window's start, and (un)labeling with a pending label. Rows of
+# requests outside the window are dropped in Python.
+_STATE_EVENTS_SQL = """
+SELECT i.request_id AS rid, e.uid, e.item_id, e.kind, e.at, e.actor_id, e.is_bot, e.body, e.data
+FROM events e JOIN items i ON i.id = e.item_id
+WHERE e.kind IN ('pending', 'resumed', 'reopened') AND e.at >= :start
+UNION ALL
+SELECT i.request_id AS rid, e.uid, e.item_id, e.kind, e.at, e.actor_id, e.is_bot, e.body, e.data
+FROM events e JOIN items i ON i.id = e.item_id
+WHERE e.kind IN ('labeled', 'unlabeled')
+  AND lower(json_extract(e.data, '$.label')) IN (SELECT value FROM json_each(:labels))
+"""
+
+# Replies by the requester end a pause: read only for requests that were paused.
+_REQUESTER_REPLIES_SQL = """
 SELECT i.request_id AS rid, e.uid, e.item_id, e.kind, e.at, e.actor_id, e.is_bot, e.body, e.data
 FROM requests r
 JOIN items i ON i.request_id = r.id
 JOIN events e ON e.item_id = i.id
-WHERE r.created_at >= :start AND r.created_at < :end AND r.status != 'deleted'
-  AND (e.kind IN ('pending', 'resumed', 'reopened', 'labeled', 'unlabeled')
-       OR (e.kind IN ('message', 'comment') AND e.actor_id = r.requester_id AND e.is_bot = 0))
+WHERE r.id IN (SELECT value FROM json_each(:ids))
+  AND e.kind IN ('message', 'comment') AND e.actor_id = r.requester_id AND e.is_bot = 0
 """
 
 _SURVEY_SQL = """
@@ -58,9 +73,11 @@ WHERE g.at >= :start AND g.at < :end
 """
 
 # Closing messages with reactions. LIKE is only a cheap pre-filter; the JSON is parsed below.
+# ``closing``: idqueue posted this reply as a close (its state event is ``<uid>:close``).
 _REACTIONS_SQL = """
 SELECT e.uid, e.at, e.is_bot, e.data, i.request_id, r.requester_id, r.type, r.source AS request_source,
-       r.priority, r.assignee, json_extract(r.fields, '$.team') AS team
+       r.priority, r.assignee, json_extract(r.fields, '$.team') AS team,
+       EXISTS (SELECT 1 FROM events c WHERE c.uid = e.uid || ':close') AS closing
 FROM events e
 JOIN items i ON i.id = e.item_id
 JOIN requests r ON r.id = i.request_id
@@ -89,48 +106,34 @@ def fetch_rows(store: Store, start: datetime, end: datetime, *, now: datetime, s
     params = _bounds(start, end)
     conn = store.conn
     rows: dict[str, RequestRow] = {}
-    for r in conn.execute(_ROWS_SQL, params):
-        created = _dt(r["created_at"])
-        assert created is not None
-        rows[r["id"]] = RequestRow(
-            id=r["id"],
-            key=r["key"],
-            title=r["title"],
-            type=r["type"],
-            status=r["status"],
-            created_at=created,
-            first_response_at=_dt(r["first_response_at"]),
-            resolved_at=_dt(r["resolved_at"]),
-            status_reason=r["status_reason"],
-            source=r["source"],
-            priority=r["priority"],
-            assignee=r["assignee"],
-            team=str(r["team"]) if r["team"] is not None else None,
-            requester_id=r["requester_id"],
-            url=r["url"],
-            sla_policy=r["sla_policy"],
-            first_response_due=_dt(r["first_response_due"]),
-            resolution_due=_dt(r["resolution_due"]),
-            via_intake=bool(r["via_intake"]),
+    cursor = conn.cursor()
+    # Plain tuples: sqlite3.Row lookups by name cost more than the rest of the row at 10k+ rows.
+    cursor.row_factory = None
+    fromiso = datetime.fromisoformat
+    for (rid, key, title, url, type_, status, reason, source, priority, assignee, team, requester, created,
+         responded, resolved, policy, fr_due, res_due, via_intake) in cursor.execute(_ROWS_SQL, params):
+        rows[rid] = RequestRow(
+            rid, key, title, type_, status, fromiso(created),
+            fromiso(responded) if responded else None,
+            fromiso(resolved) if resolved else None,
+            reason, source, priority, assignee,
+            str(team) if team is not None else None,
+            requester, url, policy,
+            fromiso(fr_due) if fr_due else None,
+            fromiso(res_due) if res_due else None,
+            bool(via_intake),
         )
     if not rows:
         return []
+    labels = json.dumps(sorted({label.lower() for label in sla.pending_labels}))
     events: dict[str, list[TimelineEvent]] = defaultdict(list)
-    for e in conn.execute(_EVENTS_SQL, params):
-        at = _dt(e["at"])
-        assert at is not None
-        events[e["rid"]].append(
-            TimelineEvent(
-                uid=e["uid"],
-                item_id=e["item_id"],
-                kind=EventKind(e["kind"]),
-                at=at,
-                actor_id=e["actor_id"],
-                body=e["body"],
-                is_bot=bool(e["is_bot"]),
-                data=json.loads(e["data"]) if e["data"] and e["data"] != "{}" else {},
-            )
-        )
+    for e in conn.execute(_STATE_EVENTS_SQL, {"start": params["start"], "labels": labels}):
+        if e["rid"] in rows:
+            events[e["rid"]].append(_event(e))
+    paused = [rid for rid, evs in events.items() if any(ev.kind is not EventKind.REOPENED for ev in evs)]
+    if paused:
+        for e in conn.execute(_REQUESTER_REPLIES_SQL, {"ids": json.dumps(paused)}):
+            events[e["rid"]].append(_event(e))
     for rid, evs in events.items():
         row = rows.get(rid)
         if row is None:
@@ -142,6 +145,21 @@ def fetch_rows(store: Store, start: datetime, end: datetime, *, now: datetime, s
         if row.status == Status.PENDING.value and row.id not in events:
             row.pauses = tuple(pause_intervals(_stub(row), [], sla, now=now))
     return list(rows.values())
+
+
+def _event(e: sqlite3.Row) -> TimelineEvent:
+    at = _dt(e["at"])
+    assert at is not None
+    return TimelineEvent(
+        uid=e["uid"],
+        item_id=e["item_id"],
+        kind=EventKind(e["kind"]),
+        at=at,
+        actor_id=e["actor_id"],
+        body=e["body"],
+        is_bot=bool(e["is_bot"]),
+        data=json.loads(e["data"]) if e["data"] and e["data"] != "{}" else {},
+    )
 
 
 def _stub(row: RequestRow) -> Request:
@@ -156,9 +174,10 @@ def _stub(row: RequestRow) -> Request:
 def fetch_ratings(store: Store, start: datetime, end: datetime) -> list[Rating]:
     """Ratings given in ``[start, end)``: survey responses and in-Slack reactions.
 
-    A Slack rating is a ``:one:`` … ``:five:`` reaction on a closing message posted by a bot
-    or by idqueue's automation (never on a human's message), by the requester (by anyone
-    when the requester is unknown); it is dated by the message it rates.
+    A Slack rating is a ``:one:`` … ``:five:`` reaction on a closing message — one posted by
+    idqueue when closing (its automatic message or a triager's close), or by a bot such as the
+    intake bot — never on a human's own message; by the requester (by anyone when the
+    requester is unknown). It is dated by the message it rates.
     """
     params = _bounds(start, end)
     out: list[Rating] = []
@@ -172,8 +191,8 @@ def fetch_ratings(store: Store, start: datetime, end: datetime) -> list[Rating]:
         ))
     for r in store.conn.execute(_REACTIONS_SQL, params):
         data: dict[str, Any] = json.loads(r["data"])
-        if not (r["is_bot"] or data.get("idqueue_automation")):
-            continue
+        if not (r["is_bot"] or r["closing"] or data.get("idqueue_automation")):
+            continue  # a :five: on a human's message is not a rating
         reactions = data.get("reactions")
         if not isinstance(reactions, dict):
             continue

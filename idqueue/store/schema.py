@@ -151,7 +151,8 @@ MIGRATIONS: list[str] = [
     # Satisfaction ratings imported from the survey tool's CSV export (metrics issue).
     # ``uid`` is a hash of the normalised row, so re-importing an export adds nothing.
     # In-Slack 1-5 reactions are read from the events table, not copied here.
-    # ``events_kind_at`` lets the metrics find a period's closing messages without a scan.
+    # ``events_kind_at`` lets the metrics find a period's closing messages and pause events
+    # without a scan; ``events_pending_label`` finds (un)labeling with a pending label.
     """
     CREATE TABLE IF NOT EXISTS ratings (
         uid         TEXT PRIMARY KEY,
@@ -166,5 +167,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS ratings_at ON ratings(at);
     CREATE INDEX IF NOT EXISTS ratings_request ON ratings(request_id);
     CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
+    CREATE INDEX IF NOT EXISTS events_pending_label ON events(lower(json_extract(data, '$.label')))
+        WHERE kind IN ('labeled', 'unlabeled');
     """,
 ]

@@ -279,8 +279,10 @@ class DetailRenderer:
             grid.add_row(Text("Snoozed"), Text(f"until {self._when(r.snoozed_until)}"))
         for name, url in sorted(r.links.items()):
             link = one_line(url, 300)
-            grid.add_row(Text("GitHub" if name == "github" else "Slack" if name == "slack" else one_line(name)),
-                         Text(link, style=self._style("link") + Style(link=link)))
+            label = "GitHub" if name == "github" else "Slack" if name == "slack" else one_line(name)
+            cell = Text()
+            cell.append(link, self._style("link") + Style(link=link))
+            grid.add_row(Text(label), cell)
         parts.append(grid)
         parts.append(Text())
 

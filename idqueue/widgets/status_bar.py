@@ -24,6 +24,23 @@ _HEALTH_CLASS = {
 }
 
 
+def describe_health(health: SourceHealth, tz: ZoneInfo) -> str:
+    """Like ``SourceHealth.describe`` but with times in the team's timezone."""
+    name = health.name
+    if health.state == "ok":
+        return f"{name} ok"
+    if health.state == "rate_limited":
+        until = f" until {health.until.astimezone(tz):%H:%M}" if health.until else ""
+        return f"{name} rate-limited{until}"
+    if health.state == "auth_failed":
+        return f"{name} auth failed"
+    if health.state == "offline":
+        return f"{name} offline"
+    if health.state == "error":
+        return f"{name} error"
+    return f"{name} waiting"
+
+
 class StatusBar(Static):
     """One line at the bottom of the queue screen (state colours come from ``app.tcss``)."""
 
@@ -65,22 +82,6 @@ class StatusBar(Static):
         self.polling, self.message = polling, message
         self._redraw()
 
-    def _describe(self, health: SourceHealth) -> str:
-        """Like ``SourceHealth.describe`` but with times in the team's timezone."""
-        name = health.name
-        if health.state == "ok":
-            return f"{name} ok"
-        if health.state == "rate_limited":
-            until = f" until {health.until.astimezone(self._tz):%H:%M}" if health.until else ""
-            return f"{name} rate-limited{until}"
-        if health.state == "auth_failed":
-            return f"{name} auth failed"
-        if health.state == "offline":
-            return f"{name} offline"
-        if health.state == "error":
-            return f"{name} error"
-        return f"{name} waiting"
-
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"status-bar--{name}", partial=True)
 
@@ -96,8 +97,8 @@ class StatusBar(Static):
                 text.append("  ")
             state = _HEALTH_CLASS.get(health.state, "dim")
             text.append("● ", self._style(state))
-            text.append(one_line(self._describe(health), 80))
-        text.append("  │  ", self._style("dim"))
+            text.append(one_line(describe_health(health, self._tz), 80))
+        text.append(" │ ", self._style("dim"))
         if self.last_sync is not None:
             text.append(f"synced {self.last_sync.astimezone(self._tz).strftime('%H:%M')}")
         else:
@@ -106,7 +107,7 @@ class StatusBar(Static):
             text.append("  ⟳ syncing", self._style("dim"))
             if self.message:
                 text.append(f" {one_line(self.message, 40)}", self._style("dim"))
-        text.append("  │  ", self._style("dim"))
+        text.append(" │ ", self._style("dim"))
         if self.pending or self.failed:
             text.append(f"outbox: {self.pending} pending", self._style("warning") if self.pending else Style())
             if self.failed:

@@ -542,6 +542,37 @@ def test_deleting_an_old_slack_request_is_seen_by_the_sweep(live: tuple[Sandbox,
     assert store.count("is_open=1 AND id=?", (ids_of(old)[0],)) == 0
 
 
+def test_acting_on_a_slack_request_a_teammate_closed_by_hand(live: tuple[Sandbox, Store, SyncEngine]) -> None:
+    """The ✅ reaction closed it (no idqueue message in the thread): reopening it through
+    idqueue is not a conflict, and the next poll shows it open again, still with its taker."""
+    from idqueue.outbox.dispatcher import Dispatcher
+    from idqueue.outbox.models import ActionState
+    from idqueue.outbox.service import Actions
+
+    sb, store, engine = live
+    assert sb.summary is not None
+    done = next(s for s in sb.summary.requests if s.path == "slack" and s.outcome == "closed")
+    rid = ids_of(done)[0]
+    request = store.get_request(rid)
+    assert request is not None and request.status is Status.CLOSED and request.assignee == done.assignee
+
+    settings = engine.settings
+    Actions(store, settings, clock=sb.clock).reopen(rid)
+    dispatcher = Dispatcher(store, settings, clock=sb.clock, sleep=lambda _s: None)
+    try:
+        dispatcher.run_once()
+    finally:
+        dispatcher.close()
+    actions = Actions(store, settings, clock=sb.clock).for_request(rid, unsent_only=False)
+    assert actions and all(a.state is ActionState.SENT for a in actions), [(a.state, a.last_error) for a in actions]
+
+    sb.clock.advance(timedelta(minutes=2))
+    assert not engine.poll().errors
+    reopened = store.get_request(rid)
+    assert reopened is not None
+    assert (reopened.status, reopened.assignee) == (Status.ASSIGNED, done.assignee)
+
+
 def test_a_full_resync_never_duplicates(live: tuple[Sandbox, Store, SyncEngine], tmp_path: Path) -> None:
     sb, store, engine = live
 

@@ -405,3 +405,48 @@ def test_dry_run_plans_write_nothing(env: WritebackEnv) -> None:
         assert plan
     assert env.writes() == []
     assert actions.all() == []
+
+
+def test_automation_templates_per_type(empty_sandbox: Sandbox, tmp_path: Path) -> None:
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    (templates / "closed_data.md").write_text(
+        '+++\nkey = "closed_data"\ntitle = "Data pull delivered"\n+++\n'
+        "Your data pull is ready. Survey: {{ survey_link }}\n",
+        encoding="utf-8",
+    )
+    env = make_env(empty_sandbox, tmp_path, templates_dir=templates, automation={
+        "type_templates": {"test user / mock auth": {"assign": ""}, "Data Pull": {"close": "closed_data"}},
+    })
+    mock = env.github_request("Mock auth test user cannot sign in")
+    data = env.github_request("Data pull of sign-ins for March", "Please export the data")
+    actions = env.actions()
+    assert env.store.get_request(data).type == "Data Pull"  # type: ignore[union-attr]
+    assert [s.kind for s in actions.plan_take(mock)] == [ActionKind.ASSIGN]  # off for this type
+    comment = next(s for s in actions.plan_close(data) if s.kind is ActionKind.REPLY)
+    assert comment.text == f"Your data pull is ready. Survey: {env.settings.survey.url}\n"
+    other = next(s for s in actions.plan_close(mock) if s.kind is ActionKind.REPLY)
+    assert "support survey" in (other.text or "")
+
+
+def test_unassign_and_resume(env: WritebackEnv) -> None:
+    rid = env.github_request(assignees=(BEN.github,), labels=("pending",))
+    sid = env.slack_request()
+    actions = env.actions()
+    actions.take(sid)
+    env.drain()
+    env.clear_calls()
+    actions.unassign(rid)
+    actions.resume(rid)
+    actions.unassign(sid)
+    env.drain()
+    assert [(c.method, c.path, c.body) for c in env.writes() if not c.path.startswith("/api/")] == [
+        ("DELETE", f"/repos/{REPO}/issues/1/assignees", {"assignees": [BEN.github]}),
+        ("DELETE", f"/repos/{REPO}/issues/1/labels/pending", None),  # only the pending label it has
+    ]
+    posts = env.posts()
+    assert len(posts) == 1 and _slack_payload(posts[0])["action"] == "unassign"
+    env.sync()
+    assert env.store.get_request(rid).assignee is None  # type: ignore[union-attr]
+    assert env.store.get_request(rid).status is Status.NEW  # type: ignore[union-attr]
+    assert env.store.get_request(sid).assignee is None  # type: ignore[union-attr]

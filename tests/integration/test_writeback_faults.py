@@ -119,6 +119,15 @@ def test_slack_429_and_timeout_then_delivered_once(env: WritebackEnv) -> None:
     assert env.clock() >= start + timedelta(seconds=3)  # the Retry-After was honoured
 
 
+def test_github_timeout_is_retried_and_reconciled(env: WritebackEnv) -> None:
+    rid = env.github_request()
+    env.actions().reply(rid, text="Hello")
+    stalled = env.sb.github.faults.add("POST /repos/*/comments", "timeout", seconds=2.5, drop=True)
+    report = env.drain(env.dispatcher(timeout=1.0))
+    assert report.counts["sent"] == 1 and stalled.hits == 1
+    assert len(_comments(env)) == 1
+
+
 def test_lost_response_on_comment_is_reconciled_not_reposted(env: WritebackEnv) -> None:
     rid = env.github_request()
     queued = env.actions().reply(rid, text="Hi there")

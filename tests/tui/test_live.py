@@ -59,9 +59,8 @@ async def test_new_request_is_highlighted_and_cursor_stays(sandbox: Sandbox, tmp
         await pilot.press("down", "down", "down")
         await settle(pilot)
         table = screen.table
-        before_id, before_pos = table.cursor_id, table.cursor
+        before_id, total = table.cursor_id, table.total
         screen_line = table._line_of(table.cursor) - int(table.scroll_y)
-        # A P1 outage lands at the top of the queue, above the cursor.
         issue = sandbox.github.state.add_issue(
             "va-identity/support", "Production outage: sign-in is down for everyone",
             "**Issue Type:** Bug Fix\n**Does this impact Veterans on production servers?** Yes",
@@ -72,9 +71,9 @@ async def test_new_request_is_highlighted_and_cursor_stays(sandbox: Sandbox, tmp
         await settle(pilot)
         new_id = f"gh:va-identity/support#{issue.number}"
         assert new_id in table.new_ids
+        assert table.total == total + 1
         assert table.cursor_id == before_id  # the poll never moves the cursor …
-        assert table.cursor == before_pos + 1  # … the new row above pushed it down one position
-        assert table._line_of(table.cursor) - int(table.scroll_y) == screen_line  # same screen line
+        assert table._line_of(table.cursor) - int(table.scroll_y) == screen_line  # … nor its screen line
         assert any("new request" in n.message for n in app._notifications)
         assert bells == [True]
 
@@ -171,3 +170,25 @@ async def test_failed_action_shows_reason_and_retries(sandbox: Sandbox, tmp_path
         await pilot.press("exclamation_mark")
         await wait_for(pilot, lambda: not actions.for_request(row.id), timeout=60, what="sent after retry")
 
+
+
+async def test_new_request_above_the_cursor_keeps_the_selection(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = live_app(sandbox, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await first_sync(pilot)
+        table = screen.table
+        screen._apply_query(screen.query_state.with_(sort="age", descending=True))  # newest first
+        await settle(pilot)
+        await pilot.press("down", "down", "space", "down")
+        await settle(pilot)
+        before_id, before_pos = table.cursor_id, table.cursor
+        selected = set(table.selected)
+        sandbox.github.state.add_issue("va-identity/support", "Brand new question", "How do I get a test user?",
+                                       user="new-person", labels=["Identity"])
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen.poller.polls >= 2, timeout=60, what="second poll")
+        await settle(pilot)
+        assert table.row_at(0) is not None and table.row_at(0).id in table.new_ids
+        assert table.cursor_id == before_id
+        assert table.cursor == before_pos + 1
+        assert table.selected == selected  # the multi-selection survives polls

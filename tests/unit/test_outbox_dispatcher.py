@@ -22,7 +22,14 @@ from idqueue.domain.models import (
 )
 from idqueue.outbox import dispatcher as dispatcher_mod
 from idqueue.outbox.dispatcher import Dispatcher, owner_dead
-from idqueue.outbox.models import LINK_PLACEHOLDER, Action, ActionKind, ActionState, ConflictError
+from idqueue.outbox.models import (
+    LINK_PLACEHOLDER,
+    Action,
+    ActionKind,
+    ActionState,
+    ConflictError,
+    TimedOut,
+)
 from idqueue.outbox.store import OutboxStore
 from idqueue.sources.base import AuthError, RateLimited, Unavailable, ValidationFailed
 from idqueue.store.db import Store
@@ -147,8 +154,31 @@ def test_transient_backoff_then_failed(store: Store, settings: Settings) -> None
             waits.append((report.next_due - clock.now).total_seconds())
             clock.now = report.next_due
     assert waits == [2.0, 4.0]
-    action = OutboxStore(store).select()[0]
+    box = OutboxStore(store)
+    action = box.select()[0]
     assert action.state is ActionState.FAILED and action.last_error == "gave up after 3 attempts: 502"
+    # A retry by the user gives it a fresh budget.
+    box.retry("a1", now=clock.now)
+    writer.script = [Unavailable("502 again")]
+    report = d.run_once()
+    assert report.counts["retrying"] == 1 and report.next_due == clock.now + timedelta(seconds=2)
+
+
+def test_rate_limits_do_not_use_up_attempts_and_timeouts_wait_longer(store: Store, settings: Settings) -> None:
+    clock = FakeClock()
+    OutboxStore(store).insert([_action("a1")])
+    script: list[Any] = [RateLimited("limited", until=NOW + timedelta(seconds=5))] * 4 + [TimedOut("slow")]
+    writer = ScriptedWriter("github", script)
+    d = _dispatcher(store, settings, {"github": writer}, clock, max_attempts=3)
+    for _ in range(4):
+        report = d.run_once()
+        assert report.counts["retrying"] == 1, report.summary()
+        clock.now = max(clock.now, report.next_due or clock.now)
+    report = d.run_once()
+    assert report.counts["retrying"] == 1  # the 5th attempt timed out: still retried
+    assert report.next_due == clock.now + timedelta(seconds=30)
+    clock.now = report.next_due
+    assert d.run_once().counts["sent"] == 1
 
 
 @pytest.mark.parametrize("error", [AuthError("bad token"), ValidationFailed("422"), ConflictError("ben took it")])

@@ -1,0 +1,210 @@
+"""Regenerate the README screenshots from the sandbox: ``python -m idqueue.screenshots DIR``.
+
+Starts the seeded emulators with a frozen clock, syncs them into a temporary database, then
+drives the TUI headlessly (``App.run_test``) through a few scenes and saves each as an SVG.
+The output is deterministic for a given seed and code version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
+"""The frozen instant of every screenshot (a Wednesday afternoon in the team's business hours)."""
+SIZE = (160, 50)
+
+Scene = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+async def _wait(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 20.0) -> None:
+    waited = 0.0
+    while not predicate():
+        if waited > timeout:
+            raise TimeoutError("the screen did not settle")
+        await pilot.pause(0.02)
+        waited += 0.02
+
+
+async def _settle(pilot: Pilot[Any]) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def _ready(pilot: Pilot[Any]) -> None:
+    from idqueue.screens.queue import QueueScreen
+
+    app = pilot.app
+    await _wait(pilot, lambda: isinstance(app.screen, QueueScreen))
+    screen = app.screen
+    assert isinstance(screen, QueueScreen)
+    await _wait(pilot, lambda: screen.table.loaded and screen.table.cursor_row is not None)
+    await _settle(pilot)
+
+
+async def _go_to(pilot: Pilot[Any], needle: str) -> None:
+    screen = pilot.app.queue  # type: ignore[attr-defined]
+    row = next(r for r in screen.table.loaded_rows() if needle in r.request.title)
+    screen.table.go_to(row.id)
+    await _wait(pilot, lambda: screen.table.cursor_id == row.id)
+    await _settle(pilot)
+
+
+async def _modal(pilot: Pilot[Any], key: str, name: str) -> None:
+    await pilot.press(key)
+    await _wait(pilot, lambda: type(pilot.app.screen).__name__ == name)
+    await pilot.pause(0.1)
+
+
+async def scene_queue(pilot: Pilot[Any]) -> None:
+    """The queue in triage order."""
+    await pilot.press("down")
+
+
+async def scene_filtered(pilot: Pilot[Any]) -> None:
+    """Pane filters combined: breached + P2, shown in the header."""
+    from idqueue.widgets.facet_pane import FacetPane
+
+    screen = pilot.app.queue  # type: ignore[attr-defined]
+    screen.query_one("#sla-pane", FacetPane).post_message(FacetPane.Toggled("sla", "breached"))
+    await _settle(pilot)
+    screen.query_one("#priority-pane", FacetPane).post_message(FacetPane.Toggled("priority", "P2"))
+    await _settle(pilot)
+
+
+async def scene_grouped(pilot: Pilot[Any]) -> None:
+    """Grouped by request type."""
+    await pilot.press("g")
+    await _settle(pilot)
+
+
+async def scene_detail(pilot: Pilot[Any]) -> None:
+    """The detail pane on the right with the merged timeline."""
+    await pilot.press("v")
+    await _go_to(pilot, "Cannot sign in to staging with DS Logon")
+
+
+async def scene_assign(pilot: Pilot[Any]) -> None:
+    """The assign picker."""
+    await _go_to(pilot, "Test user for staging with LOA3")
+    await _modal(pilot, "a", "AssignScreen")
+
+
+async def scene_take(pilot: Pilot[Any]) -> None:
+    """The take preview (assign me + the "assigned" message)."""
+    await _go_to(pilot, "Test user for staging with LOA3")
+    await _modal(pilot, "t", "PlanScreen")
+
+
+async def _reply(pilot: Pilot[Any], target: str) -> None:
+    await _go_to(pilot, "Test user for staging with LOA3")
+    await _modal(pilot, "r", "ReplyScreen")
+    reply = pilot.app.screen
+    keys = [*reply.order, "\x00free"]  # type: ignore[attr-defined]
+    reply.query_one("#templates").highlighted = keys.index("assigned")  # type: ignore[attr-defined]
+    await pilot.pause()
+    if reply.target != target:  # type: ignore[attr-defined]
+        await pilot.press("ctrl+t")
+    await pilot.pause()
+
+
+async def scene_reply_slack(pilot: Pilot[Any]) -> None:
+    """A reply previewed as a Slack thread message."""
+    await _reply(pilot, "slack")
+
+
+async def scene_reply_github(pilot: Pilot[Any]) -> None:
+    """The same reply previewed as a GitHub comment."""
+    await _reply(pilot, "github")
+
+
+async def scene_help(pilot: Pilot[Any]) -> None:
+    """Every key and its binding id."""
+    await _modal(pilot, "question_mark", "HelpScreen")
+
+
+SCENES: dict[str, Scene] = {
+    "queue": scene_queue,
+    "filtered": scene_filtered,
+    "grouped": scene_grouped,
+    "detail": scene_detail,
+    "assign": scene_assign,
+    "take": scene_take,
+    "reply-slack": scene_reply_slack,
+    "reply-github": scene_reply_github,
+    "help": scene_help,
+}
+
+
+async def _shoot(settings: Any, db: Path, name: str, scene: Scene, out: Path) -> Path:
+    from textual.widgets import Input, TextArea
+
+    from idqueue.app import IdqueueApp
+    from idqueue.store.db import Store
+
+    store = Store.open(db, key_prefix=settings.ui.key_prefix)
+    app = IdqueueApp.build(settings, store=store, sandbox=True, live=False, poll=False)
+    app.ctx.dispatcher = None
+    target = out / f"{name}.svg"
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await scene(pilot)
+        await pilot.pause()
+        app.clear_notifications()
+        for widget in app.screen.query(Input):
+            widget.cursor_blink = False
+        for area in app.screen.query(TextArea):
+            area.cursor_blink = False
+        await pilot.pause()
+        app.save_screenshot(target.name, str(out))
+    store.close()
+    return target
+
+
+def generate(out: Path, names: list[str] | None = None) -> list[Path]:
+    """Write the screenshots into ``out``; returns their paths."""
+    from idqueue.commands.tui_cmds import sandbox_settings
+    from idqueue.sandbox.runner import Sandbox
+    from idqueue.store.db import Store
+    from idqueue.sync import SyncEngine, build_sources
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="idqueue-shots-") as tmp:
+        db = Path(tmp) / "shots.db"
+        sb = Sandbox.start(seed=True, now=NOW)
+        try:
+            settings = sandbox_settings(sb, db, {"now": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            store = Store.open(db, key_prefix=settings.ui.key_prefix)
+            SyncEngine(store, build_sources(settings), settings).poll()
+            store.close()
+        finally:
+            sb.stop()
+        for name, scene in SCENES.items():
+            if names and name not in names:
+                continue
+            written.append(asyncio.run(_shoot(settings, db, name, scene, out)))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m idqueue.screenshots DIR [NAME ...]``."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m idqueue.screenshots DIR [NAME ...]", file=sys.stderr)
+        return 2
+    for path in generate(Path(args[0]), args[1:] or None):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""Snapshot tests (pytest-textual-snapshot) on the synced sandbox month with a frozen clock.
+
+Update after a deliberate visual change: ``.venv/bin/pytest tests/tui/test_snapshots.py --snapshot-update``
+and look at the SVGs under ``tests/tui/__snapshots__/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from textual.pilot import Pilot
+from tui_helpers import SIZE, no_blink, ready, settle, wait_for
+
+from idqueue.app import IdqueueApp
+from idqueue.domain.models import SourceKind
+from idqueue.screens.assign import AssignScreen
+from idqueue.screens.help import HelpScreen
+from idqueue.screens.queue import QueueScreen
+from idqueue.screens.reply import ReplyScreen
+from idqueue.sources.base import AuthError, Batch, RateLimited, Source
+from idqueue.sync import SyncEngine
+from idqueue.widgets.facet_pane import FacetPane
+
+NOW_FIELD = "2026-03-11T15:30:00Z"
+
+
+async def finish(pilot: Pilot[Any]) -> None:
+    """Stable frame: no toasts, no blinking cursor, everything painted."""
+    pilot.app.clear_notifications()
+    no_blink(pilot)
+    await pilot.pause()
+
+
+async def go_to(pilot: Pilot[Any], needle: str) -> None:
+    screen = pilot.app.queue
+    row = next(r for r in screen.table.loaded_rows() if needle in r.request.title + r.request.body)
+    screen.table.go_to(row.id)
+    await wait_for(pilot, lambda: screen.table.cursor_id == row.id, what="cursor")
+    await settle(pilot)
+
+
+async def toggle(pilot: Pilot[Any], pane: str, facet: str, value: str) -> None:
+    screen = pilot.app.queue
+    screen.query_one(pane, FacetPane).post_message(FacetPane.Toggled(facet, value))
+    await pilot.pause()
+    await settle(pilot)
+
+
+def test_queue(snap_compare: Any, make_app: Any) -> None:
+    """The queue in triage order: breached first, then at risk, with the panes and the detail."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_filter_priority_pane(snap_compare: Any, make_app: Any) -> None:
+    """Priority P2 chosen in the Priority pane; the header shows the filter."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await toggle(pilot, "#priority-pane", "priority", "P2")
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_filter_sla_pane(snap_compare: Any, make_app: Any) -> None:
+    """SLA state "at risk" chosen in the SLA · Age pane."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await toggle(pilot, "#sla-pane", "sla", "at_risk")
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_filter_age_bucket(snap_compare: Any, make_app: Any) -> None:
+    """Age bucket "1–2d" chosen in the SLA · Age pane."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await toggle(pilot, "#sla-pane", "age", "1–2d")
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_filter_type_pane_combined(snap_compare: Any, make_app: Any) -> None:
+    """Type "Bug Fix" chosen in the Type pane, combined with priority P2."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await toggle(pilot, "#type-pane", "type", "Bug Fix")
+        await toggle(pilot, "#priority-pane", "priority", "P2")
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_grouped_by_type(snap_compare: Any, make_app: Any) -> None:
+    """Grouping by request type (g)."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("g")
+        await settle(pilot)
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_detail_pane(snap_compare: Any, make_app: Any) -> None:
+    """Detail on the right (v): fields, intake fields, why, SLA clocks and the merged timeline."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("v")
+        await go_to(pilot, "Cannot sign in to staging with DS Logon")
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_assign_picker(snap_compare: Any, make_app: Any) -> None:
+    """The assign picker: open load per member, who is on triage, typed filter."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, AssignScreen))
+        await pilot.pause()
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def _reply(target: str) -> Any:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await go_to(pilot, "Test user for staging with LOA3")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReplyScreen))
+        reply = pilot.app.screen
+        assert isinstance(reply, ReplyScreen)
+        keys = [*reply.order, "\x00free"]
+        reply.query_one("#templates").highlighted = keys.index("target_date")
+        await pilot.pause()
+        if reply.target != target:
+            await pilot.press("ctrl+t")
+        await pilot.pause()
+        await finish(pilot)
+
+    return run_before
+
+
+def test_reply_preview_slack(snap_compare: Any, make_app: Any) -> None:
+    """Reply preview as Slack mrkdwn in the thread; the missing due date is highlighted, Send disabled."""
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_reply("slack"))
+
+
+def test_reply_preview_github(snap_compare: Any, make_app: Any) -> None:
+    """The same reply previewed as a GitHub comment (Markdown link syntax)."""
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_reply("github"))
+
+
+def test_help(snap_compare: Any, make_app: Any) -> None:
+    """Every key with its binding id."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+class FailingSource(Source):
+    """A source whose every poll fails with a given error."""
+
+    kind: ClassVar[SourceKind] = SourceKind.GITHUB
+
+    def __init__(self, kind: SourceKind, error: Exception) -> None:
+        self.kind = kind  # type: ignore[misc]
+        self.name = kind.value
+        self.error = error
+
+    def fetch(self, cursors: dict[str, Any]) -> Iterator[Batch]:
+        raise self.error
+
+
+def test_error_state(snap_compare: Any, make_app: Any) -> None:
+    """GitHub refuses the token and Slack rate-limits: the status bar and toasts say so, the queue stays."""
+    app: IdqueueApp = make_app()
+    now = app.ctx.clock()
+    sources = [
+        FailingSource(SourceKind.GITHUB, AuthError("Bad credentials (401): check IDQUEUE_GITHUB_TOKEN")),
+        FailingSource(SourceKind.SLACK, RateLimited("Slack asked us to slow down (429)", until=now + timedelta(minutes=7))),
+    ]
+    app.ctx.engine = SyncEngine(app.ctx.store, sources, app.ctx.settings, clock=app.ctx.clock)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        screen = pilot.app.queue
+        assert isinstance(screen, QueueScreen)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen.poller.polls == 1, what="failing poll")
+        await settle(pilot)
+        no_blink(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_hostile_text_is_literal(snap_compare: Any, make_app: Any) -> None:
+    """Rich markup in a title, ANSI/OSC escapes in a body, RTL override, CJK and emoji: all inert text."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("v")
+        await go_to(pilot, "[@click=app.quit]")
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
