@@ -105,7 +105,7 @@ class IdqueueApp(App[None]):
 
     def help_entries(self) -> list[HelpEntry]:
         """Every binding for the help screen."""
-        owners = {"queue": QueueScreen, "table": RequestTable, "app": type(self)}
+        owners: dict[str, type] = {"queue": QueueScreen, "table": RequestTable, "app": type(self)}
         entries = [
             HelpEntry(section, self.keys_for(b), _explain(owners[target], b), b.id or "")
             for section, target, bindings in self.binding_sources()

@@ -35,7 +35,7 @@ async def _wait(pilot: Pilot[Any], predicate: Callable[[], object], timeout: flo
 
 async def _settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await asyncio.gather(*[w.wait() for w in list(pilot.app.workers)], return_exceptions=True)
     await pilot.pause()
 
 
@@ -83,6 +83,8 @@ async def scene_filtered(pilot: Pilot[Any]) -> None:
 async def scene_grouped(pilot: Pilot[Any]) -> None:
     """Grouped by request type."""
     await pilot.press("g")
+    await _settle(pilot)
+    await pilot.press("home")
     await _settle(pilot)
 
 
@@ -144,14 +146,18 @@ SCENES: dict[str, Scene] = {
 }
 
 
-async def _shoot(settings: Any, db: Path, name: str, scene: Scene, out: Path) -> Path:
+async def _shoot(settings: Any, db: Path, name: str, scene: Scene, out: Path, health: dict[str, Any]) -> Path:
     from textual.widgets import Input, TextArea
 
     from idqueue.app import IdqueueApp
     from idqueue.store.db import Store
 
     store = Store.open(db, key_prefix=settings.ui.key_prefix)
-    app = IdqueueApp.build(settings, store=store, sandbox=True, live=False, poll=False)
+    # The emulators are stopped by now: show the health of the sync that filled the database,
+    # and never poll or send.
+    app = IdqueueApp.build(settings, store=store, sandbox=True, live=False)
+    if app.ctx.engine is not None:
+        app.ctx.engine.health = health
     app.ctx.dispatcher = None
     target = out / f"{name}.svg"
     async with app.run_test(size=SIZE) as pilot:
@@ -184,14 +190,16 @@ def generate(out: Path, names: list[str] | None = None) -> list[Path]:
         try:
             settings = sandbox_settings(sb, db, {"now": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
             store = Store.open(db, key_prefix=settings.ui.key_prefix)
-            SyncEngine(store, build_sources(settings), settings).poll()
+            engine = SyncEngine(store, build_sources(settings), settings)
+            engine.poll()
+            health = dict(engine.health)
             store.close()
         finally:
             sb.stop()
         for name, scene in SCENES.items():
             if names and name not in names:
                 continue
-            written.append(asyncio.run(_shoot(settings, db, name, scene, out)))
+            written.append(asyncio.run(_shoot(settings, db, name, scene, out, health)))
     return written
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from datetime import datetime
@@ -66,17 +67,21 @@ def write_atomically(path: Path, text: str) -> None:
               help="Output format.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
+@click.option("--schema", is_flag=True, help="Print the JSON Schema of --format json and exit.")
 @pass_ctx
 def report(ctx: Context, month: str | None, start: datetime | None, end: datetime | None, fmt: str,
-           output: Path | None) -> None:
+           output: Path | None, schema: bool) -> None:
     """Write the KPI report for a month or a date range (compared with the period before).
 
     Counts requests received in the period, what became of them, response and resolution
     times, SLA attainment, the 48-hour rule, fulfilment through the process, reopenings,
     workload and satisfaction (CSAT). See the README section "Metrics" for definitions.
     """
-    from idqueue.report import collect, render
+    from idqueue.report import REPORT_SCHEMA, collect, render
 
+    if schema:
+        click.echo(json.dumps(REPORT_SCHEMA, indent=2))
+        return
     period = resolve_period(ctx, month, start, end)
     data = collect(ctx.store, ctx.settings, period, now=clock_now(ctx.settings))
     text = render(data, fmt)

@@ -245,7 +245,7 @@ def _status(
 
     if gh is None and sl is None:
         deleted_at = max((i.updated_at for i in items), default=None)
-        return Status.DELETED, "deleted at the source", deleted_at
+        return Status.DELETED, _deleted_reason(events), deleted_at
     if gh is not None:
         if backlog_label in lower:
             at = last(EventKind.LABELED, lambda e: str(e.data.get("label", "")).lower() == backlog_label)
@@ -276,6 +276,23 @@ def _status(
     if first_response_at is not None:
         return Status.ACKNOWLEDGED, "first response sent", None
     return Status.NEW, "no response yet", None
+
+
+def _deleted_reason(events: list[TimelineEvent]) -> str:
+    """Why every home of a request is gone: its GitHub filter label was removed, or deleted.
+
+    The GitHub source flags the ``UNLABELED`` event of the configured label
+    (``filter_label_removed``); it counts when no later event put that label back.
+    """
+    removed: str | None = None
+    for e in events:
+        if e.kind is EventKind.UNLABELED and e.data.get("filter_label_removed"):
+            removed = str(e.data.get("label") or "")
+        elif e.kind is EventKind.LABELED and removed is not None and str(e.data.get("label") or "") == removed:
+            removed = None
+    if removed is None:
+        return "deleted at the source"
+    return f"label removed ({removed})" if removed else "label removed"
 
 
 def _reactors(

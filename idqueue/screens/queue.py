@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
@@ -285,7 +286,7 @@ class QueueScreen(Screen[None]):
         for name, h in current.items():
             line = describe_health(h, tz)
             if self._known_errors.get(name) != line:
-                severity = "warning" if h.state == "rate_limited" else "error"
+                severity: SeverityLevel = "warning" if h.state == "rate_limited" else "error"
                 self.notify(one_line(h.message or line, 200), title=line, severity=severity, markup=False)
         for name in set(self._known_errors) - set(current):
             self.notify(f"{name} is back to normal.", title=name, markup=False)

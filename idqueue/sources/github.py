@@ -18,13 +18,23 @@ and events are read first but handed over after the issues; see ``GitHubSource._
 * ``comments:<repo>`` — the repo-wide ``/issues/comments`` list with the same scheme.
 * ``events:<repo>`` — the repo-wide ``/issues/events`` list (newest first, no ``since``):
   ``{"etag", "last_id"}``; pages are read until an event at or below ``last_id``.
+* ``comment_links:<repo>`` — Slack permalinks found in issue *comments*
+  (``{"comments": {comment id: [issue number, [slack ids]]}, "dirty": [issue numbers]}``).
+  They are added to the issue item's links whenever the item is emitted, so a permalink posted
+  in a comment links the two homes like one in the body. An issue whose comment links changed
+  but that the issues listing did not return (an edited comment) is read with
+  ``GET /repos/{repo}/issues/{n}`` (at most ``MAX_ISSUE_READS`` a poll; the rest stay "dirty"
+  for the next poll).
+
+Removing the configured ``label`` retires the issue (``deleted_items``); its ``UNLABELED``
+event carries ``data["filter_label_removed"] = True`` so the request can say "label removed"
+rather than "deleted at the source".
 
 Every page is one :class:`~idqueue.sources.base.Batch`; a cursor value only travels in the
 batch that completes its listing, so the cursor never advances past what was committed.
 
 Known limits: deleted comments and deleted/transferred issues are not visible through
-``since`` (they stay as last seen); a Slack link added in a *comment* (not the issue body) does
-not link the two homes.
+``since`` (they stay as last seen; a deleted comment's Slack link stays linked).
 """
 
 from __future__ import annotations
@@ -77,6 +87,10 @@ SECONDARY_WAIT = 60.0
 """GitHub: after a secondary limit without headers, wait at least a minute."""
 MAX_RATE_WAITS = 3
 """How many rate-limit waits one request may sit through before giving up."""
+MAX_ISSUE_READS = 20
+"""Single-issue reads per repo and poll for issues whose comment links changed unseen."""
+MAX_LINKED_COMMENTS = 5000
+"""Comments with Slack links remembered per repo (the oldest are forgotten first)."""
 
 _BAD_JSON = "GitHub sent a response that is not valid JSON"
 
@@ -318,6 +332,10 @@ def issue_event_to_events(
     )
     out = [base]
     low = label.lower()
+    if low and kind is EventKind.UNLABELED and low == (settings.github.label or "").lower():
+        # Without its filter label the issue is no longer a request (the source retires it);
+        # the flag lets the request say why.
+        base.data["filter_label_removed"] = True
     if low and low in {p.lower() for p in settings.sla.pending_labels}:
         pending_kind = EventKind.PENDING if kind is EventKind.LABELED else EventKind.RESUMED
         out.append(_derived(base, f"{base.uid}:pending", pending_kind))
@@ -409,6 +427,67 @@ class RepoValidationFailed(ValidationFailed, _RepoError):
     """422 on a list call (e.g. a ``since`` GitHub refuses)."""
 
 
+@dataclass
+class _CommentLinks:
+    """Slack links found in one repo's issue comments (the ``comment_links:<repo>`` cursor)."""
+
+    comments: dict[int, tuple[int, list[str]]] = field(default_factory=dict)
+    """Comment id → (issue number, Slack ids); only comments that have links."""
+    dirty: set[int] = field(default_factory=set)
+    """Issues whose comment links changed and whose item was not emitted since."""
+
+    @classmethod
+    def load(cls, value: Any) -> _CommentLinks:
+        """The stored state, skipping anything malformed."""
+        state = cls()
+        if not isinstance(value, dict):
+            return state
+        comments = value.get("comments")
+        if isinstance(comments, dict):
+            for key, entry in comments.items():
+                try:
+                    number, links = int(entry[0]), [str(x) for x in entry[1] if isinstance(x, str)]
+                    state.comments[int(key)] = (number, links)
+                except (TypeError, ValueError, IndexError, KeyError):
+                    continue
+        dirty = value.get("dirty")
+        if isinstance(dirty, list):
+            state.dirty = {n for n in dirty if isinstance(n, int) and not isinstance(n, bool)}
+        return state
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON cursor value."""
+        return {
+            "comments": {str(cid): [number, links] for cid, (number, links) in sorted(self.comments.items())},
+            "dirty": sorted(self.dirty),
+        }
+
+    def update(self, read: dict[int, tuple[int, list[str]]]) -> None:
+        """Record the comments read in this poll; issues whose links changed become dirty."""
+        for cid, (number, links) in read.items():
+            old = self.comments.get(cid)
+            if links:
+                self.comments[cid] = (number, links)
+            else:
+                self.comments.pop(cid, None)
+            if old is None and links:
+                self.dirty.add(number)
+            elif old is not None and old != (number, links):
+                self.dirty.update({old[0], number})
+        if len(self.comments) > MAX_LINKED_COMMENTS:
+            for cid in sorted(self.comments)[: len(self.comments) - MAX_LINKED_COMMENTS]:
+                del self.comments[cid]
+
+    def links_for(self, number: int) -> list[str]:
+        """The Slack ids linked from the comments of one issue, oldest comment first."""
+        found: list[str] = []
+        for cid in sorted(self.comments):
+            owner, links = self.comments[cid]
+            if owner == number:
+                found.extend(x for x in links if x not in found)
+        return found
+
+
 def _format_until(until: datetime) -> str:
     return until.astimezone(UTC).strftime("%H:%M UTC")
 
@@ -465,6 +544,8 @@ class GitHubSource(Source):
         self._stats = FetchStats()
         self._prs: dict[str, set[int]] = {}
         """Pull-request numbers seen per repo, so their comments and events are skipped."""
+        self._comment_links: dict[str, dict[int, tuple[int, list[str]]]] = {}
+        """Per repo, the comments read in this poll: comment id → (issue number, Slack ids)."""
 
     # ------------------------------------------------------------------ public API
 
@@ -551,6 +632,7 @@ class GitHubSource(Source):
         history_start = months_before(self._clock(), self.settings.history_months).replace(microsecond=0)
         label = self.settings.github.label
         per_page = str(self.settings.github.per_page)
+        self._comment_links[repo] = {}
         later = list(self._since_list(
             repo=repo,
             key=f"comments:{repo}",
@@ -561,6 +643,10 @@ class GitHubSource(Source):
             handle=self._comment_rows,
         ))
         later.extend(self._events(repo, cursors.get(f"events:{repo}"), history_start))
+        links_key = f"comment_links:{repo}"
+        stored_links = cursors.get(links_key)
+        comment_links = _CommentLinks.load(stored_links)
+        comment_links.update(self._comment_links.pop(repo, {}))
         issue_params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": per_page}
         if label:
             issue_params["labels"] = label
@@ -574,13 +660,60 @@ class GitHubSource(Source):
             default_since=history_start,
             handle=self._issue_rows,
         ):
+            for item in batch.items:
+                self._add_comment_links(item, comment_links)
             listed.update(item.id for item in batch.items)
             yield batch
+        # The cursor may travel ahead of the comments cursor: re-reading a comment whose links
+        # are already recorded changes nothing, and unemitted issues stay in ``dirty``.
+        extra = self._read_dirty_issues(repo, comment_links)
+        dumped = comment_links.dump()
+        if dumped != (stored_links if isinstance(stored_links, dict) else _CommentLinks().dump()):
+            extra.cursors[links_key] = dumped
+        if extra.items or extra.cursors:
+            yield self._finish(extra)
         for batch in later:
             # The issues listing is fresher than the events read before it: an issue it just
             # returned (so it carries the label now) is not dropped for an older "unlabeled".
             batch.deleted_items = [i for i in batch.deleted_items if i not in listed]
             yield batch
+
+    @staticmethod
+    def _add_comment_links(item: SourceItem, comment_links: _CommentLinks) -> None:
+        """Add the Slack links from an issue's comments to its item (the item is now current)."""
+        number = item.raw.get("number")
+        if not isinstance(number, int):
+            return
+        item.links.extend(x for x in comment_links.links_for(number) if x not in item.links)
+        comment_links.dirty.discard(number)
+
+    def _read_dirty_issues(self, repo: str, comment_links: _CommentLinks) -> Batch:
+        """Re-emit issues whose comment links changed though the issues listing skipped them.
+
+        Returns:
+            A batch with those issue items (those still requests: not PRs, with the label).
+        """
+        batch = Batch()
+        label = (self.settings.github.label or "").lower()
+        for number in sorted(comment_links.dirty)[:MAX_ISSUE_READS]:
+            try:
+                raw = self._json(self._request(self._url(f"repos/{repo}/issues/{number}"), repo=repo), repo=repo)
+            except RepoNotFound:
+                raw = None  # deleted or transferred: nothing to link
+            comment_links.dirty.discard(number)
+            if not isinstance(raw, dict) or is_pull_request(raw):
+                continue
+            names = {str(x.get("name") if isinstance(x, dict) else x).lower() for x in raw.get("labels") or []}
+            if label and label not in names:
+                continue  # not a request; if it gets the label, the listing brings it with its links
+            try:
+                item = issue_to_item(raw, repo, self.settings)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("GitHub %s: skipping an unreadable issue (%s)", repo, redact(str(exc))[:120])
+                continue
+            self._add_comment_links(item, comment_links)
+            batch.items.append(item)
+        return batch
 
     def _since_list(
         self,
@@ -677,9 +810,12 @@ class GitHubSource(Source):
                 if created is None or updated is None:
                     raise ValueError("comment without timestamps")
                 listing.see(int(raw["id"]), updated)
-                if comment_on_pull_request(raw) or comment_issue_number(raw) in prs:
+                number = comment_issue_number(raw)
+                if comment_on_pull_request(raw) or number in prs:
                     continue
                 batch.events.append(comment_to_event(raw, repo, self.settings))
+                read = self._comment_links.setdefault(repo, {})
+                read[int(raw["id"])] = (number, slack_links(str(raw.get("body") or "")))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 log.warning("GitHub %s: skipping an unreadable comment (%s)", repo, redact(str(exc))[:120])
 

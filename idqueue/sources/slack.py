@@ -17,6 +17,16 @@ How it polls (a poller never receives edit or delete events, so it re-reads a re
   cursor and done first on the next poll. A few known threads are re-read per poll in rotation
   (the *sweep*), so replies under parents older than the window, edited replies and late
   reactions (CSAT ratings on the closing message) are eventually seen too.
+* A request older than ``history_days`` stays in the cursor (so the sweep still sees its
+  thread) while its thread had activity within ``history_days`` or it was not closed or moved
+  to the backlog by an idqueue action in its thread; at most ``MAX_OLD_REQUESTS`` per channel,
+  the most recently active first.
+* Names: a user id that ``users.info`` could not resolve for a transient reason (outage, rate
+  limit) is shown as ``unknown user (U…)`` and remembered in the request's cursor entry
+  (``u``). Once the name resolves (``NAME_LOOKUPS_PER_POLL`` look-ups a poll, none after the
+  first failure), up to ``NAME_REREADS_PER_POLL`` such requests a channel are queued as
+  *pending*, so their item and thread replies are re-sent with the real names. Thread digests
+  are taken over the converted events, so a name change alone re-sends them.
 
 Retries: the SDK's own retry handlers are turned off (``retry_handlers=[]``) and this module
 retries by itself, because the SDK handlers sleep real time and cannot be bounded by
@@ -123,6 +133,12 @@ FIELD_MAX = 2000
 MAX_RATE_RETRIES = 4
 MAX_TRANSIENT_RETRIES = 3
 THREAD_BATCH = 25  # thread reads per batch when catching up on pending threads
+NAME_LOOKUPS_PER_POLL = 50  # users.info calls spent per poll on names an outage left unresolved
+NAME_REREADS_PER_POLL = 50  # requests per channel and poll re-read once their names resolve
+MAX_OLD_REQUESTS = 200  # requests older than history_days kept in a channel's cursor
+# Thread actions after which a request no longer needs its thread watched (once it is old).
+FINAL_ACTIONS = frozenset({"close", "backlog"})
+STATE_ACTIONS = frozenset({"close", "backlog", "reopen", "resume", "pending"})
 
 _TS_RE = re.compile(r"^\d+(?:\.\d+)?$")
 _TOKEN_RE = re.compile(r"<([^<>\n]*)>")
@@ -746,11 +762,46 @@ def _item_digest(item: SourceItem) -> str:
     ])
 
 
-def _thread_digest(replies: list[dict[str, Any]]) -> str:
+def _thread_digest(events: list[TimelineEvent]) -> str:
+    """Digest of a thread's converted events.
+
+    Taken over what is stored (not the raw replies) so that a change that only shows in the
+    conversion, such as a user name that resolved after a ``users.info`` outage, re-sends them.
+    """
     return _digest([
-        [r.get("ts"), r.get("text"), r.get("edited"), r.get("reactions"), r.get("metadata"), r.get("subtype")]
-        for r in replies
+        [e.uid, e.kind.value, e.at.isoformat(), e.actor_id, e.actor_name, e.body, e.url, e.is_bot, e.data]
+        for e in events
     ])
+
+
+def _message_user_ids(message: Mapping[str, Any], ctx: SlackContext) -> list[str]:
+    """User ids whose names a message's conversion shows (author, mentions, intake requester)."""
+    wanted: list[str] = []
+    user = message.get("user")
+    if isinstance(user, str) and user and not message.get("bot_id"):
+        wanted.append(user)
+    text = message.get("text")
+    if isinstance(text, str):
+        wanted.extend(referenced_users(text))
+    if ctx.is_intake_bot(message):
+        for value in _parse_blocks(message.get("blocks")).values():
+            wanted.extend(referenced_users(value))
+    return list(dict.fromkeys(wanted))
+
+
+def _last_activity(ts: str, entry: Mapping[str, Any]) -> Decimal:
+    """The newest of a request's ts, its latest reply and its last edit (exact)."""
+    stamps = [ts, entry.get("lr"), entry.get("e")]
+    return max(_ts_key(s) for s in stamps if isinstance(s, str))
+
+
+def _closed_in_thread(entry: Mapping[str, Any]) -> bool:
+    """True when the last idqueue state action in the request's thread closed or backlogged it."""
+    replies = entry.get("r")
+    if not isinstance(replies, dict):
+        return False
+    actions = [(_ts_key(ts), a) for ts, a in replies.items() if isinstance(ts, str) and a in STATE_ACTIONS]
+    return bool(actions) and max(actions)[1] in FINAL_ACTIONS
 
 
 # --------------------------------------------------------------------------- poll state
@@ -791,7 +842,9 @@ class _Channel:
     ``requests`` maps a known request ts to a small dict (replaced, never mutated, so batch
     snapshots can share them): ``e`` edited ts, ``lr`` latest_reply, ``rc`` reply_count,
     ``r`` reply ts → idqueue action ("" for plain replies), ``l`` GitHub ids from the thread,
-    ``h`` item digest, ``th`` thread digest, ``c`` when the thread was last checked (epoch s).
+    ``h`` item digest, ``th`` thread digest, ``c`` when the thread was last checked (epoch s),
+    ``u`` user ids shown as "unknown user" because ``users.info`` failed transiently (absent
+    when none).
     """
 
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -885,7 +938,10 @@ class SlackSource(Source):
             from slack_sdk import WebClient
 
             token = settings.slack.token.get_secret_value() if settings.slack.token else None
-            client = WebClient(token=token, base_url=settings.slack.base_url, timeout=int(max(1, timeout)))
+            client = WebClient(token=token, base_url=settings.slack.base_url)
+            # WebClient annotates ``timeout`` as int but hands it unchanged to urllib's
+            # ``urlopen``, which takes float seconds: keep a fractional timeout as given.
+            client.timeout = max(0.001, float(timeout))  # type: ignore[assignment]
         # We retry ourselves (bounded, injected sleep); the SDK's handlers would sleep real time.
         client.retry_handlers = []
         self._client = client
@@ -894,6 +950,7 @@ class SlackSource(Source):
         self._users: dict[str, Person] = {}
         self._users_dirty = False
         self._users_transient: set[str] = set()
+        self._users_down = False
         self._limited = False
 
     # ------------------------------------------------------------------ HTTP
@@ -997,6 +1054,12 @@ class SlackSource(Source):
         for uid in user_ids:
             if not uid or uid in self._users:
                 continue
+            if self._users_down:
+                # users.info already failed in this poll: do not spend retries and backoff on
+                # every other id; they are shown as ids and looked up again next poll.
+                self._users[uid] = Person(uid, unknown_user_name(uid))
+                self._users_transient.add(uid)
+                continue
             try:
                 data = self._call("users.info", user=uid)
             except NotFound:
@@ -1004,9 +1067,11 @@ class SlackSource(Source):
                 self._users_dirty = True
                 continue
             except (RateLimited, Unavailable, BadPayload, AuthError):
-                # Show the id for now (not kept in the cursor) and try again next poll.
+                # Show the id for now (not kept in the cursor) and try again next poll; the
+                # requests that show it remember it (``u``) and are re-sent once it resolves.
                 self._users[uid] = Person(uid, unknown_user_name(uid))
                 self._users_transient.add(uid)
+                self._users_down = True
                 continue
             user = data.get("user")
             if not isinstance(user, dict):
@@ -1023,19 +1088,14 @@ class SlackSource(Source):
             self._users[uid] = Person(uid, str(name), is_bot=bool(user.get("is_bot")))
             self._users_dirty = True
 
-    def _users_for(self, messages: Iterable[Mapping[str, Any]], ctx: SlackContext) -> None:
+    def _users_for(self, messages: Iterable[Mapping[str, Any]], ctx: SlackContext) -> list[str]:
+        """Resolve the names the messages show; return those user ids (in order, unique)."""
         wanted: list[str] = []
         for m in messages:
-            user = m.get("user")
-            if isinstance(user, str) and not m.get("bot_id"):
-                wanted.append(user)
-            text = m.get("text")
-            if isinstance(text, str):
-                wanted.extend(referenced_users(text))
-            if ctx.is_intake_bot(m):
-                for value in _parse_blocks(m.get("blocks")).values():
-                    wanted.extend(referenced_users(value))
-        self._resolve_users(dict.fromkeys(wanted))
+            wanted.extend(_message_user_ids(m, ctx))
+        unique = list(dict.fromkeys(wanted))
+        self._resolve_users(unique)
+        return unique
 
     # ------------------------------------------------------------------ fetch
     def fetch(self, cursors: dict[str, Any]) -> Iterator[Batch]:
@@ -1050,6 +1110,7 @@ class SlackSource(Source):
         for uid in self._users_transient:
             self._users.pop(uid, None)
         self._users_transient.clear()
+        self._users_down = False
         users = cursors.get("users")
         if isinstance(users, dict):
             for uid, value in users.items():
@@ -1083,7 +1144,9 @@ class SlackSource(Source):
 
     def _fetch_channel(self, channel: str, state: _Channel, ctx: SlackContext) -> Iterator[Batch]:
         read_now: set[str] = set()
-        # 1. Threads left over from a poll that was cut short.
+        # 0. Requests that show names an earlier users.info failure left unresolved.
+        self._queue_name_rereads(state)
+        # 1. Threads left over from a poll that was cut short (and the re-reads queued above).
         yield from self._read_pending(channel, state, ctx, read_now)
         # 2. The history scan: a scan resumed from an earlier poll is finished first, then a
         #    fresh one reads the current window (so a resumed poll still sees new messages).
@@ -1096,6 +1159,33 @@ class SlackSource(Source):
             yield from self._scan(channel, state, ctx, read_now)
         # 3. Best-effort freshness for threads outside the window.
         yield from self._sweep(channel, state, ctx, read_now)
+
+    def _queue_name_rereads(self, state: _Channel) -> None:
+        """Queue re-reads of requests whose unresolved user ids now resolve (bounded).
+
+        Items are re-sent only when their digest changes, and nothing else re-reads a request
+        outside the history window or a thread that did not change, so without this a name
+        that ``users.info`` failed to resolve once would stay "unknown user (U…)" for good.
+        """
+        waiting = [ts for ts, entry in state.requests.items() if entry.get("u")]
+        if not waiting:
+            return
+        uids = list(dict.fromkeys(
+            uid for ts in waiting for uid in state.requests[ts]["u"] if isinstance(uid, str)
+        ))
+        self._resolve_users([uid for uid in uids if uid not in self._users][:NAME_LOOKUPS_PER_POLL])
+        resolved = {uid for uid in uids if uid in self._users and uid not in self._users_transient}
+        if not resolved:
+            return
+        queued = 0
+        # Newest first: those are the requests most likely still being worked on.
+        for ts in sorted(waiting, key=_ts_key, reverse=True):
+            if queued >= NAME_REREADS_PER_POLL:
+                break
+            if ts in state.pending or not resolved.intersection(state.requests[ts]["u"]):
+                continue
+            state.pending.append(ts)
+            queued += 1
 
     def _new_scan(self, state: _Channel) -> _Scan:
         now = self._clock()
@@ -1166,13 +1256,38 @@ class SlackSource(Source):
         seen = set(scan.seen)
         deleted = [ts for ts in state.requests if _ts_key(ts) > oldest and ts not in seen]
         horizon = _ts_key(datetime_to_ts(self._clock() - timedelta(days=self.settings.slack.history_days)))
-        for ts in list(state.requests):
-            if ts in deleted or _ts_key(ts) < horizon:
-                del state.requests[ts]
+        for ts in deleted:
+            del state.requests[ts]
+        self._prune_old(state, horizon)
         state.pending = [p for p in state.pending if p in state.requests]
         state.synced = scan.start
         state.scan = None
         return [slack_id(channel, ts) for ts in deleted]
+
+    @staticmethod
+    def _prune_old(state: _Channel, horizon: Decimal) -> None:
+        """Drop requests older than the history window that no longer need watching.
+
+        The history scan never reads before the window, so a kept old request is only seen
+        through the sweep: that is how a long-open request still gets its thread replies.
+        Kept: those whose thread was active within the window, or that no idqueue action in
+        their thread closed or moved to the backlog (the source cannot see the status that
+        GitHub or a reaction gives, so "not closed here" counts as open). Bounded by
+        ``MAX_OLD_REQUESTS``, the most recently active first.
+        """
+        old = [ts for ts in state.requests if _ts_key(ts) < horizon]
+        if not old:
+            return
+        keep = sorted(
+            (ts for ts in old
+             if _last_activity(ts, state.requests[ts]) >= horizon or not _closed_in_thread(state.requests[ts])),
+            key=lambda ts: (_last_activity(ts, state.requests[ts]), _ts_key(ts)),
+            reverse=True,
+        )[:MAX_OLD_REQUESTS]
+        kept = set(keep)
+        for ts in old:
+            if ts not in kept:
+                del state.requests[ts]
 
     def _process_page(
         self,
@@ -1244,6 +1359,16 @@ class SlackSource(Source):
             if entry is None:
                 new_entry["c"] = int(self._clock().timestamp())
             new_entry["e"] = e_ts
+            # Only the parent was converted here: keep what the thread's replies still need.
+            old_u = new_entry.get("u")
+            unresolved = list(dict.fromkeys([
+                *(old_u if isinstance(old_u, list) else []),
+                *(uid for uid in _message_user_ids(m, ctx) if uid in self._users_transient),
+            ]))
+            if unresolved:
+                new_entry["u"] = unresolved
+            else:
+                new_entry.pop("u", None)
             item = message_to_item(channel, m, ctx, extra_links=new_entry.get("l") or [])
             digest = _item_digest(item)
             if digest != new_entry.get("h"):
@@ -1306,7 +1431,7 @@ class SlackSource(Source):
         parent = thread.parent or (dict(fallback) if fallback is not None else None)
         if parent is None:
             return None
-        self._users_for([parent, *thread.replies], ctx)
+        shown = self._users_for([parent, *thread.replies], ctx)
         old = entry or {}
         old_r = old.get("r")
         old_replies: dict[str, str] = old_r if isinstance(old_r, dict) else {}
@@ -1331,7 +1456,7 @@ class SlackSource(Source):
                 gone.extend(_event_uids(channel, reply_ts, action))
             elif action and new_action != action:
                 gone.append(f"{slack_id(channel, reply_ts)}:{action}")
-        thread_digest = _thread_digest(thread.replies)
+        thread_digest = _thread_digest(events)
         if thread_digest == old.get("th") and not gone:
             events = []  # nothing changed in the thread: do not rewrite its events
         item = message_to_item(channel, parent, ctx, extra_links=links)
@@ -1348,6 +1473,10 @@ class SlackSource(Source):
             "th": thread_digest,
             "c": int(self._clock().timestamp()),
         }
+        # The thread was read whole: what is still unresolved is exactly this set.
+        unresolved = [uid for uid in shown if uid in self._users_transient]
+        if unresolved:
+            new_entry["u"] = unresolved
         items = [item] if digest != old.get("h") else []
         return _ThreadChanges(items, events, gone, new_entry)
 

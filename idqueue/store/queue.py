@@ -275,6 +275,51 @@ def position_of(store: Store, query: QueueQuery, request_id: str, *, now: dateti
     return int(row[0]) if row else None
 
 
+def order_index(store: Store, query: QueueQuery, *, now: datetime) -> tuple[list[str], list[tuple[str, int]]]:
+    """Every matching request id in the query's order, and the group runs.
+
+    Sorting only ids is cheap (no wide rows in SQLite's sorter), so the TUI takes the whole
+    order once per reload and then reads rows by id for the pages it shows; an ``OFFSET``
+    deep into 50k rows would re-sort wide rows on every page.
+
+    Returns:
+        ``(ids, groups)``; ``groups`` is ``[(label, count), …]`` in order when
+        ``query.group`` is set, else empty.
+    """
+    where, params = _where(query, now)
+    label = GROUPABLE[query.group][0] if query.group in GROUPABLE else "NULL"
+    sql = f"SELECT id, {label} AS g FROM requests WHERE {where} ORDER BY {_order(query)}"  # noqa: S608
+    ids: list[str] = []
+    groups: list[tuple[str, int]] = []
+    grouped = query.group in GROUPABLE
+    for rid, group in store.conn.execute(sql, params):
+        ids.append(rid)
+        if grouped:
+            name = "" if group is None else str(group)
+            if groups and groups[-1][0] == name:
+                groups[-1] = (name, groups[-1][1] + 1)
+            else:
+                groups.append((name, 1))
+    return ids, groups
+
+
+def fetch_ids(store: Store, ids: list[str], *, now: datetime) -> dict[str, Request]:
+    """The requests with these ids (SLA state evaluated at ``now``), by id; missing ids are absent."""
+    from idqueue.store.db import request_from_row
+
+    out: dict[str, Request] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        params: dict[str, Any] = {"now": _now_text(now)}
+        marks = ",".join(_bind(params, rid) for rid in chunk)
+        sql = f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE id IN ({marks})"  # noqa: S608
+        for row in store.conn.execute(sql, params):
+            request = request_from_row(row)
+            request.sla.state = row["sla_now"]
+            out[request.id] = request
+    return out
+
+
 def group_counts(store: Store, query: QueueQuery, *, now: datetime) -> list[tuple[str, int]]:
     """``(label, count)`` per group of ``query.group``, in the window's order (empty when ungrouped)."""
     if query.group not in GROUPABLE:

@@ -177,14 +177,14 @@ class RequestTable(ScrollView, can_focus=True):
             self.error = error
 
     class _SnapshotLoaded(Message):
-        def __init__(self, generation: int, snapshot: Snapshot, anchor_id: str | None) -> None:
+        def __init__(self, generation: int, snapshot: Snapshot, start_id: str | None) -> None:
             super().__init__()
             self.generation = generation
             self.snapshot = snapshot
-            self.anchor_id = anchor_id
+            self.start_id = start_id
 
     class _PageLoaded(Message):
-        def __init__(self, generation: int, page: int, rows: list[Row]) -> None:
+        def __init__(self, generation: int, page: int, rows: list[Row | None]) -> None:
             super().__init__()
             self.generation = generation
             self.page = page
@@ -208,11 +208,14 @@ class RequestTable(ScrollView, can_focus=True):
         self.loaded = False
         self.empty_message = "Loading the queue…"
         self._total = 0
+        self._ids: list[str] = []
         self._groups: list[_Group] = []
         self._group_starts: list[int] = []
-        self._pages: dict[int, list[Row]] = {}
+        self._pages: dict[int, list[Row | None]] = {}
         self._loading: set[int] = set()
         self._generation = 0
+        self.applied_generation = 0
+        """The reload whose rows are shown (reloads are numbered; stale ones are dropped)."""
         self._key_width = 7
         self._now = data.clock()
         self._tick = 0
@@ -233,9 +236,12 @@ class RequestTable(ScrollView, can_focus=True):
 
     @property
     def cursor_id(self) -> str | None:
-        """The request id under the cursor, if loaded."""
-        row = self.cursor_row
-        return row.id if row else None
+        """The request id under the cursor (known even before its row is loaded)."""
+        return self._ids[self.cursor] if 0 <= self.cursor < len(self._ids) else None
+
+    def id_at(self, pos: int) -> str | None:
+        """The request id at a query position."""
+        return self._ids[pos] if 0 <= pos < len(self._ids) else None
 
     def row_at(self, pos: int) -> Row | None:
         """The loaded row at a query position."""
@@ -249,7 +255,7 @@ class RequestTable(ScrollView, can_focus=True):
 
     def loaded_rows(self) -> list[Row]:
         """Every row currently held (a few pages)."""
-        return [row for _, rows in sorted(self._pages.items()) for row in rows]
+        return [row for _, rows in sorted(self._pages.items()) for row in rows if row is not None]
 
     def reload(self, query: QueueQuery | None = None, *, anchor_id: str | None = None, keep: bool = True) -> None:
         """Re-run the query in a worker; the cursor stays on the same request when it can.
@@ -264,7 +270,7 @@ class RequestTable(ScrollView, can_focus=True):
         self._generation += 1
         anchor = anchor_id or (self.cursor_id if keep else None)
         visible = max(self.size.height, 50)
-        self._run_snapshot(self._generation, self.queue_query, anchor, self.cursor, visible)
+        self._run_snapshot(self._generation, self.queue_query, anchor, self.cursor, visible, self.cursor_id)
 
     def move_next(self) -> None:
         """Act-and-advance: put the cursor on the next request."""
@@ -273,8 +279,6 @@ class RequestTable(ScrollView, can_focus=True):
 
     def go_to(self, request_id: str) -> None:
         """Reload with the cursor on ``request_id``."""
-        # An explicit jump must win over "follow the user's cursor" in _apply_snapshot.
-        self._jump_target: str | None = request_id
         self.reload(anchor_id=request_id)
 
     def tick(self) -> None:
@@ -308,19 +312,20 @@ class RequestTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ workers
     @work(thread=True, exclusive=True, group="request-table-reload")
     def _run_snapshot(
-        self, generation: int, query: QueueQuery, anchor_id: str | None, anchor_pos: int, visible: int
+        self, generation: int, query: QueueQuery, anchor_id: str | None, anchor_pos: int, visible: int,
+        start_id: str | None,
     ) -> None:
         try:
             snapshot = self.data.snapshot(query, anchor_id=anchor_id, anchor_pos=anchor_pos, visible=visible)
         except Exception as exc:  # SQLite errors must not kill the app
             self.post_message(self.LoadFailed(f"cannot read the queue: {exc}"))
             return
-        self.post_message(self._SnapshotLoaded(generation, snapshot, anchor_id))
+        self.post_message(self._SnapshotLoaded(generation, snapshot, start_id))
 
     @work(thread=True, group="request-table-page")
-    def _run_page(self, generation: int, query: QueueQuery, page: int) -> None:
+    def _run_page(self, generation: int, page: int, ids: list[str]) -> None:
         try:
-            rows = self.data.page(query, page)
+            rows = self.data.rows(ids)
         except Exception as exc:
             self.post_message(self.LoadFailed(f"cannot read the queue: {exc}"))
             return
@@ -335,20 +340,19 @@ class RequestTable(ScrollView, can_focus=True):
         old_offset = self._line_of(self.cursor) - int(self.scroll_y) if self._total else 0
         current = self.cursor_id
         self._total = snap.total
+        self._ids = snap.ids
         self._key_width = snap.key_width
         self._pages = snap.pages
         self._loading.clear()
         self._set_groups(snap.groups)
         cursor = snap.cursor
-        jumped = message.anchor_id is not None and message.anchor_id == getattr(self, "_jump_target", None)
-        self._jump_target = None
-        if current is not None and current != message.anchor_id and not jumped:
-            # The user moved while the reload ran: follow them if their row is still here.
-            found = next((p * self.data.page_size + i for p, rows in snap.pages.items()
-                          for i, r in enumerate(rows) if r.id == current), None)
-            cursor = found if found is not None else cursor
+        if current is not None and current != message.start_id and current in snap.ids:
+            # The user moved while the reload ran: follow them (an explicit ``go_to`` anchor
+            # wins otherwise, since the cursor has not moved since the reload started).
+            cursor = snap.ids.index(current)
         self.cursor = min(cursor, max(self._total - 1, 0))
         self.loaded = True
+        self.applied_generation = message.generation
         self._lines.clear()
         self._remaining.clear()
         self.virtual_size = Size(self.size.width, self._total_lines() + 1)
@@ -433,7 +437,7 @@ class RequestTable(ScrollView, can_focus=True):
         for page in range(lo, hi + 1):
             if page not in self._pages and page not in self._loading:
                 self._loading.add(page)
-                self._run_page(self._generation, self.queue_query, page)
+                self._run_page(self._generation, page, self._ids[page * size : (page + 1) * size])
         for page in [p for p in self._pages if p < lo - 1 or p > hi + 1]:
             del self._pages[page]
 

@@ -17,15 +17,7 @@ from idqueue.config import Settings
 from idqueue.domain.models import Request
 from idqueue.safety import one_line
 from idqueue.store.db import Store
-from idqueue.store.queue import (
-    Facets,
-    QueueQuery,
-    count,
-    facets,
-    fetch_window,
-    group_counts,
-    position_of,
-)
+from idqueue.store.queue import Facets, QueueQuery, facets, fetch_ids, order_index
 
 PAGE_SIZE = 100
 """Rows per page; the table keeps the pages around the viewport (about 200-300 rows)."""
@@ -93,14 +85,19 @@ class Row:
 
 @dataclass(slots=True)
 class Snapshot:
-    """The result of a reload: sizes, groups, where the cursor goes and the pages around it."""
+    """The result of a reload: the order (ids), groups, the cursor and the pages around it."""
 
     query: QueueQuery
-    total: int
+    ids: list[str]
     groups: list[tuple[str, int]]
     cursor: int
-    pages: dict[int, list[Row]]
+    pages: dict[int, list[Row | None]]
     key_width: int
+
+    @property
+    def total(self) -> int:
+        """Rows matching the query."""
+        return len(self.ids)
 
 
 def member_name(settings: Settings, key: str | None) -> str:
@@ -151,12 +148,12 @@ class QueueData:
         self.pending = pending
         self.page_size = page_size
 
-    def page(self, query: QueueQuery, page: int, *, now: datetime | None = None) -> list[Row]:
-        """Rows ``[page * size, (page + 1) * size)`` of the query's order."""
+    def rows(self, ids: Sequence[str], *, now: datetime | None = None) -> list[Row | None]:
+        """Rows for ``ids`` in that order (None where a request vanished since the reload)."""
         now = now or self.clock()
-        requests = fetch_window(self.store, query, now=now, offset=page * self.page_size, limit=self.page_size)
-        lookup = self.pending([r.id for r in requests]) if self.pending and requests else {}
-        return [make_row(r, self.settings, lookup.get(r.id)) for r in requests]
+        found = fetch_ids(self.store, list(ids), now=now)
+        lookup = self.pending(list(found)) if self.pending and found else {}
+        return [make_row(found[i], self.settings, lookup.get(i)) if i in found else None for i in ids]
 
     def snapshot(
         self,
@@ -166,25 +163,32 @@ class QueueData:
         anchor_pos: int = 0,
         visible: int = 50,
     ) -> Snapshot:
-        """Reload: the total, the groups, the cursor position and the pages it needs.
+        """Reload: the whole order (ids only), the groups, the cursor and the pages it needs.
 
         The cursor stays on ``anchor_id`` when the request is still in the query; otherwise it
         stays at ``anchor_pos`` (clamped), which is "the next request" after an action.
         """
         now = self.clock()
-        total = count(self.store, query, now=now)
-        groups = group_counts(self.store, query, now=now) if query.group else []
+        ids, groups = order_index(self.store, query, now=now)
         cursor = None
-        if anchor_id is not None and total:
-            cursor = position_of(self.store, query, anchor_id, now=now)
+        if anchor_id is not None:
+            try:
+                cursor = ids.index(anchor_id)
+            except ValueError:
+                cursor = None
         if cursor is None:
-            cursor = min(max(anchor_pos, 0), max(total - 1, 0))
-        first = max(cursor - visible, 0) // self.page_size
-        last = min(cursor + visible, max(total - 1, 0)) // self.page_size
-        pages = {p: self.page(query, p, now=now) for p in range(first, last + 1)} if total else {}
+            cursor = min(max(anchor_pos, 0), max(len(ids) - 1, 0))
+        size = self.page_size
+        pages: dict[int, list[Row | None]] = {}
+        if ids:
+            first = max(cursor - visible, 0) // size
+            last = min(cursor + visible, len(ids) - 1) // size
+            rows = self.rows(ids[first * size : (last + 1) * size], now=now)
+            for page in range(first, last + 1):
+                pages[page] = rows[(page - first) * size : (page - first + 1) * size]
         max_seq = self.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
         key_width = len(self.store.key_prefix) + 1 + max(3, len(str(max_seq)))
-        return Snapshot(query, total, groups, cursor, pages, key_width)
+        return Snapshot(query, ids, groups, cursor, pages, key_width)
 
     def facets(self, query: QueueQuery) -> Facets:
         """Counts for the panes."""

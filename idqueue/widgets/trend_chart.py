@@ -74,7 +74,8 @@ class TrendChart(PlotextPlot):
                     top = max(v for _, v in points)
                     plt.plot([x for x, _ in points], [v for _, v in points], label=name,
                              color=_COLOURS[i % len(_COLOURS)], marker="braille", yside=side)
-                    plt.ylim(0, top * 1.15 if top > 0 else 1.0, yside=side)
+                    # The stub types yside as a float; plotext takes "left"/"right".
+                    plt.ylim(0, top * 1.15 if top > 0 else 1.0, yside=side)  # type: ignore[arg-type]
         # Ticks after the data: drawing bars resets them.
         step = max(1, len(xs) // 4)
         ticks = xs[::step]

@@ -417,15 +417,9 @@ def test_doctor_with_a_bad_token(world: World, tmp_path: Path) -> None:
     assert any(line.split() == ["slack", "ok"] for line in result.stdout.splitlines())
 
 
-# --------------------------------------------------------------------------- Slack source bug
+# --------------------------------------------------------------------------- Slack names after an outage
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources/slack.py: names that users.info failed to resolve stay 'unknown user (U…)' "
-    "for thread replies and for requests outside the re-read window (reported to the Slack "
-    "source owner)",
-)
 def test_user_names_recover_after_a_users_info_outage(world: World, tmp_path: Path) -> None:
     sb = world.sb
     settings = Settings(**sb.settings_overrides(), db=tmp_path / "u.db", now=NOW.isoformat())

@@ -6,6 +6,7 @@ Frozen clock: 2026-03-11 15:30Z, so "this month" is March 1–11 and "last month
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from idqueue.store.db import Store
 from idqueue.store.ratings import import_ratings
 from idqueue.widgets.trend_chart import TrendChart
 
-from conftest import NOW  # noqa: I001 - the TUI tests' conftest
+NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)  # the TUI fixtures' frozen clock
 
 
 @pytest.fixture
@@ -139,3 +140,31 @@ async def test_month_navigation_and_closing(make_app: Any, rated_db: Path) -> No
         assert screen.period.label == "March 2026"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="queue")
+
+
+async def test_an_empty_store_shows_empty_panels_without_errors(tmp_path: Path) -> None:
+    from textual.app import App
+
+    from idqueue.config import Settings
+
+    store = Store.open(tmp_path / "empty.db")
+    settings = Settings(db=tmp_path / "empty.db", now="2026-03-11T15:30:00Z")
+    result: list[str | None] = []
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(DashboardScreen(store, settings, clock=lambda: NOW), result.append)
+
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.report is not None,
+                       what="report")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        assert screen.query_one("#dash-breached", DataTable).row_count == 0
+        assert "no ratings yet" in str(screen.query_one("#dash-csat", Static).border_title)
+        assert cell(screen.query_one("#dash-kpis", DataTable), 5, 1) == "—"
+        await pilot.press("m")
+        await settle(pilot)
+    assert result == [None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +26,9 @@ async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], *, timeout: 
 async def settle(pilot: Pilot[Any]) -> None:
     """Let every worker finish and the screen repaint (only when no modal is awaiting input)."""
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await asyncio.gather(*[w.wait() for w in list(pilot.app.workers)], return_exceptions=True)
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await asyncio.gather(*[w.wait() for w in list(pilot.app.workers)], return_exceptions=True)
     await pilot.pause()
 
 

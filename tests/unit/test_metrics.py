@@ -6,6 +6,7 @@ The team calendar is the default: America/New_York, 9:00–17:00, Monday–Frida
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -153,7 +154,7 @@ def test_weeks_start_on_local_mondays() -> None:
     weeks = weeks_ending(NOW, 4, TZ)
     assert [w.label for w in weeks] == ["Feb 02", "Feb 09", "Feb 16", "Feb 23"]
     assert weeks[0].start == datetime(2026, 2, 2, 5, 0, tzinfo=UTC)
-    assert all(a.end == b.start for a, b in zip(weeks, weeks[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(weeks))
 
 
 # --------------------------------------------------------------------------- statistics

@@ -107,6 +107,11 @@ def test_json_report_validates_against_the_documented_schema(month: Month, store
     assert sum(m["assigned"] for m in data["workload"]) == received
 
 
+def test_report_schema_option_prints_the_schema(month: Month) -> None:
+    code, out, _ = invoke(month, "report", "--schema")
+    assert code == 0 and json.loads(out) == REPORT_SCHEMA
+
+
 def test_the_schema_rejects_a_malformed_report(month: Month, store: Store) -> None:
     data = report_json(collect(store, month.settings, MARCH, now=NOW))
     validator = jsonschema.Draft202012Validator(REPORT_SCHEMA)

@@ -10,7 +10,15 @@ from click.testing import CliRunner
 
 from idqueue.cli import cli
 from idqueue.domain.metrics import Period
-from idqueue.domain.models import Person, Request, SourceItem, SourceKind, Status, TimelineEvent
+from idqueue.domain.models import (
+    EventKind,
+    Person,
+    Request,
+    SourceItem,
+    SourceKind,
+    Status,
+    TimelineEvent,
+)
 from idqueue.domain.survey import (
     SurveyError,
     parse_rating,
@@ -71,7 +79,7 @@ def test_csv_with_a_custom_column_mapping_and_bad_rows() -> None:
 
 
 def test_missing_columns_and_empty_files_are_errors() -> None:
-    with pytest.raises(SurveyError, match="survey.columns.rating"):
+    with pytest.raises(SurveyError, match=r"survey\.columns\.rating"):
         parse_survey_csv("score,date\n5,2026-03-01\n", COLUMNS, tz=TZ)
     with pytest.raises(SurveyError, match="empty"):
         parse_survey_csv("", COLUMNS, tz=TZ)
@@ -195,3 +203,32 @@ def test_custom_columns_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(cli, ["survey", "import", str(export)])
     assert result.exit_code == 0, result.output
     assert "imported 2 ratings" in result.output
+
+
+def test_slack_reactions_on_closing_messages_count_as_ratings(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "slack.db")
+    item = SourceItem(id="slack:C1/1772000000.000100", source=SourceKind.SLACK, title="Help", body="",
+                      url=None, created_at=datetime(2026, 3, 2, 15, tzinfo=UTC),
+                      updated_at=datetime(2026, 3, 2, 15, tzinfo=UTC), requester=Person("UREQ", "Req"),
+                      raw={"type": "Help Request"})
+
+    def reply(ts: str, *, is_bot: bool = False, reactions: dict[str, list[str]] | None = None,
+              **data: object) -> TimelineEvent:
+        return TimelineEvent(uid=f"slack:C1/{ts}", item_id=item.id, kind=EventKind.MESSAGE,
+                             at=datetime.fromtimestamp(float(ts), UTC), actor_id="B1" if is_bot else "UANA",
+                             source=SourceKind.SLACK, is_bot=is_bot, data={"reactions": reactions or {}, **data})
+
+    events = [
+        # The intake bot's closing message: the requester's :four: counts, a teammate's :five: does not.
+        reply("1772600000.000100", is_bot=True, reactions={"four": ["UREQ"], "five": ["UANA"]}),
+        # A triager's close sent through idqueue (not automation, so not a bot message).
+        reply("1772700000.000100", reactions={"two": ["UREQ"]}, idqueue_action="a1"),
+        TimelineEvent(uid="slack:C1/1772700000.000100:close", item_id=item.id, kind=EventKind.CLOSED,
+                      at=datetime.fromtimestamp(1772700000.0001, UTC), source=SourceKind.SLACK),
+        # A human's ordinary reply with a :five: reaction is not a rating.
+        reply("1772800000.000100", reactions={"five": ["UREQ"]}),
+    ]
+    store.apply("slack", items=[item], events=events, assembler=simple_assembler, now=NOW)
+    march = Period.month(2026, 3, TZ)
+    got = sorted((r.rating, r.source, r.request_id) for r in fetch_ratings(store, march.start, march.end))
+    assert got == [(2, "slack", item.id), (4, "slack", item.id)]
