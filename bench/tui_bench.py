@@ -45,7 +45,8 @@ FLAVOUR = ("", "", "", "", " 🚀", " — 测试用户", " (ログイン)", " �
 def _settings(db: Path) -> Any:
     from idqueue.config import Settings
 
-    return Settings(db=db, now=NOW_ISO, team=ROSTER, me="ana", rota={"weekly": list(ROSTER)})
+    values: dict[str, Any] = {"db": db, "now": NOW_ISO, "team": ROSTER, "me": "ana", "rota": {"weekly": list(ROSTER)}}
+    return Settings(**values)
 
 
 # --------------------------------------------------------------------------- dataset
@@ -301,6 +302,17 @@ def _p95(values: list[float]) -> float:
 
 def run() -> list[tuple[str, float, str]]:
     """Measure everything; returns ``(name, value, target)`` rows (times in ms, memory in MB)."""
+    previous = os.environ.get("IDQUEUE_CONFIG_FILE")
+    try:
+        return _run()
+    finally:
+        if previous is None:
+            os.environ.pop("IDQUEUE_CONFIG_FILE", None)
+        else:
+            os.environ["IDQUEUE_CONFIG_FILE"] = previous
+
+
+def _run() -> list[tuple[str, float, str]]:
     rows: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory(prefix="idqueue-tui-bench-") as tmp:
         folder = Path(tmp)

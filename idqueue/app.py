@@ -80,6 +80,9 @@ class IdqueueApp(App[None]):
         if keymap:
             self.set_keymap(keymap)
         self.push_screen(QueueScreen(self.ctx))
+        if not self.ctx.sandbox and not self.ctx.settings.has_tokens:
+            self.notify("No sources configured: set tokens and repos/channels (see README), or run `idqueue demo`.",
+                        title="Nothing to poll", severity="warning", timeout=20, markup=False)
 
     @property
     def queue(self) -> QueueScreen:

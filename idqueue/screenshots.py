@@ -8,6 +8,7 @@ The output is deterministic for a given seed and code version.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -133,6 +134,17 @@ async def scene_help(pilot: Pilot[Any]) -> None:
     await _modal(pilot, "question_mark", "HelpScreen")
 
 
+async def scene_pending(pilot: Pilot[Any]) -> None:
+    """Actions queued in the outbox show as pending (↑) until Slack/GitHub confirm them."""
+    await _go_to(pilot, "Test user for staging with LOA3")
+    await _modal(pilot, "t", "PlanScreen")
+    await pilot.press("y")
+    await _wait(pilot, lambda: type(pilot.app.screen).__name__ == "QueueScreen")
+    await _settle(pilot)
+    await pilot.press("up")
+    await _settle(pilot)
+
+
 SCENES: dict[str, Scene] = {
     "queue": scene_queue,
     "filtered": scene_filtered,
@@ -143,6 +155,7 @@ SCENES: dict[str, Scene] = {
     "reply-slack": scene_reply_slack,
     "reply-github": scene_reply_github,
     "help": scene_help,
+    "pending": scene_pending,  # last: it writes to the outbox
 }
 
 
@@ -186,6 +199,10 @@ def generate(out: Path, names: list[str] | None = None) -> list[Path]:
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="idqueue-shots-") as tmp:
         db = Path(tmp) / "shots.db"
+        # The screenshots show the defaults, whatever the user's own config.toml says.
+        (Path(tmp) / "config.toml").write_text("")
+        previous = os.environ.get("IDQUEUE_CONFIG_FILE")
+        os.environ["IDQUEUE_CONFIG_FILE"] = str(Path(tmp) / "config.toml")
         sb = Sandbox.start(seed=True, now=NOW)
         try:
             settings = sandbox_settings(sb, db, {"now": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
@@ -196,10 +213,16 @@ def generate(out: Path, names: list[str] | None = None) -> list[Path]:
             store.close()
         finally:
             sb.stop()
-        for name, scene in SCENES.items():
-            if names and name not in names:
-                continue
-            written.append(asyncio.run(_shoot(settings, db, name, scene, out, health)))
+        try:
+            for name, scene in SCENES.items():
+                if names and name not in names:
+                    continue
+                written.append(asyncio.run(_shoot(settings, db, name, scene, out, health)))
+        finally:
+            if previous is None:
+                os.environ.pop("IDQUEUE_CONFIG_FILE", None)
+            else:
+                os.environ["IDQUEUE_CONFIG_FILE"] = previous
     return written
 
 

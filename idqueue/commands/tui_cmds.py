@@ -63,15 +63,7 @@ def open_tui(ctx: Context, *, sandbox: bool) -> None:
     settings = ctx.settings
     _quiet_logging()
     if not sandbox:
-        app = IdqueueApp.build(settings, store=ctx.store)
-        if not settings.has_tokens:
-            app.call_later(
-                app.notify,
-                "No sources configured: set tokens and repos/channels, or run `idqueue demo`.",
-                severity="warning",
-                timeout=15,
-            )
-        app.run()
+        IdqueueApp.build(settings, store=ctx.store).run()
         return
 
     from idqueue.sandbox.runner import Sandbox

@@ -96,6 +96,7 @@ class QueueScreen(Screen[None]):
         self._initial_sync = True
         self._known_errors: dict[str, str] = {}
         self._templates: dict[str, Any] | None = None
+        self._facets_due = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -145,7 +146,12 @@ class QueueScreen(Screen[None]):
         self.query_state = query
         self.table.reload(query, keep=keep)
         self.query_one(FilterBar).show(query, None, len(self.table.selected))
-        self._load_facets(query)
+        self._facets_due = True
+
+    def _reload(self) -> None:
+        """Re-read the queue (cursor kept) and, once it is painted, the pane counts."""
+        self.table.reload()
+        self._facets_due = True
 
     @work(thread=True, exclusive=True, group="facets")
     def _load_facets(self, query: QueueQuery) -> None:
@@ -206,6 +212,10 @@ class QueueScreen(Screen[None]):
 
     @on(RequestTable.Reloaded)
     def _reloaded(self, event: RequestTable.Reloaded) -> None:
+        if self._facets_due:
+            # Counts are loaded after the table is painted: the queue comes first.
+            self._facets_due = False
+            self._load_facets(self.query_state)
         self.query_one(FilterBar).show(self.query_state, event.total, len(self.table.selected))
         if event.total == 0 and self.table.loaded:
             filtered = bool(self.query_state.describe())
@@ -260,8 +270,7 @@ class QueueScreen(Screen[None]):
         if result.changed:
             if result.created and not (first and self.table.total == 0):
                 self._announce_new(result.created)
-            self.table.reload()
-            self._load_facets(self.query_state)
+            self._reload()
             if self.detail.request_id in result.changed:
                 self.detail.refresh_detail()
         elif first:
@@ -273,8 +282,7 @@ class QueueScreen(Screen[None]):
         if event.error:
             self.notify(event.error, title="Outbox", severity="error", markup=False)
         if event.touched:
-            self.table.reload()
-            self._load_facets(self.query_state)
+            self._reload()
             if self.detail.request_id in event.touched:
                 self.detail.refresh_detail()
         self._refresh_outbox()
@@ -382,8 +390,7 @@ class QueueScreen(Screen[None]):
 
     @on(ActionDone)
     def _after_action(self, event: ActionDone) -> None:
-        self.table.reload()
-        self._load_facets(self.query_state)
+        self._reload()
         self.detail.refresh_detail()
         self._refresh_outbox()
         if event.done:
@@ -561,6 +568,7 @@ class QueueScreen(Screen[None]):
         )
         if choice is None:
             return
+        self._advance(ids)
         await self._perform("Snooze", ids, lambda rid: self.ctx.actions.snooze(rid, choice.until),
                             "Snoozed {what}" if choice.until else "Unsnoozed {what}")
 
@@ -661,8 +669,7 @@ class QueueScreen(Screen[None]):
     def action_refresh(self) -> None:
         """Poll the sources now."""
         if self.ctx.engine is None and self.ctx.dispatcher is None:
-            self.table.reload()
-            self._load_facets(self.query_state)
+            self._reload()
             return
         if not self.poller.poll_now():
             self.notify("A sync is already running.", timeout=2)

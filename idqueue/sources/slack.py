@@ -24,9 +24,10 @@ How it polls (a poller never receives edit or delete events, so it re-reads a re
 * Names: a user id that ``users.info`` could not resolve for a transient reason (outage, rate
   limit) is shown as ``unknown user (U…)`` and remembered in the request's cursor entry
   (``u``). Once the name resolves (``NAME_LOOKUPS_PER_POLL`` look-ups a poll, none after the
-  first failure), up to ``NAME_REREADS_PER_POLL`` such requests a channel are queued as
-  *pending*, so their item and thread replies are re-sent with the real names. Thread digests
-  are taken over the converted events, so a name change alone re-sends them.
+  first failure), up to ``NAME_REREADS_PER_POLL`` such requests a channel are re-read after the
+  scan (best effort, like the sweep), so their item and thread replies are re-sent with the
+  real names. Thread digests are taken over the converted events, so a name change alone
+  re-sends them.
 
 Retries: the SDK's own retry handlers are turned off (``retry_handlers=[]``) and this module
 retries by itself, because the SDK handlers sleep real time and cannot be bounded by
@@ -789,6 +790,12 @@ def _message_user_ids(message: Mapping[str, Any], ctx: SlackContext) -> list[str
     return list(dict.fromkeys(wanted))
 
 
+def _unresolved_ids(entry: Mapping[str, Any]) -> list[str]:
+    """The user ids a cursor entry still shows as "unknown user" (its ``u``)."""
+    value = entry.get("u")
+    return [uid for uid in value if isinstance(uid, str)] if isinstance(value, list) else []
+
+
 def _last_activity(ts: str, entry: Mapping[str, Any]) -> Decimal:
     """The newest of a request's ts, its latest reply and its last edit (exact)."""
     stamps = [ts, entry.get("lr"), entry.get("e")]
@@ -905,7 +912,7 @@ class SlackSource(Source):
         sleep: how to wait before a retry (injected for tests).
         max_wait: longest wait (seconds) honoured in place; longer ones raise
             :class:`RateLimited`.
-        timeout: HTTP timeout of the client built here.
+        timeout: HTTP timeout (seconds, fractions kept) of the client built here.
         sweep_per_poll: known threads re-read per poll in rotation (0 disables the sweep).
     """
 
@@ -1144,9 +1151,7 @@ class SlackSource(Source):
 
     def _fetch_channel(self, channel: str, state: _Channel, ctx: SlackContext) -> Iterator[Batch]:
         read_now: set[str] = set()
-        # 0. Requests that show names an earlier users.info failure left unresolved.
-        self._queue_name_rereads(state)
-        # 1. Threads left over from a poll that was cut short (and the re-reads queued above).
+        # 1. Threads left over from a poll that was cut short.
         yield from self._read_pending(channel, state, ctx, read_now)
         # 2. The history scan: a scan resumed from an earlier poll is finished first, then a
         #    fresh one reads the current window (so a resumed poll still sees new messages).
@@ -1157,35 +1162,34 @@ class SlackSource(Source):
         if resumed:
             state.scan = self._new_scan(state)
             yield from self._scan(channel, state, ctx, read_now)
-        # 3. Best-effort freshness for threads outside the window.
+        # 3. Requests still showing names that an earlier users.info failure left unresolved.
+        yield from self._reread_names(channel, state, ctx, read_now)
+        # 4. Best-effort freshness for threads outside the window.
         yield from self._sweep(channel, state, ctx, read_now)
 
-    def _queue_name_rereads(self, state: _Channel) -> None:
-        """Queue re-reads of requests whose unresolved user ids now resolve (bounded).
+    def _reread_names(self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str]) -> Iterator[Batch]:
+        """Re-read requests whose unresolved user ids now resolve, so they are re-sent.
 
         Items are re-sent only when their digest changes, and nothing else re-reads a request
-        outside the history window or a thread that did not change, so without this a name
+        outside the lookback window or a thread that did not change, so without this a name
         that ``users.info`` failed to resolve once would stay "unknown user (U…)" for good.
+        Bounded (``NAME_LOOKUPS_PER_POLL`` look-ups, ``NAME_REREADS_PER_POLL`` thread reads) and
+        best effort after the scan, like the sweep: a rate limit here never holds up new
+        messages; the rest is re-read on later polls.
         """
-        waiting = [ts for ts, entry in state.requests.items() if entry.get("u")]
+        waiting = {ts: _unresolved_ids(entry) for ts, entry in state.requests.items() if ts not in read_now}
+        waiting = {ts: uids for ts, uids in waiting.items() if uids}
         if not waiting:
             return
-        uids = list(dict.fromkeys(
-            uid for ts in waiting for uid in state.requests[ts]["u"] if isinstance(uid, str)
-        ))
+        uids = list(dict.fromkeys(uid for ids in waiting.values() for uid in ids))
         self._resolve_users([uid for uid in uids if uid not in self._users][:NAME_LOOKUPS_PER_POLL])
         resolved = {uid for uid in uids if uid in self._users and uid not in self._users_transient}
-        if not resolved:
-            return
-        queued = 0
         # Newest first: those are the requests most likely still being worked on.
-        for ts in sorted(waiting, key=_ts_key, reverse=True):
-            if queued >= NAME_REREADS_PER_POLL:
-                break
-            if ts in state.pending or not resolved.intersection(state.requests[ts]["u"]):
-                continue
-            state.pending.append(ts)
-            queued += 1
+        candidates = [
+            ts for ts in sorted(waiting, key=_ts_key, reverse=True)
+            if resolved.intersection(waiting[ts])
+        ][:NAME_REREADS_PER_POLL]
+        yield from self._best_effort_reads(channel, state, ctx, read_now, candidates)
 
     def _new_scan(self, state: _Channel) -> _Scan:
         now = self._clock()
@@ -1360,9 +1364,8 @@ class SlackSource(Source):
                 new_entry["c"] = int(self._clock().timestamp())
             new_entry["e"] = e_ts
             # Only the parent was converted here: keep what the thread's replies still need.
-            old_u = new_entry.get("u")
             unresolved = list(dict.fromkeys([
-                *(old_u if isinstance(old_u, list) else []),
+                *_unresolved_ids(new_entry),
                 *(uid for uid in _message_user_ids(m, ctx) if uid in self._users_transient),
             ]))
             if unresolved:
@@ -1526,6 +1529,14 @@ class SlackSource(Source):
             (ts for ts in state.requests if ts not in read_now),
             key=lambda ts: (int(state.requests[ts].get("c") or 0), ts),
         )[: self.sweep_per_poll]
+        yield from self._best_effort_reads(channel, state, ctx, read_now, candidates)
+
+    def _best_effort_reads(
+        self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str], candidates: list[str]
+    ) -> Iterator[Batch]:
+        """Read these threads without waiting out rate limits; stop at the first limit or outage."""
+        if not candidates:
+            return
         items: list[SourceItem] = []
         events: list[TimelineEvent] = []
         gone: list[str] = []
@@ -1536,7 +1547,7 @@ class SlackSource(Source):
             except (RateLimited, Unavailable):
                 break  # best effort: try again next poll
             except BadPayload:
-                # Move it to the back of the rotation so one bad thread cannot stall the sweep.
+                # Move it to the back of the sweep's rotation so one bad thread cannot stall it.
                 state.requests[ts] = {**state.requests[ts], "c": int(self._clock().timestamp())}
                 continue
             read_now.add(ts)
@@ -1548,9 +1559,8 @@ class SlackSource(Source):
             events.extend(changes.events)
             gone.extend(changes.gone)
             state.requests[ts] = changes.entry
-        if candidates:
-            yield self._batch(channel, state, items=items, events=events,
-                              deleted_items=deleted, deleted_events=gone)
+        yield self._batch(channel, state, items=items, events=events,
+                          deleted_items=deleted, deleted_events=gone)
 
     # ------------------------------------------------------------------ doctor
     def check(self) -> dict[str, Any]:

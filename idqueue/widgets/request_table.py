@@ -32,7 +32,7 @@ from textual.strip import Strip
 from idqueue.domain.sla import describe_remaining
 from idqueue.domain.sla_live import remaining_at
 from idqueue.store.queue import QueueQuery
-from idqueue.widgets.rows import SLA_LABELS, QueueData, Row, Snapshot
+from idqueue.widgets.rows import SLA_LABELS, QueueData, Row, Snapshot, member_name
 
 
 @dataclass(frozen=True)
@@ -583,8 +583,6 @@ class RequestTable(ScrollView, can_focus=True):
             label = SLA_LABELS.get(group.label, group.label) if self.queue_query.group == "sla" else group.label
             label = label or ("Unassigned" if self.queue_query.group == "assignee" else "—")
             if self.queue_query.group == "assignee":
-                from idqueue.widgets.rows import member_name
-
                 label = member_name(self.data.settings, group.label) or "Unassigned"
             text = fit(f" ▾ {label} ({group.count})", width)
             return Strip([Segment(text, base + self._style("group"))], width)
@@ -679,6 +677,8 @@ class RequestTable(ScrollView, can_focus=True):
         if name == "Requester":
             return row.requester, "dim"
         if name == "Assignee":
+            if row.pending is not None and row.pending.assignee:
+                return f"→{member_name(self.data.settings, row.pending.assignee)}", "pending"
             return (row.assignee or "—"), (None if row.assignee else "dim")
         if name == "Src":
             return row.source, "dim"

@@ -53,6 +53,8 @@ class PendingInfo:
     queued: int = 0
     failed: int = 0
     items: list[PendingItem] = field(default_factory=list)
+    assignee: str | None = None
+    """Roster key of a pending assignment (shown as "→ name" until it is confirmed)."""
 
     @property
     def total(self) -> int:
@@ -214,6 +216,9 @@ def outbox_lookup(actions: Any) -> PendingLookup:
                 info.failed += 1
             else:
                 info.queued += 1
+            member = action.params.get("member") if action.kind.value == "assign" else None
+            if member and not failed:
+                info.assignee = str(member)
             info.items.append(
                 PendingItem(
                     action_id=action.id,

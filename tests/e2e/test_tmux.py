@@ -77,6 +77,9 @@ def wait_until(tmux: Tmux, check: Callable[[str], bool], what: str, timeout: flo
         if check(screen):
             return screen
         if tmux.pane_dead():
+            screen = tmux.screen()
+            if check(screen):
+                return screen
             break
         time.sleep(0.2)  # polling interval of a bounded wait, not a wait for something to happen
     raise AssertionError(f"timed out waiting for {what}\n--- screen ---\n{screen}")
@@ -124,7 +127,8 @@ def test_demo_in_tmux_assign_reaches_the_sandbox(tmp_path: Path) -> None:
 
         def assigned(s: str) -> bool:
             row = next((ln for ln in s.splitlines() if re.search(rf"\b{key}\b", ln)), "")
-            return "Ben Okafor" in row and "outbox: all sent" in s
+            # "→Ben Okafor" is the pending display; the plain name means GitHub confirmed it.
+            return "Ben Okafor" in row and "→" not in row and "outbox: all sent" in s
 
         screen = wait_until(tmux, assigned, f"{key} assigned to Ben and sent", timeout=90)
         assert "Assign " not in screen.split("\n", 3)[-1][:200]  # the picker closed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -36,6 +37,10 @@ def synced_month(tmp_path_factory: pytest.TempPathFactory) -> SyncedMonth:
     """Sync the seeded sandbox month once (per xdist worker) into a template database."""
     folder = tmp_path_factory.mktemp("month")
     db = folder / "month.db"
+    # A developer's own config.toml (theme, keymap, roster) must not leak into the snapshots.
+    empty = folder / "config.toml"
+    empty.write_text("")
+    os.environ["IDQUEUE_CONFIG_FILE"] = str(empty)
     sb = Sandbox.start(seed=True, now=NOW)
     try:
         settings = sandbox_settings(sb, db, {"now": NOW_ISO})

@@ -298,6 +298,19 @@ def test_label_events_and_pending(settings: Settings) -> None:
     ]
 
 
+def test_removing_the_filter_label_flags_the_unlabeled_event(settings: Settings) -> None:
+    labelled = settings.model_copy(update={"github": settings.github.model_copy(update={"label": "Identity"})})
+    [removed] = issue_event_to_events(_event("unlabeled", label={"name": "identity"}), REPO, labelled)
+    assert removed.data == {"label": "identity", "filter_label_removed": True}
+    [other] = issue_event_to_events(_event("unlabeled", label={"name": "bug"}), REPO, labelled)
+    assert other.data == {"label": "bug"}
+    [added] = issue_event_to_events(_event("labeled", label={"name": "Identity"}), REPO, labelled)
+    assert added.data == {"label": "Identity"}
+    # Without a filter label, no label removal retires an issue.
+    [plain] = issue_event_to_events(_event("unlabeled", label={"name": "identity"}), REPO, settings)
+    assert plain.data == {"label": "identity"}
+
+
 def test_backlog_label_gives_backlog_event(settings: Settings) -> None:
     events = issue_event_to_events(_event("labeled", label={"name": "backlog"}), REPO, settings)
     assert [(e.uid, e.kind) for e in events] == [

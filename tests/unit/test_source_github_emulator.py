@@ -19,7 +19,7 @@ import pytest
 
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
-from idqueue.domain.models import Status, github_id
+from idqueue.domain.models import SourceItem, SourceKind, Status, github_id
 from idqueue.sandbox import seed
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
 from idqueue.sandbox.runner import Sandbox
@@ -395,7 +395,20 @@ def test_removing_the_filter_label_drops_the_request(h: Harness) -> None:
     h.sync()
     assert github_id(REPO, number) not in h.item_ids()
     assert h.status(number) is Status.DELETED
+    request = h.store.get_request(github_id(REPO, number))
+    assert request is not None and request.status_reason == f"label removed ({LABEL})"
     assert github_id(REPO, relabeled) in h.item_ids()
+    assert h.status(relabeled) is Status.NEW
+
+
+def test_a_deleted_request_without_a_label_removal_says_deleted(h: Harness) -> None:
+    number = h.issue("Was ours", minutes_ago=20)
+    h.sync()
+    h.store.apply("github", deleted_items=[github_id(REPO, number)],
+                  assembler=make_assembler(h.settings, h.now), now=h.now)
+    request = h.store.get_request(github_id(REPO, number))
+    assert request is not None and request.status is Status.DELETED
+    assert request.status_reason == "deleted at the source"
 
 
 def test_backlog_label_makes_a_backlog_event(h: Harness) -> None:
@@ -664,3 +677,105 @@ def test_check_raises_for_a_missing_repo(empty_sandbox: Sandbox, tmp_path: Path)
     h = Harness(empty_sandbox, tmp_path, repos=["va-identity/nope"])
     with pytest.raises(NotFound):
         h.source.check()
+
+
+# --------------------------------------------------------------------------- Slack links in comments
+
+PERMALINK = "https://dsva.slack.com/archives/C0IDENTITY/p1712345678000100"
+SLACK_ID = "slack:C0IDENTITY/1712345678.000100"
+
+
+def _slack_item(h: Harness, ident: str) -> SourceItem:
+    return SourceItem(id=ident, source=SourceKind.SLACK, title="Need a test user", body="need a test user",
+                      url=None, created_at=h.now - timedelta(hours=2), updated_at=h.now - timedelta(hours=2),
+                      requester=None)
+
+
+def test_slack_permalink_in_a_comment_links_the_two_homes(h: Harness) -> None:
+    number = h.issue("Need a test user", minutes_ago=30, body="No link in the body")
+    h.store.apply("slack", items=[_slack_item(h, SLACK_ID)], assembler=make_assembler(h.settings, h.now), now=h.now)
+    h.sync()
+    assert h.item(number)["links"] == []
+
+    h.sb.clock.advance(60)
+    h.state.add_comment(REPO, number, f"From Slack: <{PERMALINK}|thread>", user="ana-reyes")
+    h.sync()
+    assert h.item(number)["links"] == [SLACK_ID]
+    request = h.store.get_request(SLACK_ID)
+    assert request is not None and request.id == github_id(REPO, number)
+    assert sorted(request.item_ids) == sorted([github_id(REPO, number), SLACK_ID])
+
+    # Later changes to the issue keep the link although the comment is not read again.
+    h.sb.clock.advance(60)
+    h.state.edit_issue(REPO, number, title="Need a test user (urgent)")
+    h.sync()
+    assert h.item(number)["title"] == "Need a test user (urgent)"
+    assert h.item(number)["links"] == [SLACK_ID]
+    # And a quiet repo is still only 304s.
+    h.gh.calls.clear()
+    batches = h.sync()
+    assert {c.status for c in h.gh.calls.all()} == {304}
+    assert all(not b.items and not b.cursors for b in batches)
+
+
+def test_comment_link_edited_without_the_issue_changing(h: Harness) -> None:
+    """An issue the listing does not return (its ``updated_at`` did not move) is read by number."""
+    number = h.issue("Data pull", minutes_ago=30)
+    h.state.add_comment(REPO, number, "Will post the Slack thread", user="ana-reyes",
+                        at=h.now - timedelta(minutes=20))
+    h.sync()
+    h.sb.clock.advance(60)
+    with h.state.lock:
+        comment = h.state.repo(REPO).comments[-1]
+        comment.body = f"Slack thread: {PERMALINK}"
+        comment.updated_at = h.now
+    h.gh.calls.clear()
+    h.sync()
+    assert h.item(number)["links"] == [SLACK_ID]
+    assert [c.status for c in h.gh.calls.calls_to("GET", f"{ISSUES}/{number}")] == [200]
+
+    # The link is edited away again: the issue is unlinked.
+    h.sb.clock.advance(60)
+    with h.state.lock:
+        comment.body = "Never mind"
+        comment.updated_at = h.now
+    h.sync()
+    assert h.item(number)["links"] == []
+    assert h.store.cursors("github")[f"comment_links:{REPO}"] == {"comments": {}, "dirty": []}
+
+
+def test_comment_links_on_issues_that_are_not_requests_are_not_stored(h: Harness) -> None:
+    other = h.issue("Not ours", minutes_ago=30, labels=())
+    pr = h.state.add_pull_request(REPO, "Fix login", "code", user="ben-okafor", labels=[LABEL]).number
+    h.state.add_comment(REPO, other, f"See {PERMALINK}", user="ana-reyes", at=h.now - timedelta(minutes=10))
+    h.state.add_comment(REPO, pr, f"See {PERMALINK}", user="ana-reyes", at=h.now - timedelta(minutes=9))
+    h.sync()
+    assert h.item_ids() == set()
+    # The unlabeled issue was looked up once; the PR comment was never considered.
+    assert len(h.gh.calls.calls_to("GET", f"{ISSUES}/{other}")) == 1
+    assert h.gh.calls.calls_to("GET", f"{ISSUES}/{pr}") == []
+    cursor = h.store.cursors("github")[f"comment_links:{REPO}"]
+    assert cursor["dirty"] == [] and [v[0] for v in cursor["comments"].values()] == [other]
+
+    # When it gets the label later, the listing brings it with the comment's link.
+    h.sb.clock.advance(60)
+    h.state.add_labels(REPO, other, [LABEL], actor="ana-reyes")
+    h.sync()
+    assert h.item(other)["links"] == [SLACK_ID]
+
+
+def test_issue_reads_for_comment_links_are_bounded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import idqueue.sources.github as github_mod
+
+    monkeypatch.setattr(github_mod, "MAX_ISSUE_READS", 2)
+    numbers = [h.issue(f"Not ours {i}", minutes_ago=30 - i, labels=()) for i in range(3)]
+    for i, number in enumerate(numbers):
+        h.state.add_comment(REPO, number, f"See {PERMALINK}", user="ana-reyes", at=h.now - timedelta(minutes=10 - i))
+    h.sync()
+    reads = [c for c in h.gh.calls.all() if c.path.startswith(f"{ISSUES}/") and c.path.split("/")[-1].isdigit()]
+    assert len(reads) == 2
+    assert h.store.cursors("github")[f"comment_links:{REPO}"]["dirty"] == [numbers[2]]
+    h.sync()
+    reads = [c for c in h.gh.calls.all() if c.path.startswith(f"{ISSUES}/") and c.path.split("/")[-1].isdigit()]
+    assert len(reads) == 3
+    assert h.store.cursors("github")[f"comment_links:{REPO}"]["dirty"] == []

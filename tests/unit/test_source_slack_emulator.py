@@ -692,3 +692,159 @@ def test_a_malformed_thread_does_not_block_the_channel(sb: Sandbox, tmp_path: Pa
         assert h.poll() is None
         sb.clock.advance(60)
     assert any(e["item_id"] == slack_id(CH, parent.ts) for e in h.events().values())
+
+
+# --------------------------------------------------------------------------- names after an outage
+
+
+def test_names_recover_after_a_users_info_outage(sb: Sandbox, tmp_path: Path) -> None:
+    # Outside the lookback window: no history re-read and no thread change brings it back.
+    parent = bot_intake(sb, NOW - timedelta(days=5))
+    reply = sb.slack.state.post(CH, "U0ANA", "On it <@U0REQ09>", thread_ts=parent.ts, at=NOW - timedelta(days=4))
+    sb.slack.faults.add("users.info", status=502, times=-1)
+    h = Harness(sb, tmp_path)
+    assert h.poll() is None  # names never fail the poll
+    # One failing lookup (with its retries) per poll, not one per user id.
+    assert len(sb.slack.calls.api("users.info")) == 4
+    item = h.items()[slack_id(CH, parent.ts)][0]
+    assert item.requester is not None and item.requester.name == "unknown user (U0REQ09)"
+    ev = h.events()[slack_id(CH, reply.ts)]
+    assert (ev["actor_name"], ev["body"]) == ("unknown user (U0ANA)", "On it @unknown user (U0REQ09)")
+    entry = h.store.cursors("slack")[f"channel:{CH}"]["requests"][parent.ts]
+    assert sorted(entry["u"]) == ["U0ANA", "U0REQ09"]
+
+    sb.slack.faults.clear()
+    sb.clock.advance(60)
+    assert h.poll() is None
+    item = h.items()[slack_id(CH, parent.ts)][0]
+    assert item.requester is not None and item.requester.name == "Lena Fischer"
+    ev = h.events()[slack_id(CH, reply.ts)]
+    assert (ev["actor_name"], ev["body"]) == ("Ana Reyes", "On it @Lena Fischer")
+    request = h.store.get_request(slack_id(CH, parent.ts))
+    assert request is not None and request.requester is not None and request.requester.name == "Lena Fischer"
+    assert "u" not in h.store.cursors("slack")[f"channel:{CH}"]["requests"][parent.ts]
+
+    # Recovered once: later polls re-read nothing.
+    n = len(sb.slack.calls.api("conversations.replies"))
+    sb.clock.advance(60)
+    assert h.poll() is None
+    assert len(sb.slack.calls.api("conversations.replies")) == n
+
+
+def test_name_rereads_are_bounded_per_poll(sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import idqueue.sources.slack as slack_mod
+
+    monkeypatch.setattr(slack_mod, "NAME_REREADS_PER_POLL", 2)
+    parents = [bot_intake(sb, NOW - timedelta(days=5, minutes=i), text=f"t{i}") for i in range(3)]
+    sb.slack.faults.add("users.info", status=502, times=-1)
+    h = Harness(sb, tmp_path)
+    assert h.poll() is None
+    sb.slack.faults.clear()
+    per_poll = []
+    for _ in range(3):
+        n = len(sb.slack.calls.api("conversations.replies"))
+        sb.clock.advance(60)
+        assert h.poll() is None
+        per_poll.append(len(sb.slack.calls.api("conversations.replies")) - n)
+    assert per_poll == [2, 1, 0]
+    names = {h.items()[slack_id(CH, p.ts)][0].requester.name for p in parents}  # type: ignore[union-attr]
+    assert names == {"Lena Fischer"}
+
+
+def test_name_rereads_never_hold_up_new_messages(tmp_path: Path) -> None:
+    # Non-Marketplace profile: one conversations.replies call a minute. The re-reads come after
+    # the history scan and do not wait out a limit, so a new request still arrives every poll.
+    with Sandbox.start(seed=False, now=NOW, slack_profile="non_marketplace") as box:
+        parents = [bot_intake(box, NOW - timedelta(days=5, minutes=i), text=f"t{i}") for i in range(3)]
+        box.slack.faults.add("users.info", status=502, times=-1)
+        h = Harness(box, tmp_path, max_wait=0)
+        assert h.poll() is None
+        box.slack.faults.clear()
+        for i in range(3):
+            box.clock.advance(61)
+            fresh = box.slack.state.post(CH, "U0REQ02", f"*Type:* Data request\n*Details:* new {i}")
+            assert h.poll() is None
+            assert slack_id(CH, fresh.ts) in h.live_ids()
+        names = {h.items()[slack_id(CH, p.ts)][0].requester.name for p in parents}  # type: ignore[union-attr]
+        assert names == {"Lena Fischer"}
+
+
+def test_a_name_that_does_not_exist_is_not_reread(sb: Sandbox, tmp_path: Path) -> None:
+    parent = sb.slack.state.post(CH, "U0GHOST", "*Type:* Bug\n*Details:* who am I", at=NOW - timedelta(days=5))
+    sb.slack.faults.add("users.info", status=502, times=-1)
+    h = Harness(sb, tmp_path)
+    assert h.poll() is None
+    sb.slack.faults.clear()
+    sb.clock.advance(60)
+    assert h.poll() is None  # users.info: user_not_found → resolved for good, one re-read
+    item = h.items()[slack_id(CH, parent.ts)][0]
+    assert item.requester is not None and item.requester.name == "unknown user (U0GHOST)"
+    n_users, n_replies = len(sb.slack.calls.api("users.info")), len(sb.slack.calls.api("conversations.replies"))
+    sb.clock.advance(60)
+    assert h.poll() is None
+    assert len(sb.slack.calls.api("users.info")) == n_users
+    assert len(sb.slack.calls.api("conversations.replies")) == n_replies
+
+
+# --------------------------------------------------------------------------- requests older than history_days
+
+
+def idqueue_action(sb: Sandbox, parent: SlackMessage, name: str, at: datetime) -> SlackMessage:
+    payload = {"action_id": f"a-{name}-{parent.ts}", "action": name, "actor": "ben", "automation": False}
+    return sb.slack.state.post(CH, APP_USER_ID, f"{name} by idqueue", thread_ts=parent.ts, at=at,
+                               metadata={"event_type": "idqueue_action", "event_payload": payload})
+
+
+def test_long_open_request_keeps_its_thread_after_history_days(sb: Sandbox, tmp_path: Path) -> None:
+    still_open = bot_intake(sb, NOW - timedelta(days=1), text="open")
+    closed = bot_intake(sb, NOW - timedelta(days=1, minutes=-5), text="closed")
+    idqueue_action(sb, closed, "close", NOW - timedelta(hours=23))
+    reopened = bot_intake(sb, NOW - timedelta(days=1, minutes=-10), text="reopened")
+    idqueue_action(sb, reopened, "backlog", NOW - timedelta(hours=23))
+    idqueue_action(sb, reopened, "reopen", NOW - timedelta(hours=22))
+    h = Harness(sb, tmp_path, slack={"history_days": 2}, sweep_per_poll=5)
+    assert h.poll() is None
+
+    sb.clock.advance(timedelta(days=3))  # all three are now older than history_days
+    assert h.poll() is None
+    kept = h.store.cursors("slack")[f"channel:{CH}"]["requests"]
+    assert set(kept) == {still_open.ts, reopened.ts}  # the closed one is no longer watched
+
+    reply = sb.slack.state.post(CH, "U0REQ09", "Still broken, any news?", thread_ts=still_open.ts)
+    sb.clock.advance(60)
+    assert h.poll() is None
+    ev = h.events()[slack_id(CH, reply.ts)]
+    assert ev["item_id"] == slack_id(CH, still_open.ts)
+    assert h.live_ids() >= {slack_id(CH, still_open.ts), slack_id(CH, reopened.ts)}
+
+
+def test_old_requests_kept_are_capped_most_recently_active_first(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import idqueue.sources.slack as slack_mod
+
+    monkeypatch.setattr(slack_mod, "MAX_OLD_REQUESTS", 1)
+    quiet = bot_intake(sb, NOW - timedelta(hours=20), text="quiet")
+    busy = bot_intake(sb, NOW - timedelta(hours=30), text="busy")
+    sb.slack.state.post(CH, "U0ANA", "on it", thread_ts=busy.ts, at=NOW - timedelta(hours=1))
+    h = Harness(sb, tmp_path, slack={"history_days": 2})
+    assert h.poll() is None
+    sb.clock.advance(timedelta(days=3))
+    assert h.poll() is None
+    assert set(h.store.cursors("slack")[f"channel:{CH}"]["requests"]) == {busy.ts}
+    # Dropped from the cursor only: the stored request stays.
+    assert slack_id(CH, quiet.ts) in h.live_ids()
+
+
+# --------------------------------------------------------------------------- client timeout
+
+
+def test_fractional_timeout_is_kept(sb: Sandbox, tmp_path: Path) -> None:
+    msgs = post_form(sb, 1)
+    h = Harness(sb, tmp_path, timeout=0.5)
+    assert h.source._client.timeout == 0.5
+    # A 0.9 s stall outlasts 0.5 s (it would not outlast a timeout rounded up to 1 s).
+    sb.slack.faults.add("conversations.history", "timeout", seconds=0.9)
+    assert h.poll() is None
+    assert h.sleeps == [1.0]
+    assert h.live_ids() == {slack_id(CH, m.ts) for m in msgs}
