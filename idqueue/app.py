@@ -151,8 +151,11 @@ class IdqueueApp(App[None]):
 
 def _explain(owner: type, binding: Binding) -> str:
     """The help text of a binding: the first line of its action's docstring."""
-    name = binding.action.split("(", 1)[0]
-    doc = getattr(getattr(owner, f"action_{name}", None), "__doc__", None) or ""
+    name = f"action_{binding.action.split('(', 1)[0]}"
+    # Only our own actions: Textual's built-in docstrings are written for its docs site.
+    method = next((k.__dict__[name] for k in owner.__mro__ if k.__module__.startswith("idqueue")
+                   and name in k.__dict__), None)
+    doc = getattr(method, "__doc__", None) or ""
     first = doc.strip().splitlines()[0].rstrip(".") if doc.strip() else ""
     return first or binding.description
 

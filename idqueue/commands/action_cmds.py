@@ -221,26 +221,61 @@ def assign(ctx: Context, request_id: str, user: str, dry_run: bool, no_send: boo
          dry_run=dry_run, no_send=no_send)
 
 
-@click.command()
-@click.argument("request_id")
-@_dry
-@_no_send
-@pass_ctx
-def take(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
-    """Assign a request to yourself (`me` in the config)."""
-    _run(ctx, request_id, lambda a: a.plan_take(request_id), lambda a: a.take(request_id),
-         dry_run=dry_run, no_send=no_send)
+def _request_verb(
+    name: str,
+    plan: Callable[[Actions, str], list[Step]],
+    enqueue: Callable[[Actions, str], list[Action]],
+    doc: str,
+) -> click.Command:
+    """A verb whose only argument is the request id (``idqueue take ID``, ``idqueue pending ID``...).
+
+    Args:
+        name: the command name.
+        plan: the :class:`Actions` planner, e.g. ``Actions.plan_take``.
+        enqueue: the matching :class:`Actions` method that queues the plan, e.g. ``Actions.take``.
+        doc: the command's help text.
+    """
+
+    @click.command(name=name, help=doc)
+    @click.argument("request_id")
+    @_dry
+    @_no_send
+    @pass_ctx
+    def command(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
+        _run(ctx, request_id, lambda a: plan(a, request_id), lambda a: enqueue(a, request_id),
+             dry_run=dry_run, no_send=no_send)
+
+    return command
 
 
-@click.command()
-@click.argument("request_id")
-@_dry
-@_no_send
-@pass_ctx
-def unassign(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
-    """Remove the assignee."""
-    _run(ctx, request_id, lambda a: a.plan_unassign(request_id), lambda a: a.unassign(request_id),
-         dry_run=dry_run, no_send=no_send)
+take = _request_verb(
+    "take", lambda a, rid: a.plan_take(rid), lambda a, rid: a.take(rid),
+    """Assign a request to yourself (`me` in the config).""",
+)
+unassign = _request_verb(
+    "unassign", lambda a, rid: a.plan_unassign(rid), lambda a, rid: a.unassign(rid),
+    """Remove the assignee.""",
+)
+pending = _request_verb(
+    "pending", lambda a, rid: a.plan_pending(rid), lambda a, rid: a.pending(rid),
+    """Mark a request as waiting on the requester (the SLA clock pauses).""",
+)
+resume = _request_verb(
+    "resume", lambda a, rid: a.plan_resume(rid), lambda a, rid: a.resume(rid),
+    """Clear "pending" (the SLA clock runs again).""",
+)
+backlog = _request_verb(
+    "backlog", lambda a, rid: a.plan_backlog(rid), lambda a, rid: a.backlog(rid),
+    """Move a request to the backlog.
+
+    A GitHub issue gets the backlog label and loses its assignees; a Slack-only request becomes
+    a new issue in the backlog repository, and its thread gets the link.
+    """,
+)
+reopen = _request_verb(
+    "reopen", lambda a, rid: a.plan_reopen(rid), lambda a, rid: a.reopen(rid),
+    """Reopen a closed request.""",
+)
 
 
 @click.command()
@@ -272,43 +307,6 @@ def reply(
 
 @click.command()
 @click.argument("request_id")
-@_dry
-@_no_send
-@pass_ctx
-def pending(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
-    """Mark a request as waiting on the requester (the SLA clock pauses)."""
-    _run(ctx, request_id, lambda a: a.plan_pending(request_id), lambda a: a.pending(request_id),
-         dry_run=dry_run, no_send=no_send)
-
-
-@click.command()
-@click.argument("request_id")
-@_dry
-@_no_send
-@pass_ctx
-def resume(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
-    """Clear "pending" (the SLA clock runs again)."""
-    _run(ctx, request_id, lambda a: a.plan_resume(request_id), lambda a: a.resume(request_id),
-         dry_run=dry_run, no_send=no_send)
-
-
-@click.command()
-@click.argument("request_id")
-@_dry
-@_no_send
-@pass_ctx
-def backlog(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
-    """Move a request to the backlog.
-
-    A GitHub issue gets the backlog label and loses its assignees; a Slack-only request becomes
-    a new issue in the backlog repository, and its thread gets the link.
-    """
-    _run(ctx, request_id, lambda a: a.plan_backlog(request_id), lambda a: a.backlog(request_id),
-         dry_run=dry_run, no_send=no_send)
-
-
-@click.command()
-@click.argument("request_id")
 @click.option("--template", "-t", "template", default="closed", show_default=True,
               help="Closing message template; `none` for no message.")
 @click.option("--reason", type=click.Choice(["completed", "not_planned", "duplicate"]), default="completed",
@@ -322,17 +320,6 @@ def close(ctx: Context, request_id: str, template: str, reason: str, dry_run: bo
     key = None if template.lower() == "none" else template
     _run(ctx, request_id, lambda a: a.plan_close(request_id, template=key, reason=reason),
          lambda a: a.close(request_id, template=key, reason=reason), dry_run=dry_run, no_send=no_send, yes=yes)
-
-
-@click.command()
-@click.argument("request_id")
-@_dry
-@_no_send
-@pass_ctx
-def reopen(ctx: Context, request_id: str, dry_run: bool, no_send: bool) -> None:
-    """Reopen a closed request."""
-    _run(ctx, request_id, lambda a: a.plan_reopen(request_id), lambda a: a.reopen(request_id),
-         dry_run=dry_run, no_send=no_send)
 
 
 @click.command()

@@ -29,10 +29,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec
 
 from idqueue.clock import Clock
 from idqueue.config import Settings, TeamMember
@@ -70,6 +70,8 @@ CLOSE_REASONS = ("completed", "not_planned", "duplicate")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 PRIORITY_PREFIX = "priority:"
 _SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
+
+P = ParamSpec("P")
 
 StateVerb = Literal["close", "backlog", "pending", "resume", "reopen", "unassign"]
 
@@ -127,6 +129,24 @@ def _snippet(text: str | None, target: str, width: int = 60, names: dict[str, st
 def new_id(prefix: str = "") -> str:
     """A random, unguessable action or group id (12 hex digits)."""
     return prefix + secrets.token_hex(6)
+
+
+def _queues(
+    plan: Callable[Concatenate[Actions, str, P], list[Step]],
+) -> Callable[Concatenate[Actions, str, P], list[Action]]:
+    """The queuing twin of a ``plan_*`` method: ``take`` for ``plan_take``, and so on.
+
+    The twin takes the planner's arguments, plans, and stores the steps as one group of actions
+    (:meth:`Actions._enqueue`), so a verb's preview and what it queues cannot drift apart.
+    """
+
+    def queue(self: Actions, request_id: str, /, *args: P.args, **kwargs: P.kwargs) -> list[Action]:
+        return self._enqueue(request_id, plan(self, request_id, *args, **kwargs))
+
+    queue.__name__ = plan.__name__.removeprefix("plan_")
+    queue.__qualname__ = f"Actions.{queue.__name__}"
+    queue.__doc__ = f"Queue :meth:`{plan.__name__}`."
+    return queue
 
 
 class Actions:
@@ -582,51 +602,16 @@ class Actions:
         self.outbox.insert(actions)
         return actions
 
-    def assign(self, request_id: str, member: str) -> list[Action]:
-        """Queue :meth:`plan_assign`."""
-        return self._enqueue(request_id, self.plan_assign(request_id, member))
-
-    def take(self, request_id: str) -> list[Action]:
-        """Queue :meth:`plan_take`."""
-        return self._enqueue(request_id, self.plan_take(request_id))
-
-    def unassign(self, request_id: str) -> list[Action]:
-        """Queue :meth:`plan_unassign`."""
-        return self._enqueue(request_id, self.plan_unassign(request_id))
-
-    def reply(
-        self,
-        request_id: str,
-        *,
-        template: str | None = None,
-        text: str | None = None,
-        target: str = "auto",
-        extra: dict[str, str] | None = None,
-    ) -> list[Action]:
-        """Queue :meth:`plan_reply`."""
-        return self._enqueue(
-            request_id, self.plan_reply(request_id, template=template, text=text, target=target, extra=extra)
-        )
-
-    def pending(self, request_id: str) -> list[Action]:
-        """Queue :meth:`plan_pending`."""
-        return self._enqueue(request_id, self.plan_pending(request_id))
-
-    def resume(self, request_id: str) -> list[Action]:
-        """Queue :meth:`plan_resume`."""
-        return self._enqueue(request_id, self.plan_resume(request_id))
-
-    def backlog(self, request_id: str) -> list[Action]:
-        """Queue :meth:`plan_backlog`."""
-        return self._enqueue(request_id, self.plan_backlog(request_id))
-
-    def close(self, request_id: str, *, template: str | None = "closed", reason: str = "completed") -> list[Action]:
-        """Queue :meth:`plan_close`."""
-        return self._enqueue(request_id, self.plan_close(request_id, template=template, reason=reason))
-
-    def reopen(self, request_id: str) -> list[Action]:
-        """Queue :meth:`plan_reopen`."""
-        return self._enqueue(request_id, self.plan_reopen(request_id))
+    # One queuing twin per planner: it takes exactly the planner's arguments (and defaults).
+    assign = _queues(plan_assign)
+    take = _queues(plan_take)
+    unassign = _queues(plan_unassign)
+    reply = _queues(plan_reply)
+    pending = _queues(plan_pending)
+    resume = _queues(plan_resume)
+    backlog = _queues(plan_backlog)
+    close = _queues(plan_close)
+    reopen = _queues(plan_reopen)
 
     def set_priority(self, request_id: str, priority: str) -> list[Action]:
         """Override the priority locally right away, and queue the GitHub label (if any)."""

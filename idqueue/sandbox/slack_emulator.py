@@ -651,6 +651,26 @@ class SlackEmulator(EmulatorServer):
         return raw
 
     @staticmethod
+    def _cursor(req: Request) -> str | Response | None:
+        """Where the page starts (the ``next_cursor`` we handed out), None for the first page."""
+        cursor = req.param("cursor")
+        if not cursor:
+            return None
+        start = _decode_cursor(cursor)
+        return start if start is not None else _err("invalid_cursor")
+
+    def _message_page(self, req: Request, messages: list[SlackMessage], limit: int, **extra: Any) -> Response:
+        """The first ``limit`` of ``messages`` (in answer order, from the cursor on) as a paged answer."""
+        page, rest = messages[:limit], messages[limit:]
+        include = _truthy(req.param("include_all_metadata"))
+        return _ok(
+            messages=[self.state.message_json(m, include_metadata=include) for m in page],
+            has_more=bool(rest),
+            **extra,
+            response_metadata={"next_cursor": _encode_cursor(rest[0].ts) if rest else ""},
+        )
+
+    @staticmethod
     def _window(req: Request, messages: list[SlackMessage]) -> list[SlackMessage]:
         inclusive = _truthy(req.param("inclusive"))
         oldest = req.param("oldest")
@@ -692,23 +712,13 @@ class SlackEmulator(EmulatorServer):
         top = [m for m in ch.messages.values() if not m.is_reply or m.subtype == "thread_broadcast"]
         top = self._window(req, top)
         top.sort(key=lambda m: ts_key(m.ts), reverse=True)
-        cursor = req.param("cursor")
-        if cursor:
-            start_ts = _decode_cursor(cursor)
-            if start_ts is None:
-                return _err("invalid_cursor")
+        start_ts = self._cursor(req)
+        if isinstance(start_ts, Response):
+            return start_ts
+        if start_ts is not None:
             start = ts_key(start_ts)
             top = [m for m in top if ts_key(m.ts) <= start]
-        page, rest = top[:limit], top[limit:]
-        include = _truthy(req.param("include_all_metadata"))
-        return _ok(
-            messages=[self.state.message_json(m, include_metadata=include) for m in page],
-            has_more=bool(rest),
-            pin_count=0,
-            channel_actions_ts=None,
-            channel_actions_count=0,
-            response_metadata={"next_cursor": _encode_cursor(rest[0].ts) if rest else ""},
-        )
+        return self._message_page(req, top, limit, pin_count=0, channel_actions_ts=None, channel_actions_count=0)
 
     def _replies(self, req: Request) -> Response:
         ch = self._channel(req)
@@ -724,20 +734,13 @@ class SlackEmulator(EmulatorServer):
         limit = self._limit(req, 1000, 1000)
         thread = [parent] + [ch.messages[r] for r in parent.replies if r in ch.messages]
         thread = [thread[0], *self._window(req, thread[1:])]
-        cursor = req.param("cursor")
-        if cursor:
-            start_ts = _decode_cursor(cursor)
-            if start_ts is None:
-                return _err("invalid_cursor")
+        start_ts = self._cursor(req)
+        if isinstance(start_ts, Response):
+            return start_ts
+        if start_ts is not None:
             start = ts_key(start_ts)
             thread = [m for m in thread[1:] if ts_key(m.ts) >= start]
-        page, rest = thread[:limit], thread[limit:]
-        include = _truthy(req.param("include_all_metadata"))
-        return _ok(
-            messages=[self.state.message_json(m, include_metadata=include) for m in page],
-            has_more=bool(rest),
-            response_metadata={"next_cursor": _encode_cursor(rest[0].ts) if rest else ""},
-        )
+        return self._message_page(req, thread, limit)
 
     def _users_info(self, req: Request) -> Response:
         user = self.state.users.get(req.param("user") or "")
@@ -748,11 +751,10 @@ class SlackEmulator(EmulatorServer):
     def _users_list(self, req: Request) -> Response:
         members = sorted(self.state.users.values(), key=lambda u: u.id)
         limit = self._limit(req, 200, 1000)
-        cursor = req.param("cursor")
-        if cursor:
-            start = _decode_cursor(cursor)
-            if start is None:
-                return _err("invalid_cursor")
+        start = self._cursor(req)
+        if isinstance(start, Response):
+            return start
+        if start is not None:
             members = [u for u in members if u.id >= start]
         page, rest = members[:limit], members[limit:]
         return _ok(members=[self.state.user_json(u) for u in page], cache_ts=int(self.now().timestamp()),
@@ -781,15 +783,30 @@ class SlackEmulator(EmulatorServer):
     def _own(self, msg: SlackMessage) -> bool:
         return msg.user == APP_USER_ID or msg.bot_id == APP_BOT_ID
 
-    def _update(self, req: Request) -> Response:
+    def _message(self, req: Request, param: str) -> tuple[SlackChannel, SlackMessage] | Response:
+        """The message a method names (``channel`` + the ts in ``param``), or the error answer."""
         ch = self._channel(req)
         if isinstance(ch, Response):
             return ch
-        msg = ch.messages.get(req.param("ts") or "")
+        msg = ch.messages.get(req.param(param) or "")
         if msg is None:
             return _err("message_not_found")
-        if not self._own(msg):
-            return _err("cant_update_message")
+        return ch, msg
+
+    def _own_message(self, req: Request, refusal: str) -> tuple[SlackChannel, SlackMessage] | Response:
+        """The app's own message named by ``channel`` + ``ts``; ``refusal`` when it is someone else's."""
+        target = self._message(req, "ts")
+        if isinstance(target, Response):
+            return target
+        if not self._own(target[1]):
+            return _err(refusal)
+        return target
+
+    def _update(self, req: Request) -> Response:
+        target = self._own_message(req, "cant_update_message")
+        if isinstance(target, Response):
+            return target
+        ch, msg = target
         text = req.param("text")
         blocks = self._json_param(req, "blocks")
         self.state.edit(ch.id, msg.ts, text if text is not None else msg.text, user=APP_USER_ID,
@@ -797,33 +814,25 @@ class SlackEmulator(EmulatorServer):
         return _ok(channel=ch.id, ts=msg.ts, text=msg.text, message=self.state.message_json(msg))
 
     def _delete(self, req: Request) -> Response:
-        ch = self._channel(req)
-        if isinstance(ch, Response):
-            return ch
-        msg = ch.messages.get(req.param("ts") or "")
-        if msg is None:
-            return _err("message_not_found")
-        if not self._own(msg):
-            return _err("cant_delete_message")
+        target = self._own_message(req, "cant_delete_message")
+        if isinstance(target, Response):
+            return target
+        ch, msg = target
         self.state.delete(ch.id, msg.ts)
         return _ok(channel=ch.id, ts=msg.ts)
 
     def _permalink(self, req: Request) -> Response:
-        ch = self._channel(req)
-        if isinstance(ch, Response):
-            return ch
-        ts = req.param("message_ts") or ""
-        if ts not in ch.messages:
-            return _err("message_not_found")
-        return _ok(channel=ch.id, permalink=self.state.permalink(ch.id, ts))
+        target = self._message(req, "message_ts")
+        if isinstance(target, Response):
+            return target
+        ch, msg = target
+        return _ok(channel=ch.id, permalink=self.state.permalink(ch.id, msg.ts))
 
     def _reaction_target(self, req: Request) -> tuple[SlackChannel, SlackMessage, str] | Response:
-        ch = self._channel(req)
-        if isinstance(ch, Response):
-            return ch
-        msg = ch.messages.get(req.param("timestamp") or "")
-        if msg is None:
-            return _err("message_not_found")
+        target = self._message(req, "timestamp")
+        if isinstance(target, Response):
+            return target
+        ch, msg = target
         return ch, msg, (req.param("name") or "").strip(":")
 
     def _reactions_add(self, req: Request) -> Response:

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
 
 from idqueue.domain.models import Request
 from idqueue.safety import one_line
@@ -325,6 +326,13 @@ class QueueScreen(Screen[None]):
             return
         self.app.call_from_thread(self.query_one(StatusBar).set_outbox, len(unsent), len(failed))
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """An action that failed unexpectedly is reported, never fatal."""
+        if event.state is WorkerState.ERROR and event.worker.group in ("ui-action", "ui-dialog"):
+            error = event.worker.error
+            self.notify(one_line(f"{type(error).__name__}: {error}", 300), title="That did not work",
+                        severity="error", markup=False)
+
     # ------------------------------------------------------------------ helpers
     def _targets(self) -> list[str]:
         """The multi-selection if any, else the request under the cursor."""
@@ -405,7 +413,7 @@ class QueueScreen(Screen[None]):
         if self._need_actions() and self._targets():
             self._assign(self._targets())
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _assign(self, ids: list[str]) -> None:
         settings = self.ctx.settings
         if not settings.team:
@@ -433,7 +441,7 @@ class QueueScreen(Screen[None]):
             return
         self._take(self._targets())
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _take(self, ids: list[str]) -> None:
         actions = self.ctx.actions
         try:
@@ -453,7 +461,7 @@ class QueueScreen(Screen[None]):
         if self._need_actions() and rid:
             self._reply(rid)
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _reply(self, rid: str) -> None:
         request = await self._request(rid)
         if request is None:
@@ -486,7 +494,7 @@ class QueueScreen(Screen[None]):
         if self._need_actions() and self._targets():
             self._backlog(self._targets())
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _backlog(self, ids: list[str]) -> None:
         actions = self.ctx.actions
         if len(ids) == 1:
@@ -508,7 +516,7 @@ class QueueScreen(Screen[None]):
         if self._need_actions() and self._targets():
             self._close(self._targets())
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _close(self, ids: list[str]) -> None:
         actions = self.ctx.actions
         template = self.ctx.settings.automation.on_close_template
@@ -528,7 +536,7 @@ class QueueScreen(Screen[None]):
         if self._need_actions() and self._targets():
             self._pending(self._targets())
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _pending(self, ids: list[str]) -> None:
         if not await self._confirm_bulk("Set pending", ids):
             return
@@ -536,11 +544,11 @@ class QueueScreen(Screen[None]):
         await self._perform("Pending", ids, self.ctx.actions.pending, "Marked {what} as waiting on the requester")
 
     def action_priority(self) -> None:
-        """Override the priority (stored as a ``priority:Pn`` label where the team can see it)."""
+        """Override the priority (stored as a priority:Pn label on GitHub, where the team sees it)."""
         if self._need_actions() and self._targets():
             self._priority(self._targets())
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _priority(self, ids: list[str]) -> None:
         row = self.table.cursor_row
         choices = [("P1", "P1 — urgent"), ("P2", "P2 — high"), ("P3", "P3 — normal"), ("P4", "P4 — low")]
@@ -559,7 +567,7 @@ class QueueScreen(Screen[None]):
         if self._need_actions() and self._targets():
             self._snooze(self._targets())
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _snooze(self, ids: list[str]) -> None:
         row = self.table.cursor_row
         snoozed = bool(row and row.request.snoozed_until)
@@ -578,7 +586,7 @@ class QueueScreen(Screen[None]):
         if self._need_actions() and rid:
             self._retry(rid)
 
-    @work(group="ui-action")
+    @work(group="ui-action", exit_on_error=False)
     async def _retry(self, rid: str) -> None:
         from idqueue.outbox.models import ActionState
 
@@ -596,7 +604,7 @@ class QueueScreen(Screen[None]):
         """Full-text search."""
         self._search()
 
-    @work(group="ui-dialog")
+    @work(group="ui-dialog", exit_on_error=False)
     async def _search(self) -> None:
         text = await self.app.push_screen_wait(SearchScreen(self.query_state.search))
         if text is not None:
@@ -606,7 +614,7 @@ class QueueScreen(Screen[None]):
         """Choose the sort column (choosing the current one flips the direction)."""
         self._sort()
 
-    @work(group="ui-dialog")
+    @work(group="ui-dialog", exit_on_error=False)
     async def _sort(self) -> None:
         choices = [(k, v) for k, v in SORT_NAMES.items() if k not in ("created",)]
         value = await self.app.push_screen_wait(

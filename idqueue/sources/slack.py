@@ -898,6 +898,21 @@ class _ThreadChanges:
     entry: dict[str, Any]
 
 
+def _add_thread(batch: Batch, channel: str, state: _Channel, ts: str, changes: _ThreadChanges | None) -> None:
+    """Put one thread read into ``batch`` and move the request's cursor entry on.
+
+    ``changes`` is None when the request is gone at the source: it is retired.
+    """
+    if changes is None:
+        batch.deleted_items.append(slack_id(channel, ts))
+        state.requests.pop(ts, None)
+        return
+    batch.items.extend(changes.items)
+    batch.events.extend(changes.events)
+    batch.deleted_events.extend(changes.gone)
+    state.requests[ts] = changes.entry
+
+
 # --------------------------------------------------------------------------- the source
 
 
@@ -1137,7 +1152,10 @@ class SlackSource(Source):
                 raise missing[0]
             raise NotFound("; ".join(e.title for e in missing), source=self.name)
 
-    def _batch(self, channel: str, state: _Channel, **kwargs: Any) -> Batch:
+    def _batch(
+        self, channel: str, state: _Channel, batch: Batch, *, progress: tuple[int, int | None] | None = None
+    ) -> Batch:
+        """Complete a batch: the channel's cursor, the users cache if it changed, the stats."""
         cursors: dict[str, Any] = {f"channel:{channel}": state.dump()}
         if self._users_dirty:
             cursors["users"] = {
@@ -1145,7 +1163,7 @@ class SlackSource(Source):
             }
             self._users_dirty = False
         stats, self._stats = self._stats, FetchStats()
-        batch = Batch(cursors=cursors, stats=stats, **kwargs)
+        batch.cursors, batch.stats, batch.progress = cursors, stats, progress
         stats.fetched = len(batch.items) + len(batch.events)
         return batch
 
@@ -1233,20 +1251,15 @@ class SlackSource(Source):
             if next_cursor and next_cursor == scan.next:
                 raise BadPayload(f"Slack conversations.history for {channel} repeats its cursor",
                                  source=self.name)
-            batch_items, batch_events, deleted_events, deleted_items, error = self._process_page(
+            found, error = self._process_page(
                 channel, [m for m in messages if isinstance(m, dict)], state, ctx, read_now
             )
             scan.next = next_cursor
             scan.pages += 1
             done = not next_cursor
             if done:
-                deleted_items.extend(self._finish_scan(channel, state))
-            batch = self._batch(
-                channel, state, items=batch_items, events=batch_events,
-                deleted_items=deleted_items, deleted_events=deleted_events,
-                progress=(scan.pages, None),
-            )
-            yield batch
+                found.deleted_items.extend(self._finish_scan(channel, state))
+            yield self._batch(channel, state, found, progress=(scan.pages, None))
             if error is not None:
                 raise error
             if done:
@@ -1300,7 +1313,7 @@ class SlackSource(Source):
         state: _Channel,
         ctx: SlackContext,
         read_now: set[str],
-    ) -> tuple[list[SourceItem], list[TimelineEvent], list[str], list[str], SourceError | None]:
+    ) -> tuple[Batch, SourceError | None]:
         scan = state.scan
         assert scan is not None
         requests: list[dict[str, Any]] = []
@@ -1323,10 +1336,7 @@ class SlackSource(Source):
         seen = set(scan.seen)
         scan.seen.extend(m["ts"] for m in requests if m["ts"] not in seen)
 
-        items: list[SourceItem] = []
-        events: list[TimelineEvent] = []
-        deleted_events: list[str] = []
-        deleted_items: list[str] = []
+        found = Batch()
         error: SourceError | None = None
         for m in requests:
             ts = m["ts"]
@@ -1348,14 +1358,7 @@ class SlackSource(Source):
                     error = exc
                 else:
                     read_now.add(ts)
-                    if changes is None:
-                        deleted_items.append(slack_id(channel, ts))
-                        state.requests.pop(ts, None)
-                        continue
-                    items.extend(changes.items)
-                    events.extend(changes.events)
-                    deleted_events.extend(changes.gone)
-                    state.requests[ts] = changes.entry
+                    _add_thread(found, channel, state, ts, changes)
                     continue
             if thread_changed and ts not in read_now and ts not in state.pending:
                 state.pending.append(ts)
@@ -1375,10 +1378,10 @@ class SlackSource(Source):
             item = message_to_item(channel, m, ctx, extra_links=new_entry.get("l") or [])
             digest = _item_digest(item)
             if digest != new_entry.get("h"):
-                items.append(item)
+                found.items.append(item)
                 new_entry["h"] = digest
             state.requests[ts] = new_entry
-        return items, events, deleted_events, deleted_items, error
+        return found, error
 
     def _read_thread(self, channel: str, ts: str, *, wait: bool = True) -> _Thread:
         parent: dict[str, Any] | None = None
@@ -1486,10 +1489,7 @@ class SlackSource(Source):
     def _read_pending(self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str]) -> Iterator[Batch]:
         while state.pending:
             chunk = list(state.pending[:THREAD_BATCH])
-            items: list[SourceItem] = []
-            events: list[TimelineEvent] = []
-            gone: list[str] = []
-            deleted: list[str] = []
+            found = Batch()
             error: SourceError | None = None
             for ts in chunk:
                 if ts not in state.requests:
@@ -1508,17 +1508,9 @@ class SlackSource(Source):
                     break
                 state.pending.remove(ts)
                 read_now.add(ts)
-                if changes is None:
-                    deleted.append(slack_id(channel, ts))
-                    del state.requests[ts]
-                    continue
-                items.extend(changes.items)
-                events.extend(changes.events)
-                gone.extend(changes.gone)
-                state.requests[ts] = changes.entry
-            if items or events or gone or deleted or error is None:
-                yield self._batch(channel, state, items=items, events=events,
-                                  deleted_items=deleted, deleted_events=gone)
+                _add_thread(found, channel, state, ts, changes)
+            if found.items or found.events or found.deleted_items or found.deleted_events or error is None:
+                yield self._batch(channel, state, found)
             if error is not None:
                 raise error
 
@@ -1537,10 +1529,7 @@ class SlackSource(Source):
         """Read these threads without waiting out rate limits; stop at the first limit or outage."""
         if not candidates:
             return
-        items: list[SourceItem] = []
-        events: list[TimelineEvent] = []
-        gone: list[str] = []
-        deleted: list[str] = []
+        found = Batch()
         for ts in candidates:
             try:
                 changes = self._read_thread_changes(channel, ts, state.requests.get(ts), ctx, wait=False)
@@ -1551,16 +1540,8 @@ class SlackSource(Source):
                 state.requests[ts] = {**state.requests[ts], "c": int(self._clock().timestamp())}
                 continue
             read_now.add(ts)
-            if changes is None:
-                deleted.append(slack_id(channel, ts))
-                del state.requests[ts]
-                continue
-            items.extend(changes.items)
-            events.extend(changes.events)
-            gone.extend(changes.gone)
-            state.requests[ts] = changes.entry
-        yield self._batch(channel, state, items=items, events=events,
-                          deleted_items=deleted, deleted_events=gone)
+            _add_thread(found, channel, state, ts, changes)
+        yield self._batch(channel, state, found)
 
     # ------------------------------------------------------------------ doctor
     def check(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
@@ -311,13 +312,17 @@ class DetailRenderer:
         if detail.pending is not None and detail.pending.total:
             parts.append(Text())
             parts.append(self._render_pending(detail.pending))
+        # The conversation comes before the raw body: the intake fields above already summarise
+        # the request, and a huge body would otherwise push the timeline out of reach.
+        parts.append(Text())
+        parts.append(Text(f"Timeline ({len(detail.timeline)})", style=self._style("heading")))
+        if not detail.timeline:
+            parts.append(Text("No replies or events yet.", style=self._style("dim")))
+        for event in detail.timeline:
+            parts.append(self._render_event(event))
         parts.append(Text())
         parts.append(Text("Request", style=self._style("heading")))
         parts.append(self._body_text(r.body, slack=r.github_item is None))
-        parts.append(Text())
-        parts.append(Text(f"Timeline ({len(detail.timeline)})", style=self._style("heading")))
-        for event in detail.timeline:
-            parts.append(self._render_event(event))
         return Group(*parts)
 
     def _render_sla(self, detail: RequestDetail) -> RenderableType:
@@ -375,13 +380,15 @@ class DetailRenderer:
         head = Text()
         head.append(self._when(event.at), self._style("dim"))
         head.append("  ")
-        actor = one_line(event.actor_name or event.actor_id or "someone", 60)
+        member = self._member_of(event.actor_id)
+        actor = one_line(member or event.actor_name or event.actor_id or "someone", 60)
         head.append(actor, self._style("actor"))
         head.append(f" {EVENT_VERBS.get(event.kind, event.kind.value)}")
         where = "Slack" if event.source.value == "slack" else "GitHub"
         head.append(f"  {where}", self._style(event.source.value))
         if event.kind in (EventKind.ASSIGNED, EventKind.UNASSIGNED) and event.data.get("assignee"):
-            head.append(f" → {one_line(str(event.data['assignee']), 40)}")
+            who = str(event.data["assignee"])
+            head.append(f" → {one_line(self._member_of(who) or member_name(self.settings, who), 40)}")
         if event.kind in (EventKind.LABELED, EventKind.UNLABELED) and event.data.get("label"):
             head.append(f" “{one_line(str(event.data['label']), 40)}”")
         if event.url:
@@ -396,5 +403,11 @@ class DetailRenderer:
         body = sanitize_terminal(body).strip()
         if len(event.body) > EVENT_LIMIT:
             body += " …"
-        indented = Text("\n".join("    " + line for line in body.splitlines()) or "    ")
-        return Group(head, indented)
+        return Group(head, Padding(Text(body), (0, 0, 0, 4)))
+
+    def _member_of(self, actor_id: str | None) -> str | None:
+        """The roster name of a GitHub login or Slack user id."""
+        if not actor_id:
+            return None
+        key = self.settings.member_by_slack(actor_id) or self.settings.member_by_github(actor_id)
+        return member_name(self.settings, key) if key else None

@@ -474,3 +474,36 @@ async def test_remapped_keys_from_config(make_app: Any) -> None:
         keys = {e.binding_id: e.keys for e in help_screen.entries}
         assert keys["queue.assign"] == "A"
         assert keys["app.help"] == "f1"
+
+
+async def test_unexpected_error_in_an_action_is_reported_not_fatal(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+
+        def broken(_: str) -> None:
+            raise RuntimeError("database is on fire")
+
+        app.ctx.store.get_request = broken  # type: ignore[method-assign]
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any("database is on fire" in n.message for n in app._notifications),
+                       what="error notification")
+        assert app.is_running and isinstance(app.screen, QueueScreen)
+
+
+async def test_action_error_from_the_outbox_is_shown(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        rid, _ = await cursor_request(pilot)
+
+        def refuse(request_id: str) -> list[Any]:
+            from idqueue.outbox.models import ActionError
+
+            raise ActionError("this request is already closed")
+
+        app.ctx.actions.pending = refuse  # type: ignore[method-assign]
+        await pilot.press("p")
+        await wait_for(pilot, lambda: any("already closed" in n.message for n in app._notifications),
+                       what="action error")
+        assert kinds(app, rid) == []
