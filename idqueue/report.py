@@ -586,6 +586,16 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
     return out
 
 
+def _md_section(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, empty: str | None = None
+) -> list[str]:
+    """A report section: its heading, then its table, or the sentence ``empty`` when there are no rows."""
+    lines = ["", f"## {title}", ""]
+    if not rows and empty is not None:
+        return [*lines, empty]
+    return lines + _md_table(header, rows)
+
+
 def breakdown_rows(groups: dict[str, Kpis], name: Callable[[str], str] = str) -> list[list[str]]:
     """Rows of a breakdown table: group, received, resolved, backlogged, open+pending, FR median, SLA, CSAT."""
     return [
@@ -604,6 +614,10 @@ def breakdown_rows(groups: dict[str, Kpis], name: Callable[[str], str] = str) ->
 
 
 BREAKDOWN_HEADER = ["Received", "Resolved", "Backlogged", "Open", "First response (median, business)", "SLA", "CSAT"]
+SLA_HEADER = ["Policy", "Requests", "Met", "Breached", "Running", "Attainment", "First response", "Resolution"]
+WORKLOAD_HEADER = ["Member", "Assigned", "Open", "Pending", "Resolved", "Backlogged", "Breached", "Median resolution"]
+BREACHED_HEADER = ["Request", "Title", "Type", "Status", "Assignee", "Clock"]
+NO_SLA_POLICY = "No requests with an SLA policy in this period."
 BREAKDOWN_TITLES = {
     "type": "By request type",
     "assignee": "By assignee",
@@ -633,50 +647,41 @@ def render_md(report: MetricsReport) -> str:
     goal = "met" if k.csat.meets_goal else ("not met" if k.csat.meets_goal is False else "no ratings yet")
     lines += ["", f"CSAT goal: above {report.csat_goal:g} % — {goal}."]
 
-    lines += ["", "## SLA attainment by policy", ""]
-    if k.sla_by_policy:
-        lines += _md_table(
-            ["Policy", "Requests", "Met", "Breached", "Running", "Attainment", "First response", "Resolution"],
-            [
-                [md_text(a.policy), str(a.requests), str(a.met), str(a.breached), str(a.running),
-                 fmt_share(a.overall), fmt_share(a.first_response), fmt_share(a.resolution)]
-                for a in k.sla_by_policy
-            ],
-        )
-    else:
-        lines.append("No requests with an SLA policy in this period.")
-
-    lines += ["", "## Satisfaction", ""]
-    lines += _md_table(
+    lines += _md_section(
+        "SLA attainment by policy",
+        SLA_HEADER,
+        [
+            [md_text(a.policy), str(a.requests), str(a.met), str(a.breached), str(a.running),
+             fmt_share(a.overall), fmt_share(a.first_response), fmt_share(a.resolution)]
+            for a in k.sla_by_policy
+        ],
+        empty=NO_SLA_POLICY,
+    )
+    lines += _md_section(
+        "Satisfaction",
         ["Rating", "1", "2", "3", "4", "5", "Responses", "CSAT"],
         [["Count", *(str(n) for n in k.csat.counts), str(k.csat.responses), fmt_pct(k.csat.score)]],
     )
-
     for by in ("type", "assignee", "team", "source", "priority"):
-        groups = report.breakdowns.get(by, {})
-        lines += ["", f"## {BREAKDOWN_TITLES[by]}", ""]
-        if not groups:
-            lines.append("No requests.")
-            continue
         name = (lambda g: md_text(report.member(g))) if by == "assignee" else md_text
-        lines += _md_table([BREAKDOWN_TITLES[by].removeprefix("By ").capitalize(), *BREAKDOWN_HEADER],
-                           breakdown_rows(groups, name))
-
-    lines += ["", "## Workload per team member", ""]
-    if report.workload:
-        lines += _md_table(
-            ["Member", "Assigned", "Open", "Pending", "Resolved", "Backlogged", "Breached", "Median resolution"],
-            [
-                [md_text(report.member(m.member)), str(m.assigned), str(m.open), str(m.pending), str(m.resolved),
-                 str(m.backlogged), str(m.breached), fmt_duration(m.median_resolution)]
-                for m in report.workload
-            ],
+        lines += _md_section(
+            BREAKDOWN_TITLES[by],
+            [BREAKDOWN_TITLES[by].removeprefix("By ").capitalize(), *BREAKDOWN_HEADER],
+            breakdown_rows(report.breakdowns.get(by, {}), name),
+            empty="No requests.",
         )
-    else:
-        lines.append("No requests.")
-
-    lines += ["", "## Weekly trend", ""]
-    lines += _md_table(
+    lines += _md_section(
+        "Workload per team member",
+        WORKLOAD_HEADER,
+        [
+            [md_text(report.member(m.member)), str(m.assigned), str(m.open), str(m.pending), str(m.resolved),
+             str(m.backlogged), str(m.breached), fmt_duration(m.median_resolution)]
+            for m in report.workload
+        ],
+        empty="No requests.",
+    )
+    lines += _md_section(
+        "Weekly trend",
         ["Week of", "Received", "Resolved", "First response (median, business)", "Resolution (median, wall clock)"],
         [
             [w.week.label, str(w.received), str(w.resolved), fmt_duration(w.first_response_median),
@@ -684,19 +689,16 @@ def render_md(report: MetricsReport) -> str:
             for w in report.weekly
         ],
     )
-
-    lines += ["", "## Requests that breached their SLA", ""]
-    if report.breached:
-        lines += _md_table(
-            ["Request", "Title", "Type", "Status", "Assignee", "Clock"],
-            [
-                [_md_link(row.key, row.url), md_text(row.title), md_text(row.type), row.status,
-                 md_text(report.member(row.assignee)) if row.assignee else "—", clock]
-                for row, clock in report.breached
-            ],
-        )
-    else:
-        lines.append("None.")
+    lines += _md_section(
+        "Requests that breached their SLA",
+        BREACHED_HEADER,
+        [
+            [_md_link(row.key, row.url), md_text(row.title), md_text(row.type), row.status,
+             md_text(report.member(row.assignee)) if row.assignee else "—", clock]
+            for row, clock in report.breached
+        ],
+        empty="None.",
+    )
     lines += ["", "Definitions: see the README section “Metrics”.", ""]
     return "\n".join(lines)
 
@@ -820,6 +822,30 @@ def _nice_max(value: float) -> float:
     return 4 * step
 
 
+def _svg_open_with_y_axis(
+    width: int, height: int, *, left: int, right: int, top: int, plot_h: float, top_value: float, unit: str
+) -> list[str]:
+    """A chart's opening ``<svg>`` tag and its y axis: five grid lines, each with its value."""
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img">']
+    for i in range(5):
+        tick = top_value * i / 4
+        y = top + plot_h - plot_h * i / 4
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9dee7"/>')
+        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{tick:g}{_e(unit)}</text>')
+    return parts
+
+
+def _svg_x_labels(labels: Sequence[str], x_of: Callable[[int], float], height: int) -> list[str]:
+    """The labels under a chart, thinned to about six; the latest (rightmost) is always labelled."""
+    n = max(len(labels), 1)
+    step = max(1, math.ceil(n / 6))
+    return [
+        f'<text x="{x_of(i):.1f}" y="{height - 14}" text-anchor="middle">{_e(label)}</text>'
+        for i, label in enumerate(labels)
+        if (n - 1 - i) % step == 0
+    ]
+
+
 def svg_bars(
     labels: Sequence[str], series: Sequence[tuple[str, Sequence[float], str]], *, width: int = 520, height: int = 200,
     unit: str = "",
@@ -831,12 +857,8 @@ def svg_bars(
     n = max(len(labels), 1)
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.8 / max(len(series), 1))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img">']
-    for i in range(5):
-        value = top_value * i / 4
-        y = top + plot_h - plot_h * i / 4
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9dee7"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{value:g}{_e(unit)}</text>')
+    parts = _svg_open_with_y_axis(width, height, left=left, right=right, top=top, plot_h=plot_h,
+                                  top_value=top_value, unit=unit)
     for s, (name, values, colour) in enumerate(series):
         for i, value in enumerate(values):
             h = plot_h * value / top_value
@@ -846,11 +868,7 @@ def svg_bars(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colour}">'
                 f"<title>{_e(name)} {_e(labels[i])}: {value:g}</title></rect>"
             )
-    step = max(1, math.ceil(n / 6))
-    for i, label in enumerate(labels):
-        if (n - 1 - i) % step == 0:  # always label the latest week
-            x = left + i * slot + slot / 2
-            parts.append(f'<text x="{x:.1f}" y="{height - 14}" text-anchor="middle">{_e(label)}</text>')
+    parts += _svg_x_labels(labels, lambda i: left + i * slot + slot / 2, height)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -865,12 +883,8 @@ def svg_lines(
     top_value = _nice_max(max((v for _, values, _ in series for v in values if v is not None), default=0))
     n = max(len(labels), 1)
     slot = plot_w / max(n - 1, 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img">']
-    for i in range(5):
-        tick = top_value * i / 4
-        y = top + plot_h - plot_h * i / 4
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9dee7"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{tick:g}{_e(unit)}</text>')
+    parts = _svg_open_with_y_axis(width, height, left=left, right=right, top=top, plot_h=plot_h,
+                                  top_value=top_value, unit=unit)
     for name, values, colour in series:
         run: list[str] = []
         runs: list[list[str]] = []
@@ -892,11 +906,7 @@ def svg_lines(
         for points in runs:
             if len(points) > 1:
                 parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{colour}" stroke-width="2"/>')
-    step = max(1, math.ceil(n / 6))
-    for i, label in enumerate(labels):
-        if (n - 1 - i) % step == 0:
-            x = left + i * slot
-            parts.append(f'<text x="{x:.1f}" y="{height - 14}" text-anchor="middle">{_e(label)}</text>')
+    parts += _svg_x_labels(labels, lambda i: left + i * slot, height)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -1015,8 +1025,7 @@ def render_html(report: MetricsReport) -> str:
 <h2>Summary</h2>
 {_html_table(["KPI", report.period.label, prev, "Change"], summary_rows)}
 <h2>SLA attainment by policy</h2>
-{_html_table(["Policy", "Requests", "Met", "Breached", "Running", "Attainment", "First response", "Resolution"],
-             sla_rows) if sla_rows else "<p>No requests with an SLA policy in this period.</p>"}
+{_html_table(SLA_HEADER, sla_rows) if sla_rows else f"<p>{NO_SLA_POLICY}</p>"}
 <h2>Customer satisfaction</h2>
 <div class="charts"><div class="chart"><h3>Ratings (1–5), n = {k.csat.responses}</h3>{csat_chart}</div>
 <div class="chart"><h3>CSAT {_e(fmt_pct(k.csat.score))}</h3>
@@ -1024,11 +1033,9 @@ def render_html(report: MetricsReport) -> str:
 {_e(prev)}: {_e(fmt_csat(p.csat))}.</p></div></div>
 {"".join(sections)}
 <h2>Workload per team member</h2>
-{_html_table(["Member", "Assigned", "Open", "Pending", "Resolved", "Backlogged", "Breached", "Median resolution"],
-             workload_rows) if workload_rows else "<p>No requests.</p>"}
+{_html_table(WORKLOAD_HEADER, workload_rows) if workload_rows else "<p>No requests.</p>"}
 <h2>Requests that breached their SLA</h2>
-{_html_table(["Request", "Title", "Type", "Status", "Assignee", "Clock"], breached_rows, numeric_from=99)
- if breached_rows else "<p>None.</p>"}
+{_html_table(BREACHED_HEADER, breached_rows, numeric_from=99) if breached_rows else "<p>None.</p>"}
 <footer>Generated by idqueue at {_e(iso(report.now))}. Definitions of every KPI are in the idqueue README (“Metrics”).</footer>
 """
     return (

@@ -145,6 +145,13 @@ async def scene_pending(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+async def scene_dashboard(pilot: Pilot[Any]) -> None:
+    """The metrics dashboard: this month vs last, trends, breakdowns, SLA, CSAT, breaches."""
+    await _modal(pilot, "m", "DashboardScreen")
+    await _settle(pilot)
+    await pilot.pause(0.3)
+
+
 SCENES: dict[str, Scene] = {
     "queue": scene_queue,
     "filtered": scene_filtered,
@@ -155,6 +162,7 @@ SCENES: dict[str, Scene] = {
     "reply-slack": scene_reply_slack,
     "reply-github": scene_reply_github,
     "help": scene_help,
+    "dashboard": scene_dashboard,
     "pending": scene_pending,  # last: it writes to the outbox
 }
 

@@ -37,10 +37,9 @@ from idqueue.sources.base import (
     Unavailable,
     ValidationFailed,
 )
+from idqueue.sources.slack import IDQUEUE_EVENT_TYPE, idqueue_payload
 
 __all__ = ["IDQUEUE_EVENT_TYPE", "SlackWriter", "map_slack_error", "thread_state"]
-
-IDQUEUE_EVENT_TYPE = "idqueue_action"
 
 AUTH_ERRORS = frozenset({
     "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope",
@@ -104,14 +103,6 @@ def map_slack_error(exc: SlackApiError, what: str, *, now: datetime) -> SourceEr
     return Unavailable(f"Slack answered {code} while trying to {what}", source="slack")
 
 
-def _payload(message: dict[str, Any]) -> dict[str, Any] | None:
-    meta = message.get("metadata")
-    if not isinstance(meta, dict) or meta.get("event_type") != IDQUEUE_EVENT_TYPE:
-        return None
-    payload = meta.get("event_payload")
-    return payload if isinstance(payload, dict) else None
-
-
 def thread_state(messages: list[dict[str, Any]], *, skip_action: str | None = None) -> tuple[str | None, str, dict[str, Any] | None]:
     """The (assignee, status, last state payload) a thread's idqueue messages describe.
 
@@ -127,7 +118,7 @@ def thread_state(messages: list[dict[str, Any]], *, skip_action: str | None = No
     last: dict[str, Any] | None = None
     ordered = sorted(messages, key=lambda m: _ts_key(str(m.get("ts", "0"))))
     for msg in ordered:
-        payload = _payload(msg)
+        payload = idqueue_payload(msg)
         if payload is None or (skip_action and payload.get("action_id") == skip_action):
             continue
         action = str(payload.get("action") or "")
@@ -286,7 +277,7 @@ class SlackWriter:
             messages = self._thread(channel, thread_ts)
             if maybe_sent:
                 for msg in messages:
-                    found = _payload(msg)
+                    found = idqueue_payload(msg)
                     if found is not None and found.get("action_id") == action.id:
                         return {"channel": channel, "ts": msg.get("ts"), "thread_ts": thread_ts, "reconciled": True}
             if needs_check:

@@ -84,6 +84,7 @@ __all__ = [
     "SlackSource",
     "datetime_to_ts",
     "find_github_links",
+    "idqueue_payload",
     "is_request",
     "message_fields",
     "message_to_item",
@@ -649,7 +650,12 @@ def message_to_item(
     )
 
 
-def _metadata_payload(message: Mapping[str, Any]) -> dict[str, Any] | None:
+def idqueue_payload(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The payload of idqueue's own metadata on a message (the outbox posts it), else None.
+
+    Args:
+        message: a message as ``conversations.history``/``replies`` returned it.
+    """
     meta = message.get("metadata")
     if not isinstance(meta, dict) or meta.get("event_type") != IDQUEUE_EVENT_TYPE:
         return None
@@ -700,7 +706,7 @@ def reply_to_events(
         data["links"] = links
 
     actor_name = author.name
-    payload = _metadata_payload(reply)
+    payload = idqueue_payload(reply)
     action: str | None = None
     if payload is not None:
         action = str(payload.get("action") or "") or None
@@ -1251,15 +1257,15 @@ class SlackSource(Source):
             if next_cursor and next_cursor == scan.next:
                 raise BadPayload(f"Slack conversations.history for {channel} repeats its cursor",
                                  source=self.name)
-            found, error = self._process_page(
+            batch, error = self._process_page(
                 channel, [m for m in messages if isinstance(m, dict)], state, ctx, read_now
             )
             scan.next = next_cursor
             scan.pages += 1
             done = not next_cursor
             if done:
-                found.deleted_items.extend(self._finish_scan(channel, state))
-            yield self._batch(channel, state, found, progress=(scan.pages, None))
+                batch.deleted_items.extend(self._finish_scan(channel, state))
+            yield self._batch(channel, state, batch, progress=(scan.pages, None))
             if error is not None:
                 raise error
             if done:
@@ -1336,7 +1342,7 @@ class SlackSource(Source):
         seen = set(scan.seen)
         scan.seen.extend(m["ts"] for m in requests if m["ts"] not in seen)
 
-        found = Batch()
+        batch = Batch()
         error: SourceError | None = None
         for m in requests:
             ts = m["ts"]
@@ -1358,7 +1364,7 @@ class SlackSource(Source):
                     error = exc
                 else:
                     read_now.add(ts)
-                    _add_thread(found, channel, state, ts, changes)
+                    _add_thread(batch, channel, state, ts, changes)
                     continue
             if thread_changed and ts not in read_now and ts not in state.pending:
                 state.pending.append(ts)
@@ -1378,10 +1384,10 @@ class SlackSource(Source):
             item = message_to_item(channel, m, ctx, extra_links=new_entry.get("l") or [])
             digest = _item_digest(item)
             if digest != new_entry.get("h"):
-                found.items.append(item)
+                batch.items.append(item)
                 new_entry["h"] = digest
             state.requests[ts] = new_entry
-        return found, error
+        return batch, error
 
     def _read_thread(self, channel: str, ts: str, *, wait: bool = True) -> _Thread:
         parent: dict[str, Any] | None = None
@@ -1448,7 +1454,7 @@ class SlackSource(Source):
             evs = reply_to_events(channel, ts, reply, ctx)
             if not evs:
                 continue
-            payload = _metadata_payload(reply)
+            payload = idqueue_payload(reply)
             action = str(payload.get("action") or "") if payload else ""
             replies_now[str(reply["ts"])] = action if action in ACTION_KINDS else ""
             events.extend(evs)
@@ -1489,7 +1495,7 @@ class SlackSource(Source):
     def _read_pending(self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str]) -> Iterator[Batch]:
         while state.pending:
             chunk = list(state.pending[:THREAD_BATCH])
-            found = Batch()
+            batch = Batch()
             error: SourceError | None = None
             for ts in chunk:
                 if ts not in state.requests:
@@ -1508,9 +1514,9 @@ class SlackSource(Source):
                     break
                 state.pending.remove(ts)
                 read_now.add(ts)
-                _add_thread(found, channel, state, ts, changes)
-            if found.items or found.events or found.deleted_items or found.deleted_events or error is None:
-                yield self._batch(channel, state, found)
+                _add_thread(batch, channel, state, ts, changes)
+            if batch.items or batch.events or batch.deleted_items or batch.deleted_events or error is None:
+                yield self._batch(channel, state, batch)
             if error is not None:
                 raise error
 
@@ -1529,7 +1535,7 @@ class SlackSource(Source):
         """Read these threads without waiting out rate limits; stop at the first limit or outage."""
         if not candidates:
             return
-        found = Batch()
+        batch = Batch()
         for ts in candidates:
             try:
                 changes = self._read_thread_changes(channel, ts, state.requests.get(ts), ctx, wait=False)
@@ -1540,8 +1546,8 @@ class SlackSource(Source):
                 state.requests[ts] = {**state.requests[ts], "c": int(self._clock().timestamp())}
                 continue
             read_now.add(ts)
-            _add_thread(found, channel, state, ts, changes)
-        yield self._batch(channel, state, found)
+            _add_thread(batch, channel, state, ts, changes)
+        yield self._batch(channel, state, batch)
 
     # ------------------------------------------------------------------ doctor
     def check(self) -> dict[str, Any]:

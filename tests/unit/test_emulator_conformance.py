@@ -105,12 +105,9 @@ def slack_spec() -> Spec:
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    sandbox = Sandbox.start(seed=True, now=NOW)
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+def sb(sandbox: Sandbox) -> Sandbox:
+    """The seeded sandbox of ``tests/conftest.py`` (frozen at ``NOW``)."""
+    return sandbox
 
 
 @pytest.fixture

@@ -33,4 +33,4 @@ def test_core_module_does_not_import_textual(path: Path) -> None:
         else:
             continue
         for name in names:
-            assert not name.split(".")[0] in {"textual", "textual_plotext"}, f"{path} imports {name}"
+            assert name.split(".")[0] not in {"textual", "textual_plotext"}, f"{path} imports {name}"

@@ -91,12 +91,9 @@ class Harness:
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    box = Sandbox.start(seed=False, now=NOW)
-    try:
-        yield box
-    finally:
-        box.stop()
+def sb(empty_sandbox: Sandbox) -> Sandbox:
+    """The empty sandbox of ``tests/conftest.py`` (frozen at ``NOW``)."""
+    return empty_sandbox
 
 
 def post_form(sb: Sandbox, n: int, *, start: datetime | None = None, channel: str = CH,

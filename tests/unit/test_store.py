@@ -252,7 +252,7 @@ def test_two_writers_serialize(tmp_path: Path) -> None:
         try:
             for i in range(20):
                 s.apply("t", items=[gh_item(offset + i)], assembler=simple_assembler, now=NOW)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(k * 100,)) for k in range(1, 4)]

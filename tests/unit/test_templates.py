@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -44,14 +43,8 @@ MakeSettings = Callable[..., Settings]
 
 
 @pytest.fixture
-def make_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MakeSettings:
-    """Settings from explicit values only (no user config file, no IDQUEUE_* from the shell)."""
-    for key in list(os.environ):
-        if key.startswith("IDQUEUE_") or key in ("GITHUB_TOKEN", "GH_TOKEN", "SLACK_BOT_TOKEN"):
-            monkeypatch.delenv(key)
-    config = tmp_path / "config.toml"
-    config.write_text("")
-    monkeypatch.setenv("IDQUEUE_CONFIG_FILE", str(config))
+def make_settings(isolated_settings_env: Path) -> MakeSettings:
+    """Settings from explicit values only (see ``isolated_settings_env`` in conftest.py)."""
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {"team": TEAM, "me": "ana"}
