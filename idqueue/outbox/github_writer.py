@@ -56,6 +56,21 @@ def _marker_re(action_id: str) -> re.Pattern[str]:
     return re.compile(r"<!--\s*idqueue:[^>]*\baction=" + re.escape(action_id) + r"(?![\w-])")
 
 
+def _marked_body(action: Action, *, automation: bool) -> str:
+    """The action's text with idqueue's hidden marker at the end (a retry looks for it)."""
+    body = (action.text or "").rstrip("\n")
+    return f"{body}\n\n{marker(action.id, automation=automation, actor=action.params.get('actor'))}"
+
+
+def _marked(action_id: str, items: list[Any]) -> dict[str, Any] | None:
+    """The first listed comment or issue whose body carries the action's marker: the write landed."""
+    pattern = _marker_re(action_id)
+    for raw in items:
+        if isinstance(raw, dict) and pattern.search(str(raw.get("body") or "")):
+            return raw
+    return None
+
+
 def _lower_headers(headers: Any) -> dict[str, str]:
     if not isinstance(headers, dict):
         return {}
@@ -335,11 +350,8 @@ class GitHubWriter:
         return {"issue": _snapshot(issue)}
 
     def _find_comment(self, action: Action) -> dict[str, Any] | None:
-        pattern = _marker_re(action.id)
-        for raw in self._pages(self._issue_path(action.params) + "/comments"):
-            if isinstance(raw, dict) and pattern.search(str(raw.get("body") or "")):
-                return _comment_result(raw)
-        return None
+        raw = _marked(action.id, self._pages(self._issue_path(action.params) + "/comments"))
+        return _comment_result(raw) if raw is not None else None
 
     def _comment(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         p = action.params
@@ -347,8 +359,7 @@ class GitHubWriter:
             found = self._find_comment(action)
             if found is not None:
                 return {"comment": found, "reconciled": True}
-        body = (action.text or "").rstrip("\n")
-        body = f"{body}\n\n{marker(action.id, automation=bool(p.get('automation')), actor=p.get('actor'))}"
+        body = _marked_body(action, automation=bool(p.get("automation")))
         issue = self._gh.get_repo(str(p["repo"])).get_issue(int(p["number"]))
         comment = issue.create_comment(body)
         return {"comment": _comment_result(comment.raw_data)}
@@ -446,13 +457,10 @@ class GitHubWriter:
         return {"issue": _snapshot(issue)}
 
     def _find_created(self, action: Action) -> dict[str, Any] | None:
-        pattern = _marker_re(action.id)
         params = {"creator": self._viewer_login(), "state": "all", "sort": "created", "direction": "desc"}
         repo = str(action.params["repo"])
-        for raw in self._pages(f"/repos/{repo}/issues", params, max_pages=RECONCILE_PAGES):
-            if isinstance(raw, dict) and pattern.search(str(raw.get("body") or "")):
-                return _created_result(raw, repo)
-        return None
+        raw = _marked(action.id, self._pages(f"/repos/{repo}/issues", params, max_pages=RECONCILE_PAGES))
+        return _created_result(raw, repo) if raw is not None else None
 
     def _create_issue(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         p = action.params
@@ -460,8 +468,7 @@ class GitHubWriter:
             found = self._find_created(action)
             if found is not None:
                 return {**found, "reconciled": True}
-        body = (action.text or "").rstrip("\n")
-        body = f"{body}\n\n{marker(action.id, automation=True, actor=p.get('actor'))}"
+        body = _marked_body(action, automation=True)
         labels = [str(x) for x in p.get("labels", []) if str(x)]
         repo = self._gh.get_repo(str(p["repo"]))
         issue = repo.create_issue(title=str(p["title"])[:256], body=body, labels=labels)

@@ -51,6 +51,22 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _unfinished_row(conn: sqlite3.Connection, action_id: str, why_not: str = "") -> tuple[sqlite3.Row, ActionState]:
+    """An action's row and state, for a user's decision (retry, drop) about it.
+
+    Raises:
+        ActionError: the action is unknown, or already sent or dropped (the message ends with
+            ``why_not``).
+    """
+    row = conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
+    if row is None:
+        raise ActionError(f"no outbox action {action_id!r}")
+    state = ActionState(row["state"])
+    if state in (ActionState.SENT, ActionState.DROPPED):
+        raise ActionError(f"action {action_id} is already {state.value}{why_not}")
+    return row, state
+
+
 def _row_to_action(row: sqlite3.Row) -> Action:
     return Action(
         id=row["id"],
@@ -336,12 +352,7 @@ class OutboxStore:
             ActionError: unknown action, or one that is sent, dropped or being sent.
         """
         with self.store.write() as conn:
-            row = conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
-            if row is None:
-                raise ActionError(f"no outbox action {action_id!r}")
-            state = ActionState(row["state"])
-            if state in (ActionState.SENT, ActionState.DROPPED):
-                raise ActionError(f"action {action_id} is already {state.value}; nothing to retry")
+            row, state = _unfinished_row(conn, action_id, "; nothing to retry")
             if state is ActionState.SENDING:
                 raise ActionError(f"action {action_id} is being sent right now")
             params = json.loads(row["params"] or "{}")
@@ -368,12 +379,7 @@ class OutboxStore:
             ActionError: unknown action, already sent/dropped, or being sent right now.
         """
         with self.store.write() as conn:
-            row = conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
-            if row is None:
-                raise ActionError(f"no outbox action {action_id!r}")
-            state = ActionState(row["state"])
-            if state in (ActionState.SENT, ActionState.DROPPED):
-                raise ActionError(f"action {action_id} is already {state.value}")
+            row, state = _unfinished_row(conn, action_id)
             if state is ActionState.SENDING:
                 lease_until = parse_iso(row["lease_until"])
                 if lease_until is not None and lease_until > now:

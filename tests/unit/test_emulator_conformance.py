@@ -105,8 +105,9 @@ def slack_spec() -> Spec:
 
 
 @pytest.fixture
-def sb(sandbox: Sandbox) -> Sandbox:
-    """The seeded sandbox of ``tests/conftest.py`` (frozen at ``NOW``)."""
+def sb(sandbox: Sandbox, sandbox_now: datetime) -> Sandbox:
+    """The seeded sandbox of ``tests/conftest.py``; this module's ``NOW`` is its frozen time."""
+    assert sandbox_now == NOW
     return sandbox
 
 

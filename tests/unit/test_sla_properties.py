@@ -35,6 +35,10 @@ pause_offsets = st.lists(st.integers(0, 60 * 24 * 14), unique=True, max_size=10)
 )
 starters = st.sampled_from(["pending", "label"])
 enders = st.sampled_from(["resumed", "requester", "unlabel"])
+# How each of (up to) five pauses starts and ends.
+pause_kinds = st.lists(st.tuples(starters, enders), min_size=5, max_size=5)
+request_types = st.sampled_from(["Help Request", "Bug Fix"])
+calendars = st.sampled_from(sorted(CONFIGS))
 
 
 def make_request(type_: str, created: datetime, *, responded: bool) -> Request:
@@ -72,12 +76,12 @@ def pause_events(created: datetime, pairs: list[tuple[int, int]], how: list[tupl
 
 @PROPS
 @given(
-    type_=st.sampled_from(["Help Request", "Bug Fix"]),
-    calendar=st.sampled_from(sorted(CONFIGS)),
+    type_=request_types,
+    calendar=calendars,
     responded=st.booleans(),
     created=created_at,
     pairs=pause_offsets,
-    how=st.lists(st.tuples(starters, enders), min_size=5, max_size=5),
+    how=pause_kinds,
     nows=st.lists(minutes, min_size=2, max_size=6),
 )
 def test_remaining_never_increases_while_the_clock_runs(
@@ -103,13 +107,13 @@ def test_remaining_never_increases_while_the_clock_runs(
 
 @PROPS
 @given(
-    type_=st.sampled_from(["Help Request", "Bug Fix"]),
-    calendar=st.sampled_from(sorted(CONFIGS)),
+    type_=request_types,
+    calendar=calendars,
     responded=st.booleans(),
     created=created_at,
     pairs=pause_offsets,
     keep=st.lists(st.booleans(), min_size=5, max_size=5),
-    how=st.lists(st.tuples(starters, enders), min_size=5, max_size=5),
+    how=pause_kinds,
     after=minutes,
 )
 def test_pausing_never_moves_a_due_time_earlier(

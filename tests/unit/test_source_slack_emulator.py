@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,8 +91,9 @@ class Harness:
 
 
 @pytest.fixture
-def sb(empty_sandbox: Sandbox) -> Sandbox:
-    """The empty sandbox of ``tests/conftest.py`` (frozen at ``NOW``)."""
+def sb(empty_sandbox: Sandbox, sandbox_now: datetime) -> Sandbox:
+    """The empty sandbox of ``tests/conftest.py``; this module's ``NOW`` is its frozen time."""
+    assert sandbox_now == NOW
     return empty_sandbox
 
 
