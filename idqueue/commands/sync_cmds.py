@@ -6,7 +6,9 @@ import json
 import logging
 import sqlite3
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -87,10 +89,69 @@ def sync(ctx: Context, once: bool, quiet: bool) -> None:
     """Poll Slack and GitHub into the local store."""
     if once:
         sys.exit(run_sync(ctx, quiet=quiet))
+    sync_forever(ctx, quiet=quiet)
+
+
+def sync_forever(ctx: Context, *, quiet: bool = False, rounds: int | None = None,
+                 after_round: Callable[[int], None] | None = None) -> None:
+    """Poll every ``ui.poll_interval`` seconds — sooner when Slack Socket Mode reports a change.
+
+    With an app-level token, a Slack event ends the wait early (a change during a poll makes the
+    next one start right after it); polling stays the fallback and the only thing that writes
+    the store.
+
+    Args:
+        ctx: the CLI context.
+        quiet: no progress or Socket Mode lines.
+        rounds: stop after this many polls (tests); None polls until interrupted.
+        after_round: called with the number of polls done after each one (tests).
+    """
     interval = ctx.settings.ui.poll_interval
-    while True:
-        run_sync(ctx, quiet=quiet)
-        time.sleep(interval)
+    quiet_library_logs()  # Socket Mode states get their own lines; SDK log records stay quiet
+    wake = threading.Event()
+    events = _start_slack_events(ctx, wake.set, quiet=quiet)
+    done = 0
+    try:
+        while rounds is None or done < rounds:
+            wake.clear()
+            run_sync(ctx, quiet=quiet)
+            done += 1
+            if after_round is not None:
+                after_round(done)
+            if rounds is not None and done >= rounds:
+                break
+            wake.wait(interval)
+    finally:
+        if events is not None:
+            events.stop()
+
+
+def _start_slack_events(ctx: Context, on_event: Callable[[], None], *, quiet: bool) -> Any:
+    """Start Slack Socket Mode when an app-level token is configured (None otherwise)."""
+    from idqueue.sources.slack_socket import (
+        LiveHealth,
+        LiveState,
+        SlackEvents,
+        socket_mode_configured,
+    )
+
+    if not socket_mode_configured(ctx.settings):
+        return None
+
+    def report(health: LiveHealth) -> None:
+        if quiet or health.state in (LiveState.CONNECTING, LiveState.OFF):
+            return
+        if health.live:
+            line = "Slack Socket Mode: connected; Slack changes sync at once"
+        elif health.state is LiveState.RECONNECTING:
+            line = "Slack Socket Mode: reconnecting; polling meanwhile"
+        else:
+            line = f"Slack Socket Mode: {health.describe()}; polling every {ctx.settings.ui.poll_interval:g} s"
+        click.echo(sanitize_terminal(redact(line), keep_newlines=False), err=True)
+
+    events = SlackEvents(ctx.settings, on_event, on_health=report)
+    events.start()
+    return events
 
 
 STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "closed", "backlog", "deleted"]

@@ -10,7 +10,7 @@ from typing import Any
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN, GitHubEmulator, GitHubState
 from idqueue.sandbox.server import Clock
-from idqueue.sandbox.slack_emulator import SLACK_TOKEN, SlackEmulator, SlackState
+from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN, SlackEmulator, SlackState
 
 
 class Sandbox:
@@ -100,6 +100,8 @@ class Sandbox:
             },
             "slack": {
                 "token": SLACK_TOKEN,
+                # Socket Mode: events from the emulator trigger early polls (``Poller``).
+                "app_token": SLACK_APP_TOKEN,
                 "base_url": self.slack.url,
                 "channels": [seed_mod.CHANNEL, seed_mod.SUPPORT_CHANNEL],
                 "intake_bot_ids": [seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER],
@@ -124,6 +126,7 @@ class Sandbox:
             "IDQUEUE_GITHUB_LABEL": seed_mod.LABEL,
             "IDQUEUE_SLACK_BASE_URL": self.slack.url,
             "IDQUEUE_SLACK_TOKEN": SLACK_TOKEN,
+            "IDQUEUE_SLACK__APP_TOKEN": SLACK_APP_TOKEN,
             "IDQUEUE_SLACK_CHANNELS": f"{seed_mod.CHANNEL},{seed_mod.SUPPORT_CHANNEL}",
             "IDQUEUE_GITHUB__BACKLOG_REPO": seed_mod.BACKLOG_REPO,
             "IDQUEUE_GITHUB__WEB_URL": seed_mod.WEB_URL,

@@ -442,6 +442,23 @@ class EmulatorServer:
         """Answer a request normally."""
         raise NotImplementedError
 
+    def upgrade(self, req: Request, handler: BaseHTTPRequestHandler) -> Response | None:
+        """A WebSocket handshake (``Upgrade: websocket``): serve it on ``handler``'s connection and
+        return None when done, or return the HTTP answer that refuses it (the default: 404).
+
+        Implementations record the handshake with :meth:`record` themselves.
+        """
+        self.record(req, 404)
+        return Response(status=404, body=b"Not Found", headers={"Content-Type": "text/plain"})
+
+    def record(self, req: Request, status: int, fault: str | None = None) -> None:
+        """Log a request that bypassed :meth:`dispatch` (a WebSocket handshake), tokens redacted."""
+        call = Call(method=req.method, path=req.path, query=dict(req.query), headers=_redact_headers(req.headers),
+                    body=_redact_body(req.body), status=status, fault=fault)
+        for key in ("token", "ticket"):
+            call.query.pop(key, None)
+        self.calls.append(call)
+
     def fault_response(self, fault: Fault, req: Request) -> Response:
         """Build the answer for a special fault kind or a plain status fault."""
         body = fault.body if fault.body is not None else {"message": "injected fault"}
@@ -522,6 +539,9 @@ def _make_handler(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                 base=f"http://{host}",
                 raw_query=parsed.query,
             )
+            if headers.get("upgrade", "").lower() == "websocket":
+                self._upgrade(req)
+                return
             try:
                 resp, fault = emulator.dispatch(req)
             except Exception as exc:  # a bug in the emulator must surface as a 500, not a hang
@@ -545,6 +565,17 @@ def _make_handler(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                     pass
                 return
             self._send(resp)
+
+        def _upgrade(self, req: Request) -> None:
+            # Either the emulator serves the WebSocket to its end, or it refuses with an HTTP
+            # answer; the connection is not reused in both cases.
+            self.close_connection = True
+            try:
+                refusal = emulator.upgrade(req, self)
+            except Exception as exc:
+                refusal = Response(status=500, body={"message": f"emulator error: {type(exc).__name__}: {exc}"})
+            if refusal is not None:
+                self._send(refusal)
 
         def _send(self, resp: Response) -> None:
             if resp.body is None:

@@ -13,15 +13,20 @@ import base64
 import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from idqueue.sandbox.server import EmulatorServer, Fault, Request, Response, as_clock
+from idqueue.sandbox.socket_mode import SocketModeHub
 
 SLACK_TOKEN = "xoxb-sandbox-0000000000-idqueue"
 """The only token the sandbox Slack accepts."""
+
+SLACK_APP_TOKEN = "xapp-sandbox-1-A0IDQUEUE1-0000000000-idqueue"
+"""The only app-level token the sandbox accepts (``apps.connections.open``, Socket Mode)."""
 
 TEAM_ID = "T0IDQUEUE"
 TEAM_NAME = "idqueue sandbox"
@@ -139,8 +144,35 @@ class SlackState:
         self.channels: dict[str, SlackChannel] = {}
         self._used: set[int] = set()
         self._last_live = 0
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self.add_user(APP_USER_ID, "idqueue", "idqueue", is_bot=True, bot_id=APP_BOT_ID)
         self.add_bot(APP_BOT_ID, "idqueue", user_id=APP_USER_ID, app_id=APP_ID)
+
+    # -- change feed (Socket Mode) -------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call ``listener(event)`` with an Events API event after every change; returns an unsubscribe.
+
+        Events are ``message`` (new message or thread reply), ``message`` with subtype
+        ``message_changed`` / ``message_deleted``, ``reaction_added`` and ``reaction_removed``,
+        shaped as Slack sends them. The listener runs under the state lock, so it must not block.
+        """
+        with self.lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self.lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken subscriber must not undo or fail the change itself
+                continue
 
     # -- directory ----------------------------------------------------------------------------
 
@@ -264,6 +296,10 @@ class SlackState:
                 parent.replies.sort(key=ts_key)
             if subtype == "channel_join" and user_id and user_id not in ch.members:
                 ch.members.append(user_id)
+            if self._listeners:
+                event = self.message_json(msg)
+                event.update(channel=channel, event_ts=msg.ts, channel_type="channel")
+                self._emit(event)
             return msg
 
     def edit(self, channel: str, ts: str, text: str, *, user: str | None = None, at: datetime | None = None,
@@ -271,11 +307,17 @@ class SlackState:
         """Change a message's text; it gains ``edited: {user, ts}``."""
         with self.lock:
             msg = self.message(channel, ts)
+            previous = self.message_json(msg) if self._listeners else None
             msg.text = text
             if blocks is not None:
                 msg.blocks = blocks
             edited_ts = ts_of(self._after(at, msg.ts))
             msg.edited = {"user": user or msg.user or APP_USER_ID, "ts": edited_ts}
+            if previous is not None:
+                self._emit({"type": "message", "subtype": "message_changed", "hidden": True,
+                            "message": self.message_json(msg), "channel": channel,
+                            "previous_message": previous, "event_ts": edited_ts, "ts": edited_ts,
+                            "channel_type": "channel"})
             return msg
 
     def _after(self, at: datetime | None, ts: str) -> datetime:
@@ -287,6 +329,7 @@ class SlackState:
         """Delete a message (a parent takes its replies with it); False when absent."""
         with self.lock:
             ch = self.channel(channel)
+            previous = self.message_json(ch.messages[ts]) if self._listeners and ts in ch.messages else None
             msg = ch.messages.pop(ts, None)
             if msg is None:
                 return False
@@ -295,6 +338,11 @@ class SlackState:
                 parent.replies = [r for r in parent.replies if r != ts]
             for reply in msg.replies if not msg.is_reply else []:
                 ch.messages.pop(reply, None)
+            if previous is not None:
+                event_ts = ts_of(self.now())
+                self._emit({"type": "message", "subtype": "message_deleted", "hidden": True, "deleted_ts": ts,
+                            "channel": channel, "previous_message": previous, "event_ts": event_ts,
+                            "ts": event_ts, "channel_type": "channel"})
             return True
 
     def react(self, channel: str, ts: str, name: str, user: str) -> bool:
@@ -305,6 +353,7 @@ class SlackState:
             if user in users:
                 return False
             users.append(user)
+            self._emit_reaction("reaction_added", msg, name, user)
             return True
 
     def unreact(self, channel: str, ts: str, name: str, user: str) -> bool:
@@ -317,7 +366,18 @@ class SlackState:
             users.remove(user)
             if not users:
                 del msg.reactions[name]
+            self._emit_reaction("reaction_removed", msg, name, user)
             return True
+
+    def _emit_reaction(self, kind: str, msg: SlackMessage, name: str, user: str) -> None:
+        if not self._listeners:
+            return
+        event: dict[str, Any] = {"type": kind, "user": user, "reaction": name,
+                                 "item": {"type": "message", "channel": msg.channel, "ts": msg.ts},
+                                 "event_ts": ts_of(self.now())}
+        if msg.user:
+            event["item_user"] = msg.user
+        self._emit(event)
 
     def permalink(self, channel: str, ts: str) -> str:
         """The web permalink of a message (threads carry ``thread_ts`` and ``cid``)."""
@@ -532,6 +592,12 @@ class SlackEmulator(EmulatorServer):
         now: the clock (shared with ``state`` when given).
         profile: ``internal`` (normal limits) or ``non_marketplace`` (conversations.history and
             .replies: 1 call per minute per method by the emulator clock, ``limit`` capped at 15).
+        app_token: the only app-level token ``apps.connections.open`` accepts (Socket Mode).
+        event_channels: channels whose changes are sent as Socket Mode events (None: all).
+
+    Socket Mode: ``apps.connections.open`` hands out ``ws://127.0.0.1:PORT/link/?ticket=…`` on
+    this same port; :attr:`socket` (a :class:`SocketModeHub`) serves it, records acks and injects
+    disconnects and dropped connections.
     """
 
     api_prefix = "/api/"
@@ -543,13 +609,20 @@ class SlackEmulator(EmulatorServer):
         token: str = SLACK_TOKEN,
         now: Callable[[], datetime] | datetime | None = None,
         profile: str = "internal",
+        app_token: str = SLACK_APP_TOKEN,
+        event_channels: Iterable[str] | None = None,
     ) -> None:
         super().__init__(now=now if now is not None else (state.now if state is not None else None))
         if profile not in PROFILES:
             raise ValueError(f"unknown Slack profile {profile!r} (expected one of {PROFILES})")
         self.state = state or SlackState(now=self.now)
         self.token = token
+        self.app_token = app_token
         self.profile = profile
+        self.socket = SocketModeHub(team_id=self.state.team_id, app_id=APP_ID, now=self.now,
+                                    channels=event_channels)
+        """Socket Mode: connections, envelopes sent, acks received, fault injection."""
+        self.state.subscribe(self.socket.publish)
         self.retry_after_default = 1
         """``Retry-After`` seconds for ``ratelimited`` faults that do not name one."""
         self._windows: dict[str, datetime] = {}
@@ -569,6 +642,7 @@ class SlackEmulator(EmulatorServer):
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
             "reactions.get": self._reactions_get,
+            "apps.connections.open": self._connections_open,
         }
 
     def api_name(self, path: str) -> str | None:
@@ -603,6 +677,17 @@ class SlackEmulator(EmulatorServer):
             return Response(status=404, body={"ok": False, "error": "unknown_method", "req_method": name})
         header = req.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else req.param("token")
+        if name == "apps.connections.open":
+            # Only an app-level token opens a Socket Mode connection; a bot token is the wrong kind.
+            if not token:
+                return _err("not_authed")
+            if token.startswith("xoxb-") or token.startswith("xoxp-"):
+                return _err("not_allowed_token_type")
+            if token != self.app_token:
+                return _err("invalid_auth")
+            return handler(req)
+        if token is not None and token == self.app_token:
+            return _err("not_allowed_token_type")
         if name != "api.test":
             if not token:
                 return _err("not_authed")
@@ -685,6 +770,32 @@ class SlackEmulator(EmulatorServer):
         return out
 
     # -- methods ------------------------------------------------------------------------------
+
+    def _connections_open(self, req: Request) -> Response:
+        return _ok(url=self.socket.open_url(self.origin))
+
+    def upgrade(self, req: Request, handler: BaseHTTPRequestHandler) -> Response | None:
+        """Serve a Socket Mode WebSocket handshake on ``/link/`` (None once it was served)."""
+        fault = self.faults.take(req.method, req.path, None)
+        if fault is not None:
+            self.socket.refused += 1
+            self.record(req, fault.status or 503, fault.kind or str(fault.status))
+            return Response(status=fault.status or 503, body=b"injected fault",
+                            headers={"Content-Type": "text/plain", "Connection": "close"})
+        refusal = self.socket.refusal(req)
+        if refusal is not None:
+            self.socket.refused += 1
+            refusal.headers["Connection"] = "close"
+            self.record(req, refusal.status)
+            return refusal
+        self.record(req, 101)
+        self.socket.serve(req, handler)
+        return None
+
+    def stop(self) -> None:
+        """Stop serving, Socket Mode connections included (idempotent)."""
+        self.socket.stop()
+        super().stop()
 
     def _api_test(self, req: Request) -> Response:
         return _ok(args={k: v for k, v in req.query.items() if k != "token"})

@@ -4,11 +4,17 @@ A poll is scheduled with a one-shot timer only after the previous one finished, 
 overlap; a manual refresh while one runs is refused rather than queued. Workers never touch
 widgets: they end by posting :class:`Poller.Polled` / :class:`Poller.Dispatched`. Any error,
 even an unexpected one, becomes a message — a sync problem never crashes the app.
+
+With a Slack app-level token, Slack Socket Mode events (:class:`~idqueue.sources.slack_socket.SlackEvents`)
+start a poll early: at once when idle, or once more right after the running one. The link's state
+is posted as :class:`Poller.LiveChanged` ("Slack live" / "Slack polling" in the status bar).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +25,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from idqueue.safety import redact
+from idqueue.sources.slack_socket import LiveHealth, SlackEvents, socket_mode_configured
 from idqueue.sync import SourceHealth, SyncEngine, SyncReport
 
 log = logging.getLogger(__name__)
@@ -55,7 +62,10 @@ class Poller(Widget):
         engine: the sync engine (None: only the outbox is dispatched).
         dispatcher: the outbox dispatcher (None: nothing is sent).
         interval: seconds between the end of one poll and the start of the next.
-        autostart: poll once on mount and then on the interval.
+        autostart: poll once on mount and then on the interval; also listen to Slack Socket Mode
+            events when ``engine.settings`` has an app-level token.
+        events_factory: builds the Socket Mode client (tests inject one); default
+            :class:`SlackEvents`.
     """
 
     DEFAULT_CSS = "Poller { display: none; }"
@@ -78,7 +88,22 @@ class Poller(Widget):
             self.touched = touched
             self.error = error
 
+    class LiveChanged(Message):
+        """Slack Socket Mode changed state: ``health.live`` is True while events arrive instantly."""
+
+        def __init__(self, health: LiveHealth) -> None:
+            super().__init__()
+            self.health = health
+
+        @property
+        def label(self) -> str:
+            """``Slack live`` or ``Slack polling (reconnecting)`` and the like, for the status bar."""
+            return describe_live(self.health)
+
     class _Finished(Message):
+        pass
+
+    class _LiveEvent(Message):
         pass
 
     def __init__(
@@ -88,6 +113,7 @@ class Poller(Widget):
         *,
         interval: float = 60.0,
         autostart: bool = True,
+        events_factory: Callable[..., SlackEvents] | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -97,11 +123,26 @@ class Poller(Widget):
         self.autostart = autostart
         self.running = False
         self.polls = 0
+        self.events: SlackEvents | None = None
+        """The Socket Mode client, while one runs."""
+        self.live_health: LiveHealth | None = None
+        """The Socket Mode link's last state (None: Socket Mode is not in use)."""
+        self.early_polls = 0
+        """Polls started by a Slack event rather than the interval or a key."""
+        self._events_factory = events_factory or SlackEvents
+        self._again = False
         self._timer: Timer | None = None
 
     def on_mount(self) -> None:
         if self.autostart:
+            self._start_events()
             self.poll_now()
+
+    def on_unmount(self) -> None:
+        events, self.events = self.events, None
+        if events is not None:
+            # Closing joins the SDK's threads; never make the UI wait for that.
+            threading.Thread(target=events.stop, name="idqueue-slack-events-stop", daemon=True).start()
 
     def poll_now(self) -> bool:
         """Start a poll now; False when one is already running."""
@@ -114,6 +155,14 @@ class Poller(Widget):
         self.post_message(self.Started())
         self._poll()
         return True
+
+    def poll_soon(self) -> None:
+        """Poll now, or once more right after the running poll (a Slack event arrived)."""
+        if self.running:
+            self._again = True
+            return
+        self.early_polls += 1
+        self.poll_now()
 
     def dispatch_now(self) -> None:
         """Send queued outbox actions now (between polls)."""
@@ -161,5 +210,61 @@ class Poller(Widget):
         message.stop()
         self.running = False
         self.polls += 1
-        if self.autostart:
+        if self._again:
+            # A Slack event arrived during the poll, maybe after its channel was read.
+            self._again = False
+            self.early_polls += 1
+            self.poll_now()
+        elif self.autostart:
             self._timer = self.set_timer(self.interval, self.poll_now)
+
+    # ------------------------------------------------------------------ Slack Socket Mode
+    def _start_events(self) -> None:
+        settings = getattr(self.engine, "settings", None)
+        if settings is None or not socket_mode_configured(settings):
+            return
+        try:
+            events = self._events_factory(settings, self._event_arrived, on_health=self._health_changed)
+            self.live_health = events.health
+            self.events = events
+            events.start()
+        except Exception:  # Socket Mode is an optimisation: polling goes on without it
+            log.exception("cannot start Slack Socket Mode")
+            self.events = None
+
+    def _event_arrived(self) -> None:
+        """From the Socket Mode client's thread (already debounced)."""
+        self._post_from_thread(self._LiveEvent())
+
+    def _health_changed(self, health: LiveHealth) -> None:
+        """From the Socket Mode client's threads."""
+        self._post_from_thread(self.LiveChanged(health))
+
+    def _post_from_thread(self, message: Message) -> None:
+        try:
+            self.post_message(message)
+        except Exception:
+            pass  # the app is shutting down (its event loop closed or the widget gone)
+
+    @on(_LiveEvent)
+    def _live_event(self, message: _LiveEvent) -> None:
+        message.stop()
+        if self.events is not None:
+            self.poll_soon()
+
+    @on(LiveChanged)
+    def _live_changed(self, message: LiveChanged) -> None:
+        # Not stopped: the screen shows it in the status bar.
+        self.live_health = message.health
+
+
+def describe_live(health: LiveHealth | None) -> str:
+    """The status bar's words for the Socket Mode link: ``Slack live`` or ``Slack polling (…)``."""
+    if health is None:
+        return "Slack polling"
+    if health.live:
+        return "Slack live"
+    detail = {"connecting": "connecting", "reconnecting": "reconnecting", "off": ""}.get(health.state.value)
+    if detail is None:
+        detail = "auth failed" if health.reason == "auth" else health.describe()
+    return f"Slack polling ({detail})" if detail else "Slack polling"
