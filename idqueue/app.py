@@ -17,6 +17,7 @@ from idqueue.clock import clock_for
 from idqueue.config import Settings
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
+from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.queue import QueueScreen
 from idqueue.store.db import Store
 from idqueue.widgets.request_table import RequestTable
@@ -37,6 +38,7 @@ class IdqueueApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("m", "metrics", "Metrics", id="app.metrics"),
+        Binding("O", "outbox", "Outbox", id="app.outbox"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -114,6 +116,12 @@ class IdqueueApp(App[None]):
             for section, target, bindings in self.binding_sources()
             for b in bindings
         ]
+        # The outbox screen's own keys (they work there, so they are not in the palette here).
+        opener = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == "app.outbox")
+        entries += [
+            HelpEntry(f"Outbox ({self.keys_for(opener)})", self.keys_for(b), _explain(OutboxScreen, b), b.id or "")
+            for b in OutboxScreen.BINDINGS if isinstance(b, Binding) and b.id
+        ]
         entries.append(HelpEntry("App", "ctrl+p", "Command palette (every action)", "app.command_palette"))
         return entries
 
@@ -143,6 +151,22 @@ class IdqueueApp(App[None]):
             return
         self.push_screen(DashboardScreen(self.ctx.store, self.ctx.settings, clock=self.ctx.clock),
                          self._jump_to)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The outbox opens from the queue only (not over a dialog or the dashboard), so its key
+        # is hidden from the footer elsewhere.
+        if action == "outbox" and not isinstance(self.screen, QueueScreen):
+            return False
+        return True
+
+    def action_outbox(self) -> None:
+        """Open the outbox: unsent and failed actions; retry, drop, show the request."""
+        if self.ctx.actions is None:
+            self.notify("Write-back is not available in this build (no outbox).", severity="warning")
+            return
+        if not isinstance(self.screen, QueueScreen):
+            return  # not over a dialog that waits for an answer (or over itself)
+        self.push_screen(OutboxScreen(self.ctx, dispatch=self.queue.poller.dispatch_now), self._jump_to)
 
     def _jump_to(self, request_id: str | None) -> None:
         if request_id:

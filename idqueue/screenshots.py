@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,55 @@ async def scene_pending(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+class _RefusingGitHub:
+    """A GitHub writer that refuses assignments like a token without admin rights (403), and
+    "sends" everything else; Slack writes "succeed". Only for the outbox scene: no network."""
+
+    def __init__(self, target: str, now: datetime) -> None:
+        self.target = target
+        self.now = now
+
+    def send(self, action: Any, *, maybe_sent: bool) -> dict[str, Any]:
+        from github import GithubException
+
+        from idqueue.outbox.github_writer import map_github_error
+        from idqueue.sources.base import RateLimited
+
+        if self.target == "github" and action.kind.value == "assign":
+            raise map_github_error(GithubException(403, {"message": "Must have admin rights to Repository."}, {}),
+                                   f"assign @{action.params.get('login')} on {action.params.get('repo')}"
+                                   f"#{action.params.get('number')}", now=self.now)
+        if self.target == "github" and action.kind.value == "reply":
+            raise RateLimited("GitHub secondary rate limit while trying to comment", source="github",
+                              until=self.now + timedelta(minutes=4))
+        return {}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+async def scene_outbox(pilot: Pilot[Any]) -> None:
+    """The outbox (O): a refused assignment waits for you, a comment waits out a rate limit."""
+    from idqueue.outbox.dispatcher import Dispatcher
+
+    app: Any = pilot.app
+    ctx = app.ctx
+    screen = app.queue
+    done = [r for r in screen.table.loaded_rows() if "Please update the Identity docs link" in r.request.title]
+    other = next(r for r in screen.table.loaded_rows() if r.request.github_item and not r.request.assignee)
+    ctx.actions.take(done[0].id)  # Erin Walsh has it: a reassignment
+    ctx.actions.reply(other.id, template="acknowledge", target="github")
+    now = ctx.clock()
+    writers: dict[str, Any] = {t: _RefusingGitHub(t, now) for t in ("github", "slack")}
+    Dispatcher(ctx.store, ctx.settings, writers=writers, clock=ctx.clock, sleep=lambda _s: None,
+               throttle=0).run_once()
+    screen._refresh_outbox()
+    await _settle(pilot)
+    await _modal(pilot, "O", "OutboxScreen")
+    await _wait(pilot, lambda: app.screen.loaded)
+    await _settle(pilot)
+
+
 async def scene_dashboard(pilot: Pilot[Any]) -> None:
     """The metrics dashboard: this month vs last, trends, breakdowns, SLA, CSAT, breaches."""
     await _modal(pilot, "m", "DashboardScreen")
@@ -163,8 +213,10 @@ SCENES: dict[str, Scene] = {
     "reply-github": scene_reply_github,
     "help": scene_help,
     "dashboard": scene_dashboard,
-    "pending": scene_pending,  # last: it writes to the outbox
+    "pending": scene_pending,
+    "outbox": scene_outbox,
 }
+"""Each scene starts from its own copy of the synced database, so scenes that act do not leak."""
 
 
 async def _shoot(settings: Any, db: Path, name: str, scene: Scene, out: Path, health: dict[str, Any]) -> Path:
@@ -196,9 +248,20 @@ async def _shoot(settings: Any, db: Path, name: str, scene: Scene, out: Path, he
     return target
 
 
+def _copy_db(src: Path, dst: Path) -> None:
+    """Copy a SQLite database (the backup API also copies what is still in the WAL file)."""
+    source, target = sqlite3.connect(src), sqlite3.connect(dst)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
 def generate(out: Path, names: list[str] | None = None) -> list[Path]:
     """Write the screenshots into ``out``; returns their paths."""
     from idqueue.commands.tui_cmds import sandbox_settings
+    from idqueue.outbox import service
     from idqueue.sandbox.runner import Sandbox
     from idqueue.store.db import Store
     from idqueue.sync import SyncEngine, build_sources
@@ -221,12 +284,20 @@ def generate(out: Path, names: list[str] | None = None) -> list[Path]:
             store.close()
         finally:
             sb.stop()
+        real_new_id = service.new_id
         try:
             for name, scene in SCENES.items():
                 if names and name not in names:
                     continue
-                written.append(asyncio.run(_shoot(settings, db, name, scene, out, health)))
+                scene_db = Path(tmp) / f"scene-{name}.db"
+                _copy_db(db, scene_db)
+                # Outbox action ids are random; a screenshot that shows one must not change every run.
+                counter = iter(range(1, 1_000_000))
+                service.new_id = lambda prefix="", c=counter: f"{prefix}{next(c):012x}"  # type: ignore[misc]
+                written.append(asyncio.run(_shoot(settings.model_copy(update={"db": scene_db}), scene_db, name,
+                                                  scene, out, health)))
         finally:
+            service.new_id = real_new_id
             if previous is None:
                 os.environ.pop("IDQUEUE_CONFIG_FILE", None)
             else:

@@ -73,6 +73,8 @@ def _print_steps(steps: Sequence[Step], *, dry_run: bool) -> None:
             click.echo(f"     text for {where}:")
             for line in sanitize_terminal(step.text).rstrip("\n").split("\n"):
                 click.echo(f"     │ {line}")
+        if step.reassign_from:
+            click.echo(f"     note: {_safe(step.reassign_from, 80)} has it now; this reassigns it")
         if step.missing:
             click.echo(f"     missing values: {', '.join(step.missing)}")
         for match in step.pii:
@@ -100,12 +102,16 @@ def _run(
     yes: bool = False,
 ) -> None:
     """The shared body of every verb: plan, print, queue, send, report."""
-    from idqueue.outbox.models import ActionError
+    from idqueue.outbox.models import ActionError, NothingToDo
 
     actions = _actions(ctx)
     _print_header(ctx, request_id)
     try:
         steps = plan(actions)
+    except NothingToDo as exc:
+        # Not an error: e.g. taking a request that is already yours.
+        click.echo(f"  {_safe(str(exc), 200)}")
+        return
     except ActionError as exc:
         raise CliError(str(exc)) from None
     _print_steps(steps, dry_run=dry_run)
@@ -281,7 +287,9 @@ reopen = _request_verb(
 @click.command()
 @click.argument("request_id")
 @click.option("--template", "-t", "template", default=None, help="Response template key (see `idqueue templates`).")
-@click.option("--text", default=None, help="Free text (Markdown) instead of a template.")
+@click.option("--text", default=None,
+              help="Free text (Markdown). With --template: post this text instead of the template's, "
+                   "keeping the template's side effects.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A template variable (repeatable).")
 @click.option("--target", type=click.Choice(["auto", "slack", "github", "both"]), default="auto", show_default=True,
               help="Where to post: auto = the template's destination (free text: the Slack thread if any).")
@@ -293,7 +301,12 @@ def reply(
     ctx: Context, request_id: str, template: str | None, text: str | None, variables: tuple[str, ...],
     target: str, dry_run: bool, no_send: bool, yes: bool,
 ) -> None:
-    """Answer a request with a standard response template (and its side effects) or free text."""
+    """Answer a request with a standard response template (and its side effects) or free text.
+
+    `--template KEY --text T` together post T (your edit of the template's text; Markdown,
+    converted for Slack) and still run the template's side effects (assign me, labels,
+    pending, close, backlog). A `«missing: name»` marker left in T refuses to send.
+    """
     extra = _vars(variables)
     if template is None and text is None:
         raise CliError("give --template KEY or --text TEXT")

@@ -23,6 +23,7 @@ __all__ = [
     "ActionKind",
     "ActionState",
     "ConflictError",
+    "NothingToDo",
     "Step",
     "Target",
     "TimedOut",
@@ -139,6 +140,9 @@ class Step:
         params: the action's parameters.
         link_from: index (in the same plan) of a step whose result URL replaces
             :data:`LINK_PLACEHOLDER` in this step's text at send time (the new backlog issue).
+        reassign_from: who has the request now, when this step takes it from them (an
+            assignment that replaces someone else); previews warn and ask to reassign.
+        edited: the text is the user's edit of a template's text, not the template's own.
     """
 
     kind: ActionKind
@@ -149,6 +153,8 @@ class Step:
     pii: tuple[PiiMatch, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     link_from: int | None = None
+    reassign_from: str | None = None
+    edited: bool = False
 
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)*$")
@@ -160,6 +166,13 @@ created; the dispatcher replaces it with the real URL before sending."""
 
 class ActionError(Exception):
     """An action cannot be planned or changed; the message is for the user."""
+
+
+class NothingToDo(ActionError):
+    """The action would change nothing (e.g. taking a request that is already yours).
+
+    Not a failure: callers say so and queue nothing (the CLI exits 0).
+    """
 
 
 class ConflictError(SourceError):

@@ -10,9 +10,12 @@ What a verb writes where (defaults; the README has the user-facing table):
 * **assign / take**: GitHub assignee (the member's login from the roster) → the "assigned"
   automation message (template ``automation.on_assign_template``) where the template says →
   the ``taken`` reaction on the Slack request message. A Slack-only request has no assignee
-  field: its thread message (with idqueue's metadata) *is* the assignment.
+  field: its thread message (with idqueue's metadata) *is* the assignment. Taking a request
+  from someone else is a *reassignment* (the step says "reassign from X to Y"); assigning it
+  to whoever already has it is :class:`~idqueue.outbox.models.NothingToDo`.
 * **reply**: the template's (or free text's) message to the Slack thread and/or as a GitHub
-  comment, plus the template's side effects (assign me, labels, pending, close, backlog).
+  comment, plus the template's side effects (assign me, labels, pending, close, backlog). A
+  template's text can be edited before sending: the edit is posted, the side effects still run.
 * **pending**: the pending label on GitHub; a thread message on Slack-only requests.
 * **backlog**: GitHub: backlog label + unassign (+ the "backlog" message); Slack-only: a new
   issue in the backlog repo, then the thread gets its link.
@@ -59,6 +62,7 @@ from idqueue.outbox.models import (
     ActionError,
     ActionKind,
     ActionState,
+    NothingToDo,
     Step,
 )
 from idqueue.outbox.store import LogEntry, OutboxStore
@@ -70,6 +74,9 @@ CLOSE_REASONS = ("completed", "not_planned", "duplicate")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 PRIORITY_PREFIX = "priority:"
 _SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
+_GH_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_MARKER_RE = re.compile(r"«(missing|cannot render): ([^»]*)»")
+"""The visible marker the template renderer leaves for a value it did not have."""
 
 P = ParamSpec("P")
 
@@ -78,7 +85,11 @@ StateVerb = Literal["close", "backlog", "pending", "resume", "reopen", "unassign
 
 @dataclass
 class _Message:
-    """A message a verb posts: a template or free text, to some targets."""
+    """A message a verb posts: a template or free text, to some targets.
+
+    With a template, ``text`` (Markdown, every target) and ``texts`` (exact, per target) are
+    the user's edit of the template's text: posted instead of it, side effects unchanged.
+    """
 
     targets: list[str]
     template: ResponseTemplate | None = None
@@ -86,6 +97,7 @@ class _Message:
     extra: dict[str, str] | None = None
     assignee: str | None = None
     automation: bool = False
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,6 +122,17 @@ def _status_class(status: Status) -> str:
 
 _SLACK_LINK_RE = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|([^>]*))?>")
 _SLACK_USER_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def gh_login_like(text: str) -> bool:
+    """True for a GitHub-login-shaped string (shown as ``@login``), not a Slack id or a name."""
+    return bool(_GH_LOGIN_RE.match(text)) and not _SLACK_ID_RE.match(text)
+
+
+def _markers(text: str) -> tuple[str, ...]:
+    """The names in the ``«missing: name»`` / ``«cannot render: …»`` markers left in a text."""
+    names = [m.group(2).strip() if m.group(1) == "missing" else "cannot render" for m in _MARKER_RE.finditer(text)]
+    return tuple(dict.fromkeys(names))
 
 
 def _snippet(text: str | None, target: str, width: int = 60, names: dict[str, str] | None = None) -> str:
@@ -267,7 +290,13 @@ class Actions:
 
     # ------------------------------------------------------------------ rendering
     def _render(self, request: Request, msg: _Message, target: str) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
-        if msg.template is not None:
+        exact = msg.texts.get(target)
+        if exact is not None:
+            # The user's edit of this target's preview, posted as written (already Markdown
+            # or mrkdwn); broadcasts are still neutralised on Slack.
+            text = strip_broadcasts(exact) if target == "slack" else exact
+            return text, _markers(text), self._pii(request, text)
+        if msg.template is not None and msg.text is None:
             try:
                 rendered = render_for(
                     request, msg.template, self.settings, target=target,  # type: ignore[arg-type]
@@ -283,8 +312,15 @@ class Actions:
             # The triager's own Markdown, converted; every other &, <, > is escaped and
             # broadcasts are neutralised, exactly like template output.
             text = strip_broadcasts(markdown_to_mrkdwn(text))
+        # A marker left in free or edited text blocks sending, like a template's missing value.
+        return text, _markers(text), self._pii(request, text)
+
+    def _pii(self, request: Request, text: str) -> tuple[Any, ...]:
         allow = [m.email for m in self.settings.team.values() if m.email]
-        return text, (), tuple(find_pii(text, allow=allow))
+        if self.settings.survey.url:
+            allow.append(self.settings.survey.url)
+        allow += [u for u in (request.url, *request.links.values()) if u]
+        return tuple(find_pii(text, allow=allow))
 
     def _mention(self, key: str | None) -> str:
         if key and key in self.settings.team:
@@ -321,7 +357,13 @@ class Actions:
         message: _Message | None = None,
         add_labels: Iterable[str] = (),
         remove_labels: Iterable[str] = (),
+        assign_if_needed: bool = False,
     ) -> list[Step]:
+        """The steps of a verb.
+
+        ``assign_if_needed``: a side effect ("assign me") that is already true is skipped
+        instead of being :class:`NothingToDo`, so the rest of the verb (its message) goes ahead.
+        """
         gh, sl = self._homes(request)
         slack_only = sl is not None and gh is None
         proj = self._projection(request)
@@ -336,13 +378,24 @@ class Actions:
             return len(steps) - 1
 
         # 1. GitHub state first, so a conflict stops the messages that would announce it.
+        reassign_from: str | None = None
+        if assign:
+            try:
+                reassign_from = self._check_assign(request, proj, assign, gh is not None)
+            except NothingToDo:
+                if not assign_if_needed:
+                    raise
+                assign = None
         if assign and gh:
             member = self.settings.team[assign]
             if not member.github:
                 raise ActionError(f"{member.name} has no GitHub login in the roster (team.{assign}.github)")
-            add(Step(ActionKind.ASSIGN, "github", f"assign @{member.github} on GitHub ({ref})",
+            what = (f"reassign from {reassign_from} to {member.name} (@{member.github})" if reassign_from
+                    else f"assign @{member.github}")
+            add(Step(ActionKind.ASSIGN, "github", f"{what} on GitHub ({ref})",
                      params={**gh_base, "login": member.github, "member": assign,
-                             "expect_assignees": list(proj.gh_assignees)}))
+                             "expect_assignees": list(proj.gh_assignees)},
+                     reassign_from=reassign_from))
         labels_add = [x for x in dict.fromkeys(add_labels) if x]
         labels_remove = [x for x in dict.fromkeys(remove_labels) if x]
         if gh and labels_add:
@@ -387,25 +440,28 @@ class Actions:
             if target not in targets or message is None:
                 continue
             text, missing, pii = self._render(render_request, message, target)
+            edited = message.template is not None and (target in message.texts or message.text is not None)
             if target == "slack" and state == "close" and self.settings.automation.slack_rating:
                 text = text.rstrip("\n") + "\nHow did we do? React to this message with :one: to :five: (5 = great).\n"
             if target == "github" and gh:
                 label = "automatic comment" if message.automation else "comment"
                 add(Step(ActionKind.REPLY, "github", f'{label} on GitHub ({ref}): "{_snippet(text, target)}"',
                          text=text, missing=missing, pii=pii,
-                         params={**gh_base, "automation": message.automation}))
+                         params={**gh_base, "automation": message.automation}, edited=edited))
             elif target == "slack" and sl:
                 slack_posted = True
                 link = create_index if LINK_PLACEHOLDER in text else None
                 add(self._slack_message(request, sl, text, slack_action, assign=assign, reason=reason,
                                         automation=message.automation, slack_only=slack_only, proj=proj,
-                                        missing=missing, pii=pii, link_from=link))
+                                        missing=missing, pii=pii, link_from=link, edited=edited,
+                                        reassign_from=reassign_from if slack_only else None))
         if sl and slack_only and not slack_posted and (assign or state):
             # Slack has no assignee or state field: a short thread message carries it.
             text = self._state_line(state, assign, link=create_index is not None)
             add(self._slack_message(request, sl, text, slack_action, assign=assign, reason=reason,
                                     automation=True, slack_only=True, proj=proj,
-                                    link_from=create_index if LINK_PLACEHOLDER in text else None))
+                                    link_from=create_index if LINK_PLACEHOLDER in text else None,
+                                    reassign_from=reassign_from))
 
         # 4. The reaction on the Slack request message.
         if sl:
@@ -431,6 +487,8 @@ class Actions:
         missing: tuple[str, ...] = (),
         pii: tuple[Any, ...] = (),
         link_from: int | None = None,
+        edited: bool = False,
+        reassign_from: str | None = None,
     ) -> Step:
         params: dict[str, Any] = {
             "channel": sl[0], "thread_ts": sl[1], "action": action, "automation": automation,
@@ -445,8 +503,43 @@ class Actions:
             params["check"] = {"assignee": proj.sl_assignee, "status": proj.sl_status}
         label = "automatic reply" if automation else "reply"
         names = {m.slack: m.name for m in self.settings.team.values() if m.slack}
-        return Step(ActionKind.REPLY, "slack", f'{label} in the Slack thread: "{_snippet(text, "slack", names=names)}"',
-                    text=text, missing=missing, pii=pii, params=params, link_from=link_from)
+        summary = f'{label} in the Slack thread: "{_snippet(text, "slack", names=names)}"'
+        if reassign_from and assign:
+            # The thread message *is* the assignment of a Slack-only request: say what it changes.
+            summary = f"reassign from {reassign_from} to {self._name(assign)}: {summary}"
+        return Step(ActionKind.REPLY, "slack", summary, text=text, missing=missing, pii=pii, params=params,
+                    link_from=link_from, edited=edited, reassign_from=reassign_from)
+
+    def _name(self, who: str) -> str:
+        """A roster member's name (by key or GitHub login), else ``@login`` / the raw id."""
+        if who in self.settings.team:
+            return self.settings.team[who].name
+        key = self.settings.member_by_github(who) or self.settings.member_by_slack(who)
+        if key is not None:
+            return self.settings.team[key].name
+        return f"@{who}" if gh_login_like(who) else who
+
+    def _check_assign(self, request: Request, proj: _Projection, assign: str, on_github: bool) -> str | None:
+        """Who the request is taken from (their names), or None when it has no assignee.
+
+        The projection includes queued actions, so a take right after another take sees it.
+
+        Raises:
+            NothingToDo: it is already assigned to exactly this member.
+        """
+        member = self.settings.team[assign]
+        login = (member.github or "").casefold()
+        if on_github:
+            holders = list(proj.gh_assignees)
+            mine = bool(login) and {h.casefold() for h in holders} == {login}
+        else:
+            holders = [proj.sl_assignee] if proj.sl_assignee else []
+            mine = holders == [assign] or (bool(holders) and self._name(holders[0]) == member.name)
+        if mine:
+            who = "you" if assign == self.settings.me else member.name
+            raise NothingToDo(f"{request.key} is already assigned to {who}; nothing to do")
+        others = [h for h in holders if h != assign and not (login and h.casefold() == login)]
+        return ", ".join(self._name(h) for h in others) or None
 
     # ------------------------------------------------------------------ plans (pure)
     def plan_assign(self, request_id: str, member: str) -> list[Step]:
@@ -475,26 +568,51 @@ class Actions:
         text: str | None = None,
         target: str = "auto",
         extra: dict[str, str] | None = None,
+        texts: dict[str, str] | None = None,
     ) -> list[Step]:
-        """Answer with a template (and its side effects) or free text.
+        """Answer with a template (and its side effects), an edited template, or free text.
 
         Args:
             request_id: the request.
             template: template key; its side effects (assign me, labels, pending, close,
-                backlog) are part of the plan.
-            text: free text (Markdown) instead of a template.
+                backlog) are part of the plan, also when its text is edited.
+            text: Markdown. Alone, free text. With ``template``, the edited text of the
+                template: posted instead of the template's own (as written on GitHub, converted
+                to mrkdwn for Slack), with the template's side effects.
             target: ``auto`` (the template's destination; free text: the Slack thread if any,
                 else GitHub), ``slack``, ``github`` or ``both``.
             extra: ``--var`` values for the template.
+            texts: the exact text for some targets, already in that target's format
+                (``{"slack": mrkdwn}`` / ``{"github": markdown}``), e.g. edited in the reply
+                composer's preview of that target. It wins over ``text`` and the template for
+                that target only; other targets get the template's (or ``text``'s) rendering.
+
+        A ``«missing: name»`` marker left in any posted text blocks queueing, like a template
+        value that has no value.
         """
-        if (template is None) == (text is None or not text.strip()):
+        texts = dict(texts or {})
+        unknown = sorted(set(texts) - {"github", "slack"})
+        if unknown:
+            raise ActionError(f"unknown target {unknown[0]!r} for an edited text (slack or github)")
+        if text is not None and not text.strip():
+            text = None
+        if template is None and text is None and not texts:
             raise ActionError("give either a template or a text to send")
+        if any(not t.strip() for t in texts.values()):
+            raise ActionError("the edited text is empty")
         request = self._request(request_id)
         tpl = self._template(template) if template is not None else None
         targets = self._targets(request, target, tpl)
         if not targets:
             raise ActionError("this template does not go anywhere this request lives (check its destination)")
-        message = _Message(targets=targets, template=tpl, text=text, extra=extra)
+        stray = [t for t in texts if t not in targets]
+        if stray:
+            raise ActionError(f"there is an edited text for {stray[0]}, but this reply goes to "
+                              f"{' and '.join(targets)} (pass --target)")
+        bare = [t for t in targets if t not in texts] if tpl is None and text is None else []
+        if bare:
+            raise ActionError(f"no text to post to {bare[0]}")
+        message = _Message(targets=targets, template=tpl, text=text, extra=extra, texts=texts)
         se = tpl.side_effects if tpl is not None else None
         state: StateVerb | None = None
         reason = "completed"
@@ -511,6 +629,7 @@ class Actions:
         return self._plan(
             request, assign=assign, state=state, reason=reason, message=message,
             add_labels=se.add_labels if se else (), remove_labels=se.remove_labels if se else (),
+            assign_if_needed=True,
         )
 
     def plan_pending(self, request_id: str) -> list[Step]:
@@ -579,10 +698,9 @@ class Actions:
     def _enqueue(self, request_id: str, steps: list[Step]) -> list[Action]:
         missing = sorted({name for s in steps for name in s.missing})
         if missing:
-            raise ActionError(
-                "the message has no value for: " + ", ".join(missing)
-                + " (pass --var name=value, or edit the template)"
-            )
+            fix = ("edit the text: it still has a «missing: …» marker" if any(s.edited and s.missing for s in steps)
+                   else "pass --var name=value, or edit the template")
+            raise ActionError("the message has no value for: " + ", ".join(missing) + f" ({fix})")
         if not steps:
             return []
         request = self._request(request_id)

@@ -24,6 +24,8 @@ class PlanScreen(ModalScreen[bool]):
         steps: ``Step`` objects from ``Actions.plan_*`` (kind, target, summary, text, missing, pii).
         confirm: the confirm button's label.
         note: an extra line under the steps.
+        warning: a line above the steps that must not be missed (e.g. "this reassigns it from
+            Erin Walsh to Ana Reyes"); the dialog is styled as a warning.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -31,21 +33,26 @@ class PlanScreen(ModalScreen[bool]):
         Binding("n,escape", "cancel", "Cancel", id="plan.no"),
     ]
 
-    def __init__(self, title: str, steps: Sequence[Any], *, confirm: str = "Queue it", note: str = "") -> None:
+    def __init__(self, title: str, steps: Sequence[Any], *, confirm: str = "Queue it", note: str = "",
+                 warning: str = "") -> None:
         super().__init__(classes="modal")
         self.title_text = title
         self.steps = list(steps)
         self.confirm_label = confirm
         self.note = note
+        self.warning = warning
         self.blocked = bool(missing_of(self.steps)) or not self.steps
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog dialog-wide"):
+        with Vertical(classes="dialog dialog-wide" + (" -warning" if self.warning else ""), id="plan-dialog"):
             yield Label(Text(self.title_text), classes="dialog-title")
+            if self.warning:
+                yield Label(Text(self.warning), id="plan-warning", classes="dialog-warning")
             with VerticalScroll(classes="dialog-body"):
                 yield StepsView(id="steps")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.confirm_label} (y)", id="confirm", variant="primary", disabled=self.blocked)
+                yield Button(f"{self.confirm_label} (y)", id="confirm", variant="warning" if self.warning else "primary",
+                             disabled=self.blocked)
                 yield Button("Cancel (n)", id="cancel")
 
     def on_mount(self) -> None:

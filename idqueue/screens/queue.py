@@ -32,6 +32,7 @@ from idqueue.screens.choice import ChoiceScreen
 from idqueue.screens.close import CloseScreen
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.screens.context import TuiContext
+from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.plan import PlanScreen
 from idqueue.screens.reply import ReplyScreen
 from idqueue.screens.search import SearchScreen
@@ -134,6 +135,7 @@ class QueueScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
+        self.query_one(StatusBar).outbox_key = _key_for(self, "app.outbox", "O")
         if self.ctx.engine is not None:
             self.query_one(StatusBar).set_health(list(self.ctx.engine.health.values()), _last_sync(self.ctx))
         if self.ctx.live and self.ctx.engine is not None:
@@ -278,6 +280,10 @@ class QueueScreen(Screen[None]):
             self.table.reload()
         self._refresh_outbox()
 
+    @on(Poller.LiveChanged)
+    def _live_changed(self, event: Poller.LiveChanged) -> None:
+        self.query_one(StatusBar).set_live(event.label, event.health.live)
+
     @on(Poller.Dispatched)
     def _dispatched(self, event: Poller.Dispatched) -> None:
         if event.error:
@@ -312,8 +318,15 @@ class QueueScreen(Screen[None]):
         if self.ctx.settings.ui.bell:
             self.app.bell()
 
-    @work(thread=True, exclusive=True, group="outbox-count")
     def _refresh_outbox(self) -> None:
+        """Count the outbox for the status bar, and re-read an open outbox screen."""
+        self._count_outbox()
+        for screen in self.app.screen_stack:
+            if isinstance(screen, OutboxScreen) and screen.is_mounted:
+                screen.reload()
+
+    @work(thread=True, exclusive=True, group="outbox-count")
+    def _count_outbox(self) -> None:
         actions = self.ctx.actions
         if actions is None:
             return
@@ -324,7 +337,12 @@ class QueueScreen(Screen[None]):
             failed = actions.all(states=(ActionState.FAILED, ActionState.NEEDS_ATTENTION))
         except Exception:
             return
-        self.app.call_from_thread(self.query_one(StatusBar).set_outbox, len(unsent), len(failed))
+        self.app.call_from_thread(self._show_outbox_counts, len(unsent), len(failed))
+
+    def _show_outbox_counts(self, pending: int, failed: int) -> None:
+        # Widgets are only touched here, on the UI thread; the bar may be gone while the app closes.
+        for bar in self.query(StatusBar):
+            bar.set_outbox(pending, failed)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """An action that failed unexpectedly is reported, never fatal."""
@@ -364,31 +382,41 @@ class QueueScreen(Screen[None]):
         elif ids and ids[0] == self.table.cursor_id:
             self.table.move_next()
 
-    async def _confirm_bulk(self, verb: str, ids: Sequence[str], detail: str = "") -> bool:
+    async def _confirm_bulk(self, verb: str, ids: Sequence[str], detail: str = "", *, warning: str = "",
+                            confirm: str | None = None) -> bool:
         if len(ids) < 2:
             return True
         keys = ", ".join(self._key(i) for i in ids[:20]) + (" …" if len(ids) > 20 else "")
         body = Text(f"{detail}\n\n" if detail else "")
+        if warning:
+            body.append(f"{warning}\n\n", "bold")
         body.append(f"Requests: {keys}")
-        result = await self.app.push_screen_wait(ConfirmScreen(f"{verb} {len(ids)} requests?", body, confirm=verb))
+        result = await self.app.push_screen_wait(ConfirmScreen(f"{verb} {len(ids)} requests?", body,
+                                                               confirm=confirm or verb))
         return bool(result)
 
     async def _perform(self, verb: str, ids: Sequence[str], call: Callable[[str], object], done: str) -> None:
         """Queue ``call(request_id)`` for each id (off the UI thread), then refresh and dispatch."""
+        from idqueue.outbox.models import NothingToDo
 
-        def run() -> tuple[list[str], list[tuple[str, str]]]:
+        def run() -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
             ok: list[str] = []
             failed: list[tuple[str, str]] = []
+            skipped: list[tuple[str, str]] = []
             for rid in ids:
                 try:
                     call(rid)
                     ok.append(rid)
+                except NothingToDo as exc:  # e.g. already yours: said, not an error
+                    skipped.append((rid, str(exc)))
                 except Exception as exc:  # ActionError carries a message for the user
                     failed.append((rid, str(exc)))
-            return ok, failed
+            return ok, failed, skipped
 
         async with self._lock:
-            ok, failed = await asyncio.to_thread(run)
+            ok, failed, skipped = await asyncio.to_thread(run)
+        for rid, why in skipped:
+            self.notify(one_line(why, 300), title=f"{verb} {self._key(rid)}", markup=False)
         for rid, error in failed:
             self.notify(one_line(error, 300), title=f"{verb} {self._key(rid)} failed", severity="error", markup=False)
         if ok:
@@ -426,7 +454,19 @@ class QueueScreen(Screen[None]):
         if member is None:
             return
         name = member_name(settings, member)
-        if not await self._confirm_bulk("Assign", ids, f"Assign to {name}"):
+        check = await self._check_assignment("Assign", ids, lambda rid: self.ctx.actions.plan_assign(rid, member))
+        if check is None:
+            return
+        ids, steps, reassigned = check
+        if reassigned and len(ids) == 1:
+            # Taking it from someone is worth a look at the plan first; a plain assign is not.
+            if not await self.app.push_screen_wait(
+                PlanScreen(f"Assign {self._label(ids)} to {name}", steps, confirm="Reassign",
+                           warning=_reassign_warning(reassigned, name, self._key))):
+                return
+        elif not await self._confirm_bulk("Assign", ids, f"Assign to {name}",
+                                          warning=_reassign_warning(reassigned, name, self._key),
+                                          confirm="Reassign" if reassigned else None):
             return
         self._advance(ids)
         await self._perform("Assign", ids, lambda rid: self.ctx.actions.assign(rid, member),
@@ -444,16 +484,59 @@ class QueueScreen(Screen[None]):
     @work(group="ui-action", exit_on_error=False)
     async def _take(self, ids: list[str]) -> None:
         actions = self.ctx.actions
-        try:
-            steps = await asyncio.to_thread(actions.plan_take, ids[0])
-        except Exception as exc:
-            self.notify(one_line(str(exc), 300), title="Take", severity="error", markup=False)
+        check = await self._check_assignment("Take", ids, actions.plan_take)
+        if check is None:
             return
+        ids, steps, reassigned = check
+        me = member_name(self.ctx.settings, self.ctx.settings.me)
         note = f"The same steps are queued for each of the {len(ids)} requests." if len(ids) > 1 else ""
-        if not await self.app.push_screen_wait(PlanScreen(f"Take {self._label(ids)}", steps, note=note)):
+        plan = PlanScreen(f"Take {self._label(ids)}", steps, note=note, confirm="Reassign" if reassigned else "Queue it",
+                          warning=_reassign_warning(reassigned, me, self._key))
+        if not await self.app.push_screen_wait(plan):
             return
         self._advance(ids)
         await self._perform("Take", ids, actions.take, "You took {what}")
+
+    async def _check_assignment(
+        self, verb: str, ids: list[str], plan: Callable[[str], list[Any]]
+    ) -> tuple[list[str], list[Any], dict[str, str]] | None:
+        """Plan an assignment for each id: drop the ones that are already assigned to that person
+        (said, not an error) and find the ones taken from someone else.
+
+        Returns:
+            (ids still to do, the first one's steps, {id: current assignee} for reassignments),
+            or None when nothing is left to do.
+        """
+        from idqueue.outbox.models import NothingToDo
+
+        def run() -> tuple[list[str], list[Any], dict[str, str], list[str], list[tuple[str, str]]]:
+            todo: list[str] = []
+            first: list[Any] = []
+            reassigned: dict[str, str] = {}
+            skipped: list[str] = []
+            failed: list[tuple[str, str]] = []
+            for rid in ids:
+                try:
+                    steps = plan(rid)
+                except NothingToDo as exc:
+                    skipped.append(str(exc))
+                    continue
+                except Exception as exc:
+                    failed.append((rid, str(exc)))
+                    continue
+                todo.append(rid)
+                first = first or steps
+                holder = next((s.reassign_from for s in steps if getattr(s, "reassign_from", None)), None)
+                if holder:
+                    reassigned[rid] = holder
+            return todo, first, reassigned, skipped, failed
+
+        todo, first, reassigned, skipped, failed = await asyncio.to_thread(run)
+        for why in skipped:
+            self.notify(one_line(why, 300), title=verb, markup=False)
+        for rid, error in failed:
+            self.notify(one_line(error, 300), title=f"{verb} {self._key(rid)}", severity="error", markup=False)
+        return (todo, first, reassigned) if todo else None
 
     def action_reply(self) -> None:
         """Reply with a template (previewed for Slack or GitHub) or free text."""
@@ -474,13 +557,21 @@ class QueueScreen(Screen[None]):
         )
         if choice is None:
             return
+        kwargs = choice.reply_kwargs()
+        if choice.template is not None:
+            # An "assign me" template takes the request from whoever has it: ask, like take does.
+            check = await self._check_assignment("Reply", [rid], lambda r: self.ctx.actions.plan_reply(r, **kwargs))
+            if check is None:
+                return
+            _, steps, reassigned = check
+            if reassigned:
+                me = member_name(self.ctx.settings, self.ctx.settings.me)
+                if not await self.app.push_screen_wait(
+                    PlanScreen(f"Reply to {self._label([rid])}", steps, confirm="Reassign",
+                               warning=_reassign_warning(reassigned, me, self._key))):
+                    return
         self._advance([rid])
-        await self._perform(
-            "Reply", [rid],
-            lambda r: self.ctx.actions.reply(r, template=choice.template, text=choice.text, target=choice.target,
-                                             extra=choice.extra or None),
-            "Reply to {what} queued",
-        )
+        await self._perform("Reply", [rid], lambda r: self.ctx.actions.reply(r, **kwargs), "Reply to {what} queued")
 
     def _load_templates(self) -> dict[str, Any]:
         if self._templates is None:
@@ -686,6 +777,24 @@ class QueueScreen(Screen[None]):
         """Show a request in the queue (used by the dashboard): clears filters if it is hidden."""
         self._apply_query(QueueQuery(include_closed=True, sort=self.query_state.sort))
         self.table.go_to(request_id)
+
+
+def _key_for(screen: QueueScreen, binding_id: str, default: str) -> str:
+    """The key in effect for a binding id (the user's keymap wins), for hints."""
+    keys = screen.ctx.settings.ui.keymap.get(binding_id, default)
+    return screen.app.get_key_display(Binding(keys.split(",")[0].strip() or default, ""))
+
+
+def _reassign_warning(reassigned: dict[str, str], to: str, key: Callable[[str], str]) -> str:
+    """The warning line of a reassignment ("" when nobody else has the requests)."""
+    if not reassigned:
+        return ""
+    if len(reassigned) == 1:
+        holder = next(iter(reassigned.values()))
+        return f"⚠ Already assigned: this reassigns it from {holder} to {to}."
+    listed = ", ".join(f"{key(rid)} ({holder})" for rid, holder in list(reassigned.items())[:10])
+    more = " …" if len(reassigned) > 10 else ""
+    return f"⚠ {len(reassigned)} of them are assigned to someone else and will be reassigned to {to}: {listed}{more}"
 
 
 def _last_sync(ctx: TuiContext) -> Any:

@@ -2,14 +2,18 @@
 posted (Slack mrkdwn in the thread, or GitHub Markdown as a comment), fill missing values, edit,
 then send.
 
-Sending is refused while the text still contains a ``«missing: …»`` marker, and text that looks
-like personal data needs a second confirmation before it goes to a (public) GitHub issue.
+Edits are per target: editing the Slack preview changes the Slack text only (it is posted as
+written, in mrkdwn), and the GitHub preview stays the template's own Markdown until it is edited
+too. Only the chosen target is sent. An edited template keeps its side effects (assign me,
+labels, pending, close, backlog). Sending is refused while the text still contains a
+``«missing: …»`` marker, and text that looks like personal data needs a second confirmation
+before it goes to a (public) GitHub issue.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from rich.style import Style
 from rich.text import Text
@@ -53,12 +57,35 @@ TARGET_NAMES = {"slack": "Slack thread", "github": "GitHub comment"}
 
 @dataclass(frozen=True)
 class ReplyChoice:
-    """What to send: a template (rendered by the outbox) or edited/free text, and where."""
+    """What to send, and where.
+
+    Attributes:
+        template: the template key (its side effects run, edited or not), or None for free text.
+        text: None to send the template as the outbox renders it; with a template, the user's
+            edit of the ``target`` preview (in that target's format, posted as written); without
+            one, free Markdown.
+        target: the one destination chosen in the composer.
+        extra: values typed for missing template variables.
+    """
 
     template: str | None
     text: str | None
     target: Target
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def edited(self) -> bool:
+        """A template whose text was edited by hand."""
+        return self.template is not None and self.text is not None
+
+    def reply_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``Actions.reply(request_id, **kwargs)`` / ``plan_reply``."""
+        kwargs: dict[str, Any] = {"template": self.template, "target": self.target, "extra": self.extra or None}
+        if self.edited:
+            kwargs["texts"] = {self.target: self.text}
+        elif self.template is None:
+            kwargs["text"] = self.text
+        return kwargs
 
 
 class ReplyScreen(ModalScreen[ReplyChoice | None]):
@@ -98,7 +125,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         self.text = ""
         self.rendered_text = ""
         self.missing: tuple[str, ...] = ()
-        self.edited = False
+        # The user's edits of a template, per target (Slack mrkdwn / GitHub Markdown).
+        self.edits: dict[Target, str] = {}
         self.error: str | None = None
         if self.template_key is not None:
             self._pick_target_for(self.templates[self.template_key])
@@ -156,9 +184,14 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         if wanted and self.target not in wanted:
             self.target = wanted[0]
 
+    @property
+    def edited(self) -> bool:
+        """The text of the target being previewed is a hand edit of the template's."""
+        return self.template_key is not None and self.target in self.edits
+
     def _choose(self, key: str) -> None:
         editor = self.query_one("#editor", TextArea)
-        self.edited = False
+        self.edits.clear()
         if key == FREE_TEXT:
             self.template_key = None
             self.rendered_text = ""
@@ -189,9 +222,9 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             self.missing = ()
         else:
             self.error = None
-            self.rendered_text = self.text = rendered.text
+            self.rendered_text = rendered.text
+            self.text = self.edits.get(self.target, rendered.text)
             self.missing = rendered.missing
-        self.edited = False
         self.query_one("#editor", TextArea).load_text(self.text)
         self._set_values([m for m in self.missing if "." not in m and m not in RESERVED_NAMES])
         self._update_preview()
@@ -226,15 +259,27 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         preview.highlight_regex(MISSING_RE, self._style("missing"))
         self.query_one("#preview", Static).update(preview)
         warnings = Text()
-        where = ("Slack thread reply, Slack mrkdwn" if self.target == "slack"
-                 else "GitHub issue comment, Markdown (the issue may be public)")
+        if self.target == "github":
+            where = "GitHub issue comment, Markdown (the issue may be public)"
+        elif self.template_key is None:
+            where = "Slack thread reply (write Markdown; it is converted to Slack mrkdwn)"
+        else:
+            where = "Slack thread reply, Slack mrkdwn"
         warnings.append(f"Posts as: {where}", self._style("dim"))
-        if self.edited and self.template_key is not None:
+        if self.template_key is not None:
+            other: Target = "github" if self.target == "slack" else "slack"
             effects = self.templates[self.template_key].side_effects.describe()
-            warnings.append(" · edited: sent as free text", self._style("dim"))
+            if self.edited:
+                warnings.append(" · ✎ edited: posted exactly as shown", self._style("dim"))
             if effects:
-                warnings.append(f"\n⚠ The template's side effects ({effects}) are not applied to edited text",
-                                self._style("warning"))
+                warnings.append(f"\nAlso does: {effects}" + (" (kept with your edit)" if self.edited else ""),
+                                self._style("warning" if self.edited else "dim"))
+            if other in self.edits and not self.edited:
+                # Edits are per target: say so where a switch could make the user think it carried over.
+                short = {"slack": "Slack", "github": "GitHub"}
+                warnings.append(f"\n✎ Edits are per target: your {short[other]} edit stays with {short[other]}; "
+                                f"this is the template's own {short[self.target]} text. Only the chosen target "
+                                "is sent.", self._style("warning"))
         if self.error:
             warnings.append(f"\n✗ {one_line(self.error, 200)}", self._style("missing"))
         missing = self._current_missing()
@@ -273,17 +318,18 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         target = event.pressed.id
         if target in ("slack", "github") and target != self.target:
             self.target = target  # type: ignore[assignment]
-            if self.edited or self.template_key is None:
-                self._update_preview()
+            if self.template_key is None:
+                self._update_preview()  # free Markdown: the outbox converts it for either target
             else:
-                self._render_template()
+                self._render_template()  # this target's own rendering, or its own edit
 
     @on(Input.Changed, "#values Input")
     def _value_changed(self, event: Input.Changed) -> None:
         if event.input.id:
             self.extra[event.input.id.removeprefix("var-")] = event.value
             if self.edited:
-                self.notify("The text was edited by hand; the value was not inserted.", severity="warning")
+                self.notify(f"The {TARGET_NAMES[self.target]} text was edited by hand; the value was not inserted.",
+                            severity="warning")
             else:
                 self._render_template()
                 event.input.focus()
@@ -293,7 +339,11 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         text = event.text_area.text
         if text != self.text:
             self.text = text
-            self.edited = text != self.rendered_text
+            if self.template_key is not None:
+                if text != self.rendered_text:
+                    self.edits[self.target] = text
+                else:
+                    self.edits.pop(self.target, None)
             self._update_preview()
 
     @on(Button.Pressed, "#edit")
@@ -314,12 +364,11 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         if self.query_one("#send", Button).disabled:
             self.notify("Nothing to send yet, or values are missing.", severity="warning")
             return
-        # Edited text is sent as free text: the outbox renders templates itself, so the
-        # template (and its side effects) only applies when the text is sent as rendered.
-        free = self.edited or self.template_key is None
+        # An unedited template is rendered again by the outbox (same text); an edit is sent as
+        # written for this target, and the template's side effects apply either way.
         choice = ReplyChoice(
-            template=None if free else self.template_key,
-            text=self.text if free else None,
+            template=self.template_key,
+            text=self.text if self.edited or self.template_key is None else None,
             target=self.target,
             extra={k: v for k, v in self.extra.items() if v.strip()},
         )

@@ -62,6 +62,10 @@ class StatusBar(Static):
         self.failed = 0
         self.polling = False
         self.message = ""
+        self.outbox_key = "O"
+        """The key that opens the outbox screen (hinted next to the counts)."""
+        self.live: tuple[str, bool] | None = None
+        """Slack Socket Mode: (label, live) — "Slack live" / "Slack polling (…)"; None hides it."""
 
     def on_mount(self) -> None:
         self._redraw()
@@ -75,6 +79,11 @@ class StatusBar(Static):
     def set_outbox(self, pending: int, failed: int) -> None:
         """Show how many actions are waiting to be sent / have failed."""
         self.pending, self.failed = pending, failed
+        self._redraw()
+
+    def set_live(self, label: str | None, live: bool = False) -> None:
+        """Show whether Slack changes arrive instantly (Socket Mode) or by polling; None hides it."""
+        self.live = (label, live) if label else None
         self._redraw()
 
     def set_polling(self, polling: bool, message: str = "") -> None:
@@ -98,6 +107,9 @@ class StatusBar(Static):
             state = _HEALTH_CLASS.get(health.state, "dim")
             text.append("● ", self._style(state))
             text.append(one_line(describe_health(health, self._tz), 80))
+        if self.live is not None:
+            text.append("  ")
+            text.append(one_line(self.live[0], 60), self._style("ok") if self.live[1] else self._style("warning"))
         text.append(" │ ", self._style("dim"))
         if self.last_sync is not None:
             text.append(f"synced {self.last_sync.astimezone(self._tz).strftime('%H:%M')}")
@@ -112,6 +124,8 @@ class StatusBar(Static):
             text.append(f"outbox: {self.pending} pending", self._style("warning") if self.pending else Style())
             if self.failed:
                 text.append(f", {self.failed} failed", self._style("error"))
+            if self.outbox_key:
+                text.append(f" ({self.outbox_key} to view)", self._style("dim"))
         else:
             text.append("outbox: all sent", self._style("dim"))
         self.update(text)

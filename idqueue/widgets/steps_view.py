@@ -55,7 +55,10 @@ class StepsView(Static):
         if not self.steps:
             parts.append(Text("Nothing to do.", style=self._style("dim")))
         for number, step in enumerate(self.steps, 1):
-            parts.append(Text(f"{number}. {one_line(str(step.summary), 200)}", style=self._style("summary")))
+            line = Text(f"{number}. {one_line(str(step.summary), 200)}", style=self._style("summary"))
+            if getattr(step, "edited", False):
+                line.append(" (your edited text)", style=self._style("dim"))
+            parts.append(line)
             if getattr(step, "text", None):
                 body = Text(sanitize_terminal(str(step.text)).rstrip("\n"), style=self._style("text"))
                 body.highlight_regex(MISSING_RE, self._style("missing"))

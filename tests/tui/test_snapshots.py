@@ -11,12 +11,14 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from textual.pilot import Pilot
-from tui_helpers import SIZE, no_blink, ready, settle, wait_for
+from tui_helpers import SIZE, failed_take, no_blink, ready, scripted, settle, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.domain.models import SourceKind
 from idqueue.screens.assign import AssignScreen
 from idqueue.screens.help import HelpScreen
+from idqueue.screens.outbox import OutboxScreen
+from idqueue.screens.plan import PlanScreen
 from idqueue.screens.queue import QueueScreen
 from idqueue.screens.reply import ReplyScreen
 from idqueue.sources.base import AuthError, Batch, RateLimited, Source
@@ -224,6 +226,47 @@ def test_hostile_text_is_literal(snap_compare: Any, make_app: Any) -> None:
         await ready(pilot)
         await pilot.press("v")
         await go_to(pilot, "[@click=app.quit]")
+        await finish(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_outbox_screen(snap_compare: Any, make_app: Any) -> None:
+    """The outbox (O): GitHub refused the assignment (403) so it needs attention, the rest of the
+    verb waits behind it; the detail shows the whole reason."""
+    import idqueue.outbox.service as service
+
+    app: IdqueueApp = make_app()
+    scripted(app)
+    ids = iter(range(1, 100))
+    real = service.new_id
+    service.new_id = lambda prefix="": f"{prefix}{next(ids):012x}"  # action ids are random: pin them
+    try:
+        failed_take(app)
+    finally:
+        service.new_id = real
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await pilot.press("O")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, OutboxScreen), what="outbox")
+        screen = pilot.app.screen
+        assert isinstance(screen, OutboxScreen)
+        await wait_for(pilot, lambda: screen.loaded, what="rows")
+        await settle(pilot)
+        await finish(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_take_reassign_preview(snap_compare: Any, make_app: Any) -> None:
+    """Take on a request Erin Walsh has: the warning line and the "Reassign (y)" button."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        await go_to(pilot, "Please update the Identity docs link in the header")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PlanScreen), what="plan")
         await finish(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

@@ -6,9 +6,17 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from github import GithubException
 from textual.pilot import Pilot
 
+from idqueue.app import IdqueueApp
+from idqueue.outbox.dispatcher import Dispatcher
+from idqueue.outbox.github_writer import map_github_error
+from idqueue.outbox.models import Action, ActionKind
+
 SIZE = (160, 50)
+DOCS_LINK = "Please update the Identity docs link in the header"
+"""REQ-28 in the synced month: on Slack and GitHub, assigned to Erin Walsh."""
 
 
 async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], *, timeout: float = 10.0,
@@ -49,3 +57,48 @@ def no_blink(pilot: Pilot[Any]) -> None:
     for area in pilot.app.screen.query(TextArea):
         area.cursor_blink = False
 
+
+
+class ScriptedWriter:
+    """An outbox writer that refuses GitHub assignments with a 403 while ``refuse`` is set (the
+    real GitHub error mapping words the reason) and "sends" everything else. No network."""
+
+    def __init__(self, target: str, app: IdqueueApp) -> None:
+        self.target = target
+        self.app = app
+        self.refuse = True
+        self.sent: list[str] = []
+
+    def send(self, action: Action, *, maybe_sent: bool) -> dict[str, Any]:
+        if self.refuse and self.target == "github" and action.kind is ActionKind.ASSIGN:
+            p = action.params
+            raise map_github_error(GithubException(403, {"message": "Must have admin rights to Repository."}, {}),
+                                   f"assign @{p['login']} on {p['repo']}#{p['number']}", now=self.app.ctx.clock())
+        self.sent.append(action.id)
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def scripted(app: IdqueueApp) -> dict[str, ScriptedWriter]:
+    """Give the app a dispatcher with scripted writers (before it runs: the poller takes it at compose)."""
+    writers = {t: ScriptedWriter(t, app) for t in ("github", "slack")}
+    app.ctx.dispatcher = Dispatcher(app.ctx.store, app.ctx.settings, writers=writers,  # type: ignore[arg-type]
+                                    clock=app.ctx.clock, sleep=lambda _s: None, throttle=0)
+    return writers
+
+
+def rid_of(app: IdqueueApp, title: str = DOCS_LINK) -> str:
+    """The id of REQ-28 (checked against its title and assignee)."""
+    request = app.ctx.store.get_request("REQ-28")
+    assert request is not None and request.title == title and request.assignee == "erin"
+    return request.id
+
+
+def failed_take(app: IdqueueApp) -> str:
+    """Take REQ-28 (Erin Walsh's) and dispatch: the assignment is refused, the rest of the verb waits."""
+    rid = rid_of(app)
+    app.ctx.actions.take(rid)
+    app.ctx.dispatcher.run_once()
+    return rid

@@ -149,8 +149,10 @@ def test_validation_errors(env: WritebackEnv) -> None:
         actions.plan_close(rid, reason="because")
     with pytest.raises(ActionError, match="unknown priority"):
         actions.plan_priority(rid, "P9")
-    with pytest.raises(ActionError, match="either a template or a text"):
-        actions.plan_reply(rid, template="acknowledge", text="hi")
+    with pytest.raises(ActionError, match="edited text is empty"):
+        actions.plan_reply(rid, template="acknowledge", texts={"github": "  "})
+    with pytest.raises(ActionError, match="unknown target"):
+        actions.plan_reply(rid, template="acknowledge", texts={"email": "hi"})
     with pytest.raises(ActionError, match="either a template or a text"):
         actions.plan_reply(rid, text="   ")
     with pytest.raises(ActionError, match="no request"):
