@@ -22,7 +22,7 @@ def main() -> int:
         started = time.perf_counter()
         try:
             rows = module.run()
-        except Exception as exc:  # noqa: BLE001 - report and continue with the others
+        except Exception as exc:
             failed += 1
             print(f"{name}: FAILED: {exc!r}")
             continue

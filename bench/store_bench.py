@@ -50,8 +50,18 @@ def median_ms(fn: Callable[[], object], runs: int = 7) -> float:
     return statistics.median(times)
 
 
+def cpu_loop_ms(runs: int = 5) -> float:
+    """Median time of a fixed CPU loop: how busy the machine was during this run."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        sum(i * i for i in range(300_000))
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 def run() -> list[tuple[str, float, str]]:
-    rows: list[tuple[str, float, str]] = []
+    rows: list[tuple[str, float, str]] = [("baseline CPU loop before the store figures (ms)", cpu_loop_ms(), "—")]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db=Path(tmp) / "b.db", now=NOW.isoformat())
         store = Store.open(settings.db)

@@ -41,8 +41,16 @@ _REASON_VALUE_CHARS = 80
 
 def _norm(text: str) -> str:
     """Loose compare form: "Sign-In-Service Integration" == "sign in service integration"."""
+    # Rule values and section headings are normalised for every request: remember the short ones.
+    return _norm_short(text) if len(text) <= 256 else _norm_text(text)
+
+
+def _norm_text(text: str) -> str:
     text = text.casefold().replace("-", " ").replace("_", " ").replace("*", "")
     return " ".join(text.split()).strip(" .,:;!?")
+
+
+_norm_short = lru_cache(maxsize=2048)(_norm_text)
 
 
 def _short(text: str) -> str:

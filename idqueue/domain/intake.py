@@ -25,9 +25,10 @@ How it works, and why it is safe on hostile input:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 from idqueue.config import TemplateFieldMap
@@ -109,6 +110,24 @@ class ParsedIntake:
 
 # --------------------------------------------------------------------------- text helpers
 
+_MEMO_CHARS = 256  # strings up to this length are memoised by the pure helpers below
+
+
+def _memo(fn: Callable[[str], str]) -> Callable[[str], str]:
+    """Memoise a pure ``str -> str`` helper for short inputs.
+
+    Labels, prompts and short answers recur from one intake body to the next (the same
+    template, teams and request types), and a sync assembles thousands of bodies in a row.
+    Long inputs are not kept, so the cache stays small (≤ 2048 short strings per helper).
+    """
+    cached = lru_cache(maxsize=2048)(fn)
+
+    def helper(text: str) -> str:
+        return cached(text) if len(text) <= _MEMO_CHARS else fn(text)
+
+    helper.__doc__ = fn.__doc__
+    return helper
+
 
 def _cap(text: str, limit: int = MAX_VALUE_CHARS) -> str:
     if len(text) <= limit:
@@ -129,33 +148,50 @@ def _links_to_text(text: str, keep_url: bool) -> str:
     return _LINK_RE.sub(repl, text)
 
 
+def _drop_label_markup(text: str) -> str:
+    # str.isascii() is O(1): ASCII text has none of the quote characters, so two replaces
+    # do what the (much slower) translate table would.
+    if text.isascii():
+        return text.replace("*", "").replace("`", "").replace("__", "")
+    return text.translate(_LABEL_DROP).replace("__", "")
+
+
+@_memo
 def _norm_label(text: str) -> str:
     """Compare form of a prompt: casefolded, quotes straightened, markup, links, spaces and
     trailing ``:``/``?`` removed."""
-    text = _links_to_text(text, keep_url=False).translate(_LABEL_DROP).replace("__", "")
+    text = _drop_label_markup(_links_to_text(text, keep_url=False))
     return " ".join(text.casefold().split()).strip(" :?\uff1a\uff1f")
 
 
 def _norm_heading(text: str) -> str:
-    text = _links_to_text(text, keep_url=False).translate(_LABEL_DROP).replace("__", "")
+    text = _drop_label_markup(_links_to_text(text, keep_url=False))
     return " ".join(text.casefold().split()).rstrip(" :\uff1a")[:MAX_LABEL_CHARS]
 
 
+def _straight_quotes(text: str) -> str:
+    return text if text.isascii() else text.translate(_QUOTES)
+
+
+@_memo
 def _norm_option(text: str) -> str:
     # Options compare loosely: "Sign-in Service integration" is "Sign-In-Service Integration".
     text = _norm_label(text).replace("~~", "")
     return " ".join(text.replace("-", " ").replace("_", " ").split()).strip(" .,;")
 
 
+@_memo
 def _display(label: str) -> str:
     """A label as written, minus markup and the trailing colon."""
-    text = _links_to_text(label, keep_url=False).translate(_QUOTES)
+    text = _straight_quotes(_links_to_text(label, keep_url=False))
     text = text.replace("**", "").replace("__", "").strip(" *_")
     return _cap(" ".join(text.split()).rstrip(" :\uff1a"), MAX_LABEL_CHARS)
 
 
 def _strip_wrapping(text: str) -> str:
     """Remove emphasis that wraps the whole value (``*x*``, ``_x_``, `` `x` ``)."""
+    if len(text) <= 2 or text[0] not in "*_`":
+        return text  # nothing to strip (the common case)
     for _ in range(3):
         for mark in ("*", "_", "`"):
             if len(text) > 2 and text.startswith(mark) and text.endswith(mark):
@@ -163,14 +199,18 @@ def _strip_wrapping(text: str) -> str:
     return text
 
 
+@_memo
 def _clean_value(raw: str) -> str:
     """Normalise a value: emphasis stripped, links as "text (url)", spaces tidied, capped.
 
     Slack ``<@U123>`` and ``<url|text>`` are left as they are: the Slack adapter resolves them.
     """
     text = raw[: MAX_VALUE_CHARS * 2]
-    text = _links_to_text(text, keep_url=True).translate(_QUOTES)
+    text = _straight_quotes(_links_to_text(text, keep_url=True))
     text = text.replace("**", "").replace("__", "")
+    if "\n" not in text:
+        # One line (most values): what the paragraph logic below comes to.
+        return _cap(_strip_wrapping(" ".join(text.split())))
     lines = [" ".join(line.split()) for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
@@ -351,7 +391,7 @@ class _Index:
         self.labels, self.options, self.all_options, self.prompts = _static_index(tuple(templates))
         self._cache: dict[str, str | None] = {}
         self._budget = _FUZZY_BUDGET
-        self._matcher = SequenceMatcher(autojunk=False)
+        self._matcher: SequenceMatcher[str] | None = None  # built on the first fuzzy look-up
 
     def exact(self, norm: str) -> str | None:
         return self.labels.get(norm)
@@ -366,6 +406,8 @@ class _Index:
         if len(norm) < 4 or len(norm) > _FUZZY_MAX_LEN or self._budget <= 0:
             return None
         self._budget -= 1
+        if self._matcher is None:
+            self._matcher = SequenceMatcher(autojunk=False)
         matcher = self._matcher
         matcher.set_seq2(norm)  # seq2 carries the cached index, so it is the fixed side
         best_ratio, best_key = 0.0, None
@@ -387,6 +429,8 @@ class _Index:
 
 def _unmark(text: str) -> tuple[str, bool]:
     """Strip a "this one" mark (✅, ``<--``) from an option; report whether it had one."""
+    if text.isascii() and "<-" not in text:
+        return text.strip(), False  # no mark can be there (the others are not ASCII)
     marked = False
     for mark in _MARKS:
         if mark in text:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from functools import lru_cache
 from typing import Literal
 
 from idqueue.config import CalendarConfig, SlaConfig, SlaPolicy
@@ -51,6 +52,12 @@ def impacts_production(request: Request) -> bool:
     return head == "yes"
 
 
+@lru_cache(maxsize=256)
+def _folded(values: tuple[str, ...]) -> frozenset[str]:
+    """Casefolded filter values (policies are matched for every request of a sync)."""
+    return frozenset(v.casefold() for v in values)
+
+
 def select_policy(request: Request, policies: list[SlaPolicy]) -> SlaPolicy | None:
     """The first policy whose type, priority and "impacts production" filters all match.
 
@@ -61,9 +68,9 @@ def select_policy(request: Request, policies: list[SlaPolicy]) -> SlaPolicy | No
     req_priority = request.priority.casefold()
     impacts = impacts_production(request)
     for policy in policies:
-        if policy.types and req_type not in {t.casefold() for t in policy.types}:
+        if policy.types and req_type not in _folded(tuple(policy.types)):
             continue
-        if policy.priorities and req_priority not in {p.casefold() for p in policy.priorities}:
+        if policy.priorities and req_priority not in _folded(tuple(policy.priorities)):
             continue
         if policy.impacts_production is not None and policy.impacts_production != impacts:
             continue

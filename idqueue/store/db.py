@@ -37,6 +37,39 @@ Assembler = Callable[[list[SourceItem], list[TimelineEvent], "LocalState"], Requ
 
 PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 
+REQUEST_COLUMNS: tuple[str, ...] = (
+    "id", "seq", "key", "source", "sources", "title", "body", "requester_id", "requester_name", "type",
+    "type_reason", "fields", "status", "status_reason", "is_open", "assignee", "labels", "priority",
+    "priority_rank", "priority_reason", "priority_override", "created_at", "updated_at", "first_response_at",
+    "resolved_at", "url", "links", "item_ids", "sla_state", "sla_policy", "sla_reason", "first_response_due",
+    "resolution_due", "sla_due_at", "sla_at_risk_at", "sla_remaining", "snoozed_until",
+)
+"""The ``requests`` columns the store writes, in the order :meth:`Store._write_request` builds them."""
+_REQUEST_COLUMN_LIST = ",".join(REQUEST_COLUMNS)
+_SEQ, _TITLE, _BODY, _REQUESTER_NAME, _FIELDS = (
+    REQUEST_COLUMNS.index(c) for c in ("seq", "title", "body", "requester_name", "fields")
+)
+_UPSERT_REQUEST = (
+    f"INSERT INTO requests({_REQUEST_COLUMN_LIST}) VALUES ({','.join('?' * len(REQUEST_COLUMNS))}) "  # noqa: S608
+    "ON CONFLICT(id) DO UPDATE SET " + ",".join(f"{c}=excluded.{c}" for c in REQUEST_COLUMNS if c != "id")
+)
+# An unchanged item (a re-read Slack window) is left alone rather than rewritten in place.
+_UPSERT_ITEM = (
+    "INSERT INTO items(id, source, data, updated_at, deleted) VALUES (?,?,?,?,0) "
+    "ON CONFLICT(id) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at, deleted=0 "
+    "WHERE items.data IS NOT excluded.data OR items.updated_at IS NOT excluded.updated_at OR items.deleted != 0"
+)
+_UPSERT_EVENT = (
+    "INSERT INTO events(uid, item_id, kind, at, actor_id, actor_name, body, url, source, is_bot, data) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(uid) DO UPDATE SET item_id=excluded.item_id, "
+    "kind=excluded.kind, at=excluded.at, actor_id=excluded.actor_id, actor_name=excluded.actor_name, "
+    "body=excluded.body, url=excluded.url, is_bot=excluded.is_bot, data=excluded.data"
+)
+_UPSERT_ALIAS = (
+    "INSERT INTO aliases(alias, request_id) VALUES (?,?) "
+    "ON CONFLICT(alias) DO UPDATE SET request_id=excluded.request_id WHERE aliases.request_id IS NOT excluded.request_id"
+)
+
 
 class StoreError(Exception):
     """The database cannot be opened or written (message is for the user)."""
@@ -46,8 +79,11 @@ class LocalState(dict[str, Any]):
     """Local-only state of a request (snooze, priority override), merged over its items."""
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+# One encoder for every write: json.dumps with non-default options builds a new encoder on
+# every call (~40 % of a small value's encoding time, six values per request). Same options,
+# same output.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_dumps: Callable[[Any], str] = _ENCODER.encode
 
 
 def item_to_json(item: SourceItem) -> str:
@@ -105,7 +141,13 @@ def iso_us(dt: datetime | None) -> str | None:
     """ISO 8601 UTC with microseconds (sortable text, keeps Slack ts precision)."""
     if dt is None:
         return None
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = dt.astimezone(UTC)
+    if utc.year < 1000:
+        # strftime writes such years unpadded on some platforms; keep its exact text there.
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat costs a third less than strftime, and a request row has ten timestamps; for
+    # UTC it ends in "+00:00", which becomes "Z".
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _ts(dt: datetime | None) -> str | None:
@@ -227,40 +269,48 @@ class Store:
         with self._lock, self.write() as conn:
             # Ordered: new requests get their short keys in the order the source listed them.
             touched: dict[str, None] = {}
+            # One executemany per statement (a sync batch is 100-200 items) instead of one
+            # execute() per row. Rows keep their order, so a repeated id ends with its last
+            # version, as before.
+            links_of: dict[str, list[str]] = {}
+            item_rows = []
             for item in items:
+                item_rows.append((item.id, item.source.value, item_to_json(item), _ts(item.updated_at)))
+                # The last version of an item decides its links, as when each replaced the last.
+                links_of[item.id] = [link for link in item.links if link != item.id]
+                touched[item.id] = None
+            if item_rows:
+                conn.executemany(_UPSERT_ITEM, item_rows)
                 conn.execute(
-                    "INSERT INTO items(id, source, data, updated_at, deleted) VALUES (?,?,?,?,0) "
-                    "ON CONFLICT(id) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at, deleted=0",
-                    (item.id, item.source.value, item_to_json(item), _ts(item.updated_at)),
+                    "DELETE FROM item_links WHERE from_id IN (SELECT value FROM json_each(?))",
+                    (_dumps(list(links_of)),),
                 )
-                conn.execute("DELETE FROM item_links WHERE from_id=?", (item.id,))
                 conn.executemany(
                     "INSERT OR IGNORE INTO item_links(from_id, to_id) VALUES (?,?)",
-                    [(item.id, link) for link in item.links if link != item.id],
+                    [(item_id, link) for item_id, links in links_of.items() for link in links],
                 )
-                touched[item.id] = None
-            batch_ids = {item.id for item in items}
-            known: dict[str, bool] = {}
-            for ev in events:
-                if ev.item_id not in batch_ids:
-                    # Events of items we do not track (PR comments, unlabeled issues) are dropped.
-                    if ev.item_id not in known:
-                        known[ev.item_id] = bool(
-                            conn.execute("SELECT 1 FROM items WHERE id=?", (ev.item_id,)).fetchone()
+            if events:
+                # Events of items we do not track (PR comments, unlabeled issues) are dropped.
+                outside = {ev.item_id for ev in events if ev.item_id not in links_of}
+                known = set(links_of)
+                if outside:
+                    known.update(
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT id FROM items WHERE id IN (SELECT value FROM json_each(?))",
+                            (_dumps(sorted(outside)),),
                         )
-                    if not known[ev.item_id]:
+                    )
+                event_rows = []
+                for ev in events:
+                    if ev.item_id not in known:
                         continue
-                conn.execute(
-                    "INSERT INTO events(uid, item_id, kind, at, actor_id, actor_name, body, url, source, is_bot, data) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(uid) DO UPDATE SET item_id=excluded.item_id, "
-                    "kind=excluded.kind, at=excluded.at, actor_id=excluded.actor_id, actor_name=excluded.actor_name, "
-                    "body=excluded.body, url=excluded.url, is_bot=excluded.is_bot, data=excluded.data",
-                    (
+                    event_rows.append((
                         ev.uid, ev.item_id, ev.kind.value, _ts(ev.at), ev.actor_id, ev.actor_name, ev.body,
                         ev.url, ev.source.value, int(ev.is_bot), _dumps(ev.data),
-                    ),
-                )
-                touched[ev.item_id] = None
+                    ))
+                    touched[ev.item_id] = None
+                conn.executemany(_UPSERT_EVENT, event_rows)
             for item_id in deleted_items:
                 if conn.execute("UPDATE items SET deleted=1 WHERE id=?", (item_id,)).rowcount:
                     touched[item_id] = None
@@ -320,121 +370,199 @@ class Store:
                     frontier.append(other)
         return sorted(seen)
 
+    def _components(self, conn: sqlite3.Connection, touched: Iterable[str]) -> list[list[str]]:
+        """The linked groups of ``touched`` items, in order of their first touched member.
+
+        Most items link to nothing: one query finds the few that do, and only those are walked.
+        """
+        order = list(dict.fromkeys(touched))
+        if not order:
+            return []
+        ids = _dumps(order)
+        linked = {
+            r[0]
+            for r in conn.execute(
+                "SELECT from_id FROM item_links WHERE from_id IN (SELECT value FROM json_each(?1)) "
+                "UNION SELECT to_id FROM item_links WHERE to_id IN (SELECT value FROM json_each(?1))",
+                (ids,),
+            )
+        }
+        done: set[str] = set()
+        components: list[list[str]] = []
+        for item_id in order:
+            if item_id in done:
+                continue
+            component = self._component(conn, item_id) if item_id in linked else [item_id]
+            done.update(component)
+            components.append(component)
+        return components
+
     def _rebuild(
         self, conn: sqlite3.Connection, touched: Iterable[str], assembler: Assembler, result: ApplyResult
     ) -> None:
-        done: set[str] = set()
-        for item_id in touched:
-            if item_id in done:
-                continue
-            component = self._component(conn, item_id)
-            done.update(component)
-            placeholders = ",".join("?" * len(component))
-            rows = conn.execute(
-                f"SELECT id, data, deleted, request_id FROM items WHERE id IN ({placeholders})",  # noqa: S608
-                component,
-            ).fetchall()
+        components = self._components(conn, touched)
+        if not components:
+            return
+        # Everything the assembler reads is fetched for the whole batch in a few queries. The
+        # loop below only writes requests, FTS, aliases and items.request_id of its own
+        # component, so what was read up front stays current: items, events and local state
+        # are not touched by it, and the requests rows read here are kept in step with the
+        # loop's own deletes and writes (``stored``).
+        all_ids = _dumps([i for component in components for i in component])
+        item_rows = {
+            r["id"]: r
+            for r in conn.execute(
+                "SELECT id, data, deleted, request_id FROM items WHERE id IN (SELECT value FROM json_each(?))",
+                (all_ids,),
+            )
+        }
+        if not item_rows:
+            return
+        group_of = {i: n for n, component in enumerate(components) for i in component}
+        # One ORDER BY at, uid over all of them keeps each component's merged order.
+        events_of: list[list[TimelineEvent]] = [[] for _ in components]
+        for r in conn.execute(
+            "SELECT * FROM events WHERE item_id IN (SELECT value FROM json_each(?)) ORDER BY at, uid", (all_ids,)
+        ):
+            events_of[group_of[r["item_id"]]].append(_event_from_row(r))
+        local_rows = {
+            r["item_id"]: r
+            for r in conn.execute(
+                "SELECT * FROM local_state WHERE item_id IN (SELECT value FROM json_each(?))", (all_ids,)
+            )
+        }
+        old_request_ids = sorted({r["request_id"] for r in item_rows.values() if r["request_id"]})
+        stored: dict[str, tuple[Any, ...]] = {}
+        if old_request_ids:
+            stored = {
+                r[0]: tuple(r)
+                for r in conn.execute(
+                    f"SELECT {_REQUEST_COLUMN_LIST} FROM requests "  # noqa: S608
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (_dumps(old_request_ids),),
+                )
+            }
+        # MAX(seq) of the table while known. Only a delete can lower it (a merge keeps the
+        # smallest seq of the requests it joins and deletes the others), so deletes forget it.
+        max_seq: int | None = None
+        reassigned: list[tuple[str, str]] = []
+        aliases: list[tuple[str, str]] = []
+        for n, component in enumerate(components):
+            rows = [item_rows[i] for i in component if i in item_rows]
             if not rows:
                 continue
             items = [item_from_json(r["data"]) for r in rows]
-            deleted = {r["id"] for r in rows if r["deleted"]}
-            for it in items:
-                if it.id in deleted:
+            for it, r in zip(items, rows, strict=True):
+                if r["deleted"]:
                     it.state = "deleted"
             old_ids = {r["request_id"] for r in rows if r["request_id"]}
-            events = [
-                _event_from_row(r)
-                for r in conn.execute(
-                    f"SELECT * FROM events WHERE item_id IN ({placeholders}) ORDER BY at, uid",  # noqa: S608
-                    component,
-                )
-            ]
             local = LocalState()
-            for r in conn.execute(
-                f"SELECT * FROM local_state WHERE item_id IN ({placeholders})", component  # noqa: S608
-            ):
+            for item_id in component:
+                lr = local_rows.get(item_id)
+                if lr is None:
+                    continue
                 for key in ("snoozed_until", "priority_override"):
-                    if r[key]:
-                        local[key] = r[key]
-            request = assembler(items, events, local)
+                    if lr[key]:
+                        local[key] = lr[key]
+            request = assembler(items, events_of[n], local)
             seq: int | None = None
+            previous: tuple[Any, ...] | None = None
             if old_ids:
-                old_rows = conn.execute(
-                    f"SELECT id, seq FROM requests WHERE id IN ({','.join('?' * len(old_ids))})",  # noqa: S608
-                    sorted(old_ids),
-                ).fetchall()
+                old_rows = [stored[rid] for rid in sorted(old_ids) if rid in stored]
                 if old_rows:
-                    seq = min(r["seq"] for r in old_rows)
+                    seq = min(r[_SEQ] for r in old_rows)
                 for r in old_rows:
-                    if r["id"] != request.id:
-                        self._delete_request(conn, r["id"], r["seq"])
+                    if r[0] != request.id:
+                        self._delete_request(conn, r[0], r[_SEQ])
+                        del stored[r[0]]
+                        max_seq = None
+                    else:
+                        previous = r
             existed = seq is not None and request.id in old_ids
             if seq is None:
-                seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM requests").fetchone()[0])
+                if max_seq is None:
+                    max_seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0])
+                seq = max_seq + 1
             request.key = f"{self.key_prefix}-{seq}"
-            self._write_request(conn, request, seq)
-            conn.executemany(
-                "UPDATE items SET request_id=? WHERE id=?", [(request.id, i) for i in component]
-            )
-            conn.executemany(
-                "INSERT INTO aliases(alias, request_id) VALUES (?,?) "
-                "ON CONFLICT(alias) DO UPDATE SET request_id=excluded.request_id",
-                [(i, request.id) for i in component],
-            )
+            values = self._write_request(conn, request, seq, previous)
+            stored[request.id] = values
+            if max_seq is not None and seq > max_seq:
+                max_seq = seq
+            reassigned.extend((request.id, r["id"]) for r in rows if r["request_id"] != request.id)
+            aliases.extend((i, request.id) for i in component)
             (result.updated if existed else result.created).append(request.id)
+        # Nothing above reads items.request_id or aliases again, so they go in one statement each.
+        conn.executemany("UPDATE items SET request_id=? WHERE id=?", reassigned)
+        conn.executemany(_UPSERT_ALIAS, aliases)
 
     def _delete_request(self, conn: sqlite3.Connection, request_id: str, seq: int) -> None:
         conn.execute("DELETE FROM requests WHERE id=?", (request_id,))
         conn.execute("DELETE FROM requests_fts WHERE rowid=?", (seq,))
 
-    def _write_request(self, conn: sqlite3.Connection, r: Request, seq: int) -> None:
+    def _write_request(
+        self, conn: sqlite3.Connection, r: Request, seq: int, previous: tuple[Any, ...] | None = None
+    ) -> tuple[Any, ...]:
+        """Upsert a request row and its search entry; return the row's values.
+
+        ``previous`` is the stored row of the same id (columns as :data:`REQUEST_COLUMNS`), when
+        known: an identical row is not rewritten, and the search entry is only rebuilt when
+        its text changed (re-assembling after a poll or a clock refresh rarely changes it).
+        """
         sla = r.sla
-        values = {
-            "id": r.id,
-            "seq": seq,
-            "key": r.key,
-            "source": "both" if len(r.sources) > 1 else r.sources[0].value,
-            "sources": _dumps([s.value for s in r.sources]),
-            "title": r.title,
-            "body": r.body,
-            "requester_id": r.requester.id if r.requester else None,
-            "requester_name": r.requester.name if r.requester else None,
-            "type": r.type,
-            "type_reason": r.type_reason,
-            "fields": _dumps(r.fields),
-            "status": r.status.value,
-            "status_reason": r.status_reason,
-            "is_open": int(r.status.is_open),
-            "assignee": r.assignee,
-            "labels": _dumps(r.labels),
-            "priority": r.priority,
-            "priority_rank": PRIORITY_RANK.get(r.priority, 3),
-            "priority_reason": r.priority_reason,
-            "priority_override": r.priority_override,
-            "created_at": _ts(r.created_at),
-            "updated_at": _ts(r.updated_at),
-            "first_response_at": _ts(r.first_response_at),
-            "resolved_at": _ts(r.resolved_at),
-            "url": r.url,
-            "links": _dumps(r.links),
-            "item_ids": _dumps(r.item_ids),
-            "sla_state": sla.state,
-            "sla_policy": sla.policy,
-            "sla_reason": sla.reason,
-            "first_response_due": _ts(sla.first_response_due),
-            "resolution_due": _ts(sla.resolution_due),
-            "sla_due_at": _ts(sla.due_at),
-            "sla_at_risk_at": _ts(sla.at_risk_at),
-            "sla_remaining": sla.remaining_seconds,
-            "snoozed_until": _ts(r.snoozed_until),
-        }
-        cols = ",".join(values)
-        marks = ",".join("?" * len(values))
-        updates = ",".join(f"{c}=excluded.{c}" for c in values if c != "id")
-        conn.execute(
-            f"INSERT INTO requests({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}",  # noqa: S608
-            list(values.values()),
+        requester = r.requester
+        requester_name = requester.name if requester else None
+        fields = _dumps(r.fields)
+        values = (
+            r.id,
+            seq,
+            r.key,
+            "both" if len(r.sources) > 1 else r.sources[0].value,
+            _dumps([s.value for s in r.sources]),
+            r.title,
+            r.body,
+            requester.id if requester else None,
+            requester_name,
+            r.type,
+            r.type_reason,
+            fields,
+            r.status.value,
+            r.status_reason,
+            int(r.status.is_open),
+            r.assignee,
+            _dumps(r.labels),
+            r.priority,
+            PRIORITY_RANK.get(r.priority, 3),
+            r.priority_reason,
+            r.priority_override,
+            _ts(r.created_at),
+            _ts(r.updated_at),
+            _ts(r.first_response_at),
+            _ts(r.resolved_at),
+            r.url,
+            _dumps(r.links),
+            _dumps(r.item_ids),
+            sla.state,
+            sla.policy,
+            sla.reason,
+            _ts(sla.first_response_due),
+            _ts(sla.resolution_due),
+            _ts(sla.due_at),
+            _ts(sla.at_risk_at),
+            sla.remaining_seconds,
+            _ts(r.snoozed_until),
         )
+        if previous is not None and previous == values:
+            return values
+        conn.execute(_UPSERT_REQUEST, values)
+        if (
+            previous is not None
+            and previous[_SEQ] == seq
+            and previous[_TITLE] == r.title
+            and previous[_BODY] == r.body
+            and previous[_FIELDS] == fields
+            and previous[_REQUESTER_NAME] == requester_name
+        ):
+            return values  # same text under the same rowid: the search entry is current
         conn.execute("DELETE FROM requests_fts WHERE rowid=?", (seq,))
         conn.execute(
             "INSERT INTO requests_fts(rowid, title, body, fields, requester) VALUES (?,?,?,?,?)",
@@ -443,9 +571,10 @@ class Store:
                 r.title,
                 r.body[:100_000],
                 " ".join(f"{k} {v}" for k, v in r.fields.items()),
-                r.requester.name if r.requester else "",
+                requester_name or "",
             ),
         )
+        return values
 
     # ----------------------------------------------------------------- local state
     def set_local(self, request_id: str, **values: Any) -> None:
