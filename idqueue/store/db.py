@@ -442,6 +442,15 @@ class Store:
                     (_dumps(old_request_ids),),
                 )
             }
+        # Which items each old request still owns (kept in step with this batch's moves), so a
+        # component that splits off a request never deletes the row its other items still need.
+        owners: dict[str, set[str]] = {}
+        if old_request_ids:
+            for r in conn.execute(
+                "SELECT id, request_id FROM items WHERE request_id IN (SELECT value FROM json_each(?))",
+                (_dumps(old_request_ids),),
+            ):
+                owners.setdefault(r["request_id"], set()).add(r["id"])
         # MAX(seq) of the table while known. Only a delete can lower it (a merge keeps the
         # smallest seq of the requests it joins and deletes the others), so deletes forget it.
         max_seq: int | None = None
@@ -468,7 +477,14 @@ class Store:
             seq: int | None = None
             previous: tuple[Any, ...] | None = None
             if old_ids:
-                old_rows = [stored[rid] for rid in sorted(old_ids) if rid in stored]
+                members = set(component)
+                # Old requests whose other items live on elsewhere (a split) keep their row and
+                # short key; this component only absorbs the ones it fully takes over.
+                old_rows = [
+                    stored[rid]
+                    for rid in sorted(old_ids)
+                    if rid in stored and (rid == request.id or not (owners.get(rid, set()) - members))
+                ]
                 if old_rows:
                     seq = min(r[_SEQ] for r in old_rows)
                 for r in old_rows:
@@ -478,6 +494,12 @@ class Store:
                         max_seq = None
                     else:
                         previous = r
+                if previous is not None and previous[_SEQ] != seq:
+                    # The merged request takes the smaller short key: its old search entry goes.
+                    conn.execute("DELETE FROM requests_fts WHERE rowid=?", (previous[_SEQ],))
+                for rid in old_ids:
+                    owners.get(rid, set()).difference_update(members)
+                owners.setdefault(request.id, set()).update(members)
             existed = seq is not None and request.id in old_ids
             if seq is None:
                 if max_seq is None:

@@ -282,3 +282,30 @@ def test_resolve_short_key_and_number(store: Store) -> None:
     assert store.resolve_id("req-1") == "gh:va/support#1"
     assert store.resolve_id("1") == "gh:va/support#1"
     assert store.resolve_id("nope") is None
+
+
+def test_a_split_keeps_both_requests(store: Store) -> None:
+    sl = slack_item("1764150000.000100")
+    gh = gh_item(7, links=[sl.id])
+    apply(store, items=[sl, gh])
+    assert store.count() == 1
+    key = store.get_request(gh.id).key  # type: ignore[union-attr]
+    # The link disappears (e.g. the permalink was edited out): two requests again.
+    apply(store, items=[slack_item("1764150000.000100"), gh_item(7)])
+    assert store.count() == 2
+    github_side = store.get_request(gh.id)
+    slack_side = store.get_request(sl.id)
+    assert github_side is not None and slack_side is not None
+    assert github_side.id == gh.id and slack_side.id == sl.id
+    assert github_side.key == key  # the canonical id keeps its short key
+    assert slack_side.key != key
+    assert store.conn.execute("SELECT COUNT(*) FROM items WHERE request_id NOT IN (SELECT id FROM requests)").fetchone()[0] == 0
+
+
+def test_merge_leaves_no_stale_search_entry(store: Store) -> None:
+    apply(store, items=[slack_item("1764150000.000100", title="zebra crossing")])
+    apply(store, items=[gh_item(7, title="Other words")])
+    apply(store, items=[gh_item(7, title="Other words", links=["slack:C1/1764150000.000100"])])
+    seqs = {r[0] for r in store.conn.execute("SELECT seq FROM requests")}
+    fts = {r[0] for r in store.conn.execute("SELECT rowid FROM requests_fts")}
+    assert fts == seqs

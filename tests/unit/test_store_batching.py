@@ -155,15 +155,24 @@ class ReferenceStore(Store):
             request = assembler(items, events, local)
             seq: int | None = None
             if old_ids:
-                old_rows = conn.execute(
+                candidates = conn.execute(
                     f"SELECT id, seq FROM requests WHERE id IN ({','.join('?' * len(old_ids))})",
                     sorted(old_ids),
                 ).fetchall()
+                # A request whose other items live on (a split) keeps its row and key.
+                old_rows = [
+                    r for r in candidates
+                    if r["id"] == request.id or not conn.execute(
+                        f"SELECT 1 FROM items WHERE request_id=? AND id NOT IN ({marks})", [r["id"], *component]
+                    ).fetchone()
+                ]
                 if old_rows:
                     seq = min(r["seq"] for r in old_rows)
                 for r in old_rows:
                     if r["id"] != request.id:
                         self._delete_request(conn, r["id"], r["seq"])
+                    elif r["seq"] != seq:
+                        conn.execute("DELETE FROM requests_fts WHERE rowid=?", (r["seq"],))
             existed = seq is not None and request.id in old_ids
             if seq is None:
                 seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM requests").fetchone()[0])
