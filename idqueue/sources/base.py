@@ -107,7 +107,7 @@ class Batch:
         events: timeline events (upserted by ``uid``).
         deleted_items: item ids that no longer exist at the source (Slack deletions).
         deleted_events: event uids that no longer exist (deleted thread replies).
-        cursors: cursor key → JSON-able value to store with this batch.
+        cursors: cursor key → JSON-able value to store with this batch (``None`` deletes the key).
         progress: optional ``(done, total)`` for progress display.
     """
 

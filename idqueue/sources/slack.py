@@ -29,6 +29,13 @@ How it polls (a poller never receives edit or delete events, so it re-reads a re
   real names. Thread digests are taken over the converted events, so a name change alone
   re-sends them.
 
+Cursors: a batch carries only the cursor keys it changed, so its cost does not grow with the
+channel: ``channel:<C>`` (scan position, last complete scan, pending threads),
+``req:<C>/<ts>`` per known request (a JSON ``null`` deletes one that is forgotten) and
+``seen:<C>/<n>`` for the requests the scan in progress met (see :class:`_Channel`). A
+``channel:<C>`` value in the older layout, with every request inside it, is split on the next
+poll.
+
 Retries: the SDK's own retry handlers are turned off (``retry_handlers=[]``) and this module
 retries by itself, because the SDK handlers sleep real time and cannot be bounded by
 ``max_wait``. HTTP 429 / ``ratelimited``: sleep ``Retry-After`` (clamped to ≥ 1 s) with the
@@ -820,71 +827,220 @@ def _closed_in_thread(entry: Mapping[str, Any]) -> bool:
 # --------------------------------------------------------------------------- poll state
 
 
+# Cursor keys of a channel (see :class:`_Channel`); channel ids and ts never contain "/".
+def _channel_key(channel: str) -> str:
+    return f"channel:{channel}"
+
+
+def _request_key(channel: str, ts: str) -> str:
+    return f"req:{channel}/{ts}"
+
+
+def _seen_key(channel: str, chunk: int) -> str:
+    return f"seen:{channel}/{chunk}"
+
+
 @dataclass
 class _Scan:
-    """A history scan of one channel's window, possibly spread over several polls."""
+    """A history scan of one channel's window, possibly spread over several polls.
+
+    ``seen`` (the requests the scan met, to tell deleted ones when it completes) grows with the
+    window, so it is not part of the channel's cursor value: each batch stores only the ts it
+    added (``fresh``) as one more chunk, ``seen:<channel>/<n>`` for ``n`` in 1..``chunks``.
+    """
 
     oldest: str
     start: str
     next: str = ""
-    seen: list[str] = field(default_factory=list)
     pages: int = 0
+    chunks: int = 0
+    # Filled through add_seen only, so the list and the set always agree.
+    seen: list[str] = field(default_factory=list, init=False)
+    fresh: list[str] = field(default_factory=list, init=False)
+    _seen_set: set[str] = field(default_factory=set, init=False, repr=False)
+
+    def add_seen(self, stamps: Iterable[str]) -> None:
+        """Record request ts met by the scan (new ones also go to ``fresh``)."""
+        for ts in stamps:
+            if ts not in self._seen_set:
+                self._seen_set.add(ts)
+                self.seen.append(ts)
+                self.fresh.append(ts)
+
+    def has_seen(self, ts: str) -> bool:
+        """Whether the scan met this request."""
+        return ts in self._seen_set
 
     def dump(self) -> dict[str, Any]:
         return {"oldest": self.oldest, "start": self.start, "next": self.next,
-                "seen": list(self.seen), "pages": self.pages}
+                "pages": self.pages, "chunks": self.chunks}
 
     @classmethod
-    def load(cls, value: Any) -> _Scan | None:
+    def load(cls, value: Any, channel: str, cursors: Mapping[str, Any]) -> _Scan | None:
         if not isinstance(value, dict) or not isinstance(value.get("oldest"), str):
             return None
-        seen = value.get("seen")
-        return cls(
+        scan = cls(
             oldest=value["oldest"],
             start=str(value.get("start") or value["oldest"]),
             next=str(value.get("next") or ""),
-            seen=[s for s in seen if isinstance(s, str)] if isinstance(seen, list) else [],
             pages=int(value.get("pages") or 0),
         )
+        legacy = value.get("seen")
+        if isinstance(legacy, list):
+            # The whole list inside the channel value (the layout before chunks): it stays
+            # ``fresh``, so the next batch stores it as this scan's first chunk.
+            scan.add_seen(s for s in legacy if isinstance(s, str))
+            return scan
+        chunks = _int(value.get("chunks"))
+        for n in range(1, chunks + 1):
+            part = cursors.get(_seen_key(channel, n))
+            if not isinstance(part, list):
+                # Without every chunk a request the scan met would look deleted: start over.
+                return None
+            scan.add_seen(s for s in part if isinstance(s, str))
+        scan.fresh.clear()
+        scan.chunks = chunks
+        return scan
+
+
+class _Requests(Mapping[str, dict[str, Any]]):
+    """A channel's known requests, ts → cursor entry, remembering which changed since the last batch.
+
+    An entry is a small dict that is replaced (:meth:`put`), never mutated, so batches that
+    carry it can share it.
+    """
+
+    def __init__(self, entries: dict[str, dict[str, Any]] | None = None) -> None:
+        self._entries: dict[str, dict[str, Any]] = entries if entries is not None else {}
+        self._changed: dict[str, None] = {}
+
+    def __getitem__(self, ts: str) -> dict[str, Any]:
+        return self._entries[ts]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, ts: object) -> bool:
+        return ts in self._entries
+
+    def put(self, ts: str, entry: dict[str, Any]) -> None:
+        """Set a request's entry (a no-op, nothing to store, when it is unchanged)."""
+        if self._entries.get(ts) != entry:
+            self._entries[ts] = entry
+            self._changed[ts] = None
+
+    def drop(self, ts: str) -> None:
+        """Forget a request (its cursor key is deleted with the next batch)."""
+        if self._entries.pop(ts, None) is not None:
+            self._changed[ts] = None
+
+    def mark_changed(self, stamps: Iterable[str]) -> None:
+        """Store these entries with the next batch although they did not change (migration)."""
+        self._changed.update((ts, None) for ts in stamps if ts in self._entries)
+
+    def take_changes(self) -> dict[str, dict[str, Any] | None]:
+        """The entries changed since the last call (None: forgotten), and start over."""
+        changes = {ts: self._entries.get(ts) for ts in self._changed}
+        self._changed.clear()
+        return changes
 
 
 @dataclass
 class _Channel:
-    """Cursor state of one channel.
+    """Cursor state of one channel, spread over cursor keys so a batch stores only what it changed.
 
-    ``requests`` maps a known request ts to a small dict (replaced, never mutated, so batch
-    snapshots can share them): ``e`` edited ts, ``lr`` latest_reply, ``rc`` reply_count,
-    ``r`` reply ts → idqueue action ("" for plain replies), ``l`` GitHub ids from the thread,
-    ``h`` item digest, ``th`` thread digest, ``c`` when the thread was last checked (epoch s),
-    ``u`` user ids shown as "unknown user" because ``users.info`` failed transiently (absent
-    when none).
+    * ``channel:<C>``: the channel-level state, small and stored with every batch: ``scan``
+      (position of the history scan in progress, see :class:`_Scan`), ``synced`` (start of the
+      last complete scan) and ``pending`` (threads to read first on the next poll).
+    * ``req:<C>/<ts>``: one per known request (``requests``), stored when it changes and
+      deleted (a JSON ``null`` in the batch) when the request is forgotten: ``e`` edited ts,
+      ``lr`` latest_reply, ``rc`` reply_count, ``r`` reply ts → idqueue action ("" for plain
+      replies), ``l`` GitHub ids from the thread, ``h`` item digest, ``th`` thread digest,
+      ``c`` when the thread was last checked (epoch s), ``u`` user ids shown as "unknown user"
+      because ``users.info`` failed transiently (absent when none).
+    * ``seen:<C>/<n>``: the scan's ``seen`` chunks, deleted when the scan completes.
+
+    Before this layout every entry lived under ``requests`` in ``channel:<C>`` (and the scan
+    held its whole ``seen`` list), rewritten whole by every batch: a cost that grew with the
+    channel. Such a value is split on the next poll: its first batch stores every entry under
+    its own key and the channel value without them, in the same transaction.
     """
 
-    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    channel: str
+    requests: _Requests = field(default_factory=_Requests)
     scan: _Scan | None = None
     synced: str | None = None
     pending: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)  # cursor keys to delete with the next batch
 
     def dump(self) -> dict[str, Any]:
         return {
-            "requests": dict(self.requests),
             "scan": self.scan.dump() if self.scan else None,
             "synced": self.synced,
             "pending": list(self.pending),
         }
 
+    def retire_scan(self) -> None:
+        """The scan is complete: forget it; its ``seen`` chunks go with the next batch."""
+        if self.scan is not None:
+            self.stale.extend(_seen_key(self.channel, n) for n in range(1, self.scan.chunks + 1))
+        self.scan = None
+
+    def cursor_changes(self) -> dict[str, Any]:
+        """The cursor values to store with the next batch (None deletes a key).
+
+        The channel value, the entries changed since the last batch, the scan's new ``seen``
+        chunk and deletions of keys no longer used. Deletions come first so that a key deleted
+        and written again (a new scan's first chunk) ends up written.
+        """
+        out: dict[str, Any] = dict.fromkeys(self.stale)
+        self.stale.clear()
+        scan = self.scan
+        if scan is not None and scan.fresh:
+            scan.chunks += 1
+            out[_seen_key(self.channel, scan.chunks)] = list(scan.fresh)
+            scan.fresh.clear()
+        for ts, entry in self.requests.take_changes().items():
+            out[_request_key(self.channel, ts)] = entry
+        out[_channel_key(self.channel)] = self.dump()
+        return out
+
     @classmethod
-    def load(cls, value: Any) -> _Channel:
-        if not isinstance(value, dict):
-            return cls()
-        reqs = value.get("requests")
-        pending = value.get("pending")
-        return cls(
-            requests={k: v for k, v in reqs.items() if isinstance(v, dict)} if isinstance(reqs, dict) else {},
-            scan=_Scan.load(value.get("scan")),
-            synced=value.get("synced") if isinstance(value.get("synced"), str) else None,
-            pending=[p for p in pending if isinstance(p, str)] if isinstance(pending, list) else [],
+    def load(cls, channel: str, cursors: Mapping[str, Any]) -> _Channel:
+        """The channel's state from all of the source's cursors (either layout)."""
+        value = cursors.get(_channel_key(channel))
+        value = value if isinstance(value, dict) else {}
+        state = cls(channel)
+        req_prefix, seen_prefix = _request_key(channel, ""), f"seen:{channel}/"
+        entries: dict[str, dict[str, Any]] = {}
+        seen_keys: list[str] = []
+        for key, entry in cursors.items():
+            if key.startswith(req_prefix):
+                if isinstance(entry, dict):
+                    entries[key[len(req_prefix):]] = entry
+                else:
+                    state.stale.append(key)
+            elif key.startswith(seen_prefix):
+                seen_keys.append(key)
+        legacy = value.get("requests")
+        legacy_entries = (
+            {k: v for k, v in legacy.items() if isinstance(k, str) and isinstance(v, dict)}
+            if isinstance(legacy, dict) else {}
         )
+        entries.update(legacy_entries)
+        state.requests = _Requests(entries)
+        state.requests.mark_changed(legacy_entries)
+        state.scan = _Scan.load(value.get("scan"), channel, cursors)
+        in_use = {_seen_key(channel, n) for n in range(1, state.scan.chunks + 1)} if state.scan else set()
+        state.stale.extend(k for k in seen_keys if k not in in_use)
+        synced = value.get("synced")
+        pending = value.get("pending")
+        state.synced = synced if isinstance(synced, str) else None
+        state.pending = [p for p in pending if isinstance(p, str)] if isinstance(pending, list) else []
+        return state
 
 
 @dataclass
@@ -911,12 +1067,12 @@ def _add_thread(batch: Batch, channel: str, state: _Channel, ts: str, changes: _
     """
     if changes is None:
         batch.deleted_items.append(slack_id(channel, ts))
-        state.requests.pop(ts, None)
+        state.requests.drop(ts)
         return
     batch.items.extend(changes.items)
     batch.events.extend(changes.events)
     batch.deleted_events.extend(changes.gone)
-    state.requests[ts] = changes.entry
+    state.requests.put(ts, changes.entry)
 
 
 # --------------------------------------------------------------------------- the source
@@ -1148,7 +1304,7 @@ class SlackSource(Source):
         ctx = self._context()
         missing: list[NotFound] = []
         for channel in self.settings.slack.channels:
-            state = _Channel.load(cursors.get(f"channel:{channel}"))
+            state = _Channel.load(channel, cursors)
             try:
                 yield from self._fetch_channel(channel, state, ctx)
             except NotFound as exc:
@@ -1161,8 +1317,8 @@ class SlackSource(Source):
     def _batch(
         self, channel: str, state: _Channel, batch: Batch, *, progress: tuple[int, int | None] | None = None
     ) -> Batch:
-        """Complete a batch: the channel's cursor, the users cache if it changed, the stats."""
-        cursors: dict[str, Any] = {f"channel:{channel}": state.dump()}
+        """Complete a batch: the channel's cursor changes, the users cache if it changed, the stats."""
+        cursors = state.cursor_changes()
         if self._users_dirty:
             cursors["users"] = {
                 uid: [p.name, p.is_bot] for uid, p in self._users.items() if uid not in self._users_transient
@@ -1276,15 +1432,14 @@ class SlackSource(Source):
         scan = state.scan
         assert scan is not None
         oldest = _ts_key(scan.oldest)
-        seen = set(scan.seen)
-        deleted = [ts for ts in state.requests if _ts_key(ts) > oldest and ts not in seen]
+        deleted = [ts for ts in state.requests if _ts_key(ts) > oldest and not scan.has_seen(ts)]
         horizon = _ts_key(datetime_to_ts(self._clock() - timedelta(days=self.settings.slack.history_days)))
         for ts in deleted:
-            del state.requests[ts]
+            state.requests.drop(ts)
         self._prune_old(state, horizon)
         state.pending = [p for p in state.pending if p in state.requests]
         state.synced = scan.start
-        state.scan = None
+        state.retire_scan()
         return [slack_id(channel, ts) for ts in deleted]
 
     @staticmethod
@@ -1310,7 +1465,7 @@ class SlackSource(Source):
         kept = set(keep)
         for ts in old:
             if ts not in kept:
-                del state.requests[ts]
+                state.requests.drop(ts)
 
     def _process_page(
         self,
@@ -1339,8 +1494,7 @@ class SlackSource(Source):
             if ts in state.requests or is_request(m, ctx):
                 requests.append(m)
         self._users_for(requests, ctx)
-        seen = set(scan.seen)
-        scan.seen.extend(m["ts"] for m in requests if m["ts"] not in seen)
+        scan.add_seen(m["ts"] for m in requests)
 
         batch = Batch()
         error: SourceError | None = None
@@ -1386,7 +1540,7 @@ class SlackSource(Source):
             if digest != new_entry.get("h"):
                 batch.items.append(item)
                 new_entry["h"] = digest
-            state.requests[ts] = new_entry
+            state.requests.put(ts, new_entry)
         return batch, error
 
     def _read_thread(self, channel: str, ts: str, *, wait: bool = True) -> _Thread:
@@ -1507,7 +1661,7 @@ class SlackSource(Source):
                     # A thread Slack keeps answering garbage for must not block the channel:
                     # drop it here, the sweep tries it again later.
                     state.pending.remove(ts)
-                    state.requests[ts] = {**state.requests[ts], "c": 0}
+                    state.requests.put(ts, {**state.requests[ts], "c": 0})
                     continue
                 except SourceError as exc:
                     error = exc
@@ -1543,7 +1697,7 @@ class SlackSource(Source):
                 break  # best effort: try again next poll
             except BadPayload:
                 # Move it to the back of the sweep's rotation so one bad thread cannot stall it.
-                state.requests[ts] = {**state.requests[ts], "c": int(self._clock().timestamp())}
+                state.requests.put(ts, {**state.requests[ts], "c": int(self._clock().timestamp())})
                 continue
             read_now.add(ts)
             _add_thread(batch, channel, state, ts, changes)

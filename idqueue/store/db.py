@@ -240,11 +240,18 @@ class Store:
         return {r["key"]: json.loads(r["value"]) for r in rows}
 
     def set_cursors(self, conn: sqlite3.Connection, source: str, cursors: dict[str, Any], now: datetime) -> None:
-        """Store cursors inside an open transaction."""
+        """Store cursors inside an open transaction; a ``None`` value deletes that key.
+
+        Deleting lets a source keep many small cursors (one per tracked thing) and drop the
+        ones it no longer needs in the batch that stops needing them.
+        """
+        gone = [(source, k) for k, v in cursors.items() if v is None]
+        if gone:
+            conn.executemany("DELETE FROM cursors WHERE source=? AND key=?", gone)
         conn.executemany(
             "INSERT INTO cursors(source, key, value, updated_at) VALUES (?,?,?,?) "
             "ON CONFLICT(source, key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-            [(source, k, _dumps(v), iso(now)) for k, v in cursors.items()],
+            [(source, k, _dumps(v), iso(now)) for k, v in cursors.items() if v is not None],
         )
 
     # ----------------------------------------------------------------- applying changes

@@ -121,6 +121,12 @@ def history_calls(sb: Sandbox) -> list[Any]:
     return [c for c in sb.slack.calls.api("conversations.history") if c.status == 200]
 
 
+def stored_requests(h: Harness, channel: str = CH) -> dict[str, dict[str, Any]]:
+    """The stored cursor entries of a channel's known requests (``req:<channel>/<ts>`` keys)."""
+    prefix = f"req:{channel}/"
+    return {k[len(prefix):]: v for k, v in h.store.cursors("slack").items() if k.startswith(prefix)}
+
+
 def param(call: Any, name: str) -> str | None:
     """A Web API argument of a recorded call (slack-sdk POSTs them as a form)."""
     if name in call.query:
@@ -708,7 +714,7 @@ def test_names_recover_after_a_users_info_outage(sb: Sandbox, tmp_path: Path) ->
     assert item.requester is not None and item.requester.name == "unknown user (U0REQ09)"
     ev = h.events()[slack_id(CH, reply.ts)]
     assert (ev["actor_name"], ev["body"]) == ("unknown user (U0ANA)", "On it @unknown user (U0REQ09)")
-    entry = h.store.cursors("slack")[f"channel:{CH}"]["requests"][parent.ts]
+    entry = stored_requests(h)[parent.ts]
     assert sorted(entry["u"]) == ["U0ANA", "U0REQ09"]
 
     sb.slack.faults.clear()
@@ -720,7 +726,7 @@ def test_names_recover_after_a_users_info_outage(sb: Sandbox, tmp_path: Path) ->
     assert (ev["actor_name"], ev["body"]) == ("Ana Reyes", "On it @Lena Fischer")
     request = h.store.get_request(slack_id(CH, parent.ts))
     assert request is not None and request.requester is not None and request.requester.name == "Lena Fischer"
-    assert "u" not in h.store.cursors("slack")[f"channel:{CH}"]["requests"][parent.ts]
+    assert "u" not in stored_requests(h)[parent.ts]
 
     # Recovered once: later polls re-read nothing.
     n = len(sb.slack.calls.api("conversations.replies"))
@@ -805,7 +811,7 @@ def test_long_open_request_keeps_its_thread_after_history_days(sb: Sandbox, tmp_
 
     sb.clock.advance(timedelta(days=3))  # all three are now older than history_days
     assert h.poll() is None
-    kept = h.store.cursors("slack")[f"channel:{CH}"]["requests"]
+    kept = stored_requests(h)
     assert set(kept) == {still_open.ts, reopened.ts}  # the closed one is no longer watched
 
     reply = sb.slack.state.post(CH, "U0REQ09", "Still broken, any news?", thread_ts=still_open.ts)
@@ -829,7 +835,7 @@ def test_old_requests_kept_are_capped_most_recently_active_first(
     assert h.poll() is None
     sb.clock.advance(timedelta(days=3))
     assert h.poll() is None
-    assert set(h.store.cursors("slack")[f"channel:{CH}"]["requests"]) == {busy.ts}
+    assert set(stored_requests(h)) == {busy.ts}
     # Dropped from the cursor only: the stored request stays.
     assert slack_id(CH, quiet.ts) in h.live_ids()
 
