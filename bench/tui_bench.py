@@ -108,7 +108,14 @@ def display(screen, renderable):
         app.call_later(app.exit)
 app._display = display
 app.run(headless=True, size=(160, 50))
-result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM is this process's own peak: ru_maxrss would carry over the parent's peak across
+# fork + exec on Linux, so a large `make bench` parent would inflate it.
+try:
+    with open("/proc/self/status") as fh:
+        hwm = next(line for line in fh if line.startswith("VmHWM:"))
+    result["rss_mb"] = int(hwm.split()[1]) / 1024
+except (OSError, StopIteration):
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(result))
 """
 
