@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.common import cpu_loop_once_ms
 from idqueue.config import Settings
 from idqueue.domain.metrics import Period
 from idqueue.report import collect
@@ -132,10 +133,7 @@ def run() -> list[tuple[str, float, str]]:
         cold = (time.perf_counter() - t0) * 1000
         times, baseline = [], []
         for _ in range(5):
-            # A fixed CPU loop in the same run: how busy/slow the machine is right now.
-            t0 = time.perf_counter()
-            sum(i * i for i in range(300_000))
-            baseline.append((time.perf_counter() - t0) * 1000)
+            baseline.append(cpu_loop_once_ms())
             t0 = time.perf_counter()
             collect(store, settings, month, now=NOW)
             times.append((time.perf_counter() - t0) * 1000)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.common import cpu_loop_ms, median_ms
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
 from idqueue.domain.models import Person, SourceItem, SourceKind
@@ -41,23 +40,8 @@ def synthetic_items(n: int, start: int = 0) -> list[SourceItem]:
     return items
 
 
-def median_ms(fn: Callable[[], object], runs: int = 7) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
-def cpu_loop_ms(runs: int = 5) -> float:
-    """Median time of a fixed CPU loop: how busy the machine was during this run."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        sum(i * i for i in range(300_000))
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def run() -> list[tuple[str, float, str]]:

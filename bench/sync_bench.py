@@ -7,12 +7,12 @@ busy the machine was (compare runs by the ratio sync / loop, not by the wall tim
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.common import cpu_loop_ms
 from idqueue.config import Settings
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.runner import Sandbox
@@ -22,14 +22,6 @@ from idqueue.sync import SyncEngine, build_sources
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
 
-def cpu_loop_ms(runs: int = 5) -> float:
-    """Median time of a fixed CPU loop (the same one ``metrics_bench`` uses)."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        sum(i * i for i in range(300_000))
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def run() -> list[tuple[str, float, str]]:

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
@@ -44,20 +44,15 @@ class SourceHealth:
     last_sync: datetime | None = None
     last_attempt: datetime | None = None
 
-    def describe(self) -> str:
-        """A short human line: "GitHub ok 14:05", "Slack rate-limited until 14:07"."""
+    def describe(self, tz: tzinfo | None = None) -> str:
+        """A short human line: "GitHub ok", "Slack rate-limited until 14:07" (times in ``tz``)."""
         if self.state == "ok":
-            when = self.last_sync.strftime("%H:%M") if self.last_sync else ""
-            return f"{self.name} ok {when}".strip()
-        if self.state == "rate_limited" and self.until:
-            return f"{self.name} rate-limited until {self.until.strftime('%H:%M')}"
-        if self.state == "auth_failed":
-            return f"{self.name} auth failed"
-        if self.state == "offline":
-            return f"{self.name} offline"
-        if self.state == "error":
-            return f"{self.name} error"
-        return f"{self.name} waiting"
+            return f"{self.name} ok"
+        if self.state == "rate_limited":
+            until = f" until {self.until.astimezone(tz):%H:%M}" if self.until else ""
+            return f"{self.name} rate-limited{until}"
+        labels = {"auth_failed": "auth failed", "offline": "offline", "error": "error"}
+        return f"{self.name} {labels.get(self.state, 'waiting')}"
 
 
 @dataclass

@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner, Result
+
+from idqueue.cli import Context, cli
 from idqueue.config import Settings
 from idqueue.domain.models import github_id, slack_id
 from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
@@ -157,3 +160,11 @@ def make_env(sb: Sandbox, tmp_path: Path, **overrides: Any) -> WritebackEnv:
     settings = settings_for(sb, tmp_path / "idqueue.db", **overrides)
     store = Store.open(settings.db)
     return WritebackEnv(sb=sb, settings=settings, store=store)
+
+
+def run_cli(env: WritebackEnv, *args: str) -> Result:
+    """Run an ``idqueue`` command against the environment's settings and store."""
+    ctx = Context()
+    ctx.use_settings(env.settings)
+    ctx._store = env.store
+    return CliRunner().invoke(cli, list(args), obj=ctx, catch_exceptions=False)

@@ -44,7 +44,7 @@ from idqueue.widgets.filter_bar import GROUP_NAMES, SORT_NAMES, FilterBar
 from idqueue.widgets.poller import Poller
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import SLA_LABELS, member_name
-from idqueue.widgets.status_bar import StatusBar, describe_health
+from idqueue.widgets.status_bar import StatusBar
 
 GROUP_CYCLE: tuple[str | None, ...] = (None, "type", "priority", "sla", "assignee")
 SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
@@ -299,7 +299,7 @@ class QueueScreen(Screen[None]):
         tz = ZoneInfo(self.ctx.settings.sla.calendar.timezone)
         current = {h.name: h for h in health if h.state not in ("ok", "idle")}
         for name, h in current.items():
-            line = describe_health(h, tz)
+            line = h.describe(tz)
             if self._known_errors.get(name) != line:
                 severity: SeverityLevel = "warning" if h.state == "rate_limited" else "error"
                 self.notify(one_line(h.message or line, 200), title=line, severity=severity, markup=False)
@@ -308,7 +308,7 @@ class QueueScreen(Screen[None]):
         if not health:
             for error in errors:
                 self.notify(one_line(error, 200), title="Sync", severity="error", markup=False)
-        self._known_errors = {name: describe_health(h, tz) for name, h in current.items()}
+        self._known_errors = {name: h.describe(tz) for name, h in current.items()}
 
     def _announce_new(self, created: list[str]) -> None:
         self.table.mark_new(set(created))

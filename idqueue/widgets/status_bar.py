@@ -24,23 +24,6 @@ _HEALTH_CLASS = {
 }
 
 
-def describe_health(health: SourceHealth, tz: ZoneInfo) -> str:
-    """Like ``SourceHealth.describe`` but with times in the team's timezone."""
-    name = health.name
-    if health.state == "ok":
-        return f"{name} ok"
-    if health.state == "rate_limited":
-        until = f" until {health.until.astimezone(tz):%H:%M}" if health.until else ""
-        return f"{name} rate-limited{until}"
-    if health.state == "auth_failed":
-        return f"{name} auth failed"
-    if health.state == "offline":
-        return f"{name} offline"
-    if health.state == "error":
-        return f"{name} error"
-    return f"{name} waiting"
-
-
 class StatusBar(Static):
     """One line at the bottom of the queue screen (state colours come from ``app.tcss``)."""
 
@@ -106,7 +89,7 @@ class StatusBar(Static):
                 text.append("  ")
             state = _HEALTH_CLASS.get(health.state, "dim")
             text.append("● ", self._style(state))
-            text.append(one_line(describe_health(health, self._tz), 80))
+            text.append(one_line(health.describe(self._tz), 80))
         if self.live is not None:
             text.append("  ")
             text.append(one_line(self.live[0], 60), self._style("ok") if self.live[1] else self._style("warning"))

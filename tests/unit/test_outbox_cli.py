@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from outbox_env import ANA, REPO, WritebackEnv, make_env
 
-from idqueue.cli import Context, cli
 from idqueue.outbox.models import ActionState
 from idqueue.sandbox.runner import Sandbox
 
@@ -17,13 +15,6 @@ from idqueue.sandbox.runner import Sandbox
 def env(empty_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WritebackEnv:
     monkeypatch.setenv("IDQUEUE_OUTBOX_THROTTLE", "0")
     return make_env(empty_sandbox, tmp_path)
-
-
-def run(env: WritebackEnv, *args: str) -> Result:
-    ctx = Context()
-    ctx.use_settings(env.settings)
-    ctx._store = env.store
-    return CliRunner().invoke(cli, list(args), obj=ctx, catch_exceptions=False)
 
 
 def test_take_prints_each_step_and_sends(env: WritebackEnv) -> None:
