@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from outbox_env import ANA, REPO, WritebackEnv, make_env
+from outbox_env import run_cli as run
 
 from idqueue.outbox.models import ActionState
 from idqueue.sandbox.runner import Sandbox

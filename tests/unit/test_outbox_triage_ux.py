@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from outbox_env import ANA, BEN, REPO, WritebackEnv, make_env
+from outbox_env import run_cli as run
 
 from idqueue.outbox.models import ActionError, ActionKind, NothingToDo
 from idqueue.sandbox.runner import Sandbox
