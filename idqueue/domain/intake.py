@@ -80,7 +80,7 @@ _LABEL_DROP = str.maketrans({"*": None, "`": None, "\u2018": "'", "\u2019": "'",
 _LINK_RE = re.compile(r"!?\[([^\[\]\n]{0,300})\]\(([^()\s]{0,1000})\)")
 _MARKS = ("\u2705", "\u2714", "\u2611", "\u2713", "<--", "<-", "\u2190")  # ✅ ✔ ☑ ✓ <-- ←
 _NO_RESPONSE = {"no response", "_no response_", "*no response*"}
-_YES = {"yes", "y", "yeah", "yep", "true", "affirmative", "\u2705", "\u2714"}
+_YES = {"yes", "y", "yeah", "yep", "true", "1", "affirmative", "\u2705", "\u2714"}
 _NO = {"no", "n", "nope", "false", "\u274c"}
 
 

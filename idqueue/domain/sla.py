@@ -28,12 +28,12 @@ from typing import Literal
 
 from idqueue.config import CalendarConfig, SlaConfig, SlaPolicy
 from idqueue.domain.calendar import Calendar, calendar_from_config
+from idqueue.domain.intake import impacts_production as intake_impacts_production
 from idqueue.domain.models import EventKind, Request, SlaInfo, Status, TimelineEvent
 
 ClockName = Literal["first_response", "resolution"]
 PauseInterval = tuple[datetime, datetime | None]
 
-_YES = frozenset({"yes", "y", "true", "1"})
 _RESOLVED_STATUSES = frozenset({Status.CLOSED, Status.RESOLVED, Status.BACKLOG})
 _CLOCK_LABEL: dict[ClockName, str] = {"first_response": "first response", "resolution": "resolution"}
 
@@ -42,14 +42,9 @@ def impacts_production(request: Request) -> bool:
     """True when the intake field "impacts production" says yes.
 
     Accepts the loose values intake forms produce: ``Yes``, ``yes - sign-in is down``,
-    ``**Yes**``, ``true``, ``y``.
+    ``**Yes**``, ``true``, ``y`` (read by :func:`idqueue.domain.intake.impacts_production`).
     """
-    raw = request.fields.get("impacts_production", "")
-    value = raw.strip().strip("*_` ").lower()
-    if value in _YES:
-        return True
-    head = value.split(maxsplit=1)[0].strip(".,;:!-") if value else ""
-    return head == "yes"
+    return intake_impacts_production(request.fields) is True
 
 
 @lru_cache(maxsize=256)

@@ -31,11 +31,11 @@ from idqueue.domain.models import (
     iso,
     parse_iso,
 )
+from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.store.schema import MIGRATIONS
 
 Assembler = Callable[[list[SourceItem], list[TimelineEvent], "LocalState"], Request]
 
-PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 
 REQUEST_COLUMNS: tuple[str, ...] = (
     "id", "seq", "key", "source", "sources", "title", "body", "requester_id", "requester_name", "type",

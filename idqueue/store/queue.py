@@ -359,14 +359,11 @@ def facets(store: Store, query: QueueQuery, *, now: datetime) -> Facets:
         return {str(row[0]): int(row[1]) for row in store.conn.execute(sql, params)}
 
     age_expr_parts = []
-    params_now = now
-    previous = timedelta(0)
     for name, limit in AGE_BUCKETS:
         if limit is None:
             age_expr_parts.append(f"ELSE '{name}'")
         else:
-            age_expr_parts.append(f"WHEN created_at > '{_now_text(params_now - limit)}' THEN '{name}'")
-        previous = limit or previous
+            age_expr_parts.append(f"WHEN created_at > '{_now_text(now - limit)}' THEN '{name}'")
     age_expr = "CASE " + " ".join(age_expr_parts) + " END"
     return Facets(
         priority=grouped(query.with_(priorities=()), "priority"),
