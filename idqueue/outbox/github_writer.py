@@ -278,15 +278,16 @@ class GitHubWriter:
         _, data = self._gh.requester.requestJsonAndCheck(verb, path, parameters=params, input=body)
         return data
 
-    def _page(self, path: str, params: dict[str, Any], page: int) -> tuple[list[Any], int]:
-        """One page of 100 and the number of the last page (from the ``Link`` header)."""
+    def _page(self, path: str, params: dict[str, Any], page: int) -> tuple[list[Any], int | None, bool]:
+        """One page of 100, the last page's number (``Link: rel="last"``, if given) and whether
+        a next page exists."""
         headers, data = self._gh.requester.requestJsonAndCheck(
             "GET", path, parameters={**params, "per_page": 100, "page": page})
         if not isinstance(data, list):
             raise BadPayload(f"GitHub sent a list that is not a list ({path})", source="github")
         link = _lower_headers(headers).get("link", "")
         found = _LAST_PAGE.search(link)
-        return data, int(found.group(1)) if found else page
+        return data, int(found.group(1)) if found else None, 'rel="next"' in link
 
     @staticmethod
     def _issue_path(params: dict[str, Any]) -> str:
@@ -401,9 +402,18 @@ class GitHubWriter:
         """
         path = self._issue_path(action.params) + "/comments"
         params = {"since": _iso(since)}
-        first, last = self._page(path, params, 1)
-        for number in range(last, 0, -1):
-            page = first if number == 1 else self._page(path, params, number)[0]
+        first, last, more = self._page(path, params, 1)
+        if last is None:  # no "last" link: walk forward to the end
+            pages, number = [first], 1
+            while more:
+                number += 1
+                page, _, more = self._page(path, params, number)
+                pages.append(page)
+            numbers = list(range(len(pages), 0, -1))
+        else:
+            pages, numbers = [first], list(range(last, 0, -1))
+        for number in numbers:
+            page = pages[number - 1] if number <= len(pages) else self._page(path, params, number)[0]
             raw = _marked(action.id, list(reversed(page)))
             if raw is not None:
                 return {"comment": _comment_result(raw)}
@@ -515,9 +525,9 @@ class GitHubWriter:
                   "since": _iso(since)}
         repo = str(action.params["repo"])
         path = f"/repos/{repo}/issues"
-        number, last = 1, 1
-        while number <= last:
-            page, last = self._page(path, params, number)
+        number, more = 1, True
+        while more:
+            page, _, more = self._page(path, params, number)
             raw = _marked(action.id, page)
             if raw is not None:
                 return _created_result(raw, repo)
