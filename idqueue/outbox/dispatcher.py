@@ -12,7 +12,8 @@ Outcomes:
 * rate limited → back to ``queued`` with ``next_attempt_at`` = the limit's reset /
   ``Retry-After`` (at least one second);
 * 5xx, timeouts, dropped connections, garbled answers → ``queued`` with exponential backoff
-  (at least 30 s after a timeout); after ``max_attempts`` → ``failed`` (rate limits do not count);
+  (after a timeout: at least the in-flight horizon, counted from the timeout, doubling with each
+  further timeout); after ``max_attempts`` → ``failed`` (rate limits do not count);
 * 401/403/404/422 and conflicts → ``needs_attention`` with the reason; later actions of the same
   request wait until the user retries or drops it.
 

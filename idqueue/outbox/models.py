@@ -200,8 +200,9 @@ class ConflictError(SourceError):
 class TimedOut(Unavailable):
     """The destination did not answer in time: it may still apply the write.
 
-    The next attempt waits longer than for other outages, so a slow server has finished before
-    the writer looks for the action at the destination.
+    The next attempt waits the in-flight horizon (``outbox.inflight_horizon``) from the moment of
+    the timeout, so a slow server has finished before the dispatcher looks for the action at the
+    destination.
     """
 
     kind = "timeout"
