@@ -159,19 +159,21 @@ def _takeover(env: WritebackEnv, tmp_path: Path, action: Action, paused: subproc
 
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("point", ["claimed", "fenced"])
+@pytest.mark.parametrize("point", ["claimed", "fenced", "sent"])
 def test_a_sender_paused_past_its_lease_never_duplicates(
     live_sandbox: Sandbox, tmp_path: Path, target: str, point: str
 ) -> None:
+    """Stopped after claiming, right after its fence check, or after writing but before recording."""
     env = _live_env(live_sandbox, tmp_path, PAUSE_OUTBOX)
     action = _queue_reply(env, target)
     first = _sender(env, tmp_path, pause=f"{point}:reply:{target}")
     _wait_for("the first sender to stop", lambda: first.poll() is not None or _stopped(first))
     assert first.poll() is None
-    assert _writes(env, action) == 0
+    assert _writes(env, action) == (1 if point == "sent" else 0)
     _takeover(env, tmp_path, action, first)
     final = _assert_once(env, action)
     assert final.attempts == 2 and final.fence == 2
+    assert final.result.get("reconciled", False) is (point == "sent")
     outcomes = _outcomes(env, action)
     assert "recovered" in outcomes and "lease-lost" in outcomes
 
