@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -459,6 +467,31 @@ class UiConfig(BaseModel):
     theme: str = "textual-dark"
 
 
+class OutboxConfig(BaseModel):
+    """How the outbox sends (``[outbox]``; see "Actions and write-back" in the README).
+
+    The defaults suit GitHub and Slack; tests shrink them to run in seconds.
+    """
+
+    request_timeout: float = Field(default=20.0, gt=0)
+    """Seconds a write request may take before it counts as timed out."""
+    inflight_horizon: float = Field(default=90.0, ge=0)
+    """Seconds after a timed-out (or interrupted) write during which the destination may still
+    apply it: nothing looks for it or sends it again before then (doubled on each further
+    timeout of the same action)."""
+    lease_seconds: float = Field(default=180.0, gt=0)
+    """How long a sender's claim on an action holds without renewal (renewed while it works on
+    the action); must exceed ``request_timeout + inflight_horizon``."""
+
+    @model_validator(mode="after")
+    def _lease_outlives_requests(self) -> OutboxConfig:
+        if self.lease_seconds <= self.request_timeout + self.inflight_horizon:
+            raise ValueError(
+                f"outbox.lease_seconds ({self.lease_seconds:g}) must exceed outbox.request_timeout + "
+                f"outbox.inflight_horizon ({self.request_timeout + self.inflight_horizon:g})")
+        return self
+
+
 class Settings(BaseSettings):
     """All of idqueue's configuration."""
 
@@ -492,6 +525,7 @@ class Settings(BaseSettings):
     automation: AutomationConfig = Field(default_factory=AutomationConfig)
     survey: SurveyConfig = Field(default_factory=SurveyConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     history_months: int = 13
     """How far back closed items are backfilled for metrics."""
     sandbox: bool = False

@@ -12,23 +12,39 @@ Outcomes:
 * rate limited → back to ``queued`` with ``next_attempt_at`` = the limit's reset /
   ``Retry-After`` (at least one second);
 * 5xx, timeouts, dropped connections, garbled answers → ``queued`` with exponential backoff
-  (at least 30 s after a timeout); after ``max_attempts`` → ``failed`` (rate limits do not count);
+  (after a timeout: at least the in-flight horizon, counted from the timeout, doubling with each
+  further timeout); after ``max_attempts`` → ``failed`` (rate limits do not count);
 * 401/403/404/422 and conflicts → ``needs_attention`` with the reason; later actions of the same
   request wait until the user retries or drops it.
 
 Exactly once across crashes: the attempt is counted (and committed) *before* the request is
 sent, so a process that dies anywhere in between leaves an action whose next attempt knows that
-the destination may already have it; the writers then look for the action id (GitHub comment
-marker, Slack message metadata, marker in a created issue) before writing again.
+the destination may already have it; the dispatcher then asks the writer to look for the action
+upstream (:meth:`Writer.reconcile`: GitHub comment marker, Slack message metadata, marker in a
+created issue, among what was written since the action's first attempt) before writing again.
+
+Exactly once across pauses (a stopped process, a long GC pause, a closed laptop lid): every claim
+carries a fencing token. While an action is being sent a heartbeat renews the lease, and
+immediately before every write (:func:`~idqueue.outbox.models.before_write`) and before recording
+the dispatcher re-checks the token by compare-and-set; a sender whose action was taken over
+stops (:class:`~idqueue.outbox.models.LeaseLost`) without writing or recording.
+
+Exactly once across late writes: a write that timed out may still be applied by the server. The
+fence check marks the action *in flight* until ``request_timeout + inflight_horizon``; nobody
+takes it over or retries it before then, and a timeout puts the next attempt an in-flight
+horizon after the moment it timed out (doubling on each further timeout), followed by the
+upstream look-up.
 
 Local store: after a successful send the dispatcher applies the known effect to the stored
 source item (assignees, labels, state from GitHub's answer) and adds the posted comment or
 thread reply as a timeline event with the same uid the read sources will use, then
 re-assembles the request. The next poll overwrites it with the source's own view.
 
-Testing hook: ``IDQUEUE_OUTBOX_CRASH_AT=point[:kind[:target]]`` makes the process kill itself
+Testing hooks: ``IDQUEUE_OUTBOX_CRASH_AT=point[:kind[:target]]`` makes the process kill itself
 (``SIGKILL``) at ``claimed`` (before the request), ``sent`` (the destination has it, nothing is
-recorded) or ``recorded`` (after recording), for the crash tests.
+recorded) or ``recorded`` (after recording), for the crash tests. ``IDQUEUE_OUTBOX_PAUSE_AT``
+(same syntax, points ``claimed``, ``fenced``, ``sent``) makes it stop itself (``SIGSTOP``) once,
+for the pause tests, which resume it with ``SIGCONT``.
 """
 
 from __future__ import annotations
@@ -38,6 +54,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,7 +79,10 @@ from idqueue.outbox.models import (
     ActionKind,
     ActionState,
     ConflictError,
+    LeaseLost,
     TimedOut,
+    before_write,
+    fenced,
 )
 from idqueue.outbox.store import OutboxStore
 from idqueue.safety import one_line, redact
@@ -74,9 +94,15 @@ __all__ = ["DispatchReport", "Dispatcher", "Writer", "build_writers"]
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "IDQUEUE_OUTBOX_CRASH_AT"
-TIMEOUT_BACKOFF = 30.0
-"""After a timeout, wait at least this long: a slow server may still apply the write, and the
-retry must find it there rather than race it."""
+PAUSE_ENV = "IDQUEUE_OUTBOX_PAUSE_AT"
+RECONCILE_MARGIN = timedelta(minutes=10)
+"""The upstream look-up starts this long before the action's first attempt: it absorbs clock
+skew between this machine and the destination's servers."""
+MAX_INFLIGHT_WAIT = 3600.0
+"""The longest wait after repeated timeouts (the in-flight horizon doubles up to this)."""
+FENCE_PAUSE_FRACTION = 0.25
+"""A fence check that took longer than this fraction of the lease (the process was paused in
+the middle of it) is done again before writing."""
 _SLACK_STATE_KINDS = {
     "assign": EventKind.ASSIGNED, "unassign": EventKind.UNASSIGNED, "close": EventKind.CLOSED,
     "backlog": EventKind.BACKLOG, "pending": EventKind.PENDING, "resume": EventKind.RESUMED,
@@ -85,7 +111,18 @@ _SLACK_STATE_KINDS = {
 
 
 class Writer(Protocol):
-    """Carries actions to one destination (``github``, ``slack``; later ``trello``)."""
+    """Carries actions to one destination (``github``, ``slack``; later e-mail, Trello, Jira).
+
+    What a writer must do for "exactly once" (the dispatcher does the rest: claims, fencing,
+    heartbeats, in-flight horizons, when to look upstream):
+
+    * carry the action id to the destination with every non-idempotent write (a hidden marker,
+      message metadata, a custom field), so :meth:`reconcile` can find it;
+    * call :func:`~idqueue.outbox.models.before_write` immediately before every request that
+      changes something upstream, and let :class:`~idqueue.outbox.models.LeaseLost` propagate;
+    * map a request timeout to :class:`~idqueue.outbox.models.TimedOut` (the write may still
+      land), and never let an HTTP library retry a write on its own.
+    """
 
     target: str
 
@@ -94,10 +131,24 @@ class Writer(Protocol):
 
         Args:
             action: the action.
-            maybe_sent: a previous attempt may have reached the destination: reconcile first.
+            maybe_sent: a previous attempt may have reached the destination (the dispatcher has
+                already looked for it with :meth:`reconcile` and not found it); state checks may
+                accept a half-done earlier attempt of this action.
 
         Raises:
             SourceError: transient (retried) or permanent (``needs_attention``); ConflictError.
+        """
+
+    def reconcile(self, action: Action, *, since: datetime) -> dict[str, Any] | None:
+        """Look upstream for this action by its marker, among what was written since ``since``.
+
+        Called before any resend of an action an earlier attempt may have written. The look-up
+        must see every candidate written at or after ``since`` (filter by time upstream, read
+        newest first), not a fixed number of the oldest.
+
+        Returns:
+            The result to record (as :meth:`send` would return it) when the action is already
+            there; None when it is not, or for a kind that is safe to repeat.
         """
 
     def close(self) -> None:
@@ -157,9 +208,13 @@ class DispatchReport:
                 f"failed {c['failed']}")
 
 
-def build_writers(settings: Settings, *, clock: Clock | None = None, timeout: float = 20.0) -> dict[str, Writer]:
-    """Writers for the destinations that have a token configured."""
+def build_writers(settings: Settings, *, clock: Clock | None = None, timeout: float | None = None) -> dict[str, Writer]:
+    """Writers for the destinations that have a token configured.
+
+    ``timeout`` defaults to ``outbox.request_timeout``.
+    """
     writers: dict[str, Writer] = {}
+    timeout = settings.outbox.request_timeout if timeout is None else timeout
     if settings.github.token is not None:
         from idqueue.outbox.github_writer import GitHubWriter
 
@@ -195,16 +250,68 @@ def owner_dead(owner: str) -> bool:
     return False
 
 
-def _crash_point(point: str, action: Action) -> None:
-    """The crash-test hook (see the module docstring)."""
-    spec = os.environ.get(CRASH_ENV)
+_paused_once: set[str] = set()
+
+
+def _hook_wants(spec: str | None, point: str, action: Action) -> bool:
     if not spec:
-        return
+        return False
     want, _, rest = spec.partition(":")
     kind, _, target = rest.partition(":")
-    if want != point or (kind and kind != action.kind.value) or (target and target != action.target):
-        return
-    os.kill(os.getpid(), signal.SIGKILL)
+    return want == point and (not kind or kind == action.kind.value) and (not target or target == action.target)
+
+
+def _crash_point(point: str, action: Action) -> None:
+    """The crash- and pause-test hooks (see the module docstring)."""
+    if _hook_wants(os.environ.get(CRASH_ENV), point, action):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if point not in _paused_once and _hook_wants(os.environ.get(PAUSE_ENV), point, action):
+        _paused_once.add(point)
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def _elapsed_clock() -> float:
+    """Seconds on a clock that keeps counting while the process is stopped or the machine sleeps."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        return time.clock_gettime(boottime)
+    return time.monotonic()
+
+
+class _Heartbeat:
+    """Renews a claim's lease every third of the lease while its action is being sent.
+
+    A paused process pauses its heartbeat too, so its lease runs out and another sender may take
+    the action over; ``lost`` tells the paused one, once it resumes, that its claim is gone.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, action: Action) -> None:
+        self._d = dispatcher
+        self._action = action
+        self._stop = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._run, name=f"outbox-lease-{action.id[:8]}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        d, a = self._d, self._action
+        interval = max(0.05, d.lease_seconds / 3)
+        try:
+            while not self._stop.wait(interval):
+                if not d.outbox.fence(a.id, d.owner, a.fence, now=d.clock(), lease_seconds=d.lease_seconds):
+                    self.lost = True
+                    return
+        except Exception:  # a locked or vanished database: the fence checks will tell
+            log.warning("outbox: could not renew the lease on %s", a.id, exc_info=True)
+        finally:
+            d.store.close()  # this thread's connection
 
 
 class Dispatcher:
@@ -217,8 +324,12 @@ class Dispatcher:
         clock: the clock for leases, backoff and bookkeeping.
         sleep: how to wait between writes (the throttle); tests pass a no-op.
         throttle: seconds between two writes.
-        lease_seconds: how long a claim holds; a crashed owner on this host is detected sooner.
+        lease_seconds: how long a claim holds without renewal (default ``outbox.lease_seconds``);
+            a crashed owner on this host is detected sooner.
         max_attempts: transient failures before an action is ``failed``.
+        request_timeout: the writers' HTTP timeout (default ``outbox.request_timeout``).
+        inflight_horizon: how long a timed-out write may still be applied upstream (default
+            ``outbox.inflight_horizon``).
         assembler_factory: ``(settings, now) -> assembler`` for the local-store update
             (default: :func:`idqueue.domain.assemble.make_assembler`).
     """
@@ -232,28 +343,34 @@ class Dispatcher:
         clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
         throttle: float = 1.0,
-        lease_seconds: float = 120.0,
+        lease_seconds: float | None = None,
         max_attempts: int = 8,
         assembler_factory: Callable[[Settings, datetime], Any] | None = None,
+        request_timeout: float | None = None,
+        inflight_horizon: float | None = None,
     ) -> None:
+        cfg = settings.outbox
         self.store = store
         self.settings = settings
         self.clock: Clock = clock or clock_for(settings)
         self.sleep = sleep
         self.throttle = throttle
-        self.lease_seconds = lease_seconds
+        self.lease_seconds = cfg.lease_seconds if lease_seconds is None else lease_seconds
+        self.request_timeout = cfg.request_timeout if request_timeout is None else request_timeout
+        self.inflight_horizon = cfg.inflight_horizon if inflight_horizon is None else inflight_horizon
         self.max_attempts = max_attempts
         self.outbox = OutboxStore(store)
         self.owner = _owner_id()
         self._writers = writers
         self._assembler_factory = assembler_factory
         self._wrote = False
+        self._fenced = False
 
     @property
     def writers(self) -> dict[str, Writer]:
         """The writers (built from the settings on first use)."""
         if self._writers is None:
-            self._writers = build_writers(self.settings, clock=self.clock)
+            self._writers = build_writers(self.settings, clock=self.clock, timeout=self.request_timeout)
         return self._writers
 
     def close(self) -> None:
@@ -296,33 +413,80 @@ class Dispatcher:
         _crash_point("claimed", action)
         writer = self.writers[action.target]
         # The attempt was counted before sending: anything above one means an earlier attempt
-        # (possibly by a process that died) may have reached the destination.
+        # (possibly by a process that died or was paused) may have reached the destination.
         maybe_sent = recovered or action.attempts > 1
-        now = self.clock()
+        self._fenced = False
         try:
-            prepared = self._prepare(action)
-            self._wrote = True
-            result = writer.send(prepared, maybe_sent=maybe_sent)
+            with _Heartbeat(self, action) as beat, fenced(lambda: self._fence(action, beat)):
+                result = self._attempt(writer, action, maybe_sent)
+        except LeaseLost as exc:
+            self._lease_lost(action, str(exc))
+            return
         except ConflictError as exc:
             self._stop(action, ActionState.NEEDS_ATTENTION, f"conflict: {exc.title}", report)
             return
         except SourceError as exc:
-            self._failed(action, exc, now, report)
+            self._failed(action, exc, report)
             return
         except Exception as exc:
             log.exception("outbox: unexpected error sending %s", action.id)
             self._stop(action, ActionState.NEEDS_ATTENTION,
                        f"internal error: {type(exc).__name__}: {one_line(redact(str(exc)), 200)}", report)
             return
+        if self._fenced and not self.outbox.landed(action.id, self.owner, action.fence):
+            self._lease_lost(action, "taken over while the write was in flight")
+            return
         _crash_point("sent", action)
         detail = "already there (reconciled)" if result.get("reconciled") else ""
-        if self.outbox.mark_sent(action.id, self.owner, now=self.clock(), result=result, detail=detail):
+        if self.outbox.mark_sent(action.id, self.owner, now=self.clock(), result=result, detail=detail,
+                                 token=action.fence):
             action.state, action.result, action.sent_at = ActionState.SENT, result, self.clock()
             report.sent.append(action)
             _crash_point("recorded", action)
             self._apply_locally(action, result)
         else:
             log.warning("outbox: lost the lease on %s; the new owner records it", action.id)
+
+    def _attempt(self, writer: Writer, action: Action, maybe_sent: bool) -> dict[str, Any]:
+        """Look for an earlier attempt upstream when there may be one, else send."""
+        prepared = self._prepare(action)
+        self._wrote = True
+        if maybe_sent:
+            reconcile = getattr(writer, "reconcile", None)
+            if reconcile is not None:
+                since = (action.first_attempt_at or action.created_at) - RECONCILE_MARGIN
+                found = reconcile(prepared, since=since)
+                if found is not None:
+                    return {**found, "reconciled": True}
+        before_write()
+        return writer.send(prepared, maybe_sent=maybe_sent)
+
+    def _fence(self, action: Action, beat: _Heartbeat) -> None:
+        """The check before a write: the claim is still ours (compare-and-set on the fencing token).
+
+        Marks the action in flight until the write's timeout plus the in-flight horizon. When the
+        check itself was interrupted by a pause longer than a quarter of the lease, it is done
+        again: a takeover during that pause makes the second check fail.
+
+        Raises:
+            LeaseLost: another sender took the action over.
+        """
+        for _ in range(3):
+            started = _elapsed_clock()
+            now = self.clock()
+            until = now + timedelta(seconds=self.request_timeout + self.inflight_horizon)
+            if beat.lost or not self.outbox.fence(action.id, self.owner, action.fence, now=now,
+                                                  lease_seconds=self.lease_seconds, inflight_until=until):
+                raise LeaseLost(f"action {action.id} was taken over by another sender")
+            self._fenced = True
+            _crash_point("fenced", action)
+            if _elapsed_clock() - started < self.lease_seconds * FENCE_PAUSE_FRACTION:
+                return
+        raise LeaseLost(f"action {action.id}: the sender keeps being paused at its fence check")
+
+    def _lease_lost(self, action: Action, why: str) -> None:
+        log.warning("outbox: %s; not writing or recording it here (the new owner does)", why)
+        self.outbox.note(action.id, now=self.clock(), outcome="lease-lost", detail=one_line(why, 200))
 
     def _prepare(self, action: Action) -> Action:
         """Fill in what was unknown when the action was queued (the new backlog issue's URL)."""
@@ -336,8 +500,18 @@ class Dispatcher:
         text = action.text.replace(LINK_PLACEHOLDER, str(url).replace("|", "%7C").replace(">", "%3E"))
         return dataclasses.replace(action, text=text)
 
-    def _failed(self, action: Action, exc: SourceError, now: datetime, report: DispatchReport) -> None:
+    def _failed(self, action: Action, exc: SourceError, report: DispatchReport) -> None:
+        now = self.clock()  # measured from the failure, not from the request's start
         title = one_line(redact(str(exc.title)), 300)
+        timed_out = isinstance(exc, TimedOut)
+        inflight_until: datetime | None = None
+        timeouts = 0
+        if timed_out:
+            # The write may still land: nothing happens before the horizon has passed, and the
+            # horizon doubles with each further timeout of this action.
+            timeouts = self.outbox.timeouts(action.id) + 1
+            wait = min(MAX_INFLIGHT_WAIT, self.inflight_horizon * (2 ** (timeouts - 1)))
+            inflight_until = now + timedelta(seconds=wait)
         if isinstance(exc, _MissingLink) or exc.permanent:
             self._stop(action, ActionState.NEEDS_ATTENTION, title, report)
             return
@@ -347,20 +521,22 @@ class Dispatcher:
         else:
             failures = self.outbox.failures(action.id) + 1
             if failures >= self.max_attempts:
-                self._stop(action, ActionState.FAILED, f"gave up after {failures} attempts: {title}", report)
+                self._stop(action, ActionState.FAILED, f"gave up after {failures} attempts: {title}", report,
+                           inflight_until=inflight_until)
                 return
             backoff = min(600.0, 2.0 * (2 ** max(0, failures - 1)))
-            if isinstance(exc, TimedOut):
-                backoff = max(backoff, TIMEOUT_BACKOFF)
-            next_at = now + timedelta(seconds=backoff)
+            next_at = max(now + timedelta(seconds=backoff), inflight_until or now)
         limited = isinstance(exc, RateLimited)
-        if self.outbox.reschedule(action.id, self.owner, now=self.clock(), next_at=next_at, error=title,
-                                  rate_limited=limited):
+        if self.outbox.reschedule(action.id, self.owner, now=now, next_at=next_at, error=title,
+                                  rate_limited=limited, token=action.fence, inflight_until=inflight_until,
+                                  timeouts=timeouts):
             action.state, action.last_error, action.next_attempt_at = ActionState.QUEUED, title, next_at
             report.retrying.append(action)
 
-    def _stop(self, action: Action, state: ActionState, error: str, report: DispatchReport) -> None:
-        if self.outbox.give_up(action.id, self.owner, now=self.clock(), state=state, error=error):
+    def _stop(self, action: Action, state: ActionState, error: str, report: DispatchReport, *,
+              inflight_until: datetime | None = None) -> None:
+        if self.outbox.give_up(action.id, self.owner, now=self.clock(), state=state, error=error, token=action.fence,
+                               inflight_until=inflight_until):
             action.state, action.last_error = state, error
             (report.failed if state is ActionState.FAILED else report.needs_attention).append(action)
 
@@ -488,7 +664,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m idqueue.outbox.dispatcher")
     parser.add_argument("--throttle", type=float, default=1.0, help="seconds between writes")
-    parser.add_argument("--timeout", type=float, default=20.0, help="HTTP timeout in seconds")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="HTTP timeout in seconds (default: outbox.request_timeout)")
     parser.add_argument("--rounds", type=int, default=1, help="run_once rounds (waiting for retries between)")
     parser.add_argument("--max-wait", type=float, default=5.0, help="longest wait for a retry between rounds")
     args = parser.parse_args(argv)
@@ -496,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     store = Store.open(settings.db, key_prefix=settings.ui.key_prefix)
     clock = clock_for(settings)
     dispatcher = Dispatcher(store, settings, writers=build_writers(settings, clock=clock, timeout=args.timeout),
-                            clock=clock, throttle=args.throttle)
+                            clock=clock, throttle=args.throttle, request_timeout=args.timeout)
     total = DispatchReport()
     for _ in range(max(1, args.rounds)):
         total.merge(dispatcher.run_once())

@@ -6,7 +6,11 @@ Every write is made safe to repeat:
   removing an absent label means "already done");
 * comments and new issues are not: they carry idqueue's hidden marker
   ``<!-- idqueue:action=ID -->``, and when a previous attempt may have reached GitHub (a crash,
-  a lost response, a timeout) the writer first looks for that marker and does not post again;
+  a lost response, a timeout, a paused sender) the dispatcher first calls :meth:`GitHubWriter.reconcile`,
+  which looks for that marker among the comments (or issues) updated since the action's first
+  attempt (GitHub's ``since``), newest first, and the action is not posted again if it is there;
+* every request that changes something is preceded by the dispatcher's fence check
+  (:func:`~idqueue.outbox.models.before_write`);
 * closing and reopening are states (closing a closed issue is only a conflict when someone else
   closed it).
 
@@ -32,7 +36,7 @@ from github import Auth, Github, GithubException
 
 from idqueue.config import Settings
 from idqueue.domain.models import parse_iso
-from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, marker
+from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write, marker
 from idqueue.safety import one_line, redact
 from idqueue.sources.base import (
     AuthError,
@@ -48,8 +52,7 @@ __all__ = ["GitHubWriter", "map_github_error"]
 
 SECONDARY_WAIT = 60.0
 """GitHub: without ``retry-after``, wait at least a minute after a secondary rate limit."""
-RECONCILE_PAGES = 3
-"""How many pages (of 100) of recent issues to scan for a lost "create issue"."""
+_LAST_PAGE = re.compile(r'[?&]page=(\d+)[^>]*>;\s*rel="last"')
 
 
 def _marker_re(action_id: str) -> re.Pattern[str]:
@@ -192,13 +195,41 @@ class GitHubWriter:
             pass
 
     # ------------------------------------------------------------------ entry point
+    def reconcile(self, action: Action, *, since: datetime) -> dict[str, Any] | None:
+        """Find a comment or created issue of this action among those updated since ``since``.
+
+        Returns:
+            The result to record when it is on GitHub; None when it is not, or for the kinds
+            that are safe to repeat (assignments, labels, states).
+
+        Raises:
+            SourceError: the look-up failed (the action is retried later).
+        """
+        if action.kind not in (ActionKind.REPLY, ActionKind.CREATE_ISSUE):
+            return None
+        try:
+            if action.kind is ActionKind.REPLY:
+                return self._find_comment(action, since)
+            return self._find_created(action, since)
+        except GithubException as exc:
+            raise map_github_error(exc, f"look for an earlier attempt to {_what(action)}", now=self._clock()) from None
+        except requests.Timeout:
+            raise TimedOut(f"GitHub timed out while looking for an earlier attempt to {_what(action)}",
+                           source="github") from None
+        except requests.RequestException as exc:
+            raise Unavailable(f"cannot reach GitHub ({type(exc).__name__}) while looking for an earlier attempt "
+                              f"to {_what(action)}", source="github") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadPayload(f"GitHub sent an unexpected answer while looking for an earlier attempt to "
+                             f"{_what(action)}: {type(exc).__name__}", source="github") from None
+
     def send(self, action: Action, *, maybe_sent: bool) -> dict[str, Any]:
         """Carry out one action.
 
         Args:
             action: the action.
-            maybe_sent: a previous attempt may have reached GitHub: reconcile before any
-                non-idempotent write.
+            maybe_sent: a previous attempt may have reached GitHub (it was looked for with
+                :meth:`reconcile` and not found); conflict checks accept its half-done state.
 
         Returns:
             The result to store (``issue`` snapshot, ``comment``, ``created``, ``reconciled``).
@@ -242,8 +273,21 @@ class GitHubWriter:
 
     # ------------------------------------------------------------------ HTTP helpers
     def _req(self, verb: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        if verb != "GET":
+            before_write()
         _, data = self._gh.requester.requestJsonAndCheck(verb, path, parameters=params, input=body)
         return data
+
+    def _page(self, path: str, params: dict[str, Any], page: int) -> tuple[list[Any], int | None, bool]:
+        """One page of 100, the last page's number (``Link: rel="last"``, if given) and whether
+        a next page exists."""
+        headers, data = self._gh.requester.requestJsonAndCheck(
+            "GET", path, parameters={**params, "per_page": 100, "page": page})
+        if not isinstance(data, list):
+            raise BadPayload(f"GitHub sent a list that is not a list ({path})", source="github")
+        link = _lower_headers(headers).get("link", "")
+        found = _LAST_PAGE.search(link)
+        return data, int(found.group(1)) if found else None, 'rel="next"' in link
 
     @staticmethod
     def _issue_path(params: dict[str, Any]) -> str:
@@ -349,18 +393,37 @@ class GitHubWriter:
             issue = self._req("DELETE", self._issue_path(p) + "/assignees", body={"assignees": drop})
         return {"issue": _snapshot(issue)}
 
-    def _find_comment(self, action: Action) -> dict[str, Any] | None:
-        raw = _marked(action.id, self._pages(self._issue_path(action.params) + "/comments"))
-        return _comment_result(raw) if raw is not None else None
+    def _find_comment(self, action: Action, since: datetime) -> dict[str, Any] | None:
+        """The action's comment among the issue's comments updated since ``since``, newest page first.
+
+        The issue's comment list only sorts oldest first, so this reads the first page (which
+        names the last one), then the others from the last backwards: the comment an earlier
+        attempt posted is among the newest, however long the issue is.
+        """
+        path = self._issue_path(action.params) + "/comments"
+        params = {"since": _iso(since)}
+        first, last, more = self._page(path, params, 1)
+        if last is None:  # no "last" link: walk forward to the end
+            pages, number = [first], 1
+            while more:
+                number += 1
+                page, _, more = self._page(path, params, number)
+                pages.append(page)
+            numbers = list(range(len(pages), 0, -1))
+        else:
+            pages, numbers = [first], list(range(last, 0, -1))
+        for number in numbers:
+            page = pages[number - 1] if number <= len(pages) else self._page(path, params, number)[0]
+            raw = _marked(action.id, list(reversed(page)))
+            if raw is not None:
+                return {"comment": _comment_result(raw)}
+        return None
 
     def _comment(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         p = action.params
-        if maybe_sent:
-            found = self._find_comment(action)
-            if found is not None:
-                return {"comment": found, "reconciled": True}
         body = _marked_body(action, automation=bool(p.get("automation")))
         issue = self._gh.get_repo(str(p["repo"])).get_issue(int(p["number"]))
+        before_write()
         comment = issue.create_comment(body)
         return {"comment": _comment_result(comment.raw_data)}
 
@@ -456,21 +519,27 @@ class GitHubWriter:
             issue = self._req("PATCH", self._issue_path(p), body={"state": "open"})
         return {"issue": _snapshot(issue)}
 
-    def _find_created(self, action: Action) -> dict[str, Any] | None:
-        params = {"creator": self._viewer_login(), "state": "all", "sort": "created", "direction": "desc"}
+    def _find_created(self, action: Action, since: datetime) -> dict[str, Any] | None:
+        """The action's issue among ours updated since ``since``, newest first (every page)."""
+        params = {"creator": self._viewer_login(), "state": "all", "sort": "created", "direction": "desc",
+                  "since": _iso(since)}
         repo = str(action.params["repo"])
-        raw = _marked(action.id, self._pages(f"/repos/{repo}/issues", params, max_pages=RECONCILE_PAGES))
-        return _created_result(raw, repo) if raw is not None else None
+        path = f"/repos/{repo}/issues"
+        number, more = 1, True
+        while more:
+            page, _, more = self._page(path, params, number)
+            raw = _marked(action.id, page)
+            if raw is not None:
+                return _created_result(raw, repo)
+            number += 1
+        return None
 
     def _create_issue(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         p = action.params
-        if maybe_sent:
-            found = self._find_created(action)
-            if found is not None:
-                return {**found, "reconciled": True}
         body = _marked_body(action, automation=True)
         labels = [str(x) for x in p.get("labels", []) if str(x)]
         repo = self._gh.get_repo(str(p["repo"]))
+        before_write()
         issue = repo.create_issue(title=str(p["title"])[:256], body=body, labels=labels)
         return _created_result(issue.raw_data, str(p["repo"]))
 
@@ -496,6 +565,11 @@ def _what(action: Action) -> str:
         ActionKind.CREATE_ISSUE: f"create an issue in {ref}",
     }
     return one_line(verbs.get(action.kind, f"{action.kind.value} on {ref}"), 120)
+
+
+def _iso(at: datetime) -> str:
+    """GitHub's ``since`` format, ``YYYY-MM-DDTHH:MM:SSZ`` (rounded down to the second)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ref(params: dict[str, Any]) -> str:

@@ -9,6 +9,9 @@ before it is queued: what previews and ``--dry-run`` show.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -23,10 +26,13 @@ __all__ = [
     "ActionKind",
     "ActionState",
     "ConflictError",
+    "LeaseLost",
     "NothingToDo",
     "Step",
     "Target",
     "TimedOut",
+    "before_write",
+    "fenced",
     "marker",
 ]
 
@@ -101,6 +107,10 @@ class Action:
         summary: a human line, e.g. ``comment on GitHub: "Your request is assigned to…"``.
         result: what the destination answered (comment id and URL, message ts, issue URL…).
         seq: the global queue order.
+        fence: the fencing token of the current claim (bumped by every claim); a sender may
+            write and record only while the stored token is still its own.
+        first_attempt_at: when a dispatcher first claimed it: an earlier attempt can only have
+            landed after this, so the look-up for it starts here.
     """
 
     id: str
@@ -119,6 +129,8 @@ class Action:
     summary: str
     result: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
+    fence: int = 0
+    first_attempt_at: datetime | None = None
 
     @property
     def automation(self) -> bool:
@@ -188,11 +200,48 @@ class ConflictError(SourceError):
 class TimedOut(Unavailable):
     """The destination did not answer in time: it may still apply the write.
 
-    The next attempt waits longer than for other outages, so a slow server has finished before
-    the writer looks for the action at the destination.
+    The next attempt waits the in-flight horizon (``outbox.inflight_horizon``) from the moment of
+    the timeout, so a slow server has finished before the dispatcher looks for the action at the
+    destination.
     """
 
     kind = "timeout"
+
+
+class LeaseLost(Exception):
+    """Another sender took this action over (this one was paused past its lease).
+
+    Raised by :func:`before_write` so the paused sender writes nothing more and records nothing:
+    the new owner reconciles and records.
+    """
+
+
+_GUARD: ContextVar[Callable[[], None] | None] = ContextVar("idqueue_outbox_guard", default=None)
+
+
+def before_write() -> None:
+    """Re-check this sender's claim immediately before a request that changes something upstream.
+
+    Every writer calls it right before each non-idempotent network write (post, create, assign,
+    label, close). Inside :func:`fenced` it compares the stored fencing token with the claim's
+    (and renews the lease); outside, it does nothing.
+
+    Raises:
+        LeaseLost: the action was taken over; do not write.
+    """
+    guard = _GUARD.get()
+    if guard is not None:
+        guard()
+
+
+@contextmanager
+def fenced(guard: Callable[[], None]) -> Iterator[None]:
+    """Make :func:`before_write` call ``guard`` within the block (the dispatcher's fence check)."""
+    token = _GUARD.set(guard)
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)
 
 
 def marker(action_id: str, *, automation: bool = False, actor: str | None = None) -> str:

@@ -5,8 +5,12 @@
   "actor", "automation", "reason"}}``. The Slack read source turns them back into timeline
   events; that is how a Slack-only request gets an assignee and a status.
 * ``chat.postMessage`` has no idempotency key, so when a previous attempt may have reached Slack
-  the writer first reads the thread (``conversations.replies`` with ``include_all_metadata``)
-  and does not post again if a message with this action id is there.
+  the dispatcher first calls :meth:`SlackWriter.reconcile`, which reads the thread's replies
+  posted since the action's first attempt (``conversations.replies`` with ``oldest`` and
+  ``include_all_metadata``, every page), and the action is not posted again if a message with
+  this action id is there.
+* every write is preceded by the dispatcher's fence check
+  (:func:`~idqueue.outbox.models.before_write`).
 * Messages that change a Slack-only request's state re-read the thread first: if someone else's
   idqueue assigned or closed it meanwhile, the writer raises
   :class:`~idqueue.outbox.models.ConflictError` instead of posting.
@@ -20,13 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from idqueue.config import Settings
-from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut
+from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write
 from idqueue.safety import one_line, redact
 from idqueue.sources.base import (
     AuthError,
@@ -56,6 +60,8 @@ INVALID_ERRORS = frozenset({
 TRANSIENT_ERRORS = frozenset({
     "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited",
 })
+
+_T = TypeVar("_T")
 
 # State a Slack-only request is in, as its idqueue thread messages say.
 _STATUS_OF_ACTION = {"close": "closed", "backlog": "backlog", "pending": "pending", "reopen": "open", "resume": "open"}
@@ -183,22 +189,50 @@ class SlackWriter:
     def close(self) -> None:
         """Nothing to release (urllib opens a connection per call)."""
 
+    def reconcile(self, action: Action, *, since: datetime) -> dict[str, Any] | None:
+        """Find this action's thread reply among those posted since ``since``.
+
+        Returns:
+            The result to record when the reply is in the thread; None when it is not, or for
+            reactions (adding one twice is harmless: ``already_reacted``).
+
+        Raises:
+            SourceError: the look-up failed (the action is retried later).
+        """
+        if action.kind is not ActionKind.REPLY:
+            return None
+        p = action.params
+        channel, thread_ts = str(p["channel"]), str(p["thread_ts"])
+        oldest = f"{max(0.0, since.timestamp()):.6f}"
+        messages = self._call(action, lambda: self._thread(channel, thread_ts, oldest=oldest))
+        for msg in reversed(messages):
+            found = idqueue_payload(msg)
+            if found is not None and found.get("action_id") == action.id:
+                return {"channel": channel, "ts": msg.get("ts"), "thread_ts": thread_ts}
+        return None
+
     def send(self, action: Action, *, maybe_sent: bool) -> dict[str, Any]:
         """Carry out one action (thread reply or reaction).
 
         Args:
             action: the action.
-            maybe_sent: a previous attempt may have reached Slack: look for it before posting.
+            maybe_sent: a previous attempt may have reached Slack (it was looked for with
+                :meth:`reconcile` and not found).
 
         Raises:
             SourceError: a mapped failure (transient or permanent), or ConflictError.
         """
+        if action.kind is ActionKind.REPLY:
+            return self._call(action, lambda: self._post(action, maybe_sent))
+        if action.kind is ActionKind.REACT:
+            return self._call(action, lambda: self._react(action))
+        raise ValidationFailed(f"Slack cannot carry out a {action.kind.value} action", source="slack")
+
+    def _call(self, action: Action, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` with Slack's failures mapped to the project's error types."""
         what = _what(action)
         try:
-            if action.kind is ActionKind.REPLY:
-                return self._post(action, maybe_sent)
-            if action.kind is ActionKind.REACT:
-                return self._react(action)
+            return fn()
         except SourceError:
             raise
         except SlackApiError as exc:
@@ -211,14 +245,16 @@ class SlackWriter:
         except (ValueError, KeyError, TypeError) as exc:
             raise BadPayload(f"Slack sent an unexpected answer while trying to {what}: {type(exc).__name__}",
                              source="slack") from None
-        raise ValidationFailed(f"Slack cannot carry out a {action.kind.value} action", source="slack")
 
     # ------------------------------------------------------------------ helpers
-    def _thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+    def _thread(self, channel: str, thread_ts: str, *, oldest: str | None = None) -> list[dict[str, Any]]:
+        """The thread's messages (every page); with ``oldest``, the parent and the replies from then on."""
         messages: list[dict[str, Any]] = []
         cursor: str | None = None
-        for _ in range(50):
+        while True:
             kwargs: dict[str, Any] = {"channel": channel, "ts": thread_ts, "include_all_metadata": True, "limit": 200}
+            if oldest is not None:
+                kwargs.update(oldest=oldest, inclusive=True)
             if cursor:
                 kwargs["cursor"] = cursor
             resp = self._client.conversations_replies(**kwargs)
@@ -272,16 +308,8 @@ class SlackWriter:
     def _post(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         p = action.params
         channel, thread_ts = str(p["channel"]), str(p["thread_ts"])
-        needs_check = isinstance(p.get("check"), dict) and not p.get("force")
-        if maybe_sent or needs_check:
-            messages = self._thread(channel, thread_ts)
-            if maybe_sent:
-                for msg in messages:
-                    found = idqueue_payload(msg)
-                    if found is not None and found.get("action_id") == action.id:
-                        return {"channel": channel, "ts": msg.get("ts"), "thread_ts": thread_ts, "reconciled": True}
-            if needs_check:
-                self._check(action, messages)
+        if isinstance(p.get("check"), dict) and not p.get("force"):
+            self._check(action, self._thread(channel, thread_ts))
         payload: dict[str, Any] = {
             "action_id": action.id,
             "action": str(p.get("action") or "reply"),
@@ -290,6 +318,7 @@ class SlackWriter:
         for key in ("assignee", "actor", "reason"):
             if p.get(key):
                 payload[key] = str(p[key])
+        before_write()
         resp = self._client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
@@ -306,6 +335,7 @@ class SlackWriter:
     def _react(self, action: Action) -> dict[str, Any]:
         p = action.params
         name = str(p["name"]).strip(":")
+        before_write()
         try:
             self._client.reactions_add(channel=str(p["channel"]), timestamp=str(p["ts"]), name=name)
         except SlackApiError as exc:

@@ -2,9 +2,13 @@
 
 Claiming is the heart of "exactly once" between processes: a dispatcher claims one action at a
 time inside ``BEGIN IMMEDIATE`` (so two processes on one database serialize), flipping it from
-``queued`` to ``sending`` with a *lease* (owner + expiry). Only the lease owner may record the
-outcome. A lease whose owner died (a crashed process on this host, or an expired lease) can be
-taken over; the new owner then reconciles with the destination before writing again.
+``queued`` to ``sending`` with a *lease* (owner + expiry) and a new *fencing token* (``fence``,
+bumped by every claim). The owner renews the lease while it works, re-checks the token
+(compare-and-set, :meth:`OutboxStore.fence`) immediately before every write to the destination,
+and records the outcome only while the token is still its own. A lease whose owner died (a
+crashed process on this host) or expired (a paused process) can be taken over, but not while a
+write may still be in flight (``inflight_until``); the new owner then reconciles with the
+destination before writing again.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ def _row_to_action(row: sqlite3.Row) -> Action:
         summary=row["summary"],
         result=json.loads(row["result"] or "{}"),
         seq=int(row["seq"]),
+        fence=int(row["fence"]),
+        first_attempt_at=parse_iso(row["first_attempt_at"]),
     )
 
 
@@ -195,9 +201,14 @@ class OutboxStore:
         return [LogEntry(r["n"], parse_iso(r["at"]), r["outcome"], r["detail"]) for r in rows]  # type: ignore[arg-type]
 
     def next_due(self) -> datetime | None:
-        """The earliest ``next_attempt_at`` of a queued action waiting for its time."""
+        """The earliest time a waiting action may be tried again.
+
+        A queued action waits for ``next_attempt_at`` and for its in-flight horizon; an action
+        left ``sending`` with a write possibly in flight waits for the horizon.
+        """
         row = self.store.conn.execute(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE state='queued' AND next_attempt_at IS NOT NULL"
+            "SELECT MIN(due) FROM (SELECT MAX(COALESCE(next_attempt_at, ''), COALESCE(inflight_until, '')) AS due "
+            "FROM outbox WHERE state IN ('queued', 'sending')) WHERE due != ''"
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
@@ -253,6 +264,12 @@ class OutboxStore:
                     blocked.add(request_id)
                     continue
                 recovered = False
+                inflight = parse_iso(row["inflight_until"])
+                if inflight is not None and inflight > now:
+                    # A write of an earlier attempt may still be applied upstream: wait, then
+                    # look for it, rather than race it.
+                    blocked.add(request_id)
+                    continue
                 if state == "sending":
                     lease_until = parse_iso(row["lease_until"])
                     other = row["lease_owner"] or ""
@@ -269,14 +286,55 @@ class OutboxStore:
                 lease_until_s = iso_us(now + timedelta(seconds=lease_seconds))
                 conn.execute(
                     "UPDATE outbox SET state='sending', lease_owner=?, lease_until=?, attempts=attempts+1, "
+                    "fence=fence+1, first_attempt_at=COALESCE(first_attempt_at, ?), inflight_until=NULL, "
                     "updated_at=? WHERE id=?",
-                    (owner, lease_until_s, stamp, row["id"]),
+                    (owner, lease_until_s, stamp, stamp, row["id"]),
                 )
                 detail = f"taken over from {row['lease_owner']}" if recovered else ""
                 self._log(conn, row["id"], now, "recovered" if recovered else "claimed", detail)
                 fresh = conn.execute("SELECT * FROM outbox WHERE id=?", (row["id"],)).fetchone()
                 return Claim(_row_to_action(fresh), recovered)
         return None
+
+    def fence(
+        self,
+        action_id: str,
+        owner: str,
+        token: int,
+        *,
+        now: datetime,
+        lease_seconds: float,
+        inflight_until: datetime | None = None,
+    ) -> bool:
+        """Compare-and-set on the fencing token: True while this claim still owns the action.
+
+        Renews the lease; with ``inflight_until`` (a write is about to go out) also marks until
+        when that write may still be applied upstream, so nobody takes the action over and
+        writes again before then.
+        """
+        sql = "UPDATE outbox SET lease_until=?"
+        params: list[Any] = [iso_us(now + timedelta(seconds=lease_seconds))]
+        if inflight_until is not None:
+            sql += ", inflight_until=MAX(COALESCE(inflight_until, ''), ?)"
+            params.append(iso_us(inflight_until))
+        sql += " WHERE id=? AND state='sending' AND lease_owner=? AND fence=?"
+        with self.store.write() as conn:
+            cur = conn.execute(sql, [*params, action_id, owner, token])
+            return cur.rowcount == 1
+
+    def note(self, action_id: str, *, now: datetime, outcome: str, detail: str = "") -> None:
+        """Add a line to an action's attempt log without changing the action."""
+        with self.store.write() as conn:
+            self._log(conn, action_id, now, outcome, detail)
+
+    def landed(self, action_id: str, owner: str, token: int) -> bool:
+        """The writes of this claim have answered: nothing of it is in flight any more."""
+        with self.store.write() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET inflight_until=NULL WHERE id=? AND state='sending' AND lease_owner=? AND fence=?",
+                (action_id, owner, token),
+            )
+            return cur.rowcount == 1
 
     def _finish(
         self,
@@ -287,13 +345,15 @@ class OutboxStore:
         sets: dict[str, Any],
         outcome: str,
         detail: str,
+        token: int | None = None,
     ) -> bool:
         cols = ", ".join(f"{k}=?" for k in sets)
+        fence_sql, fence_params = ("", []) if token is None else (" AND fence=?", [token])
         with self.store.write() as conn:
             cur = conn.execute(
                 f"UPDATE outbox SET {cols}, lease_owner=NULL, lease_until=NULL, updated_at=? "  # noqa: S608
-                "WHERE id=? AND state='sending' AND lease_owner=?",
-                [*sets.values(), iso_us(now), action_id, owner],
+                f"WHERE id=? AND state='sending' AND lease_owner=?{fence_sql}",
+                [*sets.values(), iso_us(now), action_id, owner, *fence_params],
             )
             if cur.rowcount != 1:
                 # Someone took the lease over (ours expired): they reconcile and record.
@@ -302,24 +362,47 @@ class OutboxStore:
             self._log(conn, action_id, now, outcome, detail)
             return True
 
-    def mark_sent(self, action_id: str, owner: str, *, now: datetime, result: dict[str, Any], detail: str = "") -> bool:
-        """Record success; False when this owner no longer holds the lease."""
+    def mark_sent(
+        self, action_id: str, owner: str, *, now: datetime, result: dict[str, Any], detail: str = "",
+        token: int | None = None,
+    ) -> bool:
+        """Record success; False when this owner (with this fencing token) no longer holds the lease."""
         return self._finish(
             action_id, owner, now=now,
             sets={"state": "sent", "sent_at": iso_us(now), "result": _dumps(result), "last_error": None,
-                  "next_attempt_at": None},
-            outcome="sent", detail=detail,
+                  "next_attempt_at": None, "inflight_until": None, "timeouts": 0},
+            outcome="sent", detail=detail, token=token,
         )
 
     def reschedule(
-        self, action_id: str, owner: str, *, now: datetime, next_at: datetime, error: str, rate_limited: bool = False
+        self, action_id: str, owner: str, *, now: datetime, next_at: datetime, error: str, rate_limited: bool = False,
+        token: int | None = None, inflight_until: datetime | None = None, timeouts: int = 0,
     ) -> bool:
-        """Put an action back in the queue after a transient failure (or a rate limit)."""
+        """Put an action back in the queue after a transient failure (or a rate limit).
+
+        Args:
+            action_id: the action.
+            owner: this dispatcher's lease owner id.
+            now: the clock.
+            next_at: not before this instant.
+            error: the reason, for the user.
+            rate_limited: a rate limit (a wait, not a failure).
+            token: the claim's fencing token (checked when given).
+            inflight_until: a write may still be applied upstream until then (a timeout).
+            timeouts: consecutive timeouts so far (0 after any other outcome).
+        """
         return self._finish(
             action_id, owner, now=now,
-            sets={"state": "queued", "next_attempt_at": iso_us(next_at), "last_error": error},
+            sets={"state": "queued", "next_attempt_at": iso_us(next_at), "last_error": error,
+                  "inflight_until": iso_us(inflight_until), "timeouts": timeouts},
             outcome="rate-limited" if rate_limited else "retry", detail=f"{error} (next attempt {iso_us(next_at)})",
+            token=token,
         )
+
+    def timeouts(self, action_id: str) -> int:
+        """Consecutive timeouts of an action's writes so far."""
+        row = self.store.conn.execute("SELECT timeouts FROM outbox WHERE id=?", (action_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     def failures(self, action_id: str) -> int:
         """Transient failures since queued or last retried by the user (rate limits are waits)."""
@@ -330,12 +413,19 @@ class OutboxStore:
         ).fetchone()
         return int(row[0])
 
-    def give_up(self, action_id: str, owner: str, *, now: datetime, state: ActionState, error: str) -> bool:
-        """Stop trying: ``failed`` (too many transient failures) or ``needs_attention``."""
+    def give_up(
+        self, action_id: str, owner: str, *, now: datetime, state: ActionState, error: str, token: int | None = None,
+        inflight_until: datetime | None = None,
+    ) -> bool:
+        """Stop trying: ``failed`` (too many transient failures) or ``needs_attention``.
+
+        ``inflight_until`` keeps a user's retry from racing a write that may still land.
+        """
         return self._finish(
             action_id, owner, now=now,
-            sets={"state": state.value, "last_error": error, "next_attempt_at": None},
-            outcome=state.value, detail=error,
+            sets={"state": state.value, "last_error": error, "next_attempt_at": None,
+                  "inflight_until": iso_us(inflight_until)},
+            outcome=state.value, detail=error, token=token,
         )
 
     # ------------------------------------------------------------------ user decisions

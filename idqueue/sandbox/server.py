@@ -166,7 +166,9 @@ class Fault:
     times: int = 1
     """Remaining uses; a negative number means forever."""
     seconds: float = 2.0
-    """``timeout``: how long to stall before answering (or dropping)."""
+    """``timeout``: how long to stall before applying the request and answering (or dropping):
+    a write the server applies late. ``apply_then_stall``: how long to hold the answer after
+    applying the write at once."""
     retry_after: int | None = None
     """Seconds for ``Retry-After`` (rate-limit kinds)."""
     drop: bool = False
@@ -198,6 +200,7 @@ FAULT_KINDS = frozenset(
         "timeout",
         "malformed",
         "drop_after_apply",
+        "apply_then_stall",
         "auth",
         "ratelimited",
         "error",
@@ -231,16 +234,17 @@ class FaultSet:
 
         Args:
             match: ``"METHOD /path/glob"``, ``"/path/glob"`` or a Slack method name glob.
-            kind: a special kind (``rate_limit``, ``secondary_limit``, ``timeout``, ``malformed``,
-                ``drop_after_apply``, ``auth``, ``ratelimited``, ``error``) or None for a plain
-                ``status``/``body`` answer.
+            kind: a special kind (``rate_limit``, ``secondary_limit``, ``timeout`` (stall, then
+                apply and answer: a late write), ``apply_then_stall`` (apply at once, answer after
+                the stall: a late answer), ``malformed``, ``drop_after_apply``, ``auth``,
+                ``ratelimited``, ``error``) or None for a plain ``status``/``body`` answer.
             status: HTTP status for a plain answer (or to override a kind's default).
             body: JSON-able body (or ``bytes``) for a plain answer.
             headers: extra response headers.
             times: how many requests the rule answers; negative = forever.
-            seconds: stall time for ``timeout``.
+            seconds: stall time for ``timeout`` and ``apply_then_stall``.
             retry_after: ``Retry-After`` seconds for rate-limit kinds.
-            drop: for ``timeout``, drop the connection after stalling.
+            drop: for ``timeout`` and ``apply_then_stall``, drop the connection after stalling.
             variant: for ``malformed``, ``truncated`` or ``content_type``.
             error: Slack ``error`` string (kind ``error``, e.g. ``channel_not_found``).
         """
@@ -480,6 +484,11 @@ class EmulatorServer:
             if self.stall(fault.seconds) or fault.drop:
                 return Response(drop=True), label
             return self.route(req), label
+        if fault.kind == "apply_then_stall":
+            resp = self.route(req)  # the write happens now; the answer comes late (or never)
+            if self.stall(fault.seconds) or fault.drop:
+                return Response(drop=True), label
+            return resp, label
         if fault.kind == "drop_after_apply":
             self.route(req)  # the write happens; only the answer is lost
             return Response(drop=True), label

@@ -170,4 +170,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS events_pending_label ON events(lower(json_extract(data, '$.label')))
         WHERE kind IN ('labeled', 'unlabeled');
     """,
+    # The outbox's fencing: every claim bumps ``fence`` (a sender re-checks it before each write
+    # and before recording), ``first_attempt_at`` bounds the look-up for an earlier attempt,
+    # ``inflight_until`` holds an action whose write may still be applied upstream, and
+    # ``timeouts`` counts consecutive timeouts (the wait doubles).
+    """
+    ALTER TABLE outbox ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN first_attempt_at TEXT;
+    ALTER TABLE outbox ADD COLUMN inflight_until TEXT;
+    ALTER TABLE outbox ADD COLUMN timeouts INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -167,6 +167,38 @@ def test_github_comments(github_spec: Spec, gh: httpx.Client) -> None:
     gh_check(github_spec, ISSUE + "/comments", "get", 200, gh.get(f"/repos/{SUPPORT_REPO}/issues/1/comments"))
 
 
+def _spec_params(spec: Spec, path: str, verb: str) -> set[str]:
+    """Names of an operation's query parameters in the official description."""
+    names = set()
+    for param in spec.raw["paths"][path][verb].get("parameters", []):
+        if "$ref" in param:
+            node: Any = spec.raw
+            for part in param["$ref"].split("#/", 1)[1].split("/"):
+                node = node[part]
+            param = node
+        names.add(param["name"])
+    return names
+
+
+def test_github_comments_since_and_pages(github_spec: Spec, sb: Sandbox, gh: httpx.Client) -> None:
+    """The outbox's look-up: ``since`` (updated at or after) and pages with a ``Link`` header."""
+    assert {"since", "per_page", "page"} <= _spec_params(github_spec, ISSUE + "/comments", "get")
+    path = f"/repos/{SUPPORT_REPO}/issues/1/comments"
+    old = sb.github.state.add_comment(SUPPORT_REPO, 1, "old", at=NOW - timedelta(days=3))
+    new = [sb.github.state.add_comment(SUPPORT_REPO, 1, f"new {n}", at=NOW + timedelta(seconds=n)) for n in range(3)]
+    resp = gh.get(path, params={"since": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"), "per_page": 2})
+    gh_check(github_spec, ISSUE + "/comments", "get", 200, resp)
+    assert [c["id"] for c in resp.json()] == [new[0].id, new[1].id]  # oldest first, only the new ones
+    assert 'rel="next"' in resp.headers["link"] and 'rel="last"' in resp.headers["link"]
+    last = gh.get(path, params={"since": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"), "per_page": 2, "page": 2})
+    gh_check(github_spec, ISSUE + "/comments", "get", 200, last)
+    assert [c["id"] for c in last.json()] == [new[2].id] and 'rel="next"' not in last.headers["link"]
+    everything = gh.get(path, params={"per_page": 100}).json()
+    assert old.id in [c["id"] for c in everything]
+    bad = gh.get(path, params={"since": "yesterday"})
+    assert bad.status_code == 422
+
+
 def test_github_labels_and_assignees(github_spec: Spec, gh: httpx.Client) -> None:
     gh_check(github_spec, ISSUE + "/labels", "post", 200,
              gh.post(f"/repos/{SUPPORT_REPO}/issues/1/labels", json={"labels": ["needs info", "ünï cødé"]}))
@@ -245,6 +277,31 @@ def test_slack_history_and_replies(slack_spec: Spec, sb: Sandbox, sl: httpx.Clie
     for parent in threads[:10]:
         slack_check(slack_spec, "conversations.replies", "get",
                     call(sl, "conversations.replies", channel=CHANNEL, ts=parent["ts"]))
+
+
+def test_slack_replies_oldest_and_cursor(slack_spec: Spec, sb: Sandbox, sl: httpx.Client) -> None:
+    """The outbox's look-up: replies from ``oldest`` on (``inclusive``), page by page."""
+    assert {"ts", "oldest", "inclusive", "limit", "cursor"} <= _spec_params(
+        slack_spec, "/conversations.replies", "get")
+    parent = sb.slack.state.post(CHANNEL, "U0REQ01", "a long thread", at=NOW - timedelta(hours=2))
+    early = sb.slack.state.post(CHANNEL, "U0REQ01", "early", thread_ts=parent.ts, at=NOW - timedelta(hours=1))
+    late = [sb.slack.state.post(CHANNEL, "U0REQ01", f"late {n}", thread_ts=parent.ts, at=NOW + timedelta(seconds=n))
+            for n in range(5)]
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(10):
+        page = call(sl, "conversations.replies", channel=CHANNEL, ts=parent.ts, oldest=late[0].ts,
+                    inclusive="true", limit=2, cursor=cursor)
+        slack_check(slack_spec, "conversations.replies", "get", page)
+        seen += [m["ts"] for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        assert page["has_more"] is bool(cursor)
+        if not cursor:
+            break
+    assert early.ts not in seen
+    assert [ts for ts in seen if ts != parent.ts] == [m.ts for m in late]
+    exclusive = call(sl, "conversations.replies", channel=CHANNEL, ts=parent.ts, oldest=late[0].ts, limit=100)
+    assert late[0].ts not in [m["ts"] for m in exclusive["messages"]]
 
 
 def test_slack_empty_history(slack_spec: Spec, sl: httpx.Client) -> None:

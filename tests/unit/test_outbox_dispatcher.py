@@ -176,7 +176,7 @@ def test_rate_limits_do_not_use_up_attempts_and_timeouts_wait_longer(store: Stor
         clock.now = max(clock.now, report.next_due or clock.now)
     report = d.run_once()
     assert report.counts["retrying"] == 1  # the 5th attempt timed out: still retried
-    assert report.next_due == clock.now + timedelta(seconds=30)
+    assert report.next_due == clock.now + timedelta(seconds=settings.outbox.inflight_horizon)
     clock.now = report.next_due
     assert d.run_once().counts["sent"] == 1
 
