@@ -1,6 +1,6 @@
 """A loopback emulator of the GitHub REST API (issues, comments, events, labels, assignees).
 
-It answers in the official wire format (``shared/specs/github-issues.openapi.json``): issue,
+It answers in the official wire format (``tests/specs/github-issues.openapi.json``): issue,
 comment, label and simple-user objects, ``Link`` pagination, strong ``ETag``s with ``304``
 answers that cost no rate limit, ``x-ratelimit-*`` headers and GitHub's error bodies. The real
 clients (httpx, PyGithub) talk to it over HTTP.

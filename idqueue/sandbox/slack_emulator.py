@@ -4,7 +4,7 @@ Every method lives at ``{url}<method>`` and accepts GET query parameters, form-e
 POST bodies, and the token as ``Authorization: Bearer`` or a ``token`` parameter. Answers are
 HTTP 200 with ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``, except rate limits
 (HTTP 429 + ``Retry-After`` + ``{"ok": false, "error": "ratelimited"}``), as the real API does
-(``shared/specs/slack-web.openapi.json``).
+(``tests/specs/slack-web.openapi.json``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The emulators' real responses validated against the official API descriptions in ``shared/specs``.
+"""The emulators' real responses validated against the official API descriptions in ``tests/specs``.
 
 The specs are OpenAPI 3.0 (GitHub) and Swagger 2.0 (Slack) documents; their schemas are turned
 into JSON Schema before validation: ``nullable: true`` becomes a ``null`` type, a list-valued
@@ -30,17 +30,7 @@ NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _specs_dir() -> Path | None:
-    for candidate in (REPO_ROOT.parent / "shared" / "specs", Path.cwd().parent / "shared" / "specs"):
-        if (candidate / "github-issues.openapi.json").is_file():
-            return candidate
-    return None
-
-
-SPECS = _specs_dir()
-pytestmark = pytest.mark.skipif(
-    SPECS is None, reason="../shared/specs (the official API descriptions) is not beside the project"
-)
+SPECS = REPO_ROOT / "tests" / "specs"  # vendored copies; provenance in tests/specs/README.md
 
 
 def to_json_schema(node: Any, *, lenient: bool) -> Any:

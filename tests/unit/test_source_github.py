@@ -1,6 +1,6 @@
 """GitHub source: pure converters on recorded payloads (no network).
 
-The payloads follow GitHub's official examples (``shared/specs/github-issues.openapi.json``,
+The payloads follow GitHub's official examples (``tests/specs/github-issues.openapi.json``,
 examples ``issue``, ``issue-items``, ``issue-comment``), trimmed to the fields that matter.
 """
 
@@ -365,19 +365,14 @@ def test_clamp_wait_never_hot_loops(value: Any, expected: float) -> None:
 # --------------------------------------------------------------------------- the official examples
 
 
-def _spec_examples() -> dict[str, Any] | None:
-    for parent in Path(__file__).resolve().parents:
-        path = parent / "shared" / "specs" / "github-issues.openapi.json"
-        if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return dict(data["components"]["examples"])
-    return None
+def _spec_examples() -> dict[str, Any]:
+    path = Path(__file__).resolve().parents[1] / "specs" / "github-issues.openapi.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return dict(data["components"]["examples"])
 
 
 def test_official_examples_convert(settings: Settings) -> None:
     examples = _spec_examples()
-    if examples is None:
-        pytest.skip("shared/specs is not beside the project")
     issue = examples["issue"]["value"]
     item = issue_to_item(issue, REPO, settings)
     assert item.id == f"gh:{REPO}#{issue['number']}"

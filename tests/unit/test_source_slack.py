@@ -1,6 +1,6 @@
 """Pure converter tests of the Slack source on recorded payloads.
 
-Fixtures are the official examples from ``shared/specs/slack-web.openapi.json`` (chatter, a
+Fixtures are the official examples from ``tests/specs/slack-web.openapi.json`` (chatter, a
 thread from the conversations.replies example, users.info) and VA-style intake-bot messages as
 the ID Bot posts them. No network here: see ``test_source_slack_emulator.py`` for that.
 """
