@@ -165,7 +165,7 @@ STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "clo
 @click.option("--all", "include_closed", is_flag=True, help="Include closed, backlog and resolved requests.")
 @click.option("--mine", is_flag=True, help="Only requests assigned to you (settings `me`) or unassigned.")
 @click.option("--search", default="", help="Full-text search in titles, bodies and intake fields.")
-@click.option("--limit", type=int, default=None, help="At most this many rows.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows (1 or more).")
 @pass_ctx
 def list_cmd(
     ctx: Context,
