@@ -127,13 +127,14 @@ def cli(click_ctx: click.Context) -> None:
 def _register() -> None:
     from idqueue.commands import (
         action_cmds,
+        db_cmds,
         metrics_cmds,
         sync_cmds,
         triage_cmds,
         tui_cmds,
     )
 
-    for module in (sync_cmds, triage_cmds, action_cmds, metrics_cmds, tui_cmds):
+    for module in (sync_cmds, triage_cmds, action_cmds, metrics_cmds, tui_cmds, db_cmds):
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
 

@@ -35,7 +35,6 @@ from idqueue.domain.templates import (
 )
 from idqueue.safety import one_line, sanitize_terminal
 
-_DATE_FORMATS = ["%Y-%m-%d"]
 
 
 def _echo(text: str) -> None:

@@ -89,11 +89,64 @@ def describe_db_error(exc: sqlite3.Error) -> str:
         return "the database is read-only (check the file's and its folder's permissions)"
     if "disk is full" in low or "or disk is full" in low:
         return "the disk is full (or the database reached its size limit); free some space and retry"
-    if "malformed" in low or "not a database" in low or "corrupt" in low:
+    if any(word in low for word in ("malformed", "not a database", "corrupt", "vtable constructor failed")):
         return f"the database is damaged ({text}); run `idqueue db check`"
     if "unable to open" in low:
         return "the database file cannot be opened (check the path and its permissions)"
     return text
+
+
+def integrity_check(path: Path | str, *, limit: int = 20) -> list[str]:
+    """``PRAGMA integrity_check`` on the file at ``path``, opened read-only and not migrated.
+
+    Returns:
+        The problems found (at most ``limit`` lines), empty when the database is healthy.
+
+    Raises:
+        StoreError: the file is missing or is not a SQLite database at all.
+    """
+    if not Path(path).is_file():
+        raise StoreError(f"there is no database at {path}")
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path}: {describe_db_error(exc)}") from exc
+    try:
+        rows = [line for r in conn.execute(f"PRAGMA integrity_check({int(limit)})") for line in str(r[0]).splitlines()]
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    finally:
+        conn.close()
+    return [] if rows == ["ok"] else rows
+
+
+def local_only_counts(path: Path | str) -> dict[str, int | None]:
+    """Rows that exist only in this database (not upstream), per kind; None when unreadable.
+
+    Pending outbox actions, local state (snoozes, priority overrides) and imported survey
+    ratings cannot be rebuilt by a sync, so ``idqueue db check`` names them before a reset.
+    """
+    queries = {
+        "outbox actions not yet sent": "SELECT count(*) FROM outbox WHERE state NOT IN ('sent', 'dropped')",
+        "snoozes and local overrides": "SELECT count(*) FROM local_state",
+        "imported survey ratings": "SELECT count(*) FROM ratings",
+    }
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    out: dict[str, int | None] = {}
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return dict.fromkeys(queries)
+    try:
+        for what, sql in queries.items():
+            try:
+                out[what] = int(conn.execute(sql).fetchone()[0])
+            except sqlite3.Error:
+                out[what] = None
+    finally:
+        conn.close()
+    return out
 
 
 class LocalState(dict[str, Any]):
