@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from idqueue.config import ConfigError, Settings, load_settings
-from idqueue.safety import one_line, redact, sanitize_terminal
+from idqueue.safety import one_line, redact
 
 if TYPE_CHECKING:
     from idqueue.store.db import Store
@@ -102,7 +102,7 @@ class Day(click.DateTime):
 
 def fail_config(message: str) -> NoReturn:
     """Print a config error and exit with code 2."""
-    click.echo(f"idqueue: invalid configuration: {sanitize_terminal(redact(message))}", err=True)
+    click.echo(f"idqueue: invalid configuration: {one_line(redact(message, bare_hex=True))}", err=True)
     sys.exit(2)
 
 

@@ -16,19 +16,30 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from idqueue.safety import register_secret
 
 APP_NAME = "idqueue"
 
@@ -625,18 +636,19 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise ConfigError(f"config_file: {path} is not UTF-8 text") from None
         except OSError as exc:
             raise ConfigError(f"config_file: cannot read {path} ({exc.strerror or exc})") from None
+        register_config_secrets(data)
         data["config_file"] = path
         return data
 
 
 def _format_validation_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"]) or "config"
-    msg = err["msg"].removeprefix("Value error, ")
+    loc = ".".join(str(part) for part in err["loc"])
+    msg = err["msg"].replace("Value error, ", "")
     if err["type"] == "extra_forbidden":
         msg = _unknown_key_message(tuple(err["loc"]))
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{loc}: {msg}{more}"
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
 
 
 def _unknown_key_message(loc: tuple[str | int, ...]) -> str:
@@ -676,12 +688,39 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+_SECRET_KEY = re.compile(r"(?i)(token|password|secret|api_key|(^|_)pat$|(^|_)key$)")
+"""Setting names whose values are secrets (``token``, ``app_token``, ``password``, ``pat``, ``key``…)."""
+
+
+def register_config_secrets(data: Any, name: str = "") -> None:
+    """Register with :func:`~idqueue.safety.register_secret` every secret-named value in
+    ``data`` (a TOML table, nested), so errors never echo it, even when it is misplaced."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            register_config_secrets(value, str(key))
+    elif isinstance(data, list):
+        for value in data:
+            register_config_secrets(value, name)
+    elif isinstance(data, str) and _SECRET_KEY.search(name):
+        register_secret(data)
+
+
+def _register_env_secrets() -> None:
+    for name, value in os.environ.items():
+        if name.startswith("IDQUEUE_") or name in ("GITHUB_TOKEN", "GH_TOKEN", "SLACK_BOT_TOKEN"):
+            register_config_secrets({name.rsplit("__", 1)[-1].removeprefix("IDQUEUE_"): value})
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from env, the TOML file and defaults.
+
+    Every secret it reads (tokens, passwords) is registered for redaction first, so neither a
+    config error nor a later message can echo it.
 
     Raises:
         ConfigError: with a one-line message naming the bad key.
     """
+    _register_env_secrets()
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -36,7 +36,6 @@ from idqueue.domain.templates import (
 from idqueue.safety import one_line, sanitize_terminal
 
 
-
 def _echo(text: str) -> None:
     click.echo(sanitize_terminal(text))
 
