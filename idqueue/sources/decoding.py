@@ -78,23 +78,25 @@ def describe_replacements(what: str, value: Any, offsets: list[int]) -> str:
     )
 
 
-def _labels(value: Any) -> Iterator[str]:
-    """Labels (``#12``, ``ts 1712345678.000100``, ``id U123``) of objects holding U+FFFD."""
+def _labels(value: Any, owner: str | None = None) -> Iterator[str]:
+    """Labels (``#12``, ``ts 1712345678.000100``, ``id U123``) of the outermost objects with an
+    id that hold a U+FFFD somewhere inside (an issue, a message, a user)."""
+    if isinstance(value, str):
+        if REPLACEMENT in value and owner is not None:
+            yield owner
+        return
     if isinstance(value, list):
         for child in value:
-            yield from _labels(child)
+            yield from _labels(child, owner)
         return
     if not isinstance(value, dict):
         return
-    if any(isinstance(v, str) and REPLACEMENT in v for v in value.values()) or any(
-        REPLACEMENT in str(k) for k in value
-    ):
+    if owner is None:
         if "number" in value:
-            yield f"#{value['number']}"
+            owner = f"#{value['number']}"
         elif "ts" in value:
-            yield f"ts {value['ts']}"
+            owner = f"ts {value['ts']}"
         elif "id" in value:
-            yield f"id {value['id']}"
+            owner = f"id {value['id']}"
     for child in value.values():
-        if isinstance(child, dict | list):
-            yield from _labels(child)
+        yield from _labels(child, owner)

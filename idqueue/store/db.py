@@ -96,6 +96,26 @@ def describe_db_error(exc: sqlite3.Error) -> str:
     return text
 
 
+def _refuse_newer(path: Path) -> None:
+    """Raise :class:`NewerSchemaError` before anything touches a file from a newer idqueue.
+
+    Read through a read-only connection: opening it normally would already switch the file to
+    WAL mode, a change to a database this version must not write.
+    """
+    if not path.is_file():
+        return
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return  # unreadable here: the normal open reports what is wrong
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(newer_schema_message(version))
+
+
 def integrity_check(path: Path | str, *, limit: int = 20) -> list[str]:
     """``PRAGMA integrity_check`` on the file at ``path``, opened read-only and not migrated.
 
@@ -259,6 +279,7 @@ class Store:
                 raise StoreError(f"cannot create the database folder for {path}: {exc.strerror}") from exc
             if Path(path).is_dir():
                 raise StoreError(f"the database path {path} is a folder, not a file")
+            _refuse_newer(Path(path))
         store = cls(path, key_prefix=key_prefix, busy_timeout=busy_timeout)
         try:
             store.migrate()
@@ -298,7 +319,10 @@ class Store:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR): a second
+            # ROLLBACK would fail and hide the error that explains what happened.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         else:
             conn.execute("COMMIT")
