@@ -27,14 +27,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CliError(click.ClickException):
-    """A one-line error for the user (exit code 1 unless ``exit_code`` says otherwise)."""
-
-    def __init__(self, message: str, *, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    """A one-line error for the user (exit code 1)."""
 
     def show(self, file: Any = None) -> None:
         click.echo(f"idqueue: {one_line(redact(self.format_message()))}", err=True)
+
+
+class CliSetupError(CliError):
+    """A one-line error about the setup rather than the request (exit code 2, as config errors)."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -72,7 +74,7 @@ class Context:
                     settings.db, key_prefix=settings.ui.key_prefix, busy_timeout=settings.busy_timeout
                 )
             except NewerSchemaError as exc:
-                raise CliError(str(exc), exit_code=2) from exc
+                raise CliSetupError(str(exc)) from exc
             except StoreError as exc:
                 raise CliError(str(exc)) from exc
         return self._store

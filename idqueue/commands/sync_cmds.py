@@ -322,7 +322,8 @@ def doctor(ctx: Context) -> None:
         click.echo(f"{label:<12} ok")
         for key, value in facts.items():
             click.echo(f"  {key:<10} {sanitize_terminal(redact(str(value)), keep_newlines=False)}")
-        scope_lines = SCOPE_CHECKS.get(label, lambda _facts: [])(facts)
+        scope_check = SCOPE_CHECKS.get(label)
+        scope_lines = scope_check(facts) if scope_check is not None else []
         for line in scope_lines:
             click.echo(f"  {line}")
         ok &= not any(line.startswith("missing") for line in scope_lines)

@@ -129,7 +129,7 @@ def corrupt_pages(db: Path, tables: tuple[str, ...]) -> None:
     conn = sqlite3.connect(db)
     marks = ",".join("?" * len(tables))
     pages = [r[0] for r in conn.execute(
-        f"SELECT pageno FROM dbstat WHERE name IN ({marks}) AND pagetype='leaf'", tables)]  # noqa: S608
+        f"SELECT pageno FROM dbstat WHERE name IN ({marks}) AND pagetype='leaf'", tables)]
     size = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.close()
     assert pages
@@ -400,7 +400,7 @@ def test_non_utf8_bytes_block_one_item_not_the_source(tmp_path: Path) -> None:
         summaries = {s.name: s.summary() for s in report.sources}
         gh_line = next(line for name, line in summaries.items() if name.lower() == "github")
         slack_line = next(line for name, line in summaries.items() if name.lower() == "slack")
-        assert f"not UTF-8 at byte" in gh_line and f"#{issue.number}" in gh_line
+        assert "not UTF-8 at byte" in gh_line and f"#{issue.number}" in gh_line
         assert "not UTF-8 at byte" in slack_line and f"ts {message.ts}" in slack_line
         gh_req = store.get_request(f"gh:{seed_mod.SUPPORT_REPO}#{issue.number}")
         assert gh_req is not None and gh_req.title.startswith(issue.title) and "\ufffd" in gh_req.title

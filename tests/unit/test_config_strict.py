@@ -121,7 +121,7 @@ def test_known_keys_still_load(_clean_env: Path) -> None:
 @pytest.mark.parametrize("value", ["notadate", "2026-13-01", "9999-12-31T23:59:59-14:00"])
 def test_a_bad_frozen_now_is_a_config_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("IDQUEUE_NOW", value)
-    with pytest.raises(ConfigError, match="now: .* is not an ISO 8601 date-time"):
+    with pytest.raises(ConfigError, match=r"now: .* is not an ISO 8601 date-time"):
         load_settings()
 
 
