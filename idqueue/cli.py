@@ -172,8 +172,6 @@ def main(args: list[str] | None = None) -> NoReturn:
         _fail(describe_db_error(exc), 1)
     except OSError as exc:
         _fail(_describe_os_error(exc), 1)
-    except (SystemExit, GeneratorExit):
-        raise
     except Exception as exc:  # the last line of defence: a bug still gets one line
         _fail(f"unexpected error: {type(exc).__name__}: {exc} (please report this)", 1)
     sys.exit(0)
