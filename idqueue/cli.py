@@ -8,6 +8,7 @@ registered here.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -170,6 +171,10 @@ def main(args: list[str] | None = None) -> NoReturn:
         from idqueue.store.db import describe_db_error
 
         _fail(describe_db_error(exc), 1)
+    except BrokenPipeError:
+        # The reader went away (`idqueue list | head`): nothing to say, and nothing more to flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except OSError as exc:
         _fail(_describe_os_error(exc), 1)
     except Exception as exc:  # the last line of defence: a bug still gets one line
@@ -185,7 +190,5 @@ def _fail(message: str, code: int) -> NoReturn:
 def _describe_os_error(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "the disk is full; free some space and retry"
-    if exc.errno == errno.EPIPE:
-        return "the output was closed"
     where = f" ({exc.filename})" if exc.filename else ""
     return f"{exc.strerror or type(exc).__name__}{where}"

@@ -484,3 +484,20 @@ def test_doctor_reports_missing_slack_scopes(
         "missing    scope reactions:write — disables the taken/done/backlog reactions on Slack requests",
         "missing    scope users:read — disables requester and teammate names (Slack ids are shown instead)",
     ]
+
+
+def test_a_closed_output_pipe_is_quiet(world: World, tmp_path: Path) -> None:
+    """``idqueue list --all | head -1``: the reader leaves early; no traceback, no noise."""
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDQUEUE_")}
+    env.update(IDQUEUE_DB=str(world.golden), IDQUEUE_CONFIG_FILE=str(config), IDQUEUE_NOW=NOW.isoformat(),
+               PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "idqueue", "list", "--all"], env=env, cwd=str(ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line: every write fails (EPIPE)
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert err == ""
+    assert proc.returncode in (0, 1)
