@@ -14,16 +14,19 @@ Tokens are :class:`~pydantic.SecretStr`: they print as ``**********`` and never 
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import platformdirs
 from pydantic import (
     AliasChoices,
     BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -36,6 +39,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from idqueue.safety import register_secret
 
 APP_NAME = "idqueue"
 
@@ -54,13 +59,23 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "idqueue.db"
 
 
+class Section(BaseModel):
+    """Base of every config table: an unknown key is an error, never silently dropped.
+
+    A misspelt key (``on_asign``, ``lable``) would otherwise leave the default in force
+    without a word; the error names the key and suggests the closest known one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
 def _split_csv(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
-class TeamMember(BaseModel):
+class TeamMember(Section):
     """A member of the support team (the roster)."""
 
     name: str
@@ -73,7 +88,7 @@ class TeamMember(BaseModel):
     """Optional email, for the survey import's matching."""
 
 
-class RotaConfig(BaseModel):
+class RotaConfig(Section):
     """Who is on triage when: explicit dates win over the repeating rota."""
 
     weekly: list[str] = Field(default_factory=list)
@@ -86,7 +101,7 @@ class RotaConfig(BaseModel):
     """How many people are on triage at once (consecutive entries of ``weekly``)."""
 
 
-class GitHubConfig(BaseModel):
+class GitHubConfig(Section):
     """GitHub source settings."""
 
     token: SecretStr | None = None
@@ -119,7 +134,7 @@ class GitHubConfig(BaseModel):
         return value
 
 
-class SlackConfig(BaseModel):
+class SlackConfig(Section):
     """Slack source settings."""
 
     token: SecretStr | None = None
@@ -146,7 +161,7 @@ class SlackConfig(BaseModel):
     _csv = field_validator("channels", mode="before")(_split_csv)
 
 
-class TemplateFieldMap(BaseModel):
+class TemplateFieldMap(Section):
     """How one intake template's prompts map to typed fields."""
 
     name: str
@@ -251,7 +266,7 @@ def _va_template() -> TemplateFieldMap:
     )
 
 
-class TypeRule(BaseModel):
+class TypeRule(Section):
     """Maps evidence to a request type."""
 
     type: str
@@ -293,7 +308,7 @@ def _default_type_rules() -> list[TypeRule]:
     ]
 
 
-class IntakeConfig(BaseModel):
+class IntakeConfig(Section):
     """How requests are recognised, parsed and classified."""
 
     templates: list[TemplateFieldMap] = Field(default_factory=lambda: [_va_template()])
@@ -306,7 +321,7 @@ class IntakeConfig(BaseModel):
     """Request type → documentation link, offered in templates."""
 
 
-class CalendarConfig(BaseModel):
+class CalendarConfig(Section):
     """Business hours for SLA clocks."""
 
     timezone: str = "America/New_York"
@@ -349,7 +364,7 @@ class CalendarConfig(BaseModel):
         return value
 
 
-class SlaPolicy(BaseModel):
+class SlaPolicy(Section):
     """First-response and resolution targets for matching requests."""
 
     name: str
@@ -379,7 +394,7 @@ def _default_policies() -> list[SlaPolicy]:
     ]
 
 
-class SlaConfig(BaseModel):
+class SlaConfig(Section):
     """SLA policies and the business calendar."""
 
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
@@ -392,7 +407,7 @@ class SlaConfig(BaseModel):
     """GitHub labels meaning "waiting on the requester" (the clock pauses)."""
 
 
-class PriorityRule(BaseModel):
+class PriorityRule(Section):
     """A declarative priority rule; the first matching rule wins."""
 
     priority: Literal["P1", "P2", "P3", "P4"]
@@ -417,7 +432,7 @@ def _default_priority_rules() -> list[PriorityRule]:
     ]
 
 
-class AutomationConfig(BaseModel):
+class AutomationConfig(Section):
     """Messages idqueue posts by itself (the seed's Slackbot automation)."""
 
     on_assign: bool = True
@@ -440,7 +455,7 @@ class AutomationConfig(BaseModel):
     """Ask for a 1–5 reaction rating in the closing Slack message."""
 
 
-class SurveyConfig(BaseModel):
+class SurveyConfig(Section):
     """The satisfaction survey."""
 
     url: str = "https://example.org/survey/identity-support"
@@ -453,7 +468,7 @@ class SurveyConfig(BaseModel):
     """CSAT goal in percent."""
 
 
-class UiConfig(BaseModel):
+class UiConfig(Section):
     """TUI preferences."""
 
     poll_interval: float = Field(default=60.0, ge=1.0)
@@ -467,7 +482,7 @@ class UiConfig(BaseModel):
     theme: str = "textual-dark"
 
 
-class OutboxConfig(BaseModel):
+class OutboxConfig(Section):
     """How the outbox sends (``[outbox]``; see "Actions and write-back" in the README).
 
     The defaults suit GitHub and Slack; tests shrink them to run in seconds.
@@ -508,6 +523,9 @@ class Settings(BaseSettings):
     """SQLite path (``IDQUEUE_DB``)."""
     now: str | None = None
     """Frozen "now" (ISO 8601) for demos, screenshots and tests (``IDQUEUE_NOW``)."""
+    busy_timeout: float = Field(default=10.0, gt=0, le=3600)
+    """Seconds a command waits for another idqueue process's write to the database to end
+    before it gives up with "the database is locked" (``IDQUEUE_BUSY_TIMEOUT``)."""
     me: str | None = None
     """Your roster key (who "take" assigns)."""
     team_name: str = "Identity"
@@ -546,6 +564,18 @@ class Settings(BaseSettings):
     slack_channels: Annotated[list[str] | None, NoDecode] = Field(default=None, exclude=True)
 
     _csv = field_validator("github_repos", "slack_channels", mode="before")(_split_csv)
+
+    @field_validator("now")
+    @classmethod
+    def _check_now(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC).astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{value!r} is not an ISO 8601 date-time (e.g. 2026-03-02T14:00:00Z)") from None
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -622,29 +652,102 @@ class _TomlSource(PydanticBaseSettingsSource):
             if env_path:
                 raise ConfigError(f"config_file: {path} does not exist")
             return {}
+        if path.is_dir():
+            raise ConfigError(f"config_file: {path} is a folder, not a TOML file")
         try:
             with path.open("rb") as fh:
                 data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config_file: {path} is not valid TOML ({exc})") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(f"config_file: {path} is not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"config_file: cannot read {path} ({exc.strerror or exc})") from None
+        register_config_secrets(data)
         data["config_file"] = path
         return data
 
 
 def _format_validation_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"]) or "config"
-    msg = err["msg"].removeprefix("Value error, ")
+    loc = ".".join(str(part) for part in err["loc"])
+    msg = err["msg"].replace("Value error, ", "")
+    if err["type"] == "extra_forbidden":
+        msg = _unknown_key_message(tuple(err["loc"]))
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{loc}: {msg}{more}"
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
+
+
+def _unknown_key_message(loc: tuple[str | int, ...]) -> str:
+    """"unknown key" with the closest known key of that table and the env variable, if set."""
+    known = _known_keys(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]).lower(), known, n=1, cutoff=0.6)
+    msg = "unknown key"
+    if close:
+        msg += f" (did you mean {close[0]!r}?)"
+    env = "IDQUEUE_" + "__".join(str(part) for part in loc).upper()
+    if env in os.environ:
+        msg += f" (from {env})"
+    return msg
+
+
+def _known_keys(table: tuple[str | int, ...]) -> list[str]:
+    """The field names of the config table at ``table`` (dict keys and list indexes skipped)."""
+    model: type[BaseModel] | None = Settings
+    for part in table:
+        if model is None:
+            return []
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        if field is not None:
+            model = _inner_model(field.annotation)
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside an annotation such as ``GitHubConfig``, ``list[SlaPolicy]`` or
+    ``dict[str, TeamMember]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+_SECRET_KEY = re.compile(r"(?i)(token|password|secret|api_key|(^|_)pat$|(^|_)key$)")
+"""Setting names whose values are secrets (``token``, ``app_token``, ``password``, ``pat``, ``key``…)."""
+
+
+def register_config_secrets(data: Any, name: str = "") -> None:
+    """Register with :func:`~idqueue.safety.register_secret` every secret-named value in
+    ``data`` (a TOML table, nested), so errors never echo it, even when it is misplaced."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            register_config_secrets(value, str(key))
+    elif isinstance(data, list):
+        for value in data:
+            register_config_secrets(value, name)
+    elif isinstance(data, str) and _SECRET_KEY.search(name):
+        register_secret(data)
+
+
+def _register_env_secrets() -> None:
+    for name, value in os.environ.items():
+        if name.startswith("IDQUEUE_") or name in ("GITHUB_TOKEN", "GH_TOKEN", "SLACK_BOT_TOKEN"):
+            register_config_secrets({name.rsplit("__", 1)[-1].removeprefix("IDQUEUE_"): value})
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from env, the TOML file and defaults.
 
+    Every secret it reads (tokens, passwords) is registered for redaction first, so neither a
+    config error nor a later message can echo it.
+
     Raises:
         ConfigError: with a one-line message naming the bad key.
     """
+    _register_env_secrets()
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -1,6 +1,7 @@
 """Handling untrusted text and secrets outside the TUI.
 
-* :func:`redact` removes Slack and GitHub token patterns from any string (logs, errors).
+* :func:`redact` removes GitHub, Slack, Trello and Atlassian tokens, secret-named values and
+  registered secrets (mail passwords) from any string (logs, errors).
 * :func:`sanitize_terminal` strips ESC/CSI/OSC sequences and C0/C1 control characters (keeping
   newline and tab) and neutralises bidirectional overrides, so text from Slack or GitHub can be
   printed to a terminal by the CLI without clearing the screen, setting the title or touching
@@ -11,11 +12,70 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 TOKEN_RE = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|gh[pousr]_[A-Za-z0-9_]{6,}|github_pat_[A-Za-z0-9_]+"
-    r"|(?i:bearer|token)\s+[A-Za-z0-9_\-\.=]{8,})"
+    # GitHub: classic/OAuth/user/server/refresh tokens and fine-grained PATs.
+    r"(gh[pousr]_[A-Za-z0-9_]{6,}|github_pat_[A-Za-z0-9_]+"
+    # Slack: bot/user/app-config/refresh tokens, app-level tokens.
+    r"|xox[abeposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+"
+    # Atlassian API tokens (Jira Cloud) and Trello ATTA tokens.
+    r"|ATATT[A-Za-z0-9_\-=]{10,}|ATTA[A-Za-z0-9]{16,}"
+    # An Authorization header value.
+    r"|(?i:bearer|token|basic)\s+[A-Za-z0-9_\-\.=+/]{8,})"
 )
+"""Secrets recognisable by their shape alone."""
+
+_SECRET_WORDS = r"(?:token|key|secret|passw(?:or)?d|pwd|pat|credential|auth(?:orization)?|api[_-]?key)"
+_CONTEXT_RE = re.compile(
+    # A secret-named setting or parameter and its value: ``password=hunter22``, ``"api_token": "…"``.
+    rf"(?i)(\b\w*{_SECRET_WORDS}\w*[\"']?\s*[:=]\s*[\"']?)"
+    # … whose value looks like a secret: with a digit, or long (not "unknown key").
+    r"((?=[^\s\"',;&]*\d)[^\s\"',;&]{6,}|[^\s\"',;&]{16,})"
+)
+_HEX_RE = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![0-9A-Za-z])")
+"""Trello keys (32 hex), classic GitHub tokens (40 hex), Trello tokens (64 hex)."""
+_HEX_CONTEXT_RE = re.compile(rf"(?i){_SECRET_WORDS}")
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a configured secret so that :func:`redact` hides it whatever its shape.
+
+    Mail and Jira Server passwords have no recognisable shape: the configuration registers
+    every secret value it reads, and every later message is scrubbed of them.
+    """
+    if value and len(value) >= 4:
+        with _known_lock:
+            _known.add(value)
+
+
+def redact(text: str, *, bare_hex: bool = False) -> str:
+    """Replace anything that looks like a secret by ``[redacted]``.
+
+    Covers GitHub (``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_``, ``github_pat_``), Slack
+    (``xox?-``, ``xapp-``), Atlassian (``ATATT…``) and Trello (``ATTA…``) tokens, the values of
+    secret-named settings (``password=…``, ``token: …``), registered secrets, and 32-/40-/64-hex
+    strings (Trello keys, classic GitHub tokens, Trello tokens) near a secret-like word.
+
+    Args:
+        text: any message.
+        bare_hex: hide every 32-/40-/64-hex string, context or not (for config errors, which
+            may echo a token pasted into any setting).
+    """
+    with _known_lock:
+        known = sorted(_known, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, "[redacted]")
+    text = TOKEN_RE.sub("[redacted]", text)
+    text = _CONTEXT_RE.sub(lambda m: m.group(1) + "[redacted]", text)
+    if bare_hex or _HEX_CONTEXT_RE.search(text):
+        text = _HEX_RE.sub("[redacted]", text)
+    return text
+
 
 # ESC-introduced sequences: CSI (ESC [ … final), OSC (ESC ] … BEL or ST), other two-char escapes.
 _ESCAPES = re.compile(
@@ -29,11 +89,6 @@ _ESCAPES = re.compile(
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bidi overrides/isolates (Trojan Source) are replaced by a visible marker.
 _BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
-
-
-def redact(text: str) -> str:
-    """Replace anything that looks like a Slack or GitHub token by ``[redacted]``."""
-    return TOKEN_RE.sub("[redacted]", text)
 
 
 def sanitize_terminal(text: str, *, keep_newlines: bool = True) -> str:

@@ -76,10 +76,11 @@ class SourceReport:
             if self.created or self.updated:
                 line += f" (kept what arrived before: new {len(self.created)}, updated {len(self.updated)})"
             return line
-        return (
+        line = (
             f"{self.name}: fetched {self.stats.fetched}, new {len(self.created)}, updated {len(self.updated)}, "
             f"{self.stats.requests} requests ({self.stats.not_modified} not modified)"
         )
+        return "; ".join([line, *self.stats.notes])
 
 
 @dataclass

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from idqueue.cli import CliError, Context, pass_ctx
+from idqueue.cli import CliError, Context, Day, pass_ctx
 from idqueue.clock import now as clock_now
 from idqueue.domain.metrics import Period
 from idqueue.safety import one_line
@@ -59,9 +59,9 @@ def write_atomically(path: Path, text: str) -> None:
 
 @click.command()
 @click.option("--month", metavar="YYYY-MM", help="Calendar month in the team timezone (default: this month).")
-@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+@click.option("--from", "start", type=Day(), metavar="YYYY-MM-DD",
               help="First day of a custom period (inclusive).")
-@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+@click.option("--to", "end", type=Day(), metavar="YYYY-MM-DD",
               help="Last day of a custom period (inclusive; default: today).")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "json", "html"]), default="md", show_default=True,
               help="Output format.")

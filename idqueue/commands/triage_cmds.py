@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from idqueue.cli import CliError, Context, pass_ctx
+from idqueue.cli import CliError, Context, Day, pass_ctx
 from idqueue.clock import now as clock_now
 from idqueue.config import Settings
 from idqueue.domain.models import Request, SourceKind
@@ -34,8 +34,6 @@ from idqueue.domain.templates import (
     targets_for,
 )
 from idqueue.safety import one_line, sanitize_terminal
-
-_DATE_FORMATS = ["%Y-%m-%d"]
 
 
 def _echo(text: str) -> None:
@@ -172,7 +170,7 @@ def _team_today(settings: Settings) -> date:
 
 
 @click.command("rota")
-@click.option("--date", "day", type=click.DateTime(formats=_DATE_FORMATS), help="Show the week of this date (YYYY-MM-DD).")
+@click.option("--date", "day", type=Day(), help="Show the week of this date (YYYY-MM-DD).")
 @pass_ctx
 def rota(ctx: Context, day: datetime | None) -> None:
     """Show who is on triage each day of this week (or the week of --date)."""
@@ -211,7 +209,7 @@ def _handover_now(settings: Settings, day: date | None) -> datetime:
 
 
 @click.command("handover")
-@click.option("--date", "day", type=click.DateTime(formats=_DATE_FORMATS), help="Write the note as of the end of this business day.")
+@click.option("--date", "day", type=Day(), help="Write the note as of the end of this business day.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown to this file.")
 @click.option("--to", "to_member", metavar="USER", help="Address the note to this roster member (default: next on triage).")
 @pass_ctx

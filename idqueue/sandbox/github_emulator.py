@@ -680,8 +680,10 @@ class GitHubEmulator(EmulatorServer):
         self.link_last = link_last
         self.retry_after_default = 1
         """``Retry-After`` seconds used by rate-limit faults that do not name one."""
-        self.scopes = "repo"
-        """Value of ``X-OAuth-Scopes`` on ``GET /user``."""
+        self.scopes: str | None = "repo"
+        """The token's classic OAuth scopes, sent as ``X-OAuth-Scopes`` on every authorised answer;
+        ``None`` plays a fine-grained token (no header). Without ``repo`` a private repository
+        answers 404, and without ``repo``/``public_repo`` writes answer 404, as GitHub does."""
         self._routes: list[tuple[str, re.Pattern[str], Callable[[Request, dict[str, str]], Response]]] = [
             ("GET", re.compile(r"/rate_limit"), self._rate_limit),
             ("GET", re.compile(r"/user"), self._get_user),
@@ -740,8 +742,23 @@ class GitHubEmulator(EmulatorServer):
         scheme, _, value = header.partition(" ")
         return scheme.lower() in ("token", "bearer") and value.strip() == self.token
 
+    def _scope_refusal(self, req: Request, repo: GhRepo) -> Response | None:
+        """GitHub's answer when the token's scopes do not cover this repository call, else None."""
+        write = req.method not in ("GET", "HEAD")
+        if self.scopes is None:
+            return None
+        scopes = {s.strip() for s in self.scopes.split(",")}
+        if "repo" in scopes:
+            return None
+        if repo.private or (write and "public_repo" not in scopes):
+            return _not_found()
+        return None
+
     def _finish(self, resp: Response) -> Response:
         headers = {"x-github-media-type": "github.v3; format=json", "x-github-api-version-selected": "2022-11-28"}
+        if self.scopes is not None and resp.status != 401:
+            headers["X-OAuth-Scopes"] = self.scopes
+            headers["X-Accepted-OAuth-Scopes"] = "repo"
         headers.update(self._rate_headers())
         headers.update(resp.headers)
         resp.headers = headers
@@ -833,6 +850,10 @@ class GitHubEmulator(EmulatorServer):
                     rate.remaining -= 1
                     return self._finish(_not_found())
                 params["full"] = self.state.repos[full.lower()].full_name
+                refused = self._scope_refusal(req, self.state.repos[full.lower()])
+                if refused is not None:
+                    rate.remaining -= 1
+                    return self._finish(refused)
             resp = handler(req, params)
             if req.method == "GET" and resp.status == 200 and resp.body is not None:
                 etag = '"' + hashlib.sha256(json_bytes(resp.body)).hexdigest()[:40] + '"'
@@ -898,7 +919,7 @@ class GitHubEmulator(EmulatorServer):
         data.update({"name": user.name, "company": None, "blog": "", "location": None, "email": None,
                      "hireable": None, "bio": None, "public_repos": 0, "followers": 0, "following": 0,
                      "created_at": "2015-01-01T00:00:00Z", "updated_at": "2015-01-01T00:00:00Z"})
-        return Response(body=data, headers={"X-OAuth-Scopes": self.scopes, "X-Accepted-OAuth-Scopes": ""})
+        return Response(body=data, headers={"X-Accepted-OAuth-Scopes": ""} if self.scopes is not None else {})
 
     def _get_login(self, req: Request, p: dict[str, str]) -> Response:
         if p["login"].lower() not in self.state.users:

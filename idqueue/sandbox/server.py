@@ -174,7 +174,9 @@ class Fault:
     drop: bool = False
     """``timeout``: close the connection after stalling instead of answering."""
     variant: str = "truncated"
-    """``malformed``: ``truncated`` (cut JSON) or ``content_type`` (HTML with a 200)."""
+    """``malformed``: ``truncated`` (cut JSON) or ``content_type`` (HTML with a 200).
+    ``non_utf8``: the text after which the bytes ``0xFF 0xFE`` (never valid UTF-8) are put
+    into the normal answer, e.g. a message's or issue's title."""
     error: str | None = None
     """Slack: the ``error`` string of an ``ok: false`` answer."""
     hits: int = 0
@@ -204,6 +206,7 @@ FAULT_KINDS = frozenset(
         "auth",
         "ratelimited",
         "error",
+        "non_utf8",
     }
 )
 
@@ -237,7 +240,7 @@ class FaultSet:
             kind: a special kind (``rate_limit``, ``secondary_limit``, ``timeout`` (stall, then
                 apply and answer: a late write), ``apply_then_stall`` (apply at once, answer after
                 the stall: a late answer), ``malformed``, ``drop_after_apply``, ``auth``,
-                ``ratelimited``, ``error``) or None for a plain ``status``/``body`` answer.
+                ``ratelimited``, ``error``, ``non_utf8``) or None for a plain ``status``/``body`` answer.
             status: HTTP status for a plain answer (or to override a kind's default).
             body: JSON-able body (or ``bytes``) for a plain answer.
             headers: extra response headers.
@@ -245,7 +248,8 @@ class FaultSet:
             seconds: stall time for ``timeout`` and ``apply_then_stall``.
             retry_after: ``Retry-After`` seconds for rate-limit kinds.
             drop: for ``timeout`` and ``apply_then_stall``, drop the connection after stalling.
-            variant: for ``malformed``, ``truncated`` or ``content_type``.
+            variant: for ``malformed``, ``truncated`` or ``content_type``; for ``non_utf8``, the
+                text after which the invalid bytes go.
             error: Slack ``error`` string (kind ``error``, e.g. ``channel_not_found``).
         """
         if kind is not None and kind not in FAULT_KINDS:
@@ -505,7 +509,25 @@ class EmulatorServer:
                 ), label
             cut = max(1, len(payload) // 2)
             return Response(status=fault.status or good.status, body=payload[:cut], headers=headers), label
+        if fault.kind == "non_utf8":
+            return _non_utf8(self.route(req), fault.variant), label
         return self.fault_response(fault, req), label
+
+
+NON_UTF8 = b"\xff\xfe"
+"""Bytes the ``non_utf8`` fault puts into an answer (neither can start a UTF-8 sequence)."""
+
+
+def _non_utf8(good: Response, after: str) -> Response:
+    """The normal answer with :data:`NON_UTF8` right after the first ``after`` (JSON-encoded)."""
+    payload = good.body if isinstance(good.body, bytes) else json_bytes(good.body or {})
+    needle = json.dumps(after, ensure_ascii=False)[1:-1].encode("utf-8")
+    at = payload.find(needle)
+    if at < 0:
+        return good
+    at += len(needle)
+    headers = {k: v for k, v in good.headers.items() if k.lower() != "etag"}
+    return Response(status=good.status, body=payload[:at] + NON_UTF8 + payload[at:], headers=headers)
 
 
 def _make_handler(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:

@@ -23,6 +23,23 @@ from idqueue.sandbox.server import EmulatorServer, Fault, Request, Response, as_
 from idqueue.sandbox.socket_mode import SocketModeHub
 
 SLACK_TOKEN = "xoxb-sandbox-0000000000-idqueue"
+METHOD_SCOPES = {
+    "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
+    "conversations.info": "channels:read",
+    "conversations.list": "channels:read",
+    "users.info": "users:read",
+    "users.list": "users:read",
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "reactions.add": "reactions:write",
+    "reactions.remove": "reactions:write",
+    "reactions.get": "reactions:read",
+}
+"""The bot scope each emulated method needs (public channels)."""
+FULL_SCOPES = ("channels:history", "channels:read", "chat:write", "reactions:read", "reactions:write", "users:read")
+"""The sandbox bot's scopes: everything idqueue uses."""
 """The only token the sandbox Slack accepts."""
 
 SLACK_APP_TOKEN = "xapp-sandbox-1-A0IDQUEUE1-0000000000-idqueue"
@@ -625,6 +642,9 @@ class SlackEmulator(EmulatorServer):
         self.state.subscribe(self.socket.publish)
         self.retry_after_default = 1
         """``Retry-After`` seconds for ``ratelimited`` faults that do not name one."""
+        self.scopes = ",".join(FULL_SCOPES)
+        """The bot token's scopes, sent as ``x-oauth-scopes`` on every authenticated answer; a
+        method whose scope is missing answers ``missing_scope`` with ``needed`` and ``provided``."""
         self._windows: dict[str, datetime] = {}
         self._methods: dict[str, Callable[[Request], Response]] = {
             "api.test": self._api_test,
@@ -693,6 +713,21 @@ class SlackEmulator(EmulatorServer):
                 return _err("not_authed")
             if token != self.token:
                 return _err("invalid_auth")
+            resp = self._scoped(name, req, handler)
+            resp.headers.setdefault("x-oauth-scopes", self.scopes)
+            resp.headers.setdefault("x-accepted-oauth-scopes", METHOD_SCOPES.get(name, ""))
+            return resp
+        return self._limited(name, req, handler)
+
+    def _scoped(self, name: str, req: Request, handler: Callable[[Request], Response]) -> Response:
+        """``missing_scope`` when the token lacks the method's scope, else the method's answer."""
+        needed = METHOD_SCOPES.get(name)
+        if needed and needed not in {s.strip() for s in self.scopes.split(",")}:
+            return _err("missing_scope", needed=needed, provided=self.scopes)
+        return self._limited(name, req, handler)
+
+    def _limited(self, name: str, req: Request, handler: Callable[[Request], Response]) -> Response:
+        """Apply the profile's rate limits, then run the method."""
         with self.state.lock:
             if self.profile == "non_marketplace" and name in _THROTTLED_METHODS:
                 now = self.now()

@@ -87,12 +87,15 @@ class FetchStats:
     fetched: int = 0
     rate_remaining: int | None = None
     rate_reset: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+    """Problems the poll worked around (e.g. bytes that are not UTF-8), one line each."""
 
     def add(self, other: FetchStats) -> None:
         """Accumulate another batch's stats."""
         self.requests += other.requests
         self.not_modified += other.not_modified
         self.fetched += other.fetched
+        self.notes.extend(other.notes)
         if other.rate_remaining is not None:
             self.rate_remaining = other.rate_remaining
             self.rate_reset = other.rate_reset

@@ -77,6 +77,7 @@ from idqueue.sources.base import (
     Unavailable,
     ValidationFailed,
 )
+from idqueue.sources.decoding import describe_replacements, loads_lenient
 
 log = logging.getLogger(__name__)
 
@@ -585,9 +586,11 @@ class GitHubSource(Source):
         self._stats = FetchStats()
         user = self._request(self._url("user"))
         user_data = self._json(user)
+        header = user.headers.get("x-oauth-scopes")
         facts: dict[str, Any] = {
             "login": user_data.get("login") if isinstance(user_data, dict) else None,
-            "scopes": [s.strip() for s in user.headers.get("x-oauth-scopes", "").split(",") if s.strip()],
+            # Classic tokens list their scopes; fine-grained ones send no header (None).
+            "scopes": None if header is None else [s.strip() for s in header.split(",") if s.strip()],
         }
         rate = self._json(self._request(self._url("rate_limit")))
         core: dict[str, Any] = {}
@@ -604,10 +607,13 @@ class GitHubSource(Source):
             if not isinstance(data, dict):
                 raise RepoBadPayload("GitHub sent an unexpected repository object", source="github", detail=repo)
             perms = data.get("permissions") or {}
+            # A real read of the issues list: what a fine-grained token may do shows only here.
+            self._request(self._url(f"repos/{repo}/issues"), params={"per_page": "1", "state": "all"}, repo=repo)
             repos[repo] = {
                 "full_name": data.get("full_name", repo),
                 "private": data.get("private"),
                 "can_write": bool(perms.get("push") or perms.get("triage") or perms.get("admin")),
+                "issues": "readable",
             }
         facts["repos"] = repos
         return facts
@@ -954,8 +960,18 @@ class GitHubSource(Source):
             )
         try:
             return json.loads(resp.content)
+        except UnicodeDecodeError:
+            pass  # a stray byte costs one item its characters, not the page: decode leniently
         except ValueError:
             raise RepoBadPayload(_BAD_JSON, source="github", detail=repo or "") from None
+        try:
+            value, offsets = loads_lenient(resp.content)
+        except ValueError:
+            raise RepoBadPayload(_BAD_JSON, source="github", detail=repo or "") from None
+        note = describe_replacements(f"GitHub {resp.url.path.lstrip('/')}", value, offsets)
+        log.warning("%s", note)
+        self._stats.notes.append(note)
+        return value
 
     def _request(
         self, url: str, *, params: dict[str, str] | None = None, etag: str | None = None, repo: str | None = None

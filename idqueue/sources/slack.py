@@ -54,6 +54,7 @@ import hashlib
 import http.client
 import importlib
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -85,6 +86,7 @@ from idqueue.sources.base import (
     SourceError,
     Unavailable,
 )
+from idqueue.sources.decoding import describe_replacements
 
 __all__ = [
     "SlackContext",
@@ -1119,10 +1121,10 @@ class SlackSource(Source):
         self.max_wait = max_wait
         self.sweep_per_poll = sweep_per_poll
         if client is None:
-            from slack_sdk import WebClient
+            from idqueue.sources.slack_client import LenientWebClient
 
             token = settings.slack.token.get_secret_value() if settings.slack.token else None
-            client = WebClient(token=token, base_url=settings.slack.base_url)
+            client = LenientWebClient(token=token, base_url=settings.slack.base_url)
             # WebClient annotates ``timeout`` as int but hands it unchanged to urllib's
             # ``urlopen``, which takes float seconds: keep a fractional timeout as given.
             client.timeout = max(0.001, float(timeout))  # type: ignore[assignment]
@@ -1136,6 +1138,8 @@ class SlackSource(Source):
         self._users_transient: set[str] = set()
         self._users_down = False
         self._limited = False
+        self.last_headers: dict[str, Any] = {}
+        """Headers of the last successful answer (``x-oauth-scopes`` for ``idqueue doctor``)."""
 
     # ------------------------------------------------------------------ HTTP
     def _call(self, method: str, *, wait: bool = True, **params: Any) -> dict[str, Any]:
@@ -1156,6 +1160,8 @@ class SlackSource(Source):
                 data = response.data
                 if not isinstance(data, dict):
                     raise BadPayload(f"Slack {method} answered something that is not JSON", source=self.name)
+                self._note_replacements(method, data)
+                self.last_headers = dict(getattr(response, "headers", None) or {})
                 return data
             except SlackApiError as exc:
                 resp = exc.response
@@ -1703,6 +1709,16 @@ class SlackSource(Source):
             _add_thread(batch, channel, state, ts, changes)
         yield self._batch(channel, state, batch)
 
+    def _note_replacements(self, method: str, data: dict[str, Any]) -> None:
+        """Report bytes the client replaced because they were not UTF-8 (summary and log)."""
+        take = getattr(self._client, "take_replacements", None)
+        offsets = take() if take is not None else []
+        if offsets:
+            channel = data.get("channel") if isinstance(data.get("channel"), str) else None
+            note = describe_replacements(f"Slack {method}{' ' + channel if channel else ''}", data, offsets)
+            logging.getLogger(__name__).warning("%s", note)
+            self._stats.notes.append(note)
+
     # ------------------------------------------------------------------ doctor
     def check(self) -> dict[str, Any]:
         """``auth.test`` and ``conversations.info`` per channel, for ``idqueue doctor``.
@@ -1712,12 +1728,18 @@ class SlackSource(Source):
         """
         self._auth = None
         auth = self._ensure_auth()
+        scopes = next((str(v) for k, v in self.last_headers.items() if str(k).lower() == "x-oauth-scopes"), None)
         channels: dict[str, str] = {}
         for channel in self.settings.slack.channels:
             try:
                 info = self._call("conversations.info", channel=channel).get("channel")
             except NotFound as exc:
                 channels[channel] = f"error: {exc.title}"
+                continue
+            except Unavailable as exc:
+                if "missing_scope" not in exc.title:
+                    raise
+                channels[channel] = "not checked (the token lacks channels:read)"
                 continue
             if isinstance(info, dict):
                 member = "member" if info.get("is_member") else "not a member"
@@ -1731,6 +1753,7 @@ class SlackSource(Source):
             "bot_id": auth.get("bot_id"),
             "workspace_url": self.settings.slack.workspace_url or auth.get("url"),
             "channels": channels,
+            "scopes": None if scopes is None else [s.strip() for s in scopes.split(",") if s.strip()],
         }
 
     # ------------------------------------------------------------------ writes

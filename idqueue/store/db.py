@@ -32,7 +32,7 @@ from idqueue.domain.models import (
     parse_iso,
 )
 from idqueue.domain.priority import PRIORITY_RANK
-from idqueue.store.schema import MIGRATIONS
+from idqueue.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
 
 Assembler = Callable[[list[SourceItem], list[TimelineEvent], "LocalState"], Request]
 
@@ -73,6 +73,100 @@ _UPSERT_ALIAS = (
 
 class StoreError(Exception):
     """The database cannot be opened or written (message is for the user)."""
+
+
+class NewerSchemaError(StoreError):
+    """The database's schema is newer than this idqueue knows: it is refused, never written."""
+
+
+def describe_db_error(exc: sqlite3.Error) -> str:
+    """One line for the user about a SQLite failure, with what to do about it."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return "the database is locked by another idqueue process (a long write); try again in a moment"
+    if "readonly" in low or "read-only" in low:
+        return "the database is read-only (check the file's and its folder's permissions)"
+    if "disk is full" in low or "or disk is full" in low:
+        return "the disk is full (or the database reached its size limit); free some space and retry"
+    if any(word in low for word in ("malformed", "not a database", "corrupt", "vtable constructor failed")):
+        return f"the database is damaged ({text}); run `idqueue db check`"
+    if "unable to open" in low:
+        return "the database file cannot be opened (check the path and its permissions)"
+    return text
+
+
+def _refuse_newer(path: Path) -> None:
+    """Raise :class:`NewerSchemaError` before anything touches a file from a newer idqueue.
+
+    Read through a read-only connection: opening it normally would already switch the file to
+    WAL mode, a change to a database this version must not write.
+    """
+    if not path.is_file():
+        return
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return  # unreadable here: the normal open reports what is wrong
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(newer_schema_message(version))
+
+
+def integrity_check(path: Path | str, *, limit: int = 20) -> list[str]:
+    """``PRAGMA integrity_check`` on the file at ``path``, opened read-only and not migrated.
+
+    Returns:
+        The problems found (at most ``limit`` lines), empty when the database is healthy.
+
+    Raises:
+        StoreError: the file is missing or is not a SQLite database at all.
+    """
+    if not Path(path).is_file():
+        raise StoreError(f"there is no database at {path}")
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path}: {describe_db_error(exc)}") from exc
+    try:
+        rows = [line for r in conn.execute(f"PRAGMA integrity_check({int(limit)})") for line in str(r[0]).splitlines()]
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    finally:
+        conn.close()
+    return [] if rows == ["ok"] else rows
+
+
+def local_only_counts(path: Path | str) -> dict[str, int | None]:
+    """Rows that exist only in this database (not upstream), per kind; None when unreadable.
+
+    Pending outbox actions, local state (snoozes, priority overrides) and imported survey
+    ratings cannot be rebuilt by a sync, so ``idqueue db check`` names them before a reset.
+    """
+    queries = {
+        "outbox actions not yet sent": "SELECT count(*) FROM outbox WHERE state NOT IN ('sent', 'dropped')",
+        "snoozes and local overrides": "SELECT count(*) FROM local_state",
+        "imported survey ratings": "SELECT count(*) FROM ratings",
+    }
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    out: dict[str, int | None] = {}
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return dict.fromkeys(queries)
+    try:
+        for what, sql in queries.items():
+            try:
+                out[what] = int(conn.execute(sql).fetchone()[0])
+            except sqlite3.Error:
+                out[what] = None
+    finally:
+        conn.close()
+    return out
 
 
 class LocalState(dict[str, Any]):
@@ -157,18 +251,25 @@ def _ts(dt: datetime | None) -> str | None:
 class Store:
     """The SQLite store. Thread-safe: each thread gets its own connection."""
 
-    def __init__(self, path: Path | str, *, key_prefix: str = "REQ") -> None:
+    def __init__(self, path: Path | str, *, key_prefix: str = "REQ", busy_timeout: float = 10.0) -> None:
         self.path = str(path)
         self.key_prefix = key_prefix
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- connection
     @classmethod
-    def open(cls, path: Path | str, *, key_prefix: str = "REQ") -> Store:
+    def open(cls, path: Path | str, *, key_prefix: str = "REQ", busy_timeout: float = 10.0) -> Store:
         """Open (creating and migrating) the database at ``path``.
 
+        Args:
+            path: the SQLite file (created with its folder when missing).
+            key_prefix: prefix of the short keys.
+            busy_timeout: seconds to wait for another process's write before "locked".
+
         Raises:
+            NewerSchemaError: the file was written by a newer idqueue (it is left untouched).
             StoreError: the file cannot be created or is not a usable database.
         """
         if str(path) != ":memory:":
@@ -176,11 +277,15 @@ class Store:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the database folder for {path}: {exc.strerror}") from exc
-        store = cls(path, key_prefix=key_prefix)
+            if Path(path).is_dir():
+                raise StoreError(f"the database path {path} is a folder, not a file")
+            _refuse_newer(Path(path))
+        store = cls(path, key_prefix=key_prefix, busy_timeout=busy_timeout)
         try:
             store.migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+            store.close()
+            raise StoreError(f"cannot open the database {path}: {describe_db_error(exc)}") from exc
         return store
 
     @property
@@ -188,11 +293,13 @@ class Store:
         """This thread's connection."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
@@ -212,7 +319,10 @@ class Store:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR): a second
+            # ROLLBACK would fail and hide the error that explains what happened.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         else:
             conn.execute("COMMIT")
@@ -221,6 +331,9 @@ class Store:
         """Apply pending migrations; return the schema version."""
         conn = self.conn
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            self.close()
+            raise NewerSchemaError(newer_schema_message(version))
         for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.write() as c:
                 for statement in _split_sql(sql):
@@ -643,7 +756,8 @@ class Store:
         row = self.conn.execute("SELECT request_id FROM aliases WHERE alias=?", (text,)).fetchone()
         if row:
             return str(row["request_id"])
-        if text.isdigit():
+        # A bare number is a sequence number; one past SQLite's 64-bit range matches nothing.
+        if text.isascii() and text.isdigit() and int(text) < 2**63:
             row = self.conn.execute("SELECT id FROM requests WHERE seq=?", (int(text),)).fetchone()
             if row:
                 return str(row["id"])

@@ -181,3 +181,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN timeouts INTEGER NOT NULL DEFAULT 0;
     """,
 ]
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The newest schema this idqueue writes (``PRAGMA user_version`` after every migration)."""
+
+
+def newer_schema_message(found: int) -> str:
+    """The refusal for a database written by a newer idqueue (schema ``found`` > ours)."""
+    return (
+        f"this database was written by a newer idqueue (schema {found} > {SCHEMA_VERSION}); "
+        "upgrade idqueue"
+    )
