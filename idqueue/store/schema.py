@@ -170,4 +170,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS events_pending_label ON events(lower(json_extract(data, '$.label')))
         WHERE kind IN ('labeled', 'unlabeled');
     """,
+    # Every assignee of a request (JSON list; ``assignee`` stays the first). Rows written before
+    # this read their single ``assignee`` back until the next sync rewrites them.
+    """
+    ALTER TABLE requests ADD COLUMN assignees TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
