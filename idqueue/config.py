@@ -272,7 +272,12 @@ class TypeRule(Section):
     type: str
     """The request type this rule yields."""
     field_values: list[str] = Field(default_factory=list)
-    """Values of the ``issue_type`` intake field (case-insensitive) that mean this type."""
+    """Values of the ``issue_type`` intake field that mean this type. Case, punctuation, spacing
+    and plurals do not matter ("USiP Question" matches "usip questions"); a value that contains
+    one of them as whole words matches too, the longest one winning."""
+    products: list[str] = Field(default_factory=list)
+    """Product names: an ``issue_type`` value that names one means this type, ahead of any
+    generic value it also contains ("Question about USiP" is about USiP, not a Help Request)."""
     labels: list[str] = Field(default_factory=list)
     """Labels that mean this type."""
     keywords: list[str] = Field(default_factory=list)
@@ -287,12 +292,13 @@ def _default_type_rules() -> list[TypeRule]:
                  keywords=["data pull", "pull data", "data request", "query", "export", "pull counts",
                            "pull the number", "counts of", "number of", "how many"]),
         TypeRule(type="Test User / Mock Auth", field_values=["authentication help", "test user", "mock auth"],
-                 labels=["auth-help"],
+                 products=["Mock Auth"], labels=["auth-help"],
                  keywords=["mock auth", "test user", "sign in", "login.gov", "id.me", "dslogon"]),
         TypeRule(type="Sign-in Service / USiP",
                  field_values=["sign-in-service integration", "sign-in service integration", "sign-in service",
                                "usip", "usip questions", "begin onboarding process",
                                "register service configuration", "register client configuration"],
+                 products=["USiP", "Sign-in Service", "Unified Sign-in Page"],
                  labels=["sis", "usip"], keywords=["sign-in service", "USiP", "onboarding", "client configuration"]),
         TypeRule(type="Bug Fix", field_values=["bug fix", "bug fixes", "bug"], labels=["bug"],
                  keywords=["bug", "error", "broken", "500 error", "exception", "fails", "not working",

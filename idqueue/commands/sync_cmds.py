@@ -261,7 +261,7 @@ def show(ctx: Context, request_id: str, as_json: bool) -> None:
     if remaining is not None:
         click.echo(f"            remaining {remaining / 3600:.1f} business h")
     click.echo(f"  requester {one_line(request.requester.name if request.requester else '-')}")
-    click.echo(f"  assignee  {one_line(request.assignee or '-')}")
+    click.echo(f"  assignee  {one_line(', '.join(request.assignees) or request.assignee or '-')}")
     click.echo(f"  created   {iso(request.created_at)}   first response {iso(request.first_response_at) or '-'}")
     if request.labels:
         click.echo(f"  labels    {one_line(', '.join(request.labels))}")

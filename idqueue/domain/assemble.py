@@ -126,29 +126,8 @@ def assemble(
     created_at = min(i.created_at for i in items)
     updated_at = max([i.updated_at for i in items] + [e.at for e in events])
 
-    # Assignment: GitHub assignees are the truth when the request lives there; Slack-only
-    # requests carry assignment as idqueue action events in their thread, or else as the
-    # "taken" reaction of a teammate.
-    assignee: str | None = None
-    if gh is not None:
-        if gh.assignees:
-            login = gh.assignees[0]
-            assignee = team.member(login) or login
-    else:
-        assigned_by_event = False
-        for ev in events:
-            if ev.kind is EventKind.ASSIGNED:
-                assignee = ev.data.get("assignee") or team.member(ev.actor_id) or ev.actor_id
-                assigned_by_event = True
-            elif ev.kind is EventKind.UNASSIGNED:
-                assignee = None
-                assigned_by_event = True
-        if not assigned_by_event:
-            # A teammate who took it without idqueue leaves only the "taken" reaction (the
-            # same one idqueue adds when it assigns), e.g. :eyes:.
-            taken = _reactors(sl, settings.automation.slack_reactions.get("taken"), team, requester_ids)
-            if taken:
-                assignee = team.member(taken[0]) or taken[0]
+    assignees = _assignees(gh, sl, events, settings, team, requester_ids)
+    assignee = assignees[0] if assignees else None
 
     first_response_at = next(
         (e.at for e in events if e.at >= created_at and team.is_response(e, requester_ids)), None
@@ -160,7 +139,7 @@ def assemble(
     if gh is None and status is Status.BACKLOG:
         # Backlog means "unassigned, out of the live queue" (DESIGN.md); a Slack message keeps
         # its :eyes: reaction, so drop what it implied.
-        assignee = None
+        assignee, assignees = None, []
 
     request_type, type_reason = classify(
         fields=fields,
@@ -192,6 +171,7 @@ def assemble(
         status=status,
         status_reason=status_reason,
         assignee=assignee,
+        assignees=assignees,
         labels=labels,
         priority_override=override,
         created_at=created_at,
@@ -211,6 +191,44 @@ def assemble(
         request, settings.priority_rules, sla_state=request.sla.state
     )
     return request
+
+
+def _assignees(
+    gh: SourceItem | None,
+    sl: SourceItem | None,
+    events: list[TimelineEvent],
+    settings: Settings,
+    team: TeamIndex,
+    requester_ids: set[str],
+) -> list[str]:
+    """Everyone a request is assigned to, each as a roster key when known, else login / user id.
+
+    GitHub assignees are the truth when the request lives there (all of them, in GitHub's
+    order); Slack-only requests carry assignment as idqueue action events in their thread, or
+    else as the "taken" reaction of a teammate.
+    """
+    if gh is not None:
+        return list(dict.fromkeys(team.member(login) or login for login in gh.assignees))
+    assignee: str | None = None
+    assigned_by_event = False
+    for ev in events:
+        if ev.kind is EventKind.ASSIGNED:
+            named = ev.data.get("assignee")
+            if named:  # a roster key, or (someone off the roster) their Slack id or GitHub login
+                assignee = str(named) if named in settings.team else team.member(str(named)) or str(named)
+            else:
+                assignee = team.member(ev.actor_id) or ev.actor_id
+            assigned_by_event = True
+        elif ev.kind is EventKind.UNASSIGNED:
+            assignee = None
+            assigned_by_event = True
+    if not assigned_by_event:
+        # A teammate who took it without idqueue leaves only the "taken" reaction (the
+        # same one idqueue adds when it assigns), e.g. :eyes:.
+        taken = _reactors(sl, settings.automation.slack_reactions.get("taken"), team, requester_ids)
+        if taken:
+            assignee = team.member(taken[0]) or taken[0]
+    return [assignee] if assignee else []
 
 
 def _requester(gh: SourceItem | None, sl: SourceItem | None, team: TeamIndex) -> Person | None:

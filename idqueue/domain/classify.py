@@ -3,7 +3,9 @@
 Evidence is weighed in a fixed order, strongest first, and the first kind that yields a type
 decides (DESIGN.md "What counts as a request"):
 
-1. the structured intake field ``issue_type`` (what the requester or the ID Bot chose);
+1. the structured intake field ``issue_type`` (what the requester or the ID Bot chose),
+   compared without regard to case, punctuation, spacing or plurals; a product it names
+   (``TypeRule.products``: USiP, Sign-in Service) outranks generic words such as "question";
 2. a template section the requester actually answered (``## **Data Request**``), via the
    template's ``sections`` mapping;
 3. the request's labels (``bug``, ``data-request``);
@@ -13,14 +15,15 @@ decides (DESIGN.md "What counts as a request"):
 5. the configured default.
 
 The reason reads like a sentence and is shown in the detail pane:
-``intake field "Issue Type" = "Data Request"``, ``label "bug"``,
+``intake field "Issue Type" = "Data Request"``,
+``intake field "Issue Type" = "USiP Question" (rule value "usip questions")``, ``label "bug"``,
 ``keyword "mock auth" in title``, ``no rule matched (default)``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -60,37 +63,120 @@ def _short(text: str) -> str:
     return text
 
 
-def _by_field(value: str, rules: list[TypeRule]) -> str | None:
-    """The type an ``issue_type`` value names: exact, then the longest rule value it
-    contains as whole words ("Sign-in Service integration: Begin onboarding process"),
-    then a close misspelling."""
-    norm = _norm(value)
+_APOSTROPHES = re.compile(r"['\u2019\u2018`]")
+_NOT_WORD = re.compile(r"[\W_]+")
+_ES_PLURALS = ("sses", "shes", "ches", "xes", "zzes")
+
+
+def _singular(word: str) -> str:
+    """A word's singular, good enough to compare what people type ("questions" → "question",
+    "fixes" → "fix", "queries" → "query"); "access", "status" and "analysis" stay as they are."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(_ES_PLURALS):
+        return word[:-2]
+    if word.endswith(("ss", "us", "is")) or not word.endswith("s"):
+        return word
+    return word[:-1]
+
+
+def _value_norm_text(text: str) -> str:
+    """Compare form of an issue-type value: case, punctuation, spacing and plurals do not count.
+
+    ``"USiP Question"``, ``"usip questions"``, ``"USiP-question?"`` and ``" usip  QUESTION "`` are
+    all ``"usip question"``.
+    """
+    words = _NOT_WORD.sub(" ", _APOSTROPHES.sub("", text.casefold())).split()
+    return " ".join(_singular(w) for w in words)
+
+
+_value_norm = lru_cache(maxsize=2048)(_value_norm_text)
+
+
+def _compact(norm: str) -> str:
+    """The value without spaces, so "Signin Service" and "Sign-in Service" compare equal."""
+    return norm.replace(" ", "")
+
+
+def _has_words(norm: str, phrase: str) -> bool:
+    """Whether ``phrase`` occurs in ``norm`` as whole words (both in :func:`_value_norm` form)."""
+    return bool(phrase) and f" {phrase} " in f" {norm} "
+
+
+def _by_field(value: str, rules: list[TypeRule]) -> tuple[str, str] | None:
+    """The type an ``issue_type`` value names, and the rule entry that matched.
+
+    In order: the whole value equals a rule's value; the value names a product (a product
+    outranks generic words, so "USiP question" is about USiP, not a generic question); the
+    longest rule value it contains as whole words ("Sign-in Service integration: Begin
+    onboarding process"); a close misspelling. Every comparison ignores case, punctuation,
+    spacing and plurals.
+    """
+    norm = _value_norm(value[:200])
     if not norm:
         return None
-    for rule in rules:
-        if any(_norm(v) == norm for v in rule.field_values):
-            return rule.type
-    padded = f" {norm} "
-    best_len, best_type = 0, None
+    compact = _compact(norm)
     for rule in rules:
         for candidate in rule.field_values:
-            cand = _norm(candidate)
-            if cand and len(cand) > best_len and f" {cand} " in padded:
-                best_len, best_type = len(cand), rule.type
-    if best_type is not None:
-        return best_type
+            if _compact(_value_norm(candidate)) == compact:
+                return rule.type, candidate
+    hit = _longest(norm, compact, rules, lambda r: r.products, compact_ok=True)
+    if hit is not None:
+        return hit
+    hit = _longest(norm, compact, rules, lambda r: r.field_values, compact_ok=False)
+    if hit is not None:
+        return hit
+    return _fuzzy(norm, rules)
+
+
+def _longest(
+    norm: str, compact: str, rules: list[TypeRule], entries: Callable[[TypeRule], list[str]], *, compact_ok: bool
+) -> tuple[str, str] | None:
+    """The rule whose longest entry occurs in the value as whole words (rule order breaks ties).
+
+    With ``compact_ok``, a multi-word entry also matches the value with its spaces dropped
+    ("SignIn Service question" names "Sign-in Service").
+    """
+    best_len, best = 0, None
+    for rule in rules:
+        for candidate in entries(rule):
+            cand = _value_norm(candidate)
+            if not cand or len(cand) <= best_len:
+                continue
+            if _has_words(norm, cand) or (compact_ok and " " in cand and _compact(cand) in compact):
+                best_len, best = len(cand), (rule.type, candidate)
+    return best
+
+
+def _fuzzy(norm: str, rules: list[TypeRule]) -> tuple[str, str] | None:
+    """The closest rule value within :data:`_FUZZY_RATIO` (a misspelling such as "Data Requst")."""
     matcher = SequenceMatcher(autojunk=False)
-    matcher.set_seq2(norm[:200])
-    best_ratio = 0.0
+    matcher.set_seq2(norm)
+    best_ratio, best = 0.0, None
     for rule in rules:
         for candidate in rule.field_values:
-            matcher.set_seq1(_norm(candidate))
+            matcher.set_seq1(_value_norm(candidate))
             if matcher.real_quick_ratio() < _FUZZY_RATIO or matcher.quick_ratio() < _FUZZY_RATIO:
                 continue
             ratio = matcher.ratio()
             if ratio >= _FUZZY_RATIO and ratio > best_ratio:
-                best_ratio, best_type = ratio, rule.type
-    return best_type
+                best_ratio, best = ratio, (rule.type, candidate)
+    return best
+
+
+def _field_reason(label: str, value: str, rule_value: str, rules: list[TypeRule]) -> str:
+    """``intake field "Issue Type" = "USiP Question" (rule value "usip questions")``.
+
+    The rule entry is named when it is not simply the typed value in another case, so the
+    detail pane says which rule a loosely typed value matched.
+    """
+    reason = f'intake field "{label}" = "{_short(value)}"'
+    if " ".join(value.split()).casefold() == rule_value.casefold():
+        return reason
+    kind = "product" if any(rule_value in r.products for r in rules) else "rule value"
+    return f'{reason} ({kind} "{_short(rule_value)}")'
 
 
 def _by_section(sections: list[str], templates: Iterable[TemplateFieldMap]) -> tuple[str, str] | None:
@@ -183,10 +269,10 @@ def classify(
 
     value = (fields.get(ISSUE_TYPE_KEY) or "").strip()
     if value:
-        type_ = _by_field(value, rules)
-        if type_ is not None:
+        found = _by_field(value, rules)
+        if found is not None:
             label = display_label(ISSUE_TYPE_KEY, [*templates, *intake.templates])
-            return type_, f'intake field "{label}" = "{_short(value)}"'
+            return found[0], _field_reason(label, value, found[1], rules)
 
     hit = _by_section(sections, templates)
     if hit is not None:

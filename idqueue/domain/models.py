@@ -211,7 +211,8 @@ class Request:
     fields: dict[str, str] = field(default_factory=dict)
     status: Status = Status.NEW
     status_reason: str = ""
-    assignee: str | None = None  # roster key when known, else login / user id
+    assignee: str | None = None  # the first of ``assignees``
+    assignees: list[str] = field(default_factory=list)  # each a roster key when known, else login / user id
     labels: list[str] = field(default_factory=list)
     priority: str = "P3"
     priority_reason: str = ""

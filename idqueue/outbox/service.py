@@ -65,6 +65,7 @@ from idqueue.outbox.models import (
     NothingToDo,
     Step,
 )
+from idqueue.outbox.people import GITHUB_LOGIN_RE, SLACK_USER_ID_RE, Assignee, People
 from idqueue.outbox.store import LogEntry, OutboxStore
 from idqueue.store.db import Store
 
@@ -181,11 +182,12 @@ class Actions:
         clock: the clock (``idqueue.clock.clock_for(settings)``).
     """
 
-    def __init__(self, store: Store, settings: Settings, *, clock: Clock) -> None:
+    def __init__(self, store: Store, settings: Settings, *, clock: Clock, people: People | None = None) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
         self.outbox = OutboxStore(store)
+        self._people = people
 
     # ------------------------------------------------------------------ lookups
     def _request(self, request_id: str) -> Request:
@@ -207,23 +209,117 @@ class Actions:
             raise ActionError(f"no template {key!r} (see `idqueue templates`)")
         return templates[key]
 
+    def _roster_key(self, who: str) -> str | None:
+        """The roster key of a key, GitHub login (``@`` optional), Slack id or full name."""
+        team = self.settings.team
+        if who in team:
+            return who
+        key = self.settings.member_by_github(who.removeprefix("@")) or self.settings.member_by_slack(who)
+        if key is None:
+            low = who.casefold()
+            key = next((k for k, m in team.items() if m.name.casefold() == low), None)
+        return key
+
     def member(self, who: str) -> tuple[str, TeamMember]:
         """A roster member by key, GitHub login or Slack id.
 
         Raises:
             ActionError: not on the roster (the message lists the keys).
         """
-        team = self.settings.team
-        if who in team:
-            return who, team[who]
-        key = self.settings.member_by_github(who.removeprefix("@")) or self.settings.member_by_slack(who)
+        key = self._roster_key(who)
         if key is None:
-            low = who.casefold()
-            key = next((k for k, m in team.items() if m.name.casefold() == low), None)
-        if key is None:
-            known = ", ".join(sorted(team)) or "(the roster is empty: add [team] to the config)"
+            known = ", ".join(sorted(self.settings.team)) or "(the roster is empty: add [team] to the config)"
             raise ActionError(f"{who!r} is not on the team roster; known: {known}")
-        return key, team[key]
+        return key, self.settings.team[key]
+
+    def _roster_person(self, key: str) -> Assignee:
+        member = self.settings.team[key]
+        return Assignee(key=key, name=member.name, github=member.github, slack=member.slack, on_roster=True)
+
+    def _with_people(self) -> tuple[People, bool]:
+        """The GitHub/Slack directory, and whether the caller must close it (made for this call)."""
+        if self._people is not None:
+            return self._people, False
+        return People(self.settings), True
+
+    def resolve_assignee(self, request: Request, who: str) -> Assignee:
+        """Who ``who`` is, for assigning ``request``: a roster member, else someone checked upstream.
+
+        A roster key, login, Slack id or name wins without any API call. Otherwise, for a
+        request that lives on GitHub, ``who`` must be a login the repository can assign
+        (``GET /repos/{owner}/{repo}/assignees/{login}`` → 204); for a Slack-only request, a
+        Slack user id (``users.info``) or an ``@name`` (``users.list``: handle, display or real
+        name).
+
+        Raises:
+            ActionError: nobody by that name can be assigned here (one line that says why).
+        """
+        text = " ".join(who.split())
+        if not text:
+            raise ActionError("give the person to assign: a roster key, a GitHub login or a Slack user id / @name")
+        key = self._roster_key(text)
+        if key is not None:
+            return self._roster_person(key)
+        gh, _ = self._homes(request)
+        bare = text.removeprefix("@")
+        known = f"; roster: {', '.join(sorted(self.settings.team))}" if self.settings.team else ""
+        people, owned = self._with_people()
+        try:
+            if gh is not None:
+                if SLACK_USER_ID_RE.match(bare):
+                    raise ActionError(f"{text!r} looks like a Slack user id, but {request.key} lives on GitHub "
+                                      f"({gh[0]}#{gh[1]}): give their GitHub login{known}")
+                if GITHUB_LOGIN_RE.match(bare) and people.github_assignable(gh[0], bare):
+                    return Assignee(key=bare, name=bare, github=bare)
+                raise ActionError(f"{text!r} cannot be assigned in {gh[0]}: not on the roster and not a GitHub "
+                                  f"login with access to the repository{known}")
+            if SLACK_USER_ID_RE.match(bare):
+                person = people.slack_user(bare)
+                if person is None:
+                    raise ActionError(f"{text!r} is not an active Slack user in this workspace{known}")
+                return person
+            matches = people.slack_by_name(bare)
+        finally:
+            if owned:
+                people.close()
+        if len(matches) > 1:
+            names = ", ".join(f"{p.name} ({p.slack})" for p in matches[:5])
+            raise ActionError(f"{text!r} matches {len(matches)} Slack users ({names}): give the user id")
+        if not matches:
+            raise ActionError(f"{text!r} is not on the roster and no Slack user has that name{known}")
+        return matches[0]
+
+    def assignable(self, request_ids: Iterable[str]) -> list[Assignee]:
+        """Who the assign picker offers for requests when there is no roster.
+
+        The assignable users of each GitHub repository the requests live in, and the members
+        of the Slack channel of each Slack-only request (people, not bots), in that order.
+
+        Raises:
+            ActionError: GitHub or Slack could not be asked.
+        """
+        repos: list[str] = []
+        channels: list[str] = []
+        for rid in request_ids:
+            gh, sl = self._homes(self._request(rid))
+            if gh is not None:
+                repos.append(gh[0])
+            elif sl is not None:
+                channels.append(sl[0])
+        people, owned = self._with_people()
+        try:
+            found = [p for repo in dict.fromkeys(repos) for p in people.github_assignees(repo)]
+            found += [p for channel in dict.fromkeys(channels) for p in people.channel_members(channel)]
+        finally:
+            if owned:
+                people.close()
+        seen: set[str] = set()
+        unique: list[Assignee] = []
+        for person in found:
+            if person.key.casefold() not in seen:
+                seen.add(person.key.casefold())
+                unique.append(person)
+        return unique
 
     def _me(self) -> str:
         if not self.settings.me:
@@ -322,15 +418,16 @@ class Actions:
         allow += [u for u in (request.url, *request.links.values()) if u]
         return tuple(find_pii(text, allow=allow))
 
-    def _mention(self, key: str | None) -> str:
-        if key and key in self.settings.team:
-            member = self.settings.team[key]
-            if member.slack and _SLACK_ID_RE.match(member.slack):
-                return f"<@{member.slack}>"
-            return escape_mrkdwn(member.name)
-        return escape_mrkdwn(key or "someone")
+    @staticmethod
+    def _mention(person: Assignee | None) -> str:
+        """A Slack mention of a person with a Slack id (checked: roster or ``users.info``), else the name."""
+        if person is None:
+            return "someone"
+        if person.slack and _SLACK_ID_RE.match(person.slack):
+            return f"<@{person.slack}>"
+        return escape_mrkdwn(person.name)
 
-    def _state_line(self, state: str | None, assign: str | None, *, link: bool) -> str:
+    def _state_line(self, state: str | None, assign: Assignee | None, *, link: bool) -> str:
         if state == "close":
             return "This request is closed."
         if state == "backlog":
@@ -351,7 +448,7 @@ class Actions:
         self,
         request: Request,
         *,
-        assign: str | None = None,
+        assign: Assignee | None = None,
         state: StateVerb | None = None,
         reason: str = "completed",
         message: _Message | None = None,
@@ -387,13 +484,14 @@ class Actions:
                     raise
                 assign = None
         if assign and gh:
-            member = self.settings.team[assign]
-            if not member.github:
-                raise ActionError(f"{member.name} has no GitHub login in the roster (team.{assign}.github)")
-            what = (f"reassign from {reassign_from} to {member.name} (@{member.github})" if reassign_from
-                    else f"assign @{member.github}")
+            if not assign.github:
+                raise ActionError(
+                    f"{assign.name} has no GitHub login in the roster (team.{assign.key}.github)" if assign.on_roster
+                    else f"{assign.name} is a Slack user; {request.key} lives on GitHub: give their GitHub login")
+            what = (f"reassign from {reassign_from} to {assign.name} (@{assign.github})" if reassign_from
+                    else f"assign @{assign.github}")
             add(Step(ActionKind.ASSIGN, "github", f"{what} on GitHub ({ref})",
-                     params={**gh_base, "login": member.github, "member": assign,
+                     params={**gh_base, "login": assign.github, "member": assign.key,
                              "expect_assignees": list(proj.gh_assignees)},
                      reassign_from=reassign_from))
         labels_add = [x for x in dict.fromkeys(add_labels) if x]
@@ -479,7 +577,7 @@ class Actions:
         text: str,
         action: str,
         *,
-        assign: str | None,
+        assign: Assignee | None,
         reason: str,
         automation: bool,
         slack_only: bool,
@@ -495,7 +593,7 @@ class Actions:
             "actor": self.settings.me,
         }
         if action == "assign" and assign:
-            params["assignee"] = assign
+            params["assignee"] = assign.key
         if action == "close":
             params["reason"] = f"closed: {reason.replace('_', ' ')}"
         if slack_only and action != "reply":
@@ -506,7 +604,7 @@ class Actions:
         summary = f'{label} in the Slack thread: "{_snippet(text, "slack", names=names)}"'
         if reassign_from and assign:
             # The thread message *is* the assignment of a Slack-only request: say what it changes.
-            summary = f"reassign from {reassign_from} to {self._name(assign)}: {summary}"
+            summary = f"reassign from {reassign_from} to {assign.name}: {summary}"
         return Step(ActionKind.REPLY, "slack", summary, text=text, missing=missing, pii=pii, params=params,
                     link_from=link_from, edited=edited, reassign_from=reassign_from)
 
@@ -519,7 +617,7 @@ class Actions:
             return self.settings.team[key].name
         return f"@{who}" if gh_login_like(who) else who
 
-    def _check_assign(self, request: Request, proj: _Projection, assign: str, on_github: bool) -> str | None:
+    def _check_assign(self, request: Request, proj: _Projection, assign: Assignee, on_github: bool) -> str | None:
         """Who the request is taken from (their names), or None when it has no assignee.
 
         The projection includes queued actions, so a take right after another take sees it.
@@ -527,30 +625,34 @@ class Actions:
         Raises:
             NothingToDo: it is already assigned to exactly this member.
         """
-        member = self.settings.team[assign]
-        login = (member.github or "").casefold()
+        login = (assign.github or "").casefold()
         if on_github:
             holders = list(proj.gh_assignees)
             mine = bool(login) and {h.casefold() for h in holders} == {login}
         else:
             holders = [proj.sl_assignee] if proj.sl_assignee else []
-            mine = holders == [assign] or (bool(holders) and self._name(holders[0]) == member.name)
+            same = {assign.key, assign.slack} - {None}
+            mine = bool(holders) and (holders[0] in same or self._name(holders[0]) == assign.name)
         if mine:
-            who = "you" if assign == self.settings.me else member.name
+            who = "you" if assign.key == self.settings.me else assign.name
             raise NothingToDo(f"{request.key} is already assigned to {who}; nothing to do")
-        others = [h for h in holders if h != assign and not (login and h.casefold() == login)]
+        others = [h for h in holders if h != assign.key and not (login and h.casefold() == login)]
         return ", ".join(self._name(h) for h in others) or None
 
     # ------------------------------------------------------------------ plans (pure)
     def plan_assign(self, request_id: str, member: str) -> list[Step]:
-        """Assign a roster member (+ the "assigned" automation message, + the ``taken`` reaction)."""
+        """Assign someone (+ the "assigned" automation message, + the ``taken`` reaction).
+
+        ``member`` is a roster key, login, Slack id or name; someone off the roster is checked
+        upstream first (:meth:`resolve_assignee`: a read-only GitHub or Slack call).
+        """
         request = self._request(request_id)
-        key, _ = self.member(member)
+        person = self.resolve_assignee(request, member)
         message = self._automation_message(
             request, self.settings.automation.on_assign_template, enabled=self.settings.automation.on_assign,
-            assignee=key, which="assign",
+            assignee=person.key, which="assign",
         )
-        return self._plan(request, assign=key, message=message)
+        return self._plan(request, assign=person, message=message)
 
     def plan_take(self, request_id: str) -> list[Step]:
         """Assign yourself (``me``) with the "assigned" message."""
@@ -623,9 +725,9 @@ class Actions:
                 state = "backlog"
             elif se.set_pending:
                 state = "pending"
-        assign = self._me() if se is not None and se.assign_me else None
+        assign = self._roster_person(self._me()) if se is not None and se.assign_me else None
         if assign:
-            message.assignee = assign
+            message.assignee = assign.key
         return self._plan(
             request, assign=assign, state=state, reason=reason, message=message,
             add_labels=se.add_labels if se else (), remove_labels=se.remove_labels if se else (),

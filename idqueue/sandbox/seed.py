@@ -332,6 +332,9 @@ def seed_directory(gh: GitHubState, slack: SlackState) -> None:
         slack.add_user(INTAKE_BOT_USER, "id_bot", INTAKE_BOT_NAME, is_bot=True, bot_id=INTAKE_BOT_ID)
         slack.add_bot(INTAKE_BOT_ID, INTAKE_BOT_NAME, user_id=INTAKE_BOT_USER, app_id="A0IDBOT001")
         slack.add_user("U0NEWHIRE", "alexm", "Alex Morgan", title="Benefits Portfolio")
+        # Who is in the intake channel (``conversations.members``): the team, the requesters, the
+        # intake bot and a newcomer who is on no roster (assignable by Slack id or @name).
+        slack.join(CHANNEL, *(m.slack for m in ROSTER), *(r.slack for r in REQUESTERS), INTAKE_BOT_USER, "U0NEWHIRE")
 
 
 # --------------------------------------------------------------------------- builders
@@ -816,7 +819,28 @@ def seed_month(gh: GitHubState, slack: SlackState, now: datetime | None = None) 
         # fixes it again and closes it the next day. Added last and without the rng, so every
         # other seeded item stays exactly as it was.
         _seed_reopen(b, now)
+        _seed_typed_usip(b, now)
         return b.summary
+
+
+def _seed_typed_usip(b: _Builder, now: datetime) -> None:
+    """A request whose issue type was typed by hand, "USiP Question" (the rules list "usip
+    questions"): it is still a Sign-in Service / USiP request, not a generic Help Request. Two
+    teammates share it, so the queue shows a request with several GitHub assignees. Added
+    last and without the rng, so every other seeded item stays exactly as it was."""
+    req = REQUESTERS[3]
+    created = business_hours_before(now, 2.5)
+    details = "For users who signed in with Login.gov last time, does USiP show that option first?"
+    body = va_body("Help Request", req, details, False).replace(
+        f"**Issue Type:** {TYPES['Help Request'][1]}", "**Issue Type:** USiP Question")
+    assignees = [m.github for m in ROSTER if m.key in ("ben", "chloe")]
+    issue = b.gh.add_issue(SUPPORT_REPO, "Which sign-in option comes first for returning users?", body,
+                           user=req.github, labels=[LABEL], assignees=assignees, created_at=created)
+    seeded = SeededRequest(key="typed-usip", type="Sign-in Service / USiP", path="github", outcome="assigned",
+                           created_at=created, requester=req.name, title=issue.title, issue_number=issue.number,
+                           assignee="ben")
+    b.summary.requests.append(seeded)
+    b.respond(seeded, "ben", created + timedelta(minutes=20), "Chloe and I have this; USiP keeps the last CSP first.")
 
 
 def _seed_reopen(b: _Builder, now: datetime) -> None:

@@ -222,6 +222,14 @@ class SlackState:
                 self.channels[channel_id] = found
             return found
 
+    def join(self, channel_id: str, *user_ids: str) -> None:
+        """Make users members of a channel (no join message; ``conversations.members`` lists them)."""
+        with self.lock:
+            ch = self.channels[channel_id]
+            for user_id in user_ids:
+                if user_id not in ch.members:
+                    ch.members.append(user_id)
+
     def channel(self, channel_id: str) -> SlackChannel:
         """A channel; KeyError when absent."""
         with self.lock:
@@ -653,6 +661,7 @@ class SlackEmulator(EmulatorServer):
             "conversations.list": self._conversations_list,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
+            "conversations.members": self._conversations_members,
             "users.info": self._users_info,
             "users.list": self._users_list,
             "chat.postMessage": self._post_message,
@@ -849,6 +858,21 @@ class SlackEmulator(EmulatorServer):
     def _conversations_list(self, req: Request) -> Response:
         channels = [self.state.channel_json(ch) for ch in self.state.channels.values()]
         return _ok(channels=channels, response_metadata={"next_cursor": ""})
+
+    def _conversations_members(self, req: Request) -> Response:
+        """Member ids in join order, paged with ``limit`` / ``cursor`` like Slack."""
+        ch = self._channel(req)
+        if isinstance(ch, Response):
+            return ch
+        limit = self._limit(req, 100, 1000)
+        members = list(ch.members)
+        start = self._cursor(req)
+        if isinstance(start, Response):
+            return start
+        if start is not None:
+            members = members[members.index(start):] if start in members else []
+        page, rest = members[:limit], members[limit:]
+        return _ok(members=page, response_metadata={"next_cursor": _encode_cursor(rest[0]) if rest else ""})
 
     def _history(self, req: Request) -> Response:
         ch = self._channel(req)

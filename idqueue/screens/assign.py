@@ -1,9 +1,16 @@
-"""Assign picker: team members with their open load and who is on triage; type to filter."""
+"""Assign picker: team members with their open load and who is on triage; type to filter.
+
+Without a roster, the picker offers the people GitHub and Slack say can be assigned (the
+repository's assignable users, the channel's members: :func:`outsiders`), and Enter on a
+filter that matches nobody assigns what was typed (a login, Slack id or ``@name``, checked
+before anything is queued).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -18,6 +25,9 @@ from textual.widgets.option_list import Option
 from idqueue.config import Settings
 from idqueue.safety import one_line
 from idqueue.widgets.request_table import fit
+
+if TYPE_CHECKING:  # the directory pulls in the API clients: imported when assigning, not at start
+    from idqueue.outbox.people import Assignee
 
 
 @dataclass(frozen=True)
@@ -53,12 +63,31 @@ def roster(settings: Settings, load: dict[str, int], on_triage: list[str]) -> li
     return sorted(members, key=lambda m: (not m.on_triage, m.name.casefold()))
 
 
+def outsiders(people: Sequence[Assignee], load: dict[str, int]) -> list[MemberChoice]:
+    """People off the roster for the picker (GitHub assignable users, Slack channel members), by name."""
+    members = [
+        MemberChoice(
+            key=p.key,
+            name=one_line(p.name, 40),
+            login=one_line(p.handle if p.github else f"Slack {p.slack or p.key}", 40),
+            load=load.get(p.key, 0),
+            on_triage=False,
+            is_me=False,
+        )
+        for p in people
+    ]
+    return sorted(members, key=lambda m: m.name.casefold())
+
+
 class AssignScreen(ModalScreen[str | None]):
     """Pick the assignee; returns the roster key or None.
 
     Args:
-        members: the roster with loads (see :func:`roster`).
+        members: the roster with loads (see :func:`roster`), or the people upstream
+            (see :func:`outsiders`).
         subject: what is being assigned ("REQ-12 Title", "5 requests").
+        typed: Enter on a filter that matches nobody returns the typed text (no roster: a
+            GitHub login, Slack id or ``@name``).
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"assign-screen--triage", "assign-screen--dim", "assign-screen--me"}
@@ -68,18 +97,22 @@ class AssignScreen(ModalScreen[str | None]):
         Binding("up", "move(-1)", "Previous", show=False, id="assign.up"),
     ]
 
-    def __init__(self, members: list[MemberChoice], subject: str) -> None:
+    def __init__(self, members: list[MemberChoice], subject: str, *, typed: bool = False) -> None:
         super().__init__(classes="modal")
         self.members = members
         self.subject = subject
+        self.typed = typed
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(f"Assign {one_line(self.subject, 80)}"), classes="dialog-title")
-            yield Input(placeholder="type to filter by name or login", id="filter")
+            placeholder = ("filter, or type a GitHub login / Slack @name" if self.typed
+                           else "type to filter by name or login")
+            yield Input(placeholder=placeholder, id="filter")
             yield OptionList(id="members")
-            yield Label(Text("★ on triage now · N open = current load · Enter assigns · Esc cancels"),
-                        classes="dialog-hint")
+            hint = ("No roster: people who can be assigned on GitHub and Slack · Enter assigns · Esc cancels"
+                    if self.typed else "★ on triage now · N open = current load · Enter assigns · Esc cancels")
+            yield Label(Text(hint), classes="dialog-hint")
 
     def on_mount(self) -> None:
         self._fill("")
@@ -110,11 +143,13 @@ class AssignScreen(ModalScreen[str | None]):
         self._fill(event.value)
 
     @on(Input.Submitted, "#filter")
-    def _submit(self) -> None:
+    def _submit(self, event: Input.Submitted) -> None:
         options = self.query_one("#members", OptionList)
-        if options.highlighted is not None:
+        if options.highlighted is not None and options.option_count:
             option = options.get_option_at_index(options.highlighted)
             self.dismiss(option.id)
+        elif self.typed and event.value.strip():
+            self.dismiss(event.value.strip())
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:

@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from idqueue.domain.models import Request
 from idqueue.safety import one_line
-from idqueue.screens.assign import AssignScreen, roster
+from idqueue.screens.assign import AssignScreen, outsiders, roster
 from idqueue.screens.choice import ChoiceScreen
 from idqueue.screens.close import CloseScreen
 from idqueue.screens.confirm import ConfirmScreen
@@ -444,16 +444,21 @@ class QueueScreen(Screen[None]):
     @work(group="ui-action", exit_on_error=False)
     async def _assign(self, ids: list[str]) -> None:
         settings = self.ctx.settings
-        if not settings.team:
-            self.notify("No team roster configured ([team] in config.toml).", severity="warning")
-            return
         load = await asyncio.to_thread(open_load, self.ctx.store)
+        if settings.team:
+            members = roster(settings, load, _on_triage(self.ctx))
+        else:  # no roster: whoever GitHub and Slack say can be assigned
+            try:
+                members = outsiders(await asyncio.to_thread(self.ctx.actions.assignable, ids), load)
+            except Exception as exc:  # ActionError: GitHub or Slack could not be asked
+                self.notify(one_line(str(exc), 300), title="Assign", severity="error", markup=False)
+                return
         member = await self.app.push_screen_wait(
-            AssignScreen(roster(settings, load, _on_triage(self.ctx)), self._label(ids))
+            AssignScreen(members, self._label(ids), typed=not settings.team)
         )
         if member is None:
             return
-        name = member_name(settings, member)
+        name = next((m.name for m in members if m.key == member), member_name(settings, member))
         check = await self._check_assignment("Assign", ids, lambda rid: self.ctx.actions.plan_assign(rid, member))
         if check is None:
             return

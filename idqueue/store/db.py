@@ -42,7 +42,7 @@ REQUEST_COLUMNS: tuple[str, ...] = (
     "type_reason", "fields", "status", "status_reason", "is_open", "assignee", "labels", "priority",
     "priority_rank", "priority_reason", "priority_override", "created_at", "updated_at", "first_response_at",
     "resolved_at", "url", "links", "item_ids", "sla_state", "sla_policy", "sla_reason", "first_response_due",
-    "resolution_due", "sla_due_at", "sla_at_risk_at", "sla_remaining", "snoozed_until",
+    "resolution_due", "sla_due_at", "sla_at_risk_at", "sla_remaining", "snoozed_until", "assignees",
 )
 """The ``requests`` columns the store writes, in the order :meth:`Store._write_request` builds them."""
 _REQUEST_COLUMN_LIST = ",".join(REQUEST_COLUMNS)
@@ -692,6 +692,7 @@ class Store:
             _ts(sla.at_risk_at),
             sla.remaining_seconds,
             _ts(r.snoozed_until),
+            _dumps(r.assignees),
         )
         if previous is not None and previous == values:
             return values
@@ -851,6 +852,7 @@ def request_from_row(r: sqlite3.Row) -> Request:
         status=Status(r["status"]),
         status_reason=r["status_reason"],
         assignee=r["assignee"],
+        assignees=json.loads(r["assignees"]) or ([r["assignee"]] if r["assignee"] else []),
         labels=json.loads(r["labels"]),
         priority=r["priority"],
         priority_reason=r["priority_reason"],

@@ -388,6 +388,7 @@ def json_item(request: Request) -> dict[str, Any]:
         "priority_reason": request.priority_reason,
         "status": request.status.value,
         "assignee": request.assignee,
+        "assignees": list(request.assignees),
         "requester": request.requester.name if request.requester else None,
         "requester_id": request.requester.id if request.requester else None,
         "created_at": iso(request.created_at),

@@ -180,6 +180,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN inflight_until TEXT;
     ALTER TABLE outbox ADD COLUMN timeouts INTEGER NOT NULL DEFAULT 0;
     """,
+    # Every assignee of a request (JSON list; ``assignee`` stays the first). Rows written before
+    # this read their single ``assignee`` back until the next sync rewrites them.
+    """
+    ALTER TABLE requests ADD COLUMN assignees TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 

@@ -65,7 +65,7 @@ OUTCOME_STATUS = {
 }
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 CONTRACT_FIELDS = (
-    "id", "source", "title", "type", "priority", "status", "assignee", "requester",
+    "id", "source", "title", "type", "priority", "status", "assignee", "assignees", "requester",
     "created_at", "first_response_at", "sla", "url",
 )
 
@@ -352,6 +352,13 @@ def test_list_json_follows_the_contract(synced: Synced) -> None:
     assert len(ids) == len(set(ids))
     bot = next(i for i in data if i["id"] == ids_of(synced.sb.summary.by_key("new-auth"))[0])  # type: ignore[union-attr]
     assert bot["source"] == "github" and bot["sla"]["state"] == "at_risk"
+    for item in data:
+        assert item["assignee"] == (item["assignees"][0] if item["assignees"] else None), item["id"]
+    # Typed "USiP Question", shared by two teammates: the type names the rule, both assignees are kept.
+    typed = next(i for i in data if i["id"] == ids_of(synced.sb.summary.by_key("typed-usip"))[0])  # type: ignore[union-attr]
+    assert typed["type"] == "Sign-in Service / USiP"
+    assert typed["type_reason"] == 'intake field "Issue Type" = "USiP Question" (rule value "usip questions")'
+    assert typed["assignees"] == ["ben", "chloe"] and typed["assignee"] == "ben"
 
     # Without --all: the live queue only, breached first.
     result = run_cli(["list", "--json"], synced.env)

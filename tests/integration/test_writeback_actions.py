@@ -89,7 +89,7 @@ def test_assign_accepts_login_or_slack_id_and_rejects_strangers(env: WritebackEn
     actions = env.actions()
     assert actions.plan_assign(rid, "@ben-okafor")[0].params["login"] == BEN.github
     assert actions.plan_assign(rid, BEN.slack)[0].params["member"] == "ben"
-    with pytest.raises(ActionError, match="not on the team roster"):
+    with pytest.raises(ActionError, match="not on the roster"):
         actions.plan_assign(rid, "mallory")
     assert env.sb.github.calls.count("POST", "*") == 0
 

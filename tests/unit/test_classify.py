@@ -146,7 +146,61 @@ def test_reason_value_is_shortened() -> None:
     value = "Data request " + "x" * 200
     type_, reason = run(fields={"issue_type": value})
     assert type_ == "Data Pull"
-    assert len(reason) < 120 and reason.endswith('…"')
+    assert len(reason) < 150 and reason.endswith('…" (rule value "data request")')
+
+
+SIS = "Sign-in Service / USiP"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # The value people typed vs. the listed "usip questions": case, punctuation, spacing, plural.
+        ("USiP Question", (SIS, 'intake field "Issue Type" = "USiP Question" (rule value "usip questions")')),
+        ("usip question", (SIS, 'intake field "Issue Type" = "usip question" (rule value "usip questions")')),
+        ("USIP QUESTIONS", (SIS, 'intake field "Issue Type" = "USIP QUESTIONS"')),
+        ("USiP-question?", (SIS, 'intake field "Issue Type" = "USiP-question?" (rule value "usip questions")')),
+        ("  USiP   Question ", (SIS, 'intake field "Issue Type" = "USiP Question" (rule value "usip questions")')),
+        ("USiP's questions", (SIS, 'intake field "Issue Type" = "USiP\'s questions" (rule value "usip questions")')),
+        ("Signin Service", (SIS, 'intake field "Issue Type" = "Signin Service" (rule value "sign-in service")')),
+        ("Data Requests", ("Data Pull", 'intake field "Issue Type" = "Data Requests" (rule value "data request")')),
+        ("data_request", ("Data Pull", 'intake field "Issue Type" = "data_request" (rule value "data request")')),
+        ("Bug fixes!", ("Bug Fix", 'intake field "Issue Type" = "Bug fixes!" (rule value "bug fix")')),
+        ("Authentication-Help", ("Test User / Mock Auth",
+                                 'intake field "Issue Type" = "Authentication-Help" (rule value "authentication help")')),
+        # A product outranks a generic word, wherever it is in the value and however long the generic one is.
+        ("Question about USiP", (SIS, 'intake field "Issue Type" = "Question about USiP" (product "USiP")')),
+        ("Help with the Sign-in Service", (SIS, 'intake field "Issue Type" = "Help with the Sign-in Service" '
+                                                '(product "Sign-in Service")')),
+        ("SignIn-Service help request", (SIS, 'intake field "Issue Type" = "SignIn-Service help request" '
+                                              '(product "Sign-in Service")')),
+        ("Mock auth questions", ("Test User / Mock Auth",
+                                 'intake field "Issue Type" = "Mock auth questions" (product "Mock Auth")')),
+        # Generic values alone still mean what they say.
+        ("Question", ("Help Request", 'intake field "Issue Type" = "Question"')),
+        ("General questions", ("Help Request", 'intake field "Issue Type" = "General questions" (rule value "question")')),
+        ("Help requests", ("Help Request", 'intake field "Issue Type" = "Help requests" (rule value "help request")')),
+        # Words that only look plural are left alone; a product must be a whole word.
+        ("Access", ("Other", "no rule matched (default)")),
+        ("Usipish question", ("Help Request", 'intake field "Issue Type" = "Usipish question" (rule value "question")')),
+    ],
+)
+def test_field_value_variants_and_product_precedence(value: str, expected: tuple[str, str]) -> None:
+    assert run(fields={"issue_type": value}) == expected
+
+
+def test_configured_product_outranks_generic_value() -> None:
+    custom = IntakeConfig(
+        templates=[],
+        type_rules=[
+            TypeRule(type="Help Request", field_values=["question", "help"]),
+            TypeRule(type="Identity Verification", field_values=["idv"], products=["Verify Plus"]),
+        ],
+    )
+    assert run(fields={"issue_type": "Verify-Plus questions"}, intake=custom) == (
+        "Identity Verification", 'intake field "Issue Type" = "Verify-Plus questions" (product "Verify Plus")')
+    assert run(fields={"issue_type": "questions"}, intake=custom) == (
+        "Help Request", 'intake field "Issue Type" = "questions" (rule value "question")')
 
 
 # --------------------------------------------------------------------------- keywords

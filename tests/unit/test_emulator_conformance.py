@@ -203,6 +203,17 @@ def test_github_labels_and_assignees(github_spec: Spec, gh: httpx.Client) -> Non
     gh_check(github_spec, "/repos/{owner}/{repo}/assignees", "get", 200, gh.get(f"/repos/{SUPPORT_REPO}/assignees"))
 
 
+def test_github_check_assignee(github_spec: Spec, gh: httpx.Client) -> None:
+    """``GET /repos/{owner}/{repo}/assignees/{assignee}``: 204 with no body, or 404 ``basic-error``."""
+    path = "/repos/{owner}/{repo}/assignees/{assignee}"
+    yes = gh.get(f"/repos/{SUPPORT_REPO}/assignees/ben-okafor")
+    assert yes.status_code == 204 and yes.content == b""
+    assert "204" in github_spec.fragment(gh_pointer(path, "get", "204").rsplit("/", 1)[0])
+    assert gh.get(f"/repos/{SUPPORT_REPO}/assignees/BEN-OKAFOR").status_code == 204  # logins ignore case
+    gh_check(github_spec, path, "get", 404, gh.get(f"/repos/{SUPPORT_REPO}/assignees/mallory"))
+    gh_check(github_spec, path, "get", 404, gh.get(f"/repos/{SUPPORT_REPO}/assignees/marcus-lee-va"))
+
+
 def test_github_rate_limit(github_spec: Spec, gh: httpx.Client) -> None:
     gh_check(github_spec, "/rate_limit", "get", 200, gh.get("/rate_limit"))
 
@@ -306,6 +317,40 @@ def test_slack_users_auth_and_conversation(slack_spec: Spec, sl: httpx.Client) -
     slack_check(slack_spec, "users.list", "get", call(sl, "users.list"))
     slack_check(slack_spec, "auth.test", "get", call(sl, "auth.test"))
     slack_check(slack_spec, "conversations.info", "get", call(sl, "conversations.info", channel=CHANNEL))
+
+
+MEMBERS_SPEC = SPECS / "slack-conversations.members.json"
+
+
+def members_check(spec: Spec, body: dict[str, Any]) -> None:
+    """``conversations.members`` is not in the pruned spec: its upstream response schemas are kept
+    in a fixture and resolved against the pruned spec's definitions (``defs_user_id``, ``defs_ok_*``)."""
+    status = "200" if body.get("ok") else "default"
+    schema = json.loads(MEMBERS_SPEC.read_text(encoding="utf-8"))["responses"][status]["schema"]
+    patch = to_json_schema({**schema, "definitions": spec.raw["definitions"]}, lenient=True)
+    errors = spec.errors("", body, patch=patch)
+    assert errors == [], errors[:5]
+
+
+def test_slack_conversations_members(slack_spec: Spec, sl: httpx.Client) -> None:
+    first = call(sl, "conversations.members", channel=CHANNEL, limit=5)
+    members_check(slack_spec, first)
+    assert len(first["members"]) == 5 and first["response_metadata"]["next_cursor"]
+    seen = list(first["members"])
+    cursor = first["response_metadata"]["next_cursor"]
+    while cursor:
+        page = call(sl, "conversations.members", channel=CHANNEL, limit=5, cursor=cursor)
+        members_check(slack_spec, page)
+        seen += page["members"]
+        cursor = page["response_metadata"]["next_cursor"]
+    assert "U0ANA" in seen and "U0NEWHIRE" in seen and len(seen) == len(set(seen))
+    for bad in (call(sl, "conversations.members", channel="C0MISSING00"),
+                call(sl, "conversations.members", channel=CHANNEL, cursor="not-a-cursor")):
+        assert bad["ok"] is False and bad["error"] in ("channel_not_found", "invalid_cursor")
+        members_check(slack_spec, bad)
+    broken = {**first, "members": ["not an id"]}
+    with pytest.raises(AssertionError):
+        members_check(slack_spec, broken)
 
 
 def test_slack_writes(slack_spec: Spec, sl: httpx.Client) -> None:

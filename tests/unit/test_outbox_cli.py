@@ -102,7 +102,7 @@ def test_outbox_drop(env: WritebackEnv) -> None:
 def test_unknown_things_are_one_line_errors(env: WritebackEnv) -> None:
     rid = env.github_request()
     assert "no request 'nope'" in run(env, "take", "nope").output
-    assert "not on the team roster" in run(env, "assign", rid, "mallory").output
+    assert "not on the roster" in run(env, "assign", rid, "mallory").output
     assert "no template 'nope'" in run(env, "reply", rid, "--template", "nope").output
     assert "no outbox action" in run(env, "outbox", "--retry", "zzzz").output
 

@@ -205,7 +205,7 @@ def _reference_write(conn: sqlite3.Connection, r: Request, seq: int) -> None:
         "sla_policy": sla.policy, "sla_reason": sla.reason, "first_response_due": _ts(sla.first_response_due),
         "resolution_due": _ts(sla.resolution_due), "sla_due_at": _ts(sla.due_at),
         "sla_at_risk_at": _ts(sla.at_risk_at), "sla_remaining": sla.remaining_seconds,
-        "snoozed_until": _ts(r.snoozed_until),
+        "snoozed_until": _ts(r.snoozed_until), "assignees": _dumps(r.assignees),
     }
     cols = ",".join(values)
     updates = ",".join(f"{c}=excluded.{c}" for c in values if c != "id")
