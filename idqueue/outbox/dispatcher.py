@@ -248,6 +248,8 @@ class Dispatcher:
         self._writers = writers
         self._assembler_factory = assembler_factory
         self._wrote = False
+        self.wall: Clock = lambda: datetime.now(UTC)
+        """The real time, for undo holds (``clock`` may be frozen; tests move this one)."""
 
     @property
     def writers(self) -> dict[str, Writer]:
@@ -277,7 +279,7 @@ class Dispatcher:
         while max_actions is None or tried < max_actions:
             claim = self.outbox.claim(
                 self.owner, now=self.clock(), lease_seconds=self.lease_seconds, targets=targets,
-                owner_dead=owner_dead,
+                owner_dead=owner_dead, wall=self.wall(),
             )
             if claim is None:
                 break

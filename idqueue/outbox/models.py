@@ -101,6 +101,8 @@ class Action:
         summary: a human line, e.g. ``comment on GitHub: "Your request is assigned to…"``.
         result: what the destination answered (comment id and URL, message ts, issue URL…).
         seq: the global queue order.
+        hold_until: not sent before this real (wall-clock) instant: the user can still undo
+            it until then (None: send when due).
     """
 
     id: str
@@ -119,6 +121,7 @@ class Action:
     summary: str
     result: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
+    hold_until: datetime | None = None
 
     @property
     def automation(self) -> bool:

@@ -170,4 +170,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS events_pending_label ON events(lower(json_extract(data, '$.label')))
         WHERE kind IN ('labeled', 'unlabeled');
     """,
+    # Undo before sending: an action may be held in the outbox until ``hold_until`` (real UTC
+    # time) so the user can take it back; and the moment a priority override was set, so a new
+    # SLA policy applies from then on, never to the past.
+    """
+    ALTER TABLE outbox ADD COLUMN hold_until TEXT;
+    ALTER TABLE local_state ADD COLUMN priority_override_at TEXT;
+    """,
 ]
