@@ -500,8 +500,11 @@ class QueueScreen(Screen[None]):
             return
         sent = " Nothing was sent." if undo.groups else ""
         self.notify(f"Undone: {undo.what}.{sent}", title="Undo", markup=False)
-        self.post_message(self.ActionDone("Undo", [], []))
+        # Back to the request the action moved past (act-and-advance), with counts refreshed.
+        self._facets_due = True
         self.table.go_to(undo.ids[0])
+        self.detail.refresh_detail()
+        self._refresh_outbox()
 
     @on(ActionDone)
     def _after_action(self, event: ActionDone) -> None:
