@@ -555,6 +555,8 @@ def _print_row(action: Action, key: str) -> None:
     when = ""
     if action.state.value == "queued" and action.next_attempt_at is not None:
         when = f" next {_hhmm(action.next_attempt_at)}"
+    if action.state.value == "queued" and action.hold_until is not None:
+        when += f" held for undo until {_hhmm(action.hold_until)} UTC"
     click.echo(
         f"{action.id}  {_safe(key, 12):<12} {action.state.value:<15} {action.attempts:>2}x{when}  "
         f"{_safe(action.summary, 100)}"

@@ -90,7 +90,7 @@ class QueueQuery:
         search: full-text query (FTS5, prefix-matched words).
         age: an :data:`AGE_BUCKETS` label.
         sort: a :data:`SORTABLE` key or ``"rank"``; ``descending`` flips it.
-        show_snoozed: include requests snoozed until later than now.
+        show_snoozed: include requests snoozed until later than now (``include_closed`` does too).
         only_snoozed: only the requests snoozed until later than now (the snoozed view).
         group: a :data:`GROUPABLE` key; rows are ordered by it first (not a filter).
     """
@@ -203,7 +203,8 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
             clauses.append("seq IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH :match)")
     if query.only_snoozed:
         clauses.append("snoozed_until > :now")
-    elif not query.show_snoozed:
+    elif not query.show_snoozed and not query.include_closed:
+        # "Everything" (history, `list --all`) includes snoozed requests; the live queue hides them.
         clauses.append("(snoozed_until IS NULL OR snoozed_until <= :now)")
     return " AND ".join(clauses) or "1=1", params
 

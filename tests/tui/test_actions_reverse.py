@@ -203,6 +203,17 @@ async def test_snoozed_count_view_and_unsnooze(make_app: Any) -> None:
         await pilot.press("escape")
         await wait_for(pilot, lambda: table.total == total, what="back in the queue")
         await go_to(pilot, rid)
+        snooze = await press_for(pilot, "z", SnoozeScreen)
+        snooze.query_one("#choices").highlighted = 0  # for 1 hour
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.total == total - 1, what="snoozed again")
+        await pilot.press("h")  # history shows everything, snoozed requests too
+        await wait_for(pilot, lambda: screen.query_state.include_closed, what="history")
+        await settle(pilot)
+        await go_to(pilot, rid)
+        await pilot.press("Z")
+        await wait_for(pilot, lambda: app.ctx.store.get_request(rid).snoozed_until is None, what="unsnoozed")
+        await go_to(pilot, rid)
         await pilot.press("Z")
         await wait_for(pilot, lambda: said(app, "is not snoozed; nothing to do"), what="no-op")
 
