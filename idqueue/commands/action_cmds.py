@@ -1,9 +1,13 @@
-"""Action commands: assign, take, reply, pending, backlog, close, reopen, priority, outbox.
+"""Action commands: assign, take, reply, pending, backlog, close, reopen, priority, snooze, outbox.
 
 Each verb plans its steps, queues them in the outbox and sends them right away (a short,
 bounded dispatch loop), then prints what happened to each step. ``--dry-run`` prints the exact
 text per destination and changes nothing. Actions that cannot be sent now stay in the outbox:
 ``idqueue outbox`` lists them, ``--send`` tries again, ``--retry``/``--drop`` decide.
+
+The CLI does not hold actions for undo (the TUI does): it has printed the plan, ``--dry-run``
+previews and ``--no-send`` queues without sending. A verb that would change nothing says so and
+exits 0.
 """
 
 from __future__ import annotations
@@ -371,8 +375,9 @@ def close(
     instead: the requester is pointed at the original and gets no survey.
     """
     key = None if template.lower() == "none" else template
-    if reason == "duplicate" and not duplicate_of:
-        raise CliError("--reason duplicate needs --duplicate-of KEY|URL (the original request)")
+    if reason == "duplicate" and not duplicate_of and key is not None:
+        raise CliError("--reason duplicate needs --duplicate-of KEY|URL (the original request), "
+                       "or --template none to close it silently")
     _run(ctx, request_id, lambda a: a.plan_close(request_id, template=key, reason=reason, duplicate_of=duplicate_of),
          lambda a: a.close(request_id, template=key, reason=reason, duplicate_of=duplicate_of),
          dry_run=dry_run, no_send=no_send, yes=yes)
@@ -407,7 +412,7 @@ def priority(ctx: Context, request_id: str, level: str, dry_run: bool, no_send: 
         request = ctx.store.get_request(request_id)
         now_is = f" (now {request.priority})" if request is not None else ""
         click.echo("Override removed: the rules decide" + now_is + "." if level == "AUTO"
-                   else f"Priority set to {level} locally; its SLA targets apply from now on.")
+                   else f"Priority set to {level} locally. Its SLA targets apply from now on.")
 
 
 @click.command()

@@ -24,7 +24,13 @@ What a verb writes where (defaults; the README has the user-facing table):
 
 Expectations for the conflict check (who is assigned, is it open) are taken from the local
 store *plus* the effects of this request's actions that are still queued, so a quick "take"
-then "close" does not look like a conflict with oneself.
+then "close" does not look like a conflict with oneself. The same projection makes a repeated
+verb :class:`~idqueue.outbox.models.NothingToDo` ("REQ-12 is already pending; nothing to do").
+
+Every verb has a reverse (unassign, resume, reopen — also out of the backlog —, unsnooze,
+``priority auto``). With ``hold_seconds`` (the TUI's ``ui.undo_seconds``) a verb's actions are
+stored held until that real time, and :meth:`Actions.undo` cancels them and restores the local
+state they changed; the CLI queues without a hold.
 """
 
 from __future__ import annotations
@@ -707,13 +713,14 @@ class Actions:
 
         A duplicate (``reason="duplicate"``) needs ``duplicate_of`` (a key, id or URL): instead
         of the closing message and survey, the requester is pointed at the original ("Duplicate
-        of #12" on GitHub, which GitHub links, and a link in the Slack thread).
+        of #12" on GitHub, which GitHub links, and a link in the Slack thread). Only a silent
+        close (``template=None``) may be a duplicate without naming the original.
         """
         if reason not in CLOSE_REASONS:
             raise ActionError(f"unknown close reason {reason!r} ({', '.join(CLOSE_REASONS)})")
         request = self._request(request_id)
         self._require(request, "close")
-        if reason == "duplicate" or duplicate_of:
+        if duplicate_of or (reason == "duplicate" and template is not None):
             return self._plan(request, state="close", reason="duplicate",
                               message=self._duplicate_message(request, duplicate_of))
         message: _Message | None = None

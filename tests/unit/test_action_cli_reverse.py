@@ -106,7 +106,7 @@ def test_close_as_duplicate_from_the_cli(env: WritebackEnv) -> None:
 def test_priority_auto_removes_the_override(env: WritebackEnv) -> None:
     rid = env.github_request()
     set_ = run(env, "priority", rid, "p1")
-    assert set_.exit_code == 0 and "its SLA targets apply from now on" in set_.output
+    assert set_.exit_code == 0 and "Its SLA targets apply from now on" in set_.output
     assert "priority:P1" in env.gh.issue(REPO, 1).labels
     same = run(env, "priority", rid, "P1")
     assert "is already P1 (set by hand); nothing to do" in same.output
