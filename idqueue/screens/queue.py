@@ -348,16 +348,22 @@ class QueueScreen(Screen[None]):
             unsent = actions.all(states=(ActionState.QUEUED, ActionState.SENDING))
             failed = actions.all(states=(ActionState.FAILED, ActionState.NEEDS_ATTENTION))
             snoozed = self.ctx.store.snoozed_count(self.ctx.clock())
+            release = actions.outbox.next_release()
         except Exception:
             return
-        self.app.call_from_thread(self._show_outbox_counts, len(unsent), len(failed), snoozed)
+        wait = (release - actions.wall()).total_seconds() if release is not None else None
+        self.app.call_from_thread(self._show_outbox_counts, len(unsent), len(failed), snoozed, wait)
 
-    def _show_outbox_counts(self, pending: int, failed: int, snoozed: int = 0) -> None:
+    def _show_outbox_counts(self, pending: int, failed: int, snoozed: int = 0, release: float | None = None) -> None:
         # Widgets are only touched here, on the UI thread; the bar may be gone while the app closes.
         for bar in self.query(StatusBar):
             bar.set_outbox(pending, failed)
         for header in self.query(FilterBar):
             header.set_snoozed(snoozed, _key_for(self, "queue.toggle_snoozed", "S"))
+        if release is not None and release > 0 and self.is_mounted:
+            # Actions held for undo (also by a session that quit during the hold) go out when it
+            # ends; once it has passed, the regular polls send them.
+            self.set_timer(release + 0.25, self.poller.dispatch_now)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """An action that failed unexpectedly is reported, never fatal."""

@@ -280,3 +280,18 @@ async def test_an_undone_action_writes_nothing_upstream(sandbox: Sandbox, tmp_pa
     dispatcher.run_once()
     assert _writes(sandbox) == before
     assert [a.state for a in dispatcher.outbox.select(request_ids=[rid])] == [ActionState.DROPPED]
+
+
+async def test_a_held_action_is_sent_when_the_hold_ends(sandbox: Sandbox, tmp_path: Path) -> None:
+    before: list[str] = []
+
+    async def body(pilot: Pilot[Any], app: IdqueueApp) -> str:
+        before.extend(_writes(sandbox))
+        rid = await _pending_on_an_issue(pilot, app)
+        assert _writes(sandbox) == before  # held
+        await wait_for(pilot, lambda: len(_writes(sandbox)) > len(before), timeout=30, what="sent after the hold")
+        return rid
+
+    _, _ = await _live_app(sandbox, tmp_path / "live.db", body, undo_seconds=1)
+    new = _writes(sandbox)[len(before):]
+    assert len(new) == 1 and new[0].endswith("/labels")
