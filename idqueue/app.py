@@ -193,5 +193,5 @@ def _outbox(store: Store, settings: Settings, clock: Any) -> tuple[Any, Any, Any
         return None, None, None
     from idqueue.widgets.rows import outbox_lookup
 
-    actions = Actions(store, settings, clock=clock)
+    actions = Actions(store, settings, clock=clock, hold_seconds=settings.ui.undo_seconds)
     return actions, Dispatcher(store, settings, clock=clock), outbox_lookup(actions)

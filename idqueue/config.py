@@ -485,6 +485,10 @@ class UiConfig(Section):
     """Binding id → keys, e.g. ``{"queue.assign" = "A"}``."""
     key_prefix: str = "REQ"
     """Prefix of the short keys (``REQ-42``)."""
+    undo_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
+    """How long an action waits in the outbox before it is sent, so ``ctrl+z`` can undo it
+    (0 sends at once and turns undo off). The action is stored at once: quitting meanwhile loses
+    nothing, it is sent at the next start."""
     theme: str = "textual-dark"
 
 

@@ -1,9 +1,13 @@
-"""Action commands: assign, take, reply, pending, backlog, close, reopen, priority, outbox.
+"""Action commands: assign, take, reply, pending, backlog, close, reopen, priority, snooze, outbox.
 
 Each verb plans its steps, queues them in the outbox and sends them right away (a short,
 bounded dispatch loop), then prints what happened to each step. ``--dry-run`` prints the exact
 text per destination and changes nothing. Actions that cannot be sent now stay in the outbox:
 ``idqueue outbox`` lists them, ``--send`` tries again, ``--retry``/``--drop`` decide.
+
+The CLI does not hold actions for undo (the TUI does): it has printed the plan, ``--dry-run``
+previews and ``--no-send`` queues without sending. A verb that would change nothing says so and
+exits 0.
 """
 
 from __future__ import annotations
@@ -81,6 +85,18 @@ def _print_steps(steps: Sequence[Step], *, dry_run: bool) -> None:
             click.echo(f"     warning: looks like personal data ({match.kind}): {_safe(match.text, 60)}")
 
 
+def _confirm_reassign(steps: Sequence[Step]) -> None:
+    """Ask before taking a request from someone else, like the TUI (``--yes`` skips this)."""
+    holder = next((s.reassign_from for s in steps if s.reassign_from), None)
+    if holder is None:
+        return
+    question = f"{_safe(holder, 80)} has this request. Reassign it?"
+    if not sys.stdin.isatty():
+        raise CliError(f"{_safe(holder, 80)} has this request: pass --yes to reassign it")
+    if not click.confirm(question, default=False):
+        raise CliError("not reassigned")
+
+
 def _check_pii(steps: Sequence[Step], yes: bool) -> None:
     hits = [(s, m) for s in steps if s.target == "github" for m in s.pii]
     if hits and not yes:
@@ -100,8 +116,13 @@ def _run(
     dry_run: bool,
     no_send: bool,
     yes: bool = False,
+    reassign_ok: bool | None = None,
 ) -> None:
-    """The shared body of every verb: plan, print, queue, send, report."""
+    """The shared body of every verb: plan, print, queue, send, report.
+
+    ``reassign_ok`` (assign, take): False asks before taking a request from someone else (or
+    refuses without a terminal: pass ``--yes``); True reassigns without asking.
+    """
     from idqueue.outbox.models import ActionError, NothingToDo
 
     actions = _actions(ctx)
@@ -120,6 +141,8 @@ def _run(
         if missing:
             raise CliError(f"cannot be sent: no value for {', '.join(missing)} (pass --var name=value)")
         return
+    if reassign_ok is False:
+        _confirm_reassign(steps)
     _check_pii(steps, yes)
     try:
         queued = enqueue(actions)
@@ -211,20 +234,26 @@ _no_send = click.option("--no-send", is_flag=True, help="Queue only; send later 
 _yes = click.option("--yes", is_flag=True, help="Send even if the GitHub text looks like personal data.")
 
 
+_reassign = click.option("--yes", "-y", "reassign", is_flag=True,
+                         help="Reassign without asking when someone else has the request.")
+
+
 @click.command()
 @click.argument("request_id")
 @click.argument("user")
 @_dry
 @_no_send
+@_reassign
 @pass_ctx
-def assign(ctx: Context, request_id: str, user: str, dry_run: bool, no_send: bool) -> None:
+def assign(ctx: Context, request_id: str, user: str, dry_run: bool, no_send: bool, reassign: bool) -> None:
     """Assign a request to a team member (roster key, GitHub login or Slack id).
 
     Sets the GitHub assignee, posts the "assigned" message where the template says (unless the
-    automation is off) and adds the "taken" reaction on Slack.
+    automation is off) and adds the "taken" reaction on Slack. When someone else has the
+    request it asks first (without a terminal, `--yes` is needed).
     """
     _run(ctx, request_id, lambda a: a.plan_assign(request_id, user), lambda a: a.assign(request_id, user),
-         dry_run=dry_run, no_send=no_send)
+         dry_run=dry_run, no_send=no_send, reassign_ok=reassign)
 
 
 def _request_verb(
@@ -254,10 +283,16 @@ def _request_verb(
     return command
 
 
-take = _request_verb(
-    "take", lambda a, rid: a.plan_take(rid), lambda a, rid: a.take(rid),
-    """Assign a request to yourself (`me` in the config).""",
-)
+@click.command()
+@click.argument("request_id")
+@_dry
+@_no_send
+@_reassign
+@pass_ctx
+def take(ctx: Context, request_id: str, dry_run: bool, no_send: bool, reassign: bool) -> None:
+    """Assign a request to yourself (`me` in the config); asks before taking it from someone else."""
+    _run(ctx, request_id, lambda a: a.plan_take(request_id), lambda a: a.take(request_id),
+         dry_run=dry_run, no_send=no_send, reassign_ok=reassign)
 unassign = _request_verb(
     "unassign", lambda a, rid: a.plan_unassign(rid), lambda a, rid: a.unassign(rid),
     """Remove the assignee.""",
@@ -280,7 +315,7 @@ backlog = _request_verb(
 )
 reopen = _request_verb(
     "reopen", lambda a, rid: a.plan_reopen(rid), lambda a, rid: a.reopen(rid),
-    """Reopen a closed request.""",
+    """Reopen a closed request, or bring a backlogged one back to the live queue.""",
 )
 
 
@@ -324,30 +359,141 @@ def reply(
               help="Closing message template; `none` for no message.")
 @click.option("--reason", type=click.Choice(["completed", "not_planned", "duplicate"]), default="completed",
               show_default=True, help="GitHub close reason.")
+@click.option("--duplicate-of", "duplicate_of", metavar="KEY|URL", default=None,
+              help="Close as a duplicate of this request (key, id or URL): links it, no survey.")
 @_dry
 @_no_send
 @_yes
 @pass_ctx
-def close(ctx: Context, request_id: str, template: str, reason: str, dry_run: bool, no_send: bool, yes: bool) -> None:
-    """Close a request with the "closed" message (survey link) and the "done" reaction."""
+def close(
+    ctx: Context, request_id: str, template: str, reason: str, duplicate_of: str | None, dry_run: bool,
+    no_send: bool, yes: bool,
+) -> None:
+    """Close a request with the "closed" message (survey link) and the "done" reaction.
+
+    `--duplicate-of REQ-12` (or `--reason duplicate --duplicate-of URL`) closes it as a duplicate
+    instead: the requester is pointed at the original and gets no survey.
+    """
     key = None if template.lower() == "none" else template
-    _run(ctx, request_id, lambda a: a.plan_close(request_id, template=key, reason=reason),
-         lambda a: a.close(request_id, template=key, reason=reason), dry_run=dry_run, no_send=no_send, yes=yes)
+    if reason == "duplicate" and not duplicate_of and key is not None:
+        raise CliError("--reason duplicate needs --duplicate-of KEY|URL (the original request), "
+                       "or --template none to close it silently")
+    _run(ctx, request_id, lambda a: a.plan_close(request_id, template=key, reason=reason, duplicate_of=duplicate_of),
+         lambda a: a.close(request_id, template=key, reason=reason, duplicate_of=duplicate_of),
+         dry_run=dry_run, no_send=no_send, yes=yes)
 
 
 @click.command()
 @click.argument("request_id")
-@click.argument("level", type=click.Choice(["P1", "P2", "P3", "P4", "p1", "p2", "p3", "p4"]))
+@click.argument("level", type=click.Choice(["P1", "P2", "P3", "P4", "auto"], case_sensitive=False))
 @_dry
 @_no_send
 @pass_ctx
 def priority(ctx: Context, request_id: str, level: str, dry_run: bool, no_send: bool) -> None:
-    """Override the priority (locally at once; a `priority:P1` label on GitHub)."""
+    """Override the priority (locally at once; a `priority:P1` label on GitHub); `auto` removes it.
+
+    The new priority's SLA targets apply from now on: a first response already given stays
+    met, and running clocks keep the share of their budget already used.
+    """
+    from idqueue.outbox.models import ActionError, NothingToDo
+
     level = level.upper()
+    try:
+        _actions(ctx).plan_priority(request_id, level)
+    except NothingToDo as exc:
+        _print_header(ctx, request_id)
+        click.echo(f"  {_safe(str(exc), 200)}")
+        return
+    except ActionError:
+        pass  # _run reports it
     _run(ctx, request_id, lambda a: a.plan_priority(request_id, level), lambda a: a.set_priority(request_id, level),
          dry_run=dry_run, no_send=no_send)
     if not dry_run:
-        click.echo(f"Priority set to {level} locally.")
+        request = ctx.store.get_request(request_id)
+        now_is = f" (now {request.priority})" if request is not None else ""
+        click.echo("Override removed: the rules decide" + now_is + "." if level == "AUTO"
+                   else f"Priority set to {level} locally. Its SLA targets apply from now on.")
+
+
+@click.command()
+@click.argument("request_id")
+@click.argument("until", nargs=-1, required=True)
+@click.option("--dry-run", is_flag=True, help="Show the resolved time; change nothing.")
+@pass_ctx
+def snooze(ctx: Context, request_id: str, until: tuple[str, ...], dry_run: bool) -> None:
+    """Hide a request from the queue until a time (only on this machine).
+
+    UNTIL is read in the team's timezone and business calendar: 3h, 45m, 2d, 1w, tomorrow,
+    "tomorrow 2pm", monday, "fri 9:30", 14:00, 2026-03-20, "2026-03-20 14:00" or ISO 8601.
+    A day without a time means the start of the business day; a day that is not a working
+    day moves to the next one. The resolved time is printed.
+    """
+    from idqueue.domain.when import describe_when, parse_when
+    from idqueue.outbox.models import ActionError, NothingToDo
+
+    actions = _actions(ctx)
+    rid = _print_header(ctx, request_id)
+    now = actions.clock()
+    cal = ctx.settings.sla.calendar
+    try:
+        when = parse_when(" ".join(until), now, cal)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    shown = describe_when(when, now, cal.timezone)
+    if dry_run:
+        click.echo(f"  would snooze until {shown}")
+        return
+    try:
+        actions.snooze(rid, when)
+    except NothingToDo as exc:
+        click.echo(f"  {_safe(str(exc), 200)}")
+        return
+    except ActionError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"  snoozed until {shown}; `idqueue unsnooze {_key_of(ctx, rid)}` shows it again")
+
+
+@click.command()
+@click.argument("request_id")
+@pass_ctx
+def unsnooze(ctx: Context, request_id: str) -> None:
+    """Show a snoozed request in the queue again now."""
+    from idqueue.outbox.models import ActionError, NothingToDo
+
+    actions = _actions(ctx)
+    rid = _print_header(ctx, request_id)
+    try:
+        actions.unsnooze(rid)
+    except NothingToDo as exc:
+        click.echo(f"  {_safe(str(exc), 200)}")
+        return
+    except ActionError as exc:
+        raise CliError(str(exc)) from None
+    click.echo("  back in the queue")
+
+
+@click.command()
+@pass_ctx
+def snoozed(ctx: Context) -> None:
+    """List the snoozed requests and when each comes back."""
+    from idqueue.clock import clock_for
+    from idqueue.domain.when import describe_when
+    from idqueue.store.queue import QueueQuery, fetch_window
+
+    now = clock_for(ctx.settings)()
+    rows = fetch_window(ctx.store, QueueQuery(only_snoozed=True, sort="snoozed"), now=now, limit=-1)
+    if not rows:
+        click.echo("Nothing is snoozed.")
+        return
+    tz = ctx.settings.sla.calendar.timezone
+    for request in rows:
+        until = describe_when(request.snoozed_until, now, tz) if request.snoozed_until else ""
+        click.echo(f"{request.key:<10} until {until:<34} {_safe(request.title, 70)}")
+
+
+def _key_of(ctx: Context, request_id: str) -> str:
+    request = ctx.store.get_request(request_id)
+    return request.key if request is not None else request_id
 
 
 @click.command()
@@ -414,6 +560,8 @@ def _print_row(action: Action, key: str) -> None:
     when = ""
     if action.state.value == "queued" and action.next_attempt_at is not None:
         when = f" next {_hhmm(action.next_attempt_at)}"
+    if action.state.value == "queued" and action.hold_until is not None:
+        when += f" held for undo until {_hhmm(action.hold_until)} UTC"
     click.echo(
         f"{action.id}  {_safe(key, 12):<12} {action.state.value:<15} {action.attempts:>2}x{when}  "
         f"{_safe(action.summary, 100)}"
@@ -427,4 +575,4 @@ def _hhmm(at: datetime) -> str:
 
 
 COMMANDS: list[click.Command] = [assign, take, unassign, reply, pending, resume, backlog, close, reopen, priority,
-                                 outbox]
+                                 snooze, unsnooze, snoozed, outbox]

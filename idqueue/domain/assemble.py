@@ -8,6 +8,7 @@ Pure: the clock and settings are passed in.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -24,7 +25,7 @@ from idqueue.domain.models import (
     TimelineEvent,
     parse_iso,
 )
-from idqueue.domain.priority import compute_priority
+from idqueue.domain.priority import compute_priority, priority_from_labels
 from idqueue.domain.sla import compute_sla
 
 RESPONSE_KINDS = frozenset({EventKind.MESSAGE, EventKind.COMMENT})
@@ -186,7 +187,8 @@ def assemble(
     # Priority feeds the SLA policy choice, and the SLA state feeds priority rules: compute a
     # provisional priority, the clocks, then the final priority with the SLA state known.
     request.priority, request.priority_reason = compute_priority(request, settings.priority_rules, sla_state="ok")
-    request.sla = compute_sla(request, events, settings.sla, now=now)
+    since = _priority_since(request, events, local, settings)
+    request.sla = compute_sla(request, events, settings.sla, now=now, priority_since=since)
     request.priority, request.priority_reason = compute_priority(
         request, settings.priority_rules, sla_state=request.sla.state
     )
@@ -229,6 +231,42 @@ def _assignees(
         if taken:
             assignee = team.member(taken[0]) or taken[0]
     return [assignee] if assignee else []
+
+def _priority_since(
+    request: Request, events: list[TimelineEvent], local: dict[str, str], settings: Settings
+) -> tuple[datetime, str] | None:
+    """``(when, priority before)`` of a manual priority (override or ``priority:Pn`` label).
+
+    The override's time is kept with it in the local state; a label's is its ``labeled``
+    event. Without a known time (an override set before that was recorded) None: the
+    priority then applies to the whole life of the request, as it always did.
+    """
+    if request.priority_override:
+        at = parse_iso(local.get("priority_override_at"))
+        if at is None:
+            return None
+    else:
+        labelled = priority_from_labels(request.labels)
+        if labelled is None:
+            return None
+        wanted = labelled[1].casefold()
+        times = [e.at for e in events if e.kind is EventKind.LABELED and _label_of(e).casefold() == wanted]
+        if not times:
+            return None
+        at = max(times)
+    # The automatic priority: neither the override nor a priority label (the override's label
+    # arrives from GitHub once sent, with a later time than the override itself).
+    bare = dataclasses.replace(request, priority_override=None,
+                               labels=[x for x in request.labels if priority_from_labels([x]) is None])
+    before, _ = compute_priority(bare, settings.priority_rules, sla_state="ok")
+    return at, before
+
+
+def _label_of(event: TimelineEvent) -> str:
+    value = event.data.get("label") or event.data.get("name") or event.body
+    if isinstance(value, dict):
+        value = value.get("name", "")
+    return str(value or "")
 
 
 def _requester(gh: SourceItem | None, sl: SourceItem | None, team: TeamIndex) -> Person | None:

@@ -21,10 +21,11 @@ both (see :func:`compute_sla`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from idqueue.config import CalendarConfig, SlaConfig, SlaPolicy
 from idqueue.domain.calendar import Calendar, calendar_from_config
@@ -207,7 +208,7 @@ def _point_after(
     return cal.add(cursor, max(left, 0.0))
 
 
-def evaluate_clock(
+def _evaluate(
     name: ClockName,
     cal: Calendar,
     *,
@@ -218,7 +219,7 @@ def evaluate_clock(
     now: datetime,
     at_risk_ratio: float,
 ) -> ClockStatus:
-    """Evaluate one clock at ``now``.
+    """Evaluate one clock on one budget at ``now`` (see :func:`evaluate_clock`).
 
     Args:
         name: which clock this is.
@@ -256,6 +257,101 @@ def evaluate_clock(
     else:
         state = "ok"
     return ClockStatus(name, budget, stopped, used, remaining, due, at_risk_at, state)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSwitch:
+    """A change of SLA policy part-way through a clock's life (a priority override).
+
+    Attributes:
+        at: when the new policy took effect.
+        budget: the new policy's target for this clock, in working seconds of ``cal``.
+        cal: the new policy's calendar for this clock.
+    """
+
+    at: datetime
+    budget: float
+    cal: Calendar
+
+
+def evaluate_clock(
+    name: ClockName,
+    cal: Calendar,
+    *,
+    start: datetime,
+    budget: float,
+    stop: datetime | None,
+    pauses: list[PauseInterval],
+    now: datetime,
+    at_risk_ratio: float,
+    switch: BudgetSwitch | None = None,
+) -> ClockStatus:
+    """Evaluate one clock at ``now``.
+
+    With a ``switch``, the policy changes at ``switch.at`` and applies from then on, never to
+    the past: a clock that stopped before the change keeps its old result (a first response
+    met under the old policy stays met), and a clock still running at the change keeps the
+    *share* of its budget already used and carries it to the new budget (half of a P3 budget
+    used → half of the P1 budget left from the change). A clock breached before the change
+    stays breached.
+
+    Args:
+        name: which clock this is.
+        cal: the calendar the budget is counted in.
+        start: when the clock started (the request's creation).
+        budget: the target, in working seconds.
+        stop: when the clock stopped; a stop after ``now`` is not known yet and ignored.
+        pauses: from :func:`pause_intervals`.
+        now: the injected clock.
+        at_risk_ratio: share of the budget after which the clock is at risk.
+        switch: a policy change (see above), or None.
+    """
+    base = _evaluate(name, cal, start=start, budget=budget, stop=stop, pauses=pauses, now=now,
+                     at_risk_ratio=at_risk_ratio)
+    if switch is None:
+        return base
+    start, now, at = start.astimezone(UTC), now.astimezone(UTC), switch.at.astimezone(UTC)
+    if at <= start:
+        return _evaluate(name, switch.cal, start=start, budget=switch.budget, stop=stop, pauses=pauses, now=now,
+                         at_risk_ratio=at_risk_ratio)
+    if at > now or (base.stopped is not None and base.stopped <= at):
+        return base
+    before = _evaluate(name, cal, start=start, budget=budget, stop=at, pauses=pauses, now=now,
+                       at_risk_ratio=at_risk_ratio)
+    share = before.used / budget if budget > 0 else 1.0
+    carried = round(share * switch.budget, 6)
+    after = _evaluate(name, switch.cal, start=at, budget=switch.budget - carried, stop=stop, pauses=pauses, now=now,
+                      at_risk_ratio=at_risk_ratio)
+    used = round(carried + after.used, 6)
+    remaining = round(switch.budget - used, 6)
+    risk_line = round(switch.budget * at_risk_ratio, 6)
+    effective = _clip_pauses(pauses, at, after.stopped)
+    if carried >= risk_line:
+        at_risk_at = before.at_risk_at
+    else:
+        at_risk_at = _point_after(switch.cal, at, risk_line - carried, effective)
+    due = before.due if share >= 1 else after.due
+    if after.stopped is not None:
+        state = "met" if remaining >= 0 else "breached"
+    elif remaining <= 0:
+        state = "breached"
+    elif after.state == "paused":
+        state = "paused"
+    elif used >= risk_line:
+        state = "at_risk"
+    else:
+        state = "ok"
+    return ClockStatus(name, switch.budget, after.stopped, used, remaining, due, at_risk_at, state)
+
+
+def _previous_policy(
+    request: Request, cfg: SlaConfig, policy: SlaPolicy, since: tuple[datetime, str] | None
+) -> SlaPolicy | None:
+    """The policy in force before a manual priority change, when it differs from ``policy``."""
+    if since is None or since[1].casefold() == request.priority.casefold():
+        return None
+    previous = select_policy(replace(request, priority=since[1]), cfg.policies)
+    return previous if previous is not None and previous != policy else None
 
 
 def _resolution_time(request: Request, events: list[TimelineEvent]) -> datetime | None:
@@ -314,7 +410,12 @@ def _clock_phrase(clock: ClockStatus, target: str) -> str:
 
 
 def compute_sla(
-    request: Request, events: list[TimelineEvent], cfg: SlaConfig, *, now: datetime
+    request: Request,
+    events: list[TimelineEvent],
+    cfg: SlaConfig,
+    *,
+    now: datetime,
+    priority_since: tuple[datetime, str] | None = None,
 ) -> SlaInfo:
     """The request's SLA at ``now``.
 
@@ -338,6 +439,10 @@ def compute_sla(
         events: its timeline (any order; events after ``now`` are ignored).
         cfg: policies, calendar, at-risk ratio, pending labels.
         now: the injected clock (timezone-aware).
+        priority_since: ``(when, previous priority)`` when ``request.priority`` was set by hand
+            (an override or a ``priority:Pn`` label) at ``when``: the policy of the previous
+            priority governs the clocks before that moment and the current one from then on
+            (see :func:`evaluate_clock`), so a change never rewrites the past.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -359,21 +464,25 @@ def compute_sla(
         responded = resolved
 
     fr_kind, res_kind = policy.first_response_calendar, policy.resolution_calendar
+    previous = _previous_policy(request, cfg, policy, priority_since)
+    changed_at = priority_since[0].astimezone(UTC) if previous is not None and priority_since else None
 
-    def clock(name: ClockName, kind: Literal["business", "24x7"], hours: float, stop: datetime | None) -> ClockStatus:
+    def clock(name: ClockName, stop: datetime | None) -> ClockStatus:
+        kind, hours = (fr_kind, policy.first_response) if name == "first_response" else (res_kind, policy.resolution)
+        cal, budget = calendar_from_config(cfg.calendar, kind), hours * 3600.0
+        if previous is None or changed_at is None:
+            return evaluate_clock(name, cal, start=request.created_at, budget=budget, stop=stop, pauses=pauses,
+                                  now=now, at_risk_ratio=cfg.at_risk_ratio)
+        old_kind, old_hours = ((previous.first_response_calendar, previous.first_response) if name == "first_response"
+                               else (previous.resolution_calendar, previous.resolution))
         return evaluate_clock(
-            name,
-            calendar_from_config(cfg.calendar, kind),
-            start=request.created_at,
-            budget=hours * 3600.0,
-            stop=stop,
-            pauses=pauses,
-            now=now,
-            at_risk_ratio=cfg.at_risk_ratio,
+            name, calendar_from_config(cfg.calendar, old_kind), start=request.created_at, budget=old_hours * 3600.0,
+            stop=stop, pauses=pauses, now=now, at_risk_ratio=cfg.at_risk_ratio,
+            switch=BudgetSwitch(changed_at, budget, cal),
         )
 
-    fr = clock("first_response", fr_kind, policy.first_response, responded)
-    res = clock("resolution", res_kind, policy.resolution, resolved)
+    fr = clock("first_response", responded)
+    res = clock("resolution", resolved)
     targets = {
         "first_response": describe_target(policy.first_response, fr_kind, cfg.calendar),
         "resolution": describe_target(policy.resolution, res_kind, cfg.calendar),
@@ -407,6 +516,10 @@ def compute_sla(
         elif other.running and other.state == "at_risk" and running.state == "ok":
             detail += f"; {_CLOCK_LABEL[other.name]} at risk ({describe_remaining(other.remaining)} left)"
 
+    since = ""
+    if previous is not None and changed_at is not None and changed_at <= now:
+        local = changed_at.astimezone(ZoneInfo(cfg.calendar.timezone))
+        since = f" It applies from the priority change on {local:%d %b %H:%M}; {previous.name} before."
     return SlaInfo(
         state=state,
         first_response_due=fr.due,
@@ -415,5 +528,5 @@ def compute_sla(
         at_risk_at=running.at_risk_at if running else None,
         due_at=running.due if running else None,
         policy=policy.name,
-        reason=f"{policy.name} policy: {detail}.",
+        reason=f"{policy.name} policy: {detail}.{since}",
     )

@@ -366,6 +366,9 @@ class Dispatcher:
         self._wrote = False
         self._fenced = False
 
+        self.wall: Clock = lambda: datetime.now(UTC)
+        """The real time, for undo holds (``clock`` may be frozen; tests move this one)."""
+
     @property
     def writers(self) -> dict[str, Writer]:
         """The writers (built from the settings on first use)."""
@@ -394,7 +397,7 @@ class Dispatcher:
         while max_actions is None or tried < max_actions:
             claim = self.outbox.claim(
                 self.owner, now=self.clock(), lease_seconds=self.lease_seconds, targets=targets,
-                owner_dead=owner_dead,
+                owner_dead=owner_dead, wall=self.wall(),
             )
             if claim is None:
                 break

@@ -111,6 +111,9 @@ class Action:
             write and record only while the stored token is still its own.
         first_attempt_at: when a dispatcher first claimed it: an earlier attempt can only have
             landed after this, so the look-up for it starts here.
+
+        hold_until: not sent before this real (wall-clock) instant: the user can still undo
+            it until then (None: send when due).
     """
 
     id: str
@@ -131,6 +134,8 @@ class Action:
     seq: int = 0
     fence: int = 0
     first_attempt_at: datetime | None = None
+
+    hold_until: datetime | None = None
 
     @property
     def automation(self) -> bool:

@@ -24,7 +24,13 @@ What a verb writes where (defaults; the README has the user-facing table):
 
 Expectations for the conflict check (who is assigned, is it open) are taken from the local
 store *plus* the effects of this request's actions that are still queued, so a quick "take"
-then "close" does not look like a conflict with oneself.
+then "close" does not look like a conflict with oneself. The same projection makes a repeated
+verb :class:`~idqueue.outbox.models.NothingToDo` ("REQ-12 is already pending; nothing to do").
+
+Every verb has a reverse (unassign, resume, reopen — also out of the backlog —, unsnooze,
+``priority auto``). With ``hold_seconds`` (the TUI's ``ui.undo_seconds``) a verb's actions are
+stored held until that real time, and :meth:`Actions.undo` cancels them and restores the local
+state they changed; the CLI queues without a hold.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, Literal, ParamSpec
 
 from idqueue.clock import Clock
@@ -74,6 +80,8 @@ __all__ = ["CLOSE_REASONS", "PRIORITIES", "Actions"]
 CLOSE_REASONS = ("completed", "not_planned", "duplicate")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 PRIORITY_PREFIX = "priority:"
+AUTO = "AUTO"
+"""The priority value that removes an override (``idqueue priority REQ-1 auto``)."""
 _SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
 _GH_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _MARKER_RE = re.compile(r"«(missing|cannot render): ([^»]*)»")
@@ -109,6 +117,8 @@ class _Projection:
     gh_state: str = "open"
     sl_assignee: str | None = None
     sl_status: str = "open"
+    status: str = "open"
+    """The request's status class (open, pending, backlog, closed) on any home: for no-op checks."""
 
 
 def _status_class(status: Status) -> str:
@@ -180,12 +190,21 @@ class Actions:
         store: the open store.
         settings: roster, templates, automation, GitHub/Slack settings.
         clock: the clock (``idqueue.clock.clock_for(settings)``).
+        people: looks people up upstream when they are not on the roster (default: built from
+            ``settings`` on first use).
+        hold_seconds: how long a queued verb is held back before it may be sent, so the user
+            can undo it (:meth:`undo`); 0 sends as soon as the dispatcher runs. The hold is
+            measured on the real clock (``clock`` may be frozen by ``IDQUEUE_NOW``).
     """
 
-    def __init__(self, store: Store, settings: Settings, *, clock: Clock, people: People | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings, *, clock: Clock, people: People | None = None,
+                 hold_seconds: float = 0.0) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.hold_seconds = max(0.0, hold_seconds)
+        self.wall: Clock = lambda: datetime.now(UTC)
+        """The real time, for holds."""
         self.outbox = OutboxStore(store)
         self._people = people
 
@@ -333,7 +352,8 @@ class Actions:
         return gh, sl
 
     def _projection(self, request: Request) -> _Projection:
-        proj = _Projection(sl_assignee=request.assignee, sl_status=_status_class(request.status))
+        proj = _Projection(sl_assignee=request.assignee, sl_status=_status_class(request.status),
+                           status=_status_class(request.status))
         gh_id = request.github_item
         if gh_id:
             item = next((i for i in self.store.items_of(request.id) if i.id == gh_id), None)
@@ -521,7 +541,13 @@ class Actions:
             add(Step(ActionKind.CLOSE, "github", f"close {ref} on GitHub ({reason.replace('_', ' ')})",
                      params={**gh_base, "reason": reason}))
         if gh and state == "reopen":
-            add(Step(ActionKind.REOPEN, "github", f"reopen {ref} on GitHub", params=dict(gh_base)))
+            backlog_label = self.settings.github.backlog_label
+            backlogged = backlog_label.casefold() in {x.casefold() for x in request.labels}
+            if backlogged:
+                add(Step(ActionKind.REMOVE_LABELS, "github", f"remove label {backlog_label} on GitHub ({ref}): back "
+                         "in the live queue", params={**gh_base, "labels": [backlog_label], "reopen": True}))
+            if proj.gh_state == "closed" or not backlogged:
+                add(Step(ActionKind.REOPEN, "github", f"reopen {ref} on GitHub", params=dict(gh_base)))
 
         # 2. A Slack-only request that goes to the backlog first gets its backlog issue.
         create_index: int | None = None
@@ -539,7 +565,7 @@ class Actions:
                 continue
             text, missing, pii = self._render(render_request, message, target)
             edited = message.template is not None and (target in message.texts or message.text is not None)
-            if target == "slack" and state == "close" and self.settings.automation.slack_rating:
+            if target == "slack" and state == "close" and self.settings.automation.slack_rating and reason != "duplicate":
                 text = text.rstrip("\n") + "\nHow did we do? React to this message with :one: to :five: (5 = great).\n"
             if target == "github" and gh:
                 label = "automatic comment" if message.automation else "comment"
@@ -639,6 +665,28 @@ class Actions:
         others = [h for h in holders if h != assign.key and not (login and h.casefold() == login)]
         return ", ".join(self._name(h) for h in others) or None
 
+    # ------------------------------------------------------------------ repeated verbs
+    def _require(self, request: Request, verb: StateVerb) -> None:
+        """Refuse a verb that would change nothing (queued actions count as done).
+
+        Raises:
+            NothingToDo: e.g. "REQ-12 is already pending; nothing to do".
+        """
+        proj = self._projection(request)
+        status = proj.status
+        gh, _ = self._homes(request)
+        holders = proj.gh_assignees if gh is not None else [proj.sl_assignee] if proj.sl_assignee else []
+        why = {
+            "pending": "is already pending" if status == "pending" else "",
+            "resume": "is not pending" if status != "pending" else "",
+            "close": "is already closed" if status == "closed" else "",
+            "backlog": "is already in the backlog" if status == "backlog" else "",
+            "reopen": "is already open" if status in ("open", "pending") else "",
+            "unassign": "has no assignee" if not holders else "",
+        }[verb]
+        if why:
+            raise NothingToDo(f"{request.key} {why}; nothing to do")
+
     # ------------------------------------------------------------------ plans (pure)
     def plan_assign(self, request_id: str, member: str) -> list[Step]:
         """Assign someone (+ the "assigned" automation message, + the ``taken`` reaction).
@@ -660,7 +708,9 @@ class Actions:
 
     def plan_unassign(self, request_id: str) -> list[Step]:
         """Remove the assignee (GitHub assignees; a state message on Slack-only requests)."""
-        return self._plan(self._request(request_id), state="unassign")
+        request = self._request(request_id)
+        self._require(request, "unassign")
+        return self._plan(request, state="unassign")
 
     def plan_reply(
         self,
@@ -736,20 +786,28 @@ class Actions:
 
     def plan_pending(self, request_id: str) -> list[Step]:
         """Mark the request as waiting on the requester (the SLA clock pauses)."""
-        return self._plan(self._request(request_id), state="pending")
+        request = self._request(request_id)
+        self._require(request, "pending")
+        return self._plan(request, state="pending")
 
     def plan_resume(self, request_id: str) -> list[Step]:
         """Clear "pending" (the SLA clock runs again)."""
-        return self._plan(self._request(request_id), state="resume")
+        request = self._request(request_id)
+        self._require(request, "resume")
+        return self._plan(request, state="resume")
 
     def plan_backlog(self, request_id: str) -> list[Step]:
         """Move to the backlog (GitHub label + unassign, or a new backlog issue for Slack-only)."""
         request = self._request(request_id)
+        self._require(request, "backlog")
         message = self._automation_message(request, self.settings.automation.on_backlog_template, enabled=True,
                                            which="backlog")
         return self._plan(request, state="backlog", message=message)
 
-    def plan_close(self, request_id: str, *, template: str | None = "closed", reason: str = "completed") -> list[Step]:
+    def plan_close(
+        self, request_id: str, *, template: str | None = "closed", reason: str = "completed",
+        duplicate_of: str | None = None,
+    ) -> list[Step]:
         """Close with a reason and a closing message.
 
         ``template`` equal to ``automation.on_close_template`` is the automatic "closed" message
@@ -757,10 +815,19 @@ class Actions:
         request's type is in ``automation.disabled_types``, and ``automation.type_templates`` can name
         another template for the type. Another key is sent as asked;
         ``None`` sends no message.
+
+        A duplicate (``reason="duplicate"``) needs ``duplicate_of`` (a key, id or URL): instead
+        of the closing message and survey, the requester is pointed at the original ("Duplicate
+        of #12" on GitHub, which GitHub links, and a link in the Slack thread). Only a silent
+        close (``template=None``) may be a duplicate without naming the original.
         """
         if reason not in CLOSE_REASONS:
             raise ActionError(f"unknown close reason {reason!r} ({', '.join(CLOSE_REASONS)})")
         request = self._request(request_id)
+        self._require(request, "close")
+        if duplicate_of or (reason == "duplicate" and template is not None):
+            return self._plan(request, state="close", reason="duplicate",
+                              message=self._duplicate_message(request, duplicate_of))
         message: _Message | None = None
         add_labels: tuple[str, ...] = ()
         remove_labels: tuple[str, ...] = ()
@@ -776,25 +843,91 @@ class Actions:
         return self._plan(request, state="close", reason=reason, message=message,
                           add_labels=add_labels, remove_labels=remove_labels)
 
+    def duplicate_target(self, request: Request, text: str | None) -> tuple[str, str | None]:
+        """What a duplicate points at: ``(label, url)`` from a key, request id or URL.
+
+        Raises:
+            ActionError: nothing given, the request itself, or neither a known request nor a URL.
+        """
+        text = (text or "").strip()
+        if not text:
+            raise ActionError("closing as a duplicate needs the original: a key (REQ-12), an id or a URL")
+        original_id = self.store.resolve_id(text)
+        if original_id is None and text.startswith(("https://", "http://")):
+            original_id = self.store.resolve_url(text)
+            if original_id is None:
+                return text, text
+        if original_id is None:
+            raise ActionError(f"no request {text!r} to be a duplicate of (give a key such as REQ-12, an id or a URL)")
+        if original_id == request.id:
+            raise ActionError(f"{request.key} cannot be a duplicate of itself")
+        original = self._request(original_id)
+        return original.key, original.url
+
+    def _duplicate_message(self, request: Request, duplicate_of: str | None) -> _Message:
+        label, url = self.duplicate_target(request, duplicate_of)
+        homes = [t for t in ("github", "slack") if SourceKind(t) in request.sources]
+        text = (f"Closed as a duplicate of [{label}]({url}): we follow up there." if url
+                else f"Closed as a duplicate of {label}: we follow up there.")
+        texts: dict[str, str] = {}
+        gh, _ = self._homes(request)
+        original = self.store.get_request(self.store.resolve_id(label) or "") if url != label else None
+        ref = url or label
+        if gh is not None and original is not None and original.github_item:
+            repo, number = parse_github_id(original.github_item)
+            ref = f"#{number}" if repo == gh[0] else f"{repo}#{number}"
+        if gh is not None:
+            # GitHub reads "Duplicate of #12" and marks the issue as a duplicate of #12.
+            texts["github"] = f"Duplicate of {ref}\n"
+        return _Message(targets=homes, text=text, texts=texts, automation=True)
+
     def plan_reopen(self, request_id: str) -> list[Step]:
-        """Reopen a closed request."""
-        return self._plan(self._request(request_id), state="reopen")
+        """Reopen a closed request, or bring a backlogged one back to the live queue."""
+        request = self._request(request_id)
+        self._require(request, "reopen")
+        return self._plan(request, state="reopen")
 
     def plan_priority(self, request_id: str, priority: str) -> list[Step]:
-        """Override the priority: a ``priority:P1`` label on GitHub (local only for Slack-only)."""
+        """Override the priority: a ``priority:P1`` label on GitHub (local only for Slack-only).
+
+        ``auto`` removes the override (and the priority labels on GitHub): the rules decide again.
+        Setting the priority a request already has by hand is :class:`NothingToDo`.
+        """
         priority = priority.upper()
-        if priority not in PRIORITIES:
-            raise ActionError(f"unknown priority {priority!r} (P1, P2, P3 or P4)")
+        if priority not in (*PRIORITIES, AUTO):
+            raise ActionError(f"unknown priority {priority!r} (P1, P2, P3, P4 or auto)")
         request = self._request(request_id)
         gh, _ = self._homes(request)
+        labels = self._priority_labels(request)
+        manual = request.priority_override or (labels[-1].removeprefix(PRIORITY_PREFIX) if labels else None)
+        if priority == AUTO and not manual:
+            raise NothingToDo(f"{request.key} has no priority override; nothing to do")
+        if priority != AUTO and manual and manual.upper() == priority:
+            raise NothingToDo(f"{request.key} is already {priority} (set by hand); nothing to do")
         if gh is None:
             return []
-        label = f"{PRIORITY_PREFIX}{priority}"
         ref = f"{gh[0]}#{gh[1]}"
+        if priority == AUTO:
+            if not labels:
+                return []
+            return [Step(ActionKind.REMOVE_LABELS, "github", f"remove label{'s' if len(labels) > 1 else ''} "
+                         f"{', '.join(labels)} on GitHub ({ref}): the rules set the priority again",
+                         params={"repo": gh[0], "number": gh[1], "labels": labels, "actor": self.settings.me})]
+        label = f"{PRIORITY_PREFIX}{priority}"
         return [Step(ActionKind.SET_PRIORITY, "github", f"label {label} on GitHub ({ref}), replacing other "
                      "priority labels",
                      params={"repo": gh[0], "number": gh[1], "label": label, "prefix": PRIORITY_PREFIX,
                              "actor": self.settings.me})]
+
+    def _priority_labels(self, request: Request) -> list[str]:
+        """The request's ``priority:Pn`` labels, including one still queued to be set."""
+        labels = [x for x in request.labels if x.casefold().startswith(PRIORITY_PREFIX)]
+        for action in self.for_request(request.id):
+            if action.kind is ActionKind.SET_PRIORITY:
+                labels = [str(action.params.get("label"))]
+            elif action.kind is ActionKind.REMOVE_LABELS:
+                labels = [x for x in labels if x not in action.params.get("labels", [])]
+        return labels
 
     # ------------------------------------------------------------------ enqueue
     def _enqueue(self, request_id: str, steps: list[Step]) -> list[Action]:
@@ -807,6 +940,7 @@ class Actions:
             return []
         request = self._request(request_id)
         now = self.clock()
+        hold = self.wall() + timedelta(seconds=self.hold_seconds) if self.hold_seconds > 0 else None
         group = new_id("g")
         ids = [new_id() for _ in steps]
         actions: list[Action] = []
@@ -817,7 +951,7 @@ class Actions:
             actions.append(Action(
                 id=ids[index], request_id=request.id, kind=step.kind, target=step.target, params=params,
                 text=step.text, state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None,
-                created_at=now, sent_at=None, group_id=group, summary=step.summary,
+                created_at=now, sent_at=None, group_id=group, summary=step.summary, hold_until=hold,
             ))
         self.outbox.insert(actions)
         return actions
@@ -834,18 +968,65 @@ class Actions:
     reopen = _queues(plan_reopen)
 
     def set_priority(self, request_id: str, priority: str) -> list[Action]:
-        """Override the priority locally right away, and queue the GitHub label (if any)."""
+        """Override the priority locally right away, and queue the GitHub label (if any).
+
+        The override records when it was set: the new priority's SLA policy applies from that
+        moment on (see :func:`idqueue.domain.sla.compute_sla`). ``auto`` removes the override.
+        """
         steps = self.plan_priority(request_id, priority)
         request = self._request(request_id)
-        self.store.set_local(request.id, priority_override=priority.upper())
+        if priority.upper() == AUTO:
+            self.store.set_local(request.id, priority_override=None, priority_override_at=None)
+        else:
+            self.store.set_local(request.id, priority_override=priority.upper(), priority_override_at=self.clock())
         self._refresh(request)
         return self._enqueue(request_id, steps)
 
     def snooze(self, request_id: str, until: datetime | None) -> None:
-        """Hide a request from the live queue until ``until`` (local only; None wakes it)."""
+        """Hide a request from the live queue until ``until`` (local only; None wakes it).
+
+        Raises:
+            NothingToDo: waking a request that is not snoozed.
+            ActionError: a time that is not in the future.
+        """
         request = self._request(request_id)
+        now = self.clock()
+        if until is None and (request.snoozed_until is None or request.snoozed_until <= now):
+            raise NothingToDo(f"{request.key} is not snoozed; nothing to do")
+        if until is not None and until <= now:
+            raise ActionError("the snooze must end in the future")
         self.store.set_local(request.id, snoozed_until=until)
         self._refresh(request)
+
+    def unsnooze(self, request_id: str) -> None:
+        """Show a snoozed request in the queue again now."""
+        self.snooze(request_id, None)
+
+    def local_state(self, request_id: str) -> dict[str, Any]:
+        """The request's local-only values (snooze, priority override), to restore on undo."""
+        return self.store.local_of(self._request(request_id).id)
+
+    def undo(self, group_ids: Iterable[str], local: dict[str, dict[str, Any]] | None = None) -> list[Action]:
+        """Take back verbs that were not sent yet: cancel their actions and restore local state.
+
+        Args:
+            group_ids: the verbs' groups (their actions are all cancelled, or none is).
+            local: request id → the local values to restore (from :meth:`local_state` taken
+                before the verb): a priority override or a snooze made by the verb.
+
+        Returns:
+            The cancelled actions.
+
+        Raises:
+            ActionError: too late, something was already sent (nothing is changed then).
+        """
+        cancelled = self.outbox.cancel(group_ids, now=self.clock())
+        for request_id, values in (local or {}).items():
+            request = self.store.get_request(request_id)
+            if request is not None:
+                self.store.set_local(request.id, **values)
+                self._refresh(request)
+        return cancelled
 
     def _refresh(self, request: Request) -> None:
         """Re-assemble one request after a local-only change (best effort)."""
@@ -911,8 +1092,19 @@ class Actions:
         return self.outbox.drop(action.id, now=self.clock())
 
 
+_SLACK_STATUS = {"close": "closed", "backlog": "backlog", "pending": "pending", "reopen": "open", "resume": "open"}
+_KIND_STATUS = {ActionKind.PENDING: "pending", ActionKind.RESUME: "open", ActionKind.BACKLOG: "backlog",
+                ActionKind.CLOSE: "closed", ActionKind.REOPEN: "open", ActionKind.CREATE_ISSUE: "backlog"}
+
+
 def _project(proj: _Projection, kind: ActionKind, target: str, params: dict[str, Any]) -> None:
     """Apply an action's expected effect to a projection."""
+    if kind in _KIND_STATUS:
+        proj.status = _KIND_STATUS[kind]
+    elif kind is ActionKind.REMOVE_LABELS and params.get("reopen"):
+        proj.status = "open"
+    elif kind is ActionKind.REPLY and target == "slack" and params.get("action") in _SLACK_STATUS:
+        proj.status = _SLACK_STATUS[str(params["action"])]
     if target == "github":
         if kind is ActionKind.ASSIGN:
             proj.gh_assignees = [str(params.get("login"))]

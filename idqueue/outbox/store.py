@@ -17,7 +17,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from idqueue.domain.models import parse_iso
@@ -91,6 +91,8 @@ def _row_to_action(row: sqlite3.Row) -> Action:
         seq=int(row["seq"]),
         fence=int(row["fence"]),
         first_attempt_at=parse_iso(row["first_attempt_at"]),
+
+        hold_until=parse_iso(row["hold_until"]),
     )
 
 
@@ -106,19 +108,23 @@ class OutboxStore:
 
     # ------------------------------------------------------------------ writing
     def insert(self, actions: Sequence[Action]) -> None:
-        """Queue actions in one transaction (one user verb is all-or-nothing)."""
+        """Queue actions in one transaction (one user verb is all-or-nothing).
+
+        An action with ``hold_until`` is stored held in the same transaction, so no dispatcher
+        can claim it before the user's undo window ends.
+        """
         if not actions:
             return
         with self.store.write() as conn:
             for a in actions:
                 conn.execute(
                     "INSERT INTO outbox(id, group_id, request_id, kind, target, params, text, summary, state, "
-                    "attempts, last_error, next_attempt_at, created_at, updated_at, result) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "attempts, last_error, next_attempt_at, created_at, updated_at, result, hold_until) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         a.id, a.group_id, a.request_id, a.kind.value, a.target, _dumps(a.params), a.text,
                         a.summary, a.state.value, a.attempts, a.last_error, iso_us(a.next_attempt_at),
-                        iso_us(a.created_at), iso_us(a.created_at), _dumps(a.result),
+                        iso_us(a.created_at), iso_us(a.created_at), _dumps(a.result), iso_us(a.hold_until),
                     ),
                 )
                 a.seq = int(conn.execute("SELECT seq FROM outbox WHERE id=?", (a.id,)).fetchone()[0])
@@ -212,6 +218,13 @@ class OutboxStore:
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
+    def next_release(self) -> datetime | None:
+        """The earliest ``hold_until`` (real time) of a queued action held for undo."""
+        row = self.store.conn.execute(
+            "SELECT MIN(hold_until) FROM outbox WHERE state='queued' AND hold_until IS NOT NULL"
+        ).fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
     def unsent_count(self) -> int:
         """How many actions have not reached their destination yet."""
         marks = ",".join("?" * len(UNSENT_STATES))
@@ -231,6 +244,7 @@ class OutboxStore:
         lease_seconds: float,
         targets: set[str] | None,
         owner_dead: Callable[[str], bool],
+        wall: datetime | None = None,
     ) -> Claim | None:
         """Claim the next action that may be sent now, or None.
 
@@ -245,8 +259,11 @@ class OutboxStore:
             targets: destinations this dispatcher can write to (others wait); None = all.
             owner_dead: tells whether another lease owner is known to be dead (so its
                 ``sending`` claim can be taken over before the lease expires).
+            wall: the real time, for undo holds (default: the system clock; ``now`` may be
+                frozen for a demo). A held action blocks its request like a waiting retry.
         """
         stamp = iso_us(now)
+        wall_s = iso_us(wall or datetime.now(UTC))
         with self.store.write() as conn:
             rows = conn.execute(
                 "SELECT * FROM outbox WHERE state IN ('queued','sending','failed','needs_attention') ORDER BY seq"
@@ -257,7 +274,7 @@ class OutboxStore:
                 if request_id in blocked:
                     continue
                 state = row["state"]
-                if state in ("failed", "needs_attention"):
+                if state in ("failed", "needs_attention") or (row["hold_until"] or "") > (wall_s or ""):
                     blocked.add(request_id)
                     continue
                 if targets is not None and row["target"] not in targets:
@@ -488,3 +505,38 @@ class OutboxStore:
                 )
                 self._log(conn, i, now, "dropped", "" if i == action_id else f"with {action_id}")
             return [_row_to_action(conn.execute("SELECT * FROM outbox WHERE id=?", (i,)).fetchone()) for i in ids]
+
+    def cancel(self, group_ids: Iterable[str], *, now: datetime) -> list[Action]:
+        """Undo verbs that were not sent yet: drop every action of these groups, in one transaction.
+
+        All or nothing: when any action of the groups was claimed by a dispatcher or sent,
+        nothing is cancelled (part of a verb would be left half done).
+
+        Returns:
+            The cancelled actions.
+
+        Raises:
+            ActionError: an action of the groups is being sent or was sent already.
+        """
+        groups = sorted(set(group_ids))
+        if not groups:
+            return []
+        marks = ",".join("?" * len(groups))
+        with self.store.write() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM outbox WHERE group_id IN ({marks}) ORDER BY seq", groups  # noqa: S608
+            ).fetchall()
+            gone = [r for r in rows if r["state"] in ("sending", "sent") or int(r["attempts"]) > 0]
+            if gone:
+                what = "is being sent" if gone[0]["state"] == "sending" else "was sent already"
+                raise ActionError(f"too late to undo: {gone[0]['summary']} {what}")
+            undone = [r for r in rows if r["state"] != "dropped"]
+            for r in undone:
+                conn.execute(
+                    "UPDATE outbox SET state='dropped', hold_until=NULL, next_attempt_at=NULL, updated_at=? "
+                    "WHERE id=?",
+                    (iso_us(now), r["id"]),
+                )
+                self._log(conn, r["id"], now, "dropped", "undone before sending")
+            return [_row_to_action(conn.execute("SELECT * FROM outbox WHERE id=?", (r["id"],)).fetchone())
+                    for r in undone]

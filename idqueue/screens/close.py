@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, RadioButton, RadioSet
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
 from idqueue.widgets.steps_view import StepsView, missing_of
 
@@ -22,10 +22,11 @@ REASONS = (("completed", "Completed"), ("not_planned", "Not planned / out of sco
 
 @dataclass(frozen=True)
 class CloseChoice:
-    """How to close: the closing template (None = no message) and the reason."""
+    """How to close: the closing template (None = no message), the reason, and the original of a duplicate."""
 
     template: str | None
     reason: str
+    duplicate_of: str | None = None
 
 
 class CloseScreen(ModalScreen[CloseChoice | None]):
@@ -33,8 +34,8 @@ class CloseScreen(ModalScreen[CloseChoice | None]):
 
     Args:
         subject: what is being closed ("REQ-12 Title", "5 requests").
-        planner: ``(template, reason) -> steps`` (``Actions.plan_close``; runs in a worker), or
-            None for bulk closes where no single preview applies.
+        planner: ``(template, reason, duplicate_of) -> steps`` (``Actions.plan_close``; runs in a
+            worker), or None for bulk closes where no single preview applies.
         template: the closing template key (``automation.on_close_template``).
     """
 
@@ -49,7 +50,7 @@ class CloseScreen(ModalScreen[CloseChoice | None]):
             self.steps = steps
             self.error = error
 
-    def __init__(self, subject: str, planner: Callable[[str | None, str], Sequence[Any]] | None,
+    def __init__(self, subject: str, planner: Callable[[str | None, str, str | None], Sequence[Any]] | None,
                  *, template: str = "closed") -> None:
         super().__init__(classes="modal")
         self.subject = subject
@@ -57,6 +58,7 @@ class CloseScreen(ModalScreen[CloseChoice | None]):
         self.template = template
         self.with_message = True
         self.reason = "completed"
+        self.duplicate_of = ""
         self.missing = False
 
     def compose(self) -> ComposeResult:
@@ -69,6 +71,7 @@ class CloseScreen(ModalScreen[CloseChoice | None]):
                 with RadioSet(id="reason"):
                     for index, (value, label) in enumerate(REASONS):
                         yield RadioButton(label, value=index == 0, id=value)
+            yield Input(placeholder="Duplicate of: a key (REQ-12), an id or a URL", id="duplicate-of")
             with VerticalScroll(classes="dialog-body"):
                 yield StepsView(id="preview")
             with Horizontal(classes="dialog-buttons"):
@@ -76,21 +79,37 @@ class CloseScreen(ModalScreen[CloseChoice | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
+        self.query_one("#duplicate-of", Input).display = False
         self.query_one("#message", RadioSet).focus()
         self._replan()
 
+    @property
+    def duplicate(self) -> bool:
+        """Closing as a duplicate: the original is asked for, no closing message or survey."""
+        return self.reason == "duplicate"
+
     def _replan(self) -> None:
-        if self.planner is None:
-            self.query_one(StepsView).show_text(
-                "Each request gets its own closing message." if self.with_message else "No message is sent.")
+        if self.duplicate and not self.duplicate_of.strip():
+            self.query_one(StepsView).show_text("Type the original request (key or URL): the requester is pointed "
+                                                "there, and gets no survey.")
+            self.missing = True
+            self.query_one("#confirm", Button).disabled = True
             return
-        self._plan(self.template if self.with_message else None, self.reason)
+        if self.planner is None:
+            self.missing = False
+            self.query_one("#confirm", Button).disabled = False
+            self.query_one(StepsView).show_text(
+                "Each request is pointed at the original." if self.duplicate
+                else "Each request gets its own closing message." if self.with_message else "No message is sent.")
+            return
+        self._plan(self.template if self.with_message else None, self.reason,
+                   self.duplicate_of.strip() if self.duplicate else None)
 
     @work(thread=True, exclusive=True, group="close-plan")
-    def _plan(self, template: str | None, reason: str) -> None:
+    def _plan(self, template: str | None, reason: str, duplicate_of: str | None) -> None:
         assert self.planner is not None
         try:
-            steps = self.planner(template, reason)
+            steps = self.planner(template, reason, duplicate_of)
         except Exception as exc:
             self.post_message(self._Planned(None, str(exc)))
             return
@@ -115,12 +134,29 @@ class CloseScreen(ModalScreen[CloseChoice | None]):
     @on(RadioSet.Changed, "#reason")
     def _reason_changed(self, event: RadioSet.Changed) -> None:
         self.reason = event.pressed.id or "completed"
+        field = self.query_one("#duplicate-of", Input)
+        field.display = self.duplicate
+        self.query_one("#message", RadioSet).disabled = self.duplicate
+        if self.duplicate:
+            field.focus()
         self._replan()
+
+    @on(Input.Changed, "#duplicate-of")
+    def _original_typed(self, event: Input.Changed) -> None:
+        self.duplicate_of = event.value
+        self._replan()
+
+    @on(Input.Submitted, "#duplicate-of")
+    def _original_submitted(self) -> None:
+        self.action_confirm()
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:
         """Close with the chosen options."""
         if self.missing:
+            return
+        if self.duplicate:
+            self.dismiss(CloseChoice(None, "duplicate", self.duplicate_of.strip()))
             return
         self.dismiss(CloseChoice(self.template if self.with_message else None, self.reason))
 

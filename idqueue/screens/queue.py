@@ -10,7 +10,9 @@ actions show as pending (``↑``) until the dispatcher confirms them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -34,6 +36,7 @@ from idqueue.screens.confirm import ConfirmScreen
 from idqueue.screens.context import TuiContext
 from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.plan import PlanScreen
+from idqueue.screens.priority import PriorityScreen
 from idqueue.screens.reply import ReplyScreen
 from idqueue.screens.search import SearchScreen
 from idqueue.screens.snooze import SnoozeScreen
@@ -78,6 +81,13 @@ class QueueScreen(Screen[None]):
         Binding("s", "sort", "Sort", show=False, id="queue.sort"),
         Binding("v", "toggle_layout", "Layout", show=False, id="queue.layout"),
         Binding("exclamation_mark", "retry", "Retry failed", show=False, id="queue.retry"),
+        # The reverse of each verb, and undo (while the verb is still held in the outbox).
+        Binding("ctrl+z", "undo", "Undo", show=False, id="queue.undo"),
+        Binding("A", "unassign", "Unassign", show=False, id="queue.unassign"),
+        Binding("E", "resume", "Resume", show=False, id="queue.resume"),
+        Binding("C", "reopen", "Reopen", show=False, id="queue.reopen"),
+        Binding("Z", "unsnooze", "Unsnooze", show=False, id="queue.unsnooze"),
+        Binding("S", "toggle_snoozed", "Snoozed", show=False, id="queue.toggle_snoozed"),
     ]
 
     class ActionDone(Message):
@@ -99,6 +109,7 @@ class QueueScreen(Screen[None]):
         self._known_errors: dict[str, str] = {}
         self._templates: dict[str, Any] | None = None
         self._facets_due = False
+        self._undo: _Undo | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -223,7 +234,8 @@ class QueueScreen(Screen[None]):
         if event.total == 0 and self.table.loaded:
             filtered = bool(self.query_state.describe())
             self.table.set_empty_message(
-                "No request matches these filters — press esc to clear them." if filtered
+                "Nothing is snoozed — press esc to go back to the queue." if self.query_state.only_snoozed
+                else "No request matches these filters — press esc to clear them." if filtered
                 else "The queue is empty. Nice work." if not self.poller.running
                 else "Syncing… requests appear as soon as the first poll finishes."
             )
@@ -335,14 +347,23 @@ class QueueScreen(Screen[None]):
 
             unsent = actions.all(states=(ActionState.QUEUED, ActionState.SENDING))
             failed = actions.all(states=(ActionState.FAILED, ActionState.NEEDS_ATTENTION))
+            snoozed = self.ctx.store.snoozed_count(self.ctx.clock())
+            release = actions.outbox.next_release()
         except Exception:
             return
-        self.app.call_from_thread(self._show_outbox_counts, len(unsent), len(failed))
+        wait = (release - actions.wall()).total_seconds() if release is not None else None
+        self.app.call_from_thread(self._show_outbox_counts, len(unsent), len(failed), snoozed, wait)
 
-    def _show_outbox_counts(self, pending: int, failed: int) -> None:
+    def _show_outbox_counts(self, pending: int, failed: int, snoozed: int = 0, release: float | None = None) -> None:
         # Widgets are only touched here, on the UI thread; the bar may be gone while the app closes.
         for bar in self.query(StatusBar):
             bar.set_outbox(pending, failed)
+        for header in self.query(FilterBar):
+            header.set_snoozed(snoozed, _key_for(self, "queue.toggle_snoozed", "S"))
+        if release is not None and release > 0 and self.is_mounted:
+            # Actions held for undo (also by a session that quit during the hold) go out when it
+            # ends; once it has passed, the regular polls send them.
+            self.set_timer(release + 0.25, self.poller.dispatch_now)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """An action that failed unexpectedly is reported, never fatal."""
@@ -396,33 +417,100 @@ class QueueScreen(Screen[None]):
         return bool(result)
 
     async def _perform(self, verb: str, ids: Sequence[str], call: Callable[[str], object], done: str) -> None:
-        """Queue ``call(request_id)`` for each id (off the UI thread), then refresh and dispatch."""
-        from idqueue.outbox.models import NothingToDo
+        """Queue ``call(request_id)`` for each id (off the UI thread), then refresh and dispatch.
 
-        def run() -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
+        With an undo delay (``ui.undo_seconds``) the queued actions are held in the outbox that
+        long and the toast offers undo; the dispatcher runs when the hold ends.
+        """
+        from idqueue.outbox.models import Action, NothingToDo
+
+        actions = self.ctx.actions
+        hold = float(getattr(actions, "hold_seconds", 0.0) or 0.0)
+
+        def run() -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]], list[str], dict[str, Any]]:
             ok: list[str] = []
             failed: list[tuple[str, str]] = []
             skipped: list[tuple[str, str]] = []
+            groups: list[str] = []
+            local: dict[str, Any] = {}
             for rid in ids:
                 try:
-                    call(rid)
+                    before = actions.local_state(rid) if hold else None
+                    result = call(rid)
                     ok.append(rid)
                 except NothingToDo as exc:  # e.g. already yours: said, not an error
                     skipped.append((rid, str(exc)))
+                    continue
                 except Exception as exc:  # ActionError carries a message for the user
                     failed.append((rid, str(exc)))
-            return ok, failed, skipped
+                    continue
+                if isinstance(result, list):
+                    groups += [a.group_id for a in result if isinstance(a, Action) and a.group_id not in groups]
+                if before is not None and before != actions.local_state(rid):
+                    local[rid] = before
+            return ok, failed, skipped, groups, local
 
         async with self._lock:
-            ok, failed, skipped = await asyncio.to_thread(run)
+            ok, failed, skipped, groups, local = await asyncio.to_thread(run)
         for rid, why in skipped:
             self.notify(one_line(why, 300), title=f"{verb} {self._key(rid)}", markup=False)
         for rid, error in failed:
             self.notify(one_line(error, 300), title=f"{verb} {self._key(rid)} failed", severity="error", markup=False)
         if ok:
             what = self._key(ok[0]) if len(ok) == 1 else f"{len(ok)} requests"
-            self.notify(f"{done.format(what=what)} — pending until Slack/GitHub confirm.", title=verb, markup=False)
+            text = done.format(what=what)
+            if hold and (groups or local):
+                self._offer_undo(_Undo(text, list(ok), groups, local, time.monotonic() + hold), hold)
+            elif groups:
+                self.notify(f"{text} — pending until Slack/GitHub confirm.", title=verb, markup=False)
+            else:
+                self.notify(f"{text}.", title=verb, markup=False)
         self.post_message(self.ActionDone(verb, ok, failed))
+
+    def _offer_undo(self, undo: _Undo, hold: float) -> None:
+        """The undo toast; the held actions are dispatched when the hold ends."""
+        self._undo = undo
+        key = _key_for(self, "queue.undo", "ctrl+z")
+        sends = f"sends in {hold:g} s; " if undo.groups else ""
+        self.notify(f"{undo.what} — {sends}{key} to undo.", title="Undo", markup=False, timeout=hold)
+
+        def release() -> None:
+            if self._undo is undo:
+                self._undo = None
+            if undo.groups and self.is_mounted:
+                self.poller.dispatch_now()
+                self._refresh_outbox()
+
+        self.set_timer(hold + 0.25, release)
+
+    def action_undo(self) -> None:
+        """Undo the last action while it is still held in the outbox (nothing is sent)."""
+        undo = self._undo
+        if not self._need_actions():
+            return
+        if undo is None or time.monotonic() > undo.deadline:
+            self.notify("Nothing to undo: the last action was sent (or there was none).", markup=False, timeout=3)
+            return
+        self._undo = None
+        self._run_undo(undo)
+
+    @work(group="ui-action", exit_on_error=False)
+    async def _run_undo(self, undo: _Undo) -> None:
+        from idqueue.outbox.models import ActionError
+
+        try:
+            async with self._lock:
+                await asyncio.to_thread(self.ctx.actions.undo, undo.groups, undo.local)
+        except ActionError as exc:
+            self.notify(one_line(str(exc), 300), title="Undo", severity="error", markup=False)
+            return
+        sent = " Nothing was sent." if undo.groups else ""
+        self.notify(f"Undone: {undo.what}.{sent}", title="Undo", markup=False)
+        # Back to the request the action moved past (act-and-advance), with counts refreshed.
+        self._facets_due = True
+        self.table.go_to(undo.ids[0])
+        self.detail.refresh_detail()
+        self._refresh_outbox()
 
     @on(ActionDone)
     def _after_action(self, event: ActionDone) -> None:
@@ -616,7 +704,8 @@ class QueueScreen(Screen[None]):
     async def _close(self, ids: list[str]) -> None:
         actions = self.ctx.actions
         template = self.ctx.settings.automation.on_close_template
-        planner = (lambda t, reason: actions.plan_close(ids[0], template=t, reason=reason)) if len(ids) == 1 else None
+        planner = ((lambda t, reason, dup: actions.plan_close(ids[0], template=t, reason=reason, duplicate_of=dup))
+                   if len(ids) == 1 else None)
         choice = await self.app.push_screen_wait(CloseScreen(self._label(ids), planner, template=template))
         if choice is None:
             return
@@ -624,8 +713,10 @@ class QueueScreen(Screen[None]):
             return
         self._advance(ids)
         await self._perform("Close", ids,
-                            lambda rid: actions.close(rid, template=choice.template, reason=choice.reason),
-                            "Closed {what}")
+                            lambda rid: actions.close(rid, template=choice.template, reason=choice.reason,
+                                                      duplicate_of=choice.duplicate_of),
+                            "Closed {what}" if not choice.duplicate_of else
+                            f"Closed {{what}} as a duplicate of {one_line(choice.duplicate_of, 60)}")
 
     def action_pending(self) -> None:
         """Mark as waiting on the requester (the SLA clock pauses)."""
@@ -647,16 +738,17 @@ class QueueScreen(Screen[None]):
     @work(group="ui-action", exit_on_error=False)
     async def _priority(self, ids: list[str]) -> None:
         row = self.table.cursor_row
-        choices = [("P1", "P1 — urgent"), ("P2", "P2 — high"), ("P3", "P3 — normal"), ("P4", "P4 — low")]
-        value = await self.app.push_screen_wait(
-            ChoiceScreen(f"Priority for {self._label(ids)}", choices,
-                         current=row.request.priority if row else None, hint="Enter sets the override")
-        )
-        if value is None or not await self._confirm_bulk(f"Set {value} on", ids):
+        current = row.request.priority_override if row else None
+        value = await self.app.push_screen_wait(PriorityScreen(f"Priority for {self._label(ids)}", current=current))
+        if value is None:
+            return
+        label = "automatic" if value == "auto" else value
+        if not await self._confirm_bulk(f"Set {label} priority on", ids):
             return
         self._advance(ids)
-        await self._perform("Priority", ids, lambda rid: self.ctx.actions.set_priority(rid, value),
-                            f"Priority of {{what}} set to {value}")
+        done = ("Priority of {what} is automatic again" if value == "auto"
+                else f"Priority of {{what}} set to {value}; its SLA targets apply from now on")
+        await self._perform("Priority", ids, lambda rid: self.ctx.actions.set_priority(rid, value), done)
 
     def action_snooze(self) -> None:
         """Hide until a time (local only)."""
@@ -667,14 +759,53 @@ class QueueScreen(Screen[None]):
     async def _snooze(self, ids: list[str]) -> None:
         row = self.table.cursor_row
         snoozed = bool(row and row.request.snoozed_until)
+        calendar = self.ctx.settings.sla.calendar
         choice = await self.app.push_screen_wait(
-            SnoozeScreen(self.ctx.clock(), self.ctx.settings.sla.calendar.timezone, snoozed=snoozed)
+            SnoozeScreen(self.ctx.clock(), calendar.timezone, snoozed=snoozed, calendar=calendar)
         )
         if choice is None:
             return
         self._advance(ids)
+        if choice.until is None:
+            await self._perform("Unsnooze", ids, self.ctx.actions.unsnooze, "Unsnoozed {what}")
+            return
+        from idqueue.domain.when import describe_when
+
+        until = describe_when(choice.until, self.ctx.clock(), calendar.timezone)
         await self._perform("Snooze", ids, lambda rid: self.ctx.actions.snooze(rid, choice.until),
-                            "Snoozed {what}" if choice.until else "Unsnoozed {what}")
+                            f"Snoozed {{what}} until {until}")
+
+    def action_unassign(self) -> None:
+        """Remove the assignee (the reverse of assign/take)."""
+        if self._need_actions() and self._targets():
+            self._simple("Unassign", self._targets(), self.ctx.actions.unassign, "Unassigned {what}")
+
+    def action_resume(self) -> None:
+        """Clear "pending": the SLA clock runs again (the reverse of pending)."""
+        if self._need_actions() and self._targets():
+            self._simple("Resume", self._targets(), self.ctx.actions.resume, "Resumed {what}: the SLA clock runs again")
+
+    def action_reopen(self) -> None:
+        """Reopen a closed request, or bring a backlogged one back (the reverse of close/backlog)."""
+        if self._need_actions() and self._targets():
+            self._simple("Reopen", self._targets(), self.ctx.actions.reopen, "Reopened {what}")
+
+    def action_unsnooze(self) -> None:
+        """Show a snoozed request in the queue again now (the reverse of snooze)."""
+        if self._need_actions() and self._targets():
+            self._simple("Unsnooze", self._targets(), self.ctx.actions.unsnooze, "Unsnoozed {what}")
+
+    @work(group="ui-action", exit_on_error=False)
+    async def _simple(self, verb: str, ids: list[str], call: Callable[[str], object], done: str) -> None:
+        if not await self._confirm_bulk(verb, ids):
+            return
+        self._advance(ids)
+        await self._perform(verb, ids, call, done)
+
+    def action_toggle_snoozed(self) -> None:
+        """Show only the snoozed requests (and when each comes back), or the queue again."""
+        q = self.query_state
+        self._apply_query(q.with_(only_snoozed=not q.only_snoozed), keep=False)
 
     def action_retry(self) -> None:
         """Retry the failed outbox actions of the request."""
@@ -782,6 +913,25 @@ class QueueScreen(Screen[None]):
         """Show a request in the queue (used by the dashboard): clears filters if it is hidden."""
         self._apply_query(QueueQuery(include_closed=True, sort=self.query_state.sort))
         self.table.go_to(request_id)
+
+
+@dataclass
+class _Undo:
+    """The last action, while it can still be undone.
+
+    Attributes:
+        what: what was done ("Closed REQ-12").
+        ids: the requests.
+        groups: its outbox groups (held until ``deadline``).
+        local: request id → local values before the action (snooze, priority override).
+        deadline: ``time.monotonic()`` after which it is sent and cannot be undone.
+    """
+
+    what: str
+    ids: list[str]
+    groups: list[str]
+    local: dict[str, Any]
+    deadline: float
 
 
 def _key_for(screen: QueueScreen, binding_id: str, default: str) -> str:

@@ -1,8 +1,7 @@
-"""Snooze until: 1 hour, tomorrow 9:00, next Monday 9:00, or a custom time."""
+"""Snooze until: 1 hour, tomorrow 9:00, next Monday 9:00, or a natural custom time (resolved as you type)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import ClassVar
@@ -17,8 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+from idqueue.config import CalendarConfig
+from idqueue.domain.when import EXAMPLES, describe_when, parse_when
 
 
 @dataclass(frozen=True)
@@ -26,22 +25,6 @@ class SnoozeChoice:
     """The chosen snooze end (None = unsnooze)."""
 
     until: datetime | None
-
-
-def parse_until(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
-    """``3h`` / ``2d`` / ``45m`` / ``1w``, ``YYYY-MM-DD`` (9:00) or ``YYYY-MM-DD HH:MM`` in the team's timezone."""
-    m = _RELATIVE.match(text)
-    if m:
-        return now + timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
-    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            parsed = datetime.strptime(text.strip(), fmt)  # noqa: DTZ007 - made aware just below
-        except ValueError:
-            continue
-        if fmt == "%Y-%m-%d":
-            parsed = parsed.replace(hour=9)
-        return parsed.replace(tzinfo=tz).astimezone(UTC)
-    return None
 
 
 def presets(now: datetime, tz: ZoneInfo) -> list[tuple[str, str, datetime]]:
@@ -68,27 +51,33 @@ class SnoozeScreen(ModalScreen[SnoozeChoice | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="snooze.cancel")]
 
-    def __init__(self, now: datetime, timezone: str, *, snoozed: bool = False) -> None:
+    def __init__(self, now: datetime, timezone: str, *, snoozed: bool = False,
+                 calendar: CalendarConfig | None = None) -> None:
         super().__init__(classes="modal")
         self.now = now
         self.tz = ZoneInfo(timezone)
         self.snoozed = snoozed
+        self.calendar = calendar or CalendarConfig(timezone=timezone)
         self._presets = presets(now, self.tz)
+        self.resolved: datetime | None = None
+        """The custom time as typed so far, resolved (None: not understood yet)."""
 
     def compose(self) -> ComposeResult:
         options = [Option(Text(label), id=key) for key, label, _ in self._presets]
-        options.append(Option(Text("Custom…"), id="custom"))
+        options.append(Option(Text("Custom… (3h, 2d, tomorrow, monday 9am, a date)"), id="custom"))
         if self.snoozed:
             options.append(Option(Text("Unsnooze (show it again now)"), id="clear"))
         with Vertical(classes="dialog dialog-small"):
             yield Label(Text("Snooze until"), classes="dialog-title")
             yield OptionList(*options, id="choices")
-            yield Input(placeholder="3h · 2d · 2026-03-20 · 2026-03-20 14:00", id="custom")
-            yield Label(Text("Snoozed requests leave your queue until then (only on this machine)."),
-                        classes="dialog-hint")
+            yield Input(placeholder=EXAMPLES, id="custom")
+            yield Label(Text(""), id="resolved", classes="dialog-hint")
+            yield Label(Text("Snoozed requests leave your queue until then (only on this machine); "
+                             "S lists them, Z brings one back."), classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#custom", Input).display = False
+        self.query_one("#resolved", Label).display = False
         self.query_one("#choices", OptionList).focus()
 
     @on(OptionList.OptionSelected)
@@ -96,6 +85,7 @@ class SnoozeScreen(ModalScreen[SnoozeChoice | None]):
         if event.option.id == "custom":
             field = self.query_one("#custom", Input)
             field.display = True
+            self.query_one("#resolved", Label).display = True
             field.focus()
             return
         if event.option.id == "clear":
@@ -104,13 +94,29 @@ class SnoozeScreen(ModalScreen[SnoozeChoice | None]):
         until = next(u for key, _, u in self._presets if key == event.option.id)
         self.dismiss(SnoozeChoice(until))
 
+    @on(Input.Changed, "#custom")
+    def _typed(self, event: Input.Changed) -> None:
+        """Show what the text means before it is confirmed."""
+        label = self.query_one("#resolved", Label)
+        if not event.value.strip():
+            self.resolved = None
+            label.update(Text(""))
+            return
+        try:
+            self.resolved = parse_when(event.value, self.now, self.calendar)
+        except ValueError as exc:
+            self.resolved = None
+            label.update(Text(f"✗ {exc}"))
+            return
+        label.update(Text(f"→ until {describe_when(self.resolved, self.now, self.calendar.timezone)} "
+                          "— Enter to snooze"))
+
     @on(Input.Submitted, "#custom")
     def _custom(self, event: Input.Submitted) -> None:
-        until = parse_until(event.value, self.now, self.tz)
-        if until is None or until <= self.now:
-            self.notify("Use 3h, 2d, 1w, YYYY-MM-DD or YYYY-MM-DD HH:MM (in the future).", severity="warning")
+        if self.resolved is None:
+            self.notify(f"Say when, in the future: {EXAMPLES}.", severity="warning", markup=False)
             return
-        self.dismiss(SnoozeChoice(until))
+        self.dismiss(SnoozeChoice(self.resolved))
 
     def action_cancel(self) -> None:
         """Close without snoozing."""

@@ -173,6 +173,10 @@ class LocalState(dict[str, Any]):
     """Local-only state of a request (snooze, priority override), merged over its items."""
 
 
+LOCAL_KEYS = ("snoozed_until", "priority_override", "priority_override_at")
+"""The local-only values the assembler reads (``local_state`` columns)."""
+
+
 # One encoder for every write: json.dumps with non-default options builds a new encoder on
 # every call (~40 % of a small value's encoding time, six values per request). Same options,
 # same output.
@@ -590,7 +594,7 @@ class Store:
                 lr = local_rows.get(item_id)
                 if lr is None:
                     continue
-                for key in ("snoozed_until", "priority_override"):
+                for key in LOCAL_KEYS:
                     if lr[key]:
                         local[key] = lr[key]
             request = assembler(items, events_of[n], local)
@@ -729,7 +733,7 @@ class Store:
             for item_id in request.item_ids:
                 conn.execute("INSERT OR IGNORE INTO local_state(item_id) VALUES (?)", (item_id,))
                 for key, value in values.items():
-                    if key not in ("snoozed_until", "priority_override", "seen_at"):
+                    if key not in (*LOCAL_KEYS, "seen_at"):
                         raise ValueError(key)
                     stored = _ts(value) if isinstance(value, datetime) else value
                     conn.execute(f"UPDATE local_state SET {key}=? WHERE item_id=?", (stored, item_id))  # noqa: S608
@@ -737,6 +741,40 @@ class Store:
                 conn.execute(
                     "UPDATE requests SET snoozed_until=? WHERE id=?", (_ts(values["snoozed_until"]), request.id)
                 )
+
+    def local_of(self, request_id: str) -> dict[str, Any]:
+        """A request's local-only values (:data:`LOCAL_KEYS`; None where unset), e.g. to undo a change."""
+        request = self.get_request(request_id)
+        values: dict[str, Any] = dict.fromkeys(LOCAL_KEYS)
+        if request is None:
+            return values
+        marks = ",".join("?" * len(request.item_ids))
+        rows = self.conn.execute(
+            f"SELECT {', '.join(LOCAL_KEYS)} FROM local_state WHERE item_id IN ({marks})",  # noqa: S608
+            list(request.item_ids),
+        ).fetchall()
+        for row in rows:
+            for key in LOCAL_KEYS:
+                if row[key] and values[key] is None:
+                    values[key] = parse_iso(row[key]) if key.endswith(("_until", "_at")) else row[key]
+        return values
+
+    def resolve_url(self, url: str) -> str | None:
+        """The request whose link (GitHub issue, Slack permalink) is ``url``, or None."""
+        text = url.strip().rstrip("/")
+        row = self.conn.execute(
+            "SELECT id FROM requests WHERE url = :u OR EXISTS (SELECT 1 FROM json_each(links) WHERE value = :u) "
+            "LIMIT 1",
+            {"u": text},
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def snoozed_count(self, now: datetime) -> int:
+        """How many open requests are snoozed past ``now`` (the header's "N snoozed")."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM requests WHERE is_open = 1 AND snoozed_until > ?", (iso_us(now),)
+        ).fetchone()
+        return int(row[0])
 
     def rebuild(self, request_id: str, assembler: Assembler) -> Request | None:
         """Re-assemble one request now (after a local change such as a priority override)."""

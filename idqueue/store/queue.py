@@ -51,6 +51,7 @@ SORTABLE = {
     "status": "status",
     "updated": "updated_at",
     "source": "source",
+    "snoozed": "COALESCE(snoozed_until, '9999')",
 }
 
 # Group-by (TUI): the group column is prepended to ORDER BY, so groups are contiguous runs of
@@ -89,7 +90,8 @@ class QueueQuery:
         search: full-text query (FTS5, prefix-matched words).
         age: an :data:`AGE_BUCKETS` label.
         sort: a :data:`SORTABLE` key or ``"rank"``; ``descending`` flips it.
-        show_snoozed: include requests snoozed until later than now.
+        show_snoozed: include requests snoozed until later than now (``include_closed`` does too).
+        only_snoozed: only the requests snoozed until later than now (the snoozed view).
         group: a :data:`GROUPABLE` key; rows are ordered by it first (not a filter).
     """
 
@@ -107,6 +109,7 @@ class QueueQuery:
     sort: str = "rank"
     descending: bool = False
     show_snoozed: bool = False
+    only_snoozed: bool = False
     ids: tuple[str, ...] = field(default=())
     group: str | None = None
 
@@ -135,6 +138,8 @@ class QueueQuery:
             parts.append(f"mine ({self.mine}) + unowned")
         if self.search:
             parts.append(f"search “{self.search}”")
+        if self.only_snoozed:
+            parts.append("snoozed only")
         if self.include_closed:
             parts.append("incl. closed")
         elif self.include_backlog:
@@ -196,7 +201,10 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
         if match:
             params["match"] = match
             clauses.append("seq IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH :match)")
-    if not query.show_snoozed:
+    if query.only_snoozed:
+        clauses.append("snoozed_until > :now")
+    elif not query.show_snoozed and not query.include_closed:
+        # "Everything" (history, `list --all`) includes snoozed requests; the live queue hides them.
         clauses.append("(snoozed_until IS NULL OR snoozed_until <= :now)")
     return " AND ".join(clauses) or "1=1", params
 

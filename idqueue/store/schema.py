@@ -185,6 +185,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE requests ADD COLUMN assignees TEXT NOT NULL DEFAULT '[]';
     """,
+    # Undo before sending: an action may be held in the outbox until ``hold_until`` (real UTC
+    # time) so the user can take it back; and the moment a priority override was set, so a new
+    # SLA policy applies from then on, never to the past.
+    """
+    ALTER TABLE outbox ADD COLUMN hold_until TEXT;
+    ALTER TABLE local_state ADD COLUMN priority_override_at TEXT;
+    """,
 ]
 
 

@@ -44,11 +44,20 @@ class FilterBar(Static):
         self.query_state = QueueQuery()
         self.total: int | None = None
         self.selected = 0
+        self.snoozed = 0
+        """Open requests snoozed until later (hidden from the queue unless in the snoozed view)."""
+        self.snoozed_key = "S"
 
     def show(self, query: QueueQuery, total: int | None, selected: int) -> None:
         """Redraw for a query, its row count and the multi-selection size."""
         self.query_state, self.total, self.selected = query, total, selected
         self._redraw()
+
+    def set_snoozed(self, count: int, key: str = "S") -> None:
+        """Show "N snoozed" next to the count (``key`` opens the snoozed view)."""
+        if (count, key) != (self.snoozed, self.snoozed_key):
+            self.snoozed, self.snoozed_key = count, key
+            self._redraw()
 
     def on_mount(self) -> None:
         self._redraw()
@@ -60,11 +69,14 @@ class FilterBar(Static):
         q = self.query_state
         text = Text(no_wrap=True, overflow="ellipsis")
         scope = "All requests" if q.include_closed else "Open + backlog" if q.include_backlog else "Open queue"
-        text.append(f" {scope}", self._style("label"))
+        text.append(f" {'Snoozed' if q.only_snoozed else scope}", self._style("label"))
         if self.total is not None:
             text.append(f"  {self.total:,} ", self._style("count"))
             text.append("request" if self.total == 1 else "requests")
-        filters = [f for f in q.describe() if not f.startswith("incl. ")]
+        if self.snoozed and not q.only_snoozed:
+            text.append(f" · {self.snoozed:,} snoozed", self._style("filter"))
+            text.append(f" ({self.snoozed_key} shows)", self._style("dim"))
+        filters = [f for f in q.describe() if not f.startswith("incl. ") and f != "snoozed only"]
         text.append("  │  ", self._style("dim"))
         if filters:
             text.append("Filters: ", self._style("dim"))

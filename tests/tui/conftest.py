@@ -71,12 +71,13 @@ AppFactory = Callable[..., IdqueueApp]
 @pytest.fixture
 def make_app(synced_month: SyncedMonth, month_db: Path) -> AppFactory:
     """Build the app on the synced month: frozen clock, no polling, nothing sent (the outbox
-    dispatcher is off unless ``dispatch=True``), so keys can be checked against the outbox."""
+    dispatcher is off unless ``dispatch=True``), so keys can be checked against the outbox.
+    Actions are not held for undo unless a test passes ``undo_seconds``."""
 
     def build(*, keymap: dict[str, str] | None = None, dispatch: bool = False, live: bool = False,
               settings: Settings | None = None, **ui: Any) -> IdqueueApp:
         base = settings or synced_month.settings
-        ui_cfg = base.ui.model_copy(update={"keymap": keymap or {}, **ui})
+        ui_cfg = base.ui.model_copy(update={"keymap": keymap or {}, "undo_seconds": 0.0, **ui})
         cfg = base.model_copy(update={"db": month_db, "ui": ui_cfg})
         store = Store.open(month_db, key_prefix=cfg.ui.key_prefix)
         app = IdqueueApp.build(cfg, store=store, sandbox=True, live=live)

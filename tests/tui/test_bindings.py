@@ -195,7 +195,7 @@ async def test_priority_override(make_app: Any) -> None:
         await ready(pilot)
         rid, _ = await cursor_request(pilot)
         picker = await press_until(pilot, "P", ChoiceScreen)
-        picker.query_one("#choices").highlighted = 3
+        picker.query_one("#choices").highlighted = 4  # automatic, P1, P2, P3, P4
         await pilot.press("enter")
         await wait_for(pilot, lambda: (app.ctx.store.get_request(rid) or None) is not None
                        and app.ctx.store.get_request(rid).priority == "P4", what="override stored")
