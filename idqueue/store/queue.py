@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from idqueue.domain.models import Request, iso
+from idqueue.domain.query import SearchSpec, parse_search
 
 if TYPE_CHECKING:
     from idqueue.store.db import Store
@@ -33,9 +34,16 @@ _BUCKET_SQL = (
     "ELSE 2 END"
 )
 
-# Default order (DESIGN.md): breached first, then at-risk by time left, then priority, then age.
+# The urgent lane: open P1 requests not waiting on the requester lead the queue whatever their
+# clock says (a production outage filed overnight has a paused business-hour clock and would
+# otherwise sort as "ok" below at-risk P4s). The shipped priority rules make every request that
+# says it impacts production P1, so production impact leads too.
+_URGENT_SQL = "CASE WHEN priority_rank = 1 AND is_open = 1 AND status != 'pending' THEN 0 ELSE 1 END"
+
+# Default order: the urgent lane, then breached, then at-risk by time left, then priority, then age.
 RANK_ORDER = (
-    f"{_BUCKET_SQL}, CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END, priority_rank, created_at, seq"
+    f"{_URGENT_SQL}, {_BUCKET_SQL}, CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END, priority_rank, "
+    "created_at, seq"
 )
 
 SORTABLE = {
@@ -91,6 +99,10 @@ class QueueQuery:
         sort: a :data:`SORTABLE` key or ``"rank"``; ``descending`` flips it.
         show_snoozed: include requests snoozed until later than now.
         group: a :data:`GROUPABLE` key; rows are ordered by it first (not a filter).
+        spec: the parsed ``search`` (:func:`idqueue.domain.query.parse_search` with the team's
+            context); None parses ``search`` without one.
+        view: the name of the saved view in use ("" for none).
+        view_spec: the saved view's parsed query, ANDed with everything else.
     """
 
     include_closed: bool = False
@@ -109,6 +121,9 @@ class QueueQuery:
     show_snoozed: bool = False
     ids: tuple[str, ...] = field(default=())
     group: str | None = None
+    spec: SearchSpec | None = None
+    view: str = ""
+    view_spec: SearchSpec | None = None
 
     def with_(self, **changes: Any) -> QueueQuery:
         """A copy with some fields changed."""
@@ -117,6 +132,8 @@ class QueueQuery:
     def describe(self) -> list[str]:
         """Human descriptions of the active filters (for the header)."""
         parts: list[str] = []
+        if self.view:
+            parts.append(f"view {self.view}")
         if self.priorities:
             parts.append("priority " + "/".join(self.priorities))
         if self.sla_states:
@@ -148,6 +165,14 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{w}"*' for w in words[:12])
 
 
+def _specs(query: QueueQuery) -> list[SearchSpec]:
+    specs = [query.view_spec] if query.view_spec else []
+    search = query.spec if query.spec is not None else parse_search(query.search) if query.search.strip() else None
+    if search:
+        specs.append(search)
+    return specs
+
+
 def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {"now": _now_text(now)}
@@ -155,8 +180,13 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
         marks = ",".join(f":id{i}" for i in range(len(query.ids)))
         clauses.append(f"id IN ({marks})")
         params.update({f"id{i}": v for i, v in enumerate(query.ids)})
+    specs = _specs(query)
+    # A reference, a status or is:open/is:closed in the search decides the scope itself.
+    scoped = any(s.reference or s.statuses or s.open_state for s in specs)
     if query.statuses:
         clauses.append(_in("status", query.statuses, params))
+    elif scoped:
+        clauses.append("status != 'deleted'")
     elif query.include_closed:
         clauses.append("status != 'deleted'")
     elif query.include_backlog:
@@ -168,16 +198,9 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
     if query.priorities:
         clauses.append(_in("priority", query.priorities, params))
     if query.sources:
-        srcs = set(query.sources)
-        if "github" in srcs or "slack" in srcs:
-            srcs.add("both")
-        clauses.append(_in("source", tuple(sorted(srcs)), params))
+        clauses.append(_in("source", _with_both(query.sources), params))
     if query.assignees:
-        named = tuple(a for a in query.assignees if a)
-        parts = [_in("assignee", named, params)] if named else []
-        if "" in query.assignees:
-            parts.append("assignee IS NULL")
-        clauses.append("(" + " OR ".join(parts) + ")")
+        clauses.append(_assignee_clause(query.assignees, params))
     if query.mine:
         params["mine"] = query.mine
         clauses.append("(assignee IS NULL OR assignee = :mine)")
@@ -191,14 +214,69 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
         if lower is not None:
             params["age_lower"] = lower
             clauses.append("created_at <= :age_lower")
-    if query.search.strip():
-        match = fts_query(query.search)
-        if match:
-            params["match"] = match
-            clauses.append("seq IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH :match)")
-    if not query.show_snoozed:
+    for spec in specs:
+        clauses.extend(_spec_clauses(spec, params))
+    if not query.show_snoozed and not any(s.reference for s in specs):
         clauses.append("(snoozed_until IS NULL OR snoozed_until <= :now)")
     return " AND ".join(clauses) or "1=1", params
+
+
+_FTS_SEQS = "SELECT rowid FROM requests_fts WHERE requests_fts MATCH {}"
+
+
+def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
+    """WHERE clauses of a parsed search; each one is answered from an index or the FTS table."""
+    clauses: list[str] = []
+    ref = spec.reference
+    if ref:
+        ors = []
+        if ref.ids:
+            ors.append(_in("id", ref.ids, params))
+            ors.append(f"id IN (SELECT request_id FROM aliases WHERE {_in('alias', ref.ids, params)})")
+        if ref.keys:
+            ors.append(_in("key", ref.keys, params))
+        if ref.seqs:
+            ors.append(f"seq IN ({','.join(_bind(params, n) for n in ref.seqs)})")
+        clauses.append("(" + " OR ".join(ors) + ")")
+    match = fts_query(" ".join(spec.words))
+    if match:
+        clauses.append(f"seq IN ({_FTS_SEQS.format(_bind(params, match))})")
+    for word, keys in spec.name_words:
+        # The word in the text, or a request assigned to the member it names (is_open IN (0,1)
+        # lets the assignee lookup use the (is_open, assignee) index).
+        fts = _FTS_SEQS.format(_bind(params, fts_query(word) or '""'))
+        by_assignee = f"SELECT seq FROM requests WHERE is_open IN (0,1) AND {_in('assignee', keys, params)}"
+        clauses.append(f"seq IN ({fts} UNION ALL {by_assignee})")
+    if spec.open_state == "open":
+        clauses.append("is_open = 1")
+    elif spec.open_state == "closed":
+        clauses.append("is_open = 0")
+    for column, values in (("type", spec.types), ("priority", spec.priorities), ("status", spec.statuses)):
+        if values:
+            clauses.append(_in(column, values, params))
+    if spec.sources:
+        clauses.append(_in("source", _with_both(spec.sources), params))
+    if spec.assignees:
+        clauses.append(_assignee_clause(spec.assignees, params))
+    if spec.sla_states:
+        clauses.append(f"({SLA_STATE_SQL}) IN ({','.join(_bind(params, s) for s in spec.sla_states)})")
+    return clauses
+
+
+def _with_both(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """A request with both homes has ``source = 'both'``: it matches either system."""
+    wanted = set(sources)
+    if wanted & {"github", "slack"}:
+        wanted.add("both")
+    return tuple(sorted(wanted))
+
+
+def _assignee_clause(assignees: tuple[str, ...], params: dict[str, Any]) -> str:
+    named = tuple(a for a in assignees if a)
+    parts = [_in("assignee", named, params)] if named else []
+    if "" in assignees:
+        parts.append("assignee IS NULL")
+    return "(" + " OR ".join(parts) + ")"
 
 
 def _now_text(now: datetime) -> str:
