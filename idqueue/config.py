@@ -360,6 +360,14 @@ class SlaPolicy(BaseModel):
     """The 48-hour triage rule runs on the wall clock."""
     first_response_calendar: Literal["business", "24x7"] = "business"
     """Which calendar the first-response clock uses."""
+    calendar: Literal["business", "24x7"] | None = None
+    """Shorthand for both clocks: ``calendar = "24x7"`` makes an urgent policy count every hour,
+    nights and weekends included (it wins over the two settings above)."""
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.calendar is not None:
+            self.first_response_calendar = self.calendar
+            self.resolution_calendar = self.calendar
 
 
 def _default_policies() -> list[SlaPolicy]:
@@ -445,6 +453,15 @@ class SurveyConfig(BaseModel):
     """CSAT goal in percent."""
 
 
+class SavedView(BaseModel):
+    """A named search shown as a tab in the TUI and usable as ``idqueue list --view NAME``."""
+
+    name: str = Field(min_length=1)
+    """Tab label and ``--view`` name (case-insensitive)."""
+    query: str = ""
+    """A search in the queue's search language, e.g. ``"is:mine is:open"`` or ``"priority:p1,p2 source:slack"``."""
+
+
 class UiConfig(BaseModel):
     """TUI preferences."""
 
@@ -492,6 +509,8 @@ class Settings(BaseSettings):
     automation: AutomationConfig = Field(default_factory=AutomationConfig)
     survey: SurveyConfig = Field(default_factory=SurveyConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
+    views: list[SavedView] = Field(default_factory=list)
+    """Saved views (``[[views]]`` tables with ``name`` and ``query``), in tab order."""
     history_months: int = 13
     """How far back closed items are backfilled for metrics."""
     sandbox: bool = False

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shlex
+import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -329,18 +336,36 @@ def doctor(ctx: Context) -> None:
 @click.option("--empty", is_flag=True, help="Start the emulators without the seeded month.")
 @click.option("--profile", type=click.Choice(["internal", "non_marketplace"]), default="internal",
               help="Slack rate-limit profile.")
-def sandbox(empty: bool, profile: str) -> None:
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the variables to this dotenv file (removed when the sandbox stops).")
+@click.option("--print-env", is_flag=True,
+              help='Start the sandbox in the background and print only shell lines: eval "$(idqueue sandbox --print-env)".')
+def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool) -> None:
     """Run the loopback Slack/GitHub emulators in the foreground.
 
-    Prints the IDQUEUE_* variables that point a second shell at them.
+    Prints the IDQUEUE_* variables (shell-quoted ``export`` lines) that point a second shell
+    at them, with a database of its own (the sandbox's temporary folder) so your real one is
+    never touched. ``--print-env`` runs the sandbox in the background instead and prints only
+    lines a shell can ``eval``.
     """
+    if print_env:
+        _sandbox_in_background(empty=empty, profile=profile)
+        return
     from idqueue.sandbox.runner import Sandbox
 
+    # ``kill PID`` (SIGTERM) must stop the emulators and remove the files like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     sb = Sandbox.start(seed=not empty, slack_profile=profile)
+    folder = Path(tempfile.mkdtemp(prefix="idqueue-sandbox-"))
     try:
-        click.echo("# idqueue sandbox is running; in another shell:")
-        for key, value in sb.env().items():
-            click.echo(f"export {key}={value}")
+        env = {**sb.env(), "IDQUEUE_DB": str(folder / "sandbox.db")}
+        if env_file is not None:
+            write_env_file(env_file, env)
+        click.echo("# idqueue sandbox is running; in another shell paste these lines, or run")
+        click.echo("# eval \"$(idqueue sandbox --print-env)\" there instead of this command.")
+        for line in export_lines(env):
+            click.echo(line)
+        click.echo("# Then: idqueue sync --once && idqueue list   (or just: idqueue)")
         click.echo("# Ctrl-C stops it.")
         while True:
             time.sleep(3600)
@@ -348,6 +373,63 @@ def sandbox(empty: bool, profile: str) -> None:
         pass
     finally:
         sb.stop()
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def export_lines(env: dict[str, str]) -> list[str]:
+    """``export KEY=VALUE`` lines with every value quoted for POSIX shells (JSON included)."""
+    return [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """Write a dotenv file (``KEY='value'``; ``set -a; . FILE`` reads it too), atomically, mode 0600."""
+    text = "".join(f"{key}={shlex.quote(value)}\n" for key, value in env.items())
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(partial, path)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables of a file written by :func:`write_env_file`."""
+    env: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            env[key.strip()] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def _sandbox_in_background(*, empty: bool, profile: str, timeout: float = 60.0) -> None:
+    """Start ``idqueue sandbox --env-file …`` detached, wait for its variables, print them."""
+    folder = Path(tempfile.mkdtemp(prefix="idqueue-sandbox-env-"))
+    env_file = folder / "sandbox.env"
+    args = [sys.executable, "-m", "idqueue", "sandbox", "--env-file", str(env_file), "--profile", profile]
+    if empty:
+        args.append("--empty")
+    child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # noqa: S603
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not env_file.exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            shutil.rmtree(folder, ignore_errors=True)
+            raise CliError("the sandbox did not start (run `idqueue sandbox` to see why)")
+        time.sleep(0.05)
+    env = read_env_file(env_file)
+    shutil.rmtree(folder, ignore_errors=True)  # the variables are printed; the child's unlink is a no-op
+    for line in export_lines(env):
+        click.echo(line)
+    # A plain shell variable (not exported, not IDQUEUE_*): the config never sees it.
+    click.echo(f"idqueue_sandbox_pid={child.pid}")
+    click.echo(f"# idqueue sandbox runs in the background; stop it with: kill {child.pid}  (or kill $idqueue_sandbox_pid)")
 
 
 COMMANDS = [sync, list_cmd, show, doctor, sandbox]
