@@ -414,7 +414,7 @@ def _sandbox_in_background(*, empty: bool, profile: str, timeout: float = 60.0) 
     args = [sys.executable, "-m", "idqueue", "sandbox", "--env-file", str(env_file), "--profile", profile]
     if empty:
         args.append("--empty")
-    child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # noqa: S603
+    child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
     while not env_file.exists():

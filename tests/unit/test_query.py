@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from test_store import NOW, apply, gh_item, slack_item
 
 from idqueue.domain.models import Person
 from idqueue.domain.query import (
@@ -19,7 +20,6 @@ from idqueue.domain.query import (
 )
 from idqueue.store.db import Store
 from idqueue.store.queue import QueueQuery, fetch_window
-from test_store import NOW, apply, gh_item, slack_item
 
 CTX = SearchContext(
     members=(Member("ana", ("ana", "ana reyes", "ana-reyes", "reyes")), Member("ben", ("ben", "ben okafor", "okafor"))),

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_sla import CFG, ny, make_request
+from test_sla import CFG, make_request, ny
 
 from idqueue.config import SlaConfig, SlaPolicy
 from idqueue.domain.sla import compute_sla
