@@ -23,6 +23,7 @@ import click
 
 from idqueue.cli import CliError, Context, pass_ctx
 from idqueue.clock import now as clock_now
+from idqueue.commands.output import check_line, fail_usage, format_time
 from idqueue.domain.models import Request, iso
 from idqueue.safety import one_line, redact, sanitize_terminal
 from idqueue.store.queue import json_item
@@ -166,13 +167,17 @@ STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "clo
 
 @click.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array (the documented contract).")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES), help="Only this status (repeatable).")
-@click.option("--type", "types", multiple=True, help="Only this request type (repeatable).")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help=f"Only this status, any case (repeatable): {', '.join(STATUS_CHOICES)}.")
+@click.option("--type", "types", multiple=True, help="Only this request type, any case (repeatable).")
 @click.option("--source", "sources", multiple=True, type=click.Choice(["github", "slack"]), help="Only this source.")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed, backlog and resolved requests.")
 @click.option("--mine", is_flag=True, help="Only requests assigned to you (settings `me`) or unassigned.")
-@click.option("--search", default="", help="Full-text search in titles, bodies and intake fields.")
+@click.option("--search", default="", help="A search as in the TUI: words, REQ-44, #35, a URL or permalink, "
+              "qualifiers (type: priority: assignee: source: status: is:breached is:mine is:open …).")
+@click.option("--view", "view_name", default=None, metavar="NAME", help="A saved view from the config ([[views]]).")
 @click.option("--limit", type=int, default=None, help="At most this many rows.")
+@click.option("--utc", is_flag=True, help="Times in UTC instead of the team's zone (text output).")
 @pass_ctx
 def list_cmd(
     ctx: Context,
@@ -183,52 +188,120 @@ def list_cmd(
     include_closed: bool,
     mine: bool,
     search: str,
+    view_name: str | None,
     limit: int | None,
+    utc: bool,
 ) -> None:
-    """List requests in queue order (breached first, then at-risk, priority, age)."""
-    from idqueue.store.queue import QueueQuery, fetch_window
+    """List requests in queue order (open P1s first, then breached, at-risk, priority, age)."""
+    from idqueue.store.queue import fetch_window
 
     now = clock_now(ctx.settings)
     if mine and not ctx.settings.me:
         raise CliError("--mine needs `me` set in the config (your roster key)")
-    query = QueueQuery(
-        include_closed=include_closed,
-        statuses=statuses,
-        types=types,
-        sources=sources,
-        mine=ctx.settings.me if mine else None,
-        search=search,
-    )
+    query = _list_query(ctx, statuses=statuses, types=types, sources=sources, include_closed=include_closed,
+                        mine=mine, search=search, view_name=view_name)
     requests = fetch_window(ctx.store, query, now=now, offset=0, limit=limit or -1)
     if as_json:
         click.echo(json.dumps([request_json(r, ctx, now) for r in requests], ensure_ascii=False, indent=1))
         return
+    if ctx.settings.sandbox:
+        click.echo("SANDBOX — loopback emulators, not real Slack/GitHub", err=True)
     if not requests:
         click.echo("No requests match.")
         return
+    _print_list(ctx, requests, now)
+
+
+def _list_query(ctx: Context, *, statuses: tuple[str, ...], types: tuple[str, ...], sources: tuple[str, ...],
+                include_closed: bool, mine: bool, search: str, view_name: str | None) -> Any:
+    """The queue query of ``list``'s options; a bad value exits 2 with one line naming the valid ones."""
+    from idqueue.domain.query import SearchContext, SearchError, parse_search
+    from idqueue.store.queue import QueueQuery, known_types
+
+    settings = ctx.settings
+    search_ctx = SearchContext.from_settings(settings)
+    statuses = tuple(_pick("--status", v, STATUS_CHOICES) for v in statuses)
+    if types:
+        valid = list(dict.fromkeys([*search_ctx.types, *known_types(ctx.store)]))
+        types = tuple(_pick("--type", v, valid) for v in types)
+    view = None
+    if view_name is not None:
+        view = next((v for v in settings.views if v.name.casefold() == view_name.casefold()), None)
+        if view is None:
+            names = ", ".join(v.name for v in settings.views) or "none configured ([[views]] in config.toml)"
+            fail_usage(f"no view {view_name!r}; views: {names}")
+    view_spec = spec = None
+    try:
+        if view is not None:
+            view_spec = parse_search(view.query, search_ctx)
+    except SearchError as exc:
+        fail_usage(f"view {view_name!r} in the config: {exc}")
+    try:
+        spec = parse_search(search, search_ctx) if search.strip() else None
+    except SearchError as exc:
+        fail_usage(str(exc))
+    return QueueQuery(
+        include_closed=include_closed, statuses=statuses, types=types, sources=sources,
+        mine=settings.me if mine else None, search=search, spec=spec,
+        view=view.name if view else "", view_spec=view_spec,
+    )
+
+
+def _pick(option: str, value: str, valid: list[str]) -> str:
+    """The valid value equal to ``value`` ignoring case, or exit 2 listing them."""
+    for candidate in valid:
+        if candidate.casefold() == value.strip().casefold():
+            return candidate
+    fail_usage(f"{option} {value!r} is not one of: {', '.join(valid)}")
+
+
+def _print_list(ctx: Context, requests: list[Request], now: datetime) -> None:
+    """The text table: a header row, then one line per request with its source and outbox marks."""
+    from idqueue.domain.sla import describe_remaining
+    from idqueue.widgets.rows import SOURCE_ICONS
+
+    pending = _pending_marks(ctx, [r.id for r in requests])
+    click.echo(f"{'KEY':<9} {'PRI':<3} {'SLA':<18} {'TYPE':<22} {'STATUS':<12} {'ASSIGNEE':<10} "
+               f"{'SRC':<4} {'OUT':<3} TITLE")
     for r in requests:
         remaining = live_remaining(r, ctx, now)
         sla = r.sla.state.replace("_", "-")
         if remaining is not None and r.sla.state in ("ok", "at_risk", "breached"):
-            from idqueue.domain.sla import describe_remaining
-
             sla = f"{sla} {describe_remaining(remaining)}"
+        source = SOURCE_ICONS["both" if len(r.sources) > 1 else r.source.value]
         click.echo(
             f"{r.key:<9} {r.priority:<3} {sla:<18} {one_line(r.type, 22):<22} {r.status.value:<12} "
-            f"{one_line(r.assignee or '-', 10):<10} {one_line(r.title, 70)}"
+            f"{one_line(r.assignee or '-', 10):<10} {source:<4} {pending.get(r.id, '-'):<3} {one_line(r.title, 70)}"
         )
+
+
+def _pending_marks(ctx: Context, ids: list[str]) -> dict[str, str]:
+    """``↑2`` (queued write-backs) or ``!1`` (failed) per request, as the TUI marks rows."""
+    from idqueue.clock import clock_for
+    from idqueue.outbox.service import Actions
+    from idqueue.widgets.rows import outbox_lookup
+
+    try:
+        lookup = outbox_lookup(Actions(ctx.store, ctx.settings, clock=clock_for(ctx.settings)))
+        infos = lookup(ids)
+    except Exception:  # the list must print even when the outbox cannot be read
+        return {}
+    return {rid: f"!{i.failed}" if i.failed else f"↑{i.queued}" for rid, i in infos.items() if i.total}
 
 
 @click.command()
 @click.argument("request_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (request, fields, timeline).")
+@click.option("--utc", is_flag=True, help="Times in UTC instead of the team's zone (text output).")
 @pass_ctx
-def show(ctx: Context, request_id: str, as_json: bool) -> None:
+def show(ctx: Context, request_id: str, as_json: bool, utc: bool) -> None:
     """Show one request: fields, parsed intake fields, why its type/priority, SLA, timeline.
 
-    REQUEST_ID is gh:OWNER/REPO#N, slack:CHANNEL/TS, or the short key (REQ-12).
+    REQUEST_ID is gh:OWNER/REPO#N, slack:CHANNEL/TS, the short key (REQ-12), its number, a
+    GitHub issue URL or a Slack permalink. Times are in the team's zone (``--utc``: UTC);
+    ``--json`` always gives ISO 8601 UTC.
     """
-    request = ctx.store.get_request(request_id)
+    request = ctx.store.get_request(request_id) or _by_reference(ctx, request_id)
     if request is None:
         raise CliError(f"no request {request_id!r} (try `idqueue list`)")
     now = clock_now(ctx.settings)
@@ -254,6 +327,11 @@ def show(ctx: Context, request_id: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=1))
         return
     s = sanitize_terminal
+    tz = ctx.settings.sla.calendar.timezone
+
+    def at(value: datetime | None) -> str:
+        return format_time(value, tz, utc=utc)
+
     click.echo(f"{request.key}  {request.id}")
     click.echo(f"  {one_line(request.title)}")
     click.echo(f"  status    {request.status.value} ({request.status_reason})")
@@ -262,14 +340,14 @@ def show(ctx: Context, request_id: str, as_json: bool) -> None:
     remaining = live_remaining(request, ctx, now)
     click.echo(f"  SLA       {request.sla.state} — {one_line(request.sla.reason)}")
     if request.sla.first_response_due:
-        click.echo(f"            first response due {iso(request.sla.first_response_due)}")
+        click.echo(f"            first response due {at(request.sla.first_response_due)}")
     if request.sla.resolution_due:
-        click.echo(f"            resolution due {iso(request.sla.resolution_due)}")
+        click.echo(f"            resolution due {at(request.sla.resolution_due)}")
     if remaining is not None:
         click.echo(f"            remaining {remaining / 3600:.1f} business h")
     click.echo(f"  requester {one_line(request.requester.name if request.requester else '-')}")
     click.echo(f"  assignee  {one_line(request.assignee or '-')}")
-    click.echo(f"  created   {iso(request.created_at)}   first response {iso(request.first_response_at) or '-'}")
+    click.echo(f"  created   {at(request.created_at)}   first response {at(request.first_response_at)}")
     if request.labels:
         click.echo(f"  labels    {one_line(', '.join(request.labels))}")
     for name, url in request.links.items():
@@ -285,7 +363,17 @@ def show(ctx: Context, request_id: str, as_json: bool) -> None:
     for e in timeline:
         who = one_line(e.actor_name or e.actor_id or "?", 24)
         text = one_line(e.body, 100)
-        click.echo(f"  {iso(e.at)}  {e.source.value:<6} {e.kind.value:<10} {who:<24} {text}")
+        click.echo(f"  {at(e.at)}  {e.source.value:<6} {e.kind.value:<10} {who:<24} {text}")
+
+
+def _by_reference(ctx: Context, text: str) -> Request | None:
+    """The request a number, URL or permalink names (as the TUI's go-to prompt reads it)."""
+    from idqueue.domain.query import SearchContext, parse_reference
+    from idqueue.store.queue import find_reference
+
+    ref = parse_reference(text, SearchContext.from_settings(ctx.settings))
+    found = find_reference(ctx.store, ref) if ref else []
+    return ctx.store.get_request(found[0]) if found else None
 
 
 @click.command()
@@ -327,9 +415,33 @@ def doctor(ctx: Context) -> None:
         finally:
             source.close()
         click.echo(f"{label:<12} ok")
-        for key, value in facts.items():
-            click.echo(f"  {key:<10} {sanitize_terminal(redact(str(value)), keep_newlines=False)}")
+        print_facts(facts)
+    ok &= _extra_checks(settings)
     sys.exit(0 if ok else 1)
+
+
+def print_facts(facts: dict[str, Any], *, indent: int = 2) -> None:
+    """A source's doctor facts as readable lines: nested maps one line per entry, no reprs."""
+    for key, value in facts.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            click.echo(f"{' ' * indent}{sanitize_terminal(key, keep_newlines=False)}")
+            for name, sub in value.items():
+                check_line(str(name), sub, indent=indent + 2, width=20)
+        else:
+            check_line(key, value, indent=indent, width=10)
+
+
+def _extra_checks(settings: Any) -> bool:
+    """The backlog repo and the Slack app-level token (write-back and live updates)."""
+    from idqueue.sources.checks import check_app_token, check_backlog_repo
+
+    ok = True
+    for label, check in (("github", check_backlog_repo(settings)), ("slack", check_app_token(settings))):
+        if check is None:
+            continue
+        ok &= check.ok
+        check_line(f"{label} {check.name}", ("ok: " if check.ok else "FAILED: ") + check.detail, width=20)
+    return ok
 
 
 @click.command()

@@ -100,11 +100,14 @@ class Reference:
         ids: request or source item ids (``gh:o/r#35``, ``slack:C1/1712.0001``).
         keys: short keys, upper-cased (``REQ-44``).
         seqs: key numbers (``44`` for ``REQ-44``).
+        issue_first: when both match, the GitHub issue is meant before the key number
+            (``#44`` reads as an issue number, ``44`` as a key number).
     """
 
     ids: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     seqs: tuple[int, ...] = ()
+    issue_first: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.ids or self.keys or self.seqs)
@@ -158,7 +161,8 @@ def parse_reference(text: str, ctx: SearchContext = SearchContext()) -> Referenc
     m = _NUMBER.match(token)
     if m:
         n = int(m["n"])
-        return Reference(ids=tuple(f"gh:{repo}#{n}" for repo in ctx.repos), seqs=(n,))
+        return Reference(ids=tuple(f"gh:{repo}#{n}" for repo in ctx.repos), seqs=(n,),
+                         issue_first=token.startswith("#"))
     return Reference()
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from idqueue.domain.models import Request, iso
-from idqueue.domain.query import SearchSpec, parse_search
+from idqueue.domain.query import Reference, SearchSpec, parse_search
 
 if TYPE_CHECKING:
     from idqueue.store.db import Store
@@ -411,6 +411,30 @@ def group_counts(store: Store, query: QueueQuery, *, now: datetime) -> list[tupl
         f"GROUP BY g ORDER BY MIN({order})"
     )
     return [(str(row[0]), int(row[1])) for row in store.conn.execute(sql, params)]
+
+
+def find_reference(store: Store, reference: Reference) -> list[str]:
+    """Ids of the requests a reference names (the go-to prompt), the likeliest first.
+
+    Closed, backlogged and snoozed requests are found too; deleted ones are not.
+    """
+    if not reference:
+        return []
+    params: dict[str, Any] = {}
+    (clause,) = _spec_clauses(SearchSpec(reference=reference), params)
+    seqs = ",".join(str(int(n)) for n in reference.seqs) or "NULL"
+    first = 1 if reference.issue_first else 0
+    sql = (
+        f"SELECT id FROM requests WHERE {clause} AND status != 'deleted' "  # noqa: S608
+        f"ORDER BY CASE WHEN seq IN ({seqs}) THEN {first} ELSE {1 - first} END, seq"
+    )
+    return [str(row[0]) for row in store.conn.execute(sql, params)]
+
+
+def known_types(store: Store) -> list[str]:
+    """Every request type stored (read from the ``(is_open, type)`` index)."""
+    sql = "SELECT DISTINCT type FROM requests WHERE is_open IN (0,1) ORDER BY type"
+    return [str(row[0]) for row in store.conn.execute(sql)]
 
 
 def open_load(store: Store) -> dict[str, int]:

@@ -31,7 +31,7 @@ CTX = SearchContext(
 
 def test_references_by_key_number_url_and_permalink() -> None:
     assert parse_reference("req-44") == Reference(keys=("REQ-44",))
-    assert parse_reference("#35", CTX) == Reference(ids=("gh:va/support#35",), seqs=(35,))
+    assert parse_reference("#35", CTX) == Reference(ids=("gh:va/support#35",), seqs=(35,), issue_first=True)
     assert parse_reference("44", CTX) == Reference(ids=("gh:va/support#44",), seqs=(44,))
     assert parse_reference("https://github.com/va/support/issues/12") == Reference(ids=("gh:va/support#12",))
     link = "https://x.slack.com/archives/C1/p1712345678000100"
