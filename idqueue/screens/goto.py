@@ -38,7 +38,7 @@ class GoToScreen(ModalScreen[str | None]):
             yield Label(Text("Go to request"), classes="dialog-title")
             yield Input(placeholder="REQ-44 · 44 · #35 · GitHub URL · Slack permalink", id="goto")
             yield Label(Text(""), classes="dialog-warning", id="goto-error")
-            yield Label(Text("Enter jumps · Esc cancels · closed requests are found too"), classes="dialog-hint")
+            yield Label(Text("Enter jumps · Esc cancels · finds closed ones too"), classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#goto-error", Label).display = False

@@ -79,7 +79,7 @@ class QueueScreen(Screen[None]):
         Binding("P", "priority", "Priority", id="queue.priority"),
         Binding("z", "snooze", "Snooze", id="queue.snooze"),
         Binding("slash", "search", "Search", id="queue.search"),
-        Binding("colon", "go_to_prompt", "Go to", id="queue.goto"),
+        Binding("colon", "go_to_prompt", "Go to", show=False, id="queue.goto"),
         Binding("right_square_bracket", "next_view", "Next view", show=False, id="queue.next_view"),
         Binding("left_square_bracket", "previous_view", "Previous view", show=False, id="queue.previous_view"),
         Binding("n", "jump_new", "Newest arrival", show=False, id="queue.jump_new"),
