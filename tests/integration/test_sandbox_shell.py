@@ -33,7 +33,8 @@ def test_eval_print_env_then_sync_and_list_in_bash(tmp_path: Path) -> None:
     script = """
 set -u
 eval "$(idqueue sandbox --print-env)" || exit 90
-trap 'kill $idqueue_sandbox_pid' EXIT
+stop() { kill "$idqueue_sandbox_pid"; while kill -0 "$idqueue_sandbox_pid" 2>/dev/null; do sleep 0.05; done; }
+trap stop EXIT
 idqueue sync --once --quiet >/dev/null || exit 91
 idqueue list --limit 3 || exit 92
 idqueue list --json > list.json || exit 93
