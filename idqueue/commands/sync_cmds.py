@@ -399,16 +399,19 @@ def doctor(ctx: Context) -> None:
         click.echo("sources      none configured (IDQUEUE_GITHUB_TOKEN/REPOS, IDQUEUE_SLACK_TOKEN/CHANNELS)")
         ok = False
     quiet_library_logs()
+    failed: set[str] = set()
     for source in sources:
         label = source.kind.value
         try:
             facts = source.check()
         except SourceError as exc:
             ok = False
+            failed.add(label)
             click.echo(f"{label:<12} FAILED: {sanitize_terminal(redact(exc.title), keep_newlines=False)}")
             continue
         except Exception as exc:  # a bug must not hide the other checks behind a traceback
             ok = False
+            failed.add(label)
             what = redact(f"unexpected error: {type(exc).__name__}: {exc}")
             click.echo(f"{label:<12} FAILED: {one_line(what, 200)}")
             continue
@@ -416,7 +419,7 @@ def doctor(ctx: Context) -> None:
             source.close()
         click.echo(f"{label:<12} ok")
         print_facts(facts)
-    ok &= _extra_checks(settings)
+    ok &= _extra_checks(settings, skip_github="github" in failed)
     sys.exit(0 if ok else 1)
 
 
@@ -431,12 +434,17 @@ def print_facts(facts: dict[str, Any], *, indent: int = 2) -> None:
             check_line(key, value, indent=indent, width=10)
 
 
-def _extra_checks(settings: Any) -> bool:
-    """The backlog repo and the Slack app-level token (write-back and live updates)."""
+def _extra_checks(settings: Any, *, skip_github: bool = False) -> bool:
+    """The backlog repo and the Slack app-level token (write-back and live updates).
+
+    The backlog repo is not checked when the GitHub token already failed: it would only say
+    the same thing again.
+    """
     from idqueue.sources.checks import check_app_token, check_backlog_repo
 
     ok = True
-    for label, check in (("github", check_backlog_repo(settings)), ("slack", check_app_token(settings))):
+    backlog = None if skip_github else check_backlog_repo(settings)
+    for label, check in (("github", backlog), ("slack", check_app_token(settings))):
         if check is None:
             continue
         ok &= check.ok

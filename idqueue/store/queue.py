@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from idqueue.domain.models import Request, iso
+from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchSpec, parse_search
 
 if TYPE_CHECKING:
@@ -253,9 +254,13 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
         clauses.append("is_open = 1")
     elif spec.open_state == "closed":
         clauses.append("is_open = 0")
-    for column, values in (("type", spec.types), ("priority", spec.priorities), ("status", spec.statuses)):
+    for column, values in (("type", spec.types), ("status", spec.statuses)):
         if values:
             clauses.append(_in(column, values, params))
+    if spec.priorities:
+        # By rank: the (is_open, priority_rank, created_at) index answers it.
+        ranks = ",".join(_bind(params, PRIORITY_RANK[p]) for p in spec.priorities if p in PRIORITY_RANK)
+        clauses.append(f"priority_rank IN ({ranks or 'NULL'})")
     if spec.sources:
         clauses.append(_in("source", _with_both(spec.sources), params))
     if spec.assignees:
