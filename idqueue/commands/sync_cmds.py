@@ -177,7 +177,6 @@ STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "clo
               "qualifiers (type: priority: assignee: source: status: is:breached is:mine is:open …).")
 @click.option("--view", "view_name", default=None, metavar="NAME", help="A saved view from the config ([[views]]).")
 @click.option("--limit", type=int, default=None, help="At most this many rows.")
-@click.option("--utc", is_flag=True, help="Times in UTC instead of the team's zone (text output).")
 @pass_ctx
 def list_cmd(
     ctx: Context,
@@ -190,7 +189,6 @@ def list_cmd(
     search: str,
     view_name: str | None,
     limit: int | None,
-    utc: bool,
 ) -> None:
     """List requests in queue order (open P1s first, then breached, at-risk, priority, age)."""
     from idqueue.store.queue import fetch_window

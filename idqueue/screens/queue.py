@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -739,12 +740,13 @@ class QueueScreen(Screen[None]):
                             f"Retrying {len(ids)} action{'s' if len(ids) != 1 else ''} on {{what}}")
 
     def action_search(self) -> None:
-        """Full-text search."""
+        """Search: words, a key, number or link, qualifiers (type: priority: assignee: is: …)."""
         self._search()
 
     @work(group="ui-dialog", exit_on_error=False)
     async def _search(self) -> None:
-        check = lambda text: parse_search(text, self.search_ctx)  # noqa: E731 - SearchError is a ValueError
+        # SearchError is a ValueError: the prompt shows its message and stays open.
+        check = partial(parse_search, ctx=self.search_ctx)
         text = await self.app.push_screen_wait(SearchScreen(self.query_state.search, check=check))
         if text is not None:
             spec = parse_search(text, self.search_ctx) if text else None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from idqueue.domain.models import Request, iso
 from idqueue.domain.priority import PRIORITY_RANK
-from idqueue.domain.query import Reference, SearchSpec, parse_search
+from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 
 if TYPE_CHECKING:
     from idqueue.store.db import Store
@@ -27,24 +27,24 @@ SLA_STATE_SQL = (
     "ELSE 'ok' END"
 )
 
+# Rank buckets. -1 is the urgent lane: open P1 requests not waiting on the requester lead the
+# queue whatever their clock says (a production outage filed overnight has a paused
+# business-hour clock and would otherwise sort as "ok" below at-risk P4s); the shipped priority
+# rules make every request that says it impacts production P1, so production impact leads too.
+# Then breached (0), at risk (1), running (2), no running clock (3).
 _BUCKET_SQL = (
-    "CASE WHEN sla_state = 'breached' THEN 0 "
+    "CASE WHEN priority_rank = 1 AND is_open = 1 AND status != 'pending' THEN -1 "
+    "WHEN sla_state = 'breached' THEN 0 "
     "WHEN sla_state IN ('met','none','paused') THEN 3 "
     "WHEN sla_due_at IS NOT NULL AND sla_due_at <= :now THEN 0 "
     "WHEN sla_at_risk_at IS NOT NULL AND sla_at_risk_at <= :now THEN 1 "
     "ELSE 2 END"
 )
 
-# The urgent lane: open P1 requests not waiting on the requester lead the queue whatever their
-# clock says (a production outage filed overnight has a paused business-hour clock and would
-# otherwise sort as "ok" below at-risk P4s). The shipped priority rules make every request that
-# says it impacts production P1, so production impact leads too.
-_URGENT_SQL = "CASE WHEN priority_rank = 1 AND is_open = 1 AND status != 'pending' THEN 0 ELSE 1 END"
-
-# Default order: the urgent lane, then breached, then at-risk by time left, then priority, then age.
+# Default order: the urgent lane and the breached/at-risk buckets by due time (most overdue
+# first), then the rest by priority and age.
 RANK_ORDER = (
-    f"{_URGENT_SQL}, {_BUCKET_SQL}, CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END, priority_rank, "
-    "created_at, seq"
+    f"{_BUCKET_SQL}, CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END, priority_rank, created_at, seq"
 )
 
 SORTABLE = {
@@ -167,8 +167,15 @@ def fts_query(text: str) -> str:
 
 
 def _specs(query: QueueQuery) -> list[SearchSpec]:
+    """The saved view's and the search's parsed forms (a search given only as text is parsed
+    without the team's context; one that cannot be parsed is searched as plain words)."""
     specs = [query.view_spec] if query.view_spec else []
-    search = query.spec if query.spec is not None else parse_search(query.search) if query.search.strip() else None
+    search = query.spec
+    if search is None and query.search.strip():
+        try:
+            search = parse_search(query.search)
+        except SearchError:
+            search = SearchSpec(words=tuple(query.search.split()))
     if search:
         specs.append(search)
     return specs
@@ -234,7 +241,7 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
         if ref.ids:
             ors.append(_in("id", ref.ids, params))
             aliases = _in("alias", ref.ids, params)
-            ors.append(f"id IN (SELECT request_id FROM aliases WHERE {aliases})")  # noqa: S608  # noqa: S608
+            ors.append(f"id IN (SELECT request_id FROM aliases WHERE {aliases})")  # noqa: S608
         if ref.keys:
             ors.append(_in("key", ref.keys, params))
         if ref.seqs:
@@ -248,7 +255,7 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
         # lets the assignee lookup use the (is_open, assignee) index).
         fts = _FTS_SEQS.format(_bind(params, fts_query(word) or '""'))
         assigned = _in("assignee", keys, params)
-        by_assignee = f"SELECT seq FROM requests WHERE is_open IN (0,1) AND {assigned}"  # noqa: S608  # noqa: S608
+        by_assignee = f"SELECT seq FROM requests WHERE is_open IN (0,1) AND {assigned}"  # noqa: S608
         clauses.append(f"seq IN ({fts} UNION ALL {by_assignee})")
     if spec.open_state == "open":
         clauses.append("is_open = 1")
