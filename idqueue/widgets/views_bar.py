@@ -32,8 +32,10 @@ class ViewsBar(Static):
 
     def show(self, active: str) -> None:
         """Highlight the view in use (``""`` or :data:`ALL_VIEWS` for none)."""
-        self.active = active or ALL_VIEWS
-        self._redraw()
+        active = active or ALL_VIEWS
+        if active != self.active:  # every query change calls this: repaint only on a switch
+            self.active = active
+            self._redraw()
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"views-bar--{name}", partial=True)
