@@ -389,6 +389,14 @@ class SlaPolicy(Section):
     """The 48-hour triage rule runs on the wall clock."""
     first_response_calendar: Literal["business", "24x7"] = "business"
     """Which calendar the first-response clock uses."""
+    calendar: Literal["business", "24x7"] | None = None
+    """Shorthand for both clocks: ``calendar = "24x7"`` makes an urgent policy count every hour,
+    nights and weekends included (it wins over the two settings above)."""
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.calendar is not None:
+            self.first_response_calendar = self.calendar
+            self.resolution_calendar = self.calendar
 
 
 def _default_policies() -> list[SlaPolicy]:
@@ -474,6 +482,15 @@ class SurveyConfig(Section):
     """CSAT goal in percent."""
 
 
+class SavedView(Section):
+    """A named search shown as a tab in the TUI and usable as ``idqueue list --view NAME``."""
+
+    name: str = Field(min_length=1)
+    """Tab label and ``--view`` name (case-insensitive)."""
+    query: str = ""
+    """A search in the queue's search language, e.g. ``"is:mine is:open"`` or ``"priority:p1,p2 source:slack"``."""
+
+
 class UiConfig(Section):
     """TUI preferences."""
 
@@ -554,6 +571,8 @@ class Settings(BaseSettings):
     survey: SurveyConfig = Field(default_factory=SurveyConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    views: list[SavedView] = Field(default_factory=list)
+    """Saved views (``[[views]]`` tables with ``name`` and ``query``), in tab order."""
     history_months: int = 13
     """How far back closed items are backfilled for metrics."""
     sandbox: bool = False

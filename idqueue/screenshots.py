@@ -195,6 +195,15 @@ async def scene_outbox(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+async def scene_goto(pilot: Pilot[Any]) -> None:
+    """The go-to prompt (``:``) with a GitHub issue number typed."""
+    from textual.widgets import Input
+
+    await _modal(pilot, "colon", "GoToScreen")
+    pilot.app.screen.query_one(Input).value = "#35"
+    await pilot.pause(0.1)
+
+
 async def scene_dashboard(pilot: Pilot[Any]) -> None:
     """The metrics dashboard: this month vs last, trends, breakdowns, SLA, CSAT, breaches."""
     await _modal(pilot, "m", "DashboardScreen")
@@ -215,6 +224,7 @@ SCENES: dict[str, Scene] = {
     "dashboard": scene_dashboard,
     "pending": scene_pending,
     "outbox": scene_outbox,
+    "goto": scene_goto,
 }
 """Each scene starts from its own copy of the synced database, so scenes that act do not leak."""
 

@@ -16,12 +16,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
 from idqueue.cli import CliError, Context, pass_ctx
+from idqueue.commands.output import format_time
 from idqueue.domain.models import iso
 from idqueue.safety import one_line, sanitize_terminal
 
@@ -503,22 +503,27 @@ def _key_of(ctx: Context, request_id: str) -> str:
 @click.option("--send", is_flag=True, help="Send every due action now.")
 @click.option("--all", "show_all", is_flag=True, help="Also list sent and dropped actions.")
 @click.option("--log", "log_id", metavar="ID", default=None, help="Show one action's attempt log.")
+@click.option("--utc", is_flag=True, help="Times in UTC instead of the team's zone.")
 @pass_ctx
 def outbox(
     ctx: Context, retry_id: str | None, force: bool, drop_id: str | None, send: bool, show_all: bool,
-    log_id: str | None,
+    log_id: str | None, utc: bool,
 ) -> None:
-    """List the outbox (actions not sent yet), or retry, drop, send, inspect."""
+    """List the outbox (actions not sent yet), or retry, drop, send, inspect.
+
+    Times are in the team's zone with its name, as in the TUI (``--utc``: UTC).
+    """
     from idqueue.outbox.models import UNSENT_STATES, ActionError
 
     actions = _actions(ctx)
+    tz = ctx.settings.sla.calendar.timezone
     try:
         if log_id:
             action = actions.get(log_id)
             click.echo(f"{action.id}  {action.state.value}  {_safe(action.summary, 120)}")
             for entry in actions.log(action.id):
                 detail = f"  {_safe(entry.detail, 200)}" if entry.detail else ""
-                click.echo(f"  {iso(entry.at)}  #{entry.n:<3} {entry.outcome}{detail}")
+                click.echo(f"  {format_time(entry.at, tz, utc=utc, seconds=True)}  #{entry.n:<3} {entry.outcome}{detail}")
             return
         if drop_id:
             for action in actions.dropped_with(drop_id):
@@ -553,25 +558,21 @@ def outbox(
         if action.request_id not in keys:
             request = ctx.store.get_request(action.request_id)
             keys[action.request_id] = request.key if request else action.request_id
-        _print_row(action, keys[action.request_id])
+        _print_row(action, keys[action.request_id], tz, utc=utc)
 
 
-def _print_row(action: Action, key: str) -> None:
+def _print_row(action: Action, key: str, tz: str, *, utc: bool = False) -> None:
     when = ""
     if action.state.value == "queued" and action.next_attempt_at is not None:
-        when = f" next {_hhmm(action.next_attempt_at)}"
+        when = f" next {format_time(action.next_attempt_at, tz, utc=utc, seconds=True)}"
     if action.state.value == "queued" and action.hold_until is not None:
-        when += f" held for undo until {_hhmm(action.hold_until)} UTC"
+        when += f" held for undo until {format_time(action.hold_until, tz, utc=utc, seconds=True)}"
     click.echo(
         f"{action.id}  {_safe(key, 12):<12} {action.state.value:<15} {action.attempts:>2}x{when}  "
         f"{_safe(action.summary, 100)}"
     )
     if action.last_error and action.state.value != "sent":
         click.echo(f"{'':14}{_safe(action.last_error, 160)}")
-
-
-def _hhmm(at: datetime) -> str:
-    return at.strftime("%H:%M:%S")
 
 
 COMMANDS: list[click.Command] = [assign, take, unassign, reply, pending, resume, backlog, close, reopen, priority,

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shlex
+import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
 from idqueue.cli import CliError, Context, pass_ctx
 from idqueue.clock import now as clock_now
+from idqueue.commands.output import check_line, fail_usage, format_time
 from idqueue.domain.models import Request, iso
 from idqueue.safety import one_line, redact, sanitize_terminal
 from idqueue.store.queue import json_item
@@ -159,12 +167,15 @@ STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "clo
 
 @click.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array (the documented contract).")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES), help="Only this status (repeatable).")
-@click.option("--type", "types", multiple=True, help="Only this request type (repeatable).")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help=f"Only this status, any case (repeatable): {', '.join(STATUS_CHOICES)}.")
+@click.option("--type", "types", multiple=True, help="Only this request type, any case (repeatable).")
 @click.option("--source", "sources", multiple=True, type=click.Choice(["github", "slack"]), help="Only this source.")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed, backlog and resolved requests.")
 @click.option("--mine", is_flag=True, help="Only requests assigned to you (settings `me`) or unassigned.")
-@click.option("--search", default="", help="Full-text search in titles, bodies and intake fields.")
+@click.option("--search", default="", help="A search as in the TUI: words, REQ-44, #35, a URL or permalink, "
+              "qualifiers (type: priority: assignee: source: status: is:breached is:mine is:open …).")
+@click.option("--view", "view_name", default=None, metavar="NAME", help="A saved view from the config ([[views]]).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows (1 or more).")
 @pass_ctx
 def list_cmd(
@@ -176,52 +187,119 @@ def list_cmd(
     include_closed: bool,
     mine: bool,
     search: str,
+    view_name: str | None,
     limit: int | None,
 ) -> None:
-    """List requests in queue order (breached first, then at-risk, priority, age)."""
-    from idqueue.store.queue import QueueQuery, fetch_window
+    """List requests in queue order (open P1s first, then breached, at-risk, priority, age)."""
+    from idqueue.store.queue import fetch_window
 
     now = clock_now(ctx.settings)
     if mine and not ctx.settings.me:
         raise CliError("--mine needs `me` set in the config (your roster key)")
-    query = QueueQuery(
-        include_closed=include_closed,
-        statuses=statuses,
-        types=types,
-        sources=sources,
-        mine=ctx.settings.me if mine else None,
-        search=search,
-    )
+    query = _list_query(ctx, statuses=statuses, types=types, sources=sources, include_closed=include_closed,
+                        mine=mine, search=search, view_name=view_name)
     requests = fetch_window(ctx.store, query, now=now, offset=0, limit=limit or -1)
     if as_json:
         click.echo(json.dumps([request_json(r, ctx, now) for r in requests], ensure_ascii=False, indent=1))
         return
+    if ctx.settings.sandbox:
+        click.echo("SANDBOX — loopback emulators, not real Slack/GitHub", err=True)
     if not requests:
         click.echo("No requests match.")
         return
+    _print_list(ctx, requests, now)
+
+
+def _list_query(ctx: Context, *, statuses: tuple[str, ...], types: tuple[str, ...], sources: tuple[str, ...],
+                include_closed: bool, mine: bool, search: str, view_name: str | None) -> Any:
+    """The queue query of ``list``'s options; a bad value exits 2 with one line naming the valid ones."""
+    from idqueue.domain.query import SearchContext, SearchError, parse_search
+    from idqueue.store.queue import QueueQuery, known_types
+
+    settings = ctx.settings
+    search_ctx = SearchContext.from_settings(settings)
+    statuses = tuple(_pick("--status", v, STATUS_CHOICES) for v in statuses)
+    if types:
+        valid = list(dict.fromkeys([*search_ctx.types, *known_types(ctx.store)]))
+        types = tuple(_pick("--type", v, valid) for v in types)
+    view = None
+    if view_name is not None:
+        view = next((v for v in settings.views if v.name.casefold() == view_name.casefold()), None)
+        if view is None:
+            names = ", ".join(v.name for v in settings.views) or "none configured ([[views]] in config.toml)"
+            fail_usage(f"no view {view_name!r}; views: {names}")
+    view_spec = spec = None
+    try:
+        if view is not None:
+            view_spec = parse_search(view.query, search_ctx)
+    except SearchError as exc:
+        fail_usage(f"view {view_name!r} in the config: {exc}")
+    try:
+        spec = parse_search(search, search_ctx) if search.strip() else None
+    except SearchError as exc:
+        fail_usage(str(exc))
+    return QueueQuery(
+        include_closed=include_closed, statuses=statuses, types=types, sources=sources,
+        mine=settings.me if mine else None, search=search, spec=spec,
+        view=view.name if view else "", view_spec=view_spec,
+    )
+
+
+def _pick(option: str, value: str, valid: list[str]) -> str:
+    """The valid value equal to ``value`` ignoring case, or exit 2 listing them."""
+    for candidate in valid:
+        if candidate.casefold() == value.strip().casefold():
+            return candidate
+    fail_usage(f"{option} {value!r} is not one of: {', '.join(valid)}")
+
+
+def _print_list(ctx: Context, requests: list[Request], now: datetime) -> None:
+    """The text table: a header row, then one line per request with its source and outbox marks."""
+    from idqueue.domain.sla import describe_remaining
+    from idqueue.widgets.rows import SOURCE_ICONS
+
+    pending = _pending_marks(ctx, [r.id for r in requests])
+    click.echo(f"{'KEY':<9} {'PRI':<3} {'SLA':<18} {'TYPE':<22} {'STATUS':<12} {'ASSIGNEE':<10} "
+               f"{'SRC':<4} {'OUT':<3} TITLE")
     for r in requests:
         remaining = live_remaining(r, ctx, now)
         sla = r.sla.state.replace("_", "-")
         if remaining is not None and r.sla.state in ("ok", "at_risk", "breached"):
-            from idqueue.domain.sla import describe_remaining
-
             sla = f"{sla} {describe_remaining(remaining)}"
+        source = SOURCE_ICONS["both" if len(r.sources) > 1 else r.source.value]
         click.echo(
             f"{r.key:<9} {r.priority:<3} {sla:<18} {one_line(r.type, 22):<22} {r.status.value:<12} "
-            f"{one_line(r.assignee or '-', 10):<10} {one_line(r.title, 70)}"
+            f"{one_line(r.assignee or '-', 10):<10} {source:<4} {pending.get(r.id, '-'):<3} {one_line(r.title, 70)}"
         )
+
+
+def _pending_marks(ctx: Context, ids: list[str]) -> dict[str, str]:
+    """``↑2`` (queued write-backs) or ``!1`` (failed) per request, as the TUI marks rows."""
+    from idqueue.clock import clock_for
+    from idqueue.outbox.service import Actions
+    from idqueue.widgets.rows import outbox_lookup
+
+    try:
+        lookup = outbox_lookup(Actions(ctx.store, ctx.settings, clock=clock_for(ctx.settings)))
+        infos = lookup(ids)
+    except Exception:  # the list must print even when the outbox cannot be read
+        return {}
+    return {rid: f"!{i.failed}" if i.failed else f"↑{i.queued}" for rid, i in infos.items() if i.total}
 
 
 @click.command()
 @click.argument("request_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (request, fields, timeline).")
+@click.option("--utc", is_flag=True, help="Times in UTC instead of the team's zone (text output).")
 @pass_ctx
-def show(ctx: Context, request_id: str, as_json: bool) -> None:
+def show(ctx: Context, request_id: str, as_json: bool, utc: bool) -> None:
     """Show one request: fields, parsed intake fields, why its type/priority, SLA, timeline.
 
-    REQUEST_ID is gh:OWNER/REPO#N, slack:CHANNEL/TS, or the short key (REQ-12).
+    REQUEST_ID is gh:OWNER/REPO#N, slack:CHANNEL/TS, the short key (REQ-12), its number, a
+    GitHub issue URL or a Slack permalink. Times are in the team's zone (``--utc``: UTC);
+    ``--json`` always gives ISO 8601 UTC.
     """
-    request = ctx.store.get_request(request_id)
+    request = ctx.store.get_request(request_id) or _by_reference(ctx, request_id)
     if request is None:
         raise CliError(f"no request {request_id!r} (try `idqueue list`)")
     now = clock_now(ctx.settings)
@@ -247,6 +325,11 @@ def show(ctx: Context, request_id: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=1))
         return
     s = sanitize_terminal
+    tz = ctx.settings.sla.calendar.timezone
+
+    def at(value: datetime | None) -> str:
+        return format_time(value, tz, utc=utc)
+
     click.echo(f"{request.key}  {request.id}")
     click.echo(f"  {one_line(request.title)}")
     click.echo(f"  status    {request.status.value} ({request.status_reason})")
@@ -255,14 +338,14 @@ def show(ctx: Context, request_id: str, as_json: bool) -> None:
     remaining = live_remaining(request, ctx, now)
     click.echo(f"  SLA       {request.sla.state} — {one_line(request.sla.reason)}")
     if request.sla.first_response_due:
-        click.echo(f"            first response due {iso(request.sla.first_response_due)}")
+        click.echo(f"            first response due {at(request.sla.first_response_due)}")
     if request.sla.resolution_due:
-        click.echo(f"            resolution due {iso(request.sla.resolution_due)}")
+        click.echo(f"            resolution due {at(request.sla.resolution_due)}")
     if remaining is not None:
         click.echo(f"            remaining {remaining / 3600:.1f} business h")
     click.echo(f"  requester {one_line(request.requester.name if request.requester else '-')}")
     click.echo(f"  assignee  {one_line(', '.join(request.assignees) or request.assignee or '-')}")
-    click.echo(f"  created   {iso(request.created_at)}   first response {iso(request.first_response_at) or '-'}")
+    click.echo(f"  created   {at(request.created_at)}   first response {at(request.first_response_at)}")
     if request.labels:
         click.echo(f"  labels    {one_line(', '.join(request.labels))}")
     for name, url in request.links.items():
@@ -278,7 +361,17 @@ def show(ctx: Context, request_id: str, as_json: bool) -> None:
     for e in timeline:
         who = one_line(e.actor_name or e.actor_id or "?", 24)
         text = one_line(e.body, 100)
-        click.echo(f"  {iso(e.at)}  {e.source.value:<6} {e.kind.value:<10} {who:<24} {text}")
+        click.echo(f"  {at(e.at)}  {e.source.value:<6} {e.kind.value:<10} {who:<24} {text}")
+
+
+def _by_reference(ctx: Context, text: str) -> Request | None:
+    """The request a number, URL or permalink names (as the TUI's go-to prompt reads it)."""
+    from idqueue.domain.query import SearchContext, parse_reference
+    from idqueue.store.queue import find_reference
+
+    ref = parse_reference(text, SearchContext.from_settings(ctx.settings))
+    found = find_reference(ctx.store, ref) if ref else []
+    return ctx.store.get_request(found[0]) if found else None
 
 
 @click.command()
@@ -304,29 +397,32 @@ def doctor(ctx: Context) -> None:
         click.echo("sources      none configured (IDQUEUE_GITHUB_TOKEN/REPOS, IDQUEUE_SLACK_TOKEN/CHANNELS)")
         ok = False
     quiet_library_logs()
+    failed: set[str] = set()
     for source in sources:
         label = source.kind.value
         try:
             facts = source.check()
         except SourceError as exc:
             ok = False
+            failed.add(label)
             click.echo(f"{label:<12} FAILED: {sanitize_terminal(redact(exc.title), keep_newlines=False)}")
             continue
         except Exception as exc:  # a bug must not hide the other checks behind a traceback
             ok = False
+            failed.add(label)
             what = redact(f"unexpected error: {type(exc).__name__}: {exc}")
             click.echo(f"{label:<12} FAILED: {one_line(what, 200)}")
             continue
         finally:
             source.close()
         click.echo(f"{label:<12} ok")
-        for key, value in facts.items():
-            click.echo(f"  {key:<10} {sanitize_terminal(redact(str(value)), keep_newlines=False)}")
+        print_facts(facts)
         scope_check = SCOPE_CHECKS.get(label)
         scope_lines = scope_check(facts) if scope_check is not None else []
         for line in scope_lines:
             click.echo(f"  {line}")
         ok &= not any(line.startswith("missing") for line in scope_lines)
+    ok &= _extra_checks(settings, skip_github="github" in failed)
     sys.exit(0 if ok else 1)
 
 
@@ -384,22 +480,69 @@ SCOPE_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
 }
 
 
+def print_facts(facts: dict[str, Any], *, indent: int = 2) -> None:
+    """A source's doctor facts as readable lines: nested maps one line per entry, no reprs."""
+    for key, value in facts.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            click.echo(f"{' ' * indent}{sanitize_terminal(key, keep_newlines=False)}")
+            for name, sub in value.items():
+                check_line(str(name), sub, indent=indent + 2, width=20)
+        else:
+            check_line(key, value, indent=indent, width=10)
+
+
+def _extra_checks(settings: Any, *, skip_github: bool = False) -> bool:
+    """The backlog repo and the Slack app-level token (write-back and live updates).
+
+    The backlog repo is not checked when the GitHub token already failed: it would only say
+    the same thing again.
+    """
+    from idqueue.sources.checks import check_app_token, check_backlog_repo
+
+    ok = True
+    backlog = None if skip_github else check_backlog_repo(settings)
+    for label, check in (("github", backlog), ("slack", check_app_token(settings))):
+        if check is None:
+            continue
+        ok &= check.ok
+        check_line(f"{label} {check.name}", ("ok: " if check.ok else "FAILED: ") + check.detail, width=20)
+    return ok
+
+
 @click.command()
 @click.option("--empty", is_flag=True, help="Start the emulators without the seeded month.")
 @click.option("--profile", type=click.Choice(["internal", "non_marketplace"]), default="internal",
               help="Slack rate-limit profile.")
-def sandbox(empty: bool, profile: str) -> None:
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the variables to this dotenv file (removed when the sandbox stops).")
+@click.option("--print-env", is_flag=True,
+              help='Start the sandbox in the background and print only shell lines: eval "$(idqueue sandbox --print-env)".')
+def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool) -> None:
     """Run the loopback Slack/GitHub emulators in the foreground.
 
-    Prints the IDQUEUE_* variables that point a second shell at them.
+    Prints the IDQUEUE_* variables (shell-quoted ``export`` lines) that point a second shell
+    at them, with a database of its own (the sandbox's temporary folder) so your real one is
+    never touched. ``--print-env`` runs the sandbox in the background instead and prints only
+    lines a shell can ``eval``.
     """
+    if print_env:
+        _sandbox_in_background(empty=empty, profile=profile)
+        return
     from idqueue.sandbox.runner import Sandbox
 
+    # ``kill PID`` (SIGTERM) must stop the emulators and remove the files like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     sb = Sandbox.start(seed=not empty, slack_profile=profile)
+    folder = Path(tempfile.mkdtemp(prefix="idqueue-sandbox-"))
     try:
-        click.echo("# idqueue sandbox is running; in another shell:")
-        for key, value in sb.env().items():
-            click.echo(f"export {key}={value}")
+        env = {**sb.env(), "IDQUEUE_DB": str(folder / "sandbox.db")}
+        if env_file is not None:
+            write_env_file(env_file, env)
+        click.echo("# idqueue sandbox is running; in another shell paste these lines, or run")
+        click.echo("# eval \"$(idqueue sandbox --print-env)\" there instead of this command.")
+        for line in export_lines(env):
+            click.echo(line)
+        click.echo("# Then: idqueue sync --once && idqueue list   (or just: idqueue)")
         click.echo("# Ctrl-C stops it.")
         while True:
             time.sleep(3600)
@@ -407,6 +550,63 @@ def sandbox(empty: bool, profile: str) -> None:
         pass
     finally:
         sb.stop()
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def export_lines(env: dict[str, str]) -> list[str]:
+    """``export KEY=VALUE`` lines with every value quoted for POSIX shells (JSON included)."""
+    return [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """Write a dotenv file (``KEY='value'``; ``set -a; . FILE`` reads it too), atomically, mode 0600."""
+    text = "".join(f"{key}={shlex.quote(value)}\n" for key, value in env.items())
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(partial, path)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables of a file written by :func:`write_env_file`."""
+    env: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            env[key.strip()] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def _sandbox_in_background(*, empty: bool, profile: str, timeout: float = 60.0) -> None:
+    """Start ``idqueue sandbox --env-file …`` detached, wait for its variables, print them."""
+    folder = Path(tempfile.mkdtemp(prefix="idqueue-sandbox-env-"))
+    env_file = folder / "sandbox.env"
+    args = [sys.executable, "-m", "idqueue", "sandbox", "--env-file", str(env_file), "--profile", profile]
+    if empty:
+        args.append("--empty")
+    child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not env_file.exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            shutil.rmtree(folder, ignore_errors=True)
+            raise CliError("the sandbox did not start (run `idqueue sandbox` to see why)")
+        time.sleep(0.05)
+    env = read_env_file(env_file)
+    shutil.rmtree(folder, ignore_errors=True)  # the variables are printed; the child's unlink is a no-op
+    for line in export_lines(env):
+        click.echo(line)
+    # A plain shell variable (not exported, not IDQUEUE_*): the config never sees it.
+    click.echo(f"idqueue_sandbox_pid={child.pid}")
+    click.echo(f"# idqueue sandbox runs in the background; stop it with: kill {child.pid}  (or kill $idqueue_sandbox_pid)")
 
 
 COMMANDS = [sync, list_cmd, show, doctor, sandbox]

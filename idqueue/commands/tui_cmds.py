@@ -63,7 +63,8 @@ def open_tui(ctx: Context, *, sandbox: bool) -> None:
     settings = ctx.settings
     _quiet_logging()
     if not sandbox:
-        IdqueueApp.build(settings, store=ctx.store).run()
+        # A shell pointed at a running `idqueue sandbox` (IDQUEUE_SANDBOX=true) shows the banner too.
+        IdqueueApp.build(settings, store=ctx.store, sandbox=settings.sandbox).run()
         return
 
     from idqueue.sandbox.runner import Sandbox

@@ -820,6 +820,7 @@ def seed_month(gh: GitHubState, slack: SlackState, now: datetime | None = None) 
         # other seeded item stays exactly as it was.
         _seed_reopen(b, now)
         _seed_typed_usip(b, now)
+        _seed_outage(b, now)
         return b.summary
 
 
@@ -841,6 +842,18 @@ def _seed_typed_usip(b: _Builder, now: datetime) -> None:
                            assignee="ben")
     b.summary.requests.append(seeded)
     b.respond(seeded, "ben", created + timedelta(minutes=20), "Chloe and I have this; USiP keeps the last CSP first.")
+
+
+def _seed_outage(b: _Builder, now: datetime) -> None:
+    """A production outage filed 20 minutes ago (impacts production: Yes): it leads the queue.
+
+    Added after everything else and without the rng, so every other seeded item stays as it was.
+    """
+    b.github_request("prod-outage", "Bug Fix", REQUESTERS[7 % len(REQUESTERS)], now - timedelta(minutes=20),
+                     title="Production outage: sign-in fails for every Login.gov user",
+                     details="Since about 20 minutes ago every Login.gov sign-in on VA.gov ends on the "
+                             "\"something went wrong\" page. ID.me still works. Status page is green.",
+                     impacts=True)
 
 
 def _seed_reopen(b: _Builder, now: datetime) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -28,19 +29,29 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
 from idqueue.domain.models import Request
+from idqueue.domain.query import SearchContext, SearchError, parse_reference, parse_search
 from idqueue.safety import one_line
 from idqueue.screens.assign import AssignScreen, outsiders, roster
 from idqueue.screens.choice import ChoiceScreen
 from idqueue.screens.close import CloseScreen
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.screens.context import TuiContext
+from idqueue.screens.goto import GoToScreen
 from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.plan import PlanScreen
 from idqueue.screens.priority import PriorityScreen
 from idqueue.screens.reply import ReplyScreen
 from idqueue.screens.search import SearchScreen
 from idqueue.screens.snooze import SnoozeScreen
-from idqueue.store.queue import AGE_BUCKETS, Facets, QueueQuery, open_load
+from idqueue.store.queue import (
+    AGE_BUCKETS,
+    Facets,
+    QueueQuery,
+    fetch_ids,
+    find_reference,
+    open_load,
+    position_of,
+)
 from idqueue.widgets.detail_pane import DetailPane
 from idqueue.widgets.facet_pane import FacetEntry, FacetHeading, FacetPane
 from idqueue.widgets.filter_bar import GROUP_NAMES, SORT_NAMES, FilterBar
@@ -48,6 +59,7 @@ from idqueue.widgets.poller import Poller
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import SLA_LABELS, member_name
 from idqueue.widgets.status_bar import StatusBar
+from idqueue.widgets.views_bar import ViewsBar
 
 GROUP_CYCLE: tuple[str | None, ...] = (None, "type", "priority", "sla", "assignee")
 SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
@@ -71,6 +83,10 @@ class QueueScreen(Screen[None]):
         Binding("P", "priority", "Priority", id="queue.priority"),
         Binding("z", "snooze", "Snooze", id="queue.snooze"),
         Binding("slash", "search", "Search", id="queue.search"),
+        Binding("colon", "go_to_prompt", "Go to", show=False, id="queue.goto"),
+        Binding("right_square_bracket", "next_view", "Next view", show=False, id="queue.next_view"),
+        Binding("left_square_bracket", "previous_view", "Previous view", show=False, id="queue.previous_view"),
+        Binding("n", "jump_new", "Newest arrival", show=False, id="queue.jump_new"),
         Binding("o", "open", "Open", show=False, id="queue.open"),
         Binding("y", "copy_link", "Copy link", show=False, id="queue.copy_link"),
         Binding("R", "refresh", "Refresh", show=False, id="queue.refresh"),
@@ -110,11 +126,14 @@ class QueueScreen(Screen[None]):
         self._templates: dict[str, Any] | None = None
         self._facets_due = False
         self._undo: _Undo | None = None
+        self.search_ctx = SearchContext.from_settings(ctx.settings)
+        self._newest: str | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         ctx = self.ctx
         yield Header(icon="▤", classes="-sandbox" if ctx.sandbox else "")
+        yield ViewsBar([v.name for v in ctx.settings.views], keys=_view_keys(self), id="views-bar")
         yield FilterBar(id="filter-bar")
         with Horizontal(id="main"):
             with Vertical(id="panes"):
@@ -160,6 +179,7 @@ class QueueScreen(Screen[None]):
         self.query_state = query
         self.table.reload(query, keep=keep)
         self.query_one(FilterBar).show(query, None, len(self.table.selected))
+        self.query_one(ViewsBar).show(query.view)
         self._facets_due = True
 
     def _reload(self) -> None:
@@ -324,11 +344,39 @@ class QueueScreen(Screen[None]):
 
     def _announce_new(self, created: list[str]) -> None:
         self.table.mark_new(set(created))
-        count = len(created)
-        self.notify(f"{count} new request{'s' if count != 1 else ''} in the queue.", title="New requests",
-                    markup=False)
+        self._describe_new(created)
         if self.ctx.settings.ui.bell:
             self.app.bell()
+
+    @work(thread=True, exclusive=True, group="new-toast")
+    def _describe_new(self, created: list[str]) -> None:
+        """Read what arrived (key, priority, title) and toast it, most urgent first."""
+        try:
+            found = fetch_ids(self.ctx.store, created, now=self.ctx.data.clock())
+        except Exception:
+            found = {}
+        requests = sorted(found.values(), key=lambda r: (r.priority, -r.created_at.timestamp()))
+        self.app.call_from_thread(self._toast_new, requests, len(created))
+
+    def _toast_new(self, requests: list[Request], count: int) -> None:
+        title = f"{count} new request{'s' if count != 1 else ''}"
+        if not requests:
+            self.notify(f"{title} in the queue.", title="New requests", markup=False)
+            return
+        self._newest = requests[0].id
+        lines = [f"{r.key} {r.priority} {one_line(r.title, 60)}" for r in requests[:3]]
+        if count > 3:
+            lines.append(f"… and {count - 3} more")
+        lines.append(f"Press {_key_for(self, 'queue.jump_new', 'n')} to go to {requests[0].key}.")
+        severity: SeverityLevel = "warning" if requests[0].priority == "P1" else "information"
+        self.notify("\n".join(lines), title=title, severity=severity, markup=False, timeout=10)
+
+    def action_jump_new(self) -> None:
+        """Go to the most urgent request of the last arrivals."""
+        if self._newest is None:
+            self.notify("No new request since idqueue opened.", timeout=2)
+            return
+        self._reveal(self._newest)
 
     def _refresh_outbox(self) -> None:
         """Count the outbox for the status bar, and re-read an open outbox screen."""
@@ -828,14 +876,74 @@ class QueueScreen(Screen[None]):
                             f"Retrying {len(ids)} action{'s' if len(ids) != 1 else ''} on {{what}}")
 
     def action_search(self) -> None:
-        """Full-text search."""
+        """Search: words, a key, number or link, qualifiers (type: priority: assignee: is: …)."""
         self._search()
 
     @work(group="ui-dialog", exit_on_error=False)
     async def _search(self) -> None:
-        text = await self.app.push_screen_wait(SearchScreen(self.query_state.search))
+        # SearchError is a ValueError: the prompt shows its message and stays open.
+        check = partial(parse_search, ctx=self.search_ctx)
+        text = await self.app.push_screen_wait(SearchScreen(self.query_state.search, check=check))
         if text is not None:
-            self._apply_query(self.query_state.with_(search=text), keep=False)
+            spec = parse_search(text, self.search_ctx) if text else None
+            self._apply_query(self.query_state.with_(search=text, spec=spec), keep=False)
+
+    # ------------------------------------------------------------------ go to, saved views
+    def action_go_to_prompt(self) -> None:
+        """Jump to a request by key, number, GitHub URL or Slack permalink."""
+        self._go_to_prompt()
+
+    @work(group="ui-dialog", exit_on_error=False)
+    async def _go_to_prompt(self) -> None:
+        found = await self.app.push_screen_wait(GoToScreen(self._resolve_reference))
+        if found is not None:
+            self._reveal(found)
+
+    def _resolve_reference(self, text: str) -> tuple[str | None, str]:
+        """(request id, "") or (None, why); runs in the prompt's thread worker."""
+        ref = parse_reference(text, self.search_ctx)
+        if not ref:
+            return None, f"“{one_line(text, 40)}” is not a key, number, GitHub URL or Slack permalink."
+        found = find_reference(self.ctx.store, ref)
+        return (found[0], "") if found else (None, f"No request {one_line(text, 40)}.")
+
+    @work(thread=True, exclusive=True, group="reveal")
+    def _reveal(self, request_id: str) -> None:
+        """Put the cursor on a request: in the current view when it is there, else in all requests."""
+        query = self.query_state
+        if position_of(self.ctx.store, query, request_id, now=self.ctx.data.clock()) is None:
+            query = QueueQuery(include_closed=True, show_snoozed=True, sort=query.sort, descending=query.descending)
+        self.app.call_from_thread(self._cursor_to, query, request_id)
+
+    def _cursor_to(self, query: QueueQuery, request_id: str) -> None:
+        if query != self.query_state:
+            self._apply_query(query)
+            self.notify("Filters cleared to show it (esc returns to the open queue).", timeout=3)
+        self.table.go_to(request_id)
+
+    def action_next_view(self) -> None:
+        """The next saved view (tabs above the queue)."""
+        self._step_view(+1)
+
+    def action_previous_view(self) -> None:
+        """The previous saved view."""
+        self._step_view(-1)
+
+    def _step_view(self, step: int) -> None:
+        views = self.ctx.settings.views
+        if not views:
+            self.notify("No saved views: add [[views]] with name and query to config.toml.", severity="warning")
+            return
+        names = ["", *(v.name for v in views)]
+        index = (names.index(self.query_state.view) if self.query_state.view in names else 0) + step
+        name = names[index % len(names)]
+        view = next((v for v in views if v.name == name), None)
+        try:
+            spec = parse_search(view.query, self.search_ctx) if view else None
+        except SearchError as exc:
+            self.notify(one_line(str(exc), 200), title=f"View {name}", severity="error", markup=False)
+            return
+        self._apply_query(self.query_state.with_(view=name, view_spec=spec), keep=False)
 
     def action_sort(self) -> None:
         """Choose the sort column (choosing the current one flips the direction)."""
@@ -862,7 +970,8 @@ class QueueScreen(Screen[None]):
         """Clear every filter and the search (keeps sort, grouping and the toggles)."""
         q = self.query_state
         cleared = QueueQuery(include_closed=q.include_closed, include_backlog=q.include_backlog, mine=q.mine,
-                             sort=q.sort, descending=q.descending, group=q.group)
+                             sort=q.sort, descending=q.descending, group=q.group, view=q.view,
+                             view_spec=q.view_spec)
         if self.table.selected:
             self.table.clear_selection()
         if cleared != q:
@@ -932,6 +1041,14 @@ class _Undo:
     groups: list[str]
     local: dict[str, Any]
     deadline: float
+
+
+def _view_keys(screen: QueueScreen) -> str:
+    """The keys that switch views, for the tab bar's hint (``[ ]`` unless remapped)."""
+    keymap = screen.ctx.settings.ui.keymap
+    previous = keymap.get("queue.previous_view", "[").split(",")[0].strip() or "["
+    following = keymap.get("queue.next_view", "]").split(",")[0].strip() or "]"
+    return f"{previous} {following}"
 
 
 def _key_for(screen: QueueScreen, binding_id: str, default: str) -> str:

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from idqueue.domain.models import Request, iso
+from idqueue.domain.priority import PRIORITY_RANK
+from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 
 if TYPE_CHECKING:
     from idqueue.store.db import Store
@@ -25,15 +27,22 @@ SLA_STATE_SQL = (
     "ELSE 'ok' END"
 )
 
+# Rank buckets. -1 is the urgent lane: open P1 requests not waiting on the requester lead the
+# queue whatever their clock says (a production outage filed overnight has a paused
+# business-hour clock and would otherwise sort as "ok" below at-risk P4s); the shipped priority
+# rules make every request that says it impacts production P1, so production impact leads too.
+# Then breached (0), at risk (1), running (2), no running clock (3).
 _BUCKET_SQL = (
-    "CASE WHEN sla_state = 'breached' THEN 0 "
+    "CASE WHEN priority_rank = 1 AND is_open = 1 AND status != 'pending' THEN -1 "
+    "WHEN sla_state = 'breached' THEN 0 "
     "WHEN sla_state IN ('met','none','paused') THEN 3 "
     "WHEN sla_due_at IS NOT NULL AND sla_due_at <= :now THEN 0 "
     "WHEN sla_at_risk_at IS NOT NULL AND sla_at_risk_at <= :now THEN 1 "
     "ELSE 2 END"
 )
 
-# Default order (DESIGN.md): breached first, then at-risk by time left, then priority, then age.
+# Default order: the urgent lane and the breached/at-risk buckets by due time (most overdue
+# first), then the rest by priority and age.
 RANK_ORDER = (
     f"{_BUCKET_SQL}, CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END, priority_rank, created_at, seq"
 )
@@ -93,6 +102,10 @@ class QueueQuery:
         show_snoozed: include requests snoozed until later than now (``include_closed`` does too).
         only_snoozed: only the requests snoozed until later than now (the snoozed view).
         group: a :data:`GROUPABLE` key; rows are ordered by it first (not a filter).
+        spec: the parsed ``search`` (:func:`idqueue.domain.query.parse_search` with the team's
+            context); None parses ``search`` without one.
+        view: the name of the saved view in use ("" for none).
+        view_spec: the saved view's parsed query, ANDed with everything else.
     """
 
     include_closed: bool = False
@@ -112,6 +125,9 @@ class QueueQuery:
     only_snoozed: bool = False
     ids: tuple[str, ...] = field(default=())
     group: str | None = None
+    spec: SearchSpec | None = None
+    view: str = ""
+    view_spec: SearchSpec | None = None
 
     def with_(self, **changes: Any) -> QueueQuery:
         """A copy with some fields changed."""
@@ -120,6 +136,8 @@ class QueueQuery:
     def describe(self) -> list[str]:
         """Human descriptions of the active filters (for the header)."""
         parts: list[str] = []
+        if self.view:
+            parts.append(f"view {self.view}")
         if self.priorities:
             parts.append("priority " + "/".join(self.priorities))
         if self.sla_states:
@@ -153,6 +171,21 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{w}"*' for w in words[:12])
 
 
+def _specs(query: QueueQuery) -> list[SearchSpec]:
+    """The saved view's and the search's parsed forms (a search given only as text is parsed
+    without the team's context; one that cannot be parsed is searched as plain words)."""
+    specs = [query.view_spec] if query.view_spec else []
+    search = query.spec
+    if search is None and query.search.strip():
+        try:
+            search = parse_search(query.search)
+        except SearchError:
+            search = SearchSpec(words=tuple(query.search.split()))
+    if search:
+        specs.append(search)
+    return specs
+
+
 def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {"now": _now_text(now)}
@@ -160,8 +193,13 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
         marks = ",".join(f":id{i}" for i in range(len(query.ids)))
         clauses.append(f"id IN ({marks})")
         params.update({f"id{i}": v for i, v in enumerate(query.ids)})
+    specs = _specs(query)
+    # A reference, a status or is:open/is:closed in the search decides the scope itself.
+    scoped = any(s.reference or s.statuses or s.open_state for s in specs)
     if query.statuses:
         clauses.append(_in("status", query.statuses, params))
+    elif scoped:
+        clauses.append("status != 'deleted'")
     elif query.include_closed:
         clauses.append("status != 'deleted'")
     elif query.include_backlog:
@@ -173,16 +211,9 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
     if query.priorities:
         clauses.append(_in("priority", query.priorities, params))
     if query.sources:
-        srcs = set(query.sources)
-        if "github" in srcs or "slack" in srcs:
-            srcs.add("both")
-        clauses.append(_in("source", tuple(sorted(srcs)), params))
+        clauses.append(_in("source", _with_both(query.sources), params))
     if query.assignees:
-        named = tuple(a for a in query.assignees if a)
-        parts = [_in("assignee", named, params)] if named else []
-        if "" in query.assignees:
-            parts.append("assignee IS NULL")
-        clauses.append("(" + " OR ".join(parts) + ")")
+        clauses.append(_assignee_clause(query.assignees, params))
     if query.mine:
         params["mine"] = query.mine
         clauses.append("(assignee IS NULL OR assignee = :mine)")
@@ -196,17 +227,79 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
         if lower is not None:
             params["age_lower"] = lower
             clauses.append("created_at <= :age_lower")
-    if query.search.strip():
-        match = fts_query(query.search)
-        if match:
-            params["match"] = match
-            clauses.append("seq IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH :match)")
+    for spec in specs:
+        clauses.extend(_spec_clauses(spec, params))
     if query.only_snoozed:
         clauses.append("snoozed_until > :now")
-    elif not query.show_snoozed and not query.include_closed:
-        # "Everything" (history, `list --all`) includes snoozed requests; the live queue hides them.
+    elif not query.show_snoozed and not query.include_closed and not any(s.reference for s in specs):
+        # "Everything" (history, `list --all`) includes snoozed requests, and so does a search
+        # for one request by its key or link; the live queue hides them.
         clauses.append("(snoozed_until IS NULL OR snoozed_until <= :now)")
     return " AND ".join(clauses) or "1=1", params
+
+
+_FTS_SEQS = "SELECT rowid FROM requests_fts WHERE requests_fts MATCH {}"
+
+
+def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
+    """WHERE clauses of a parsed search; each one is answered from an index or the FTS table."""
+    clauses: list[str] = []
+    ref = spec.reference
+    if ref:
+        ors = []
+        if ref.ids:
+            ors.append(_in("id", ref.ids, params))
+            aliases = _in("alias", ref.ids, params)
+            ors.append(f"id IN (SELECT request_id FROM aliases WHERE {aliases})")  # noqa: S608
+        if ref.keys:
+            ors.append(_in("key", ref.keys, params))
+        if ref.seqs:
+            ors.append(f"seq IN ({','.join(_bind(params, n) for n in ref.seqs)})")
+        clauses.append("(" + " OR ".join(ors) + ")")
+    match = fts_query(" ".join(spec.words))
+    if match:
+        clauses.append(f"seq IN ({_FTS_SEQS.format(_bind(params, match))})")
+    for word, keys in spec.name_words:
+        # The word in the text, or a request assigned to the member it names (is_open IN (0,1)
+        # lets the assignee lookup use the (is_open, assignee) index).
+        fts = _FTS_SEQS.format(_bind(params, fts_query(word) or '""'))
+        assigned = _in("assignee", keys, params)
+        by_assignee = f"SELECT seq FROM requests WHERE is_open IN (0,1) AND {assigned}"  # noqa: S608
+        clauses.append(f"seq IN ({fts} UNION ALL {by_assignee})")
+    if spec.open_state == "open":
+        clauses.append("is_open = 1")
+    elif spec.open_state == "closed":
+        clauses.append("is_open = 0")
+    for column, values in (("type", spec.types), ("status", spec.statuses)):
+        if values:
+            clauses.append(_in(column, values, params))
+    if spec.priorities:
+        # By rank: the (is_open, priority_rank, created_at) index answers it.
+        ranks = ",".join(_bind(params, PRIORITY_RANK[p]) for p in spec.priorities if p in PRIORITY_RANK)
+        clauses.append(f"priority_rank IN ({ranks or 'NULL'})")
+    if spec.sources:
+        clauses.append(_in("source", _with_both(spec.sources), params))
+    if spec.assignees:
+        clauses.append(_assignee_clause(spec.assignees, params))
+    if spec.sla_states:
+        clauses.append(f"({SLA_STATE_SQL}) IN ({','.join(_bind(params, s) for s in spec.sla_states)})")
+    return clauses
+
+
+def _with_both(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """A request with both homes has ``source = 'both'``: it matches either system."""
+    wanted = set(sources)
+    if wanted & {"github", "slack"}:
+        wanted.add("both")
+    return tuple(sorted(wanted))
+
+
+def _assignee_clause(assignees: tuple[str, ...], params: dict[str, Any]) -> str:
+    named = tuple(a for a in assignees if a)
+    parts = [_in("assignee", named, params)] if named else []
+    if "" in assignees:
+        parts.append("assignee IS NULL")
+    return "(" + " OR ".join(parts) + ")"
 
 
 def _now_text(now: datetime) -> str:
@@ -339,6 +432,30 @@ def group_counts(store: Store, query: QueueQuery, *, now: datetime) -> list[tupl
         f"GROUP BY g ORDER BY MIN({order})"
     )
     return [(str(row[0]), int(row[1])) for row in store.conn.execute(sql, params)]
+
+
+def find_reference(store: Store, reference: Reference) -> list[str]:
+    """Ids of the requests a reference names (the go-to prompt), the likeliest first.
+
+    Closed, backlogged and snoozed requests are found too; deleted ones are not.
+    """
+    if not reference:
+        return []
+    params: dict[str, Any] = {}
+    (clause,) = _spec_clauses(SearchSpec(reference=reference), params)
+    seqs = ",".join(str(int(n)) for n in reference.seqs) or "NULL"
+    first = 1 if reference.issue_first else 0
+    sql = (
+        f"SELECT id FROM requests WHERE {clause} AND status != 'deleted' "  # noqa: S608
+        f"ORDER BY CASE WHEN seq IN ({seqs}) THEN {first} ELSE {1 - first} END, seq"
+    )
+    return [str(row[0]) for row in store.conn.execute(sql, params)]
+
+
+def known_types(store: Store) -> list[str]:
+    """Every request type stored (read from the ``(is_open, type)`` index)."""
+    sql = "SELECT DISTINCT type FROM requests WHERE is_open IN (0,1) ORDER BY type"
+    return [str(row[0]) for row in store.conn.execute(sql)]
 
 
 def open_load(store: Store) -> dict[str, int]:

@@ -365,7 +365,12 @@ def test_list_json_follows_the_contract(synced: Synced) -> None:
     open_items = json.loads(result.stdout)
     assert {i["status"] for i in open_items} <= {"new", "acknowledged", "assigned", "pending"}
     assert len(open_items) == synced.store.count("is_open=1")
-    states = [i["sla"]["state"] for i in open_items]
+    # Open P1s first (whatever their clock says), then breached first among the rest.
+    priorities = [i["priority"] for i in open_items]
+    lane = next((n for n, p in enumerate(priorities) if p != "P1" or open_items[n]["status"] == "pending"),
+                len(priorities))
+    assert "P1" not in [p for i, p in zip(open_items[lane:], priorities[lane:], strict=True) if i["status"] != "pending"]
+    states = [i["sla"]["state"] for i in open_items[lane:]]
     first_other = next((n for n, st in enumerate(states) if st != "breached"), len(states))
     assert "breached" not in states[first_other:]
 

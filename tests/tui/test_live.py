@@ -19,6 +19,7 @@ from idqueue.outbox.models import ActionKind, ActionState
 from idqueue.sandbox.runner import Sandbox
 from idqueue.screens.assign import AssignScreen
 from idqueue.screens.queue import QueueScreen
+from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.sync import SyncReport
 
 NOW_ISO = "2026-03-11T15:30:00Z"
@@ -73,9 +74,21 @@ async def test_new_request_is_highlighted_and_cursor_stays(sandbox: Sandbox, tmp
         assert new_id in table.new_ids
         assert table.total == total + 1
         assert table.cursor_id == before_id  # the poll never moves the cursor …
-        assert table._line_of(table.cursor) - int(table.scroll_y) == screen_line  # … nor its screen line
-        assert any("new request" in n.message for n in app._notifications)
+        # … the production outage (P1) leads the queue, above the cursor: the cursor keeps its
+        # screen line when the table can scroll, else its row moves down by the one row added.
+        order = [table.id_at(i) for i in range(table.total)]
+        above = fetch_window(app.ctx.store, QueueQuery(ids=tuple(i for i in order[: order.index(new_id)] if i)),
+                             now=app.ctx.clock())
+        assert order.index(new_id) < order.index(before_id)
+        assert all(r.priority == "P1" for r in above)  # only other P1s (breached first) are above it
+        expected = screen_line if table.max_scroll_y else screen_line + 1
+        assert table._line_of(table.cursor) - int(table.scroll_y) == expected
+        key = next(r.key for r in fetch_window(app.ctx.store, QueueQuery(ids=(new_id,)), now=app.ctx.clock()))
+        toast = next(n for n in app._notifications if n.title == "1 new request")
+        assert f"{key} P1 Production outage" in toast.message and f"go to {key}" in toast.message
         assert bells == [True]
+        await pilot.press("n")  # jump to what arrived
+        await wait_for(pilot, lambda: table.cursor_id == new_id, what="cursor on the new request")
 
 
 async def test_source_failure_shows_in_status_and_app_keeps_running(sandbox: Sandbox, tmp_path: Path) -> None:

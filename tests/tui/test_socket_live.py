@@ -67,7 +67,7 @@ async def test_new_slack_request_appears_without_pressing_refresh(sandbox: Sandb
         assert new_id in table.new_ids
         assert poller.polls == polls + 1 and poller.early_polls == 1  # one event, one early poll
         assert sandbox.slack.socket.envelopes and all(e.acked for e in sandbox.slack.socket.envelopes)
-        assert any("new request" in n.message for n in app._notifications)
+        assert any("new request" in n.title for n in app._notifications)
     # Quitting closes the link (in a background thread, so the UI never waits for it).
     assert sandbox.slack.socket.wait_for(lambda hub: hub.connections == 0, timeout=20)
 

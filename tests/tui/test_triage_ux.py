@@ -232,7 +232,11 @@ async def test_edited_template_reply_keeps_side_effects(make_app: Any) -> None:
     app: IdqueueApp = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        rid = app.queue.table.cursor_id  # lives on Slack and GitHub
+        # The first request that lives on Slack and GitHub.
+        rid = next(r.id for r in app.queue.table.loaded_rows() if len(r.request.sources) > 1)
+        app.queue.table.go_to(rid)
+        await wait_for(pilot, lambda: app.queue.table.cursor_id == rid, what="cursor")
+        await settle(pilot)
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen))
         reply = app.screen

@@ -184,11 +184,11 @@ def test_hostile_text_is_stored_byte_exact(store: Store) -> None:
     assert got is not None and got.title == hostile and got.body == hostile * 3
 
 
-def test_queue_order_breached_then_at_risk_then_priority_then_age(store: Store) -> None:
+def test_queue_order_urgent_then_breached_then_at_risk_then_priority_then_age(store: Store) -> None:
     past, soon, later = (NOW - timedelta(hours=1)).isoformat(), (NOW + timedelta(hours=1)).isoformat(), (NOW + timedelta(days=3)).isoformat()
     items = [
         gh_item(1, priority="P4"),  # no SLA, P4, oldest
-        gh_item(2, priority="P1"),  # no SLA, P1
+        gh_item(2, priority="P1"),  # no SLA, P1: the urgent lane leads whatever its clock says
         gh_item(3, due=later, risk=later),  # ok
         gh_item(4, due=soon, risk=past),  # at risk, due soon
         gh_item(5, due=past, risk=past),  # breached
@@ -196,7 +196,7 @@ def test_queue_order_breached_then_at_risk_then_priority_then_age(store: Store) 
     ]
     apply(store, items=items)
     order = [r.id.rsplit("#", 1)[1] for r in fetch_window(store, QueueQuery(), now=NOW)]
-    assert order == ["5", "4", "6", "3", "2", "1"]
+    assert order == ["2", "5", "4", "6", "3", "1"]
     states = {r.id.rsplit("#", 1)[1]: r.sla.state for r in fetch_window(store, QueueQuery(), now=NOW)}
     assert states["5"] == "breached" and states["4"] == "at_risk" and states["3"] == "ok"
     # As time passes the same stored rows change state without a rebuild.
