@@ -1974,7 +1974,7 @@ class SlackSource(Source):
                 channels[channel] = f"#{info.get('name') or channel} ({member})"
             else:
                 channels[channel] = "no channel info"
-        return {
+        facts: dict[str, Any] = {
             "team": auth.get("team"),
             "user": auth.get("user"),
             "user_id": auth.get("user_id"),
@@ -1982,6 +1982,55 @@ class SlackSource(Source):
             "workspace_url": self.settings.slack.workspace_url or auth.get("url"),
             "channels": channels,
         }
+        facts.update(self._form_bot_facts(channels))
+        return facts
+
+    def form_bots(self, channel: str) -> dict[str, str]:
+        """Bots seen posting intake-form messages in the channel's latest history page.
+
+        Returns ``bot_id`` → name for bots that are neither configured intake bots nor idqueue.
+        Their form posts are requests already; listing them in ``slack.intake_bot_ids`` makes
+        that explicit and keeps their non-form posts too.
+
+        Raises:
+            SourceError: the history could not be read.
+        """
+        ctx = self._context()
+        data = self._call("conversations.history", channel=channel, limit=min(100, self.settings.slack.page_limit))
+        found: dict[str, str] = {}
+        for m in data.get("messages") or []:
+            if not isinstance(m, dict) or not is_bot_post(m) or ctx.is_own(m) or ctx.is_intake_bot(m):
+                continue
+            bot = m.get("bot_id")
+            if isinstance(bot, str) and bot and is_bot_form(m):
+                found.setdefault(bot, _bot_name(m))
+        return found
+
+    def _form_bot_facts(self, channels: Mapping[str, str]) -> dict[str, str]:
+        """``form bots`` per channel and a ``hint`` with the config line, for ``idqueue doctor``."""
+        seen: dict[str, str] = {}
+        lines: list[str] = []
+        for channel, status in channels.items():
+            if status.startswith("error"):
+                continue
+            try:
+                bots = self.form_bots(channel)
+            except SourceError as exc:
+                lines.append(f"{channel}: not checked ({exc.title})")
+                continue
+            if bots:
+                lines.append(f"{channel}: " + ", ".join(f"{name} ({bot})" for bot, name in bots.items()))
+                seen.update(bots)
+        if not lines:
+            return {}
+        facts = {"form bots": "; ".join(lines)}
+        if seen:
+            ids = json.dumps([*self.settings.slack.intake_bot_ids, *seen])
+            facts["hint"] = (
+                f"their form posts count already; to list them, set intake_bot_ids = {ids} in [slack] "
+                f"(or IDQUEUE_SLACK__INTAKE_BOT_IDS='{ids}')"
+            )
+        return facts
 
     # ------------------------------------------------------------------ writes
     def apply(self, action: Any) -> Any:
