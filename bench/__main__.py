@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-MODULES = ["bench.sync_bench", "bench.store_bench", "bench.tui_bench", "bench.metrics_bench"]
+MODULES = ["bench.sync_bench", "bench.store_bench", "bench.tui_bench", "bench.metrics_bench", "bench.thread_bench"]
 
 
 def main() -> int:

@@ -14,9 +14,19 @@ How it polls (a poller never receives edit or delete events, so it re-reads a re
   known inside a *completely read* window and is now absent was deleted → ``deleted_items``.
   Replies that vanished from a completely read thread → ``deleted_events``.
 * A thread read that could not happen (rate limit mid-page) is remembered as *pending* in the
-  cursor and done first on the next poll. A few known threads are re-read per poll in rotation
-  (the *sweep*), so replies under parents older than the window, edited replies and late
-  reactions (CSAT ratings on the closing message) are eventually seen too.
+  cursor and done first on the next poll.
+* The sync engine tells the source (:class:`PollHints`, from the store) which requests are open
+  and how urgent they are, which Slack messages open requests link to that were never read, and
+  which threads a Socket Mode event named. Named threads are read before the scan; linked
+  messages (a permalink in a GitHub issue older than ``history_days``) are read one thread each
+  after it. Then every open request's thread is re-read, across channels, most urgent first,
+  within the *thread budget* (``slack.thread_checks_per_minute`` × ``ui.poll_interval`` / 60
+  ``conversations.replies`` calls a poll, counting the scan's reads): that is how a reply or a
+  deletion under a parent older than the window reaches the queue on the next poll. The last
+  batch's stats say how many open threads were due, checked and skipped.
+* A few threads of requests that are not open are re-read per poll in rotation (the *sweep*),
+  with what is left of the budget, so edited replies and late reactions (CSAT ratings on the
+  closing message) are eventually seen too.
 * A request older than ``history_days`` stays in the cursor (so the sweep still sees its
   thread) while its thread had activity within ``history_days`` or it was not closed or moved
   to the backlog by an idqueue action in its thread; at most ``MAX_OLD_REQUESTS`` per channel,

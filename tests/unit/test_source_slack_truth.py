@@ -301,3 +301,24 @@ def test_a_socket_mode_reply_event_reads_that_thread_at_once(sb: Sandbox, tmp_pa
     assert replies_read(sb, target.ts) == 1
     assert hub.wait_for(lambda h: h.connections == 0, timeout=WAIT)
     ctx.store.close()
+
+
+# --------------------------------------------------------------------------- the seeded sandbox
+
+
+def test_the_sandbox_seeds_an_example_of_each(sandbox: Sandbox, tmp_path: Path, isolated_settings_env: Path) -> None:
+    summary = sandbox.summary
+    assert summary is not None
+    q = make_cli(sandbox, tmp_path)
+    q.sync()
+    old_reply = summary.by_key("old-open-reply")
+    assert q.show(slack_id(CH, old_reply.slack_ts or ""))["status"] == "acknowledged"
+    deleted = summary.by_key("old-deleted")
+    assert q.run("show", slack_id(CH, deleted.slack_ts or "")).exit_code != 0  # a tombstone is never a row
+    linked = summary.by_key("old-linked")
+    row = q.show(slack_id(CH, linked.slack_ts or ""))
+    assert f"gh:{seed_mod.SUPPORT_REPO}#{linked.issue_number}" in row["item_ids"]
+    assert row["requester"] == linked.requester and row["first_response_at"] is not None
+    form = summary.by_key("workflow-form")
+    row = q.show(slack_id(seed_mod.SUPPORT_CHANNEL, form.slack_ts or ""))
+    assert row["requester"] == form.requester and row["status"] == "new"
