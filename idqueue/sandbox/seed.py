@@ -870,28 +870,35 @@ def _seed_queue_truth(b: _Builder, now: datetime) -> None:
     * ``workflow-form``: a Workflow Builder form post by a bot that is not configured.
     Added last, after every other seeded item, so nothing else moves.
     """
-    title, details = b.pick("Help Request")
-    r = b.slack_request("old-open-reply", "Help Request", REQUESTERS[3], business_time(now, 10, b.rng),
-                        text=f"Hi team! {details}", marker="ben")
-    b.respond(r, "dev", now - timedelta(hours=2))
-    r = b.slack_request("old-deleted", "Other", REQUESTERS[4], business_time(now, 12, b.rng),
-                        text="Does anyone know who approves new CSP test accounts?", marker="chloe")
-    b.respond(r, "erin", r.created_at + timedelta(hours=1))
-    b.slack.delete(r.channel or CHANNEL, r.slack_ts or "", tombstone=True)
-    r.outcome = "deleted"
+    # Placed so that the short keys of every other seeded request stay as they were: the GitHub
+    # issue was updated last (listed last), the Slack-only ones are in the second channel and
+    # older than its other requests (listed last, newest first).
     title, details = b.pick("Data Pull")
     r = b.bot_request("old-linked", "Data Pull", REQUESTERS[5], business_time(now, 45, b.rng), title=title,
                       details=details)
     b.respond(r, "chloe", r.created_at + timedelta(minutes=50))
+    b.gh.add_comment(SUPPORT_REPO, r.issue_number or 0, "Any update on this? Still needed for the quarterly review.",
+                     user=REQUESTERS[5].github, at=now - timedelta(hours=3))
     b.slack.add_bot(WORKFLOW_BOT_ID, WORKFLOW_BOT_NAME, app_id="A0WORKFLOW1")
     title, details = b.pick("Test User / Mock Auth")
     req = REQUESTERS[6]
-    at = business_hours_before(now, 2)
+    at = business_hours_before(now, 9)
     msg = b.slack.post(SUPPORT_CHANNEL, WORKFLOW_BOT_ID, workflow_form_text("Test User / Mock Auth", req, details),
                        at=at, subtype="bot_message", username=WORKFLOW_BOT_NAME)
-    b.summary.requests.append(SeededRequest(
-        key="workflow-form", type="Test User / Mock Auth", path="slack", outcome="new", created_at=at,
-        requester=req.name, title=title, slack_ts=msg.ts, channel=SUPPORT_CHANNEL))
+    form = SeededRequest(key="workflow-form", type="Test User / Mock Auth", path="slack", outcome="new",
+                         created_at=at, requester=req.name, title=title, slack_ts=msg.ts, channel=SUPPORT_CHANNEL)
+    b.summary.requests.append(form)
+    b.respond(form, "ana", at + timedelta(minutes=40))
+    title, details = b.pick("Help Request")
+    r = b.slack_request("old-open-reply", "Help Request", REQUESTERS[3], business_time(now, 10, b.rng),
+                        text=f"Hi team! {details}", marker="ben", channel=SUPPORT_CHANNEL)
+    b.respond(r, "dev", now - timedelta(hours=2))
+    r = b.slack_request("old-deleted", "Other", REQUESTERS[4], business_time(now, 12, b.rng),
+                        text="Does anyone know who approves new CSP test accounts?", marker="chloe",
+                        channel=SUPPORT_CHANNEL)
+    b.respond(r, "erin", r.created_at + timedelta(hours=1))
+    b.slack.delete(SUPPORT_CHANNEL, r.slack_ts or "", tombstone=True)
+    r.outcome = "deleted"
 
 
 def survey_csv(summary: SeedSummary | None = None, now: datetime | None = None) -> str:

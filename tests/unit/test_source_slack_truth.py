@@ -312,13 +312,14 @@ def test_the_sandbox_seeds_an_example_of_each(sandbox: Sandbox, tmp_path: Path, 
     q = make_cli(sandbox, tmp_path)
     q.sync()
     old_reply = summary.by_key("old-open-reply")
-    assert q.show(slack_id(CH, old_reply.slack_ts or ""))["status"] == "acknowledged"
+    assert q.show(slack_id(old_reply.channel or "", old_reply.slack_ts or ""))["status"] == "acknowledged"
     deleted = summary.by_key("old-deleted")
-    assert q.run("show", slack_id(CH, deleted.slack_ts or "")).exit_code != 0  # a tombstone is never a row
+    # A tombstone is never a row.
+    assert q.run("show", slack_id(deleted.channel or "", deleted.slack_ts or "")).exit_code != 0
     linked = summary.by_key("old-linked")
-    row = q.show(slack_id(CH, linked.slack_ts or ""))
+    row = q.show(slack_id(linked.channel or "", linked.slack_ts or ""))
     assert f"gh:{seed_mod.SUPPORT_REPO}#{linked.issue_number}" in row["item_ids"]
     assert row["requester"] == linked.requester and row["first_response_at"] is not None
     form = summary.by_key("workflow-form")
-    row = q.show(slack_id(seed_mod.SUPPORT_CHANNEL, form.slack_ts or ""))
-    assert row["requester"] == form.requester and row["status"] == "new"
+    row = q.show(slack_id(form.channel or "", form.slack_ts or ""))
+    assert row["requester"] == form.requester and row["status"] == "acknowledged"
