@@ -1463,19 +1463,18 @@ class SlackSource(Source):
             raise NotFound("; ".join(e.title for e in missing), source=self.name)
 
     def _batch(
-        self, channel: str | list[tuple[str, _Channel]], state: _Channel | None, batch: Batch, *,
-        progress: tuple[int, int | None] | None = None,
+        self, channel: str, state: _Channel, batch: Batch, *, progress: tuple[int, int | None] | None = None
     ) -> Batch:
-        """Complete a batch: the channels' cursor changes, the users cache if it changed, the stats.
+        """Complete a batch: the channel's cursor changes, the users cache if it changed, the stats."""
+        return self._batch_of([state], batch, progress=progress)
 
-        ``channel`` and ``state`` name one channel, or ``channel`` lists ``(channel, state)``
-        pairs (and ``state`` is None) for a batch of thread reads across channels.
-        """
-        pairs = channel if isinstance(channel, list) else [(channel, state)]
+    def _batch_of(
+        self, states: Iterable[_Channel], batch: Batch, *, progress: tuple[int, int | None] | None = None
+    ) -> Batch:
+        """Complete a batch that touched these channels (thread reads across channels)."""
         cursors: dict[str, Any] = {}
-        for _, st in pairs:
-            assert st is not None
-            cursors.update(st.cursor_changes())
+        for state in states:
+            cursors.update(state.cursor_changes())
         if self._users_dirty:
             cursors["users"] = {
                 uid: [p.name, p.is_bot] for uid, p in self._users.items() if uid not in self._users_transient
@@ -1583,10 +1582,10 @@ class SlackSource(Source):
             touched[ch] = state
             reads += 1
             if reads % THREAD_BATCH == 0:
-                yield self._batch(list(touched.items()), None, batch)
+                yield self._batch_of(touched.values(), batch)
                 batch, touched = Batch(), {}
         checked = sum(1 for ch, ts in due if ts in polled[ch][1])
-        batch = self._batch(list(touched.items()), None, batch)
+        batch = self._batch_of(touched.values(), batch)
         batch.stats.threads_due, batch.stats.threads_checked = len(due), checked
         batch.stats.thread_budget = plan.budget
         yield batch
