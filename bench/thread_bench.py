@@ -75,9 +75,9 @@ def run() -> list[tuple[str, float, str]]:
         _seed(sb)
         loop_before = cpu_loop_ms()
         cases = (
-            ("baseline, no open-thread checks", 50.0, _NoThreadChecks),
+            ("baseline, no thread checks", 50.0, _NoThreadChecks),
             ("budget 50/min (Tier 3)", 50.0, SlackSource),
-            ("budget 600/min (all)", 600.0, SlackSource),
+            ("budget 600/min (all 500)", 600.0, SlackSource),
         )
         for n, (label, per_minute, kind) in enumerate(cases):
             settings = _settings(sb, Path(tmp) / f"threads{n}.db", per_minute)
@@ -86,7 +86,7 @@ def run() -> list[tuple[str, float, str]]:
             engine.poll()  # the initial sync
             seconds, calls, skipped = _polls(sb, engine)
             store.close()
-            rows.append((f"poll, {OPEN} open Slack threads, {label} (s)", seconds, "—"))
+            rows.append((f"{OPEN} open Slack threads: poll, {label} (s)", seconds, "—"))
             rows.append(("  conversations.replies calls a poll", calls,
                          "≤ budget" if kind is SlackSource else "—"))
             if kind is SlackSource:
