@@ -89,10 +89,11 @@ class SourceReport:
     def threads_summary(self) -> str:
         """``; threads: 48 of 50 open checked, 2 skipped (budget 48 a poll)`` or ``""``.
 
-        Only sources with a thread budget say it; a skipped thread is a warning, never silent.
+        Only sources that re-check open threads say it, once there are any; a skipped thread is
+        a warning, never silent.
         """
         stats = self.stats
-        if not stats.thread_budget and not stats.threads_due:
+        if not stats.threads_due:
             return ""
         line = f"; threads: {stats.threads_checked} of {stats.threads_due} open checked"
         if stats.threads_skipped:
