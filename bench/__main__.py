@@ -6,7 +6,8 @@ import importlib
 import sys
 import time
 
-MODULES = ["bench.sync_bench", "bench.store_bench", "bench.tui_bench", "bench.startup_bench", "bench.metrics_bench"]
+MODULES = ["bench.sync_bench", "bench.thread_bench", "bench.store_bench", "bench.tui_bench", "bench.startup_bench",
+           "bench.metrics_bench"]
 
 
 def main() -> int:

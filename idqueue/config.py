@@ -157,6 +157,11 @@ class SlackConfig(Section):
     """Items per history page (non-Marketplace apps get at most 15)."""
     workspace_url: str | None = None
     """Web root for permalinks when ``chat.getPermalink`` is not used."""
+    thread_checks_per_minute: float = Field(default=50.0, gt=0)
+    """``conversations.replies`` calls a minute spent re-checking request threads (Slack's Tier 3,
+    about 50 a minute for an internal app; set 1 for a non-Marketplace app, which Slack limits to
+    one call a minute). Each poll may spend this times ``ui.poll_interval`` / 60 (at least one):
+    open requests' threads first, most urgent first; what does not fit is reported as skipped."""
 
     _csv = field_validator("channels", mode="before")(_split_csv)
 

@@ -21,12 +21,14 @@ from idqueue.safety import one_line, redact
 from idqueue.sources.base import (
     AuthError,
     FetchStats,
+    PollHints,
     RateLimited,
     Source,
     SourceError,
     Unavailable,
 )
 from idqueue.store.db import Store
+from idqueue.store.poll_hints import missing_links, open_items
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class SourceHealth:
     until: datetime | None = None
     last_sync: datetime | None = None
     last_attempt: datetime | None = None
+    threads_skipped: int = 0
+    """Open requests' threads the last poll could not re-check within its budget."""
 
     def describe(self, tz: tzinfo | None = None) -> str:
         """A short human line: "GitHub ok", "Slack rate-limited until 14:07" (times in ``tz``)."""
@@ -80,7 +84,24 @@ class SourceReport:
             f"{self.name}: fetched {self.stats.fetched}, new {len(self.created)}, updated {len(self.updated)}, "
             f"{self.stats.requests} requests ({self.stats.not_modified} not modified)"
         )
-        return "; ".join([line, *self.stats.notes])
+        return "; ".join([line + self.threads_summary(), *self.stats.notes])
+
+    def threads_summary(self) -> str:
+        """``; threads: 48 of 50 open checked, 2 skipped (budget 48 a poll)`` or ``""``.
+
+        Only sources that re-check open threads say it, once there are any; a skipped thread is
+        a warning, never silent.
+        """
+        stats = self.stats
+        if not stats.threads_due:
+            return ""
+        line = f"; threads: {stats.threads_checked} of {stats.threads_due} open checked"
+        if stats.threads_skipped:
+            line += (
+                f", {stats.threads_skipped} skipped (budget {stats.thread_budget} a poll; "
+                "raise slack.thread_checks_per_minute if your app's tier allows)"
+            )
+        return line
 
 
 @dataclass
@@ -124,8 +145,44 @@ def source_name(source: Source) -> str:
     return source.name or source.kind.value
 
 
+class ReadFirst:
+    """Item ids a push event (Slack Socket Mode) said changed; the next poll reads them first.
+
+    Thread-safe: the event client adds from its own thread, the poll takes them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: dict[str, None] = {}
+
+    def add(self, item_id: str) -> None:
+        """Note an item (a Slack thread parent ``slack:C…/ts``) to read on the next poll."""
+        with self._lock:
+            self._ids[item_id] = None
+
+    def take(self, prefix: str) -> tuple[str, ...]:
+        """Remove and return the noted ids that start with ``prefix``, oldest note first."""
+        with self._lock:
+            taken = tuple(i for i in self._ids if i.startswith(prefix))
+            for item_id in taken:
+                del self._ids[item_id]
+        return taken
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ids)
+
+
 class SyncEngine:
-    """Runs polls; never two at once (a second caller waits for the first)."""
+    """Runs polls; never two at once (a second caller waits for the first).
+
+    Args:
+        store: the store polls write into.
+        sources: the configured sources.
+        settings: the configuration.
+        clock: the current time (default: ``IDQUEUE_NOW`` or UTC now).
+        read_first: where push events note what to read first (one is made when omitted).
+    """
 
     def __init__(
         self,
@@ -134,12 +191,14 @@ class SyncEngine:
         settings: Settings,
         *,
         clock: Clock | None = None,
+        read_first: ReadFirst | None = None,
     ) -> None:
         self.store = store
         self.sources = sources
         self.settings = settings
         self.clock = clock or clock_for(settings)
         self.health = {source_name(s): SourceHealth(_label(s)) for s in sources}
+        self.read_first = read_first if read_first is not None else ReadFirst()
         self._lock = threading.Lock()
 
     def poll(self, progress: Progress | None = None) -> SyncReport:
@@ -162,6 +221,8 @@ class SyncEngine:
             return result
         assembler = make_assembler(self.settings, now)
         try:
+            if source.wants_hints:
+                source.prepare(self._hints(source))
             for batch in source.fetch(self.store.cursors(name)):
                 applied = self.store.apply(
                     name,
@@ -205,8 +266,20 @@ class SyncEngine:
         else:
             health.state, health.message, health.until = "ok", "", None
             health.last_sync = now
+        health.threads_skipped = result.stats.threads_skipped
         result.updated = sorted(set(result.updated) - set(result.created))
         return result
+
+    def _hints(self, source: Source) -> PollHints:
+        """What the store knows that the source's fetch should act on (see :class:`PollHints`)."""
+        kind = source.kind.value
+        urgency = open_items(self.store, kind)
+        return PollHints(
+            open_items=tuple(urgency),
+            urgency=urgency,
+            linked=tuple(missing_links(self.store, kind)),
+            read_first=self.read_first.take(f"{kind}:"),
+        )
 
     def _refresh_clocks(self) -> None:
         """Re-assemble open requests whose SLA line was crossed since they were last built.

@@ -49,8 +49,12 @@ def _progress(name: str, done: int, total: int | None) -> None:
         click.echo(f"\r{name}: {done}{of} …", nl=False, err=True)
 
 
-def run_sync(ctx: Context, *, quiet: bool = False) -> int:
-    """Poll every configured source once; print a summary line per source. Returns the exit code."""
+def run_sync(ctx: Context, *, quiet: bool = False, read_first: Any = None) -> int:
+    """Poll every configured source once; print a summary line per source. Returns the exit code.
+
+    ``read_first`` (a :class:`idqueue.sync.ReadFirst`) carries the threads Socket Mode events
+    named since the last poll.
+    """
     from idqueue.sync import SyncEngine, build_sources
 
     settings = ctx.settings
@@ -62,7 +66,7 @@ def run_sync(ctx: Context, *, quiet: bool = False) -> int:
         )
     quiet_library_logs()
     try:
-        engine = SyncEngine(ctx.store, sources, settings)
+        engine = SyncEngine(ctx.store, sources, settings, read_first=read_first)
         report = engine.poll(progress=None if quiet else _progress)
     except sqlite3.Error as exc:
         # Each batch is one transaction, so what was committed before stays consistent.
@@ -114,15 +118,18 @@ def sync_forever(ctx: Context, *, quiet: bool = False, rounds: int | None = None
         rounds: stop after this many polls (tests); None polls until interrupted.
         after_round: called with the number of polls done after each one (tests).
     """
+    from idqueue.sync import ReadFirst
+
     interval = ctx.settings.ui.poll_interval
     quiet_library_logs()  # Socket Mode states get their own lines; SDK log records stay quiet
     wake = threading.Event()
-    events = _start_slack_events(ctx, wake.set, quiet=quiet)
+    read_first = ReadFirst()
+    events = _start_slack_events(ctx, wake.set, quiet=quiet, on_thread=read_first.add)
     done = 0
     try:
         while rounds is None or done < rounds:
             wake.clear()
-            run_sync(ctx, quiet=quiet)
+            run_sync(ctx, quiet=quiet, read_first=read_first)
             done += 1
             if after_round is not None:
                 after_round(done)
@@ -134,7 +141,8 @@ def sync_forever(ctx: Context, *, quiet: bool = False, rounds: int | None = None
             events.stop()
 
 
-def _start_slack_events(ctx: Context, on_event: Callable[[], None], *, quiet: bool) -> Any:
+def _start_slack_events(ctx: Context, on_event: Callable[[], None], *, quiet: bool,
+                        on_thread: Callable[[str], None] | None = None) -> Any:
     """Start Slack Socket Mode when an app-level token is configured (None otherwise)."""
     from idqueue.sources.slack_socket import (
         LiveHealth,
@@ -157,7 +165,7 @@ def _start_slack_events(ctx: Context, on_event: Callable[[], None], *, quiet: bo
             line = f"Slack Socket Mode: {health.describe()}; polling every {ctx.settings.ui.poll_interval:g} s"
         click.echo(sanitize_terminal(redact(line), keep_newlines=False), err=True)
 
-    events = SlackEvents(ctx.settings, on_event, on_health=report)
+    events = SlackEvents(ctx.settings, on_event, on_health=report, on_thread=on_thread)
     events.start()
     return events
 

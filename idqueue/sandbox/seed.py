@@ -819,6 +819,7 @@ def seed_month(gh: GitHubState, slack: SlackState, now: datetime | None = None) 
         # fixes it again and closes it the next day. Added last and without the rng, so every
         # other seeded item stays exactly as it was.
         _seed_reopen(b, now)
+        _seed_queue_truth(b, now)
         _seed_typed_usip(b, now)
         _seed_outage(b, now)
         return b.summary
@@ -879,6 +880,62 @@ def _seed_reopen(b: _Builder, now: datetime) -> None:
     b.gh.add_comment(SUPPORT_REPO, r.issue_number, "Found a second cause and fixed it — closing again.",
                      user=member.github, at=reclose_at)
     b.gh.close_issue(SUPPORT_REPO, r.issue_number, actor=member.github, at=reclose_at + timedelta(seconds=10))
+
+
+WORKFLOW_BOT_ID = "B0WORKFLOW1"
+"""A Slack Workflow Builder form's bot (not in ``intake_bot_ids``: its posts count by their shape)."""
+WORKFLOW_BOT_NAME = "Identity intake form"
+
+
+def workflow_form_text(type_name: str, req: Requester, details: str) -> str:
+    """What a Slack Workflow Builder intake form posts (``subtype: bot_message``, its own bot)."""
+    return (
+        f"*Type:* {TYPES[type_name][0]}\n*Requested by:* <@{req.slack}>\n*Team:* {req.team}\n"
+        f"*Details:* {_mrkdwn(details)}"
+    )
+
+
+def _seed_queue_truth(b: _Builder, now: datetime) -> None:
+    """Requests that only show right when every open thread is re-checked each poll.
+
+    * ``old-open-reply``: a 10-day-old open request with a teammate's reply from 2 hours ago
+      (a poller's window never sees it; the open-thread check does).
+    * ``old-deleted``: a 12-day-old request whose parent was deleted after a reply (Slack keeps
+      a tombstone); it never becomes a row.
+    * ``old-linked``: an intake-bot request older than ``history_days`` (45 days; the sandbox
+      reads 40) whose GitHub issue is still open: one row with both homes.
+    * ``workflow-form``: a Workflow Builder form post by a bot that is not configured.
+    Added last, after every other seeded item, so nothing else moves.
+    """
+    # Placed so that the short keys of every other seeded request stay as they were: the GitHub
+    # issue was updated last (listed last), the Slack-only ones are in the second channel and
+    # older than its other requests (listed last, newest first).
+    title, details = b.pick("Data Pull")
+    r = b.bot_request("old-linked", "Data Pull", REQUESTERS[5], business_time(now, 45, b.rng), title=title,
+                      details=details)
+    b.respond(r, "chloe", r.created_at + timedelta(minutes=50))
+    b.gh.add_comment(SUPPORT_REPO, r.issue_number or 0, "Any update on this? Still needed for the quarterly review.",
+                     user=REQUESTERS[5].github, at=now - timedelta(hours=3))
+    b.slack.add_bot(WORKFLOW_BOT_ID, WORKFLOW_BOT_NAME, app_id="A0WORKFLOW1")
+    title, details = b.pick("Test User / Mock Auth")
+    req = REQUESTERS[6]
+    at = business_hours_before(now, 9)
+    msg = b.slack.post(SUPPORT_CHANNEL, WORKFLOW_BOT_ID, workflow_form_text("Test User / Mock Auth", req, details),
+                       at=at, subtype="bot_message", username=WORKFLOW_BOT_NAME)
+    form = SeededRequest(key="workflow-form", type="Test User / Mock Auth", path="slack", outcome="new",
+                         created_at=at, requester=req.name, title=title, slack_ts=msg.ts, channel=SUPPORT_CHANNEL)
+    b.summary.requests.append(form)
+    b.respond(form, "ana", at + timedelta(minutes=40))
+    title, details = b.pick("Help Request")
+    r = b.slack_request("old-open-reply", "Help Request", REQUESTERS[3], business_time(now, 10, b.rng),
+                        text=f"Hi team! {details}", marker="ben", channel=SUPPORT_CHANNEL)
+    b.respond(r, "dev", now - timedelta(hours=2))
+    r = b.slack_request("old-deleted", "Other", REQUESTERS[4], business_time(now, 12, b.rng),
+                        text="Does anyone know who approves new CSP test accounts?", marker="chloe",
+                        channel=SUPPORT_CHANNEL)
+    b.respond(r, "erin", r.created_at + timedelta(hours=1))
+    b.slack.delete(SUPPORT_CHANNEL, r.slack_ts or "", tombstone=True)
+    r.outcome = "deleted"
 
 
 def survey_csv(summary: SeedSummary | None = None, now: datetime | None = None) -> str:

@@ -350,11 +350,23 @@ class SlackState:
         floor = ts_time(ts) + timedelta(seconds=1)
         return max(when, floor)
 
-    def delete(self, channel: str, ts: str) -> bool:
-        """Delete a message (a parent takes its replies with it); False when absent."""
+    def delete(self, channel: str, ts: str, *, tombstone: bool = False) -> bool:
+        """Delete a message (a parent takes its replies with it); False when absent.
+
+        With ``tombstone`` a parent that has replies stays as Slack keeps it when its thread
+        lives on: ``subtype: tombstone``, "This message was deleted.", replies kept.
+        """
         with self.lock:
             ch = self.channel(channel)
             previous = self.message_json(ch.messages[ts]) if self._listeners and ts in ch.messages else None
+            current = ch.messages.get(ts)
+            if tombstone and current is not None and not current.is_reply and current.replies:
+                current.subtype, current.text, current.user = "tombstone", "This message was deleted.", "USLACKBOT"
+                current.bot_id = current.username = current.blocks = current.metadata = None
+                current.reactions = {}
+                if previous is not None:
+                    self._emit_deleted(channel, ts, previous)
+                return True
             msg = ch.messages.pop(ts, None)
             if msg is None:
                 return False
@@ -364,11 +376,14 @@ class SlackState:
             for reply in msg.replies if not msg.is_reply else []:
                 ch.messages.pop(reply, None)
             if previous is not None:
-                event_ts = ts_of(self.now())
-                self._emit({"type": "message", "subtype": "message_deleted", "hidden": True, "deleted_ts": ts,
-                            "channel": channel, "previous_message": previous, "event_ts": event_ts,
-                            "ts": event_ts, "channel_type": "channel"})
+                self._emit_deleted(channel, ts, previous)
             return True
+
+    def _emit_deleted(self, channel: str, ts: str, previous: dict[str, Any]) -> None:
+        event_ts = ts_of(self.now())
+        self._emit({"type": "message", "subtype": "message_deleted", "hidden": True, "deleted_ts": ts,
+                    "channel": channel, "previous_message": previous, "event_ts": event_ts,
+                    "ts": event_ts, "channel_type": "channel"})
 
     def react(self, channel: str, ts: str, name: str, user: str) -> bool:
         """Add a reaction; False when that user already reacted with that name."""

@@ -89,6 +89,17 @@ class FetchStats:
     rate_reset: datetime | None = None
     notes: list[str] = field(default_factory=list)
     """Problems the poll worked around (e.g. bytes that are not UTF-8), one line each."""
+    threads_due: int = 0
+    """Open requests whose thread this poll should have re-checked (sources that poll threads)."""
+    threads_checked: int = 0
+    """Of those, the threads read in this poll."""
+    thread_budget: int = 0
+    """Thread reads this poll was allowed (0: the source has no thread budget)."""
+
+    @property
+    def threads_skipped(self) -> int:
+        """Open threads left unchecked because the poll's budget ran out."""
+        return max(0, self.threads_due - self.threads_checked)
 
     def add(self, other: FetchStats) -> None:
         """Accumulate another batch's stats."""
@@ -96,6 +107,9 @@ class FetchStats:
         self.not_modified += other.not_modified
         self.fetched += other.fetched
         self.notes.extend(other.notes)
+        self.threads_due += other.threads_due
+        self.threads_checked += other.threads_checked
+        self.thread_budget = max(self.thread_budget, other.thread_budget)
         if other.rate_remaining is not None:
             self.rate_remaining = other.rate_remaining
             self.rate_reset = other.rate_reset
@@ -123,6 +137,29 @@ class Batch:
     progress: tuple[int, int | None] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PollHints:
+    """What the store knows that a source's next fetch should act on.
+
+    The sync engine builds it before each fetch of a source whose ``wants_hints`` is set, so
+    the source can spend its API budget where the queue needs it.
+
+    Attributes:
+        open_items: ids of this source's items whose request is open, most urgent first
+            (unanswered before answered; breached, at risk, then the rest; earliest due first).
+        urgency: item id → urgency class of ``open_items`` (0 = most urgent).
+        linked: ids of this source's items that an open request's other home links to but that
+            were never fetched (e.g. a Slack permalink in a GitHub issue older than the history
+            window).
+        read_first: ids of this source's items a push event (Socket Mode) said changed.
+    """
+
+    open_items: tuple[str, ...] = ()
+    urgency: dict[str, int] = field(default_factory=dict)
+    linked: tuple[str, ...] = ()
+    read_first: tuple[str, ...] = ()
+
+
 class Source(ABC):
     """One source of requests.
 
@@ -132,7 +169,12 @@ class Source(ABC):
 
     kind: ClassVar[SourceKind]
     can_write: ClassVar[bool] = False
+    wants_hints: ClassVar[bool] = False
+    """When True, the sync engine calls :meth:`prepare` with :class:`PollHints` before each fetch."""
     name: str = ""
+
+    def prepare(self, hints: PollHints) -> None:  # noqa: B027 - optional hook
+        """Take what the store knows before the next :meth:`fetch` (see :class:`PollHints`)."""
 
     @abstractmethod
     def fetch(self, cursors: dict[str, Any]) -> Iterator[Batch]:

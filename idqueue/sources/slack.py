@@ -14,9 +14,19 @@ How it polls (a poller never receives edit or delete events, so it re-reads a re
   known inside a *completely read* window and is now absent was deleted → ``deleted_items``.
   Replies that vanished from a completely read thread → ``deleted_events``.
 * A thread read that could not happen (rate limit mid-page) is remembered as *pending* in the
-  cursor and done first on the next poll. A few known threads are re-read per poll in rotation
-  (the *sweep*), so replies under parents older than the window, edited replies and late
-  reactions (CSAT ratings on the closing message) are eventually seen too.
+  cursor and done first on the next poll.
+* The sync engine tells the source (:class:`PollHints`, from the store) which requests are open
+  and how urgent they are, which Slack messages open requests link to that were never read, and
+  which threads a Socket Mode event named. Named threads are read before the scan; linked
+  messages (a permalink in a GitHub issue older than ``history_days``) are read one thread each
+  after it. Then every open request's thread is re-read, across channels, most urgent first,
+  within the *thread budget* (``slack.thread_checks_per_minute`` × ``ui.poll_interval`` / 60
+  ``conversations.replies`` calls a poll, counting the scan's reads): that is how a reply or a
+  deletion under a parent older than the window reaches the queue on the next poll. The last
+  batch's stats say how many open threads were due, checked and skipped.
+* A few threads of requests that are not open are re-read per poll in rotation (the *sweep*),
+  with what is left of the budget, so edited replies and late reactions (CSAT ratings on the
+  closing message) are eventually seen too.
 * A request older than ``history_days`` stays in the cursor (so the sweep still sees its
   thread) while its thread had activity within ``history_days`` or it was not closed or moved
   to the backlog by an idqueue action in its thread; at most ``MAX_OLD_REQUESTS`` per channel,
@@ -71,6 +81,7 @@ from idqueue.domain.models import (
     SourceKind,
     TimelineEvent,
     github_id,
+    parse_slack_id,
     slack_id,
 )
 from idqueue.domain.mrkdwn import unescape_mrkdwn
@@ -81,6 +92,7 @@ from idqueue.sources.base import (
     Batch,
     FetchStats,
     NotFound,
+    PollHints,
     RateLimited,
     Source,
     SourceError,
@@ -94,6 +106,8 @@ __all__ = [
     "datetime_to_ts",
     "find_github_links",
     "idqueue_payload",
+    "is_bot_form",
+    "is_form_shaped",
     "is_request",
     "message_fields",
     "message_to_item",
@@ -137,7 +151,8 @@ ACTION_KINDS: dict[str, EventKind] = {
 
 TYPE_LABELS = ("type", "request type", "issue type")
 DETAIL_LABELS = ("details", "summary", "description", "additional details", "issue description")
-REQUESTER_LABELS = ("requested by", "requester")
+REQUESTER_LABELS = ("requested by", "requester", "submitted by")
+BOT_FORM_MIN_FIELDS = 2  # a bot's post is an intake form with a Type/Requested-by label and one more
 TITLE_MAX = 120
 FIELD_MAX = 2000
 
@@ -494,6 +509,13 @@ class SlackContext:
             or (message.get("user") and message.get("user") in self.intake_bot_ids)
         )
 
+    def is_intake_post(self, message: Mapping[str, Any]) -> bool:
+        """True for a configured intake bot's post or any bot's intake-form post.
+
+        Such a post's requester is the person its form names (``*Requested by:*``), not the bot.
+        """
+        return self.is_intake_bot(message) or is_bot_form(message)
+
     def is_own(self, message: Mapping[str, Any]) -> bool:
         """True when the message was posted by idqueue's own token."""
         return bool(
@@ -527,12 +549,38 @@ def _author(message: Mapping[str, Any], ctx: SlackContext) -> Person:
     return Person("unknown", "unknown", is_bot=False)
 
 
+def is_bot_post(message: Mapping[str, Any]) -> bool:
+    """True when a bot posted the message (a ``bot_id``, or the ``bot_message`` subtype)."""
+    return bool(message.get("bot_id")) or message.get("subtype") == "bot_message"
+
+
+def is_form_shaped(message: Mapping[str, Any]) -> bool:
+    """True when the message's text or blocks carry an intake-form label (``*Type:*``,
+    ``*Requested by:*``)."""
+    text = message.get("text")
+    texts = [text] if isinstance(text, str) else []
+    texts.extend(_block_texts(message.get("blocks")))
+    return any(_FORM_RE.search(t) for t in texts)
+
+
+def is_bot_form(message: Mapping[str, Any]) -> bool:
+    """A bot's intake-form post (Slack Workflow Builder forms, intake bots).
+
+    It must look like a form: a ``*Type:*`` or ``*Requested by:*`` label and at least
+    ``BOT_FORM_MIN_FIELDS`` labelled fields, so a deploy bot's one-line ``*Type:* deploy`` status
+    is not a request.
+    """
+    return is_bot_post(message) and is_form_shaped(message) and len(message_fields(message)) >= BOT_FORM_MIN_FIELDS
+
+
 def is_request(message: Mapping[str, Any], ctx: SlackContext) -> bool:
     """Whether a top-level channel message is a support request (DESIGN.md).
 
     A message by a configured intake bot, one that matches the intake form (``*Type:*``,
-    ``*Requested by:*`` lines) or a human message someone reacted to with the intake reaction.
-    Never: thread replies, join/leave and other subtypes, our own messages, other bots.
+    ``*Requested by:*`` lines) whoever posts it — a person, Slack Workflow Builder or an intake
+    bot not listed in ``slack.intake_bot_ids`` (see :func:`is_bot_form`) — or a human message
+    someone reacted to with the intake reaction. Never: thread replies, join/leave and other
+    subtypes, our own messages, other bots' posts that are not forms.
     """
     ts = message.get("ts")
     if not isinstance(ts, str) or message.get("hidden"):
@@ -547,8 +595,8 @@ def is_request(message: Mapping[str, Any], ctx: SlackContext) -> bool:
         return False
     if ctx.is_intake_bot(message):
         return True
-    if message.get("bot_id") or subtype == "bot_message":
-        return False
+    if is_bot_post(message):
+        return is_bot_form(message)
     text = message.get("text")
     if isinstance(text, str) and _FORM_RE.search(text):
         return True
@@ -559,7 +607,7 @@ def is_request(message: Mapping[str, Any], ctx: SlackContext) -> bool:
 
 
 def _requester(message: Mapping[str, Any], fields: Mapping[str, str], ctx: SlackContext) -> Person:
-    if ctx.is_intake_bot(message):
+    if ctx.is_intake_post(message):
         raw = _field(fields, REQUESTER_LABELS)
         if raw:
             mentioned = referenced_users(raw)
@@ -799,7 +847,7 @@ def _message_user_ids(message: Mapping[str, Any], ctx: SlackContext) -> list[str
     text = message.get("text")
     if isinstance(text, str):
         wanted.extend(referenced_users(text))
-    if ctx.is_intake_bot(message):
+    if ctx.is_intake_post(message):
         for value in _parse_blocks(message.get("blocks")).values():
             wanted.extend(referenced_users(value))
     return list(dict.fromkeys(wanted))
@@ -956,7 +1004,9 @@ class _Channel:
 
     * ``channel:<C>``: the channel-level state, small and stored with every batch: ``scan``
       (position of the history scan in progress, see :class:`_Scan`), ``synced`` (start of the
-      last complete scan) and ``pending`` (threads to read first on the next poll).
+      last complete scan), ``pending`` (threads to read first on the next poll) and
+      ``unlinked`` (linked messages found gone, so they are not asked for again; absent when
+      none).
     * ``req:<C>/<ts>``: one per known request (``requests``), stored when it changes and
       deleted (a JSON ``null`` in the batch) when the request is forgotten: ``e`` edited ts,
       ``lr`` latest_reply, ``rc`` reply_count, ``r`` reply ts → idqueue action ("" for plain
@@ -976,14 +1026,18 @@ class _Channel:
     scan: _Scan | None = None
     synced: str | None = None
     pending: list[str] = field(default_factory=list)
+    unlinked: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # cursor keys to delete with the next batch
 
     def dump(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "scan": self.scan.dump() if self.scan else None,
             "synced": self.synced,
             "pending": list(self.pending),
         }
+        if self.unlinked:
+            out["unlinked"] = list(self.unlinked)
+        return out
 
     def retire_scan(self) -> None:
         """The scan is complete: forget it; its ``seen`` chunks go with the next batch."""
@@ -1042,6 +1096,8 @@ class _Channel:
         pending = value.get("pending")
         state.synced = synced if isinstance(synced, str) else None
         state.pending = [p for p in pending if isinstance(p, str)] if isinstance(pending, list) else []
+        unlinked = value.get("unlinked")
+        state.unlinked = [u for u in unlinked if isinstance(u, str)] if isinstance(unlinked, list) else []
         return state
 
 
@@ -1077,6 +1133,64 @@ def _add_thread(batch: Batch, channel: str, state: _Channel, ts: str, changes: _
     state.requests.put(ts, changes.entry)
 
 
+# How much more often an urgent open thread is re-checked than a quiet one when the budget
+# cannot cover them all: a thread's claim is (seconds since its last check) × this weight.
+URGENCY_WEIGHTS = (32, 16, 8, 4, 2, 1)
+
+
+@dataclass
+class _ThreadPlan:
+    """One poll's thread work, from the store's :class:`PollHints`, per channel.
+
+    Attributes:
+        hinted: False when no hints were given (the source was not prepared by a sync engine):
+            then nothing is known to be open and the sweep rotates over every known request.
+        open: ``(channel, ts)`` of the open requests, most urgent first.
+        urgency: ``(channel, ts)`` → urgency class (0 most urgent).
+        linked: channel → ts of messages an open request links to that were never fetched.
+        read_first: channel → ts of threads a push event said changed.
+        budget: ``conversations.replies`` calls this poll may spend.
+    """
+
+    hinted: bool = False
+    open: list[tuple[str, str]] = field(default_factory=list)
+    urgency: dict[tuple[str, str], int] = field(default_factory=dict)
+    linked: dict[str, list[str]] = field(default_factory=dict)
+    read_first: dict[str, list[str]] = field(default_factory=dict)
+    budget: int = 0
+
+    @classmethod
+    def build(cls, hints: PollHints | None, channels: Iterable[str], budget: int) -> _ThreadPlan:
+        """The plan for the configured ``channels`` (ids of other channels are ignored)."""
+        plan = cls(hinted=hints is not None, budget=budget)
+        if hints is None:
+            return plan
+        wanted = set(channels)
+
+        def split(item_id: str) -> tuple[str, str] | None:
+            try:
+                channel, ts = parse_slack_id(item_id)
+            except ValueError:
+                return None
+            return (channel, ts) if channel in wanted and _TS_RE.match(ts) else None
+
+        for item_id in hints.open_items:
+            key = split(item_id)
+            if key is not None:
+                plan.open.append(key)
+                plan.urgency[key] = hints.urgency.get(item_id, len(URGENCY_WEIGHTS) - 1)
+        for target, ids in ((plan.linked, hints.linked), (plan.read_first, hints.read_first)):
+            for item_id in ids:
+                key = split(item_id)
+                if key is not None:
+                    target.setdefault(key[0], []).append(key[1])
+        return plan
+
+    def open_in(self, channel: str) -> set[str]:
+        """The ts of a channel's open requests."""
+        return {ts for ch, ts in self.open if ch == channel}
+
+
 # --------------------------------------------------------------------------- the source
 
 
@@ -1092,11 +1206,13 @@ class SlackSource(Source):
         max_wait: longest wait (seconds) honoured in place; longer ones raise
             :class:`RateLimited`.
         timeout: HTTP timeout (seconds, fractions kept) of the client built here.
-        sweep_per_poll: known threads re-read per poll in rotation (0 disables the sweep).
+        sweep_per_poll: threads of requests that are not open (closed, backlogged) re-read
+            per poll in rotation, within what is left of the thread budget (0 disables it).
     """
 
     kind = SourceKind.SLACK
     can_write = True
+    wants_hints = True
 
     def __init__(
         self,
@@ -1140,6 +1256,22 @@ class SlackSource(Source):
         self._limited = False
         self.last_headers: dict[str, Any] = {}
         """Headers of the last successful answer (``x-oauth-scopes`` for ``idqueue doctor``)."""
+        self._hints: PollHints | None = None
+        self._plan = _ThreadPlan()
+        self._replies_calls = 0
+
+    def prepare(self, hints: PollHints) -> None:
+        """Take the store's hints for the next fetch: open requests by urgency, links, push events."""
+        self._hints = hints
+
+    def thread_budget(self) -> int:
+        """``conversations.replies`` calls one poll may spend (``slack.thread_checks_per_minute``
+        scaled by ``ui.poll_interval``; at least one)."""
+        per_minute = self.settings.slack.thread_checks_per_minute
+        return max(1, int(per_minute * self.settings.ui.poll_interval / 60.0))
+
+    def _budget_left(self) -> int:
+        return max(0, self._plan.budget - self._replies_calls)
 
     # ------------------------------------------------------------------ HTTP
     def _call(self, method: str, *, wait: bool = True, **params: Any) -> dict[str, Any]:
@@ -1291,12 +1423,21 @@ class SlackSource(Source):
     def fetch(self, cursors: dict[str, Any]) -> Iterator[Batch]:
         """Yield one batch per history page / group of thread reads, for every channel.
 
+        Per channel: threads left over from the last poll, threads a push event named, the
+        history scan, threads an open request links to that were never read, names to re-read.
+        Then, over all channels, the open requests' threads most urgent first within the thread
+        budget (the last batch's stats say how many were due, checked and skipped), and the
+        rotation over the other known threads with what is left.
+
         A channel that is gone or that the bot is not in raises :class:`NotFound` *after* the
         other channels were polled. Rate limits, auth and availability errors stop the poll
         (batches already yielded stay valid).
         """
         self._stats = FetchStats()
         self._limited = False
+        self._replies_calls = 0
+        hints, self._hints = self._hints, None  # hints are good for one poll
+        self._plan = _ThreadPlan.build(hints, self.settings.slack.channels, self.thread_budget())
         for uid in self._users_transient:
             self._users.pop(uid, None)
         self._users_transient.clear()
@@ -1309,12 +1450,19 @@ class SlackSource(Source):
         self._users_dirty = False
         ctx = self._context()
         missing: list[NotFound] = []
+        polled: dict[str, tuple[_Channel, set[str]]] = {}
         for channel in self.settings.slack.channels:
             state = _Channel.load(channel, cursors)
+            read_now: set[str] = set()
             try:
-                yield from self._fetch_channel(channel, state, ctx)
+                yield from self._fetch_channel(channel, state, ctx, read_now)
             except NotFound as exc:
                 missing.append(exc)
+            else:
+                polled[channel] = (state, read_now)
+        yield from self._check_open_threads(polled, ctx)
+        for channel, (state, read_now) in polled.items():
+            yield from self._sweep(channel, state, ctx, read_now)
         if missing:
             if len(missing) == 1:
                 raise missing[0]
@@ -1324,7 +1472,15 @@ class SlackSource(Source):
         self, channel: str, state: _Channel, batch: Batch, *, progress: tuple[int, int | None] | None = None
     ) -> Batch:
         """Complete a batch: the channel's cursor changes, the users cache if it changed, the stats."""
-        cursors = state.cursor_changes()
+        return self._batch_of([state], batch, progress=progress)
+
+    def _batch_of(
+        self, states: Iterable[_Channel], batch: Batch, *, progress: tuple[int, int | None] | None = None
+    ) -> Batch:
+        """Complete a batch that touched these channels (thread reads across channels)."""
+        cursors: dict[str, Any] = {}
+        for state in states:
+            cursors.update(state.cursor_changes())
         if self._users_dirty:
             cursors["users"] = {
                 uid: [p.name, p.is_bot] for uid, p in self._users.items() if uid not in self._users_transient
@@ -1335,11 +1491,12 @@ class SlackSource(Source):
         stats.fetched = len(batch.items) + len(batch.events)
         return batch
 
-    def _fetch_channel(self, channel: str, state: _Channel, ctx: SlackContext) -> Iterator[Batch]:
-        read_now: set[str] = set()
+    def _fetch_channel(self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str]) -> Iterator[Batch]:
         # 1. Threads left over from a poll that was cut short.
         yield from self._read_pending(channel, state, ctx, read_now)
-        # 2. The history scan: a scan resumed from an earlier poll is finished first, then a
+        # 2. Threads a push event (Socket Mode) named since the last poll: read at once.
+        yield from self._read_first(channel, state, ctx, read_now)
+        # 3. The history scan: a scan resumed from an earlier poll is finished first, then a
         #    fresh one reads the current window (so a resumed poll still sees new messages).
         resumed = state.scan is not None
         if state.scan is None:
@@ -1348,10 +1505,96 @@ class SlackSource(Source):
         if resumed:
             state.scan = self._new_scan(state)
             yield from self._scan(channel, state, ctx, read_now)
-        # 3. Requests still showing names that an earlier users.info failure left unresolved.
+        # 4. Messages an open request's other home links to that the scan never met.
+        yield from self._read_linked(channel, state, ctx, read_now)
+        # 5. Requests still showing names that an earlier users.info failure left unresolved.
         yield from self._reread_names(channel, state, ctx, read_now)
-        # 4. Best-effort freshness for threads outside the window.
-        yield from self._sweep(channel, state, ctx, read_now)
+
+    def _read_first(self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str]) -> Iterator[Batch]:
+        """Read the threads a push event named (known or open requests only), before the scan."""
+        open_here = self._plan.open_in(channel)
+        candidates = [
+            ts for ts in dict.fromkeys(self._plan.read_first.get(channel, ()))
+            if ts not in read_now and (ts in state.requests or ts in open_here)
+        ]
+        if candidates:
+            yield from self._best_effort_reads(channel, state, ctx, read_now, candidates)
+
+    def _read_linked(self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str]) -> Iterator[Batch]:
+        """Read messages an open request links to (a Slack permalink in a GitHub issue) that the
+        history scan never met, typically because they are older than ``history_days``.
+
+        Each is one ``conversations.replies`` call within the thread budget; it then is a known
+        request like any other. A link to a message that is gone is remembered so it costs no
+        call on later polls.
+        """
+        candidates = [
+            ts for ts in dict.fromkeys(self._plan.linked.get(channel, ()))
+            if ts not in state.requests and ts not in read_now and ts not in state.unlinked
+        ][: self._budget_left()]
+        if not candidates:
+            return
+        batch = Batch()
+        for ts in candidates:
+            try:
+                changes = self._read_thread_changes(channel, ts, None, ctx, wait=False)
+            except (RateLimited, Unavailable, BadPayload):
+                break  # best effort: the store still lacks it, so the next poll asks again
+            read_now.add(ts)
+            if changes is None:
+                state.unlinked = [*state.unlinked, ts][-MAX_OLD_REQUESTS:]
+                continue
+            _add_thread(batch, channel, state, ts, changes)
+        yield self._batch(channel, state, batch)
+
+    def _check_open_threads(self, polled: dict[str, tuple[_Channel, set[str]]], ctx: SlackContext) -> Iterator[Batch]:
+        """Re-check every open request's thread, most urgent first, within the thread budget.
+
+        A poller gets no word of a reply under a parent older than the lookback window, nor of
+        such a parent's deletion; this is how both reach the queue on the next poll. When the
+        budget cannot cover them all, the ones with the strongest claim go first (seconds since
+        their last check × :data:`URGENCY_WEIGHTS` of their class), so urgent threads are
+        checked often and none is starved; the last batch's stats say how many were skipped.
+        """
+        plan = self._plan
+        if not plan.hinted:
+            return
+        due = [(ch, ts) for ch, ts in plan.open if ch in polled]
+        now = self._clock().timestamp()
+        rank = {key: n for n, key in enumerate(due)}
+
+        def claim(key: tuple[str, str]) -> tuple[float, int]:
+            entry = polled[key[0]][0].requests.get(key[1]) or {}
+            since = max(0.0, now - float(_int(entry.get("c"))))
+            weight = URGENCY_WEIGHTS[min(plan.urgency.get(key, 5), len(URGENCY_WEIGHTS) - 1)]
+            return (-since * weight, rank[key])
+
+        todo = sorted((key for key in due if key[1] not in polled[key[0]][1]), key=claim)
+        batch = Batch()
+        touched: dict[str, _Channel] = {}
+        reads = 0
+        for ch, ts in todo:
+            if self._budget_left() <= 0 or self._limited:
+                break
+            state, read_now = polled[ch]
+            try:
+                changes = self._read_thread_changes(ch, ts, state.requests.get(ts), ctx, wait=False)
+            except (RateLimited, Unavailable):
+                break  # counted as skipped; the next poll starts with the strongest claims again
+            except BadPayload:
+                continue  # counted as skipped; its claim grows until it is tried again
+            read_now.add(ts)
+            _add_thread(batch, ch, state, ts, changes)
+            touched[ch] = state
+            reads += 1
+            if reads % THREAD_BATCH == 0:
+                yield self._batch_of(touched.values(), batch)
+                batch, touched = Batch(), {}
+        checked = sum(1 for ch, ts in due if ts in polled[ch][1])
+        batch = self._batch_of(touched.values(), batch)
+        batch.stats.threads_due, batch.stats.threads_checked = len(due), checked
+        batch.stats.thread_budget = plan.budget
+        yield batch
 
     def _reread_names(self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str]) -> Iterator[Batch]:
         """Re-read requests whose unresolved user ids now resolve, so they are re-sent.
@@ -1442,14 +1685,14 @@ class SlackSource(Source):
         horizon = _ts_key(datetime_to_ts(self._clock() - timedelta(days=self.settings.slack.history_days)))
         for ts in deleted:
             state.requests.drop(ts)
-        self._prune_old(state, horizon)
+        self._prune_old(state, horizon, keep=self._plan.open_in(channel))
         state.pending = [p for p in state.pending if p in state.requests]
         state.synced = scan.start
         state.retire_scan()
         return [slack_id(channel, ts) for ts in deleted]
 
     @staticmethod
-    def _prune_old(state: _Channel, horizon: Decimal) -> None:
+    def _prune_old(state: _Channel, horizon: Decimal, *, keep: set[str] | None = None) -> None:
         """Drop requests older than the history window that no longer need watching.
 
         The history scan never reads before the window, so a kept old request is only seen
@@ -1457,18 +1700,20 @@ class SlackSource(Source):
         Kept: those whose thread was active within the window, or that no idqueue action in
         their thread closed or moved to the backlog (the source cannot see the status that
         GitHub or a reaction gives, so "not closed here" counts as open). Bounded by
-        ``MAX_OLD_REQUESTS``, the most recently active first.
+        ``MAX_OLD_REQUESTS``, the most recently active first. Requests the store knows are open
+        (``keep``) always stay: their threads are re-checked every poll.
         """
-        old = [ts for ts in state.requests if _ts_key(ts) < horizon]
+        keep = keep or set()
+        old = [ts for ts in state.requests if _ts_key(ts) < horizon and ts not in keep]
         if not old:
             return
-        keep = sorted(
+        kept_old = sorted(
             (ts for ts in old
              if _last_activity(ts, state.requests[ts]) >= horizon or not _closed_in_thread(state.requests[ts])),
             key=lambda ts: (_last_activity(ts, state.requests[ts]), _ts_key(ts)),
             reverse=True,
         )[:MAX_OLD_REQUESTS]
-        kept = set(keep)
+        kept = set(kept_old)
         for ts in old:
             if ts not in kept:
                 state.requests.drop(ts)
@@ -1555,6 +1800,7 @@ class SlackSource(Source):
         cursor: str | None = None
         while True:
             try:
+                self._replies_calls += 1
                 data = self._call(
                     "conversations.replies", wait=wait, channel=channel, ts=ts, cursor=cursor,
                     limit=self.settings.slack.page_limit, include_all_metadata=True,
@@ -1681,12 +1927,25 @@ class SlackSource(Source):
                 raise error
 
     def _sweep(self, channel: str, state: _Channel, ctx: SlackContext, read_now: set[str]) -> Iterator[Batch]:
+        """Re-read a few known threads in rotation, least recently checked first.
+
+        With hints, only requests that are not open (closed, backlogged: late reactions such as
+        CSAT ratings, reopening replies) and within what is left of the thread budget; open ones
+        were checked by :meth:`_check_open_threads`.
+        """
         if self.sweep_per_poll <= 0 or self._limited:
             return
+        limit = self.sweep_per_poll
+        skip: set[str] = set()
+        if self._plan.hinted:
+            limit = min(limit, self._budget_left())
+            skip = self._plan.open_in(channel)
+        if limit <= 0:
+            return
         candidates = sorted(
-            (ts for ts in state.requests if ts not in read_now),
+            (ts for ts in state.requests if ts not in read_now and ts not in skip),
             key=lambda ts: (int(state.requests[ts].get("c") or 0), ts),
-        )[: self.sweep_per_poll]
+        )[:limit]
         yield from self._best_effort_reads(channel, state, ctx, read_now, candidates)
 
     def _best_effort_reads(
@@ -1746,7 +2005,7 @@ class SlackSource(Source):
                 channels[channel] = f"#{info.get('name') or channel} ({member})"
             else:
                 channels[channel] = "no channel info"
-        return {
+        facts: dict[str, Any] = {
             "team": auth.get("team"),
             "user": auth.get("user"),
             "user_id": auth.get("user_id"),
@@ -1755,6 +2014,55 @@ class SlackSource(Source):
             "channels": channels,
             "scopes": None if scopes is None else [s.strip() for s in scopes.split(",") if s.strip()],
         }
+        facts.update(self._form_bot_facts(channels))
+        return facts
+
+    def form_bots(self, channel: str) -> dict[str, str]:
+        """Bots seen posting intake-form messages in the channel's latest history page.
+
+        Returns ``bot_id`` → name for bots that are neither configured intake bots nor idqueue.
+        Their form posts are requests already; listing them in ``slack.intake_bot_ids`` makes
+        that explicit and keeps their non-form posts too.
+
+        Raises:
+            SourceError: the history could not be read.
+        """
+        ctx = self._context()
+        data = self._call("conversations.history", channel=channel, limit=min(100, self.settings.slack.page_limit))
+        found: dict[str, str] = {}
+        for m in data.get("messages") or []:
+            if not isinstance(m, dict) or not is_bot_post(m) or ctx.is_own(m) or ctx.is_intake_bot(m):
+                continue
+            bot = m.get("bot_id")
+            if isinstance(bot, str) and bot and is_bot_form(m):
+                found.setdefault(bot, _bot_name(m))
+        return found
+
+    def _form_bot_facts(self, channels: Mapping[str, str]) -> dict[str, str]:
+        """``form bots`` per channel and a ``hint`` with the config line, for ``idqueue doctor``."""
+        seen: dict[str, str] = {}
+        lines: list[str] = []
+        for channel, status in channels.items():
+            if status.startswith("error"):
+                continue
+            try:
+                bots = self.form_bots(channel)
+            except SourceError as exc:
+                lines.append(f"{channel}: not checked ({exc.title})")
+                continue
+            if bots:
+                lines.append(f"{channel}: " + ", ".join(f"{name} ({bot})" for bot, name in bots.items()))
+                seen.update(bots)
+        if not lines:
+            return {}
+        facts = {"form bots": "; ".join(lines)}
+        if seen:
+            ids = json.dumps([*self.settings.slack.intake_bot_ids, *seen])
+            facts["hint"] = (
+                f"their form posts count already; to list them, set intake_bot_ids = {ids} in [slack] "
+                f"(or IDQUEUE_SLACK__INTAKE_BOT_IDS='{ids}')"
+            )
+        return facts
 
     # ------------------------------------------------------------------ writes
     def apply(self, action: Any) -> Any:

@@ -5,7 +5,9 @@ envelopes over a WebSocket. :class:`SlackEvents` wraps slack-sdk's built-in
 ``SocketModeClient``: it acks every envelope and, for a message or reaction event in a configured
 channel, calls ``on_event()`` — debounced, so a burst of events costs one early poll. It never
 writes the store: the poll's re-read of the recent window (edits, deletions, replies) does that,
-so there is one code path for changes however they were noticed.
+so there is one code path for changes however they were noticed. A message event that carries a
+``thread_ts`` (a reply, or an edit or deletion of one) also names that thread through
+``on_thread``: the poll it triggers reads that one thread first, whatever its age.
 
 Health (:class:`LiveHealth`) is ``connecting`` → ``connected``; ``reconnecting`` while the link is
 down (the SDK reconnects by itself on a ``disconnect`` envelope, a close frame or a dead socket);
@@ -32,6 +34,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web import WebClient
 
 from idqueue.config import Settings
+from idqueue.domain.models import slack_id
 from idqueue.safety import RedactingFilter, one_line, redact
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,24 @@ def socket_mode_configured(settings: Settings) -> bool:
     """True when Socket Mode can run: an app-level token, a bot token and intake channels."""
     slack = settings.slack
     return bool(slack.app_token and slack.app_token.get_secret_value() and slack.token and slack.channels)
+
+
+def thread_of(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(channel, thread_ts)`` of a message event that belongs to a thread, else None.
+
+    A reply carries ``thread_ts``; an edit (``message_changed``) carries it in ``message``, a
+    deletion (``message_deleted``) in ``previous_message``.
+    """
+    event = payload.get("event")
+    if not isinstance(event, Mapping) or event.get("type") != "message":
+        return None
+    channel = event.get("channel")
+    for part in (event, event.get("message"), event.get("previous_message")):
+        if isinstance(part, Mapping):
+            thread_ts = part.get("thread_ts")
+            if isinstance(channel, str) and channel and isinstance(thread_ts, str) and thread_ts:
+                return channel, thread_ts
+    return None
 
 
 def is_relevant(payload: Mapping[str, Any], channels: Collection[str]) -> bool:
@@ -232,6 +253,9 @@ class SlackEvents:
         settings: the configuration (``slack.app_token``, ``slack.base_url``, ``slack.channels``).
         on_event: called (from a background thread) when a relevant change happened; debounced.
         on_health: called (from a background thread) on every state change.
+        on_thread: called (from a background thread, before ``on_event``) with the item id
+            (``slack:C…/thread_ts``) of the thread a relevant message event belongs to; a sync
+            engine's ``read_first.add`` makes the next poll read that thread first.
         debounce: the debounce window in seconds (at most one ``on_event`` call per window).
         ping_interval: seconds between the SDK's pings; a dead link is noticed and replaced within
             a few of them.
@@ -248,6 +272,7 @@ class SlackEvents:
         on_event: Callable[[], None],
         *,
         on_health: Callable[[LiveHealth], None] | None = None,
+        on_thread: Callable[[str], None] | None = None,
         debounce: float = 1.0,
         ping_interval: float = 5.0,
         schedule: Schedule = thread_timer,
@@ -256,6 +281,7 @@ class SlackEvents:
     ) -> None:
         self.settings = settings
         self.on_health = on_health
+        self.on_thread = on_thread
         self.ping_interval = ping_interval
         self.retry_delays = tuple(retry_delays) or RETRY_DELAYS
         self.watch_interval = watch_interval
@@ -429,6 +455,12 @@ class SlackEvents:
             if request.type == "events_api" and is_relevant(request.payload, self.channels):
                 with self._lock:
                     self._health = replace(self._health, events=self._health.events + 1)
+                thread = thread_of(request.payload)
+                if thread is not None and self.on_thread is not None:
+                    try:
+                        self.on_thread(slack_id(*thread))
+                    except Exception:
+                        log.exception("Slack thread note failed")
                 # Trigger before acking: the trigger only schedules, and a test (or Slack) that
                 # sees the ack may rely on the change having been noted.
                 self.debouncer.trigger()

@@ -224,7 +224,9 @@ class Poller(Widget):
         if settings is None or not socket_mode_configured(settings):
             return
         try:
-            events = self._events_factory(settings, self._event_arrived, on_health=self._health_changed)
+            read_first = getattr(self.engine, "read_first", None)
+            events = self._events_factory(settings, self._event_arrived, on_health=self._health_changed,
+                                          on_thread=read_first.add if read_first is not None else None)
             self.live_health = events.health
             self.events = events
             events.start()

@@ -90,6 +90,9 @@ class StatusBar(Static):
             state = _HEALTH_CLASS.get(health.state, "dim")
             text.append("● ", self._style(state))
             text.append(one_line(health.describe(self._tz), 80))
+            if health.threads_skipped:
+                # Never silent: threads the poll's budget could not re-check may hide replies.
+                text.append(f" · {threads_unchecked(health.threads_skipped)}", self._style("warning"))
         if self.live is not None:
             text.append("  ")
             text.append(one_line(self.live[0], 60), self._style("ok") if self.live[1] else self._style("warning"))
@@ -112,3 +115,8 @@ class StatusBar(Static):
         else:
             text.append("outbox: all sent", self._style("dim"))
         self.update(text)
+
+
+def threads_unchecked(count: int) -> str:
+    """``12 threads unchecked`` (``1 thread unchecked``): open threads a poll's budget skipped."""
+    return f"{count} thread{'s' if count != 1 else ''} unchecked"

@@ -383,8 +383,10 @@ def test_seed_covers_types_paths_and_states(sandbox: Sandbox) -> None:
     assert {"new", "acknowledged", "assigned", "pending", "backlog", "closed", "not_planned", "deleted"} <= outcomes
     recent = [r for r in summary.requests if summary.now - r.created_at <= timedelta(hours=1)]
     assert len(recent) >= 3
-    oldest = min(r.created_at for r in summary.requests)
+    # The month spans ~35 days; "old-linked" is deliberately older than the sandbox's Slack window.
+    oldest = min(r.created_at for r in summary.requests if r.key != "old-linked")
     assert timedelta(days=30) <= summary.now - oldest <= timedelta(days=37)
+    assert summary.now - summary.by_key("old-linked").created_at > timedelta(days=40)
     assert all(r.created_at <= summary.now for r in summary.requests)
 
 

@@ -22,6 +22,7 @@ from idqueue.sources.slack import (
     _retry_after,
     datetime_to_ts,
     find_github_links,
+    is_bot_form,
     is_request,
     message_fields,
     message_to_item,
@@ -225,8 +226,10 @@ def test_intake_bot_ticket_reaction_and_form_are_requests(ctx: SlackContext) -> 
         {"type": "message", "user": "U0IDQUEUE", "bot_id": "B0IDQUEUE1", "ts": "1.4", "text": "*Type:* Bug"},
         {"type": "message", "bot_id": "B0IDQUEUE1", "subtype": "bot_message", "ts": "1.5",
          "text": "done", "reactions": [{"name": "ticket", "users": ["U0BEN"]}]},
-        # some other bot
+        # some other bot whose post is not a form (one labelled field is a status line, not a form)
         {"type": "message", "subtype": "bot_message", "bot_id": "B0OTHER", "ts": "1.6", "text": "*Type:* Bug"},
+        {"type": "message", "subtype": "bot_message", "bot_id": "B0OTHER", "ts": "1.61",
+         "text": "Deploy finished\n*Status:* green\n*Commit:* abc123"},
         # a thread reply and a thread_broadcast are timeline entries, not requests
         {"type": "message", "user": "U0REQ03", "ts": "1.7", "thread_ts": "1.0", "text": "*Type:* Bug"},
         {"type": "message", "subtype": "thread_broadcast", "user": "U0REQ03", "ts": "1.8",
@@ -239,6 +242,38 @@ def test_intake_bot_ticket_reaction_and_form_are_requests(ctx: SlackContext) -> 
 )
 def test_not_requests(message: dict[str, Any], ctx: SlackContext) -> None:
     assert not is_request(message, ctx)
+
+
+# A Slack Workflow Builder form post: its own bot, ``bot_message``, the answers in rich_text blocks
+# (bold labels) with a plain-text fallback.
+WORKFLOW_FORM_MSG: dict[str, Any] = {
+    "type": "message", "subtype": "bot_message", "bot_id": "B0WORKFLOW1", "username": "Identity intake form",
+    "ts": "1772464500.000100", "text": "New submission from Identity intake form",
+    "bot_profile": {"id": "B0WORKFLOW1", "name": "Identity intake form", "app_id": "A0WORKFLOW1"},
+    "blocks": [{"type": "rich_text", "block_id": "wf", "elements": [
+        {"type": "rich_text_section", "elements": [
+            {"type": "text", "text": "Type:", "style": {"bold": True}}, {"type": "text", "text": " Bug fix\n"},
+            {"type": "text", "text": "Requested by:", "style": {"bold": True}}, {"type": "text", "text": " "},
+            {"type": "user", "user_id": "U0REQ03"}, {"type": "text", "text": "\n"},
+            {"type": "text", "text": "Details:", "style": {"bold": True}},
+            {"type": "text", "text": " Sign-in loops on staging"},
+        ]},
+    ]}],
+}
+
+
+def test_any_bots_intake_form_is_a_request_by_the_person_it_names(ctx: SlackContext) -> None:
+    assert "B0WORKFLOW1" not in ctx.intake_bot_ids
+    assert is_bot_form(WORKFLOW_FORM_MSG) and is_request(WORKFLOW_FORM_MSG, ctx)
+    item = message_to_item(CH, WORKFLOW_FORM_MSG, ctx)
+    assert item.requester == Person("U0REQ03", "Tom N")  # the form's "Requested by", not the bot
+    assert item.title == "Bug fix: Sign-in loops on staging"
+    text_form = {"type": "message", "subtype": "bot_message", "bot_id": "B0FORMS", "ts": "1.000004",
+                 "text": "*Type:* Data pull\n*Submitted by:* <@U0REQ09>\n*Details:* counts"}
+    assert is_request(text_form, ctx)
+    assert message_to_item(CH, text_form, ctx).requester == Person("U0REQ09", "Lena F")
+    own = {**text_form, "bot_id": "B0IDQUEUE1", "user": "U0IDQUEUE"}
+    assert not is_request(own, ctx)
 
 
 # --------------------------------------------------------------------------- message → item
