@@ -1,118 +1,60 @@
 """The command line: ``idqueue`` opens the TUI; sub-commands share the same headless core.
 
 Every command exits 0 on success and non-zero with one line on stderr otherwise
-(2 for a configuration error). Commands live in :mod:`idqueue.commands` by area and are
-registered here.
+(2 for a configuration error). Commands live in :mod:`idqueue.commands` by area; the group
+below names each command's module and imports it only when that command runs (or on
+``--help``), so ``idqueue`` alone loads only what the TUI's first frame needs.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import sqlite3
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import NoReturn
 
 import click
 
-from idqueue.config import ConfigError, Settings, load_settings
+from idqueue.commands.base import CliError, Context
 from idqueue.safety import one_line, redact
 
-if TYPE_CHECKING:
-    from idqueue.store.db import Store
+__all__ = ["COMMAND_MODULES", "CliError", "Context", "cli", "main"]
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class CliError(click.ClickException):
-    """A one-line error for the user (exit code 1)."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"idqueue: {one_line(redact(self.format_message()))}", err=True)
-
-
-class CliSetupError(CliError):
-    """A one-line error about the setup rather than the request (exit code 2, as config errors)."""
-
-    exit_code = 2
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(("sync", "list", "show", "doctor", "sandbox"), "sync_cmds"),
+    **dict.fromkeys(("templates", "rota", "handover"), "triage_cmds"),
+    **dict.fromkeys(("assign", "take", "unassign", "reply", "pending", "resume", "backlog", "close",
+                     "reopen", "priority", "snooze", "unsnooze", "snoozed", "outbox"), "action_cmds"),
+    **dict.fromkeys(("report", "survey"), "metrics_cmds"),
+    **dict.fromkeys(("demo", "run-default"), "tui_cmds"),
+    "db": "db_cmds",
+}
+"""Sub-command name → its module in :mod:`idqueue.commands` (each module lists its ``COMMANDS``)."""
 
 
-@dataclass
-class Context:
-    """Lazily built core objects shared by the sub-commands."""
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported when they are used (click's documented pattern)."""
 
-    overrides: dict[str, Any] = field(default_factory=dict)
-    _settings: Settings | None = None
-    _store: Store | None = None
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every sub-command name, sorted (for ``--help``)."""
+        return sorted(COMMAND_MODULES)
 
-    @property
-    def settings(self) -> Settings:
-        """The settings; a config error exits with code 2 and one line naming the key."""
-        if self._settings is None:
-            try:
-                self._settings = load_settings(**self.overrides)
-            except ConfigError as exc:
-                fail_config(str(exc))
-        return self._settings
-
-    def use_settings(self, settings: Settings) -> None:
-        """Replace the settings (the sandbox builds its own)."""
-        self._settings = settings
-        self._store = None
-
-    @property
-    def store(self) -> Store:
-        """The store, opened (and migrated) on first use."""
-        if self._store is None:
-            from idqueue.store.db import NewerSchemaError, Store, StoreError
-
-            settings = self.settings
-            try:
-                self._store = Store.open(
-                    settings.db, key_prefix=settings.ui.key_prefix, busy_timeout=settings.busy_timeout
-                )
-            except NewerSchemaError as exc:
-                raise CliSetupError(str(exc)) from exc
-            except StoreError as exc:
-                raise CliError(str(exc)) from exc
-        return self._store
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import the command's module and return the command, or None for an unknown name."""
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"idqueue.commands.{module_name}")
+        commands: list[click.Command] = getattr(module, "COMMANDS", [])
+        for command in commands:
+            if command.name == cmd_name:
+                return command
+        raise RuntimeError(f"idqueue.commands.{module_name} does not define {cmd_name!r}")
 
 
-FIRST_DAY = date(1970, 1, 1)
-LAST_DAY = date(2999, 12, 31)
-"""Dates the CLI accepts: wide enough for any team's history and plans, narrow enough that a
-week, a month or "the period before" around them stays inside Python's calendar."""
-
-
-class Day(click.DateTime):
-    """A ``YYYY-MM-DD`` option value between :data:`FIRST_DAY` and :data:`LAST_DAY`."""
-
-    name = "date"
-
-    def __init__(self) -> None:
-        super().__init__(["%Y-%m-%d"])
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """Parse the date and refuse one outside the supported range (a usage error)."""
-        parsed = super().convert(value, param, ctx)
-        if isinstance(parsed, datetime) and not FIRST_DAY <= parsed.date() <= LAST_DAY:
-            self.fail(f"{parsed.date().isoformat()} is outside {FIRST_DAY} … {LAST_DAY}", param, ctx)
-        return parsed
-
-
-def fail_config(message: str) -> NoReturn:
-    """Print a config error and exit with code 2."""
-    click.echo(f"idqueue: invalid configuration: {one_line(redact(message, bare_hex=True))}", err=True)
-    sys.exit(2)
-
-
-pass_ctx = click.make_pass_decorator(Context, ensure=True)
-
-
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="idqueue")
 @click.pass_context
 def cli(click_ctx: click.Context) -> None:
@@ -125,24 +67,6 @@ def cli(click_ctx: click.Context) -> None:
         from idqueue.commands.tui_cmds import open_tui
 
         open_tui(click_ctx.obj, sandbox=False)
-
-
-def _register() -> None:
-    from idqueue.commands import (
-        action_cmds,
-        db_cmds,
-        metrics_cmds,
-        sync_cmds,
-        triage_cmds,
-        tui_cmds,
-    )
-
-    for module in (sync_cmds, triage_cmds, action_cmds, metrics_cmds, tui_cmds, db_cmds):
-        for command in getattr(module, "COMMANDS", []):
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(args: list[str] | None = None) -> NoReturn:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from idqueue.cli import CliError, Context, pass_ctx
+from idqueue.commands.base import CliError, Context, pass_ctx
 from idqueue.commands.output import format_time
 from idqueue.domain.models import iso
 from idqueue.safety import one_line, sanitize_terminal

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from idqueue.cli import CliError, Context, pass_ctx
+from idqueue.commands.base import CliError, Context, pass_ctx
 from idqueue.safety import one_line
 
 

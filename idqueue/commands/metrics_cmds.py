@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from idqueue.cli import CliError, Context, Day, pass_ctx
 from idqueue.clock import now as clock_now
+from idqueue.commands.base import CliError, Context, Day, pass_ctx
 from idqueue.domain.metrics import Period
 from idqueue.safety import one_line
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import click
 
-from idqueue.cli import CliError, Context, pass_ctx
 from idqueue.clock import now as clock_now
+from idqueue.commands.base import CliError, Context, pass_ctx
 from idqueue.commands.output import check_line, fail_usage, format_time
 from idqueue.domain.models import Request, iso
 from idqueue.safety import one_line, redact, sanitize_terminal

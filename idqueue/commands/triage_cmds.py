@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from idqueue.cli import CliError, Context, Day, pass_ctx
 from idqueue.clock import now as clock_now
+from idqueue.commands.base import CliError, Context, Day, pass_ctx
 from idqueue.config import Settings
 from idqueue.domain.models import Request, SourceKind
 from idqueue.domain.rota import handover_note, is_workday, member_name, week_rota

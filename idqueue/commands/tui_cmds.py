@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from idqueue.cli import CliError, Context, pass_ctx
+from idqueue.commands.base import CliError, Context, pass_ctx
 
 # The flat env-var aliases (IDQUEUE_GITHUB_TOKEN, …) are folded into the nested sections after
 # validation; the sandbox must neutralise them so a real token or API root never reaches (or
