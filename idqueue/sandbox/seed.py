@@ -332,9 +332,11 @@ def seed_directory(gh: GitHubState, slack: SlackState) -> None:
         slack.add_user(INTAKE_BOT_USER, "id_bot", INTAKE_BOT_NAME, is_bot=True, bot_id=INTAKE_BOT_ID)
         slack.add_bot(INTAKE_BOT_ID, INTAKE_BOT_NAME, user_id=INTAKE_BOT_USER, app_id="A0IDBOT001")
         slack.add_user("U0NEWHIRE", "alexm", "Alex Morgan", title="Benefits Portfolio")
-        # Who is in the intake channel (``conversations.members``): the team, the requesters, the
+        # Who is in the intake channels (``conversations.members``): the team, the requesters, the
         # intake bot and a newcomer who is on no roster (assignable by Slack id or @name).
-        slack.join(CHANNEL, *(m.slack for m in ROSTER), *(r.slack for r in REQUESTERS), INTAKE_BOT_USER, "U0NEWHIRE")
+        for channel in (CHANNEL, SUPPORT_CHANNEL):
+            slack.join(channel, *(m.slack for m in ROSTER), *(r.slack for r in REQUESTERS), INTAKE_BOT_USER,
+                       "U0NEWHIRE")
 
 
 # --------------------------------------------------------------------------- builders
