@@ -8,6 +8,12 @@ line is rendered from a cached row. Sort, filter and group are SQL (``ORDER BY``
 so a reload costs the same at 500 or 50,000 requests, and the cursor is kept on the same
 request (and the same screen line) across reloads.
 
+What is painted follows two reactive attributes: ``cursor`` (its watcher repaints the two lines
+that changed, keeps the cursor in view and loads the pages around it) and the inherited
+``scroll_y`` (its watcher repaints the whole viewport). Scrolling always goes through
+``scroll_y``, never ``set_scroll``, which changes the offset without telling the watchers and
+left rows of the previous viewport on screen after a jump.
+
 State is styled through component classes (``request-table--breached``, ``--p1``, ``--new``…)
 defined in ``app.tcss``; cell text is sanitised plain text, never markup.
 """
@@ -26,6 +32,7 @@ from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -132,6 +139,9 @@ class RequestTable(ScrollView, can_focus=True):
         Binding("enter", "activate", "Detail", show=False, id="queue.activate"),
     ]
 
+    cursor: var[int] = var(0, init=False)
+    """Query position of the cursor; its watcher repaints, scrolls and loads what changed."""
+
     class RequestHighlighted(Message):
         """The cursor moved to another request (``request_id`` None when the queue is empty)."""
 
@@ -202,7 +212,6 @@ class RequestTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.data = data
         self.queue_query = query or QueueQuery()
-        self.cursor = 0
         self.selected: set[str] = set()
         self.new_ids: set[str] = set()
         self.loaded = False
@@ -350,7 +359,8 @@ class RequestTable(ScrollView, can_focus=True):
             # The user moved while the reload ran: follow them (an explicit ``go_to`` anchor
             # wins otherwise, since the cursor has not moved since the reload started).
             cursor = snap.ids.index(current)
-        self.cursor = min(cursor, max(self._total - 1, 0))
+        # A reload places the cursor and the viewport itself (same request, same screen line).
+        self.set_reactive(RequestTable.cursor, min(cursor, max(self._total - 1, 0)))
         self.loaded = True
         self.applied_generation = message.generation
         self._lines.clear()
@@ -408,8 +418,11 @@ class RequestTable(ScrollView, can_focus=True):
         return max(self.size.height - 1, 1)
 
     def _scroll_to_line(self, line: int) -> None:
-        top = max(min(line, self._total_lines() - self._visible_rows()), 0)
-        self.set_scroll(None, top)
+        self._scroll_top(min(line, self._total_lines() - self._visible_rows()))
+
+    def _scroll_top(self, line: int) -> None:
+        """Put ``line`` at the top of the viewport (through ``scroll_y``, whose watcher repaints)."""
+        self.scroll_y = max(line, 0)
 
     def _ensure_cursor_visible(self) -> None:
         line = self._line_of(self.cursor)
@@ -418,9 +431,9 @@ class RequestTable(ScrollView, can_focus=True):
         if self._groups and line - 1 >= 0 and line - 1 < top:
             line -= 1  # show the group header above the first row of a group
         if line < top:
-            self.set_scroll(None, line)
+            self._scroll_top(line)
         elif line >= top + height:
-            self.set_scroll(None, line - height + 1)
+            self._scroll_top(line - height + 1)
 
     def _ensure_pages(self) -> None:
         if not self._total:
@@ -455,16 +468,18 @@ class RequestTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ cursor
     def _set_cursor(self, pos: int) -> None:
-        if not self._total:
+        if self._total:
+            self.cursor = min(max(pos, 0), self._total - 1)
+
+    def validate_cursor(self, pos: int) -> int:
+        return min(max(pos, 0), max(self._total - 1, 0))
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        if not self.loaded:
             return
-        pos = min(max(pos, 0), self._total - 1)
-        if pos == self.cursor:
-            return
-        old = self.cursor
-        self.cursor = pos
         self._refresh_pos(old)
-        self._refresh_pos(pos)
-        self._ensure_cursor_visible()
+        self._refresh_pos(new)
+        self._ensure_cursor_visible()  # a scroll repaints the whole viewport (watch_scroll_y)
         self._ensure_pages()
         self._announce()
 
