@@ -22,7 +22,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from idqueue.domain.models import Request
@@ -41,6 +41,7 @@ from idqueue.store.queue import AGE_BUCKETS, Facets, QueueQuery, open_load
 from idqueue.widgets.detail_pane import DetailPane
 from idqueue.widgets.facet_pane import FacetEntry, FacetHeading, FacetPane
 from idqueue.widgets.filter_bar import GROUP_NAMES, SORT_NAMES, FilterBar
+from idqueue.widgets.key_footer import NARROW_WIDTH, KeyFooter
 from idqueue.widgets.poller import Poller
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import SLA_LABELS, member_name
@@ -49,6 +50,8 @@ from idqueue.widgets.status_bar import StatusBar
 GROUP_CYCLE: tuple[str | None, ...] = (None, "type", "priority", "sla", "assignee")
 SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
 TICK_SECONDS = 30.0
+MAIN_KEYS = ("assign", "take", "reply", "close_request", "search", "toggle_panes")
+"""Actions the footer keeps on a narrow terminal (``?`` lists the rest)."""
 
 
 class QueueScreen(Screen[None]):
@@ -56,7 +59,12 @@ class QueueScreen(Screen[None]):
 
     Args:
         ctx: the core objects (store, settings, clock, sync engine, outbox).
+
+    Below ``NARROW_WIDTH`` columns the screen has the ``-narrow`` class: the filter panes
+    collapse (``f`` shows them) and the footer keeps the main keys.
     """
+
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "assign", "Assign", id="queue.assign"),
@@ -77,6 +85,7 @@ class QueueScreen(Screen[None]):
         Binding("g", "group", "Group", show=False, id="queue.group"),
         Binding("s", "sort", "Sort", show=False, id="queue.sort"),
         Binding("v", "toggle_layout", "Layout", show=False, id="queue.layout"),
+        Binding("f", "toggle_panes", "Panes", id="queue.panes"),
         Binding("exclamation_mark", "retry", "Retry failed", show=False, id="queue.retry"),
     ]
 
@@ -116,7 +125,7 @@ class QueueScreen(Screen[None]):
         yield StatusBar(timezone=ctx.settings.sla.calendar.timezone, sandbox=ctx.sandbox, id="status")
         yield Poller(ctx.engine, ctx.dispatcher, interval=ctx.settings.ui.poll_interval, autostart=ctx.live,
                      id="poller")
-        yield Footer()
+        yield KeyFooter(MAIN_KEYS)
 
     @property
     def table(self) -> RequestTable:
@@ -748,6 +757,12 @@ class QueueScreen(Screen[None]):
     def action_toggle_layout(self) -> None:
         """Detail pane on the right or at the bottom."""
         self.toggle_class("-detail-right")
+
+    def action_toggle_panes(self) -> None:
+        """Show or hide the filter panes (hidden by default on a narrow terminal)."""
+        shown = self.query_one("#panes").display
+        self.set_class(shown, "-panes-hidden")
+        self.set_class(not shown, "-panes-shown")
 
     def action_open(self) -> None:
         """Open the request in the browser (GitHub issue, else the Slack message)."""
