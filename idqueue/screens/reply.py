@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 from rich.style import Style
 from rich.text import Text
 from textual import on
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -47,12 +48,14 @@ from idqueue.domain.templates import (
 )
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.screens.confirm import ConfirmScreen
+from idqueue.widgets.key_footer import NARROW_WIDTH
 from idqueue.widgets.request_table import fit
 from idqueue.widgets.steps_view import MISSING_RE
 
 Target = Literal["github", "slack"]
 FREE_TEXT = "\x00free"
 TARGET_NAMES = {"slack": "Slack thread", "github": "GitHub comment"}
+SHORT_TARGET_NAMES = {"slack": "Slack", "github": "GitHub"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,12 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         templates: the templates that fit its type (picker order).
         settings: for rendering (roster, team name, survey link).
         initial: a template key to start with.
+
+    Below ``NARROW_WIDTH`` columns (``-narrow``) the dialog takes the whole screen, the template
+    list is narrower (titles only), and the target, inputs and buttons are one line each.
     """
+
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "reply-screen--missing",
@@ -132,8 +140,14 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             self._pick_target_for(self.templates[self.template_key])
 
     # ------------------------------------------------------------------ layout
+    @property
+    def narrow(self) -> bool:
+        """The terminal is narrower than ``NARROW_WIDTH``."""
+        return self.app.size.width < NARROW_WIDTH
+
     def compose(self) -> ComposeResult:
         title = f"Reply to {self.request.key} — {one_line(self.request.title, 70)}"
+        names = SHORT_TARGET_NAMES if self.narrow else TARGET_NAMES
         options = [Option(self._template_label(t), id=t.key) for t in self.templates.values()]
         options.append(Option(Text("✎ Free text"), id=FREE_TEXT))
         with Vertical(classes="dialog dialog-wide", id="reply-dialog"):
@@ -143,7 +157,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 with Vertical(id="reply-right"):
                     with RadioSet(id="target"):
                         for home in ("slack", "github"):
-                            yield RadioButton(TARGET_NAMES[home], value=home == self.target, id=home,
+                            yield RadioButton(names[home], value=home == self.target, id=home,
                                               disabled=home not in self.homes)
                     yield Vertical(id="values")
                     with ContentSwitcher(initial="preview-scroll", id="switcher"):
@@ -157,13 +171,18 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def _template_label(self, template: ResponseTemplate) -> Text:
-        width = 30
+        width = 20 if self.narrow else 30
         text = Text(fit(one_line(template.title), width), no_wrap=True)
         effects = template.side_effects.describe()
-        if effects:
+        if effects and not self.narrow:
             text.append("\n")
             text.append(fit(f"  {one_line(effects)}", width), self._style("dim"))
         return text
+
+    def on_resize(self, event: events.Resize) -> None:
+        for widget in self.query("Button, Input"):
+            if isinstance(widget, Button | Input):
+                widget.compact = self.narrow
 
     def on_mount(self) -> None:
         templates = self.query_one("#templates", OptionList)
@@ -239,7 +258,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 widget.remove()
         for name in names:
             if f"var-{name}" not in existing:
-                box.mount(Input(value=self.extra.get(name, ""), placeholder=f"value for {name}", id=f"var-{name}"))
+                box.mount(Input(value=self.extra.get(name, ""), placeholder=f"value for {name}", id=f"var-{name}",
+                                compact=self.narrow))
         box.display = bool(wanted)
 
     def _show_editor(self, editing: bool, *, focus: bool = True) -> None:
@@ -310,8 +330,10 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     def _template_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id == FREE_TEXT:
             self._show_editor(True)
-        else:
-            self.query_one("#send", Button).focus()
+            return
+        # A value still to fill in takes the focus (the Send button would be disabled anyway).
+        empty = [i for i in self.query("#values Input").results(Input) if not i.value.strip()]
+        (empty[0] if empty else self.query_one("#send", Button)).focus()
 
     @on(RadioSet.Changed, "#target")
     def _target_changed(self, event: RadioSet.Changed) -> None:

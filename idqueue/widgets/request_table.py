@@ -563,7 +563,7 @@ class RequestTable(ScrollView, can_focus=True):
         cols = [(c, self._key_width if c.name == "Key" else c.width) for c in COLUMNS]
         for level in (1, 2, 3):
             fixed = sum(w + 1 for c, w in cols if c.width or c.name == "Key")
-            if width - fixed >= MIN_TITLE:
+            if width - fixed - 1 >= MIN_TITLE:  # the title's own separator counts too
                 break
             cols = [(c, w) for c, w in cols if c.drop != level]
         fixed = sum(w + 1 for c, w in cols if c.width or c.name == "Key")

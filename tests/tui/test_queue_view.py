@@ -68,3 +68,55 @@ async def test_cursor_moves_that_scroll_one_line_repaint_every_row(make_app: Any
             await pilot.press(key)
             await pilot.pause()
             await assert_viewport_matches_store(app, table, key)
+
+
+def footer_keys(app: IdqueueApp) -> list[str]:
+    from textual.widgets._footer import FooterKey
+
+    return [f"{k.key_display} {k.description}" for k in app.screen.query(FooterKey)]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_narrow_terminal_collapses_the_panes_and_f_toggles_them(make_app: Any, size: tuple[int, int]) -> None:
+    from idqueue.widgets.request_table import MIN_TITLE, COLUMNS
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        panes = screen.query_one("#panes")
+        assert not panes.display
+        title = dict((c.name, w) for c, w in screen.table._layout(screen.table.size.width))["Title"]
+        assert title >= MIN_TITLE and COLUMNS[6].name == "Title"
+        keys = footer_keys(app)
+        assert keys[-1] == "? more" and "a Assign" in keys and "f Panes" in keys
+        await pilot.press("f")
+        await pilot.pause()
+        assert panes.display and panes.size.width > 0
+        await pilot.press("f")
+        await pilot.pause()
+        assert not panes.display
+
+
+async def test_wide_terminal_shows_the_panes_and_f_hides_them(make_app: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await ready(pilot)
+        panes = app.screen.query_one("#panes")
+        assert panes.display
+        await pilot.press("f")
+        await pilot.pause()
+        assert not panes.display
+        assert app.screen.query_one(RequestTable).size.width == 160  # the queue takes the room
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 50)])
+async def test_the_footer_never_cuts_a_key(make_app: Any, size: tuple[int, int]) -> None:
+    from textual.widgets._footer import FooterKey
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        for key in app.screen.query(FooterKey):
+            assert key.region.right <= size[0], f"{key.key_display} {key.description} is cut"
