@@ -166,7 +166,9 @@ class IdqueueApp(App[None]):
             return
         if not isinstance(self.screen, QueueScreen):
             return  # not over a dialog that waits for an answer (or over itself)
-        self.push_screen(OutboxScreen(self.ctx, dispatch=self.queue.poller.dispatch_now), self._jump_to)
+        queue = self.queue
+        self.push_screen(OutboxScreen(self.ctx, dispatch=queue.poller.dispatch_now, changed=queue.outbox_changed),
+                         self._jump_to)
 
     def _jump_to(self, request_id: str | None) -> None:
         if request_id:

@@ -303,6 +303,12 @@ class QueueScreen(Screen[None]):
                 self.detail.refresh_detail()
         self._refresh_outbox()
 
+    def outbox_changed(self) -> None:
+        """Actions were retried or dropped elsewhere (the outbox screen): re-read markers and counts."""
+        self._reload()
+        self.detail.refresh_detail()
+        self._refresh_outbox()
+
     def _report_errors(self, health: Sequence[Any], errors: Sequence[str]) -> None:
         """Notify when a source's state changes (not on every failing poll)."""
         tz = ZoneInfo(self.ctx.settings.sla.calendar.timezone)
