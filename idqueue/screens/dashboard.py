@@ -53,7 +53,7 @@ class DashboardScreen(Screen[str | None]):
     ``NARROW_WIDTH`` columns the panels stack in one scrolling column, each at full width.
     """
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,m", "close", "Back to the queue", id="dashboard.close"),

@@ -64,7 +64,7 @@ class QueueScreen(Screen[None]):
     collapse (``f`` shows them) and the footer keeps the main keys.
     """
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "assign", "Assign", id="queue.assign"),

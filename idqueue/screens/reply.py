@@ -17,8 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -104,7 +103,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     list is narrower (titles only), and the target, inputs and buttons are one line each.
     """
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "reply-screen--missing",

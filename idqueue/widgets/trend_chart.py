@@ -94,8 +94,8 @@ class TrendChart(PlotextPlot):
         plt.yticks([0, 1], ["0", ""])
         if self.labels:
             step = max(1, count // 4)
-            ticks = list(range(1, count + 1))[::step]
-            plt.xticks(ticks, [self.labels[i - 1] for i in ticks])
+            ticks = [float(i) for i in range(1, count + 1)][::step]
+            plt.xticks(ticks, [self.labels[int(i) - 1] for i in ticks])
         else:
             plt.xticks([], [])
         plt.text("no data for this period", x=(count + 1) / 2, y=0.5, alignment="center")

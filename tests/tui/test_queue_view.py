@@ -78,7 +78,7 @@ def footer_keys(app: IdqueueApp) -> list[str]:
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
 async def test_narrow_terminal_collapses_the_panes_and_f_toggles_them(make_app: Any, size: tuple[int, int]) -> None:
-    from idqueue.widgets.request_table import MIN_TITLE, COLUMNS
+    from idqueue.widgets.request_table import COLUMNS, MIN_TITLE
 
     app = make_app()
     async with app.run_test(size=size) as pilot:
