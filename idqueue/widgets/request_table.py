@@ -36,8 +36,7 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from idqueue.domain.sla import describe_remaining
-from idqueue.domain.sla_live import remaining_at
+from idqueue.domain.sla_live import LiveClock, describe_clock, live_clock
 from idqueue.store.queue import QueueQuery
 from idqueue.widgets.rows import SLA_LABELS, QueueData, Row, Snapshot, member_name
 
@@ -56,7 +55,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("", None, 1),
     Column("Key", "key", 7),
     Column("Age", "age", 4),
-    Column("SLA", "sla", 8),
+    Column("SLA", "sla", 11),
     Column("Pri", "priority", 3),
     Column("Type", "type", 16, drop=2),
     Column("Title", "title", 0),
@@ -229,7 +228,7 @@ class RequestTable(ScrollView, can_focus=True):
         self._now = data.clock()
         self._tick = 0
         self._lines: dict[tuple[object, ...], Strip] = {}
-        self._remaining: dict[str, float | None] = {}
+        self._clocks: dict[str, LiveClock] = {}
         self._last_highlight: str | None = None
 
     # ------------------------------------------------------------------ public API
@@ -294,7 +293,7 @@ class RequestTable(ScrollView, can_focus=True):
         """Re-render ages and SLA countdowns for the current time (no I/O)."""
         self._now = self.data.clock()
         self._tick += 1
-        self._remaining.clear()
+        self._clocks.clear()
         self._lines.clear()
         self.refresh()
 
@@ -364,7 +363,7 @@ class RequestTable(ScrollView, can_focus=True):
         self.loaded = True
         self.applied_generation = message.generation
         self._lines.clear()
-        self._remaining.clear()
+        self._clocks.clear()
         self.virtual_size = Size(self.size.width, self._total_lines() + 1)
         target = self._line_of(self.cursor) - max(old_offset, 0)
         self._scroll_to_line(target)
@@ -649,12 +648,17 @@ class RequestTable(ScrollView, can_focus=True):
             return state, state
         if state == "none" or sla.due_at is None:
             return ("breached", "breached") if state == "breached" else ("—", "none")
-        if row.id not in self._remaining:
-            self._remaining[row.id] = remaining_at(row.request, self.data.settings.sla, now=now)
-        remaining = self._remaining[row.id]
-        if remaining is None:
+        clock = self._clocks.get(row.id)
+        if clock is None:
+            clock = self._clocks[row.id] = live_clock(row.request, self.data.settings.sla, now=now)
+        if clock.remaining is None:
             return SLA_LABELS.get(state, state), state
-        return describe_remaining(remaining), state
+        if clock.overdue is not None:
+            return describe_clock(-clock.overdue), "breached"
+        if state == "breached":
+            return SLA_LABELS["breached"], state  # another clock broke; never a time left in red
+        text = describe_clock(clock.remaining)
+        return (f"⏸ {text}" if clock.resumes_at is not None else text), state
 
     def _render_row(self, row: Row, width: int, base: Style, cursor: bool, focused: bool) -> Strip:
         row_style = base
