@@ -141,6 +141,11 @@ class IdqueueApp(App[None]):
                 yield SystemCommand(b.description, f"{self.keys_for(b)}  ·  {b.id}",
                                     partial(node.run_action, b.action))
 
+    async def action_quit(self) -> None:
+        """Quit (saying so when actions are still waiting in the outbox)."""
+        queues = [s for s in self.screen_stack if isinstance(s, QueueScreen)]
+        self.exit(message=queues[0].quit_message() if queues else None)
+
     def action_help(self) -> None:
         """Show every key."""
         if not isinstance(self.screen, HelpScreen):

@@ -108,6 +108,7 @@ class QueueScreen(Screen[None]):
         self._known_errors: dict[str, str] = {}
         self._templates: dict[str, Any] | None = None
         self._facets_due = False
+        self._upstream_reload = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -224,6 +225,7 @@ class QueueScreen(Screen[None]):
 
     @on(RequestTable.Reloaded)
     def _reloaded(self, event: RequestTable.Reloaded) -> None:
+        self._upstream_reload = False
         if self._facets_due:
             # Counts are loaded after the table is painted: the queue comes first.
             self._facets_due = False
@@ -236,6 +238,12 @@ class QueueScreen(Screen[None]):
                 else "The queue is empty. Nice work." if not self.poller.running
                 else "Syncing… requests appear as soon as the first poll finishes."
             )
+
+    @on(RequestTable.CursorRequestLeft)
+    def _cursor_request_left(self, event: RequestTable.CursorRequestLeft) -> None:
+        if self._upstream_reload:
+            self.notify(f"{event.key} left the queue (closed or changed in Slack/GitHub); the cursor moved on.",
+                        title="Gone", severity="warning", markup=False)
 
     @on(RequestTable.SelectionChanged)
     def _selection_changed(self, event: RequestTable.SelectionChanged) -> None:
@@ -282,6 +290,7 @@ class QueueScreen(Screen[None]):
         if result.changed:
             if result.created and not (first and self.table.total == 0):
                 self._announce_new(result.created)
+            self._upstream_reload = True
             self._reload()
             if self.detail.request_id in result.changed:
                 self.detail.refresh_detail()
@@ -774,8 +783,13 @@ class QueueScreen(Screen[None]):
         """Open the request in the browser (GitHub issue, else the Slack message)."""
         row = self.table.cursor_row
         url = row.request.url if row else None
-        if url:
+        if url and not _has_browser():
+            # Over SSH or in a container webbrowser finds nothing and would fail silently.
+            self.app.copy_to_clipboard(url)
+            self.notify(f"No browser found here; the link is copied: {url}", title="Open", markup=False, timeout=8)
+        elif url:
             self.app.open_url(url)
+            self.notify(f"Opening {url}", markup=False, timeout=3)
         elif row:
             self.notify("This request has no link.", severity="warning")
 
@@ -786,12 +800,29 @@ class QueueScreen(Screen[None]):
             self.app.copy_to_clipboard(row.request.url)
             self.notify(f"Copied {row.request.url}", markup=False, timeout=3)
 
+    def quit_message(self) -> str | None:
+        """What to print on quit: unsent actions stay in the outbox (queued ones go out on the next
+        start; failed ones wait for a retry)."""
+        bars = list(self.query(StatusBar))
+        pending, failed = (bars[0].pending, bars[0].failed) if bars else (0, 0)
+        parts = []
+        if pending:
+            parts.append(f"{pending} action{'s' if pending != 1 else ''} not sent yet: kept in the outbox and "
+                         "sent when idqueue next starts (`idqueue outbox --send` sends them now).")
+        if failed:
+            parts.append(f"{failed} failed action{'s' if failed != 1 else ''} not sent yet: see `idqueue outbox` "
+                         "(or O in the queue) to retry or drop.")
+        return " ".join(parts) or None
+
     def action_refresh(self) -> None:
         """Poll the sources now."""
         if self.ctx.engine is None and self.ctx.dispatcher is None:
             self._reload()
+            self.notify("Queue re-read.", timeout=2)
             return
-        if not self.poller.poll_now():
+        if self.poller.poll_now():
+            self.notify("Syncing now…", timeout=2)
+        else:
             self.notify("A sync is already running.", timeout=2)
 
     def go_to(self, request_id: str) -> None:
@@ -816,6 +847,16 @@ def _reassign_warning(reassigned: dict[str, str], to: str, key: Callable[[str], 
     listed = ", ".join(f"{key(rid)} ({holder})" for rid, holder in list(reassigned.items())[:10])
     more = " …" if len(reassigned) > 10 else ""
     return f"⚠ {len(reassigned)} of them are assigned to someone else and will be reassigned to {to}: {listed}{more}"
+
+
+def _has_browser() -> bool:
+    import webbrowser
+
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
 
 
 def _last_sync(ctx: TuiContext) -> Any:

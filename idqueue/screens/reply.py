@@ -37,6 +37,7 @@ from textual.widgets.option_list import Option
 
 from idqueue.config import Settings
 from idqueue.domain.models import Request, SourceKind
+from idqueue.domain.mrkdwn import markdown_to_mrkdwn, strip_broadcasts
 from idqueue.domain.pii import PiiMatch, find_pii
 from idqueue.domain.templates import (
     RESERVED_NAMES,
@@ -273,15 +274,29 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             return [m.group(0) for m in MISSING_RE.finditer(self.text)]
         return list(self.missing)
 
+    @property
+    def sent_text(self) -> str:
+        """The text exactly as it will be posted: free Markdown is converted for Slack the way the
+        outbox converts it (mrkdwn, broadcasts neutralised)."""
+        if self.template_key is None and self.target == "slack":
+            return strip_broadcasts(markdown_to_mrkdwn(self.text))
+        return self.text
+
+    @property
+    def changed(self) -> bool:
+        """Something typed by hand (free text, an edit, a value) would be lost on cancel."""
+        typed = self.text.strip() if self.template_key is None else bool(self.edits)
+        return bool(typed) or any(v.strip() for v in self.extra.values())
+
     def _update_preview(self) -> None:
-        preview = Text(sanitize_terminal(self.text).rstrip("\n") or "(nothing to send yet)")
+        preview = Text(sanitize_terminal(self.sent_text).rstrip("\n") or "(nothing to send yet)")
         preview.highlight_regex(MISSING_RE, self._style("missing"))
         self.query_one("#preview", Static).update(preview)
         warnings = Text()
         if self.target == "github":
             where = "GitHub issue comment, Markdown (the issue may be public)"
         elif self.template_key is None:
-            where = "Slack thread reply (write Markdown; it is converted to Slack mrkdwn)"
+            where = "Slack thread reply — you write Markdown; the preview is the mrkdwn that is posted"
         else:
             where = "Slack thread reply, Slack mrkdwn"
         warnings.append(f"Posts as: {where}", self._style("dim"))
@@ -412,5 +427,14 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        """Close without sending."""
-        self.dismiss(None)
+        """Close without sending (asks first when something was typed)."""
+        if not self.changed:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen("Discard this reply?", Text("What you typed is not sent and not kept."),
+                                           confirm="Discard", danger=True), answered)

@@ -178,6 +178,14 @@ class RequestTable(ScrollView, can_focus=True):
             super().__init__()
             self.selected = selected
 
+    class CursorRequestLeft(Message):
+        """A reload no longer holds the request the cursor was on (closed or changed elsewhere)."""
+
+        def __init__(self, request_id: str, key: str) -> None:
+            super().__init__()
+            self.request_id = request_id
+            self.key = key
+
     class LoadFailed(Message):
         """Reading the queue failed (the message is for the user)."""
 
@@ -347,6 +355,7 @@ class RequestTable(ScrollView, can_focus=True):
         snap = message.snapshot
         old_offset = self._line_of(self.cursor) - int(self.scroll_y) if self._total else 0
         current = self.cursor_id
+        current_row = self.cursor_row
         self._total = snap.total
         self._ids = snap.ids
         self._key_width = snap.key_width
@@ -370,6 +379,8 @@ class RequestTable(ScrollView, can_focus=True):
         self._ensure_cursor_visible()
         self.refresh()
         self._ensure_pages()
+        if current is not None and current == message.start_id and current not in snap.ids:
+            self.post_message(self.CursorRequestLeft(current, current_row.key if current_row else current))
         self.post_message(self.Reloaded(self._total, snap.query))
         self._announce()
 

@@ -1,0 +1,84 @@
+"""Feedback the queue gives: no browser, refresh, quitting with unsent actions, a request that
+leaves under the cursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tui_helpers import SIZE, failed_take, ready, scripted, settle, wait_for
+
+from idqueue.app import IdqueueApp
+from idqueue.screens.queue import QueueScreen
+from idqueue.widgets.poller import Poller, PollResult
+
+
+def messages(app: IdqueueApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_open_without_a_browser_says_so_and_copies_the_link(make_app: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("idqueue.screens.queue._has_browser", lambda: False)
+    app: IdqueueApp = make_app()
+    opened: list[str] = []
+    app.open_url = lambda url, **_: opened.append(url)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        url = app.queue.table.cursor_row.request.url  # type: ignore[union-attr]
+        await pilot.press("o")
+        await pilot.pause()
+        assert opened == []
+        assert app.clipboard == url
+        assert any("No browser found" in m and str(url) in m for m in messages(app))
+
+
+async def test_refresh_says_it_is_syncing(make_app: Any) -> None:
+    app: IdqueueApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("R")
+        await pilot.pause()
+        assert any(m in ("Syncing now…", "A sync is already running.", "Queue re-read.") for m in messages(app))
+
+
+async def test_quitting_with_unsent_actions_says_what_happens_to_them(make_app: Any,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    app: IdqueueApp = make_app()
+    scripted(app)
+    failed_take(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.queue.quit_message() is not None, what="outbox counted")
+        await pilot.press("q")
+        await pilot.pause()
+    text = " ".join(capsys.readouterr().err.split())
+    assert "failed action" in text and "not sent yet" in text and "idqueue outbox" in text
+
+
+async def test_quitting_with_nothing_unsent_prints_nothing(make_app: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    app: IdqueueApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert "not sent yet" not in capsys.readouterr().err
+
+
+async def test_a_request_closed_elsewhere_under_the_cursor_is_announced(make_app: Any) -> None:
+    app: IdqueueApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        await pilot.press("down", "down")
+        await settle(pilot)
+        table = screen.table
+        gone, key = table.cursor_id, table.cursor_row.key  # type: ignore[union-attr]
+        with app.ctx.store.write() as conn:
+            conn.execute("UPDATE requests SET is_open = 0, status = 'closed' WHERE id = ?", (gone,))
+        screen.post_message(Poller.Polled(PollResult(changed=[str(gone)])))
+        await wait_for(pilot, lambda: table.cursor_id != gone, what="reload")
+        await settle(pilot)
+        assert any(m.startswith(f"{key} left the queue") for m in messages(app))
