@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from textual.pilot import Pilot
 from tui_helpers import SIZE, ready, settle, wait_for
 
