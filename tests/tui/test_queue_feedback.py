@@ -82,3 +82,33 @@ async def test_a_request_closed_elsewhere_under_the_cursor_is_announced(make_app
         await wait_for(pilot, lambda: table.cursor_id != gone, what="reload")
         await settle(pilot)
         assert any(m.startswith(f"{key} left the queue") for m in messages(app))
+
+
+async def test_composer_free_text_preview_is_the_mrkdwn_sent_and_esc_asks(make_app: Any) -> None:
+    from idqueue.outbox.models import ActionKind
+    from idqueue.screens.confirm import ConfirmScreen
+    from idqueue.screens.reply import ReplyScreen
+
+    app: IdqueueApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        rid = app.queue.table.cursor_id
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen), what="composer")
+        reply = app.screen
+        assert isinstance(reply, ReplyScreen)
+        if reply.target != "slack":
+            await pilot.press("ctrl+t")
+        await pilot.press("end", "enter")  # free text
+        await pilot.pause()
+        await pilot.press(*"**Done** see [docs](https://example.org/a)")
+        await pilot.pause()
+        assert reply.sent_text == "*Done* see <https://example.org/a|docs>"
+        await pilot.press("escape")  # a typed draft is not thrown away without asking
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="discard question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is reply, what="back in the composer")
+        assert reply.text.startswith("**Done**")
+        # The outbox's own plan posts exactly the previewed text.
+        steps = app.ctx.actions.plan_reply(str(rid), text=reply.text, target="slack")
+        assert [st.text for st in steps if st.kind is ActionKind.REPLY] == [reply.sent_text]
