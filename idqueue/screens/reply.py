@@ -129,6 +129,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         self.homes: list[Target] = [t for t in ("slack", "github") if SourceKind(t) in request.sources]
         self.template_key: str | None = initial if initial in self.templates else (self.order[0] if self.order else None)
         self.target: Target = self.homes[0] if self.homes else "slack"
+        self.chosen_target: Target | None = None
+        """The target the user picked; kept across template switches wherever a template can go there."""
         self.extra: dict[str, str] = {}
         self.text = ""
         self.rendered_text = ""
@@ -200,7 +202,9 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     # ------------------------------------------------------------------ state changes
     def _pick_target_for(self, template: ResponseTemplate) -> None:
         wanted = targets_for(template, self.request)
-        if wanted and self.target not in wanted:
+        if self.chosen_target in wanted:
+            self.target = self.chosen_target  # back to the user's choice after a one-target template
+        elif wanted and self.target not in wanted:
             self.target = wanted[0]
 
     @property
@@ -353,7 +357,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     def _target_changed(self, event: RadioSet.Changed) -> None:
         target = event.pressed.id
         if target in ("slack", "github") and target != self.target:
-            self.target = target  # type: ignore[assignment]
+            # Only a user's switch reaches here: a template's own pick sets self.target first.
+            self.target = self.chosen_target = target  # type: ignore[assignment]
             if self.template_key is None:
                 self._update_preview()  # free Markdown: the outbox converts it for either target
             else:

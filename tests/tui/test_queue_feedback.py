@@ -112,3 +112,34 @@ async def test_composer_free_text_preview_is_the_mrkdwn_sent_and_esc_asks(make_a
         # The outbox's own plan posts exactly the previewed text.
         steps = app.ctx.actions.plan_reply(str(rid), text=reply.text, target="slack")
         assert [st.text for st in steps if st.kind is ActionKind.REPLY] == [reply.sent_text]
+
+
+async def test_switching_templates_keeps_the_chosen_target(make_app: Any) -> None:
+    from idqueue.domain.models import SourceKind
+    from idqueue.screens.reply import ReplyScreen
+
+    app: IdqueueApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        table = app.queue.table
+        both = next(r for r in table.loaded_rows() if {SourceKind.SLACK, SourceKind.GITHUB} <= set(r.request.sources))
+        table.go_to(both.id)
+        await wait_for(pilot, lambda: table.cursor_id == both.id, what="cursor")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen), what="composer")
+        reply = app.screen
+        assert isinstance(reply, ReplyScreen)
+        options = reply.query_one("#templates")
+        keys = [*reply.order, "\x00free"]
+        options.highlighted = keys.index("acknowledge")  # type: ignore[attr-defined]
+        await pilot.pause()
+        if reply.target != "github":
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+        assert reply.target == "github"
+        options.highlighted = keys.index("created")  # type: ignore[attr-defined]  # Slack only
+        await pilot.pause()
+        assert reply.target == "slack"
+        options.highlighted = keys.index("need_more_info")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert reply.target == "github"
