@@ -50,7 +50,7 @@ from idqueue.safety import one_line, sanitize_terminal
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.widgets.key_footer import NARROW_WIDTH
 from idqueue.widgets.request_table import fit
-from idqueue.widgets.steps_view import MISSING_RE
+from idqueue.widgets.steps_view import MISSING_RE, readable_mentions, slack_names
 
 Target = Literal["github", "slack"]
 FREE_TEXT = "\x00free"
@@ -293,7 +293,14 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         return bool(typed) or any(v.strip() for v in self.extra.values())
 
     def _update_preview(self) -> None:
-        preview = Text(sanitize_terminal(self.sent_text).rstrip("\n") or "(nothing to send yet)")
+        shown = self.sent_text
+        if self.target == "slack":
+            # Mentions read as Slack shows them (@Erin Walsh), not as <@U0…> ids.
+            names = slack_names(self.settings)
+            if self.request.requester is not None:
+                names.setdefault(self.request.requester.id, self.request.requester.name)
+            shown = readable_mentions(shown, names)
+        preview = Text(sanitize_terminal(shown).rstrip("\n") or "(nothing to send yet)")
         preview.highlight_regex(MISSING_RE, self._style("missing"))
         self.query_one("#preview", Static).update(preview)
         warnings = Text()

@@ -143,3 +143,24 @@ async def test_switching_templates_keeps_the_chosen_target(make_app: Any) -> Non
         options.highlighted = keys.index("need_more_info")  # type: ignore[attr-defined]
         await pilot.pause()
         assert reply.target == "github"
+
+
+async def test_take_preview_says_the_message_once_with_names_not_slack_ids(make_app: Any) -> None:
+    from idqueue.screens.plan import PlanScreen
+    from idqueue.widgets.steps_view import StepsView
+
+    app: IdqueueApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="take preview")
+        await pilot.pause()  # not settle(): the take worker is waiting for this dialog's answer
+        view = app.screen.query_one(StepsView)
+        rendered = "\n".join(str(part) for part in view.render_steps().renderables)  # type: ignore[attr-defined]
+        messages = [s for s in view.steps if getattr(s, "text", None)]
+        assert messages, "take posts a message"
+        for step in messages:
+            first = next(line.strip() for line in str(step.text).splitlines() if line.strip())
+            words = " ".join(first.split()[:4])
+            assert rendered.count(words) == 1, f"the message is shown more than once: {words!r}\n{rendered}"
+        assert "<@U" not in rendered
