@@ -296,10 +296,10 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         shown = self.sent_text
         if self.target == "slack":
             # Mentions read as Slack shows them (@Erin Walsh), not as <@U0…> ids.
-            names = slack_names(self.settings)
+            people = slack_names(self.settings)
             if self.request.requester is not None:
-                names.setdefault(self.request.requester.id, self.request.requester.name)
-            shown = readable_mentions(shown, names)
+                people.setdefault(self.request.requester.id, self.request.requester.name)
+            shown = readable_mentions(shown, people)
         preview = Text(sanitize_terminal(shown).rstrip("\n") or "(nothing to send yet)")
         preview.highlight_regex(MISSING_RE, self._style("missing"))
         self.query_one("#preview", Static).update(preview)
