@@ -14,11 +14,12 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from idqueue.clock import clock_for
-from idqueue.config import Settings
+from idqueue.config import KeyContexts, Settings
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
 from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.queue import QueueScreen
+from idqueue.screens.reply import ReplyScreen
 from idqueue.store.db import Store
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import QueueData
@@ -116,12 +117,15 @@ class IdqueueApp(App[None]):
             for section, target, bindings in self.binding_sources()
             for b in bindings
         ]
-        # The outbox screen's own keys (they work there, so they are not in the palette here).
-        opener = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == "app.outbox")
-        entries += [
-            HelpEntry(f"Outbox ({self.keys_for(opener)})", self.keys_for(b), _explain(OutboxScreen, b), b.id or "")
-            for b in OutboxScreen.BINDINGS if isinstance(b, Binding) and b.id
-        ]
+        # Other screens' own keys (they work there, so they are not in the palette here).
+        openers = {b.id: self.keys_for(b) for b in self.BINDINGS if isinstance(b, Binding)}
+        openers["queue.reply"] = self.keys_for(next(b for b in QueueScreen.BINDINGS
+                                                    if isinstance(b, Binding) and b.id == "queue.reply"))
+        for title, opener, owner in _other_screens():
+            entries += [
+                HelpEntry(f"{title} ({openers.get(opener, '')})", self.keys_for(b), _explain(owner, b), b.id or "")
+                for b in owner.BINDINGS if isinstance(b, Binding) and b.id
+            ]
         entries.append(HelpEntry("App", "ctrl+p", "Command palette (every action)", "app.command_palette"))
         return entries
 
@@ -136,6 +140,11 @@ class IdqueueApp(App[None]):
                     continue
                 yield SystemCommand(b.description, f"{self.keys_for(b)}  ·  {b.id}",
                                     partial(node.run_action, b.action))
+
+    async def action_quit(self) -> None:
+        """Quit (saying so when actions are still waiting in the outbox)."""
+        queues = [s for s in self.screen_stack if isinstance(s, QueueScreen)]
+        self.exit(message=queues[0].quit_message() if queues else None)
 
     def action_help(self) -> None:
         """Show every key."""
@@ -166,11 +175,44 @@ class IdqueueApp(App[None]):
             return
         if not isinstance(self.screen, QueueScreen):
             return  # not over a dialog that waits for an answer (or over itself)
-        self.push_screen(OutboxScreen(self.ctx, dispatch=self.queue.poller.dispatch_now), self._jump_to)
+        queue = self.queue
+        self.push_screen(OutboxScreen(self.ctx, dispatch=queue.poller.dispatch_now, changed=queue.outbox_changed),
+                         self._jump_to)
 
     def _jump_to(self, request_id: str | None) -> None:
         if request_id:
             self.queue.go_to(request_id)
+
+
+def _other_screens() -> list[tuple[str, str, Any]]:
+    """(help section, id of the binding that opens it, screen class) for the non-queue screens."""
+    # Imported here: the dashboard pulls in plotext, which the first frame does not need.
+    from idqueue.screens.dashboard import DashboardScreen
+
+    return [("Outbox", "app.outbox", OutboxScreen), ("Dashboard", "app.metrics", DashboardScreen),
+            ("Reply composer", "queue.reply", ReplyScreen)]
+
+
+def binding_contexts(keymap: dict[str, str]) -> KeyContexts:
+    """Every binding id with its default keys, per screen (the app's own keys work on each).
+
+    The dashboard's module is only imported when the keymap may name one of its ids.
+    """
+    def ids(*owners: Any) -> list[tuple[str, str]]:
+        return [(b.id, b.key) for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id]
+
+    contexts: KeyContexts = {
+        "queue": ids(QueueScreen, RequestTable, IdqueueApp),
+        "outbox": ids(OutboxScreen, IdqueueApp),
+        "reply composer": ids(ReplyScreen),
+        "help": ids(HelpScreen),
+    }
+    known = {bid for bindings in contexts.values() for bid, _ in bindings}
+    if any(bid not in known for bid in keymap):
+        from idqueue.screens.dashboard import DashboardScreen
+
+        contexts["dashboard"] = ids(DashboardScreen, IdqueueApp)
+    return contexts
 
 
 def _explain(owner: type, binding: Binding) -> str:

@@ -487,6 +487,38 @@ class SurveyConfig(Section):
     """CSAT goal in percent."""
 
 
+KeyContexts = dict[str, list[tuple[str, str]]]
+"""Where keys are live together (e.g. ``queue``) → [(binding id, default keys)]."""
+
+
+def check_keymap(keymap: dict[str, str], contexts: KeyContexts) -> None:
+    """Refuse a keymap that names an unknown binding id or binds one key to two actions.
+
+    The TUI passes the bindings it has (this module knows no screens). A key counts as bound
+    twice only when two bindings live together and the user's keymap moved at least one of them
+    there, so built-in overlaps between a screen and its dialogs stay allowed.
+
+    Raises:
+        ConfigError: one line naming the id or the key, with a suggestion for a typo.
+    """
+    from difflib import get_close_matches
+
+    known = {bid for bindings in contexts.values() for bid, _ in bindings}
+    for bid in keymap:
+        if bid not in known:
+            close = get_close_matches(bid, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else " (press ? in the TUI for the ids)"
+            raise ConfigError(f"ui.keymap: unknown binding id {bid!r}{hint}")
+    for context, bindings in contexts.items():
+        owners: dict[str, str] = {}
+        for bid, default in bindings:
+            for key in (k.strip() for k in keymap.get(bid, default).split(",")):
+                other = owners.setdefault(key, bid)
+                if other != bid and (bid in keymap or other in keymap):
+                    raise ConfigError(f"ui.keymap: key {key!r} is bound twice on the {context} screen "
+                                      f"({other} and {bid})")
+
+
 class SavedView(Section):
     """A named search shown as a tab in the TUI and usable as ``idqueue list --view NAME``."""
 

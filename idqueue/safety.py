@@ -3,9 +3,9 @@
 * :func:`redact` removes GitHub, Slack, Trello and Atlassian tokens, secret-named values and
   registered secrets (mail passwords) from any string (logs, errors).
 * :func:`sanitize_terminal` strips ESC/CSI/OSC sequences and C0/C1 control characters (keeping
-  newline and tab) and neutralises bidirectional overrides, so text from Slack or GitHub can be
-  printed to a terminal by the CLI without clearing the screen, setting the title or touching
-  the clipboard (OSC 52).
+  newline and tab) and shows bidirectional controls as a visible ``‹U+202E›`` marker, so text
+  from Slack or GitHub can be printed to a terminal by the CLI without clearing the screen,
+  setting the title or touching the clipboard (OSC 52).
 """
 
 from __future__ import annotations
@@ -87,8 +87,15 @@ _ESCAPES = re.compile(
     r"|\x9d[^\x07\x9c]*(?:\x07|\x9c)?"  # 8-bit OSC
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# Bidi overrides/isolates (Trojan Source) are replaced by a visible marker.
-_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# Bidi embeddings/overrides/isolates and the LRM/RLM marks (Trojan Source) are replaced by a
+# visible marker naming the code point, so a reader sees that the text was tampered with.
+_BIDI = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def bidi_marker(char: str) -> str:
+    """The visible stand-in for a bidi control character, e.g. ``‹U+202E›``."""
+    return f"‹U+{ord(char):04X}›"
+
 
 
 def sanitize_terminal(text: str, *, keep_newlines: bool = True) -> str:
@@ -100,7 +107,7 @@ def sanitize_terminal(text: str, *, keep_newlines: bool = True) -> str:
     """
     text = _ESCAPES.sub("", text)
     text = _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _BIDI.sub("\ufffd", text)
+    text = _BIDI.sub(lambda m: bidi_marker(m.group(0)), text)
     if not keep_newlines:
         text = text.replace("\n", " ").replace("\t", " ")
     return text

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from idqueue.commands.base import CliError, Context, pass_ctx
+from idqueue.commands.base import CliError, Context, fail_config, pass_ctx
+from idqueue.config import ConfigError, check_keymap
 
 # The flat env-var aliases (IDQUEUE_GITHUB_TOKEN, …) are folded into the nested sections after
 # validation; the sandbox must neutralise them so a real token or API root never reaches (or
@@ -43,7 +44,7 @@ def _quiet_logging() -> None:
 
 def sandbox_settings(sandbox: Any, db: Path, base: dict[str, Any] | None = None) -> Any:
     """Settings pointing at a running sandbox, with a fresh database."""
-    from idqueue.config import ConfigError, load_settings
+    from idqueue.config import load_settings
 
     overrides = {**(base or {}), **_NEUTRALISE, **sandbox.settings_overrides(), "db": db}
     try:
@@ -58,10 +59,14 @@ def open_tui(ctx: Context, *, sandbox: bool) -> None:
     The sandbox starts both emulators in this process (seeded with the support month, frozen
     at ``IDQUEUE_NOW`` when set) and uses a fresh temporary database for each run.
     """
-    from idqueue.app import IdqueueApp
+    from idqueue.app import IdqueueApp, binding_contexts
 
     settings = ctx.settings
     _quiet_logging()
+    try:
+        check_keymap(settings.ui.keymap, binding_contexts(settings.ui.keymap))
+    except ConfigError as exc:
+        fail_config(str(exc))
     if not sandbox:
         # A shell pointed at a running `idqueue sandbox` (IDQUEUE_SANDBOX=true) shows the banner too.
         IdqueueApp.build(settings, store=ctx.store, sandbox=settings.sandbox).run()

@@ -6,7 +6,8 @@ time between now and the due time on the running clock's calendar.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from idqueue.config import SlaConfig
@@ -19,12 +20,65 @@ def remaining_at(request: Request, cfg: SlaConfig, *, now: datetime) -> float | 
     sla = request.sla
     if sla.due_at is None or sla.state in ("met", "none", "paused"):
         return None
-    policy = next((p for p in cfg.policies if p.name == sla.policy), None)
-    running_first = request.first_response_at is None
-    kind: Literal["business", "24x7"] = "business"
-    if policy is not None:
-        kind = policy.first_response_calendar if running_first else policy.resolution_calendar
-    calendar = calendar_from_config(cfg.calendar, kind)
+    calendar = calendar_from_config(cfg.calendar, _kind(request, cfg))
     if now <= sla.due_at:
         return calendar.elapsed(now, sla.due_at)
     return -calendar.elapsed(sla.due_at, now)
+
+
+@dataclass(frozen=True)
+class LiveClock:
+    """A running SLA clock at one moment, for display.
+
+    Attributes:
+        remaining: working seconds left (negative when overdue), or None.
+        overdue: wall-clock seconds since the due time, when it has passed.
+        resumes_at: set when ``now`` is outside the clock's working hours (the clock is not
+            counting down): when it counts again.
+    """
+
+    remaining: float | None
+    overdue: float | None = None
+    resumes_at: datetime | None = None
+
+
+def live_clock(request: Request, cfg: SlaConfig, *, now: datetime) -> LiveClock:
+    """The running clock of ``request`` at ``now`` (time left, overdue, paused between hours)."""
+    sla = request.sla
+    if sla.due_at is None or sla.state in ("met", "none", "paused"):
+        return LiveClock(None)
+    calendar = calendar_from_config(cfg.calendar, _kind(request, cfg))
+    if now > sla.due_at:
+        return LiveClock(-calendar.elapsed(sla.due_at, now), overdue=(now - sla.due_at).total_seconds())
+    resumes = None
+    if not calendar.is_working(now):
+        # The next working instant: one working second on, less that second.
+        resumes = calendar.add(now, 1) - timedelta(seconds=1)
+    return LiveClock(calendar.elapsed(now, sla.due_at), resumes_at=resumes)
+
+
+def describe_clock(seconds: float) -> str:
+    """Time left or overdue in the units of the age column: ``45m``, ``3h 05m``, ``22h``, ``3d 10h``.
+
+    Overdue (negative) reads ``3d 10h over`` rather than carrying a minus sign. Minutes round up
+    (away from zero), so a clock with 30 seconds left reads ``1m``.
+    """
+    minutes = int(-(-abs(seconds) // 60))
+    hours, mins = divmod(minutes, 60)
+    if hours == 0:
+        text = f"{mins}m"
+    elif hours < 10:
+        text = f"{hours}h {mins:02d}m"
+    elif hours < 48:
+        text = f"{hours}h"
+    else:
+        days, rest = divmod(hours, 24)
+        text = f"{days}d {rest}h" if rest else f"{days}d"
+    return f"{text} over" if seconds < 0 else text
+
+
+def _kind(request: Request, cfg: SlaConfig) -> Literal["business", "24x7"]:
+    policy = next((p for p in cfg.policies if p.name == request.sla.policy), None)
+    if policy is None:
+        return "business"
+    return policy.first_response_calendar if request.first_response_at is None else policy.resolution_calendar

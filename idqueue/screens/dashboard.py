@@ -15,10 +15,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
@@ -36,6 +36,7 @@ from idqueue.report import (
 )
 from idqueue.safety import one_line
 from idqueue.store.db import Store
+from idqueue.widgets.key_footer import NARROW_WIDTH, KeyFooter
 from idqueue.widgets.trend_chart import TrendChart
 
 
@@ -48,8 +49,11 @@ class DashboardScreen(Screen[str | None]):
         clock: the injected clock (``IDQUEUE_NOW`` aware); default from the settings.
         period: the month to show first.
 
-    Dismisses with the id of the breached request the user selected, or None.
+    Dismisses with the id of the breached request the user selected, or None. Below
+    ``NARROW_WIDTH`` columns the panels stack in one scrolling column, each at full width.
     """
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,m", "close", "Back to the queue", id="dashboard.close"),
@@ -76,6 +80,16 @@ class DashboardScreen(Screen[str | None]):
     DashboardScreen #dash-csat.-goal-missed { border-title-color: $error; }
     DashboardScreen #dash-breached { height: 1fr; }
     DashboardScreen DataTable { background: $surface; scrollbar-size-vertical: 1; }
+    DashboardScreen #dash-body { height: 1fr; scrollbar-size-vertical: 1; }
+    DashboardScreen.-narrow #dash-title { height: auto; }
+    DashboardScreen.-narrow #dash-top, DashboardScreen.-narrow #dash-middle,
+    DashboardScreen.-narrow #dash-trends, DashboardScreen.-narrow #dash-side { layout: vertical; height: auto; }
+    DashboardScreen.-narrow #dash-kpis, DashboardScreen.-narrow #dash-by-type,
+    DashboardScreen.-narrow #dash-by-assignee, DashboardScreen.-narrow #dash-trends,
+    DashboardScreen.-narrow #dash-side { width: 1fr; height: auto; max-height: 24; }
+    DashboardScreen.-narrow TrendChart { height: 14; }
+    DashboardScreen.-narrow #dash-csat { height: 9; }
+    DashboardScreen.-narrow #dash-breached { height: auto; max-height: 16; min-height: 4; }
     DashboardScreen .dash-empty { color: $text-muted; padding: 0 1; }
     """
 
@@ -100,6 +114,11 @@ class DashboardScreen(Screen[str | None]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Label(Text(f"Metrics — {self.period.label} (loading…)"), id="dash-title")
+        with VerticalScroll(id="dash-body"):
+            yield from self._panels()
+        yield KeyFooter(("close", "previous_month", "next_month"))
+
+    def _panels(self) -> ComposeResult:
         with Horizontal(id="dash-top"):
             kpis: DataTable[Text] = DataTable(id="dash-kpis", cursor_type="none", zebra_stripes=True,
                                               classes="dash-panel")
@@ -130,7 +149,6 @@ class DashboardScreen(Screen[str | None]):
         breached: DataTable[Text] = DataTable(id="dash-breached", cursor_type="row", classes="dash-panel")
         breached.border_title = "Requests that breached their SLA — enter shows one in the queue"
         yield breached
-        yield Footer()
 
     def on_mount(self) -> None:
         self.load()
@@ -170,8 +188,17 @@ class DashboardScreen(Screen[str | None]):
     def _kpis(self, report: MetricsReport) -> None:
         table = self.query_one("#dash-kpis", DataTable)
         table.clear(columns=True)
+        current = _short(report.period.label)
+        if report.period.contains(report.now):
+            # Month to date against a whole month: say so, so a low count is not read as a drop.
+            local_now = report.now.astimezone(_zone(report.timezone))
+            current = f"{current.split()[0]} 1–{local_now.day}"
+            table.border_title = f"{report.period.label.split()[0]} so far (to {local_now.day}) vs all of " \
+                                 f"{report.previous.label.split()[0]}"
+        else:
+            table.border_title = "This month vs last month"
         table.add_column("KPI", width=37)
-        table.add_column(Text(_short(report.period.label), justify="right"), width=12)
+        table.add_column(Text(current, justify="right"), width=12)
         table.add_column(Text(_short(report.previous.label), justify="right"), width=12)
         table.add_column(Text("Change", justify="right"), width=9)
         k, p = report.kpis, report.previous_kpis
@@ -268,7 +295,7 @@ class DashboardScreen(Screen[str | None]):
                 key=row.id,
             )
         if report.breached:
-            table.focus()
+            table.focus(scroll_visible=False)
 
     # ------------------------------------------------------------------ actions
     @on(DataTable.RowSelected, "#dash-breached")

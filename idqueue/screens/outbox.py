@@ -134,10 +134,13 @@ class OutboxScreen(Screen[str | None]):
             self.rows = rows
             self.show_sent = show_sent
 
-    def __init__(self, ctx: TuiContext, *, dispatch: Callable[[], None] | None = None) -> None:
+    def __init__(self, ctx: TuiContext, *, dispatch: Callable[[], None] | None = None,
+                 changed: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         self.dispatch = dispatch
+        self.changed = changed
+        """Told after a retry or drop, so the queue's ``↑n`` / ``!n`` markers follow at once."""
         self.tz = ZoneInfo(ctx.settings.sla.calendar.timezone)
         self.show_sent = False
         self.rows: list[OutboxRow] = []
@@ -338,6 +341,8 @@ class OutboxScreen(Screen[str | None]):
         forced = " (conflict check skipped)" if action.params.get("force") else ""
         self.notify(f"Queued again{forced}: {one_line(action.summary, 120)}", title=f"Retry {row.key}", markup=False)
         self.reload()
+        if self.changed is not None:
+            self.changed()
         if self.dispatch is not None:
             self.dispatch()
 
@@ -371,6 +376,8 @@ class OutboxScreen(Screen[str | None]):
         count = len(dropped)
         self.notify(f"Dropped {count} action{'s' if count != 1 else ''} of {row.key}.", title="Drop", markup=False)
         self.reload()
+        if self.changed is not None:
+            self.changed()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """An unexpected error in retry/drop is reported, never fatal."""

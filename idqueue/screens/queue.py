@@ -25,7 +25,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from idqueue.domain.models import Request
@@ -55,6 +55,7 @@ from idqueue.store.queue import (
 from idqueue.widgets.detail_pane import DetailPane
 from idqueue.widgets.facet_pane import FacetEntry, FacetHeading, FacetPane
 from idqueue.widgets.filter_bar import GROUP_NAMES, SORT_NAMES, FilterBar
+from idqueue.widgets.key_footer import NARROW_WIDTH, KeyFooter
 from idqueue.widgets.poller import Poller
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import SLA_LABELS, member_name
@@ -64,6 +65,8 @@ from idqueue.widgets.views_bar import ViewsBar
 GROUP_CYCLE: tuple[str | None, ...] = (None, "type", "priority", "sla", "assignee")
 SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
 TICK_SECONDS = 30.0
+MAIN_KEYS = ("assign", "take", "reply", "close_request", "search", "toggle_panes")
+"""Actions the footer keeps on a narrow terminal (``?`` lists the rest)."""
 
 
 class QueueScreen(Screen[None]):
@@ -71,7 +74,12 @@ class QueueScreen(Screen[None]):
 
     Args:
         ctx: the core objects (store, settings, clock, sync engine, outbox).
+
+    Below ``NARROW_WIDTH`` columns the screen has the ``-narrow`` class: the filter panes
+    collapse (``f`` shows them) and the footer keeps the main keys.
     """
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "assign", "Assign", id="queue.assign"),
@@ -96,6 +104,7 @@ class QueueScreen(Screen[None]):
         Binding("g", "group", "Group", show=False, id="queue.group"),
         Binding("s", "sort", "Sort", show=False, id="queue.sort"),
         Binding("v", "toggle_layout", "Layout", show=False, id="queue.layout"),
+        Binding("f", "toggle_panes", "Panes", id="queue.panes"),
         Binding("exclamation_mark", "retry", "Retry failed", show=False, id="queue.retry"),
         # The reverse of each verb, and undo (while the verb is still held in the outbox).
         Binding("ctrl+z", "undo", "Undo", show=False, id="queue.undo"),
@@ -128,6 +137,7 @@ class QueueScreen(Screen[None]):
         self._undo: _Undo | None = None
         self.search_ctx = SearchContext.from_settings(ctx.settings)
         self._newest: str | None = None
+        self._upstream_reload = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -146,7 +156,7 @@ class QueueScreen(Screen[None]):
         yield StatusBar(timezone=ctx.settings.sla.calendar.timezone, sandbox=ctx.sandbox, id="status")
         yield Poller(ctx.engine, ctx.dispatcher, interval=ctx.settings.ui.poll_interval, autostart=ctx.live,
                      id="poller")
-        yield Footer()
+        yield KeyFooter(MAIN_KEYS)
 
     @property
     def table(self) -> RequestTable:
@@ -246,6 +256,7 @@ class QueueScreen(Screen[None]):
 
     @on(RequestTable.Reloaded)
     def _reloaded(self, event: RequestTable.Reloaded) -> None:
+        self._upstream_reload = False
         if self._facets_due:
             # Counts are loaded after the table is painted: the queue comes first.
             self._facets_due = False
@@ -259,6 +270,12 @@ class QueueScreen(Screen[None]):
                 else "The queue is empty. Nice work." if not self.poller.running
                 else "Syncing… requests appear as soon as the first poll finishes."
             )
+
+    @on(RequestTable.CursorRequestLeft)
+    def _cursor_request_left(self, event: RequestTable.CursorRequestLeft) -> None:
+        if self._upstream_reload:
+            self.notify(f"{event.key} left the queue (closed or changed in Slack/GitHub); the cursor moved on.",
+                        title="Gone", severity="warning", markup=False)
 
     @on(RequestTable.SelectionChanged)
     def _selection_changed(self, event: RequestTable.SelectionChanged) -> None:
@@ -305,6 +322,7 @@ class QueueScreen(Screen[None]):
         if result.changed:
             if result.created and not (first and self.table.total == 0):
                 self._announce_new(result.created)
+            self._upstream_reload = True
             self._reload()
             if self.detail.request_id in result.changed:
                 self.detail.refresh_detail()
@@ -324,6 +342,12 @@ class QueueScreen(Screen[None]):
             self._reload()
             if self.detail.request_id in event.touched:
                 self.detail.refresh_detail()
+        self._refresh_outbox()
+
+    def outbox_changed(self) -> None:
+        """Actions were retried or dropped elsewhere (the outbox screen): re-read markers and counts."""
+        self._reload()
+        self.detail.refresh_detail()
         self._refresh_outbox()
 
     def _report_errors(self, health: Sequence[Any], errors: Sequence[str]) -> None:
@@ -994,12 +1018,23 @@ class QueueScreen(Screen[None]):
         """Detail pane on the right or at the bottom."""
         self.toggle_class("-detail-right")
 
+    def action_toggle_panes(self) -> None:
+        """Show or hide the filter panes (hidden by default on a narrow terminal)."""
+        shown = self.query_one("#panes").display
+        self.set_class(shown, "-panes-hidden")
+        self.set_class(not shown, "-panes-shown")
+
     def action_open(self) -> None:
         """Open the request in the browser (GitHub issue, else the Slack message)."""
         row = self.table.cursor_row
         url = row.request.url if row else None
-        if url:
+        if url and not _has_browser():
+            # Over SSH or in a container webbrowser finds nothing and would fail silently.
+            self.app.copy_to_clipboard(url)
+            self.notify(f"No browser found here; the link is copied: {url}", title="Open", markup=False, timeout=8)
+        elif url:
             self.app.open_url(url)
+            self.notify(f"Opening {url}", markup=False, timeout=3)
         elif row:
             self.notify("This request has no link.", severity="warning")
 
@@ -1010,12 +1045,29 @@ class QueueScreen(Screen[None]):
             self.app.copy_to_clipboard(row.request.url)
             self.notify(f"Copied {row.request.url}", markup=False, timeout=3)
 
+    def quit_message(self) -> str | None:
+        """What to print on quit: unsent actions stay in the outbox (queued ones go out on the next
+        start; failed ones wait for a retry)."""
+        bars = list(self.query(StatusBar))
+        pending, failed = (bars[0].pending, bars[0].failed) if bars else (0, 0)
+        parts = []
+        if pending:
+            parts.append(f"{pending} action{'s' if pending != 1 else ''} not sent yet: kept in the outbox and "
+                         "sent when idqueue next starts (`idqueue outbox --send` sends them now).")
+        if failed:
+            parts.append(f"{failed} failed action{'s' if failed != 1 else ''} not sent yet: see `idqueue outbox` "
+                         "(or O in the queue) to retry or drop.")
+        return " ".join(parts) or None
+
     def action_refresh(self) -> None:
         """Poll the sources now."""
         if self.ctx.engine is None and self.ctx.dispatcher is None:
             self._reload()
+            self.notify("Queue re-read.", timeout=2)
             return
-        if not self.poller.poll_now():
+        if self.poller.poll_now():
+            self.notify("Syncing now…", timeout=2)
+        else:
             self.notify("A sync is already running.", timeout=2)
 
     def go_to(self, request_id: str) -> None:
@@ -1067,6 +1119,16 @@ def _reassign_warning(reassigned: dict[str, str], to: str, key: Callable[[str], 
     listed = ", ".join(f"{key(rid)} ({holder})" for rid, holder in list(reassigned.items())[:10])
     more = " …" if len(reassigned) > 10 else ""
     return f"⚠ {len(reassigned)} of them are assigned to someone else and will be reassigned to {to}: {listed}{more}"
+
+
+def _has_browser() -> bool:
+    import webbrowser
+
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
 
 
 def _last_sync(ctx: TuiContext) -> Any:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -37,6 +37,7 @@ from textual.widgets.option_list import Option
 
 from idqueue.config import Settings
 from idqueue.domain.models import Request, SourceKind
+from idqueue.domain.mrkdwn import markdown_to_mrkdwn, strip_broadcasts
 from idqueue.domain.pii import PiiMatch, find_pii
 from idqueue.domain.templates import (
     RESERVED_NAMES,
@@ -47,12 +48,14 @@ from idqueue.domain.templates import (
 )
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.screens.confirm import ConfirmScreen
+from idqueue.widgets.key_footer import NARROW_WIDTH
 from idqueue.widgets.request_table import fit
-from idqueue.widgets.steps_view import MISSING_RE
+from idqueue.widgets.steps_view import MISSING_RE, readable_mentions, slack_names
 
 Target = Literal["github", "slack"]
 FREE_TEXT = "\x00free"
 TARGET_NAMES = {"slack": "Slack thread", "github": "GitHub comment"}
+SHORT_TARGET_NAMES = {"slack": "Slack", "github": "GitHub"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,12 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         templates: the templates that fit its type (picker order).
         settings: for rendering (roster, team name, survey link).
         initial: a template key to start with.
+
+    Below ``NARROW_WIDTH`` columns (``-narrow``) the dialog takes the whole screen, the template
+    list is narrower (titles only), and the target, inputs and buttons are one line each.
     """
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_WIDTH, "-wide")]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "reply-screen--missing",
@@ -121,6 +129,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         self.homes: list[Target] = [t for t in ("slack", "github") if SourceKind(t) in request.sources]
         self.template_key: str | None = initial if initial in self.templates else (self.order[0] if self.order else None)
         self.target: Target = self.homes[0] if self.homes else "slack"
+        self.chosen_target: Target | None = None
+        """The target the user picked; kept across template switches wherever a template can go there."""
         self.extra: dict[str, str] = {}
         self.text = ""
         self.rendered_text = ""
@@ -132,8 +142,14 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             self._pick_target_for(self.templates[self.template_key])
 
     # ------------------------------------------------------------------ layout
+    @property
+    def narrow(self) -> bool:
+        """The terminal is narrower than ``NARROW_WIDTH``."""
+        return self.app.size.width < NARROW_WIDTH
+
     def compose(self) -> ComposeResult:
         title = f"Reply to {self.request.key} — {one_line(self.request.title, 70)}"
+        names = SHORT_TARGET_NAMES if self.narrow else TARGET_NAMES
         options = [Option(self._template_label(t), id=t.key) for t in self.templates.values()]
         options.append(Option(Text("✎ Free text"), id=FREE_TEXT))
         with Vertical(classes="dialog dialog-wide", id="reply-dialog"):
@@ -143,7 +159,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 with Vertical(id="reply-right"):
                     with RadioSet(id="target"):
                         for home in ("slack", "github"):
-                            yield RadioButton(TARGET_NAMES[home], value=home == self.target, id=home,
+                            yield RadioButton(names[home], value=home == self.target, id=home,
                                               disabled=home not in self.homes)
                     yield Vertical(id="values")
                     with ContentSwitcher(initial="preview-scroll", id="switcher"):
@@ -157,13 +173,18 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def _template_label(self, template: ResponseTemplate) -> Text:
-        width = 30
+        width = 20 if self.narrow else 30
         text = Text(fit(one_line(template.title), width), no_wrap=True)
         effects = template.side_effects.describe()
-        if effects:
+        if effects and not self.narrow:
             text.append("\n")
             text.append(fit(f"  {one_line(effects)}", width), self._style("dim"))
         return text
+
+    def on_resize(self, event: events.Resize) -> None:
+        for widget in self.query("Button, Input"):
+            if isinstance(widget, Button | Input):
+                widget.compact = self.narrow
 
     def on_mount(self) -> None:
         templates = self.query_one("#templates", OptionList)
@@ -181,7 +202,9 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     # ------------------------------------------------------------------ state changes
     def _pick_target_for(self, template: ResponseTemplate) -> None:
         wanted = targets_for(template, self.request)
-        if wanted and self.target not in wanted:
+        if self.chosen_target in wanted:
+            self.target = self.chosen_target  # back to the user's choice after a one-target template
+        elif wanted and self.target not in wanted:
             self.target = wanted[0]
 
     @property
@@ -239,7 +262,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 widget.remove()
         for name in names:
             if f"var-{name}" not in existing:
-                box.mount(Input(value=self.extra.get(name, ""), placeholder=f"value for {name}", id=f"var-{name}"))
+                box.mount(Input(value=self.extra.get(name, ""), placeholder=f"value for {name}", id=f"var-{name}",
+                                compact=self.narrow))
         box.display = bool(wanted)
 
     def _show_editor(self, editing: bool, *, focus: bool = True) -> None:
@@ -254,15 +278,36 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             return [m.group(0) for m in MISSING_RE.finditer(self.text)]
         return list(self.missing)
 
+    @property
+    def sent_text(self) -> str:
+        """The text exactly as it will be posted: free Markdown is converted for Slack the way the
+        outbox converts it (mrkdwn, broadcasts neutralised)."""
+        if self.template_key is None and self.target == "slack":
+            return strip_broadcasts(markdown_to_mrkdwn(self.text))
+        return self.text
+
+    @property
+    def changed(self) -> bool:
+        """Something typed by hand (free text, an edit, a value) would be lost on cancel."""
+        typed = self.text.strip() if self.template_key is None else bool(self.edits)
+        return bool(typed) or any(v.strip() for v in self.extra.values())
+
     def _update_preview(self) -> None:
-        preview = Text(sanitize_terminal(self.text).rstrip("\n") or "(nothing to send yet)")
+        shown = self.sent_text
+        if self.target == "slack":
+            # Mentions read as Slack shows them (@Erin Walsh), not as <@U0…> ids.
+            people = slack_names(self.settings)
+            if self.request.requester is not None:
+                people.setdefault(self.request.requester.id, self.request.requester.name)
+            shown = readable_mentions(shown, people)
+        preview = Text(sanitize_terminal(shown).rstrip("\n") or "(nothing to send yet)")
         preview.highlight_regex(MISSING_RE, self._style("missing"))
         self.query_one("#preview", Static).update(preview)
         warnings = Text()
         if self.target == "github":
             where = "GitHub issue comment, Markdown (the issue may be public)"
         elif self.template_key is None:
-            where = "Slack thread reply (write Markdown; it is converted to Slack mrkdwn)"
+            where = "Slack thread reply — you write Markdown; the preview is the mrkdwn that is posted"
         else:
             where = "Slack thread reply, Slack mrkdwn"
         warnings.append(f"Posts as: {where}", self._style("dim"))
@@ -310,14 +355,17 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     def _template_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id == FREE_TEXT:
             self._show_editor(True)
-        else:
-            self.query_one("#send", Button).focus()
+            return
+        # A value still to fill in takes the focus (the Send button would be disabled anyway).
+        empty = [i for i in self.query("#values Input").results(Input) if not i.value.strip()]
+        (empty[0] if empty else self.query_one("#send", Button)).focus()
 
     @on(RadioSet.Changed, "#target")
     def _target_changed(self, event: RadioSet.Changed) -> None:
         target = event.pressed.id
         if target in ("slack", "github") and target != self.target:
-            self.target = target  # type: ignore[assignment]
+            # Only a user's switch reaches here: a template's own pick sets self.target first.
+            self.target = self.chosen_target = target  # type: ignore[assignment]
             if self.template_key is None:
                 self._update_preview()  # free Markdown: the outbox converts it for either target
             else:
@@ -391,5 +439,14 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        """Close without sending."""
-        self.dismiss(None)
+        """Close without sending (asks first when something was typed)."""
+        if not self.changed:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmScreen("Discard this reply?", Text("What you typed is not sent and not kept."),
+                                           confirm="Discard", danger=True), answered)

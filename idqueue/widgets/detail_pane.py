@@ -32,8 +32,7 @@ from textual.strip import Strip
 from idqueue.config import Settings
 from idqueue.domain.models import EventKind, Request, TimelineEvent
 from idqueue.domain.mrkdwn import unescape_mrkdwn
-from idqueue.domain.sla import describe_remaining
-from idqueue.domain.sla_live import remaining_at
+from idqueue.domain.sla_live import LiveClock, describe_clock, live_clock
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.store.db import Store
 from idqueue.widgets.rows import SLA_LABELS, SOURCE_ICONS, PendingInfo, PendingLookup, member_name
@@ -77,7 +76,7 @@ class RequestDetail:
     request: Request
     timeline: list[TimelineEvent]
     pending: PendingInfo | None = None
-    remaining: float | None = None
+    clock: LiveClock | None = None
     now: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -96,8 +95,7 @@ def load_detail(
         return None
     timeline = store.timeline(request.id)
     info = pending([request.id]).get(request.id) if pending else None
-    remaining = remaining_at(request, settings.sla, now=now)
-    return RequestDetail(request, timeline, info, remaining, now)
+    return RequestDetail(request, timeline, info, live_clock(request, settings.sla, now=now), now)
 
 
 class DetailPane(ScrollView, can_focus=True):
@@ -333,8 +331,14 @@ class DetailRenderer:
         grid.add_column(style=self._style("label"), no_wrap=True)
         grid.add_column()
         label = Text(SLA_LABELS.get(state, state), style=self._style(state.replace("_", "-")))
-        if detail.remaining is not None:
-            label.append(f"  {describe_remaining(detail.remaining)} {'left' if detail.remaining >= 0 else 'overdue'}")
+        clock = detail.clock
+        if clock is not None and clock.overdue is not None:
+            label.append(f"  {describe_clock(clock.overdue)} overdue")
+        elif clock is not None and clock.remaining is not None and state != "breached":
+            label.append(f"  {describe_clock(clock.remaining)} left")
+            if clock.resumes_at is not None:
+                label.append(f"  ⏸ outside business hours, counts again {self._when(clock.resumes_at)}",
+                             self._style("dim"))
         grid.add_row(Text("SLA"), label)
         if sla.policy:
             grid.add_row(Text("Policy"), Text(one_line(sla.policy)))

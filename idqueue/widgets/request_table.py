@@ -8,6 +8,12 @@ line is rendered from a cached row. Sort, filter and group are SQL (``ORDER BY``
 so a reload costs the same at 500 or 50,000 requests, and the cursor is kept on the same
 request (and the same screen line) across reloads.
 
+What is painted follows two reactive attributes: ``cursor`` (its watcher repaints the two lines
+that changed, keeps the cursor in view and loads the pages around it) and the inherited
+``scroll_y`` (its watcher repaints the whole viewport). Scrolling always goes through
+``scroll_y``, never ``set_scroll``, which changes the offset without telling the watchers and
+left rows of the previous viewport on screen after a jump.
+
 State is styled through component classes (``request-table--breached``, ``--p1``, ``--new``…)
 defined in ``app.tcss``; cell text is sanitised plain text, never markup.
 """
@@ -26,11 +32,11 @@ from textual import events, on, work
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from idqueue.domain.sla import describe_remaining
-from idqueue.domain.sla_live import remaining_at
+from idqueue.domain.sla_live import LiveClock, describe_clock, live_clock
 from idqueue.store.queue import QueueQuery
 from idqueue.widgets.rows import SLA_LABELS, QueueData, Row, Snapshot, member_name
 
@@ -49,7 +55,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("", None, 1),
     Column("Key", "key", 7),
     Column("Age", "age", 4),
-    Column("SLA", "sla", 8),
+    Column("SLA", "sla", 11),
     Column("Pri", "priority", 3),
     Column("Type", "type", 16, drop=2),
     Column("Title", "title", 0),
@@ -132,6 +138,9 @@ class RequestTable(ScrollView, can_focus=True):
         Binding("enter", "activate", "Detail", show=False, id="queue.activate"),
     ]
 
+    cursor: var[int] = var(0, init=False)
+    """Query position of the cursor; its watcher repaints, scrolls and loads what changed."""
+
     class RequestHighlighted(Message):
         """The cursor moved to another request (``request_id`` None when the queue is empty)."""
 
@@ -169,6 +178,14 @@ class RequestTable(ScrollView, can_focus=True):
             super().__init__()
             self.selected = selected
 
+    class CursorRequestLeft(Message):
+        """A reload no longer holds the request the cursor was on (closed or changed elsewhere)."""
+
+        def __init__(self, request_id: str, key: str) -> None:
+            super().__init__()
+            self.request_id = request_id
+            self.key = key
+
     class LoadFailed(Message):
         """Reading the queue failed (the message is for the user)."""
 
@@ -202,7 +219,6 @@ class RequestTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.data = data
         self.queue_query = query or QueueQuery()
-        self.cursor = 0
         self.selected: set[str] = set()
         self.new_ids: set[str] = set()
         self.loaded = False
@@ -220,7 +236,7 @@ class RequestTable(ScrollView, can_focus=True):
         self._now = data.clock()
         self._tick = 0
         self._lines: dict[tuple[object, ...], Strip] = {}
-        self._remaining: dict[str, float | None] = {}
+        self._clocks: dict[str, LiveClock] = {}
         self._last_highlight: str | None = None
 
     # ------------------------------------------------------------------ public API
@@ -285,7 +301,7 @@ class RequestTable(ScrollView, can_focus=True):
         """Re-render ages and SLA countdowns for the current time (no I/O)."""
         self._now = self.data.clock()
         self._tick += 1
-        self._remaining.clear()
+        self._clocks.clear()
         self._lines.clear()
         self.refresh()
 
@@ -339,6 +355,7 @@ class RequestTable(ScrollView, can_focus=True):
         snap = message.snapshot
         old_offset = self._line_of(self.cursor) - int(self.scroll_y) if self._total else 0
         current = self.cursor_id
+        current_row = self.cursor_row
         self._total = snap.total
         self._ids = snap.ids
         self._key_width = snap.key_width
@@ -350,17 +367,20 @@ class RequestTable(ScrollView, can_focus=True):
             # The user moved while the reload ran: follow them (an explicit ``go_to`` anchor
             # wins otherwise, since the cursor has not moved since the reload started).
             cursor = snap.ids.index(current)
-        self.cursor = min(cursor, max(self._total - 1, 0))
+        # A reload places the cursor and the viewport itself (same request, same screen line).
+        self.set_reactive(RequestTable.cursor, min(cursor, max(self._total - 1, 0)))
         self.loaded = True
         self.applied_generation = message.generation
         self._lines.clear()
-        self._remaining.clear()
+        self._clocks.clear()
         self.virtual_size = Size(self.size.width, self._total_lines() + 1)
         target = self._line_of(self.cursor) - max(old_offset, 0)
         self._scroll_to_line(target)
         self._ensure_cursor_visible()
         self.refresh()
         self._ensure_pages()
+        if current is not None and current == message.start_id and current not in snap.ids:
+            self.post_message(self.CursorRequestLeft(current, current_row.key if current_row else current))
         self.post_message(self.Reloaded(self._total, snap.query))
         self._announce()
 
@@ -408,8 +428,11 @@ class RequestTable(ScrollView, can_focus=True):
         return max(self.size.height - 1, 1)
 
     def _scroll_to_line(self, line: int) -> None:
-        top = max(min(line, self._total_lines() - self._visible_rows()), 0)
-        self.set_scroll(None, top)
+        self._scroll_top(min(line, self._total_lines() - self._visible_rows()))
+
+    def _scroll_top(self, line: int) -> None:
+        """Put ``line`` at the top of the viewport (through ``scroll_y``, whose watcher repaints)."""
+        self.scroll_y = max(line, 0)
 
     def _ensure_cursor_visible(self) -> None:
         line = self._line_of(self.cursor)
@@ -418,9 +441,9 @@ class RequestTable(ScrollView, can_focus=True):
         if self._groups and line - 1 >= 0 and line - 1 < top:
             line -= 1  # show the group header above the first row of a group
         if line < top:
-            self.set_scroll(None, line)
+            self._scroll_top(line)
         elif line >= top + height:
-            self.set_scroll(None, line - height + 1)
+            self._scroll_top(line - height + 1)
 
     def _ensure_pages(self) -> None:
         if not self._total:
@@ -455,16 +478,18 @@ class RequestTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ cursor
     def _set_cursor(self, pos: int) -> None:
-        if not self._total:
+        if self._total:
+            self.cursor = min(max(pos, 0), self._total - 1)
+
+    def validate_cursor(self, pos: int) -> int:
+        return min(max(pos, 0), max(self._total - 1, 0))
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        if not self.loaded:
             return
-        pos = min(max(pos, 0), self._total - 1)
-        if pos == self.cursor:
-            return
-        old = self.cursor
-        self.cursor = pos
         self._refresh_pos(old)
-        self._refresh_pos(pos)
-        self._ensure_cursor_visible()
+        self._refresh_pos(new)
+        self._ensure_cursor_visible()  # a scroll repaints the whole viewport (watch_scroll_y)
         self._ensure_pages()
         self._announce()
 
@@ -548,7 +573,7 @@ class RequestTable(ScrollView, can_focus=True):
         cols = [(c, self._key_width if c.name == "Key" else c.width) for c in COLUMNS]
         for level in (1, 2, 3):
             fixed = sum(w + 1 for c, w in cols if c.width or c.name == "Key")
-            if width - fixed >= MIN_TITLE:
+            if width - fixed - 1 >= MIN_TITLE:  # the title's own separator counts too
                 break
             cols = [(c, w) for c, w in cols if c.drop != level]
         fixed = sum(w + 1 for c, w in cols if c.width or c.name == "Key")
@@ -634,12 +659,17 @@ class RequestTable(ScrollView, can_focus=True):
             return state, state
         if state == "none" or sla.due_at is None:
             return ("breached", "breached") if state == "breached" else ("—", "none")
-        if row.id not in self._remaining:
-            self._remaining[row.id] = remaining_at(row.request, self.data.settings.sla, now=now)
-        remaining = self._remaining[row.id]
-        if remaining is None:
+        clock = self._clocks.get(row.id)
+        if clock is None:
+            clock = self._clocks[row.id] = live_clock(row.request, self.data.settings.sla, now=now)
+        if clock.remaining is None:
             return SLA_LABELS.get(state, state), state
-        return describe_remaining(remaining), state
+        if clock.overdue is not None:
+            return describe_clock(-clock.overdue), "breached"
+        if state == "breached":
+            return SLA_LABELS["breached"], state  # another clock broke; never a time left in red
+        text = describe_clock(clock.remaining)
+        return (f"⏸ {text}" if clock.resumes_at is not None else text), state
 
     def _render_row(self, row: Row, width: int, base: Style, cursor: bool, focused: bool) -> Strip:
         row_style = base

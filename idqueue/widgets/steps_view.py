@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
@@ -15,6 +15,26 @@ from idqueue.safety import one_line, sanitize_terminal
 
 MISSING_RE = re.compile(r"«(?:missing|cannot render): [^»]*»")
 """The visible marker the template renderer leaves for a missing value."""
+
+
+SLACK_MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+"""A Slack user mention in mrkdwn: ``<@U0123>`` or ``<@U0123|name>``."""
+
+
+def readable_mentions(text: str, names: Mapping[str, str]) -> str:
+    """Show Slack mentions as Slack shows them (``@Erin Walsh``) for the people we know."""
+    return SLACK_MENTION_RE.sub(lambda m: "@" + (names.get(m.group(1)) or m.group(2) or m.group(1)), text)
+
+
+def slack_names(settings: Any) -> dict[str, str]:
+    """Slack user id → name for the roster (``settings.team``)."""
+    return {m.slack: m.name for m in getattr(settings, "team", {}).values() if getattr(m, "slack", None)}
+
+
+def _without_snippet(summary: str) -> str:
+    """A step summary without its quoted first line (the text is shown in full below it)."""
+    head, sep, _ = summary.partition(': "')
+    return head if sep and summary.endswith('"') else summary
 
 
 def missing_of(steps: Sequence[Any]) -> list[str]:
@@ -36,6 +56,13 @@ class StepsView(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self.steps: list[Any] = []
+        self.names: dict[str, str] = {}
+        """Slack user id → name, so mentions read as names (the app's roster when it has one)."""
+
+    def on_mount(self) -> None:
+        ctx = getattr(self.app, "ctx", None)
+        if ctx is not None:
+            self.names = slack_names(ctx.settings)
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"steps-view--{name}", partial=True)
@@ -55,12 +82,19 @@ class StepsView(Static):
         if not self.steps:
             parts.append(Text("Nothing to do.", style=self._style("dim")))
         for number, step in enumerate(self.steps, 1):
-            line = Text(f"{number}. {one_line(str(step.summary), 200)}", style=self._style("summary"))
+            summary = str(step.summary)
+            if getattr(step, "text", None):
+                summary = _without_snippet(summary)  # the message follows in full: say it once
+            summary = readable_mentions(summary, self.names)
+            line = Text(f"{number}. {one_line(summary, 200)}", style=self._style("summary"))
             if getattr(step, "edited", False):
                 line.append(" (your edited text)", style=self._style("dim"))
             parts.append(line)
             if getattr(step, "text", None):
-                body = Text(sanitize_terminal(str(step.text)).rstrip("\n"), style=self._style("text"))
+                text = str(step.text)
+                if str(getattr(step, "target", "")) == "slack":
+                    text = readable_mentions(text, self.names)
+                body = Text(sanitize_terminal(text).rstrip("\n"), style=self._style("text"))
                 body.highlight_regex(MISSING_RE, self._style("missing"))
                 lines = body.split("\n")
                 indented = Text()

@@ -52,7 +52,8 @@ class TrendChart(PlotextPlot):
         plt = self.plt
         plt.clear_figure()
         plt.title(self.title)
-        if not self.labels:
+        if not self.labels or not any(v for _, values in self.series for v in values):
+            self._draw_empty()
             return
         xs: list[float] = [float(x) for x in range(1, len(self.labels) + 1)]
         if self.kind == "bar":
@@ -83,3 +84,18 @@ class TrendChart(PlotextPlot):
         plt.xlim(0.5, len(xs) + 0.5)
         if self.unit:
             plt.ylabel(self.unit)
+
+    def _draw_empty(self) -> None:
+        """No data (or only zeros): a plain 0–1 frame that says so, not plotext's default axes."""
+        plt = self.plt
+        count = max(len(self.labels), 1)
+        plt.xlim(0.5, count + 0.5)
+        plt.ylim(0, 1)
+        plt.yticks([0, 1], ["0", ""])
+        if self.labels:
+            step = max(1, count // 4)
+            ticks = [float(i) for i in range(1, count + 1)][::step]
+            plt.xticks(ticks, [self.labels[int(i) - 1] for i in ticks])
+        else:
+            plt.xticks([], [])
+        plt.text("no data for this period", x=(count + 1) / 2, y=0.5, alignment="center")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from tui_helpers import SIZE, ready, settle, wait_for
 
@@ -232,7 +233,8 @@ async def test_search_filters_by_full_text(make_app: Any) -> None:
         await wait_for(pilot, lambda: table.total == total, what="search cleared")
 
 
-async def test_open_and_copy_link(make_app: Any) -> None:
+async def test_open_and_copy_link(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("idqueue.screens.queue._has_browser", lambda: True)
     app = make_app()
     opened: list[str] = []
     app.open_url = lambda url, **_: opened.append(url)  # type: ignore[method-assign]

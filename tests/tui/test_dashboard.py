@@ -165,6 +165,10 @@ async def test_an_empty_store_shows_empty_panels_without_errors(tmp_path: Path) 
         assert screen.query_one("#dash-breached", DataTable).row_count == 0
         assert "no ratings yet" in str(screen.query_one("#dash-csat", Static).border_title)
         assert cell(screen.query_one("#dash-kpis", DataTable), 5, 1) == "—"
+        for chart in screen.query(TrendChart):
+            drawn = chart.plt.build()
+            assert "no data for this period" in drawn, drawn
+            assert "-1" not in drawn  # a 0–1 frame, not plotext's default axes around nothing
         await pilot.press("m")
         await settle(pilot)
     assert result == [None]

@@ -316,3 +316,27 @@ async def test_outbox_screen_follows_the_dispatcher_live(sandbox: Sandbox, tmp_p
         await pilot.press("r")
         await wait_for(pilot, lambda: not outbox.rows, timeout=60, what="sent, and the screen refreshed")
         assert not actions.for_request(row.id)
+
+
+async def test_dropping_a_failed_action_clears_the_queue_marker_at_once(make_app: Any) -> None:
+    app: IdqueueApp = make_app()
+    scripted(app)
+    rid = failed_take(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        table = app.queue.table
+        row = next(r for r in table.loaded_rows() if r.id == rid)
+        assert row.pending is not None and row.pending.failed  # the row shows !n
+        screen = await open_outbox(pilot)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not screen.rows, what="dropped rows gone")
+        await settle(pilot)
+
+        def marker_gone() -> bool:
+            found = next((r for r in table.loaded_rows() if r.id == rid), None)
+            return found is not None and (found.pending is None or not found.pending.total)
+
+        # No poll or dispatch has run: the outbox screen told the queue itself.
+        assert marker_gone()

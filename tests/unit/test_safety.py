@@ -38,3 +38,9 @@ def test_logging_filter_redacts_args() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s", ("xoxb-1-2-secret",), None)
     RedactingFilter().filter(record)
     assert "xoxb" not in record.getMessage()
+
+
+def test_sanitize_shows_bidi_controls_as_a_visible_marker() -> None:
+    shown = sanitize_terminal("abc\u202edef\u2066x\u200e")
+    assert shown == "abc‹U+202E›def‹U+2066›x‹U+200E›"
+    assert "\ufffd" not in shown

@@ -1,0 +1,52 @@
+"""Live SLA clocks for display: one unit style, no double negatives, paused between hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from idqueue.config import SlaConfig
+from idqueue.domain.models import Person, Request, SlaInfo, SourceKind
+from idqueue.domain.sla_live import describe_clock, live_clock
+
+NY = ZoneInfo("America/New_York")
+CFG = SlaConfig()
+
+
+def request_due(due: datetime, state: str = "ok") -> Request:
+    created = due - timedelta(days=1)
+    return Request(id="gh:va/identity#1", key="REQ-1", sources=[SourceKind.GITHUB], title="t", body="",
+                   requester=Person("a", "A"), created_at=created, updated_at=created,
+                   sla=SlaInfo(state=state, due_at=due, first_response_due=due))
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (30, "1m"), (45 * 60, "45m"), (3 * 3600 + 5 * 60, "3h 05m"), (22 * 3600 + 10, "22h"),
+    (3 * 86400 + 10 * 3600, "3d 10h"), (3 * 86400, "3d"),
+    (-(3 * 86400 + 10 * 3600), "3d 10h over"), (-90 * 60, "1h 30m over"),
+])
+def test_describe_clock_uses_the_age_units_and_never_a_minus_sign(seconds: float, text: str) -> None:
+    assert describe_clock(seconds) == text
+    assert "-" not in describe_clock(seconds) and "−" not in describe_clock(seconds)
+
+
+def test_overdue_is_wall_clock_time_since_the_due_time() -> None:
+    due = datetime(2026, 3, 9, 14, 0, tzinfo=NY)  # a Monday afternoon
+    now = datetime(2026, 3, 12, 16, 0, tzinfo=NY)
+    clock = live_clock(request_due(due.astimezone(UTC), "breached"), CFG, now=now.astimezone(UTC))
+    assert clock.overdue == pytest.approx((now - due).total_seconds())
+    assert clock.remaining is not None and clock.remaining < 0
+    assert describe_clock(-clock.overdue) == "3d 2h over"
+
+
+def test_a_clock_outside_business_hours_says_when_it_counts_again() -> None:
+    due = datetime(2026, 3, 10, 11, 0, tzinfo=NY)  # Tuesday 11:00
+    evening = datetime(2026, 3, 9, 20, 0, tzinfo=NY)  # Monday 20:00, after hours
+    clock = live_clock(request_due(due.astimezone(UTC)), CFG, now=evening.astimezone(UTC))
+    assert clock.resumes_at is not None
+    assert clock.resumes_at.astimezone(NY) == datetime(2026, 3, 10, 9, 0, tzinfo=NY)
+    assert clock.remaining == pytest.approx(2 * 3600)
+    working = live_clock(request_due(due.astimezone(UTC)), CFG, now=datetime(2026, 3, 9, 15, 0, tzinfo=NY))
+    assert working.resumes_at is None
