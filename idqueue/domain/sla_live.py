@@ -58,7 +58,8 @@ def live_clock(request: Request, cfg: SlaConfig, *, now: datetime) -> LiveClock:
 
 
 def describe_clock(seconds: float) -> str:
-    """Time left or overdue in the units of the age column: ``45m``, ``3h 05m``, ``22h``, ``3d 10h``.
+    """Time left or overdue in the units of the age column: ``45m``, ``3h 05m``, ``22h``, ``3d 10h``,
+    ``12d`` (from ten days on, hours no longer matter and would not fit the column).
 
     Overdue (negative) reads ``3d 10h over`` rather than carrying a minus sign. Minutes round up
     (away from zero), so a clock with 30 seconds left reads ``1m``.
@@ -73,7 +74,7 @@ def describe_clock(seconds: float) -> str:
         text = f"{hours}h"
     else:
         days, rest = divmod(hours, 24)
-        text = f"{days}d {rest}h" if rest else f"{days}d"
+        text = f"{days}d {rest}h" if rest and days < 10 else f"{days}d"
     return f"{text} over" if seconds < 0 else text
 
 

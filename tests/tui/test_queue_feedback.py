@@ -92,7 +92,10 @@ async def test_composer_free_text_preview_is_the_mrkdwn_sent_and_esc_asks(make_a
     app: IdqueueApp = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        rid = app.queue.table.cursor_id
+        # A request with a Slack thread, so the composer can target Slack.
+        rid = next(r.id for r in app.queue.table.loaded_rows() if r.request.slack_item)
+        app.queue.table.go_to(rid)
+        await settle(pilot)
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen), what="composer")
         reply = app.screen

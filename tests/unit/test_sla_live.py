@@ -26,6 +26,7 @@ def request_due(due: datetime, state: str = "ok") -> Request:
     (30, "1m"), (45 * 60, "45m"), (3 * 3600 + 5 * 60, "3h 05m"), (22 * 3600 + 10, "22h"),
     (3 * 86400 + 10 * 3600, "3d 10h"), (3 * 86400, "3d"),
     (-(3 * 86400 + 10 * 3600), "3d 10h over"), (-90 * 60, "1h 30m over"),
+    (-(44 * 86400 + 19 * 3600), "44d over"), (12 * 86400 + 5 * 3600, "12d"),
 ])
 def test_describe_clock_uses_the_age_units_and_never_a_minus_sign(seconds: float, text: str) -> None:
     assert describe_clock(seconds) == text
