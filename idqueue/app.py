@@ -17,9 +17,7 @@ from idqueue.clock import clock_for
 from idqueue.config import KeyContexts, Settings
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
-from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.queue import QueueScreen
-from idqueue.screens.reply import ReplyScreen
 from idqueue.store.db import Store
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import QueueData
@@ -67,7 +65,8 @@ class IdqueueApp(App[None]):
         if poll:
             from idqueue.sync import SyncEngine, build_sources
 
-            engine = SyncEngine(store, build_sources(settings), settings, clock=clock)
+            # The sources (and their API clients) are built on the first poll, after the first frame.
+            engine = SyncEngine(store, partial(build_sources, settings), settings, clock=clock)
         actions, dispatcher, pending = _outbox(store, settings, clock)
         data = QueueData(store, settings, clock=clock, pending=pending)
         return cls(TuiContext(settings, store, clock, data, engine, actions, dispatcher, pending,
@@ -175,6 +174,8 @@ class IdqueueApp(App[None]):
             return
         if not isinstance(self.screen, QueueScreen):
             return  # not over a dialog that waits for an answer (or over itself)
+        from idqueue.screens.outbox import OutboxScreen
+
         queue = self.queue
         self.push_screen(OutboxScreen(self.ctx, dispatch=queue.poller.dispatch_now, changed=queue.outbox_changed),
                          self._jump_to)
@@ -186,8 +187,11 @@ class IdqueueApp(App[None]):
 
 def _other_screens() -> list[tuple[str, str, Any]]:
     """(help section, id of the binding that opens it, screen class) for the non-queue screens."""
-    # Imported here: the dashboard pulls in plotext, which the first frame does not need.
+    # Imported here: the first frame needs none of them (the dashboard pulls in plotext, the
+    # composer Jinja2).
     from idqueue.screens.dashboard import DashboardScreen
+    from idqueue.screens.outbox import OutboxScreen
+    from idqueue.screens.reply import ReplyScreen
 
     return [("Outbox", "app.outbox", OutboxScreen), ("Dashboard", "app.metrics", DashboardScreen),
             ("Reply composer", "queue.reply", ReplyScreen)]
@@ -198,6 +202,9 @@ def binding_contexts(keymap: dict[str, str]) -> KeyContexts:
 
     The dashboard's module is only imported when the keymap may name one of its ids.
     """
+    from idqueue.screens.outbox import OutboxScreen
+    from idqueue.screens.reply import ReplyScreen
+
     def ids(*owners: Any) -> list[tuple[str, str]]:
         return [(b.id, b.key) for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id]
 

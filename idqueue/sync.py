@@ -178,7 +178,8 @@ class SyncEngine:
 
     Args:
         store: the store polls write into.
-        sources: the configured sources.
+        sources: the configured sources, or a function that builds them on the first poll (the
+            TUI passes one, so the API clients load after its first frame, off the UI thread).
         settings: the configuration.
         clock: the current time (default: ``IDQUEUE_NOW`` or UTC now).
         read_first: where push events note what to read first (one is made when omitted).
@@ -187,25 +188,45 @@ class SyncEngine:
     def __init__(
         self,
         store: Store,
-        sources: list[Source],
+        sources: list[Source] | Callable[[], list[Source]],
         settings: Settings,
         *,
         clock: Clock | None = None,
         read_first: ReadFirst | None = None,
     ) -> None:
         self.store = store
-        self.sources = sources
         self.settings = settings
         self.clock = clock or clock_for(settings)
-        self.health = {source_name(s): SourceHealth(_label(s)) for s in sources}
+        self.health: dict[str, SourceHealth] = {}
+        """Per-source health (filled once the sources exist)."""
+        self._sources: list[Source] | None = None
+        self._build_sources: Callable[[], list[Source]] | None = None
+        if callable(sources):
+            self._build_sources = sources
+        else:
+            self._use(sources)
         self.read_first = read_first if read_first is not None else ReadFirst()
         self._lock = threading.Lock()
 
+    @property
+    def sources(self) -> list[Source]:
+        """The sources (built now if they were given as a function)."""
+        if self._sources is None:
+            with self._lock:
+                if self._sources is None and self._build_sources is not None:
+                    self._use(self._build_sources())
+        return self._sources or []
+
+    def _use(self, sources: list[Source]) -> None:
+        self.health = {source_name(s): SourceHealth(_label(s)) for s in sources}
+        self._sources = sources
+
     def poll(self, progress: Progress | None = None) -> SyncReport:
         """Poll every source once and apply what changed."""
+        sources = self.sources
         with self._lock:
             report = SyncReport()
-            for source in self.sources:
+            for source in sources:
                 report.sources.append(self._poll_source(source, progress))
             self._refresh_clocks()
             return report

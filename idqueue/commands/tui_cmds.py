@@ -63,10 +63,11 @@ def open_tui(ctx: Context, *, sandbox: bool) -> None:
 
     settings = ctx.settings
     _quiet_logging()
-    try:
-        check_keymap(settings.ui.keymap, binding_contexts(settings.ui.keymap))
-    except ConfigError as exc:
-        fail_config(str(exc))
+    if settings.ui.keymap:  # the built-in keys never conflict: only a remap needs checking
+        try:
+            check_keymap(settings.ui.keymap, binding_contexts(settings.ui.keymap))
+        except ConfigError as exc:
+            fail_config(str(exc))
     if not sandbox:
         # A shell pointed at a running `idqueue sandbox` (IDQUEUE_SANDBOX=true) shows the banner too.
         IdqueueApp.build(settings, store=ctx.store, sandbox=settings.sandbox).run()

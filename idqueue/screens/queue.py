@@ -37,12 +37,9 @@ from idqueue.screens.close import CloseScreen
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.screens.context import TuiContext
 from idqueue.screens.goto import GoToScreen
-from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.plan import PlanScreen
 from idqueue.screens.priority import PriorityScreen
-from idqueue.screens.reply import ReplyScreen
 from idqueue.screens.search import SearchScreen
-from idqueue.screens.snooze import SnoozeScreen
 from idqueue.store.queue import (
     AGE_BUCKETS,
     Facets,
@@ -405,6 +402,8 @@ class QueueScreen(Screen[None]):
     def _refresh_outbox(self) -> None:
         """Count the outbox for the status bar, and re-read an open outbox screen."""
         self._count_outbox()
+        from idqueue.screens.outbox import OutboxScreen
+
         for screen in self.app.screen_stack:
             if isinstance(screen, OutboxScreen) and screen.is_mounted:
                 screen.reload()
@@ -716,6 +715,7 @@ class QueueScreen(Screen[None]):
             return
         templates = await asyncio.to_thread(self._load_templates)
         from idqueue.domain.templates import templates_for
+        from idqueue.screens.reply import ReplyScreen
 
         choice = await self.app.push_screen_wait(
             ReplyScreen(request, templates_for(request, templates), self.ctx.settings)
@@ -832,6 +832,8 @@ class QueueScreen(Screen[None]):
         row = self.table.cursor_row
         snoozed = bool(row and row.request.snoozed_until)
         calendar = self.ctx.settings.sla.calendar
+        from idqueue.screens.snooze import SnoozeScreen
+
         choice = await self.app.push_screen_wait(
             SnoozeScreen(self.ctx.clock(), calendar.timezone, snoozed=snoozed, calendar=calendar)
         )

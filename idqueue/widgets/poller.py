@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.message import Message
@@ -25,8 +25,10 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from idqueue.safety import redact
-from idqueue.sources.slack_socket import LiveHealth, SlackEvents, socket_mode_configured
 from idqueue.sync import SourceHealth, SyncEngine, SyncReport
+
+if TYPE_CHECKING:  # the Slack SDK loads when Socket Mode starts, after the first frame
+    from idqueue.sources.slack_socket import LiveHealth, SlackEvents
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +131,16 @@ class Poller(Widget):
         """The Socket Mode link's last state (None: Socket Mode is not in use)."""
         self.early_polls = 0
         """Polls started by a Slack event rather than the interval or a key."""
-        self._events_factory = events_factory or SlackEvents
+        self._events_factory = events_factory
         self._again = False
         self._timer: Timer | None = None
 
     def on_mount(self) -> None:
         if self.autostart:
-            self._start_events()
-            self.poll_now()
+            # After the first frame: the first poll builds the API clients and Socket Mode loads
+            # the Slack SDK, none of which the frame needs.
+            self.call_after_refresh(self._start_events)
+            self.call_after_refresh(self.poll_now)
 
     def on_unmount(self) -> None:
         events, self.events = self.events, None
@@ -221,11 +225,15 @@ class Poller(Widget):
     # ------------------------------------------------------------------ Slack Socket Mode
     def _start_events(self) -> None:
         settings = getattr(self.engine, "settings", None)
-        if settings is None or not socket_mode_configured(settings):
+        if settings is None:
+            return
+        from idqueue.sources.slack_socket import SlackEvents, socket_mode_configured
+
+        if not socket_mode_configured(settings):
             return
         try:
             read_first = getattr(self.engine, "read_first", None)
-            events = self._events_factory(settings, self._event_arrived, on_health=self._health_changed,
+            events = (self._events_factory or SlackEvents)(settings, self._event_arrived, on_health=self._health_changed,
                                           on_thread=read_first.add if read_first is not None else None)
             self.live_health = events.health
             self.events = events
