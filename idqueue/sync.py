@@ -17,8 +17,7 @@ from datetime import datetime, tzinfo
 from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
-from idqueue.safety import one_line, redact
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     FetchStats,
     PollHints,
@@ -27,6 +26,7 @@ from idqueue.sources.base import (
     SourceError,
     Unavailable,
 )
+from idqueue.safety import one_line, redact
 from idqueue.store.db import Store
 from idqueue.store.poll_hints import missing_links, open_items
 
@@ -134,7 +134,7 @@ def build_sources(settings: Settings) -> list[Source]:
 
         sources.append(GitHubSource(settings))
     if settings.slack.token and settings.slack.channels:
-        from idqueue.sources.slack import SlackSource
+        from idqueue.integrations.slack.source import SlackSource
 
         sources.append(SlackSource(settings))
     return sources

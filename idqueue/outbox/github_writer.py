@@ -36,9 +36,7 @@ from github import Auth, Github, GithubException
 
 from idqueue.config import Settings
 from idqueue.domain.models import parse_iso
-from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write, marker
-from idqueue.safety import one_line, redact
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     BadPayload,
     NotFound,
@@ -47,6 +45,8 @@ from idqueue.sources.base import (
     Unavailable,
     ValidationFailed,
 )
+from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write, marker
+from idqueue.safety import one_line, redact
 
 __all__ = ["GitHubWriter", "map_github_error"]
 

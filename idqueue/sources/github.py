@@ -30,7 +30,7 @@ Removing the configured ``label`` retires the issue (``deleted_items``); its ``U
 event carries ``data["filter_label_removed"] = True`` so the request can say "label removed"
 rather than "deleted at the source".
 
-Every page is one :class:`~idqueue.sources.base.Batch`; a cursor value only travels in the
+Every page is one :class:`~idqueue.integrations.base.Batch`; a cursor value only travels in the
 batch that completes its listing, so the cursor never advances past what was committed.
 
 Known limits: deleted comments and deleted/transferred issues are not visible through
@@ -64,8 +64,7 @@ from idqueue.domain.models import (
     parse_iso,
     slack_id,
 )
-from idqueue.safety import redact
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     BadPayload,
     Batch,
@@ -77,7 +76,8 @@ from idqueue.sources.base import (
     Unavailable,
     ValidationFailed,
 )
-from idqueue.sources.decoding import describe_replacements, loads_lenient
+from idqueue.integrations.decoding import describe_replacements, loads_lenient
+from idqueue.safety import redact
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,7 @@ import pytest
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
 from idqueue.domain.models import SourceItem, SourceKind, Status, github_id
-from idqueue.sandbox import seed
-from idqueue.sandbox.github_emulator import GITHUB_TOKEN
-from idqueue.sandbox.runner import Sandbox
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     BadPayload,
     Batch,
@@ -32,6 +29,9 @@ from idqueue.sources.base import (
     SourceError,
     Unavailable,
 )
+from idqueue.sandbox import seed
+from idqueue.sandbox.github_emulator import GITHUB_TOKEN
+from idqueue.sandbox.runner import Sandbox
 from idqueue.sources.github import GitHubSource
 from idqueue.store.db import Store
 

@@ -194,3 +194,12 @@ class Source(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One doctor line: ``ok`` and what was found (or why it failed, with the fix)."""
+
+    name: str
+    ok: bool
+    detail: str
