@@ -158,7 +158,7 @@ class _RefusingGitHub:
         from github import GithubException
 
         from idqueue.integrations.base import RateLimited
-        from idqueue.outbox.github_writer import map_github_error
+        from idqueue.integrations.github.api import map_github_error
 
         if self.target == "github" and action.kind.value == "assign":
             raise map_github_error(GithubException(403, {"message": "Must have admin rights to Repository."}, {}),

@@ -130,7 +130,7 @@ def build_sources(settings: Settings) -> list[Source]:
     """The sources configured in the settings (GitHub when it has a token and repos, Slack likewise)."""
     sources: list[Source] = []
     if settings.github.token and settings.github.repos:
-        from idqueue.sources.github import GitHubSource
+        from idqueue.integrations.github.source import GitHubSource
 
         sources.append(GitHubSource(settings))
     if settings.slack.token and settings.slack.channels:

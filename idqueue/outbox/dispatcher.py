@@ -216,7 +216,7 @@ def build_writers(settings: Settings, *, clock: Clock | None = None, timeout: fl
     writers: dict[str, Writer] = {}
     timeout = settings.outbox.request_timeout if timeout is None else timeout
     if settings.github.token is not None:
-        from idqueue.outbox.github_writer import GitHubWriter
+        from idqueue.integrations.github.writer import GitHubWriter
 
         writers["github"] = GitHubWriter(settings, clock=clock, timeout=timeout)
     if settings.slack.token is not None:

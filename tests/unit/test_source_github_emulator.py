@@ -29,10 +29,10 @@ from idqueue.integrations.base import (
     SourceError,
     Unavailable,
 )
+from idqueue.integrations.github.source import GitHubSource
 from idqueue.sandbox import seed
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
 from idqueue.sandbox.runner import Sandbox
-from idqueue.sources.github import GitHubSource
 from idqueue.store.db import Store
 
 REPO = seed.SUPPORT_REPO
@@ -765,7 +765,7 @@ def test_comment_links_on_issues_that_are_not_requests_are_not_stored(h: Harness
 
 
 def test_issue_reads_for_comment_links_are_bounded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    import idqueue.sources.github as github_mod
+    import idqueue.integrations.github.source as github_mod
 
     monkeypatch.setattr(github_mod, "MAX_ISSUE_READS", 2)
     numbers = [h.issue(f"Not ours {i}", minutes_ago=30 - i, labels=()) for i in range(3)]

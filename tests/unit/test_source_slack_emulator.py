@@ -186,7 +186,7 @@ def test_catch_up_after_a_long_pause_reads_past_the_lookback(sb: Sandbox, tmp_pa
 
 
 def test_seeded_month_links_slack_and_github_into_one_request(tmp_path: Path) -> None:
-    github = pytest.importorskip("idqueue.sources.github")
+    github = pytest.importorskip("idqueue.integrations.github.source")
     with Sandbox.start(seed=True, now=NOW) as box:
         h = Harness(box, tmp_path, channels=[CH, CH2])
         assert h.poll() is None

@@ -10,9 +10,8 @@ import httpx
 
 from idqueue.config import Settings
 from idqueue.integrations.base import Check
+from idqueue.integrations.github.api import request_headers
 from idqueue.safety import redact
-
-API_VERSION = "2022-11-28"
 
 
 def check_backlog_repo(settings: Settings, *, timeout: float = 15.0) -> Check | None:
@@ -23,12 +22,7 @@ def check_backlog_repo(settings: Settings, *, timeout: float = 15.0) -> Check | 
         return None
     name = "backlog repo"
     url = f"{gh.base_url.rstrip('/')}/repos/{repo}"
-    headers = {
-        "Authorization": f"Bearer {gh.token.get_secret_value()}",
-        "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": API_VERSION,
-        "User-Agent": "idqueue",
-    }
+    headers = request_headers(gh.token.get_secret_value())
     try:
         response = httpx.get(url, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
