@@ -271,12 +271,6 @@ def message_to_item(
     raw_fields = message_fields(message)
     fields = {k: slack_to_text(v, names).strip() for k, v in raw_fields.items()}
     fields = {k: v for k, v in fields.items() if v}
-    kind = _field(fields, TYPE_LABELS)
-    if kind:
-        detail = _field(fields, DETAIL_LABELS)
-        title = _one_line(f"{kind}: {_first_line(detail)}" if detail else kind)
-    else:
-        title = _one_line(_first_line(body)) or "(no text)"
 
     edited = message.get("edited")
     edited_ts = edited.get("ts") if isinstance(edited, dict) and isinstance(edited.get("ts"), str) else None
@@ -288,11 +282,7 @@ def message_to_item(
             except ValueError:
                 pass
 
-    links = find_github_links(raw_text, ctx.github_roots)
-    for text in slack_block_texts(message.get("blocks")):
-        links.extend(x for x in find_github_links(text, ctx.github_roots) if x not in links)
-    links.extend(x for x in extra_links if x not in links)
-
+    links = _item_links(raw_text, message.get("blocks"), ctx, extra_links)
     raw: dict[str, Any] = {
         "channel": channel,
         "ts": ts,
@@ -311,7 +301,7 @@ def message_to_item(
     return SourceItem(
         id=slack_id(channel, ts),
         source=SourceKind.SLACK,
-        title=title,
+        title=_item_title(fields, body),
         body=body,
         url=permalink(ctx.workspace_url, channel, ts),
         created_at=created,
@@ -322,6 +312,24 @@ def message_to_item(
         fields=fields,
         raw=raw,
     )
+
+
+def _item_title(fields: Mapping[str, str], body: str) -> str:
+    """An intake form's "Type: first line of the details", else the first line of the text."""
+    kind = _field(fields, TYPE_LABELS)
+    if kind:
+        detail = _field(fields, DETAIL_LABELS)
+        return _one_line(f"{kind}: {_first_line(detail)}" if detail else kind)
+    return _one_line(_first_line(body)) or "(no text)"
+
+
+def _item_links(raw_text: str, blocks: Any, ctx: SlackContext, extra_links: Iterable[str]) -> list[str]:
+    """GitHub ids a request message links to (its text, then its blocks, then its thread)."""
+    links = find_github_links(raw_text, ctx.github_roots)
+    for text in slack_block_texts(blocks):
+        links.extend(x for x in find_github_links(text, ctx.github_roots) if x not in links)
+    links.extend(x for x in extra_links if x not in links)
+    return links
 
 
 def idqueue_payload(message: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -364,20 +372,7 @@ def reply_to_events(
     raw_text = reply.get("text") if isinstance(reply.get("text"), str) else ""
     assert isinstance(raw_text, str)
     body = slack_to_text(raw_text, ctx.names())
-    data: dict[str, Any] = {"ts": ts, "thread_ts": parent_ts}
-    edited = reply.get("edited")
-    if isinstance(edited, dict):
-        data["edited"] = True
-        if isinstance(edited.get("ts"), str):
-            data["edited_ts"] = edited["ts"]
-    if reply.get("subtype") == "thread_broadcast":
-        data["broadcast"] = True
-    reactions = reaction_map(reply)
-    if reactions:
-        data["reactions"] = reactions
-    links = find_github_links(raw_text, ctx.github_roots)
-    if links:
-        data["links"] = links
+    data = _reply_data(reply, ts, parent_ts, raw_text, ctx)
 
     actor_name = author.name
     payload = idqueue_payload(reply)
@@ -404,26 +399,49 @@ def reply_to_events(
         )
     ]
     if payload is not None and action in ACTION_KINDS:
-        actor_key = payload.get("actor")
-        state_data: dict[str, Any] = {
-            "action_id": payload.get("action_id"),
-            "actor": actor_key,
-            "automation": bool(payload.get("automation")),
-            "reply_uid": uid,
-        }
-        if action in ("assign", "unassign") and payload.get("assignee") is not None:
-            state_data["assignee"] = payload.get("assignee")
-        if payload.get("reason"):
-            state_data["reason"] = payload.get("reason")
-        state_actor = ctx.team_slack.get(actor_key, actor_id) if isinstance(actor_key, str) else actor_id
-        events.append(
-            TimelineEvent(
-                uid=f"{uid}:{action}", item_id=item_id, kind=ACTION_KINDS[action], at=at,
-                actor_id=state_actor, actor_name=actor_name, body="", url=url,
-                source=SourceKind.SLACK, is_bot=bool(payload.get("automation")), data=state_data,
-            )
-        )
+        events.append(_state_event(events[0], action, payload, ctx))
     return events
+
+
+def _reply_data(reply: Mapping[str, Any], ts: str, parent_ts: str, raw_text: str, ctx: SlackContext) -> dict[str, Any]:
+    """What a reply's ``MESSAGE`` event keeps besides its text: edits, broadcast, reactions, links."""
+    data: dict[str, Any] = {"ts": ts, "thread_ts": parent_ts}
+    edited = reply.get("edited")
+    if isinstance(edited, dict):
+        data["edited"] = True
+        if isinstance(edited.get("ts"), str):
+            data["edited_ts"] = edited["ts"]
+    if reply.get("subtype") == "thread_broadcast":
+        data["broadcast"] = True
+    reactions = reaction_map(reply)
+    if reactions:
+        data["reactions"] = reactions
+    links = find_github_links(raw_text, ctx.github_roots)
+    if links:
+        data["links"] = links
+    return data
+
+
+def _state_event(message: TimelineEvent, action: str, payload: Mapping[str, Any], ctx: SlackContext) -> TimelineEvent:
+    """The state event (ASSIGNED, CLOSED …) of an idqueue reply, next to its ``MESSAGE`` event."""
+    actor_key = payload.get("actor")
+    state_data: dict[str, Any] = {
+        "action_id": payload.get("action_id"),
+        "actor": actor_key,
+        "automation": bool(payload.get("automation")),
+        "reply_uid": message.uid,
+    }
+    if action in ("assign", "unassign") and payload.get("assignee") is not None:
+        state_data["assignee"] = payload.get("assignee")
+    if payload.get("reason"):
+        state_data["reason"] = payload.get("reason")
+    actor_id = message.actor_id
+    state_actor = ctx.team_slack.get(actor_key, actor_id) if isinstance(actor_key, str) else actor_id
+    return TimelineEvent(
+        uid=f"{message.uid}:{action}", item_id=message.item_id, kind=ACTION_KINDS[action], at=message.at,
+        actor_id=state_actor, actor_name=message.actor_name, body="", url=message.url,
+        source=SourceKind.SLACK, is_bot=bool(payload.get("automation")), data=state_data,
+    )
 
 
 def event_uids(channel: str, reply_ts: str, action: str) -> list[str]:
