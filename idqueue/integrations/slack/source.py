@@ -71,7 +71,6 @@ from typing import Any
 
 from idqueue.config import Settings
 from idqueue.domain.models import (
-    Person,
     SourceKind,
     TimelineEvent,
     slack_id,
@@ -129,7 +128,7 @@ from idqueue.integrations.slack.threads import (
     ThreadPlan,
     add_thread,
 )
-from idqueue.integrations.slack.users import unknown_user_name
+from idqueue.integrations.slack.users import UserNames
 from idqueue.safety import redact
 
 THREAD_BATCH = 25  # thread reads per batch when catching up on pending threads
@@ -190,10 +189,7 @@ class SlackSource(Source):
         self._client = client
         self._auth: dict[str, Any] | None = None
         self._stats = FetchStats()
-        self._users: dict[str, Person] = {}
-        self._users_dirty = False
-        self._users_transient: set[str] = set()
-        self._users_down = False
+        self._names = UserNames()
         self._limited = False
         self.last_headers: dict[str, Any] = {}
         """Headers of the last successful answer (``x-oauth-scopes`` for ``idqueue doctor``)."""
@@ -309,47 +305,12 @@ class SlackSource(Source):
             workspace_url=auth.get("url") if isinstance(auth.get("url"), str) else None,
             own_ids=[str(auth[k]) for k in ("user_id", "bot_id") if auth.get(k)],
         )
-        ctx.users = self._users
+        ctx.users = self._names.people
         return ctx
 
     def _resolve_users(self, user_ids: Iterable[str]) -> None:
         """Resolve user ids through ``users.info`` (cached); never fails the poll."""
-        for uid in user_ids:
-            if not uid or uid in self._users:
-                continue
-            if self._users_down:
-                # users.info already failed in this poll: do not spend retries and backoff on
-                # every other id; they are shown as ids and looked up again next poll.
-                self._users[uid] = Person(uid, unknown_user_name(uid))
-                self._users_transient.add(uid)
-                continue
-            try:
-                data = self._call("users.info", user=uid)
-            except NotFound:
-                self._users[uid] = Person(uid, unknown_user_name(uid))
-                self._users_dirty = True
-                continue
-            except (RateLimited, Unavailable, BadPayload, AuthError):
-                # Show the id for now (not kept in the cursor) and try again next poll; the
-                # requests that show it remember it (``u``) and are re-sent once it resolves.
-                self._users[uid] = Person(uid, unknown_user_name(uid))
-                self._users_transient.add(uid)
-                self._users_down = True
-                continue
-            user = data.get("user")
-            if not isinstance(user, dict):
-                self._users[uid] = Person(uid, unknown_user_name(uid))
-                continue
-            profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
-            assert isinstance(profile, dict)
-            # The full name reads best in a queue and matches the roster's names; the chosen
-            # display name (often a handle) is the fallback.
-            name = (
-                profile.get("real_name") or user.get("real_name") or profile.get("display_name")
-                or user.get("name") or unknown_user_name(uid)
-            )
-            self._users[uid] = Person(uid, str(name), is_bot=bool(user.get("is_bot")))
-            self._users_dirty = True
+        self._names.resolve(user_ids, lambda uid: self._call("users.info", user=uid))
 
     def _users_for(self, messages: Iterable[Mapping[str, Any]], ctx: SlackContext) -> list[str]:
         """Resolve the names the messages show; return those user ids (in order, unique)."""
@@ -379,16 +340,7 @@ class SlackSource(Source):
         self._replies_calls = 0
         hints, self._hints = self._hints, None  # hints are good for one poll
         self._plan = ThreadPlan.build(hints, self.settings.slack.channels, self.thread_budget())
-        for uid in self._users_transient:
-            self._users.pop(uid, None)
-        self._users_transient.clear()
-        self._users_down = False
-        users = cursors.get("users")
-        if isinstance(users, dict):
-            for uid, value in users.items():
-                if uid not in self._users and isinstance(value, list) and len(value) == 2:
-                    self._users[uid] = Person(uid, str(value[0]), is_bot=bool(value[1]))
-        self._users_dirty = False
+        self._names.start_poll(cursors.get("users"))
         ctx = self._context()
         missing: list[NotFound] = []
         polled: dict[str, tuple[ChannelState, set[str]]] = {}
@@ -422,11 +374,9 @@ class SlackSource(Source):
         cursors: dict[str, Any] = {}
         for state in states:
             cursors.update(state.cursor_changes())
-        if self._users_dirty:
-            cursors["users"] = {
-                uid: [p.name, p.is_bot] for uid, p in self._users.items() if uid not in self._users_transient
-            }
-            self._users_dirty = False
+        users = self._names.take_changes()
+        if users is not None:
+            cursors["users"] = users
         stats, self._stats = self._stats, FetchStats()
         batch.cursors, batch.stats, batch.progress = cursors, stats, progress
         stats.fetched = len(batch.items) + len(batch.events)
@@ -552,8 +502,8 @@ class SlackSource(Source):
         if not waiting:
             return
         uids = list(dict.fromkeys(uid for ids in waiting.values() for uid in ids))
-        self._resolve_users([uid for uid in uids if uid not in self._users][:NAME_LOOKUPS_PER_POLL])
-        resolved = {uid for uid in uids if uid in self._users and uid not in self._users_transient}
+        self._resolve_users([uid for uid in uids if uid not in self._names.people][:NAME_LOOKUPS_PER_POLL])
+        resolved = {uid for uid in uids if self._names.is_known(uid)}
         # Newest first: those are the requests most likely still being worked on.
         candidates = [
             ts for ts in sorted(waiting, key=ts_key, reverse=True)
@@ -721,7 +671,7 @@ class SlackSource(Source):
             # Only the parent was converted here: keep what the thread's replies still need.
             unresolved = list(dict.fromkeys([
                 *unresolved_ids(new_entry),
-                *(uid for uid in message_user_ids(m, ctx) if uid in self._users_transient),
+                *(uid for uid in message_user_ids(m, ctx) if uid in self._names.transient),
             ]))
             if unresolved:
                 new_entry["u"] = unresolved
@@ -833,7 +783,7 @@ class SlackSource(Source):
             "c": int(self._clock().timestamp()),
         }
         # The thread was read whole: what is still unresolved is exactly this set.
-        unresolved = [uid for uid in shown if uid in self._users_transient]
+        unresolved = [uid for uid in shown if uid in self._names.transient]
         if unresolved:
             new_entry["u"] = unresolved
         items = [item] if digest != old.get("h") else []
