@@ -18,9 +18,9 @@ from typing import Any
 
 from bench.common import cpu_loop_ms
 from idqueue.config import Settings
+from idqueue.integrations.slack.source import SlackSource
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.runner import Sandbox
-from idqueue.sources.slack import SlackSource
 from idqueue.store.db import Store
 from idqueue.sync import SyncEngine
 

@@ -157,8 +157,8 @@ class _RefusingGitHub:
     def send(self, action: Any, *, maybe_sent: bool) -> dict[str, Any]:
         from github import GithubException
 
-        from idqueue.outbox.github_writer import map_github_error
-        from idqueue.sources.base import RateLimited
+        from idqueue.integrations.base import RateLimited
+        from idqueue.integrations.github.api import map_github_error
 
         if self.target == "github" and action.kind.value == "assign":
             raise map_github_error(GithubException(403, {"message": "Must have admin rights to Repository."}, {}),

@@ -17,8 +17,7 @@ from datetime import datetime, tzinfo
 from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
-from idqueue.safety import one_line, redact
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     FetchStats,
     PollHints,
@@ -27,6 +26,7 @@ from idqueue.sources.base import (
     SourceError,
     Unavailable,
 )
+from idqueue.safety import one_line, redact
 from idqueue.store.db import Store
 from idqueue.store.poll_hints import missing_links, open_items
 
@@ -130,11 +130,11 @@ def build_sources(settings: Settings) -> list[Source]:
     """The sources configured in the settings (GitHub when it has a token and repos, Slack likewise)."""
     sources: list[Source] = []
     if settings.github.token and settings.github.repos:
-        from idqueue.sources.github import GitHubSource
+        from idqueue.integrations.github.source import GitHubSource
 
         sources.append(GitHubSource(settings))
     if settings.slack.token and settings.slack.channels:
-        from idqueue.sources.slack import SlackSource
+        from idqueue.integrations.slack.source import SlackSource
 
         sources.append(SlackSource(settings))
     return sources

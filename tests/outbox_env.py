@@ -17,10 +17,10 @@ from click.testing import CliRunner, Result
 from idqueue.cli import Context, cli
 from idqueue.config import Settings
 from idqueue.domain.models import github_id, slack_id
+from idqueue.integrations.github.writer import GitHubWriter
+from idqueue.integrations.slack.writer import SlackWriter
 from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
-from idqueue.outbox.github_writer import GitHubWriter
 from idqueue.outbox.service import Actions
-from idqueue.outbox.slack_writer import SlackWriter
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.runner import Sandbox
 from idqueue.sandbox.server import Call
@@ -114,8 +114,8 @@ class WritebackEnv:
     # -- requests --------------------------------------------------------------------------------
     def sync(self) -> None:
         """Poll both sandbox sources into the store (real sources, frozen clock, no sleeping)."""
-        from idqueue.sources.github import GitHubSource
-        from idqueue.sources.slack import SlackSource
+        from idqueue.integrations.github.source import GitHubSource
+        from idqueue.integrations.slack.source import SlackSource
         from idqueue.sync import SyncEngine
 
         sources = [

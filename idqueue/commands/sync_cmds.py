@@ -144,7 +144,7 @@ def sync_forever(ctx: Context, *, quiet: bool = False, rounds: int | None = None
 def _start_slack_events(ctx: Context, on_event: Callable[[], None], *, quiet: bool,
                         on_thread: Callable[[str], None] | None = None) -> Any:
     """Start Slack Socket Mode when an app-level token is configured (None otherwise)."""
-    from idqueue.sources.slack_socket import (
+    from idqueue.integrations.slack.socket import (
         LiveHealth,
         LiveState,
         SlackEvents,
@@ -386,7 +386,7 @@ def _by_reference(ctx: Context, text: str) -> Request | None:
 @pass_ctx
 def doctor(ctx: Context) -> None:
     """Check config, tokens and scopes, reachability and rate limits."""
-    from idqueue.sources.base import SourceError
+    from idqueue.integrations.base import SourceError
     from idqueue.sync import build_sources
 
     settings = ctx.settings
@@ -505,7 +505,8 @@ def _extra_checks(settings: Any, *, skip_github: bool = False) -> bool:
     The backlog repo is not checked when the GitHub token already failed: it would only say
     the same thing again.
     """
-    from idqueue.sources.checks import check_app_token, check_backlog_repo
+    from idqueue.integrations.github.checks import check_backlog_repo
+    from idqueue.integrations.slack.checks import check_app_token
 
     ok = True
     backlog = None if skip_github else check_backlog_repo(settings)

@@ -46,6 +46,7 @@ __all__ = [
     "parse_intake",
     "parse_slack_blocks",
     "parse_yes_no",
+    "slack_block_texts",
 ]
 
 ISSUE_TYPE_KEY = "issue_type"
@@ -923,38 +924,43 @@ def _block_text(obj: Any) -> str:
     return ""
 
 
-def parse_slack_blocks(blocks: list[dict[str, Any]]) -> dict[str, str]:
-    """Turn an intake bot's Slack ``blocks`` into raw ``{"Label": "value"}`` pairs.
+def slack_block_texts(blocks: Any) -> list[str]:
+    """The mrkdwn texts of Slack ``blocks``: ``section`` text and ``fields``, ``rich_text``
+    rendered as mrkdwn (bold runs → ``*x*``, mentions → ``<@U…>``) and ``context`` elements.
 
-    Reads ``section`` text and ``fields`` (mrkdwn ``*Label:*\\nvalue``), ``rich_text`` (bold
-    runs as labels, mentions as ``<@U…>``) and ``context`` elements. The first occurrence
-    of a label wins. Pass the result to :func:`parse_intake` as ``structured``. Malformed
-    blocks are skipped, never raised on.
+    Unknown or malformed blocks are skipped, never raised on; empty texts are left out.
     """
-    pairs: dict[str, str] = {}
-
-    def add(text: str) -> None:
-        for label, value in _pairs_from_mrkdwn(text):
-            if len(pairs) < MAX_UNKNOWN:
-                pairs.setdefault(label, _cap(value.strip()))
-
+    texts: list[str] = []
     if not isinstance(blocks, list):
-        return pairs
+        return texts
     for block in blocks[:100]:
         if not isinstance(block, dict):
             continue
         kind = block.get("type")
         if kind == "section":
-            add(_block_text(block.get("text")))
+            texts.append(_block_text(block.get("text")))
             fields = block.get("fields")
             if isinstance(fields, list):
-                for item in fields[:50]:
-                    add(_block_text(item))
+                texts.extend(_block_text(item) for item in fields[:50])
         elif kind == "rich_text":
-            add(_rich_text(block))
+            texts.append(_rich_text(block))
         elif kind == "context":
             elements = block.get("elements")
             if isinstance(elements, list):
-                for item in elements[:50]:
-                    add(_block_text(item))
+                texts.extend(_block_text(item) for item in elements[:50])
+    return [t for t in texts if t]
+
+
+def parse_slack_blocks(blocks: list[dict[str, Any]]) -> dict[str, str]:
+    """Turn an intake bot's Slack ``blocks`` into raw ``{"Label": "value"}`` pairs.
+
+    Reads the texts :func:`slack_block_texts` finds (mrkdwn ``*Label:*\\nvalue``, bold runs of
+    ``rich_text`` as labels). The first occurrence of a label wins. Pass the result to
+    :func:`parse_intake` as ``structured``. Malformed blocks are skipped, never raised on.
+    """
+    pairs: dict[str, str] = {}
+    for text in slack_block_texts(blocks):
+        for label, value in _pairs_from_mrkdwn(text):
+            if len(pairs) < MAX_UNKNOWN:
+                pairs.setdefault(label, _cap(value.strip()))
     return pairs

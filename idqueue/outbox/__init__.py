@@ -4,6 +4,7 @@
   and the CLI call (plan for previews, enqueue for real);
 * :mod:`idqueue.outbox.dispatcher` — :class:`~idqueue.outbox.dispatcher.Dispatcher`, which sends
   queued actions in order, retries, and reconciles after crashes;
-* :mod:`idqueue.outbox.github_writer` / :mod:`idqueue.outbox.slack_writer` — the destinations;
+* :mod:`idqueue.integrations.github.writer` / :mod:`idqueue.integrations.slack.writer` — the
+  destinations;
 * :mod:`idqueue.outbox.backlog` — where Slack-only requests go when backlogged.
 """

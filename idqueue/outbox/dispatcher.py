@@ -73,6 +73,7 @@ from idqueue.domain.models import (
     slack_id,
 )
 from idqueue.domain.mrkdwn import unescape_mrkdwn
+from idqueue.integrations.base import RateLimited, SourceError
 from idqueue.outbox.models import (
     LINK_PLACEHOLDER,
     Action,
@@ -86,7 +87,6 @@ from idqueue.outbox.models import (
 )
 from idqueue.outbox.store import OutboxStore
 from idqueue.safety import one_line, redact
-from idqueue.sources.base import RateLimited, SourceError
 from idqueue.store.db import Store, item_from_json
 
 __all__ = ["DispatchReport", "Dispatcher", "Writer", "build_writers"]
@@ -216,11 +216,11 @@ def build_writers(settings: Settings, *, clock: Clock | None = None, timeout: fl
     writers: dict[str, Writer] = {}
     timeout = settings.outbox.request_timeout if timeout is None else timeout
     if settings.github.token is not None:
-        from idqueue.outbox.github_writer import GitHubWriter
+        from idqueue.integrations.github.writer import GitHubWriter
 
         writers["github"] = GitHubWriter(settings, clock=clock, timeout=timeout)
     if settings.slack.token is not None:
-        from idqueue.outbox.slack_writer import SlackWriter
+        from idqueue.integrations.slack.writer import SlackWriter
 
         writers["slack"] = SlackWriter(settings, clock=clock, timeout=timeout)
     return writers

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from idqueue.domain.pii import PiiMatch
-from idqueue.sources.base import SourceError, Unavailable
+from idqueue.integrations.base import SourceError, Unavailable
 
 __all__ = [
     "Action",

@@ -5,7 +5,7 @@ overlap; a manual refresh while one runs is refused rather than queued. Workers 
 widgets: they end by posting :class:`Poller.Polled` / :class:`Poller.Dispatched`. Any error,
 even an unexpected one, becomes a message — a sync problem never crashes the app.
 
-With a Slack app-level token, Slack Socket Mode events (:class:`~idqueue.sources.slack_socket.SlackEvents`)
+With a Slack app-level token, Slack Socket Mode events (:class:`~idqueue.integrations.slack.socket.SlackEvents`)
 start a poll early: at once when idle, or once more right after the running one. The link's state
 is posted as :class:`Poller.LiveChanged` ("Slack live" / "Slack polling" in the status bar).
 """
@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 
+from idqueue.integrations.slack.socket import LiveHealth, SlackEvents, socket_mode_configured
 from idqueue.safety import redact
 from idqueue.sync import SourceHealth, SyncEngine, SyncReport
 

@@ -31,13 +31,13 @@ import idqueue.sync
 from idqueue.cli import cli  # import the CLI first: it registers the command modules
 from idqueue.config import Settings
 from idqueue.domain.models import github_id
+from idqueue.integrations.base import Source
+from idqueue.integrations.github.source import GitHubSource
+from idqueue.integrations.slack.source import SlackSource
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
 from idqueue.sandbox.runner import Sandbox
 from idqueue.sandbox.slack_emulator import SLACK_TOKEN
-from idqueue.sources.base import Source
-from idqueue.sources.github import GitHubSource
-from idqueue.sources.slack import SlackSource
 from idqueue.store.db import Store
 
 NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # a Tuesday afternoon in New York

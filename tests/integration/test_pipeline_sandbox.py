@@ -35,13 +35,13 @@ from idqueue.domain.models import (
     github_id,
     slack_id,
 )
+from idqueue.integrations.github.source import GitHubSource
+from idqueue.integrations.slack.source import SlackSource
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
 from idqueue.sandbox.runner import Sandbox
 from idqueue.sandbox.seed import SeededRequest
 from idqueue.sandbox.slack_emulator import SLACK_TOKEN
-from idqueue.sources.github import GitHubSource
-from idqueue.sources.slack import SlackSource
 from idqueue.store.db import Store
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.sync import SyncEngine, build_sources

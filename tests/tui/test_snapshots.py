@@ -15,13 +15,13 @@ from tui_helpers import SIZE, failed_take, no_blink, ready, scripted, settle, wa
 
 from idqueue.app import IdqueueApp
 from idqueue.domain.models import SourceKind
+from idqueue.integrations.base import AuthError, Batch, RateLimited, Source
 from idqueue.screens.assign import AssignScreen
 from idqueue.screens.help import HelpScreen
 from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.plan import PlanScreen
 from idqueue.screens.queue import QueueScreen
 from idqueue.screens.reply import ReplyScreen
-from idqueue.sources.base import AuthError, Batch, RateLimited, Source
 from idqueue.sync import SyncEngine
 from idqueue.widgets.facet_pane import FacetPane
 

@@ -14,10 +14,10 @@ from tui_helpers import SIZE, settle, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
+from idqueue.integrations.slack.socket import LiveState
 from idqueue.sandbox import seed
 from idqueue.sandbox.runner import Sandbox
 from idqueue.screens.queue import QueueScreen
-from idqueue.sources.slack_socket import LiveState
 
 NOW_ISO = "2026-03-11T15:30:00Z"
 HOUR = 3600

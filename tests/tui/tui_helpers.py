@@ -10,8 +10,8 @@ from github import GithubException
 from textual.pilot import Pilot
 
 from idqueue.app import IdqueueApp
+from idqueue.integrations.github.api import map_github_error
 from idqueue.outbox.dispatcher import Dispatcher
-from idqueue.outbox.github_writer import map_github_error
 from idqueue.outbox.models import Action, ActionKind
 
 SIZE = (160, 50)

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from idqueue.sources.decoding import REPLACEMENT, decode_utf8, describe_replacements, loads_lenient
+from idqueue.integrations.decoding import (
+    REPLACEMENT,
+    decode_utf8,
+    describe_replacements,
+    loads_lenient,
+)
 
 
 def test_clean_utf8_is_untouched() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "idqueue"
-CORE = ["domain", "sources", "store", "sandbox", "outbox", "sync.py", "config.py", "clock.py", "safety.py"]
+CORE = ["domain", "integrations", "store", "sandbox", "outbox", "sync.py", "config.py", "clock.py", "safety.py"]
 
 
 def _core_files() -> list[Path]:

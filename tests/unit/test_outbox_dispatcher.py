@@ -20,6 +20,7 @@ from idqueue.domain.models import (
     Status,
     TimelineEvent,
 )
+from idqueue.integrations.base import AuthError, RateLimited, Unavailable, ValidationFailed
 from idqueue.outbox import dispatcher as dispatcher_mod
 from idqueue.outbox.dispatcher import Dispatcher, owner_dead
 from idqueue.outbox.models import (
@@ -31,7 +32,6 @@ from idqueue.outbox.models import (
     TimedOut,
 )
 from idqueue.outbox.store import OutboxStore
-from idqueue.sources.base import AuthError, RateLimited, Unavailable, ValidationFailed
 from idqueue.store.db import Store
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)

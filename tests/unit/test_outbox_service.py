@@ -11,19 +11,26 @@ from outbox_env import WritebackEnv, make_env
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
+from idqueue.integrations.base import (
+    AuthError,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    ValidationFailed,
+)
+from idqueue.integrations.github.api import map_github_error
+from idqueue.integrations.slack.api import map_slack_error
+from idqueue.integrations.slack.writer import thread_state
 from idqueue.outbox.backlog import github_safe
-from idqueue.outbox.github_writer import map_github_error
 from idqueue.outbox.models import ActionError, ActionKind, marker
 from idqueue.outbox.service import _project, _Projection
-from idqueue.outbox.slack_writer import map_slack_error, thread_state
 from idqueue.sandbox.runner import Sandbox
-from idqueue.sources.base import AuthError, NotFound, RateLimited, Unavailable, ValidationFailed
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 
 
 def test_marker_format_matches_the_read_source() -> None:
-    from idqueue.sources.github import parse_marker
+    from idqueue.integrations.github.convert import parse_marker
 
     text = marker("a1b2c3d4e5f6", automation=True, actor="ana")
     assert text == "<!-- idqueue:action=a1b2c3d4e5f6 automation=1 actor=ana -->"

@@ -21,6 +21,14 @@ from typing import Any
 import pytest
 
 from idqueue.config import Settings
+from idqueue.integrations.slack.socket import (
+    Debouncer,
+    LiveHealth,
+    LiveState,
+    SlackEvents,
+    is_relevant,
+    socket_mode_configured,
+)
 from idqueue.sandbox import seed
 from idqueue.sandbox.runner import Sandbox
 from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN
@@ -34,14 +42,6 @@ from idqueue.sandbox.websocket import (
     accept_key,
     encode_frame,
     read_frame,
-)
-from idqueue.sources.slack_socket import (
-    Debouncer,
-    LiveHealth,
-    LiveState,
-    SlackEvents,
-    is_relevant,
-    socket_mode_configured,
 )
 from idqueue.store.db import Store
 from idqueue.sync import SyncEngine, build_sources

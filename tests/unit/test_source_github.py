@@ -16,17 +16,16 @@ import pytest
 
 from idqueue.config import GitHubConfig, Settings, SlaConfig
 from idqueue.domain.models import EventKind, SourceKind
-from idqueue.sources.github import (
-    clamp_wait,
-    comment_on_pull_request,
+from idqueue.integrations.github.api import clamp_wait
+from idqueue.integrations.github.convert import (
     comment_to_event,
-    is_pull_request,
     issue_event_to_events,
     issue_to_item,
-    months_before,
     parse_marker,
     slack_links,
 )
+from idqueue.integrations.github.cursor import months_before
+from idqueue.integrations.github.rules import comment_on_pull_request, is_pull_request
 
 REPO = "octocat/Hello-World"
 

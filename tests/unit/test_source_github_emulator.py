@@ -20,10 +20,7 @@ import pytest
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
 from idqueue.domain.models import SourceItem, SourceKind, Status, github_id
-from idqueue.sandbox import seed
-from idqueue.sandbox.github_emulator import GITHUB_TOKEN
-from idqueue.sandbox.runner import Sandbox
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     BadPayload,
     Batch,
@@ -32,7 +29,10 @@ from idqueue.sources.base import (
     SourceError,
     Unavailable,
 )
-from idqueue.sources.github import GitHubSource
+from idqueue.integrations.github.source import GitHubSource
+from idqueue.sandbox import seed
+from idqueue.sandbox.github_emulator import GITHUB_TOKEN
+from idqueue.sandbox.runner import Sandbox
 from idqueue.store.db import Store
 
 REPO = seed.SUPPORT_REPO
@@ -765,7 +765,7 @@ def test_comment_links_on_issues_that_are_not_requests_are_not_stored(h: Harness
 
 
 def test_issue_reads_for_comment_links_are_bounded(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    import idqueue.sources.github as github_mod
+    import idqueue.integrations.github.source as github_mod
 
     monkeypatch.setattr(github_mod, "MAX_ISSUE_READS", 2)
     numbers = [h.issue(f"Not ours {i}", minutes_ago=30 - i, labels=()) for i in range(3)]

@@ -28,8 +28,8 @@ from test_source_slack_emulator import (
 )
 
 from idqueue.domain.models import slack_id
+from idqueue.integrations.base import Batch, Unavailable
 from idqueue.sandbox.runner import Sandbox
-from idqueue.sources.base import Batch, Unavailable
 from idqueue.store.db import Store
 
 

@@ -20,9 +20,7 @@ from slack_sdk import WebClient
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
 from idqueue.domain.models import EventKind, SourceItem, SourceKind, Status, slack_id
-from idqueue.sandbox.runner import Sandbox
-from idqueue.sandbox.slack_emulator import APP_USER_ID, SLACK_TOKEN, SlackMessage
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     BadPayload,
     Batch,
@@ -31,7 +29,10 @@ from idqueue.sources.base import (
     SourceError,
     Unavailable,
 )
-from idqueue.sources.slack import SlackSource, ts_to_datetime
+from idqueue.integrations.slack.convert import ts_to_datetime
+from idqueue.integrations.slack.source import SlackSource
+from idqueue.sandbox.runner import Sandbox
+from idqueue.sandbox.slack_emulator import APP_USER_ID, SLACK_TOKEN, SlackMessage
 from idqueue.store.db import Store
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
@@ -185,7 +186,7 @@ def test_catch_up_after_a_long_pause_reads_past_the_lookback(sb: Sandbox, tmp_pa
 
 
 def test_seeded_month_links_slack_and_github_into_one_request(tmp_path: Path) -> None:
-    github = pytest.importorskip("idqueue.sources.github")
+    github = pytest.importorskip("idqueue.integrations.github.source")
     with Sandbox.start(seed=True, now=NOW) as box:
         h = Harness(box, tmp_path, channels=[CH, CH2])
         assert h.poll() is None
@@ -736,7 +737,7 @@ def test_names_recover_after_a_users_info_outage(sb: Sandbox, tmp_path: Path) ->
 
 
 def test_name_rereads_are_bounded_per_poll(sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import idqueue.sources.slack as slack_mod
+    import idqueue.integrations.slack.source as slack_mod
 
     monkeypatch.setattr(slack_mod, "NAME_REREADS_PER_POLL", 2)
     parents = [bot_intake(sb, NOW - timedelta(days=5, minutes=i), text=f"t{i}") for i in range(3)]
@@ -825,7 +826,7 @@ def test_long_open_request_keeps_its_thread_after_history_days(sb: Sandbox, tmp_
 def test_old_requests_kept_are_capped_most_recently_active_first(
     sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import idqueue.sources.slack as slack_mod
+    import idqueue.integrations.slack.source as slack_mod
 
     monkeypatch.setattr(slack_mod, "MAX_OLD_REQUESTS", 1)
     quiet = bot_intake(sb, NOW - timedelta(hours=20), text="quiet")

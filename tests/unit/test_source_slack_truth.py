@@ -21,10 +21,11 @@ from click.testing import CliRunner, Result
 from idqueue.cli import cli  # import the CLI first: it registers the command modules
 from idqueue.config import Settings
 from idqueue.domain.models import slack_id
+from idqueue.integrations.slack.convert import ts_to_datetime
+from idqueue.integrations.slack.source import SlackSource
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.runner import Sandbox
 from idqueue.sandbox.slack_emulator import SLACK_TOKEN, SlackMessage
-from idqueue.sources.slack import SlackSource, ts_to_datetime
 from idqueue.store.db import Store
 from idqueue.sync import SourceHealth, SyncEngine
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -36,22 +36,19 @@ from github import Auth, Github, GithubException
 
 from idqueue.config import Settings
 from idqueue.domain.models import parse_iso
-from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write, marker
-from idqueue.safety import one_line, redact
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     BadPayload,
-    NotFound,
-    RateLimited,
     SourceError,
     Unavailable,
     ValidationFailed,
 )
+from idqueue.integrations.github.api import lower_headers, map_github_error
+from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write, marker
+from idqueue.safety import one_line
 
-__all__ = ["GitHubWriter", "map_github_error"]
+__all__ = ["GitHubWriter"]
 
-SECONDARY_WAIT = 60.0
-"""GitHub: without ``retry-after``, wait at least a minute after a secondary rate limit."""
 _LAST_PAGE = re.compile(r'[?&]page=(\d+)[^>]*>;\s*rel="last"')
 
 
@@ -74,77 +71,10 @@ def _marked(action_id: str, items: list[Any]) -> dict[str, Any] | None:
     return None
 
 
-def _lower_headers(headers: Any) -> dict[str, str]:
-    if not isinstance(headers, dict):
-        return {}
-    return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        return None
-    return max(1.0, seconds)
 
 
-def map_github_error(exc: GithubException, what: str, *, now: datetime) -> SourceError:
-    """Map a PyGithub exception to the project's error types (titles never carry tokens).
-
-    Args:
-        exc: the exception.
-        what: what was being done, e.g. ``comment on va-identity/support#12``.
-        now: the clock, for rate-limit ``until`` times.
-    """
-    status = int(exc.status or 0)
-    headers = _lower_headers(exc.headers)
-    data = exc.data if isinstance(exc.data, dict) else {}
-    message = one_line(redact(str(data.get("message") or exc.message or "")), 200)
-    errors = data.get("errors")
-    if isinstance(errors, list) and errors:
-        details = []
-        for err in errors[:3]:
-            if isinstance(err, dict):
-                details.append(one_line(redact(str(err.get("message") or f"{err.get('field', '')} {err.get('code', '')}")), 80))
-            else:
-                details.append(one_line(redact(str(err)), 80))
-        message = f"{message}: {'; '.join(d for d in details if d.strip())}"
-    retry_after = _retry_after(headers.get("retry-after"))
-    limited = headers.get("x-ratelimit-remaining") == "0"
-    secondary = "secondary rate limit" in message.lower()
-    if status in (403, 429) and (limited or secondary or retry_after is not None or status == 429):
-        if retry_after is not None:
-            wait = retry_after
-        elif limited:
-            try:
-                reset = datetime.fromtimestamp(int(headers.get("x-ratelimit-reset", "")), UTC)
-                wait = max(1.0, (reset - now).total_seconds() + 1)
-            except (ValueError, OverflowError, OSError):
-                wait = SECONDARY_WAIT
-        else:
-            wait = SECONDARY_WAIT
-        kind = "secondary rate limit" if secondary else "rate limit"
-        return RateLimited(f"GitHub {kind} while trying to {what}", until=now + timedelta(seconds=wait),
-                           source="github", detail=message)
-    if status == 401:
-        return AuthError(f"GitHub rejected the token (401 {message or 'Bad credentials'}) while trying to {what}",
-                         source="github")
-    if status == 403:
-        return AuthError(f"GitHub refused to {what} (403 {message or 'Forbidden'}): check the token's scopes "
-                         "and your access to the repository", source="github")
-    if status in (404, 410):
-        return NotFound(f"GitHub cannot {what} ({status} {message or 'Not Found'}): the issue or repository "
-                        "is gone, moved, or not visible to this token", source="github")
-    if status in (400, 422):
-        return ValidationFailed(f"GitHub refused to {what} ({status} {message or 'Validation Failed'})",
-                                source="github")
-    if status >= 500 or status == 0:
-        return Unavailable(f"GitHub is unavailable ({status or 'no status'}) while trying to {what}", source="github")
-    return Unavailable(f"GitHub answered {status} {message} while trying to {what}", source="github")
 
 
 class GitHubWriter:
@@ -285,7 +215,7 @@ class GitHubWriter:
             "GET", path, parameters={**params, "per_page": 100, "page": page})
         if not isinstance(data, list):
             raise BadPayload(f"GitHub sent a list that is not a list ({path})", source="github")
-        link = _lower_headers(headers).get("link", "")
+        link = lower_headers(headers).get("link", "")
         found = _LAST_PAGE.search(link)
         return data, int(found.group(1)) if found else None, 'rel="next"' in link
 

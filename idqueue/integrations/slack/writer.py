@@ -1,4 +1,5 @@
-"""Slack writes for the outbox, through the real ``slack_sdk.WebClient``.
+"""Slack writes for the outbox, through the real ``slack_sdk.WebClient``
+(:func:`~idqueue.integrations.slack.api.web_client`).
 
 * Thread replies (``chat.postMessage`` with ``thread_ts``) carry message metadata
   ``{"event_type": "idqueue_action", "event_payload": {"action_id", "action", "assignee",
@@ -23,43 +24,26 @@ slack-sdk's retry handlers are off: its default ``ConnectionErrorRetryHandler`` 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from idqueue.config import Settings
-from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write
-from idqueue.safety import one_line, redact
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
     BadPayload,
-    NotFound,
-    RateLimited,
     SourceError,
     Unavailable,
     ValidationFailed,
 )
-from idqueue.sources.slack import IDQUEUE_EVENT_TYPE, idqueue_payload
+from idqueue.integrations.slack.api import map_slack_error, web_client
+from idqueue.integrations.slack.convert import IDQUEUE_EVENT_TYPE, idqueue_payload
+from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write
+from idqueue.safety import one_line
 
-__all__ = ["IDQUEUE_EVENT_TYPE", "SlackWriter", "map_slack_error", "thread_state"]
-
-AUTH_ERRORS = frozenset({
-    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope",
-    "no_permission", "ekm_access_denied", "not_allowed_token_type", "team_access_not_granted",
-})
-NOT_FOUND_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "thread_not_found", "message_not_found", "is_archived",
-})
-INVALID_ERRORS = frozenset({
-    "msg_too_long", "no_text", "invalid_blocks", "invalid_metadata_format", "invalid_metadata_schema",
-    "metadata_too_large", "invalid_arguments", "restricted_action", "too_many_attachments",
-    "invalid_name", "too_many_emoji", "too_many_reactions", "cannot_reply_to_message",
-})
-TRANSIENT_ERRORS = frozenset({
-    "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited",
-})
+__all__ = ["IDQUEUE_EVENT_TYPE", "SlackWriter", "thread_state"]
 
 _T = TypeVar("_T")
 
@@ -69,44 +53,6 @@ _VERB = {
     "assign": "assigned it", "unassign": "unassigned it", "close": "closed it", "backlog": "moved it to the backlog",
     "pending": "marked it pending", "reopen": "reopened it", "resume": "resumed it",
 }
-
-
-def _retry_after(headers: Any) -> float:
-    value = None
-    if isinstance(headers, dict):
-        for key, val in headers.items():
-            if str(key).lower() == "retry-after":
-                value = val[0] if isinstance(val, list) and val else val
-    try:
-        seconds = float(str(value).strip()) if value is not None else 1.0
-    except ValueError:
-        seconds = 1.0
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        seconds = 1.0
-    return max(1.0, seconds)
-
-
-def map_slack_error(exc: SlackApiError, what: str, *, now: datetime) -> SourceError:
-    """Map a ``SlackApiError`` to the project's error types (titles never carry tokens)."""
-    response = exc.response
-    status = int(getattr(response, "status_code", 0) or 0)
-    data = getattr(response, "data", None)
-    error = str(data.get("error") or "") if isinstance(data, dict) else ""
-    code = one_line(redact(error), 60) or f"HTTP {status}"
-    if status == 429 or error == "ratelimited":
-        wait = _retry_after(getattr(response, "headers", {}))
-        return RateLimited(f"Slack rate limit while trying to {what}", until=now + timedelta(seconds=wait),
-                           source="slack")
-    if error in AUTH_ERRORS:
-        return AuthError(f"Slack refused the token ({code}) while trying to {what}", source="slack")
-    if error in NOT_FOUND_ERRORS:
-        return NotFound(f"Slack cannot {what} ({code}): the channel or message is gone, archived, "
-                        "or the app is not in the channel", source="slack")
-    if error in INVALID_ERRORS:
-        return ValidationFailed(f"Slack refused to {what} ({code})", source="slack")
-    if status >= 500 or error in TRANSIENT_ERRORS or not error:
-        return Unavailable(f"Slack is unavailable ({code}) while trying to {what}", source="slack")
-    return Unavailable(f"Slack answered {code} while trying to {what}", source="slack")
 
 
 def thread_state(messages: list[dict[str, Any]], *, skip_action: str | None = None) -> tuple[str | None, str, dict[str, Any] | None]:
@@ -174,13 +120,7 @@ class SlackWriter:
             token = settings.slack.token
             if token is None:
                 raise AuthError("no Slack token configured (IDQUEUE_SLACK_TOKEN)", source="slack")
-            base = settings.slack.base_url
-            client = WebClient(
-                token=token.get_secret_value(),
-                base_url=base if base.endswith("/") else base + "/",
-                timeout=timeout,  # type: ignore[arg-type]  # urllib accepts float seconds
-                retry_handlers=[],
-            )
+            client = web_client(token.get_secret_value(), settings.slack.base_url, timeout=timeout)
         else:
             # Never let the SDK re-send a write on its own (see the module docstring).
             client.retry_handlers = []

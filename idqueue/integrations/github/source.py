@@ -2,8 +2,7 @@
 
 Polling uses httpx rather than PyGithub because PyGithub cannot send ``If-None-Match`` on list
 calls, and a conditional request answered ``304`` costs no rate limit (PERFORMANCE.md: an idle
-poll must cost nothing). Writes (the outbox) will use PyGithub in this module; see the
-"Writes" section at the end.
+poll must cost nothing). Writes (the outbox) use PyGithub in :mod:`idqueue.integrations.github.writer`.
 
 Per configured repository, one poll reads three lists, each with its own cursor (comments
 and events are read first but handed over after the issues; see ``GitHubSource._fetch_repo``):
@@ -30,7 +29,7 @@ Removing the configured ``label`` retires the issue (``deleted_items``); its ``U
 event carries ``data["filter_label_removed"] = True`` so the request can say "label removed"
 rather than "deleted at the source".
 
-Every page is one :class:`~idqueue.sources.base.Batch`; a cursor value only travels in the
+Every page is one :class:`~idqueue.integrations.base.Batch`; a cursor value only travels in the
 batch that completes its listing, so the cursor never advances past what was committed.
 
 Known limits: deleted comments and deleted/transferred issues are not visible through
@@ -39,13 +38,10 @@ Known limits: deleted comments and deleted/transferred issues are not visible th
 
 from __future__ import annotations
 
-import calendar
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,453 +50,118 @@ import httpx
 from idqueue.clock import clock_for
 from idqueue.config import Settings
 from idqueue.domain.models import (
-    EventKind,
-    Person,
     SourceItem,
     SourceKind,
-    TimelineEvent,
     github_id,
     iso,
     parse_iso,
-    slack_id,
 )
-from idqueue.safety import redact
-from idqueue.sources.base import (
+from idqueue.integrations.base import (
     AuthError,
-    BadPayload,
     Batch,
     FetchStats,
-    NotFound,
     RateLimited,
     Source,
     SourceError,
     Unavailable,
-    ValidationFailed,
 )
-from idqueue.sources.decoding import describe_replacements, loads_lenient
+from idqueue.integrations.decoding import describe_replacements, loads_lenient
+from idqueue.integrations.github.api import (
+    BAD_JSON,
+    MAX_RATE_WAITS,
+    SECONDARY_WAIT,
+    Page,
+    RepoBadPayload,
+    RepoError,
+    RepoForbidden,
+    RepoNotFound,
+    RepoValidationFailed,
+    clamp_wait,
+    error_message,
+    format_until,
+    request_headers,
+    retry_after,
+)
+from idqueue.integrations.github.convert import (
+    comment_issue_number,
+    comment_to_event,
+    issue_event_to_events,
+    issue_to_item,
+    parse_time,
+    slack_links,
+)
+from idqueue.integrations.github.cursor import (
+    OVERLAP,
+    CommentLinks,
+    Listing,
+    months_before,
+    valid_cursor,
+)
+from idqueue.integrations.github.rules import comment_on_pull_request, is_pull_request
+from idqueue.safety import redact
 
 log = logging.getLogger(__name__)
 
-API_VERSION = "2022-11-28"
-OVERLAP = timedelta(seconds=5)
-"""Re-read this much before the newest ``updated_at`` seen (``since`` boundary is undocumented)."""
-SECONDARY_WAIT = 60.0
-"""GitHub: after a secondary limit without headers, wait at least a minute."""
-MAX_RATE_WAITS = 3
-"""How many rate-limit waits one request may sit through before giving up."""
 MAX_ISSUE_READS = 20
 """Single-issue reads per repo and poll for issues whose comment links changed unseen."""
-MAX_LINKED_COMMENTS = 5000
-"""Comments with Slack links remembered per repo (the oldest are forgotten first)."""
 
-_BAD_JSON = "GitHub sent a response that is not valid JSON"
 
-# Slack permalinks: https://<ws>.slack.com/archives/C0123/p1712345678000100[?thread_ts=…&cid=…]
-_SLACK_PERMALINK = re.compile(
-    r"https?://[A-Za-z0-9.-]+\.slack\.com/archives/(?P<channel>[A-Z0-9]+)/p(?P<digits>\d{7,})"
-    r"(?P<query>\?[^\s)<>|\]\"']*)?"
-)
-_THREAD_TS = re.compile(r"(?:^|[?&])thread_ts=(?P<ts>\d+\.\d+)")
-# idqueue's hidden marker on the comments it posts: <!-- idqueue:action=ID automation=1 -->
-_MARKER = re.compile(r"<!--\s*idqueue:(?P<attrs>[^>]*?)\s*-->")
-_ISSUE_NUMBER = re.compile(r"/issues/(?P<number>\d+)/?$")
 
 
 # --------------------------------------------------------------------------- pure converters
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None
 
 
-def _login(user: Any) -> str | None:
-    if isinstance(user, dict) and isinstance(user.get("login"), str):
-        return str(user["login"])
-    return None
 
 
-def _is_bot(user: Any, settings: Settings) -> bool:
-    login = _login(user)
-    if isinstance(user, dict) and user.get("type") == "Bot":
-        return True
-    bots = {b.lower() for b in settings.github.bot_logins}
-    return login is not None and login.lower() in bots
 
 
-def slack_links(text: str) -> list[str]:
-    """Slack item ids (``slack:C…/ts``) for the Slack permalinks found in ``text``.
-
-    A permalink's ``p1712345678000100`` becomes ts ``"1712345678.000100"`` (a dot six digits
-    from the end, kept as a string). A permalink to a thread reply carries ``thread_ts``; the
-    request is the thread's parent, so that ts wins.
-    """
-    found: list[str] = []
-    for m in _SLACK_PERMALINK.finditer(text or ""):
-        digits = m["digits"]
-        ts = f"{digits[:-6]}.{digits[-6:]}"
-        thread = _THREAD_TS.search(m["query"] or "")
-        if thread:
-            ts = thread["ts"]
-        link = slack_id(m["channel"], ts)
-        if link not in found:
-            found.append(link)
-    return found
 
 
-def parse_marker(body: str) -> dict[str, Any]:
-    """The ``data`` keys for idqueue's hidden marker in a comment body, if any.
-
-    ``<!-- idqueue:action=ID automation=1 actor=ana -->`` gives
-    ``{"idqueue_action": "ID", "idqueue_automation": True, "idqueue_actor": "ana"}``.
-    """
-    m = _MARKER.search(body or "")
-    if not m:
-        return {}
-    attrs = dict(
-        part.split("=", 1) for part in m["attrs"].split() if "=" in part and part.split("=", 1)[0]
-    )
-    data: dict[str, Any] = {}
-    if attrs.get("action"):
-        data["idqueue_action"] = attrs["action"]
-    if attrs.get("automation", "").lower() in ("1", "true", "yes"):
-        data["idqueue_automation"] = True
-    if attrs.get("actor"):
-        data["idqueue_actor"] = attrs["actor"]
-    return data
 
 
-def is_pull_request(raw: dict[str, Any]) -> bool:
-    """GitHub lists pull requests as issues; they carry a ``pull_request`` key."""
-    return raw.get("pull_request") is not None
 
 
-def issue_to_item(raw: dict[str, Any], repo: str, settings: Settings) -> SourceItem:
-    """Convert one issue object (REST ``issue`` schema) into a :class:`SourceItem`.
-
-    Raises:
-        KeyError, TypeError, ValueError: the object lacks ``number`` or ``created_at``.
-    """
-    number = int(raw["number"])
-    created = _time(raw["created_at"])
-    if created is None:
-        raise ValueError("issue without created_at")
-    body = raw.get("body") or ""
-    user = raw.get("user")
-    login = _login(user) or "ghost"
-    labels = []
-    for label in raw.get("labels") or []:
-        name = label.get("name") if isinstance(label, dict) else label
-        if isinstance(name, str):
-            labels.append(name)
-    return SourceItem(
-        id=github_id(repo, number),
-        source=SourceKind.GITHUB,
-        title=str(raw.get("title") or ""),
-        body=str(body),
-        url=raw.get("html_url"),
-        created_at=created,
-        updated_at=_time(raw.get("updated_at")) or created,
-        requester=Person(login, login, is_bot=_is_bot(user, settings)),
-        state=str(raw.get("state") or "open"),
-        state_reason=raw.get("state_reason"),
-        closed_at=_time(raw.get("closed_at")),
-        assignees=[a for a in (_login(u) for u in raw.get("assignees") or []) if a],
-        labels=labels,
-        links=slack_links(str(body)),
-        raw={
-            "number": number,
-            "repo": repo,
-            "comments": raw.get("comments", 0),
-            "author_association": raw.get("author_association"),
-        },
-    )
 
 
-def comment_issue_number(raw: dict[str, Any]) -> int:
-    """The issue number a comment belongs to (from its ``issue_url``).
-
-    Raises:
-        ValueError: the URL does not end in ``/issues/<n>``.
-    """
-    m = _ISSUE_NUMBER.search(str(raw.get("issue_url") or ""))
-    if not m:
-        raise ValueError("comment without issue_url")
-    return int(m["number"])
 
 
-def comment_on_pull_request(raw: dict[str, Any]) -> bool:
-    """True when a comment's web URL points at a pull request."""
-    return "/pull/" in str(raw.get("html_url") or "")
 
 
-def comment_to_event(raw: dict[str, Any], repo: str, settings: Settings) -> TimelineEvent:
-    """Convert one issue comment into a ``COMMENT`` :class:`TimelineEvent`.
-
-    Raises:
-        KeyError, TypeError, ValueError: the object lacks ``id``, ``issue_url`` or ``created_at``.
-    """
-    created = _time(raw["created_at"])
-    if created is None:
-        raise ValueError("comment without created_at")
-    updated = _time(raw.get("updated_at")) or created
-    body = str(raw.get("body") or "")
-    user = raw.get("user")
-    login = _login(user)
-    data: dict[str, Any] = {"edited": updated != created}
-    data.update(parse_marker(body))
-    return TimelineEvent(
-        uid=f"gh-comment:{int(raw['id'])}",
-        item_id=github_id(repo, comment_issue_number(raw)),
-        kind=EventKind.COMMENT,
-        at=created,
-        actor_id=login,
-        actor_name=login,
-        body=body,
-        url=raw.get("html_url"),
-        source=SourceKind.GITHUB,
-        is_bot=_is_bot(user, settings),
-        data=data,
-    )
 
 
-_EVENT_KINDS = {
-    "assigned": EventKind.ASSIGNED,
-    "unassigned": EventKind.UNASSIGNED,
-    "labeled": EventKind.LABELED,
-    "unlabeled": EventKind.UNLABELED,
-    "closed": EventKind.CLOSED,
-    "reopened": EventKind.REOPENED,
-}
 
 
-def issue_event_to_events(
-    raw: dict[str, Any], repo: str, settings: Settings, *, number: int | None = None
-) -> list[TimelineEvent]:
-    """Convert one issue event into zero, one or two :class:`TimelineEvent`.
-
-    ``assigned/unassigned/labeled/unlabeled/closed/reopened`` map to their kinds; other events
-    (mentioned, subscribed, renamed, …) give nothing. A pending label (``sla.pending_labels``)
-    added or removed also gives a ``PENDING``/``RESUMED`` event (uid suffix ``:pending``) so the
-    SLA clock pauses, and adding the backlog label a ``BACKLOG`` event (``:backlog``).
-
-    Args:
-        raw: the event object (the repo-wide list embeds its ``issue``).
-        repo: ``owner/name``.
-        settings: for bot logins, pending and backlog labels.
-        number: the issue number when ``raw`` has no ``issue`` (per-issue lists).
-
-    Raises:
-        KeyError, TypeError, ValueError: the object lacks ``id`` or ``created_at``.
-    """
-    kind = _EVENT_KINDS.get(str(raw.get("event")))
-    if kind is None:
-        return []
-    if number is None:
-        number = int(raw["issue"]["number"])
-    at = _time(raw["created_at"])
-    if at is None:
-        raise ValueError("event without created_at")
-    event_id = int(raw["id"])
-    actor = raw.get("actor")
-    login = _login(actor)
-    issue = raw.get("issue") if isinstance(raw.get("issue"), dict) else {}
-    html = issue.get("html_url") if issue else None
-    data: dict[str, Any] = {}
-    label = ""
-    if kind in (EventKind.ASSIGNED, EventKind.UNASSIGNED):
-        data["assignee"] = _login(raw.get("assignee"))
-    elif kind in (EventKind.LABELED, EventKind.UNLABELED):
-        label = str((raw.get("label") or {}).get("name") or "")
-        data["label"] = label
-    elif kind is EventKind.CLOSED:
-        data["state_reason"] = raw.get("state_reason")
-    base = TimelineEvent(
-        uid=f"gh-event:{event_id}",
-        item_id=github_id(repo, number),
-        kind=kind,
-        at=at,
-        actor_id=login,
-        actor_name=login,
-        url=f"{html}#event-{event_id}" if html else None,
-        source=SourceKind.GITHUB,
-        is_bot=_is_bot(actor, settings),
-        data=data,
-    )
-    out = [base]
-    low = label.lower()
-    if low and kind is EventKind.UNLABELED and low == (settings.github.label or "").lower():
-        # Without its filter label the issue is no longer a request (the source retires it);
-        # the flag lets the request say why.
-        base.data["filter_label_removed"] = True
-    if low and low in {p.lower() for p in settings.sla.pending_labels}:
-        pending_kind = EventKind.PENDING if kind is EventKind.LABELED else EventKind.RESUMED
-        out.append(_derived(base, f"{base.uid}:pending", pending_kind))
-    if low and kind is EventKind.LABELED and low == settings.github.backlog_label.lower():
-        out.append(_derived(base, f"{base.uid}:backlog", EventKind.BACKLOG))
-    return out
 
 
-def _derived(base: TimelineEvent, uid: str, kind: EventKind) -> TimelineEvent:
-    return TimelineEvent(
-        uid=uid, item_id=base.item_id, kind=kind, at=base.at, actor_id=base.actor_id,
-        actor_name=base.actor_name, url=base.url, source=base.source, is_bot=base.is_bot,
-        data=dict(base.data),
-    )
 
 
-def months_before(moment: datetime, months: int) -> datetime:
-    """``moment`` minus whole calendar months (day clamped to the month's length)."""
-    index = moment.year * 12 + (moment.month - 1) - months
-    year, month = divmod(index, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
 
 
-def clamp_wait(value: Any, *, floor: float = 1.0) -> float:
-    """Seconds from a ``Retry-After``-like value; 0, negative or garbage become ``floor``."""
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        return floor
-    if seconds != seconds or seconds < floor:  # NaN or too small: never hot-loop
-        return floor
-    return seconds
 
 
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
-@dataclass
-class _Page:
-    """One successful list response."""
-
-    rows: list[dict[str, Any]]
-    etag: str | None
-    next_url: str | None
-    total_pages: int | None = None
 
 
-@dataclass
-class _Listing:
-    """What a listing saw, to compute the next cursor."""
-
-    max_updated: datetime | None = None
-    first_seen: dict[int, datetime] = field(default_factory=dict)
-    duplicate_min: datetime | None = None
-    settling: bool = False
-    """True while reading the settle page, which repeats rows on purpose."""
-
-    def see(self, row_id: int, updated: datetime) -> None:
-        """Record a row; a row seen twice means the list shifted under us (see ``_since_list``)."""
-        if self.settling:
-            pass
-        elif row_id in self.first_seen:
-            first = self.first_seen[row_id]
-            self.duplicate_min = first if self.duplicate_min is None else min(self.duplicate_min, first)
-        else:
-            self.first_seen[row_id] = updated
-        if self.max_updated is None or updated > self.max_updated:
-            self.max_updated = updated
 
 
-class _RepoError(SourceError):
-    """Marker mixin: an error that concerns one repository, so the others are still polled."""
 
 
-class RepoForbidden(AuthError, _RepoError):
-    """403 without a rate limit: the token cannot read this repository."""
 
 
-class RepoNotFound(NotFound, _RepoError):
-    """404 / 410 / 301 on a repository."""
 
 
-class RepoBadPayload(BadPayload, _RepoError):
-    """A response for this repository could not be parsed."""
 
 
-class RepoValidationFailed(ValidationFailed, _RepoError):
-    """422 on a list call (e.g. a ``since`` GitHub refuses)."""
 
 
-@dataclass
-class _CommentLinks:
-    """Slack links found in one repo's issue comments (the ``comment_links:<repo>`` cursor)."""
-
-    comments: dict[int, tuple[int, list[str]]] = field(default_factory=dict)
-    """Comment id → (issue number, Slack ids); only comments that have links."""
-    dirty: set[int] = field(default_factory=set)
-    """Issues whose comment links changed and whose item was not emitted since."""
-
-    @classmethod
-    def load(cls, value: Any) -> _CommentLinks:
-        """The stored state, skipping anything malformed."""
-        state = cls()
-        if not isinstance(value, dict):
-            return state
-        comments = value.get("comments")
-        if isinstance(comments, dict):
-            for key, entry in comments.items():
-                try:
-                    number, links = int(entry[0]), [str(x) for x in entry[1] if isinstance(x, str)]
-                    state.comments[int(key)] = (number, links)
-                except (TypeError, ValueError, IndexError, KeyError):
-                    continue
-        dirty = value.get("dirty")
-        if isinstance(dirty, list):
-            state.dirty = {n for n in dirty if isinstance(n, int) and not isinstance(n, bool)}
-        return state
-
-    def dump(self) -> dict[str, Any]:
-        """The JSON cursor value."""
-        return {
-            "comments": {str(cid): [number, links] for cid, (number, links) in sorted(self.comments.items())},
-            "dirty": sorted(self.dirty),
-        }
-
-    def update(self, read: dict[int, tuple[int, list[str]]]) -> None:
-        """Record the comments read in this poll; issues whose links changed become dirty."""
-        for cid, (number, links) in read.items():
-            old = self.comments.get(cid)
-            if links:
-                self.comments[cid] = (number, links)
-            else:
-                self.comments.pop(cid, None)
-            if old is None and links:
-                self.dirty.add(number)
-            elif old is not None and old != (number, links):
-                self.dirty.update({old[0], number})
-        if len(self.comments) > MAX_LINKED_COMMENTS:
-            for cid in sorted(self.comments)[: len(self.comments) - MAX_LINKED_COMMENTS]:
-                del self.comments[cid]
-
-    def links_for(self, number: int) -> list[str]:
-        """The Slack ids linked from the comments of one issue, oldest comment first."""
-        found: list[str] = []
-        for cid in sorted(self.comments):
-            owner, links = self.comments[cid]
-            if owner == number:
-                found.extend(x for x in links if x not in found)
-        return found
 
 
-def _format_until(until: datetime) -> str:
-    return until.astimezone(UTC).strftime("%H:%M UTC")
 
 
-def _message(resp: httpx.Response) -> str:
-    try:
-        data = resp.json()
-    except ValueError:
-        return ""
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return redact(str(data["message"]))[:200]
-    return ""
 
 
 class GitHubSource(Source):
@@ -567,7 +228,7 @@ class GitHubSource(Source):
         for repo in self.settings.github.repos:
             try:
                 yield from self._fetch_repo(repo, cursors)
-            except _RepoError as exc:
+            except RepoError as exc:
                 log.warning("GitHub %s: %s", repo, exc.title)
                 errors.append(exc)
         yield Batch(stats=self._take_stats())
@@ -644,14 +305,14 @@ class GitHubSource(Source):
             key=f"comments:{repo}",
             path=f"repos/{repo}/issues/comments",
             params={"sort": "updated", "direction": "asc", "per_page": per_page},
-            cursor=_valid_cursor(cursors.get(f"comments:{repo}")),
+            cursor=valid_cursor(cursors.get(f"comments:{repo}")),
             default_since=history_start,
             handle=self._comment_rows,
         ))
         later.extend(self._events(repo, cursors.get(f"events:{repo}"), history_start))
         links_key = f"comment_links:{repo}"
         stored_links = cursors.get(links_key)
-        comment_links = _CommentLinks.load(stored_links)
+        comment_links = CommentLinks.load(stored_links)
         comment_links.update(self._comment_links.pop(repo, {}))
         issue_params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": per_page}
         if label:
@@ -662,7 +323,7 @@ class GitHubSource(Source):
             key=f"issues:{repo}",
             path=f"repos/{repo}/issues",
             params=issue_params,
-            cursor=_valid_cursor(cursors.get(f"issues:{repo}"), label=label),
+            cursor=valid_cursor(cursors.get(f"issues:{repo}"), label=label),
             default_since=history_start,
             handle=self._issue_rows,
         ):
@@ -674,7 +335,7 @@ class GitHubSource(Source):
         # are already recorded changes nothing, and unemitted issues stay in ``dirty``.
         extra = self._read_dirty_issues(repo, comment_links)
         dumped = comment_links.dump()
-        if dumped != (stored_links if isinstance(stored_links, dict) else _CommentLinks().dump()):
+        if dumped != (stored_links if isinstance(stored_links, dict) else CommentLinks().dump()):
             extra.cursors[links_key] = dumped
         if extra.items or extra.cursors:
             yield self._finish(extra)
@@ -685,7 +346,7 @@ class GitHubSource(Source):
             yield batch
 
     @staticmethod
-    def _add_comment_links(item: SourceItem, comment_links: _CommentLinks) -> None:
+    def _add_comment_links(item: SourceItem, comment_links: CommentLinks) -> None:
         """Add the Slack links from an issue's comments to its item (the item is now current)."""
         number = item.raw.get("number")
         if not isinstance(number, int):
@@ -693,7 +354,7 @@ class GitHubSource(Source):
         item.links.extend(x for x in comment_links.links_for(number) if x not in item.links)
         comment_links.dirty.discard(number)
 
-    def _read_dirty_issues(self, repo: str, comment_links: _CommentLinks) -> Batch:
+    def _read_dirty_issues(self, repo: str, comment_links: CommentLinks) -> Batch:
         """Re-emit issues whose comment links changed though the issues listing skipped them.
 
         Returns:
@@ -730,7 +391,7 @@ class GitHubSource(Source):
         params: dict[str, str],
         cursor: dict[str, Any],
         default_since: datetime,
-        handle: Callable[[str, list[dict[str, Any]], Batch, _Listing], None],
+        handle: Callable[[str, list[dict[str, Any]], Batch, Listing], None],
     ) -> Generator[Batch, None, None]:
         """Read a ``since`` + ``sort=updated&direction=asc`` list, one batch per page.
 
@@ -745,7 +406,7 @@ class GitHubSource(Source):
         """
         since = parse_iso(cursor.get("since")) or default_since
         etag = cursor.get("etag") if isinstance(cursor.get("etag"), str) else None
-        listing = _Listing(max_updated=parse_iso(cursor.get("max_updated")))
+        listing = Listing(max_updated=parse_iso(cursor.get("max_updated")))
         per_page = int(params.get("per_page", "100"))
         url = self._url(path)
         first = self._page(url, params={**params, "since": iso(since) or ""}, etag=etag, repo=repo)
@@ -762,7 +423,7 @@ class GitHubSource(Source):
             batch.progress = (done, page.total_pages * per_page if page.total_pages else None)
             yield self._finish(batch)
             # A 304 on a follow-up page (sent without an ETag) is not expected; treat as empty.
-            page = self._page(page.next_url, repo=repo) or _Page(rows=[], etag=None, next_url=None)
+            page = self._page(page.next_url, repo=repo) or Page(rows=[], etag=None, next_url=None)
 
         new_since = since
         limit = listing.max_updated
@@ -791,11 +452,11 @@ class GitHubSource(Source):
         batch.progress = (done, done)
         yield self._finish(batch)
 
-    def _issue_rows(self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: _Listing) -> None:
+    def _issue_rows(self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: Listing) -> None:
         prs = self._prs.setdefault(repo, set())
         for raw in rows:
             try:
-                updated = _time(raw.get("updated_at")) or _time(raw["created_at"])
+                updated = parse_time(raw.get("updated_at")) or parse_time(raw["created_at"])
                 if updated is None:
                     raise ValueError("issue without timestamps")
                 listing.see(int(raw["id"]), updated)
@@ -807,12 +468,12 @@ class GitHubSource(Source):
                 # One odd row must not block the repo forever; it is skipped and logged.
                 log.warning("GitHub %s: skipping an unreadable issue (%s)", repo, redact(str(exc))[:120])
 
-    def _comment_rows(self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: _Listing) -> None:
+    def _comment_rows(self, repo: str, rows: list[dict[str, Any]], batch: Batch, listing: Listing) -> None:
         prs = self._prs.setdefault(repo, set())
         for raw in rows:
             try:
-                created = _time(raw["created_at"])
-                updated = _time(raw.get("updated_at")) or created
+                created = parse_time(raw["created_at"])
+                updated = parse_time(raw.get("updated_at")) or created
                 if created is None or updated is None:
                     raise ValueError("comment without timestamps")
                 listing.see(int(raw["id"]), updated)
@@ -852,7 +513,7 @@ class GitHubSource(Source):
             for raw in page.rows:
                 try:
                     event_id = int(raw["id"])
-                    at = _time(raw["created_at"])
+                    at = parse_time(raw["created_at"])
                     if at is None:
                         raise ValueError("event without created_at")
                     if event_id <= last_id or at < history_start:
@@ -881,7 +542,7 @@ class GitHubSource(Source):
                 break
             batch.progress = (done, None)
             yield self._finish(batch)
-            page = self._page(page.next_url, repo=repo) or _Page(rows=[], etag=None, next_url=None)
+            page = self._page(page.next_url, repo=repo) or Page(rows=[], etag=None, next_url=None)
         batch.cursors[key] = {"etag": first.etag, "last_id": newest}
         batch.progress = (done, done)
         yield self._finish(batch)
@@ -898,15 +559,7 @@ class GitHubSource(Source):
         return str(self._base.join(path.lstrip("/")))
 
     def _headers(self, etag: str | None) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {self._token()}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": "idqueue",
-        }
-        if etag:
-            headers["If-None-Match"] = etag
-        return headers
+        return request_headers(self._token(), etag=etag)
 
     def _finish(self, batch: Batch) -> Batch:
         batch.stats = self._take_stats()
@@ -919,7 +572,7 @@ class GitHubSource(Source):
 
     def _page(
         self, url: str, *, params: dict[str, str] | None = None, etag: str | None = None, repo: str | None = None
-    ) -> _Page | None:
+    ) -> Page | None:
         """GET one list page; None for ``304 Not Modified``."""
         resp = self._request(url, params=params, etag=etag, repo=repo)
         if resp.status_code == 304:
@@ -940,7 +593,7 @@ class GitHubSource(Source):
                 total = int(httpx.URL(last_url).params.get("page", ""))
             except ValueError:
                 total = None
-        return _Page(
+        return Page(
             rows=[r for r in rows if isinstance(r, dict)],
             etag=resp.headers.get("etag"),
             next_url=next_url,
@@ -963,11 +616,11 @@ class GitHubSource(Source):
         except UnicodeDecodeError:
             pass  # a stray byte costs one item its characters, not the page: decode leniently
         except ValueError:
-            raise RepoBadPayload(_BAD_JSON, source="github", detail=repo or "") from None
+            raise RepoBadPayload(BAD_JSON, source="github", detail=repo or "") from None
         try:
             value, offsets = loads_lenient(resp.content)
         except ValueError:
-            raise RepoBadPayload(_BAD_JSON, source="github", detail=repo or "") from None
+            raise RepoBadPayload(BAD_JSON, source="github", detail=repo or "") from None
         note = describe_replacements(f"GitHub {resp.url.path.lstrip('/')}", value, offsets)
         log.warning("%s", note)
         self._stats.notes.append(note)
@@ -1011,7 +664,7 @@ class GitHubSource(Source):
                         rate_waits += 1
                         self._wait_or_raise(wait, rate_waits)
                         continue
-                    message = _message(resp)
+                    message = error_message(resp)
                     raise RepoForbidden(
                         f"GitHub refused access to {repo or 'the API'} (403{': ' + message if message else ''})",
                         source="github", detail=repo or "",
@@ -1028,7 +681,7 @@ class GitHubSource(Source):
                                        source="github", detail=repo or "")
                 if status == 422:
                     raise RepoValidationFailed(
-                        f"GitHub refused a request for {where} (422 {_message(resp) or 'Validation Failed'})",
+                        f"GitHub refused a request for {where} (422 {error_message(resp) or 'Validation Failed'})",
                         source="github", detail=repo or "",
                     )
                 if status < 500:
@@ -1053,16 +706,17 @@ class GitHubSource(Source):
 
     def _rate_wait(self, resp: httpx.Response, waits_so_far: int) -> float | None:
         """Seconds to wait for a rate limit, or None when the 403/429 is not one."""
-        retry_after = resp.headers.get("retry-after")
-        if retry_after is not None:
-            return clamp_wait(retry_after)
+        header = resp.headers.get("retry-after")
+        if header is not None:
+            wait = retry_after(header)
+            return 1.0 if wait is None else wait  # an unreadable value: retry soon, never hot-loop
         if resp.headers.get("x-ratelimit-remaining") == "0":
             try:
                 reset = datetime.fromtimestamp(int(resp.headers.get("x-ratelimit-reset", "")), UTC)
             except (ValueError, OverflowError, OSError):
                 return SECONDARY_WAIT
             return clamp_wait((reset + timedelta(seconds=1) - self._clock()).total_seconds())
-        if resp.status_code == 429 or "rate limit" in _message(resp).lower():
+        if resp.status_code == 429 or "rate limit" in error_message(resp).lower():
             return SECONDARY_WAIT * (2.0**waits_so_far)
         return None
 
@@ -1072,33 +726,8 @@ class GitHubSource(Source):
             return
         until = (self._clock() + timedelta(seconds=wait)).replace(microsecond=0)
         raise RateLimited(
-            f"GitHub rate limit reached; resumes at {_format_until(until)}", until=until, source="github"
+            f"GitHub rate limit reached; resumes at {format_until(until)}", until=until, source="github"
         )
-
-    # ------------------------------------------------------------------ Writes (outbox)
-    #
-    # The outbox issue adds ``apply(action)`` here: assign/unassign, labels, comments (with the
-    # hidden ``<!-- idqueue:action=ID -->`` marker that ``parse_marker`` reads back), close and
-    # reopen, and issue creation in the backlog repo, through PyGithub (``github.Github`` with
-    # ``base_url=settings.github.base_url``). Map its exceptions to the same error types as
-    # ``_request`` and reconcile lost responses by listing comments for the marker.
-
-
-def _valid_cursor(value: Any, *, label: str | None = None) -> dict[str, Any]:
-    """A stored ``since`` cursor, or an empty one (first sync) when it is unusable.
-
-    An issues cursor made under another label filter describes another list: start over.
-    """
-    if not isinstance(value, dict):
-        return {}
-    if "label" in value and value.get("label") != label:
-        return {}
-    try:
-        parse_iso(value.get("since"))
-        parse_iso(value.get("max_updated"))
-    except (TypeError, ValueError, AttributeError):
-        return {}
-    return value
 
 
 def _dedupe_items(batch: Batch) -> None:

@@ -1,4 +1,5 @@
-"""The source adapter contract.
+"""The contract every integration implements: the ``Source`` reader, its errors, batches and
+stats, and the ``Check`` result of an ``idqueue doctor`` check.
 
 A source turns one API (GitHub, Slack, later Jira/Trello/email) into :class:`SourceItem` and
 :class:`TimelineEvent` values. SDK objects never leave an adapter. A fetch yields *batches*; the
@@ -194,3 +195,12 @@ class Source(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One doctor line: ``ok`` and what was found (or why it failed, with the fix)."""
+
+    name: str
+    ok: bool
+    detail: str

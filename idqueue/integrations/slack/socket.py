@@ -35,15 +35,10 @@ from slack_sdk.web import WebClient
 
 from idqueue.config import Settings
 from idqueue.domain.models import slack_id
+from idqueue.integrations.slack.api import AUTH_ERRORS
 from idqueue.safety import RedactingFilter, one_line, redact
 
 log = logging.getLogger(__name__)
-
-AUTH_ERRORS = frozenset({
-    "invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "token_expired",
-    "account_inactive", "missing_scope", "no_permission", "invalid_token",
-})
-"""``apps.connections.open`` errors that retrying cannot fix."""
 
 EVENT_TYPES = frozenset({"message", "reaction_added", "reaction_removed"})
 """Event types that can change a request (new/edited/deleted message, reply, ``:ticket:``)."""

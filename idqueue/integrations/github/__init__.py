@@ -1,0 +1,1 @@
+"""GitHub: issue polling over httpx with ETags (``source``) and write-backs (``writer``)."""

@@ -1,0 +1,45 @@
+"""``idqueue doctor``'s GitHub check for write-back: the backlog repo (``github.backlog_repo``)
+exists for the token and the token can write issues there (backlogging a Slack-only request
+creates one). Returns a :class:`~idqueue.integrations.base.Check`; nothing raises and no secret
+reaches the message.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from idqueue.config import Settings
+from idqueue.integrations.base import Check
+from idqueue.integrations.github.api import request_headers
+from idqueue.safety import redact
+
+
+def check_backlog_repo(settings: Settings, *, timeout: float = 15.0) -> Check | None:
+    """Whether the backlog repo exists and the token can write issues there (None: no GitHub)."""
+    gh = settings.github
+    repo = gh.backlog_repo or (gh.repos[0] if gh.repos else None)
+    if gh.token is None or repo is None:
+        return None
+    name = "backlog repo"
+    url = f"{gh.base_url.rstrip('/')}/repos/{repo}"
+    headers = request_headers(gh.token.get_secret_value())
+    try:
+        response = httpx.get(url, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return Check(name, False, redact(f"{repo}: GitHub is unreachable ({type(exc).__name__})"))
+    if response.status_code == 404:
+        return Check(name, False, f"{repo}: not found, or the token cannot see it (github.backlog_repo)")
+    if response.status_code in (401, 403):
+        return Check(name, False, f"{repo}: GitHub refused the token (HTTP {response.status_code})")
+    if response.status_code >= 400:
+        return Check(name, False, f"{repo}: GitHub answered HTTP {response.status_code}")
+    try:
+        data = response.json()
+    except ValueError:
+        return Check(name, False, f"{repo}: GitHub sent an unreadable answer")
+    perms = data.get("permissions") or {} if isinstance(data, dict) else {}
+    if isinstance(data, dict) and data.get("has_issues") is False:
+        return Check(name, False, f"{repo}: issues are turned off in this repository")
+    if not any(perms.get(k) for k in ("push", "triage", "maintain", "admin")):
+        return Check(name, False, f"{repo}: the token can read it but not write issues (needs triage or write access)")
+    return Check(name, True, f"{repo}: exists; the token can create and label issues")

@@ -1,0 +1,1 @@
+"""Slack: polling (``source``), Socket Mode events (``socket``) and write-backs (``writer``)."""

@@ -1,0 +1,35 @@
+"""``idqueue doctor``'s Slack check for live updates: ``apps.connections.open`` accepts the
+app-level token (``slack.app_token``), so Socket Mode can connect (no WebSocket is opened here).
+Returns a :class:`~idqueue.integrations.base.Check`; nothing raises and no secret reaches the
+message.
+"""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from idqueue.config import Settings
+from idqueue.integrations.base import Check
+from idqueue.integrations.slack.api import AUTH_ERRORS
+from idqueue.safety import redact
+
+
+def check_app_token(settings: Settings, *, timeout: float = 15.0) -> Check | None:
+    """Whether Slack accepts the app-level token for Socket Mode (None: no app token)."""
+    slack = settings.slack
+    if slack.app_token is None or not slack.app_token.get_secret_value():
+        return None
+    name = "app token"
+    client = WebClient(base_url=slack.base_url, timeout=int(timeout))
+    try:
+        answer = client.apps_connections_open(app_token=slack.app_token.get_secret_value())
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        hint = " (an xapp- token with connections:write is needed)" if error in AUTH_ERRORS else ""
+        return Check(name, False, redact(f"apps.connections.open failed: {error or 'unknown error'}{hint}"))
+    except Exception as exc:  # network errors from the SDK (urllib): one line, no traceback
+        return Check(name, False, redact(f"apps.connections.open failed: {type(exc).__name__}"))
+    if not answer.get("ok") or not answer.get("url"):
+        return Check(name, False, "apps.connections.open gave no WebSocket URL")
+    return Check(name, True, "Socket Mode can connect (apps.connections.open ok)")

@@ -1,1 +1,0 @@
-"""Source adapters (GitHub, Slack) behind one abstract base."""
