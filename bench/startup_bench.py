@@ -32,7 +32,7 @@ _SESSIONS = itertools.count()
 # Patches App._display before idqueue is imported, then runs the real entry point. The first
 # frame that shows the queue with its cursor row ends the run.
 CHILD_IDQUEUE = r"""
-import json, sys, time
+import json, os, sys, time
 t0, out, headless = float(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 from textual.app import App
 real = App._display
@@ -43,8 +43,9 @@ def display(self, screen, renderable):
     if not done and renderable is not None and table is not None and table.loaded \
             and table.cursor_row is not None:
         done.append(time.time() - t0)
-        with open(out, "w") as fh:
+        with open(out + ".tmp", "w") as fh:  # atomic: the parent stops tmux once it sees the file
             json.dump({"paint": done[0]}, fh)
+        os.replace(out + ".tmp", out)
         self.call_later(self.exit)
 App._display = display
 if headless:
@@ -56,7 +57,7 @@ main()
 """
 
 CHILD_BASELINE = r"""
-import json, sqlite3, sys, time
+import json, os, sqlite3, sys, time
 t0, out, headless, db = float(sys.argv[1]), sys.argv[2], sys.argv[3] == "1", sys.argv[4]
 from textual.app import App
 from textual.widgets import DataTable, Footer, Header
@@ -82,8 +83,9 @@ def display(screen, renderable):
     real(screen, renderable)
     if not done and renderable is not None and app.query_one(DataTable).row_count:
         done.append(time.time() - t0)
-        with open(out, "w") as fh:
+        with open(out + ".tmp", "w") as fh:  # atomic: the parent stops tmux once it sees the file
             json.dump({"paint": done[0]}, fh)
+        os.replace(out + ".tmp", out)
         app.call_later(app.exit)
 app._display = display
 app.run(headless=headless, size=(160, 50) if headless else None)

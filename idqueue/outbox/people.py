@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from idqueue.config import Settings
 from idqueue.outbox.models import ActionError
 from idqueue.safety import one_line
+
+if TYPE_CHECKING:  # the clients load on the first look-up, not when the TUI starts
+    import httpx
+    from slack_sdk import WebClient
 
 __all__ = ["GITHUB_LOGIN_RE", "SLACK_USER_ID_RE", "Assignee", "People"]
 
@@ -125,6 +125,8 @@ class People:
 
     # ------------------------------------------------------------------ clients
     def _gh(self) -> httpx.Client:
+        import httpx
+
         if self._github is None:
             token = self.settings.github.token
             if token is None:
@@ -138,6 +140,8 @@ class People:
         return self._github
 
     def _sl(self) -> WebClient:
+        from slack_sdk import WebClient
+
         if self._slack is None:
             token = self.settings.slack.token
             if token is None:
@@ -148,6 +152,8 @@ class People:
         return self._slack
 
     def _gh_get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        import httpx
+
         try:
             return self._gh().get(path.lstrip("/"), params=params)
         except httpx.HTTPError as exc:
@@ -160,6 +166,8 @@ class People:
         return ActionError(f"GitHub answered {resp.status_code} while trying to {what}")
 
     def _slack_call(self, method: str, what: str, **params: Any) -> dict[str, Any]:
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
         try:
             resp = self._sl().api_call(method, http_verb="GET", params=params)
         except SlackApiError as exc:

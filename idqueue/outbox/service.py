@@ -41,7 +41,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Concatenate, Literal, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec
 
 from idqueue.clock import Clock
 from idqueue.config import Settings, TeamMember
@@ -53,13 +53,6 @@ from idqueue.domain.mrkdwn import (
     unescape_mrkdwn,
 )
 from idqueue.domain.pii import find_pii
-from idqueue.domain.templates import (
-    ResponseTemplate,
-    TemplateError,
-    load_templates,
-    render_for,
-    targets_for,
-)
 from idqueue.outbox.backlog import backlog_destination
 from idqueue.outbox.models import (
     LINK_PLACEHOLDER,
@@ -74,6 +67,9 @@ from idqueue.outbox.models import (
 from idqueue.outbox.people import GITHUB_LOGIN_RE, SLACK_USER_ID_RE, Assignee, People
 from idqueue.outbox.store import LogEntry, OutboxStore
 from idqueue.store.db import Store
+
+if TYPE_CHECKING:  # Jinja2 loads with the first template, not when the TUI starts
+    from idqueue.domain.templates import ResponseTemplate
 
 __all__ = ["CLOSE_REASONS", "PRIORITIES", "Actions"]
 
@@ -217,6 +213,8 @@ class Actions:
 
     def templates(self) -> dict[str, ResponseTemplate]:
         """The response templates (shipped + the team's)."""
+        from idqueue.domain.templates import TemplateError, load_templates
+
         try:
             return load_templates(self.settings.templates_dir)
         except TemplateError as exc:
@@ -386,12 +384,16 @@ class Actions:
             raise ActionError(f"automation template {key!r} not found (see `idqueue templates`, or turn the "
                               "automation off in [automation])")
         tpl = templates[key]
+        from idqueue.domain.templates import targets_for
+
         return _Message(targets=list(targets_for(tpl, request)), template=tpl, assignee=assignee, automation=True)
 
     def _targets(self, request: Request, target: str, template: ResponseTemplate | None) -> list[str]:
         homes = [t for t in ("github", "slack") if SourceKind(t) in request.sources]
         if target == "auto":
             if template is not None:
+                from idqueue.domain.templates import targets_for
+
                 return list(targets_for(template, request))
             # Free text: where the requester is talking to us (the Slack thread when there is one).
             return ["slack"] if "slack" in homes else homes[:1]
@@ -413,6 +415,8 @@ class Actions:
             text = strip_broadcasts(exact) if target == "slack" else exact
             return text, _markers(text), self._pii(request, text)
         if msg.template is not None and msg.text is None:
+            from idqueue.domain.templates import TemplateError, render_for
+
             try:
                 rendered = render_for(
                     request, msg.template, self.settings, target=target,  # type: ignore[arg-type]
@@ -836,6 +840,8 @@ class Actions:
                                                which="close")
         elif template is not None:
             tpl = self._template(template)
+            from idqueue.domain.templates import targets_for
+
             message = _Message(targets=list(targets_for(tpl, request)), template=tpl)
             if reason == "completed" and tpl.side_effects.close:
                 reason = tpl.side_effects.close_reason

@@ -24,12 +24,11 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 
-from idqueue.integrations.slack.socket import LiveHealth, SlackEvents, socket_mode_configured
 from idqueue.safety import redact
 from idqueue.sync import SourceHealth, SyncEngine, SyncReport
 
 if TYPE_CHECKING:  # the Slack SDK loads when Socket Mode starts, after the first frame
-    from idqueue.sources.slack_socket import LiveHealth, SlackEvents
+    from idqueue.integrations.slack.socket import LiveHealth, SlackEvents
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +227,7 @@ class Poller(Widget):
         settings = getattr(self.engine, "settings", None)
         if settings is None:
             return
-        from idqueue.sources.slack_socket import SlackEvents, socket_mode_configured
+        from idqueue.integrations.slack.socket import SlackEvents, socket_mode_configured
 
         if not socket_mode_configured(settings):
             return

@@ -285,6 +285,11 @@ class RequestTable(ScrollView, can_focus=True):
             self.queue_query = query
         self._generation += 1
         anchor = anchor_id or (self.cursor_id if keep else None)
+        if not self.loaded and anchor is None:
+            first = self.data.take_prefetched(self.queue_query)
+            if first is not None:  # read before the app started: the first frame has the rows
+                self._apply_snapshot(self._SnapshotLoaded(self._generation, first, None))
+                return
         visible = max(self.size.height, 50)
         self._run_snapshot(self._generation, self.queue_query, anchor, self.cursor, visible, self.cursor_id)
 

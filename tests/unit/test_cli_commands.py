@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
+from typing import Any
 
 import click
 
@@ -40,3 +42,22 @@ def test_bare_idqueue_imports_no_sub_command_module_but_the_tui_one() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['idqueue.commands.base']"
+
+
+def test_building_the_tui_loads_no_api_client(tmp_path: Any) -> None:
+    """The first frame needs no API client: they load on the first poll, after it."""
+    code = (
+        "import sys\n"
+        "from idqueue.app import IdqueueApp\n"
+        "from idqueue.config import load_settings\n"
+        "IdqueueApp.build(load_settings())\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'slack_sdk', 'github', 'httpx', 'plotext'}))\n"
+    )
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    env = {"PATH": os.environ.get("PATH", ""), "IDQUEUE_CONFIG_FILE": str(config),
+           "IDQUEUE_DB": str(tmp_path / "q.db"), "IDQUEUE_GITHUB_TOKEN": "ghp_" + "x" * 36,
+           "IDQUEUE_GITHUB_REPOS": "va-identity/support", "IDQUEUE_SLACK_TOKEN": "xoxb-1-2-abc",
+           "IDQUEUE_SLACK_CHANNELS": "C0IDENTITY", "IDQUEUE_SLACK__APP_TOKEN": "xapp-1-abc"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "[]"
