@@ -19,7 +19,6 @@ from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
 from idqueue.screens.queue import QueueScreen
 from idqueue.store.db import Store
-from idqueue.store.queue import QueueQuery
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import QueueData
 
@@ -70,7 +69,6 @@ class IdqueueApp(App[None]):
             engine = SyncEngine(store, partial(build_sources, settings), settings, clock=clock)
         actions, dispatcher, pending = _outbox(store, settings, clock)
         data = QueueData(store, settings, clock=clock, pending=pending)
-        data.prefetch(QueueQuery())  # the queue screen's first query
         return cls(TuiContext(settings, store, clock, data, engine, actions, dispatcher, pending,
                               sandbox=sandbox, live=live))
 

@@ -285,12 +285,17 @@ class RequestTable(ScrollView, can_focus=True):
             self.queue_query = query
         self._generation += 1
         anchor = anchor_id or (self.cursor_id if keep else None)
-        if not self.loaded and anchor is None:
-            first = self.data.take_prefetched(self.queue_query)
-            if first is not None:  # read before the app started: the first frame has the rows
+        visible = max(self.size.height, 50)
+        if not self.loaded and self._generation == 1 and anchor is None:
+            # The very first window is read here, before the first frame (one indexed query,
+            # ~30 ms at 10k): the frame shows rows instead of "Loading…" and a repaint later.
+            try:
+                first = self.data.snapshot(self.queue_query, anchor_pos=self.cursor, visible=visible)
+            except Exception:  # the worker below reports the error
+                pass
+            else:
                 self._apply_snapshot(self._SnapshotLoaded(self._generation, first, None))
                 return
-        visible = max(self.size.height, 50)
         self._run_snapshot(self._generation, self.queue_query, anchor, self.cursor, visible, self.cursor_id)
 
     def move_next(self) -> None:

@@ -149,20 +149,6 @@ class QueueData:
         self.clock = clock
         self.pending = pending
         self.page_size = page_size
-        self._first: tuple[QueueQuery, Snapshot] | None = None
-
-    def prefetch(self, query: QueueQuery, *, visible: int = 50) -> None:
-        """Read the first screen of ``query`` now, before the TUI starts (one indexed window).
-
-        The queue's first frame then shows rows instead of "Loading…" followed by a repaint a
-        worker later; :meth:`take_prefetched` hands the snapshot over once.
-        """
-        self._first = (query, self.snapshot(query, visible=visible))
-
-    def take_prefetched(self, query: QueueQuery) -> Snapshot | None:
-        """The snapshot :meth:`prefetch` read for ``query`` (once), or None."""
-        first, self._first = self._first, None
-        return first[1] if first is not None and first[0] == query else None
 
     def rows(self, ids: Sequence[str], *, now: datetime | None = None) -> list[Row | None]:
         """Rows for ``ids`` in that order (None where a request vanished since the reload)."""
