@@ -263,20 +263,20 @@ def _pick(option: str, value: str, valid: list[str]) -> str:
 
 def _print_list(ctx: Context, requests: list[Request], now: datetime) -> None:
     """The text table: a header row, then one line per request with its source and outbox marks."""
-    from idqueue.domain.sla import describe_remaining
-    from idqueue.widgets.rows import SOURCE_ICONS
+    from idqueue.domain.sla_live import live_clock, sla_cell
+    from idqueue.widgets.rows import SLA_LABELS, SOURCE_ICONS
 
     pending = _pending_marks(ctx, [r.id for r in requests])
-    click.echo(f"{'KEY':<9} {'PRI':<3} {'SLA':<18} {'TYPE':<22} {'STATUS':<12} {'ASSIGNEE':<10} "
+    click.echo(f"{'KEY':<9} {'PRI':<3} {'SLA':<20} {'TYPE':<22} {'STATUS':<12} {'ASSIGNEE':<10} "
                f"{'SRC':<4} {'OUT':<3} TITLE")
     for r in requests:
-        remaining = live_remaining(r, ctx, now)
-        sla = r.sla.state.replace("_", "-")
-        if remaining is not None and r.sla.state in ("ok", "at_risk", "breached"):
-            sla = f"{sla} {describe_remaining(remaining)}"
+        # The same cell as the TUI's SLA column ("2h 00m over", "⏸ 1h 54m"), after the state.
+        text, state = sla_cell(r, live_clock(r, ctx.settings.sla, now=now), now=now, labels=SLA_LABELS)
+        word = state.replace("_", "-")
+        sla = word if text.casefold() in (state, word, SLA_LABELS.get(state, "").casefold()) else f"{word} {text}"
         source = SOURCE_ICONS["both" if len(r.sources) > 1 else r.source.value]
         click.echo(
-            f"{r.key:<9} {r.priority:<3} {sla:<18} {one_line(r.type, 22):<22} {r.status.value:<12} "
+            f"{r.key:<9} {r.priority:<3} {sla:<20} {one_line(r.type, 22):<22} {r.status.value:<12} "
             f"{one_line(r.assignee or '-', 10):<10} {source:<4} {pending.get(r.id, '-'):<3} {one_line(r.title, 70)}"
         )
 

@@ -6,6 +6,7 @@ time between now and the due time on the running clock's calendar.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -83,3 +84,39 @@ def _kind(request: Request, cfg: SlaConfig) -> Literal["business", "24x7"]:
     if policy is None:
         return "business"
     return policy.first_response_calendar if request.first_response_at is None else policy.resolution_calendar
+
+
+def sla_cell(
+    request: Request, clock: LiveClock, *, now: datetime, labels: Mapping[str, str]
+) -> tuple[str, str]:
+    """The SLA column of one request at ``now``: ``(text, state)``, the same in the TUI and the CLI.
+
+    A running clock shows its time (``⏸ 1h 54m`` while business hours are over), an overdue
+    one ``3d 10h over``; a request whose other clock broke reads "Breached", never a time left
+    in the breached colour.
+
+    Args:
+        request: the request.
+        clock: :func:`live_clock` of it at ``now`` (callers may cache it).
+        now: the current time.
+        labels: the words for states without a time (``SLA_LABELS``).
+    """
+    sla = request.sla
+    state = sla.state
+    if state in ("ok", "at_risk"):
+        if sla.due_at is not None and sla.due_at <= now:
+            state = "breached"
+        elif state == "ok" and sla.at_risk_at is not None and sla.at_risk_at <= now:
+            state = "at_risk"
+    if state in ("met", "paused"):
+        return state, state
+    if state == "none" or sla.due_at is None:
+        return ("breached", "breached") if state == "breached" else ("—", "none")
+    if clock.remaining is None:
+        return labels.get(state, state), state
+    if clock.overdue is not None:
+        return describe_clock(-clock.overdue), "breached"
+    if state == "breached":
+        return labels["breached"], state  # another clock broke; never a time left in red
+    text = describe_clock(clock.remaining)
+    return (f"⏸ {text}" if clock.resumes_at is not None else text), state

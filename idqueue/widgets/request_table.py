@@ -36,7 +36,7 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from idqueue.domain.sla_live import LiveClock, describe_clock, live_clock
+from idqueue.domain.sla_live import LiveClock, live_clock, sla_cell
 from idqueue.store.queue import QueueQuery
 from idqueue.widgets.rows import SLA_LABELS, QueueData, Row, Snapshot, member_name
 
@@ -657,29 +657,10 @@ class RequestTable(ScrollView, can_focus=True):
         return Strip([Segment(fit("  …", width), style)], width)
 
     def _sla_cell(self, row: Row) -> tuple[str, str]:
-        sla = row.request.sla
-        now = self._now
-        state = sla.state
-        if state in ("ok", "at_risk"):
-            if sla.due_at is not None and sla.due_at <= now:
-                state = "breached"
-            elif state == "ok" and sla.at_risk_at is not None and sla.at_risk_at <= now:
-                state = "at_risk"
-        if state in ("met", "paused"):
-            return state, state
-        if state == "none" or sla.due_at is None:
-            return ("breached", "breached") if state == "breached" else ("—", "none")
         clock = self._clocks.get(row.id)
         if clock is None:
-            clock = self._clocks[row.id] = live_clock(row.request, self.data.settings.sla, now=now)
-        if clock.remaining is None:
-            return SLA_LABELS.get(state, state), state
-        if clock.overdue is not None:
-            return describe_clock(-clock.overdue), "breached"
-        if state == "breached":
-            return SLA_LABELS["breached"], state  # another clock broke; never a time left in red
-        text = describe_clock(clock.remaining)
-        return (f"⏸ {text}" if clock.resumes_at is not None else text), state
+            clock = self._clocks[row.id] = live_clock(row.request, self.data.settings.sla, now=self._now)
+        return sla_cell(row.request, clock, now=self._now, labels=SLA_LABELS)
 
     def _render_row(self, row: Row, width: int, base: Style, cursor: bool, focused: bool) -> Strip:
         row_style = base
