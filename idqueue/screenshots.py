@@ -225,8 +225,14 @@ SCENES: dict[str, Scene] = {
     "pending": scene_pending,
     "outbox": scene_outbox,
     "goto": scene_goto,
+    "queue-80x24": scene_queue,
+    "reply-80x24": scene_reply_slack,
+    "dashboard-100x30": scene_dashboard,
 }
 """Each scene starts from its own copy of the synced database, so scenes that act do not leak."""
+
+SIZES: dict[str, tuple[int, int]] = {"queue-80x24": (80, 24), "reply-80x24": (80, 24), "dashboard-100x30": (100, 30)}
+"""Scenes shot in a smaller terminal than :data:`SIZE` (the narrow layouts)."""
 
 
 async def _shoot(settings: Any, db: Path, name: str, scene: Scene, out: Path, health: dict[str, Any]) -> Path:
@@ -243,7 +249,7 @@ async def _shoot(settings: Any, db: Path, name: str, scene: Scene, out: Path, he
         app.ctx.engine.health = health
     app.ctx.dispatcher = None
     target = out / f"{name}.svg"
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZES.get(name, SIZE)) as pilot:
         await _ready(pilot)
         await scene(pilot)
         await pilot.pause()
