@@ -450,6 +450,11 @@ def known_types(store: Reader) -> list[str]:
     return [str(row[0]) for row in store.conn.execute(sql)]
 
 
+def highest_seq(store: Reader) -> int:
+    """The largest request sequence number so far (0 when empty): sizes the key column."""
+    return int(store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0])
+
+
 def open_load(store: Reader) -> dict[str, int]:
     """Open requests per assignee (the assign picker shows each member's load)."""
     sql = "SELECT assignee, COUNT(*) FROM requests WHERE is_open = 1 AND assignee IS NOT NULL GROUP BY assignee"

@@ -17,7 +17,7 @@ from idqueue.config import Settings
 from idqueue.domain.models import Request
 from idqueue.safety import one_line
 from idqueue.store.db import Store
-from idqueue.store.queue import Facets, QueueQuery, facets, fetch_ids, order_index
+from idqueue.store.queue import Facets, QueueQuery, facets, fetch_ids, highest_seq, order_index
 
 PAGE_SIZE = 100
 """Rows per page; the table keeps the pages around the viewport (about 200-300 rows)."""
@@ -202,8 +202,7 @@ class QueueData:
             rows = self.rows(ids[first * size : (last + 1) * size], now=now)
             for page in range(first, last + 1):
                 pages[page] = rows[(page - first) * size : (page - first + 1) * size]
-        max_seq = self.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
-        key_width = len(self.store.key_prefix) + 1 + max(3, len(str(max_seq)))
+        key_width = len(self.store.key_prefix) + 1 + max(3, len(str(highest_seq(self.store))))
         return Snapshot(query, ids, groups, cursor, pages, key_width)
 
     def facets(self, query: QueueQuery) -> Facets:
