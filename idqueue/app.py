@@ -15,13 +15,14 @@ from textual.screen import Screen
 
 from idqueue.clock import Clock, clock_for
 from idqueue.config import KeyContexts, Settings
+from idqueue.outbox.pending import PendingLookup
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
 from idqueue.screens.queue import QueueScreen
 from idqueue.store.db import Store
 from idqueue.store.queue import QueueQuery
 from idqueue.widgets.request_table import RequestTable
-from idqueue.widgets.rows import PendingLookup, QueueData
+from idqueue.widgets.rows import QueueData
 
 if TYPE_CHECKING:  # the outbox is imported when the app is built, not when this module loads
     from idqueue.outbox.dispatcher import Dispatcher
@@ -248,7 +249,7 @@ def _outbox(
         from idqueue.outbox.service import Actions
     except ImportError:
         return None, None, None
-    from idqueue.widgets.rows import outbox_lookup
+    from idqueue.outbox.pending import outbox_lookup
 
     actions = Actions(store, settings, clock=clock, hold_seconds=settings.ui.undo_seconds)
     return actions, Dispatcher(store, settings, clock=clock), outbox_lookup(actions)

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from idqueue.clock import Clock
 from idqueue.config import Settings
+from idqueue.outbox.pending import PendingLookup
 from idqueue.store.db import Store
 from idqueue.sync import SyncEngine
-from idqueue.widgets.rows import PendingLookup, QueueData
+from idqueue.widgets.rows import QueueData
 
 if TYPE_CHECKING:  # the outbox loads after the first frame (its service pulls in Jinja2 on use)
     from idqueue.outbox.dispatcher import Dispatcher
