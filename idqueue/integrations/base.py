@@ -1,5 +1,7 @@
 """The contract every integration implements: the ``Source`` reader, its errors, batches and
-stats, and the ``Check`` result of an ``idqueue doctor`` check.
+stats, the ``Check`` result of an ``idqueue doctor`` check, and what writers share with the
+outbox (the write errors :class:`ConflictError`/:class:`TimedOut` and the write fence
+:func:`before_write`).
 
 A source turns one API (GitHub, Slack, later Jira/Trello/email) into :class:`SourceItem` and
 :class:`TimelineEvent` values. SDK objects never leave an adapter. A fetch yields *batches*; the
