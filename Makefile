@@ -27,6 +27,7 @@ test: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff check idqueue tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

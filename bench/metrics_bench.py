@@ -23,7 +23,8 @@ from bench.common import cpu_loop_once_ms
 from idqueue.config import Settings
 from idqueue.domain.metrics import Period
 from idqueue.report import collect
-from idqueue.store.db import Store, iso_us
+from idqueue.store.codec import iso_us
+from idqueue.store.db import Store
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 N_REQUESTS = 50_000

@@ -7,20 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from idqueue.clock import clock_for
+from idqueue.clock import Clock, clock_for
 from idqueue.config import KeyContexts, Settings
+from idqueue.outbox.pending import PendingLookup
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
 from idqueue.screens.queue import QueueScreen
 from idqueue.store.db import Store
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import QueueData
+
+if TYPE_CHECKING:  # the outbox is imported when the app is built, not when this module loads
+    from idqueue.outbox.dispatcher import Dispatcher
+    from idqueue.outbox.service import Actions
 
 SANDBOX_BANNER = "SANDBOX — loopback emulators, not real Slack/GitHub"
 
@@ -233,14 +238,16 @@ def _explain(owner: type, binding: Binding) -> str:
     return first or binding.description
 
 
-def _outbox(store: Store, settings: Settings, clock: Any) -> tuple[Any, Any, Any]:
+def _outbox(
+    store: Store, settings: Settings, clock: Clock
+) -> tuple[Actions | None, Dispatcher | None, PendingLookup | None]:
     """The outbox service, dispatcher and pending lookup (None when the outbox is absent)."""
     try:
         from idqueue.outbox.dispatcher import Dispatcher
         from idqueue.outbox.service import Actions
     except ImportError:
         return None, None, None
-    from idqueue.widgets.rows import outbox_lookup
+    from idqueue.outbox.pending import outbox_lookup
 
     actions = Actions(store, settings, clock=clock, hold_seconds=settings.ui.undo_seconds)
     return actions, Dispatcher(store, settings, clock=clock), outbox_lookup(actions)

@@ -284,8 +284,8 @@ def _print_list(ctx: Context, requests: list[Request], now: datetime) -> None:
 def _pending_marks(ctx: Context, ids: list[str]) -> dict[str, str]:
     """``↑2`` (queued write-backs) or ``!1`` (failed) per request, as the TUI marks rows."""
     from idqueue.clock import clock_for
+    from idqueue.outbox.pending import outbox_lookup
     from idqueue.outbox.service import Actions
-    from idqueue.widgets.rows import outbox_lookup
 
     try:
         lookup = outbox_lookup(Actions(ctx.store, ctx.settings, clock=clock_for(ctx.settings)))

@@ -1,5 +1,7 @@
 """The contract every integration implements: the ``Source`` reader, its errors, batches and
-stats, and the ``Check`` result of an ``idqueue doctor`` check.
+stats, the ``Check`` result of an ``idqueue doctor`` check, and what writers share with the
+outbox (the write errors :class:`ConflictError`/:class:`TimedOut` and the write fence
+:func:`before_write`).
 
 A source turns one API (GitHub, Slack, later Jira/Trello/email) into :class:`SourceItem` and
 :class:`TimelineEvent` values. SDK objects never leave an adapter. A fetch yields *batches*; the
@@ -11,7 +13,9 @@ what was committed.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -70,6 +74,27 @@ class NotFound(SourceError):
 
     kind = "not_found"
     permanent = True
+
+
+class ConflictError(SourceError):
+    """The target changed since the action was queued (someone else assigned or closed it).
+
+    The action is not sent; it waits for the user, with a message saying who did what.
+    """
+
+    kind = "conflict"
+    permanent = True
+
+
+class TimedOut(Unavailable):
+    """The destination did not answer in time: it may still apply the write.
+
+    The next attempt waits the in-flight horizon (``outbox.inflight_horizon``) from the moment of
+    the timeout, so a slow server has finished before the dispatcher looks for the action at the
+    destination.
+    """
+
+    kind = "timeout"
 
 
 class ValidationFailed(SourceError):
@@ -204,3 +229,40 @@ class Check:
     name: str
     ok: bool
     detail: str
+
+
+# ------------------------------------------------------------------ the write fence
+class LeaseLost(Exception):
+    """Another sender took this action over (this one was paused past its lease).
+
+    Raised by :func:`before_write` so the paused sender writes nothing more and records nothing:
+    the new owner reconciles and records.
+    """
+
+
+_GUARD: ContextVar[Callable[[], None] | None] = ContextVar("idqueue_outbox_guard", default=None)
+
+
+def before_write() -> None:
+    """Re-check this sender's claim immediately before a request that changes something upstream.
+
+    Every writer calls it right before each non-idempotent network write (post, create, assign,
+    label, close). Inside :func:`fenced` it compares the stored fencing token with the claim's
+    (and renews the lease); outside, it does nothing.
+
+    Raises:
+        LeaseLost: the action was taken over; do not write.
+    """
+    guard = _GUARD.get()
+    if guard is not None:
+        guard()
+
+
+@contextmanager
+def fenced(guard: Callable[[], None]) -> Iterator[None]:
+    """Make :func:`before_write` call ``guard`` within the block (the dispatcher's fence check)."""
+    token = _GUARD.set(guard)
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)

@@ -65,7 +65,6 @@ from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
 from idqueue.domain.models import (
     EventKind,
-    SourceItem,
     SourceKind,
     TimelineEvent,
     github_id,
@@ -87,7 +86,8 @@ from idqueue.outbox.models import (
 )
 from idqueue.outbox.store import OutboxStore
 from idqueue.safety import one_line, redact
-from idqueue.store.db import Store, item_from_json
+from idqueue.store.db import Store
+from idqueue.store.items import source_item
 
 __all__ = ["DispatchReport", "Dispatcher", "Writer", "build_writers"]
 
@@ -561,15 +561,11 @@ class Dispatcher:
 
         return make_assembler(self.settings, now)
 
-    def _item(self, item_id: str) -> SourceItem | None:
-        row = self.store.conn.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
-        return item_from_json(row["data"]) if row else None
-
     def _apply_github(self, action: Action, result: dict[str, Any]) -> None:
         p = action.params
         if "number" not in p:
             return
-        item = self._item(github_id(str(p["repo"]), int(p["number"])))
+        item = source_item(self.store, github_id(str(p["repo"]), int(p["number"])))
         if item is None:
             return
         now = self.clock()
@@ -612,7 +608,7 @@ class Dispatcher:
             return
         channel = str(p["channel"])
         item_id = slack_id(channel, thread_ts)
-        item = self._item(item_id)
+        item = source_item(self.store, item_id)
         if item is None:
             return
         now = self.clock()

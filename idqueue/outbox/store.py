@@ -22,7 +22,8 @@ from typing import Any
 
 from idqueue.domain.models import parse_iso
 from idqueue.outbox.models import UNSENT_STATES, Action, ActionError, ActionKind, ActionState
-from idqueue.store.db import Store, iso_us
+from idqueue.store.codec import iso_us
+from idqueue.store.db import Store
 
 __all__ = ["Claim", "LogEntry", "OutboxStore"]
 

@@ -74,7 +74,7 @@ def load_rows(ctx: TuiContext, *, show_sent: bool) -> list[OutboxRow]:
     """The actions to list (blocking: call from a thread), problems first, then queue order."""
     from idqueue.outbox.models import ActionState
 
-    actions = ctx.actions
+    actions = ctx.require_actions()
     found = list(actions.all(states=[ActionState(s) for s in _UNSENT]))
     if show_sent:
         done = actions.all(states=[ActionState.SENT, ActionState.DROPPED])
@@ -334,7 +334,7 @@ class OutboxScreen(Screen[str | None]):
     @work(group="outbox-action", exit_on_error=False)
     async def _retry(self, row: OutboxRow) -> None:
         try:
-            action = await asyncio.to_thread(self.ctx.actions.retry, row.action.id)
+            action = await asyncio.to_thread(self.ctx.require_actions().retry, row.action.id)
         except Exception as exc:  # ActionError: e.g. it is being sent right now
             self.notify(one_line(str(exc), 300), title="Retry", severity="error", markup=False)
             return
@@ -369,7 +369,7 @@ class OutboxScreen(Screen[str | None]):
         if not await self.app.push_screen_wait(ConfirmScreen("Drop this action?", body, confirm="Drop", danger=True)):
             return
         try:
-            dropped = await asyncio.to_thread(self.ctx.actions.dropped_with, row.action.id)
+            dropped = await asyncio.to_thread(self.ctx.require_actions().dropped_with, row.action.id)
         except Exception as exc:
             self.notify(one_line(str(exc), 300), title="Drop", severity="error", markup=False)
             return

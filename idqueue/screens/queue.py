@@ -495,7 +495,7 @@ class QueueScreen(Screen[None]):
         """
         from idqueue.outbox.models import Action, NothingToDo
 
-        actions = self.ctx.actions
+        actions = self.ctx.require_actions()
         hold = float(getattr(actions, "hold_seconds", 0.0) or 0.0)
 
         def run() -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]], list[str], dict[str, Any]]:
@@ -571,7 +571,7 @@ class QueueScreen(Screen[None]):
 
         try:
             async with self._lock:
-                await asyncio.to_thread(self.ctx.actions.undo, undo.groups, undo.local)
+                await asyncio.to_thread(self.ctx.require_actions().undo, undo.groups, undo.local)
         except ActionError as exc:
             self.notify(one_line(str(exc), 300), title="Undo", severity="error", markup=False)
             return
@@ -608,7 +608,7 @@ class QueueScreen(Screen[None]):
             members = roster(settings, load, _on_triage(self.ctx))
         else:  # no roster: whoever GitHub and Slack say can be assigned
             try:
-                members = outsiders(await asyncio.to_thread(self.ctx.actions.assignable, ids), load)
+                members = outsiders(await asyncio.to_thread(self.ctx.require_actions().assignable, ids), load)
             except Exception as exc:  # ActionError: GitHub or Slack could not be asked
                 self.notify(one_line(str(exc), 300), title="Assign", severity="error", markup=False)
                 return
@@ -618,7 +618,7 @@ class QueueScreen(Screen[None]):
         if member is None:
             return
         name = next((m.name for m in members if m.key == member), member_name(settings, member))
-        check = await self._check_assignment("Assign", ids, lambda rid: self.ctx.actions.plan_assign(rid, member))
+        check = await self._check_assignment("Assign", ids, lambda rid: self.ctx.require_actions().plan_assign(rid, member))
         if check is None:
             return
         ids, steps, reassigned = check
@@ -633,7 +633,7 @@ class QueueScreen(Screen[None]):
                                           confirm="Reassign" if reassigned else None):
             return
         self._advance(ids)
-        await self._perform("Assign", ids, lambda rid: self.ctx.actions.assign(rid, member),
+        await self._perform("Assign", ids, lambda rid: self.ctx.require_actions().assign(rid, member),
                             f"Assigned {{what}} to {name}")
 
     def action_take(self) -> None:
@@ -647,7 +647,7 @@ class QueueScreen(Screen[None]):
 
     @work(group="ui-action", exit_on_error=False)
     async def _take(self, ids: list[str]) -> None:
-        actions = self.ctx.actions
+        actions = self.ctx.require_actions()
         check = await self._check_assignment("Take", ids, actions.plan_take)
         if check is None:
             return
@@ -725,7 +725,7 @@ class QueueScreen(Screen[None]):
         kwargs = choice.reply_kwargs()
         if choice.template is not None:
             # An "assign me" template takes the request from whoever has it: ask, like take does.
-            check = await self._check_assignment("Reply", [rid], lambda r: self.ctx.actions.plan_reply(r, **kwargs))
+            check = await self._check_assignment("Reply", [rid], lambda r: self.ctx.require_actions().plan_reply(r, **kwargs))
             if check is None:
                 return
             _, steps, reassigned = check
@@ -736,7 +736,7 @@ class QueueScreen(Screen[None]):
                                warning=_reassign_warning(reassigned, me, self._key))):
                     return
         self._advance([rid])
-        await self._perform("Reply", [rid], lambda r: self.ctx.actions.reply(r, **kwargs), "Reply to {what} queued")
+        await self._perform("Reply", [rid], lambda r: self.ctx.require_actions().reply(r, **kwargs), "Reply to {what} queued")
 
     def _load_templates(self) -> dict[str, Any]:
         if self._templates is None:
@@ -752,7 +752,7 @@ class QueueScreen(Screen[None]):
 
     @work(group="ui-action", exit_on_error=False)
     async def _backlog(self, ids: list[str]) -> None:
-        actions = self.ctx.actions
+        actions = self.ctx.require_actions()
         if len(ids) == 1:
             try:
                 steps = await asyncio.to_thread(actions.plan_backlog, ids[0])
@@ -774,7 +774,7 @@ class QueueScreen(Screen[None]):
 
     @work(group="ui-action", exit_on_error=False)
     async def _close(self, ids: list[str]) -> None:
-        actions = self.ctx.actions
+        actions = self.ctx.require_actions()
         template = self.ctx.settings.automation.on_close_template
         planner = ((lambda t, reason, dup: actions.plan_close(ids[0], template=t, reason=reason, duplicate_of=dup))
                    if len(ids) == 1 else None)
@@ -800,7 +800,7 @@ class QueueScreen(Screen[None]):
         if not await self._confirm_bulk("Set pending", ids):
             return
         self._advance(ids)
-        await self._perform("Pending", ids, self.ctx.actions.pending, "Marked {what} as waiting on the requester")
+        await self._perform("Pending", ids, self.ctx.require_actions().pending, "Marked {what} as waiting on the requester")
 
     def action_priority(self) -> None:
         """Override the priority (stored as a priority:Pn label on GitHub, where the team sees it)."""
@@ -820,7 +820,7 @@ class QueueScreen(Screen[None]):
         self._advance(ids)
         done = ("Priority of {what} is automatic again" if value == "auto"
                 else f"Priority of {{what}} set to {value}; its SLA targets apply from now on")
-        await self._perform("Priority", ids, lambda rid: self.ctx.actions.set_priority(rid, value), done)
+        await self._perform("Priority", ids, lambda rid: self.ctx.require_actions().set_priority(rid, value), done)
 
     def action_snooze(self) -> None:
         """Hide until a time (local only)."""
@@ -841,33 +841,33 @@ class QueueScreen(Screen[None]):
             return
         self._advance(ids)
         if choice.until is None:
-            await self._perform("Unsnooze", ids, self.ctx.actions.unsnooze, "Unsnoozed {what}")
+            await self._perform("Unsnooze", ids, self.ctx.require_actions().unsnooze, "Unsnoozed {what}")
             return
         from idqueue.domain.when import describe_when
 
         until = describe_when(choice.until, self.ctx.clock(), calendar.timezone)
-        await self._perform("Snooze", ids, lambda rid: self.ctx.actions.snooze(rid, choice.until),
+        await self._perform("Snooze", ids, lambda rid: self.ctx.require_actions().snooze(rid, choice.until),
                             f"Snoozed {{what}} until {until}")
 
     def action_unassign(self) -> None:
         """Remove the assignee (the reverse of assign/take)."""
         if self._need_actions() and self._targets():
-            self._simple("Unassign", self._targets(), self.ctx.actions.unassign, "Unassigned {what}")
+            self._simple("Unassign", self._targets(), self.ctx.require_actions().unassign, "Unassigned {what}")
 
     def action_resume(self) -> None:
         """Clear "pending": the SLA clock runs again (the reverse of pending)."""
         if self._need_actions() and self._targets():
-            self._simple("Resume", self._targets(), self.ctx.actions.resume, "Resumed {what}: the SLA clock runs again")
+            self._simple("Resume", self._targets(), self.ctx.require_actions().resume, "Resumed {what}: the SLA clock runs again")
 
     def action_reopen(self) -> None:
         """Reopen a closed request, or bring a backlogged one back (the reverse of close/backlog)."""
         if self._need_actions() and self._targets():
-            self._simple("Reopen", self._targets(), self.ctx.actions.reopen, "Reopened {what}")
+            self._simple("Reopen", self._targets(), self.ctx.require_actions().reopen, "Reopened {what}")
 
     def action_unsnooze(self) -> None:
         """Show a snoozed request in the queue again now (the reverse of snooze)."""
         if self._need_actions() and self._targets():
-            self._simple("Unsnooze", self._targets(), self.ctx.actions.unsnooze, "Unsnoozed {what}")
+            self._simple("Unsnooze", self._targets(), self.ctx.require_actions().unsnooze, "Unsnoozed {what}")
 
     @work(group="ui-action", exit_on_error=False)
     async def _simple(self, verb: str, ids: list[str], call: Callable[[str], object], done: str) -> None:
@@ -891,7 +891,7 @@ class QueueScreen(Screen[None]):
     async def _retry(self, rid: str) -> None:
         from idqueue.outbox.models import ActionState
 
-        actions = self.ctx.actions
+        actions = self.ctx.require_actions()
         pending = await asyncio.to_thread(actions.for_request, rid, unsent_only=True)
         failed = [a for a in pending if a.state in (ActionState.FAILED, ActionState.NEEDS_ATTENTION)]
         if not failed:

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,15 @@ from idqueue.domain.models import (
     EventKind,
     Person,
     Request,
-    SlaInfo,
     SourceItem,
     SourceKind,
-    Status,
     TimelineEvent,
     iso,
     parse_iso,
 )
 from idqueue.domain.priority import PRIORITY_RANK
+from idqueue.store.codec import iso_us, request_from_row
+from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
 
 Assembler = Callable[[list[SourceItem], list[TimelineEvent], "LocalState"], Request]
@@ -233,19 +233,6 @@ def item_from_json(text: str) -> SourceItem:
         fields=dict(data.get("fields", {})),
         raw=dict(data.get("raw", {})),
     )
-
-
-def iso_us(dt: datetime | None) -> str | None:
-    """ISO 8601 UTC with microseconds (sortable text, keeps Slack ts precision)."""
-    if dt is None:
-        return None
-    utc = dt.astimezone(UTC)
-    if utc.year < 1000:
-        # strftime writes such years unpadded on some platforms; keep its exact text there.
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # isoformat costs a third less than strftime, and a request row has ten timestamps; for
-    # UTC it ends in "+00:00", which becomes "Z".
-    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _ts(dt: datetime | None) -> str | None:
@@ -835,8 +822,6 @@ class Store:
         limit: int | None = None,
     ) -> list[Request]:
         """Requests in the default queue order (see :func:`idqueue.store.queue.rank_order`)."""
-        from idqueue.store.queue import QueueQuery, fetch_window
-
         query = QueueQuery(
             include_closed=not open_only,
             statuses=tuple(statuses or ()),
@@ -871,48 +856,6 @@ def _event_from_row(r: sqlite3.Row) -> TimelineEvent:
         source=SourceKind(r["source"]),
         is_bot=bool(r["is_bot"]),
         data=json.loads(r["data"]),
-    )
-
-
-def request_from_row(r: sqlite3.Row) -> Request:
-    """Build a :class:`Request` from a ``requests`` row."""
-    requester = Person(r["requester_id"], r["requester_name"] or r["requester_id"]) if r["requester_id"] else None
-    return Request(
-        id=r["id"],
-        key=r["key"],
-        sources=[SourceKind(s) for s in json.loads(r["sources"])],
-        title=r["title"],
-        body=r["body"],
-        requester=requester,
-        type=r["type"],
-        type_reason=r["type_reason"],
-        fields=json.loads(r["fields"]),
-        status=Status(r["status"]),
-        status_reason=r["status_reason"],
-        assignee=r["assignee"],
-        assignees=json.loads(r["assignees"]) or ([r["assignee"]] if r["assignee"] else []),
-        labels=json.loads(r["labels"]),
-        priority=r["priority"],
-        priority_reason=r["priority_reason"],
-        priority_override=r["priority_override"],
-        created_at=parse_iso(r["created_at"]),  # type: ignore[arg-type]
-        updated_at=parse_iso(r["updated_at"]),  # type: ignore[arg-type]
-        first_response_at=parse_iso(r["first_response_at"]),
-        resolved_at=parse_iso(r["resolved_at"]),
-        url=r["url"],
-        links=json.loads(r["links"]),
-        item_ids=json.loads(r["item_ids"]),
-        sla=SlaInfo(
-            state=r["sla_state"],
-            first_response_due=parse_iso(r["first_response_due"]),
-            resolution_due=parse_iso(r["resolution_due"]),
-            remaining_seconds=r["sla_remaining"],
-            at_risk_at=parse_iso(r["sla_at_risk_at"]),
-            due_at=parse_iso(r["sla_due_at"]),
-            policy=r["sla_policy"],
-            reason=r["sla_reason"],
-        ),
-        snoozed_until=parse_iso(r["snoozed_until"]),
     )
 
 

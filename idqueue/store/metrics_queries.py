@@ -26,7 +26,7 @@ from idqueue.domain.metrics import Rating, RequestRow
 from idqueue.domain.models import EventKind, Person, Request, SourceKind, Status, TimelineEvent
 from idqueue.domain.sla import pause_intervals
 from idqueue.domain.survey import ratings_from_reactions
-from idqueue.store.db import iso_us
+from idqueue.store.codec import iso_us
 
 if TYPE_CHECKING:
     from idqueue.store.db import Store

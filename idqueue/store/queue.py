@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from idqueue.domain.models import Request, iso
 from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
-
-if TYPE_CHECKING:
-    from idqueue.store.db import Store
+from idqueue.store.codec import Reader, iso_us, request_from_row
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -303,8 +301,6 @@ def _assignee_clause(assignees: tuple[str, ...], params: dict[str, Any]) -> str:
 
 
 def _now_text(now: datetime) -> str:
-    from idqueue.store.db import iso_us
-
     return iso_us(now) or ""
 
 
@@ -339,11 +335,9 @@ def _order(query: QueueQuery) -> str:
 
 
 def fetch_window(
-    store: Store, query: QueueQuery, *, now: datetime, offset: int = 0, limit: int = 200
+    store: Reader, query: QueueQuery, *, now: datetime, offset: int = 0, limit: int = 200
 ) -> list[Request]:
     """The requests in ``[offset, offset+limit)`` of the query's order (``limit=-1``: all)."""
-    from idqueue.store.db import request_from_row
-
     where, params = _where(query, now)
     params.update({"limit": limit, "offset": offset})
     sql = (
@@ -358,13 +352,13 @@ def fetch_window(
     return requests
 
 
-def count(store: Store, query: QueueQuery, *, now: datetime) -> int:
+def count(store: Reader, query: QueueQuery, *, now: datetime) -> int:
     """How many requests match the query."""
     where, params = _where(query, now)
     return int(store.conn.execute(f"SELECT COUNT(*) FROM requests WHERE {where}", params).fetchone()[0])  # noqa: S608
 
 
-def position_of(store: Store, query: QueueQuery, request_id: str, *, now: datetime) -> int | None:
+def position_of(store: Reader, query: QueueQuery, request_id: str, *, now: datetime) -> int | None:
     """The 0-based position of a request in the query's order (None if filtered out)."""
     where, params = _where(query, now)
     params["target"] = request_id
@@ -376,7 +370,7 @@ def position_of(store: Store, query: QueueQuery, request_id: str, *, now: dateti
     return int(row[0]) if row else None
 
 
-def order_index(store: Store, query: QueueQuery, *, now: datetime) -> tuple[list[str], list[tuple[str, int]]]:
+def order_index(store: Reader, query: QueueQuery, *, now: datetime) -> tuple[list[str], list[tuple[str, int]]]:
     """Every matching request id in the query's order, and the group runs.
 
     Sorting only ids is cheap (no wide rows in SQLite's sorter), so the TUI takes the whole
@@ -404,10 +398,8 @@ def order_index(store: Store, query: QueueQuery, *, now: datetime) -> tuple[list
     return ids, groups
 
 
-def fetch_ids(store: Store, ids: list[str], *, now: datetime) -> dict[str, Request]:
+def fetch_ids(store: Reader, ids: list[str], *, now: datetime) -> dict[str, Request]:
     """The requests with these ids (SLA state evaluated at ``now``), by id; missing ids are absent."""
-    from idqueue.store.db import request_from_row
-
     out: dict[str, Request] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -421,7 +413,7 @@ def fetch_ids(store: Store, ids: list[str], *, now: datetime) -> dict[str, Reque
     return out
 
 
-def group_counts(store: Store, query: QueueQuery, *, now: datetime) -> list[tuple[str, int]]:
+def group_counts(store: Reader, query: QueueQuery, *, now: datetime) -> list[tuple[str, int]]:
     """``(label, count)`` per group of ``query.group``, in the window's order (empty when ungrouped)."""
     if query.group not in GROUPABLE:
         return []
@@ -434,7 +426,7 @@ def group_counts(store: Store, query: QueueQuery, *, now: datetime) -> list[tupl
     return [(str(row[0]), int(row[1])) for row in store.conn.execute(sql, params)]
 
 
-def find_reference(store: Store, reference: Reference) -> list[str]:
+def find_reference(store: Reader, reference: Reference) -> list[str]:
     """Ids of the requests a reference names (the go-to prompt), the likeliest first.
 
     Closed, backlogged and snoozed requests are found too; deleted ones are not.
@@ -452,13 +444,18 @@ def find_reference(store: Store, reference: Reference) -> list[str]:
     return [str(row[0]) for row in store.conn.execute(sql, params)]
 
 
-def known_types(store: Store) -> list[str]:
+def known_types(store: Reader) -> list[str]:
     """Every request type stored (read from the ``(is_open, type)`` index)."""
     sql = "SELECT DISTINCT type FROM requests WHERE is_open IN (0,1) ORDER BY type"
     return [str(row[0]) for row in store.conn.execute(sql)]
 
 
-def open_load(store: Store) -> dict[str, int]:
+def highest_seq(store: Reader) -> int:
+    """The largest request sequence number so far (0 when empty): sizes the key column."""
+    return int(store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0])
+
+
+def open_load(store: Reader) -> dict[str, int]:
     """Open requests per assignee (the assign picker shows each member's load)."""
     sql = "SELECT assignee, COUNT(*) FROM requests WHERE is_open = 1 AND assignee IS NOT NULL GROUP BY assignee"
     return {str(row[0]): int(row[1]) for row in store.conn.execute(sql)}
@@ -475,7 +472,7 @@ class Facets:
     total: int
 
 
-def facets(store: Store, query: QueueQuery, *, now: datetime) -> Facets:
+def facets(store: Reader, query: QueueQuery, *, now: datetime) -> Facets:
     """Counts by priority, SLA state, age bucket and type for the panes."""
 
     def grouped(q: QueueQuery, expr: str) -> dict[str, int]:

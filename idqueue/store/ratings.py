@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from idqueue.domain.survey import SurveyRow, request_ref_to_id
-from idqueue.store.db import iso_us
+from idqueue.store.codec import iso_us
 
 if TYPE_CHECKING:
     from idqueue.store.db import Store

@@ -33,9 +33,10 @@ from idqueue.config import Settings
 from idqueue.domain.models import EventKind, Request, TimelineEvent
 from idqueue.domain.mrkdwn import unescape_mrkdwn
 from idqueue.domain.sla_live import LiveClock, describe_clock, live_clock
+from idqueue.outbox.pending import PendingInfo, PendingLookup
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.store.db import Store
-from idqueue.widgets.rows import SLA_LABELS, SOURCE_ICONS, PendingInfo, PendingLookup, member_name
+from idqueue.widgets.rows import SLA_LABELS, SOURCE_ICONS, member_name
 
 BODY_LIMIT = 20_000
 """Characters of a request body shown (a 200 KB body would only slow the pane down)."""

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.message import Message
@@ -29,6 +29,7 @@ from idqueue.sync import SourceHealth, SyncEngine, SyncReport
 
 if TYPE_CHECKING:  # the Slack SDK loads when Socket Mode starts, after the first frame
     from idqueue.integrations.slack.socket import LiveHealth, SlackEvents
+    from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +44,14 @@ class PollResult:
     health: list[SourceHealth] = field(default_factory=list)
     last_sync: datetime | None = None
     report: SyncReport | None = None
-    dispatched: Any = None
+    dispatched: DispatchReport | None = None
 
 
-def touched_ids(dispatch_report: Any) -> list[str]:
-    """Request ids a dispatcher report says it touched (tolerant of the report's shape)."""
+def touched_ids(dispatch_report: DispatchReport | None) -> list[str]:
+    """Request ids a dispatcher report says it touched (none without a report)."""
     if dispatch_report is None:
         return []
-    for name in ("request_ids", "touched", "requests"):
-        value = getattr(dispatch_report, name, None)
-        if value:
-            return [str(v) for v in value]
-    return []
+    return [str(v) for v in dispatch_report.request_ids]
 
 
 class Poller(Widget):
@@ -111,7 +108,7 @@ class Poller(Widget):
     def __init__(
         self,
         engine: SyncEngine | None,
-        dispatcher: Any = None,
+        dispatcher: Dispatcher | None = None,
         *,
         interval: float = 60.0,
         autostart: bool = True,
@@ -171,7 +168,7 @@ class Poller(Widget):
     def dispatch_now(self) -> None:
         """Send queued outbox actions now (between polls)."""
         if self.dispatcher is not None:
-            self._dispatch()
+            self._dispatch(self.dispatcher)
 
     @work(thread=True, exclusive=True, group="poll")
     def _poll(self) -> None:
@@ -200,9 +197,9 @@ class Poller(Widget):
             self.post_message(self._Finished())
 
     @work(thread=True, exclusive=True, group="dispatch")
-    def _dispatch(self) -> None:
+    def _dispatch(self, dispatcher: Dispatcher) -> None:
         try:
-            report = self.dispatcher.run_once()
+            report = dispatcher.run_once()
         except Exception as exc:
             log.exception("dispatch failed")
             self.post_message(self.Dispatched([], redact(f"sending failed: {exc}")))

@@ -7,17 +7,17 @@ the cursor moves, so the cost of a reload does not depend on how many requests a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from idqueue.clock import Clock
 from idqueue.config import Settings
 from idqueue.domain.models import Request
+from idqueue.outbox.pending import PendingInfo, PendingLookup
 from idqueue.safety import one_line
 from idqueue.store.db import Store
-from idqueue.store.queue import Facets, QueueQuery, facets, fetch_ids, order_index
+from idqueue.store.queue import Facets, QueueQuery, facets, fetch_ids, highest_seq, order_index
 
 PAGE_SIZE = 100
 """Rows per page; the table keeps the pages around the viewport (about 200-300 rows)."""
@@ -33,37 +33,6 @@ SLA_LABELS = {
     "met": "Met",
     "none": "No SLA",
 }
-
-
-@dataclass(slots=True)
-class PendingItem:
-    """One unsent action, for display."""
-
-    action_id: str
-    summary: str
-    state: str
-    failed: bool
-    error: str = ""
-
-
-@dataclass(slots=True)
-class PendingInfo:
-    """Unsent outbox actions of one request (shown until the outbox confirms them)."""
-
-    queued: int = 0
-    failed: int = 0
-    items: list[PendingItem] = field(default_factory=list)
-    assignee: str | None = None
-    """Roster key of a pending assignment (shown as "→ name" until it is confirmed)."""
-
-    @property
-    def total(self) -> int:
-        """Queued + failed actions."""
-        return self.queued + self.failed
-
-
-PendingLookup = Callable[[Sequence[str]], dict[str, PendingInfo]]
-"""Unsent outbox actions for some request ids (empty when the outbox is unavailable)."""
 
 
 @dataclass(slots=True)
@@ -188,49 +157,12 @@ class QueueData:
             rows = self.rows(ids[first * size : (last + 1) * size], now=now)
             for page in range(first, last + 1):
                 pages[page] = rows[(page - first) * size : (page - first + 1) * size]
-        max_seq = self.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
-        key_width = len(self.store.key_prefix) + 1 + max(3, len(str(max_seq)))
+        key_width = len(self.store.key_prefix) + 1 + max(3, len(str(highest_seq(self.store))))
         return Snapshot(query, ids, groups, cursor, pages, key_width)
 
     def facets(self, query: QueueQuery) -> Facets:
         """Counts for the panes."""
         return facets(self.store, query, now=self.clock())
-
-
-def outbox_lookup(actions: Any) -> PendingLookup:
-    """A :data:`PendingLookup` over the outbox service (``Actions.all``)."""
-    from idqueue.outbox.models import ActionState
-
-    unsent = (ActionState.QUEUED, ActionState.SENDING, ActionState.FAILED, ActionState.NEEDS_ATTENTION)
-    failed_states = {ActionState.FAILED, ActionState.NEEDS_ATTENTION}
-
-    def lookup(ids: Sequence[str]) -> dict[str, PendingInfo]:
-        wanted = set(ids)
-        out: dict[str, PendingInfo] = {}
-        for action in actions.all(states=unsent):
-            if action.request_id not in wanted:
-                continue
-            info = out.setdefault(action.request_id, PendingInfo())
-            failed = action.state in failed_states
-            if failed:
-                info.failed += 1
-            else:
-                info.queued += 1
-            member = action.params.get("member") if action.kind.value == "assign" else None
-            if member and not failed:
-                info.assignee = str(member)
-            info.items.append(
-                PendingItem(
-                    action_id=action.id,
-                    summary=one_line(action.summary or action.kind.value, 200),
-                    state=str(action.state.value).replace("_", " "),
-                    failed=failed,
-                    error=one_line(action.last_error or "", 300),
-                )
-            )
-        return out
-
-    return lookup
 
 
 def ids_of(rows: Iterable[Row]) -> list[str]:

@@ -1,36 +1,31 @@
-"""The core never imports textual (STYLE.md habit 1)."""
+"""The import contracts in pyproject.toml hold: the layers, and a core that never imports Textual.
+
+``make check`` runs the same contracts (``lint-imports``); this keeps them in the test suite too.
+"""
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2] / "idqueue"
-CORE = ["domain", "integrations", "store", "sandbox", "outbox", "sync.py", "config.py", "clock.py", "safety.py"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _core_files() -> list[Path]:
-    files: list[Path] = []
-    for name in CORE:
-        path = ROOT / name
-        if path.is_dir():
-            files.extend(sorted(path.rglob("*.py")))
-        elif path.exists():
-            files.append(path)
-    return files
+def _lint_imports(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.fail("lint-imports is missing: install the dev extras (pip install -e '.[dev]')")
+    return subprocess.run(
+        [exe, "--no-logo", "--no-cache", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
 
 
-@pytest.mark.parametrize("path", _core_files(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_core_module_does_not_import_textual(path: Path) -> None:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [node.module or ""]
-        else:
-            continue
-        for name in names:
-            assert name.split(".")[0] not in {"textual", "textual_plotext"}, f"{path} imports {name}"
+@pytest.mark.parametrize("contract", ["layers", "headless-core"])
+def test_import_contract_is_kept(contract: str) -> None:
+    result = _lint_imports("--contract", contract)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout

@@ -19,10 +19,11 @@ from idqueue.integrations.base import (
     ValidationFailed,
 )
 from idqueue.integrations.github.api import map_github_error
+from idqueue.integrations.github.convert import marker
 from idqueue.integrations.slack.api import map_slack_error
 from idqueue.integrations.slack.writer import thread_state
 from idqueue.outbox.backlog import github_safe
-from idqueue.outbox.models import ActionError, ActionKind, marker
+from idqueue.outbox.models import ActionError, ActionKind
 from idqueue.outbox.service import _project, _Projection
 from idqueue.sandbox.runner import Sandbox
 

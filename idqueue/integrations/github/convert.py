@@ -79,6 +79,23 @@ def slack_links(text: str) -> list[str]:
     return found
 
 
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)*$")
+
+
+def marker(action_id: str, *, automation: bool = False, actor: str | None = None) -> str:
+    """idqueue's hidden marker for a GitHub body: ``<!-- idqueue:action=ID -->``.
+
+    The GitHub read source parses it back (``parse_marker``) so the comment is recognised as
+    idqueue's, and a retry finds it to avoid posting twice.
+    """
+    parts = [f"action={action_id}"]
+    if automation:
+        parts.append("automation=1")
+    if actor and _SAFE_KEY.match(actor):
+        parts.append(f"actor={actor}")
+    return f"<!-- idqueue:{' '.join(parts)} -->"
+
+
 def parse_marker(body: str) -> dict[str, Any]:
     """The ``data`` keys for idqueue's hidden marker in a comment body, if any.
 

@@ -10,13 +10,13 @@ Every write is made safe to repeat:
   which looks for that marker among the comments (or issues) updated since the action's first
   attempt (GitHub's ``since``), newest first, and the action is not posted again if it is there;
 * every request that changes something is preceded by the dispatcher's fence check
-  (:func:`~idqueue.outbox.models.before_write`);
+  (:func:`~idqueue.integrations.base.before_write`);
 * closing and reopening are states (closing a closed issue is only a conflict when someone else
   closed it).
 
 Before assigning, unassigning, moving to the backlog or closing, the writer re-reads the issue:
 if someone else assigned or closed it since the action was queued, it raises
-:class:`~idqueue.outbox.models.ConflictError` naming who did what, instead of overwriting.
+:class:`~idqueue.integrations.base.ConflictError` naming who did what, instead of overwriting.
 
 PyGithub's own retries are off (``retry=None``: its default retries POSTs, which could post a
 comment twice) and so is its throttling (it sleeps real time); the dispatcher retries and
@@ -35,16 +35,20 @@ import requests
 from github import Auth, Github, GithubException
 
 from idqueue.config import Settings
+from idqueue.domain.actions import Action, ActionKind
 from idqueue.domain.models import parse_iso
 from idqueue.integrations.base import (
     AuthError,
     BadPayload,
+    ConflictError,
     SourceError,
+    TimedOut,
     Unavailable,
     ValidationFailed,
+    before_write,
 )
 from idqueue.integrations.github.api import lower_headers, map_github_error
-from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write, marker
+from idqueue.integrations.github.convert import marker
 from idqueue.safety import one_line
 
 __all__ = ["GitHubWriter"]

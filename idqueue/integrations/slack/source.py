@@ -69,6 +69,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from idqueue.clock import clock_for
 from idqueue.config import Settings
 from idqueue.domain.models import (
     SourceKind,
@@ -174,8 +175,6 @@ class SlackSource(Source):
         self.settings = settings
         self.name = name
         if clock is None:
-            from idqueue.clock import clock_for
-
             clock = clock_for(settings)
         self._clock = clock
         self._sleep = sleep

@@ -11,10 +11,10 @@
   ``include_all_metadata``, every page), and the action is not posted again if a message with
   this action id is there.
 * every write is preceded by the dispatcher's fence check
-  (:func:`~idqueue.outbox.models.before_write`).
+  (:func:`~idqueue.integrations.base.before_write`).
 * Messages that change a Slack-only request's state re-read the thread first: if someone else's
   idqueue assigned or closed it meanwhile, the writer raises
-  :class:`~idqueue.outbox.models.ConflictError` instead of posting.
+  :class:`~idqueue.integrations.base.ConflictError` instead of posting.
 * Reactions mark state on the request message; ``already_reacted`` counts as done.
 
 slack-sdk's retry handlers are off: its default ``ConnectionErrorRetryHandler`` would re-send a
@@ -31,16 +31,19 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from idqueue.config import Settings
+from idqueue.domain.actions import Action, ActionKind
 from idqueue.integrations.base import (
     AuthError,
     BadPayload,
+    ConflictError,
     SourceError,
+    TimedOut,
     Unavailable,
     ValidationFailed,
+    before_write,
 )
 from idqueue.integrations.slack.api import map_slack_error, web_client
 from idqueue.integrations.slack.convert import IDQUEUE_EVENT_TYPE, idqueue_payload
-from idqueue.outbox.models import Action, ActionKind, ConflictError, TimedOut, before_write
 from idqueue.safety import one_line
 
 __all__ = ["IDQUEUE_EVENT_TYPE", "SlackWriter", "thread_state"]
