@@ -8,11 +8,16 @@ too. Only the chosen target is sent. An edited template keeps its side effects (
 labels, pending, close, backlog). Sending is refused while the text still contains a
 ``«missing: …»`` marker, and text that looks like personal data needs a second confirmation
 before it goes to a (public) GitHub issue.
+
+Nothing typed is lost: a reply closed without sending (escape, then "keep draft", or the app
+quitting) is handed to ``keep`` as a draft, and the next composer on that request restores it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from rich.style import Style
@@ -99,6 +104,11 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         templates: the templates that fit its type (picker order).
         settings: for rendering (roster, team name, survey link).
         initial: a template key to start with.
+        draft: a draft kept from an earlier composer on this request (see :meth:`draft_state`);
+            it is restored, with a note saying so.
+        keep: called once when the composer closes without sending, with the draft to keep
+            (None: nothing to keep). A reply that is sent is the caller's to keep until it is
+            queued (:meth:`draft_state`).
 
     Below ``NARROW_WIDTH`` columns (``-narrow``) the dialog takes the whole screen, the template
     list is narrower (titles only), and the target, inputs and buttons are one line each.
@@ -116,11 +126,13 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         Binding("ctrl+s", "send", "Send", id="reply.send", priority=True),
         Binding("ctrl+e", "toggle_edit", "Edit / preview", id="reply.edit", priority=True),
         Binding("ctrl+t", "switch_target", "Slack / GitHub", id="reply.target", priority=True),
+        Binding("ctrl+g", "discard_draft", "Discard draft", id="reply.discard_draft", priority=True),
         Binding("escape", "cancel", "Cancel", id="reply.cancel"),
     ]
 
     def __init__(self, request: Request, templates: list[ResponseTemplate], settings: Settings,
-                 *, initial: str | None = None) -> None:
+                 *, initial: str | None = None, draft: dict[str, Any] | None = None,
+                 keep: Callable[[dict[str, Any] | None], None] | None = None) -> None:
         super().__init__(classes="modal")
         self.request = request
         self.templates = {t.key: t for t in templates}
@@ -138,8 +150,36 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         # The user's edits of a template, per target (Slack mrkdwn / GitHub Markdown).
         self.edits: dict[Target, str] = {}
         self.error: str | None = None
+        self.keep = keep
+        self.had_draft = draft is not None
+        self.restored: str | None = None
+        """When the draft shown was kept (HH:MM), while it is shown."""
+        self.discarded = False
+        self.sent = False
+        self.pending: tuple[str | None, dict[Target, str], str] | None = None
+        """A restored draft's (template, edits, free text), applied when that entry is chosen."""
         if self.template_key is not None:
             self._pick_target_for(self.templates[self.template_key])
+        if draft is not None:
+            self._restore(draft)
+
+    def _restore(self, draft: dict[str, Any]) -> None:
+        """Take a kept draft's template, target, edits and values (before mounting)."""
+        key = draft.get("template")
+        if key is not None and key not in self.templates:
+            return  # the template is gone: the draft cannot be shown as it was
+        self.template_key = key
+        target = draft.get("target")
+        if target in self.homes:
+            self.target = self.chosen_target = target
+        self.extra = {str(k): str(v) for k, v in (draft.get("extra") or {}).items()}
+        self.edits = {t: str(v) for t, v in (draft.get("edits") or {}).items() if t in ("slack", "github")}
+        self.pending = (key, dict(self.edits), str(draft.get("text") or "") if key is None else "")
+        saved = str(draft.get("saved_at") or "")
+        try:
+            self.restored = datetime.fromisoformat(saved).astimezone().strftime("%H:%M")
+        except ValueError:
+            self.restored = "earlier"
 
     # ------------------------------------------------------------------ layout
     @property
@@ -193,8 +233,36 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         templates.focus()
         if self.template_key is None:
             self._choose(FREE_TEXT)
+            if self.restored is not None:  # back to writing where the draft stopped
+                editor = self.query_one("#editor", TextArea)
+                editor.move_cursor(editor.document.end)
+                editor.focus()
         else:
             self._render_template()
+
+    def on_unmount(self) -> None:
+        """Hand what was typed to ``keep`` (a draft), or None to forget an earlier one."""
+        if self.keep is None or self.sent:
+            return
+        state = None if self.discarded else self.draft_state()
+        if state is not None or self.had_draft:
+            try:
+                self.keep(state)
+            except Exception as exc:  # the store may be gone while the app quits
+                self.app.log.warning(f"reply draft not kept: {one_line(str(exc), 200)}")
+
+    def draft_state(self) -> dict[str, Any] | None:
+        """What was typed, as JSON-able values to restore later (None: nothing typed)."""
+        if not self.changed:
+            return None
+        return {
+            "template": self.template_key,
+            "target": self.target,
+            "text": self.text if self.template_key is None else None,
+            "edits": dict(self.edits),
+            "extra": {k: v for k, v in self.extra.items() if v.strip()},
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"reply-screen--{name}", partial=True)
@@ -215,12 +283,16 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     def _choose(self, key: str) -> None:
         editor = self.query_one("#editor", TextArea)
         self.edits.clear()
+        restore = self.pending
+        if restore is not None and (restore[0] or FREE_TEXT) == key:
+            self.edits.update(restore[1])
+            self.pending = None
         if key == FREE_TEXT:
             self.template_key = None
             self.rendered_text = ""
-            self.text = ""
+            self.text = restore[2] if restore is not None and self.pending is None else ""
             self.missing = ()
-            editor.load_text("")
+            editor.load_text(self.text)
             self._set_values([])
             self._show_editor(True, focus=False)
         else:
@@ -304,6 +376,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         preview.highlight_regex(MISSING_RE, self._style("missing"))
         self.query_one("#preview", Static).update(preview)
         warnings = Text()
+        if self.restored is not None:
+            warnings.append(f"✎ Draft restored (kept {self.restored}) — ctrl+g discards it\n", self._style("warning"))
         if self.target == "github":
             where = "GitHub issue comment, Markdown (the issue may be public)"
         elif self.template_key is None:
@@ -347,6 +421,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     # ------------------------------------------------------------------ events
     @on(OptionList.OptionHighlighted, "#templates")
     def _template_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index != event.option_list.highlighted:
+            return  # stale (the list's own first highlight, overtaken by on_mount's pick)
         key = event.option.id or FREE_TEXT
         if key != (self.template_key or FREE_TEXT):
             self._choose(key)
@@ -429,24 +505,45 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             found.append("\nGitHub issues may be public. Post it anyway?")
             def posted(ok: bool | None) -> None:
                 if ok:
+                    self.sent = True
                     self.dismiss(choice)
 
             self.app.push_screen(
                 ConfirmScreen("Personal data in a GitHub comment", found, confirm="Post anyway", danger=True), posted
             )
             return
+        self.sent = True
         self.dismiss(choice)
+
+    def action_discard_draft(self) -> None:
+        """Throw away what was typed (a restored draft too) and start again from the template."""
+        if not self.changed and self.restored is None:
+            return
+        self.restored = None
+        self.edits.clear()
+        self.extra.clear()
+        for field_input in self.query("#values Input").results(Input):
+            field_input.value = ""
+        if self.template_key is None:
+            self.text = ""
+            self.query_one("#editor", TextArea).load_text("")
+            self._update_preview()
+        else:
+            self._render_template()
+        self.notify("Draft discarded.")
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        """Close without sending (asks first when something was typed)."""
+        """Close without sending (asks first when something was typed: discard it or keep it as a draft)."""
         if not self.changed:
             self.dismiss(None)
             return
 
         def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
+            self.discarded = bool(discard)
+            self.dismiss(None)
 
-        self.app.push_screen(ConfirmScreen("Discard this reply?", Text("What you typed is not sent and not kept."),
-                                           confirm="Discard", danger=True), answered)
+        body = Text(f"Discard throws away what you typed. Keep closes the composer and keeps it as a draft: "
+                    f"replying to {self.request.key} again restores it.")
+        self.app.push_screen(ConfirmScreen("Discard this reply?", body, confirm="Discard", danger=True,
+                                           cancel="Keep draft"), answered)
