@@ -106,3 +106,42 @@ async def test_edited_template_draft_survives_an_app_restart(make_app: Any) -> N
         assert (reply.template_key, reply.target) == (key, target)
         assert reply.text == edited and reply.edited
         assert reply.restored is not None
+
+
+async def test_both_target_previews_each_rendering_and_sends_one_message_each(make_app: Any) -> None:
+    from idqueue.domain.models import SourceKind
+    from tests.tui.tui_helpers import scripted
+
+    app = make_app(dispatch=True)
+    writers = scripted(app)
+    writers["github"].refuse = False
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        table = app.queue.table
+        row = next(r for r in table.loaded_rows() if {SourceKind.SLACK, SourceKind.GITHUB} <= set(r.request.sources))
+        table.go_to(row.id)
+        await wait_for(pilot, lambda: table.cursor_id == row.id, what="cursor")
+        reply = await _free_text(pilot, "**Fixed** in [the docs](https://example.org/d)")
+        for _ in range(3):
+            if reply.target == "both":
+                break
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+        assert reply.target == "both" and reply.targets == ["slack", "github"]
+        preview = str(reply.query_one("#preview").render())
+        assert "**Fixed** in [the docs](https://example.org/d)" in preview  # GitHub: Markdown
+        assert "*Fixed* in <https://example.org/d|the docs>" in preview  # Slack: mrkdwn
+        await pilot.press("ctrl+s")
+        rid = row.id
+
+        def replies_of() -> list[Any]:
+            return [a for a in app.ctx.actions.for_request(rid, unsent_only=False) if a.kind is ActionKind.REPLY]
+
+        await wait_for(pilot, lambda: len(replies_of()) == 2, what="two replies queued")
+        replies = {a.target: a for a in replies_of()}
+        assert set(replies) == {"github", "slack"}
+        assert replies["slack"].text == reply.sent_texts["slack"]
+        assert replies["github"].text == reply.sent_texts["github"]
+        await wait_for(pilot, lambda: all(replies[t].id in writers[t].sent for t in replies), what="both sent")
+        for target, action in replies.items():
+            assert writers[target].sent.count(action.id) == 1

@@ -245,29 +245,32 @@ async def test_edited_template_reply_keeps_side_effects(make_app: Any) -> None:
         reply.query_one("#templates").highlighted = [*reply.order, "\x00free"].index("need_more_info")
         await pilot.pause()
         assert reply.target == "slack"
-        slack_template = reply.text
+        slack_template = reply.sent_text
+        markdown = reply.text  # what an edit starts from: the template's Markdown, also for Slack
+        assert markdown == reply.rendered["github"]
         await pilot.press("ctrl+e")
         await pilot.pause()
-        await pilot.press(*"Which browser? ")  # the cursor starts at the top
+        await pilot.press(*"Which **browser**? ")  # the cursor starts at the top
         await wait_for(pilot, lambda: reply.edited, what="edited")
         edited = reply.text
-        assert edited == "Which browser? " + slack_template
+        assert edited == "Which **browser**? " + markdown
+        # The Slack preview is the edit converted to mrkdwn, exactly what is sent.
+        assert reply.sent_text.startswith("Which *browser*? ") and reply.sent_text != slack_template
         warnings = str(reply.query_one("#warnings").render())
         assert "set pending (kept with your edit)" in warnings and "not applied" not in warnings
-        # Edits are per target: GitHub shows the template's own text, and says so.
+        # One edit for every target: GitHub gets the same Markdown, as written.
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: reply.target == "github")
-        assert not reply.edited and "Which browser?" not in reply.text
-        assert "Edits are per target" in str(reply.query_one("#warnings").render())
-        await pilot.press("ctrl+t")
+        assert reply.edited and reply.sent_text == edited
+        await pilot.press("ctrl+t", "ctrl+t")  # → Both → Slack
         await wait_for(pilot, lambda: reply.target == "slack")
-        assert reply.text == edited and reply.text != slack_template
+        previewed = reply.sent_text
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: ActionKind.REPLY in [k for k, _ in states(app, rid)], what="queued")
         queued = app.ctx.actions.for_request(rid)
         assert [(a.kind, a.target) for a in queued][:1] == [(ActionKind.PENDING, "github")]  # side effect kept
         slack = next(a for a in queued if a.kind is ActionKind.REPLY)
-        assert slack.target == "slack" and slack.text == edited  # exactly the edit
+        assert slack.target == "slack" and slack.text == previewed  # exactly the preview
 
 
 async def test_edited_text_with_a_leftover_marker_cannot_be_sent(make_app: Any) -> None:
