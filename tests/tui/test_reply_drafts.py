@@ -7,8 +7,8 @@ from typing import Any
 from idqueue.outbox.models import ActionKind
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.screens.reply import ReplyScreen
-from tests.tui.test_bindings import cursor_request, kinds
-from tests.tui.tui_helpers import SIZE, ready, wait_for
+from test_bindings import cursor_request, kinds
+from tui_helpers import SIZE, ready, wait_for
 
 
 async def _free_text(pilot: Any, text: str) -> ReplyScreen:
@@ -110,7 +110,7 @@ async def test_edited_template_draft_survives_an_app_restart(make_app: Any) -> N
 
 async def test_both_target_previews_each_rendering_and_sends_one_message_each(make_app: Any) -> None:
     from idqueue.domain.models import SourceKind
-    from tests.tui.tui_helpers import scripted
+    from tui_helpers import scripted
 
     app = make_app(dispatch=True)
     writers = scripted(app)

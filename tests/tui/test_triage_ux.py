@@ -343,3 +343,34 @@ async def test_dropping_a_failed_action_clears_the_queue_marker_at_once(make_app
 
         # No poll or dispatch has run: the outbox screen told the queue itself.
         assert marker_gone()
+
+
+async def test_outbox_shows_held_actions_counting_down_and_ctrl_z_takes_them_back(make_app: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    app: IdqueueApp = make_app()
+    actions = app.ctx.actions
+    wall = [datetime(2026, 3, 11, 15, 30, tzinfo=UTC)]
+    actions.wall = lambda: wall[0]
+    actions.hold_seconds = 30.0
+    rid = rid_of(app)
+    actions.take(rid)  # held 30 s for undo
+    actions.hold_seconds = 0.0
+    actions.pending(rid)  # not held: plain "queued"
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await open_outbox(pilot)
+        labels = {r.action.id: screen._state_label(r) for r in screen.rows}
+        held = [r for r in screen.rows if r.action.hold_until is not None]
+        assert held and all(labels[r.action.id] == "held — sends in 30s (ctrl+z undoes)" for r in held)
+        assert {labels[r.action.id] for r in screen.rows if r.action.hold_until is None} == {"queued"}
+        table = screen.query_one("#outbox-table")
+        wall[0] += timedelta(seconds=25.5)
+        screen._count_down()
+        assert str(table.get_cell(held[0].action.id, "state")) == "held — sends in 5s (ctrl+z undoes)"  # type: ignore[attr-defined]
+        table.move_cursor(row=screen.rows.index(held[0]))  # type: ignore[attr-defined]
+        await pilot.press("ctrl+z")
+        await wait_for(pilot, lambda: all(r.action.hold_until is None for r in screen.rows), what="held verb undone")
+        assert {s for k, s in states(app, rid) if k is ActionKind.PENDING} == {ActionState.QUEUED}
+        wall[0] += timedelta(seconds=60)  # a hold that is over reads "queued" again
+        assert all(screen._state_label(r) == "queued" for r in screen.rows)
