@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from test_bindings import cursor_request, kinds
+from tui_helpers import SIZE, ready, wait_for
+
 from idqueue.outbox.models import ActionKind
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.screens.reply import ReplyScreen
-from test_bindings import cursor_request, kinds
-from tui_helpers import SIZE, ready, wait_for
 
 
 async def _free_text(pilot: Any, text: str) -> ReplyScreen:
@@ -109,8 +110,9 @@ async def test_edited_template_draft_survives_an_app_restart(make_app: Any) -> N
 
 
 async def test_both_target_previews_each_rendering_and_sends_one_message_each(make_app: Any) -> None:
-    from idqueue.domain.models import SourceKind
     from tui_helpers import scripted
+
+    from idqueue.domain.models import SourceKind
 
     app = make_app(dispatch=True)
     writers = scripted(app)
