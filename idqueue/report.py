@@ -41,7 +41,9 @@ from idqueue.domain.metrics import (
     WeekPoint,
     breached_requests,
     breakdown,
+    comparison_period,
     compute_kpis,
+    month_to_date,
     rated_in,
     received_in,
     weekly_series,
@@ -68,7 +70,9 @@ class MetricsReport:
     """Everything the report and the dashboard show for one period.
 
     Attributes:
-        period / previous: the period and the one it is compared with.
+        period / previous: the period and the one it is compared with (while a month runs:
+            the same days of the month before, see :func:`comparison_period`).
+        to_date: while the period is the running month, its days so far (``Mar 1–11``).
         kpis / previous_kpis: their KPIs.
         breakdowns: dimension (``type``, ``assignee``, ``source``, ``priority``, ``team``) →
             group → KPIs, for the period.
@@ -85,6 +89,7 @@ class MetricsReport:
     previous: Period
     kpis: Kpis
     previous_kpis: Kpis
+    to_date: Period | None
     breakdowns: dict[str, dict[str, Kpis]]
     workload: list[MemberLoad]
     weekly: list[WeekPoint]
@@ -140,7 +145,7 @@ def build_report(
     period and the previous one (extra rows and ratings are ignored).
     """
     tz = settings.sla.calendar.timezone
-    previous = period.previous(tz)
+    previous = comparison_period(period, now, tz)
     business = calendar_from_config(settings.sla.calendar, "business")
     wall = AlwaysOn()
     goal = settings.survey.goal
@@ -158,6 +163,7 @@ def build_report(
         previous=previous,
         kpis=kpis(cohort, rated),
         previous_kpis=kpis(received_in(rows, previous), rated_in(ratings, previous)),
+        to_date=month_to_date(period, now, tz),
         breakdowns={
             by: breakdown(cohort, rated, by, now=now, business=business, wall=wall, csat_goal=goal)
             for by in GROUP_BY
@@ -630,10 +636,11 @@ BREAKDOWN_TITLES = {
 def render_md(report: MetricsReport) -> str:
     """The Markdown report."""
     k, p = report.kpis, report.previous_kpis
+    shown = report.to_date.label if report.to_date else report.period.label
     lines = [
         f"# {md_text(report.team_name)} support metrics — {report.period.label}",
         "",
-        f"Requests received {report.period.label} (compared with {report.previous.label}); status as of "
+        f"Requests received {shown} (compared with {report.previous.label}); status as of "
         f"{report.now.astimezone(_zone(report.timezone)).strftime('%Y-%m-%d %H:%M %Z')}. "
         f"Business hours follow the team calendar ({report.timezone}).",
         "",
@@ -643,7 +650,7 @@ def render_md(report: MetricsReport) -> str:
     rows = []
     for label, get, fmt, kind in SUMMARY_ROWS:
         rows.append([label, fmt(get(k)), fmt(get(p)), summary_delta(kind, get(k), get(p))])
-    lines += _md_table(["KPI", report.period.label, report.previous.label, "Change"], rows)
+    lines += _md_table(["KPI", shown, report.previous.label, "Change"], rows)
     goal = "met" if k.csat.meets_goal else ("not met" if k.csat.meets_goal is False else "no ratings yet")
     lines += ["", f"CSAT goal: above {report.csat_goal:g} % — {goal}."]
 

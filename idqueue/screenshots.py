@@ -115,9 +115,11 @@ async def _reply(pilot: Pilot[Any], target: str) -> None:
     keys = [*reply.order, "\x00free"]  # type: ignore[attr-defined]
     reply.query_one("#templates").highlighted = keys.index("assigned")  # type: ignore[attr-defined]
     await pilot.pause()
-    if reply.target != target:  # type: ignore[attr-defined]
+    for _ in range(3):  # ctrl+t cycles Slack → GitHub → Both
+        if reply.target == target:  # type: ignore[attr-defined]
+            break
         await pilot.press("ctrl+t")
-    await pilot.pause()
+        await pilot.pause()
 
 
 async def scene_reply_slack(pilot: Pilot[Any]) -> None:

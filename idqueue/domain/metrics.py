@@ -19,6 +19,7 @@ The store side (:mod:`idqueue.store.metrics_queries`) pulls :class:`RequestRow` 
 from __future__ import annotations
 
 import bisect
+import calendar
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -145,6 +146,56 @@ class Period:
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=zone).astimezone(UTC)
+
+
+def day_span_label(first: date, last: date) -> str:
+    """``Mar 1–11`` (one month; ``Mar 1`` for a single day)."""
+    head = f"{first.strftime('%b')} {first.day}"
+    return head if first == last else f"{head}–{last.day}"
+
+
+def month_to_date(period: Period, now: datetime, tz: str) -> Period | None:
+    """The running part of a calendar month: its 1st through today (local, whole days).
+
+    Returns:
+        ``Mar 1–11`` on 11 March for March, or None when ``period`` is not a calendar month
+        or does not contain ``now`` (a month that is over, or not begun).
+    """
+    zone = ZoneInfo(tz)
+    first = period.start.astimezone(zone).date()
+    if first.day != 1 or period != Period.month(first.year, first.month, tz) or not period.contains(now):
+        return None
+    today = now.astimezone(zone).date()
+    return Period(period.start, min(period.end, _local_midnight(today + timedelta(days=1), zone)),
+                  day_span_label(first, today))
+
+
+def same_days_of_previous_month(first: date, last: date, tz: str) -> Period:
+    """The same days of the month before: its 1st through day ``last.day``, or through its last
+    day when it is shorter (31 March → 1–28 February, 1–29 in a leap year).
+
+    Args:
+        first: the 1st of the running month.
+        last: the last day of the running part (today).
+        tz: the team's timezone.
+    """
+    year, month = (first.year - 1, 12) if first.month == 1 else (first.year, first.month - 1)
+    start = date(year, month, 1)
+    end = date(year, month, min(last.day, calendar.monthrange(year, month)[1]))
+    zone = ZoneInfo(tz)
+    return Period(_local_midnight(start, zone), _local_midnight(end + timedelta(days=1), zone),
+                  day_span_label(start, end))
+
+
+def comparison_period(period: Period, now: datetime, tz: str) -> Period:
+    """What ``period`` is compared with: while a month runs, the same days of the month before
+    (``Mar 1–11`` vs ``Feb 1–11``); otherwise :meth:`Period.previous`."""
+    running = month_to_date(period, now, tz)
+    if running is None:
+        return period.previous(tz)
+    zone = ZoneInfo(tz)
+    last = (running.end - timedelta(microseconds=1)).astimezone(zone).date()
+    return same_days_of_previous_month(running.start.astimezone(zone).date(), last, tz)
 
 
 def weeks_ending(at: datetime, count: int, tz: str) -> list[Period]:

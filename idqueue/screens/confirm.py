@@ -22,6 +22,7 @@ class ConfirmScreen(ModalScreen[bool]):
         body: details (plain text or Rich renderables built from ``Text``; never markup).
         confirm: the confirm button's label.
         danger: style the confirm button as destructive.
+        cancel: the cancel button's label (``n`` and escape press it).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -30,12 +31,13 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, title: str, body: RenderableType | str = "", *, confirm: str = "Confirm",
-                 danger: bool = False) -> None:
+                 danger: bool = False, cancel: str = "Cancel") -> None:
         super().__init__(classes="modal")
         self.title_text = title
         self.body = Text(body) if isinstance(body, str) else body
         self.confirm_label = confirm
         self.danger = danger
+        self.cancel_label = cancel
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -45,7 +47,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.confirm_label} (y)", id="confirm",
                              variant="error" if self.danger else "primary")
-                yield Button("Cancel (n)", id="cancel")
+                yield Button(f"{self.cancel_label} (n)", id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#confirm", Button).focus()

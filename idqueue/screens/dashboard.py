@@ -178,9 +178,8 @@ class DashboardScreen(Screen[str | None]):
 
     def _title(self, report: MetricsReport) -> None:
         local_now = report.now.astimezone(_zone(report.timezone))
-        partial = report.period.contains(report.now)
-        upto = f" (to {local_now.strftime('%d %b')})" if partial else ""
-        text = (f"Metrics — {report.period.label}{upto} vs {report.previous.label}  ·  "
+        shown = f"{report.period.label} so far ({report.to_date.label})" if report.to_date else report.period.label
+        text = (f"Metrics — {shown} vs {report.previous.label}  ·  "
                 f"requests received in each month, status as of {local_now.strftime('%Y-%m-%d %H:%M %Z')}  ·  "
                 "[ ] change month")
         self.query_one("#dash-title", Label).update(Text(text))
@@ -189,12 +188,10 @@ class DashboardScreen(Screen[str | None]):
         table = self.query_one("#dash-kpis", DataTable)
         table.clear(columns=True)
         current = _short(report.period.label)
-        if report.period.contains(report.now):
-            # Month to date against a whole month: say so, so a low count is not read as a drop.
-            local_now = report.now.astimezone(_zone(report.timezone))
-            current = f"{current.split()[0]} 1–{local_now.day}"
-            table.border_title = f"{report.period.label.split()[0]} so far (to {local_now.day}) vs all of " \
-                                 f"{report.previous.label.split()[0]}"
+        if report.to_date is not None:
+            # Month to date against the same days of the month before, so a count is comparable.
+            current = report.to_date.label
+            table.border_title = f"{current} vs {report.previous.label} (the same days)"
         else:
             table.border_title = "This month vs last month"
         table.add_column("KPI", width=37)

@@ -6,14 +6,19 @@ done anyway, as with ``idqueue outbox --retry``), ``d`` drops it and the later u
 the same verb (after a confirmation), ``enter`` closes the screen on its request in the queue,
 ``a`` also lists sent and dropped actions. The list is read in a thread worker and read again
 whenever the dispatcher reports (the queue screen calls :meth:`OutboxScreen.reload`).
+
+An action held for undo (``hold_until`` still ahead, real time) reads "held — sends in 4s
+(ctrl+z undoes)", counting down; ``ctrl+z`` takes back the verb of the held action under the
+cursor, like the queue's undo.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -123,6 +128,7 @@ class OutboxScreen(Screen[str | None]):
         # Priority: the table's own Enter ("select") would hide it from the footer.
         Binding("enter", "jump", "Show request", id="outbox.jump", priority=True),
         Binding("a", "toggle_sent", "Show sent", id="outbox.toggle_sent"),
+        Binding("ctrl+z", "undo", "Undo (held)", show=False, id="outbox.undo"),
         Binding("escape,O", "close", "Back to the queue", id="outbox.close"),
     ]
 
@@ -161,6 +167,36 @@ class OutboxScreen(Screen[str | None]):
         self.query_one("#outbox-table", DataTable).focus()
         self._fill()
         self.reload()
+        self.set_interval(1.0, self._count_down)
+
+    def _wall(self) -> datetime:
+        """The real time holds are measured in (the outbox service's clock for them)."""
+        wall = getattr(self.ctx.actions, "wall", None)
+        return wall() if callable(wall) else datetime.now(UTC)
+
+    def held_for(self, row: OutboxRow) -> int | None:
+        """Whole seconds until a held (undoable) queued action may be sent, or None."""
+        until = row.action.hold_until
+        if row.state != "queued" or until is None:
+            return None
+        left = (until - self._wall()).total_seconds()
+        return math.ceil(left) if left > 0 else None
+
+    def _state_label(self, row: OutboxRow) -> str:
+        held = self.held_for(row)
+        if held is None:
+            return _STATE_LABEL.get(row.state, row.state)
+        return f"held — sends in {held}s (ctrl+z undoes)"
+
+    def _count_down(self) -> None:
+        """Repaint the state of held rows (the seconds left; "queued" once the hold is over)."""
+        if not any(r.action.hold_until is not None and r.state == "queued" for r in self.rows):
+            return
+        table = self.query_one("#outbox-table", DataTable)
+        for row in self.rows:
+            if row.action.hold_until is not None and row.state == "queued":
+                table.update_cell(row.action.id, "state", self._state_cell(row))
+        self._detail()
 
     def on_resize(self) -> None:
         self._fill()  # the last column takes the rest of the width
@@ -173,11 +209,13 @@ class OutboxScreen(Screen[str | None]):
             keep = self.current.action.id if self.current else None
             index = table.cursor_row
         index = max(0, index)
-        fixed = sum(w for _, _, w in _COLUMNS)
+        held = any(self.held_for(r) is not None for r in self.rows)
+        columns = tuple((label, key, 36 if key == "state" and held else width) for label, key, width in _COLUMNS)
+        fixed = sum(w for _, _, w in columns)
         # Each column has one cell of padding on both sides; one more for the scrollbar.
         rest = max(20, self.size.width - fixed - 2 * (len(_COLUMNS) + 1) - 1)
         table.clear(columns=True)
-        for label, key, width in (*_COLUMNS, ("Last error", "error", rest)):
+        for label, key, width in (*columns, ("Last error", "error", rest)):
             table.add_column(label, key=key, width=width)
         for row in self.rows:
             table.add_row(*self._cells(row, rest), key=row.action.id)
@@ -227,11 +265,14 @@ class OutboxScreen(Screen[str | None]):
             Text(one_line(action.kind.value.replace("_", " "), 16)),
             Text("GitHub" if action.target == "github" else "Slack" if action.target == "slack"
                  else one_line(action.target, 10)),
-            Text(_STATE_LABEL.get(state, state), style=style),
+            self._state_cell(row),
             Text(str(action.attempts), justify="right"),
             Text("blocked" if row.blocked_by else self._when(action), style=self._style("dim")),
             Text(one_line(error, error_width), style=style if action.last_error else self._style("dim")),
         ]
+
+    def _state_cell(self, row: OutboxRow) -> Text:
+        return Text(self._state_label(row), style=self._style(row.state.replace("_", "-")))
 
     def _when(self, action: Any) -> str:
         state = action.state.value
@@ -295,7 +336,7 @@ class OutboxScreen(Screen[str | None]):
         parts.append(head)
         line = Text()
         line.append("state ", style=label)
-        line.append(_STATE_LABEL.get(row.state, row.state), style=self._style(row.state.replace("_", "-")))
+        line.append(self._state_label(row), style=self._style(row.state.replace("_", "-")))
         line.append("   tries ", style=label)
         line.append(str(action.attempts))
         line.append("   created ", style=label)
@@ -391,6 +432,28 @@ class OutboxScreen(Screen[str | None]):
         row = self.current
         if row is not None:
             self.dismiss(row.request_id)
+
+    def action_undo(self) -> None:
+        """Take back the verb of the held action under the cursor (nothing of it is sent)."""
+        row = self.current
+        if row is None or self.held_for(row) is None:
+            self.notify("Only an action held for undo can be taken back here (r retry, d drop).", markup=False)
+            return
+        self._undo(row)
+
+    @work(group="outbox-action", exit_on_error=False)
+    async def _undo(self, row: OutboxRow) -> None:
+        try:
+            cancelled = await asyncio.to_thread(self.ctx.actions.undo, [row.action.group_id])
+        except Exception as exc:  # too late: something of it was sent meanwhile
+            self.notify(one_line(str(exc), 300), title="Undo", severity="error", markup=False)
+            return
+        count = len(cancelled)
+        self.notify(f"Undone: {count} action{'s' if count != 1 else ''} of {row.key}. Nothing was sent.",
+                    title="Undo", markup=False)
+        self.reload()
+        if self.changed is not None:
+            self.changed()
 
     def action_toggle_sent(self) -> None:
         """Also list sent and dropped actions (the latest 500), or only what is not sent."""

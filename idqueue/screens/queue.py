@@ -714,14 +714,18 @@ class QueueScreen(Screen[None]):
         if request is None:
             return
         templates = await asyncio.to_thread(self._load_templates)
+        draft = await asyncio.to_thread(self.ctx.store.draft_of, rid)
         from idqueue.domain.templates import templates_for
         from idqueue.screens.reply import ReplyScreen
 
-        choice = await self.app.push_screen_wait(
-            ReplyScreen(request, templates_for(request, templates), self.ctx.settings)
-        )
+        store = self.ctx.store
+        composer = ReplyScreen(request, templates_for(request, templates), self.ctx.settings, draft=draft,
+                               keep=lambda state: store.set_draft(rid, state))
+        choice = await self.app.push_screen_wait(composer)
         if choice is None:
             return
+        # Kept as a draft until it is queued: a refused or declined reply is not lost.
+        await asyncio.to_thread(store.set_draft, rid, composer.draft_state())
         kwargs = choice.reply_kwargs()
         if choice.template is not None:
             # An "assign me" template takes the request from whoever has it: ask, like take does.
@@ -736,7 +740,12 @@ class QueueScreen(Screen[None]):
                                warning=_reassign_warning(reassigned, me, self._key))):
                     return
         self._advance([rid])
-        await self._perform("Reply", [rid], lambda r: self.ctx.require_actions().reply(r, **kwargs), "Reply to {what} queued")
+        def send(r: str) -> object:
+            queued = self.ctx.require_actions().reply(r, **kwargs)
+            store.set_draft(r, None)  # queued: the draft has done its job
+            return queued
+
+        await self._perform("Reply", [rid], send, "Reply to {what} queued")
 
     def _load_templates(self) -> dict[str, Any]:
         if self._templates is None:

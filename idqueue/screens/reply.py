@@ -1,18 +1,23 @@
 """Reply: pick a standard response (or write free text), preview it exactly as it will be
-posted (Slack mrkdwn in the thread, or GitHub Markdown as a comment), fill missing values, edit,
-then send.
+posted (Slack mrkdwn in the thread, GitHub Markdown as a comment, or both), fill missing values,
+edit, then send.
 
-Edits are per target: editing the Slack preview changes the Slack text only (it is posted as
-written, in mrkdwn), and the GitHub preview stays the template's own Markdown until it is edited
-too. Only the chosen target is sent. An edited template keeps its side effects (assign me,
-labels, pending, close, backlog). Sending is refused while the text still contains a
+One syntax to write in: free text and edits of a template are Markdown whatever the target; for
+Slack the outbox converts them to mrkdwn (the preview shows that conversion). A request on Slack
+and GitHub can be answered in both at once (the "Both" target: one message each, both previews
+shown). An edited template keeps its side effects (assign me, labels, pending, close, backlog). Sending is refused while the text still contains a
 ``«missing: …»`` marker, and text that looks like personal data needs a second confirmation
 before it goes to a (public) GitHub issue.
+
+Nothing typed is lost: a reply closed without sending (escape, then "keep draft", or the app
+quitting) is handed to ``keep`` as a draft, and the next composer on that request restores it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from rich.style import Style
@@ -52,10 +57,11 @@ from idqueue.widgets.key_footer import NARROW_WIDTH
 from idqueue.widgets.request_table import fit
 from idqueue.widgets.steps_view import MISSING_RE, readable_mentions, slack_names
 
-Target = Literal["github", "slack"]
+Target = Literal["github", "slack", "both"]
+Home = Literal["github", "slack"]
 FREE_TEXT = "\x00free"
-TARGET_NAMES = {"slack": "Slack thread", "github": "GitHub comment"}
-SHORT_TARGET_NAMES = {"slack": "Slack", "github": "GitHub"}
+TARGET_NAMES = {"slack": "Slack thread", "github": "GitHub comment", "both": "Both"}
+SHORT_TARGET_NAMES = {"slack": "Slack", "github": "GitHub", "both": "Both"}
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,10 @@ class ReplyChoice:
 
     Attributes:
         template: the template key (its side effects run, edited or not), or None for free text.
-        text: None to send the template as the outbox renders it; with a template, the user's
-            edit of the ``target`` preview (in that target's format, posted as written); without
-            one, free Markdown.
-        target: the one destination chosen in the composer.
+        text: None to send the template as the outbox renders it; otherwise Markdown (free
+            text, or the user's edit of the template), converted to mrkdwn for Slack.
+        target: the destination chosen in the composer (``both``: the Slack thread and the
+            GitHub issue, one message each).
         extra: values typed for missing template variables.
     """
 
@@ -84,9 +90,7 @@ class ReplyChoice:
     def reply_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``Actions.reply(request_id, **kwargs)`` / ``plan_reply``."""
         kwargs: dict[str, Any] = {"template": self.template, "target": self.target, "extra": self.extra or None}
-        if self.edited:
-            kwargs["texts"] = {self.target: self.text}
-        elif self.template is None:
+        if self.text is not None:
             kwargs["text"] = self.text
         return kwargs
 
@@ -99,6 +103,11 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         templates: the templates that fit its type (picker order).
         settings: for rendering (roster, team name, survey link).
         initial: a template key to start with.
+        draft: a draft kept from an earlier composer on this request (see :meth:`draft_state`);
+            it is restored, with a note saying so.
+        keep: called once when the composer closes without sending, with the draft to keep
+            (None: nothing to keep). A reply that is sent is the caller's to keep until it is
+            queued (:meth:`draft_state`).
 
     Below ``NARROW_WIDTH`` columns (``-narrow``) the dialog takes the whole screen, the template
     list is narrower (titles only), and the target, inputs and buttons are one line each.
@@ -115,31 +124,64 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "send", "Send", id="reply.send", priority=True),
         Binding("ctrl+e", "toggle_edit", "Edit / preview", id="reply.edit", priority=True),
-        Binding("ctrl+t", "switch_target", "Slack / GitHub", id="reply.target", priority=True),
+        Binding("ctrl+t", "switch_target", "Slack / GitHub / Both", id="reply.target", priority=True),
+        Binding("ctrl+g", "discard_draft", "Discard draft", id="reply.discard_draft", priority=True),
         Binding("escape", "cancel", "Cancel", id="reply.cancel"),
     ]
 
     def __init__(self, request: Request, templates: list[ResponseTemplate], settings: Settings,
-                 *, initial: str | None = None) -> None:
+                 *, initial: str | None = None, draft: dict[str, Any] | None = None,
+                 keep: Callable[[dict[str, Any] | None], None] | None = None) -> None:
         super().__init__(classes="modal")
         self.request = request
         self.templates = {t.key: t for t in templates}
         self.order = [t.key for t in templates]
         self.settings = settings
-        self.homes: list[Target] = [t for t in ("slack", "github") if SourceKind(t) in request.sources]
+        self.homes: list[Home] = [t for t in ("slack", "github") if SourceKind(t) in request.sources]
         self.template_key: str | None = initial if initial in self.templates else (self.order[0] if self.order else None)
         self.target: Target = self.homes[0] if self.homes else "slack"
         self.chosen_target: Target | None = None
         """The target the user picked; kept across template switches wherever a template can go there."""
         self.extra: dict[str, str] = {}
         self.text = ""
-        self.rendered_text = ""
+        """The Markdown being written: free text, the user's edit, or the template's Markdown."""
+        self.rendered: dict[Home, str] = {}
+        """The template as the outbox renders it, per home (GitHub Markdown / Slack mrkdwn)."""
         self.missing: tuple[str, ...] = ()
-        # The user's edits of a template, per target (Slack mrkdwn / GitHub Markdown).
-        self.edits: dict[Target, str] = {}
+        self.edit: str | None = None
+        """The user's Markdown edit of the template (one text for every target)."""
         self.error: str | None = None
+        self.keep = keep
+        self.had_draft = draft is not None
+        self.restored: str | None = None
+        """When the draft shown was kept (HH:MM), while it is shown."""
+        self.discarded = False
+        self.sent = False
+        self.pending: tuple[str | None, str | None, str] | None = None
+        """A restored draft's (template, edit, free text), applied when that entry is chosen."""
         if self.template_key is not None:
             self._pick_target_for(self.templates[self.template_key])
+        if draft is not None:
+            self._restore(draft)
+
+    def _restore(self, draft: dict[str, Any]) -> None:
+        """Take a kept draft's template, target, edits and values (before mounting)."""
+        key = draft.get("template")
+        if key is not None and key not in self.templates:
+            return  # the template is gone: the draft cannot be shown as it was
+        self.template_key = key
+        target = draft.get("target")
+        if target in self.homes or (target == "both" and len(self.homes) == 2):
+            self.target = self.chosen_target = target
+        self.extra = {str(k): str(v) for k, v in (draft.get("extra") or {}).items()}
+        edit = draft.get("edit")
+        self.edit = str(edit) if edit is not None and key is not None else None
+        self.pending = (key, self.edit, str(draft.get("text") or "") if key is None else "")
+        saved = str(draft.get("saved_at") or "")
+        try:
+            self.restored = datetime.fromisoformat(saved).astimezone().strftime("%H:%M")
+        except ValueError:
+            self.restored = "earlier"
 
     # ------------------------------------------------------------------ layout
     @property
@@ -161,6 +203,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                         for home in ("slack", "github"):
                             yield RadioButton(names[home], value=home == self.target, id=home,
                                               disabled=home not in self.homes)
+                        yield RadioButton(names["both"], value=self.target == "both", id="both",
+                                          disabled=len(self.homes) < 2)
                     yield Vertical(id="values")
                     with ContentSwitcher(initial="preview-scroll", id="switcher"):
                         with VerticalScroll(id="preview-scroll"):
@@ -193,40 +237,84 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         templates.focus()
         if self.template_key is None:
             self._choose(FREE_TEXT)
+            if self.restored is not None:  # back to writing where the draft stopped
+                editor = self.query_one("#editor", TextArea)
+                editor.move_cursor(editor.document.end)
+                editor.focus()
         else:
             self._render_template()
+
+    def on_unmount(self) -> None:
+        """Hand what was typed to ``keep`` (a draft), or None to forget an earlier one."""
+        if self.keep is None or self.sent:
+            return
+        state = None if self.discarded else self.draft_state()
+        if state is not None or self.had_draft:
+            try:
+                self.keep(state)
+            except Exception as exc:  # the store may be gone while the app quits
+                self.app.log.warning(f"reply draft not kept: {one_line(str(exc), 200)}")
+
+    def draft_state(self) -> dict[str, Any] | None:
+        """What was typed, as JSON-able values to restore later (None: nothing typed)."""
+        if not self.changed:
+            return None
+        return {
+            "template": self.template_key,
+            "target": self.target,
+            "text": self.text if self.template_key is None else None,
+            "edit": self.edit,
+            "extra": {k: v for k, v in self.extra.items() if v.strip()},
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"reply-screen--{name}", partial=True)
 
     # ------------------------------------------------------------------ state changes
+    def _choices(self, template: ResponseTemplate | None) -> list[Target]:
+        """The targets a template (None: free text) can go to here, in ``ctrl+t`` order."""
+        wanted: list[Target] = [t for t in self.homes if template is None or t in targets_for(template, self.request)]
+        return [*wanted, "both"] if len(wanted) == 2 else wanted
+
     def _pick_target_for(self, template: ResponseTemplate) -> None:
-        wanted = targets_for(template, self.request)
+        wanted = self._choices(template)
         if self.chosen_target in wanted:
             self.target = self.chosen_target  # back to the user's choice after a one-target template
         elif wanted and self.target not in wanted:
             self.target = wanted[0]
 
     @property
+    def targets(self) -> list[Home]:
+        """Where Send posts: the chosen home, or both."""
+        return list(self.homes) if self.target == "both" else [self.target]
+
+    @property
     def edited(self) -> bool:
-        """The text of the target being previewed is a hand edit of the template's."""
-        return self.template_key is not None and self.target in self.edits
+        """The template's text is a hand edit (Markdown, for every target)."""
+        return self.template_key is not None and self.edit is not None
 
     def _choose(self, key: str) -> None:
         editor = self.query_one("#editor", TextArea)
-        self.edits.clear()
+        self.edit = None
+        restore = self.pending
+        if restore is not None and (restore[0] or FREE_TEXT) == key:
+            self.edit = restore[1]
+            self.pending = None
         if key == FREE_TEXT:
             self.template_key = None
-            self.rendered_text = ""
-            self.text = ""
+            self.rendered = {}
+            self.text = restore[2] if restore is not None and self.pending is None else ""
             self.missing = ()
-            editor.load_text("")
+            editor.load_text(self.text)
             self._set_values([])
+            self._enable_targets()
             self._show_editor(True, focus=False)
         else:
             self.template_key = key
             self._pick_target_for(self.templates[key])
             self.query_one(f"#{self.target}", RadioButton).value = True
+            self._enable_targets()
             self._show_editor(False)
             self._render_template()
         self._update_preview()
@@ -236,18 +324,21 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         if self.template_key is None:
             return
         template = self.templates[self.template_key]
+        extra = {k: v for k, v in self.extra.items() if v.strip()}
         try:
-            rendered = render_for(self.request, template, self.settings, target=self.target,
-                                  extra={k: v for k, v in self.extra.items() if v.strip()})
+            # GitHub's rendering is the template's Markdown: what an edit starts from.
+            homes: list[Home] = ["github", *(["slack"] if "slack" in self.homes else [])]  # type: ignore[list-item]
+            rendered = {t: render_for(self.request, template, self.settings, target=t, extra=extra) for t in homes}
         except TemplateError as exc:
             self.error = str(exc)
-            self.rendered_text = self.text = ""
+            self.rendered = {}
+            self.text = ""
             self.missing = ()
         else:
             self.error = None
-            self.rendered_text = rendered.text
-            self.text = self.edits.get(self.target, rendered.text)
-            self.missing = rendered.missing
+            self.rendered = {t: r.text for t, r in rendered.items()}
+            self.text = self.edit if self.edit is not None else self.rendered["github"]
+            self.missing = tuple(dict.fromkeys(m for t in self.targets for m in rendered[t].missing))
         self.query_one("#editor", TextArea).load_text(self.text)
         self._set_values([m for m in self.missing if "." not in m and m not in RESERVED_NAMES])
         self._update_preview()
@@ -278,23 +369,33 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             return [m.group(0) for m in MISSING_RE.finditer(self.text)]
         return list(self.missing)
 
+    def sent_for(self, home: Home) -> str:
+        """The text exactly as it will be posted to ``home``: Markdown (free text or an edit) is
+        converted for Slack the way the outbox converts it (mrkdwn, broadcasts neutralised)."""
+        if self.template_key is not None and self.edit is None:
+            return self.rendered.get(home, "")
+        return strip_broadcasts(markdown_to_mrkdwn(self.text)) if home == "slack" else self.text
+
+    @property
+    def sent_texts(self) -> dict[Home, str]:
+        """What each destination of Send receives."""
+        return {home: self.sent_for(home) for home in self.targets}
+
     @property
     def sent_text(self) -> str:
-        """The text exactly as it will be posted: free Markdown is converted for Slack the way the
-        outbox converts it (mrkdwn, broadcasts neutralised)."""
-        if self.template_key is None and self.target == "slack":
-            return strip_broadcasts(markdown_to_mrkdwn(self.text))
-        return self.text
+        """The text posted to the chosen target (with both: the Slack one)."""
+        return self.sent_for("slack" if self.target == "both" else self.target)
 
     @property
     def changed(self) -> bool:
         """Something typed by hand (free text, an edit, a value) would be lost on cancel."""
-        typed = self.text.strip() if self.template_key is None else bool(self.edits)
+        typed = self.text.strip() if self.template_key is None else self.edit is not None
         return bool(typed) or any(v.strip() for v in self.extra.values())
 
-    def _update_preview(self) -> None:
-        shown = self.sent_text
-        if self.target == "slack":
+    def _shown(self, home: Home) -> Text:
+        """The preview of one destination (Slack mentions read as names)."""
+        shown = self.sent_for(home)
+        if home == "slack":
             # Mentions read as Slack shows them (@Erin Walsh), not as <@U0…> ids.
             people = slack_names(self.settings)
             if self.request.requester is not None:
@@ -302,29 +403,39 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             shown = readable_mentions(shown, people)
         preview = Text(sanitize_terminal(shown).rstrip("\n") or "(nothing to send yet)")
         preview.highlight_regex(MISSING_RE, self._style("missing"))
+        return preview
+
+    def _update_preview(self) -> None:
+        if self.target == "both":
+            preview = Text()
+            for home, title in (("github", "GitHub comment (Markdown)"), ("slack", "Slack thread (mrkdwn)")):
+                if preview:
+                    preview.append("\n\n")
+                preview.append(f"── {title} ──\n", self._style("key"))
+                preview.append_text(self._shown(home))  # type: ignore[arg-type]
+        else:
+            preview = self._shown(self.target)
         self.query_one("#preview", Static).update(preview)
         warnings = Text()
-        if self.target == "github":
+        if self.restored is not None:
+            warnings.append(f"✎ Draft restored (kept {self.restored}) — ctrl+g discards it\n", self._style("warning"))
+        if self.target == "both":
+            where = ("both — one GitHub issue comment (Markdown; the issue may be public) and one Slack thread "
+                     "reply (mrkdwn), as previewed")
+        elif self.target == "github":
             where = "GitHub issue comment, Markdown (the issue may be public)"
-        elif self.template_key is None:
+        elif self.template_key is None or self.edited:
             where = "Slack thread reply — you write Markdown; the preview is the mrkdwn that is posted"
         else:
-            where = "Slack thread reply, Slack mrkdwn"
+            where = "Slack thread reply, Slack mrkdwn (ctrl+e edits it in Markdown)"
         warnings.append(f"Posts as: {where}", self._style("dim"))
         if self.template_key is not None:
-            other: Target = "github" if self.target == "slack" else "slack"
             effects = self.templates[self.template_key].side_effects.describe()
             if self.edited:
-                warnings.append(" · ✎ edited: posted exactly as shown", self._style("dim"))
+                warnings.append(" · ✎ edited (Markdown, every target): posted as previewed", self._style("dim"))
             if effects:
                 warnings.append(f"\nAlso does: {effects}" + (" (kept with your edit)" if self.edited else ""),
                                 self._style("warning" if self.edited else "dim"))
-            if other in self.edits and not self.edited:
-                # Edits are per target: say so where a switch could make the user think it carried over.
-                short = {"slack": "Slack", "github": "GitHub"}
-                warnings.append(f"\n✎ Edits are per target: your {short[other]} edit stays with {short[other]}; "
-                                f"this is the template's own {short[self.target]} text. Only the chosen target "
-                                "is sent.", self._style("warning"))
         if self.error:
             warnings.append(f"\n✗ {one_line(self.error, 200)}", self._style("missing"))
         missing = self._current_missing()
@@ -332,7 +443,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             names = ", ".join(sorted({m.removeprefix("«missing: ").removesuffix("»") for m in missing}))
             warnings.append(f"\n✗ Missing values: {names} — fill them in before sending", self._style("missing"))
         pii = self._pii()
-        if pii and self.target == "github":
+        if pii and "github" in self.targets:
             kinds = ", ".join(sorted({p.kind for p in pii}))
             warnings.append(f"\n⚠ Looks like personal data ({kinds}); GitHub issues may be public",
                             self._style("warning"))
@@ -342,11 +453,14 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     def _pii(self) -> list[PiiMatch]:
         allow = [self.settings.survey.url, *(m.email for m in self.settings.team.values() if m.email)]
         allow += [u for u in (self.request.url, *self.request.links.values()) if u]
-        return list(find_pii(self.text, allow=allow))
+        text = self.sent_for("github") if "github" in self.targets else self.text
+        return list(find_pii(text, allow=allow))
 
     # ------------------------------------------------------------------ events
     @on(OptionList.OptionHighlighted, "#templates")
     def _template_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index != event.option_list.highlighted:
+            return  # stale (the list's own first highlight, overtaken by on_mount's pick)
         key = event.option.id or FREE_TEXT
         if key != (self.template_key or FREE_TEXT):
             self._choose(key)
@@ -363,7 +477,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     @on(RadioSet.Changed, "#target")
     def _target_changed(self, event: RadioSet.Changed) -> None:
         target = event.pressed.id
-        if target in ("slack", "github") and target != self.target:
+        if target in ("slack", "github", "both") and target != self.target:
             # Only a user's switch reaches here: a template's own pick sets self.target first.
             self.target = self.chosen_target = target  # type: ignore[assignment]
             if self.template_key is None:
@@ -376,8 +490,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         if event.input.id:
             self.extra[event.input.id.removeprefix("var-")] = event.value
             if self.edited:
-                self.notify(f"The {TARGET_NAMES[self.target]} text was edited by hand; the value was not inserted.",
-                            severity="warning")
+                self.notify("The text was edited by hand; the value was not inserted.", severity="warning")
             else:
                 self._render_template()
                 event.input.focus()
@@ -388,10 +501,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         if text != self.text:
             self.text = text
             if self.template_key is not None:
-                if text != self.rendered_text:
-                    self.edits[self.target] = text
-                else:
-                    self.edits.pop(self.target, None)
+                self.edit = text if text != self.rendered.get("github") else None
             self._update_preview()
 
     @on(Button.Pressed, "#edit")
@@ -401,10 +511,17 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         self._show_editor(switcher.current != "editor")
 
     def action_switch_target(self) -> None:
-        """Toggle Slack / GitHub when the request has both homes."""
-        other: Target = "github" if self.target == "slack" else "slack"
-        if other in self.homes:
-            self.query_one(f"#{other}", RadioButton).value = True
+        """Cycle Slack → GitHub → Both where the request (and the template) can go."""
+        choices = self._choices(self.templates[self.template_key] if self.template_key else None)
+        if len(choices) > 1:
+            following = choices[(choices.index(self.target) + 1) % len(choices)] if self.target in choices else choices[0]
+            self.query_one(f"#{following}", RadioButton).value = True
+
+    def _enable_targets(self) -> None:
+        """Grey out the targets the chosen template cannot go to."""
+        choices = self._choices(self.templates[self.template_key] if self.template_key else None)
+        for button in self.query("#target RadioButton").results(RadioButton):
+            button.disabled = button.id not in choices
 
     @on(Button.Pressed, "#send")
     def action_send(self) -> None:
@@ -412,8 +529,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         if self.query_one("#send", Button).disabled:
             self.notify("Nothing to send yet, or values are missing.", severity="warning")
             return
-        # An unedited template is rendered again by the outbox (same text); an edit is sent as
-        # written for this target, and the template's side effects apply either way.
+        # An unedited template is rendered again by the outbox (same text); an edit is Markdown
+        # (converted for Slack, as previewed), and the template's side effects apply either way.
         choice = ReplyChoice(
             template=self.template_key,
             text=self.text if self.edited or self.template_key is None else None,
@@ -421,7 +538,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             extra={k: v for k, v in self.extra.items() if v.strip()},
         )
         pii = self._pii()
-        if pii and self.target == "github":
+        if pii and "github" in self.targets:
             kinds = ", ".join(sorted({getattr(p, "kind", "data") for p in pii}))
             found = Text(f"The reply contains what looks like personal data ({kinds}):\n\n")
             for match in pii[:5]:
@@ -429,24 +546,45 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             found.append("\nGitHub issues may be public. Post it anyway?")
             def posted(ok: bool | None) -> None:
                 if ok:
+                    self.sent = True
                     self.dismiss(choice)
 
             self.app.push_screen(
                 ConfirmScreen("Personal data in a GitHub comment", found, confirm="Post anyway", danger=True), posted
             )
             return
+        self.sent = True
         self.dismiss(choice)
+
+    def action_discard_draft(self) -> None:
+        """Throw away what was typed (a restored draft too) and start again from the template."""
+        if not self.changed and self.restored is None:
+            return
+        self.restored = None
+        self.edit = None
+        self.extra.clear()
+        for field_input in self.query("#values Input").results(Input):
+            field_input.value = ""
+        if self.template_key is None:
+            self.text = ""
+            self.query_one("#editor", TextArea).load_text("")
+            self._update_preview()
+        else:
+            self._render_template()
+        self.notify("Draft discarded.")
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        """Close without sending (asks first when something was typed)."""
+        """Close without sending (asks first when something was typed: discard it or keep it as a draft)."""
         if not self.changed:
             self.dismiss(None)
             return
 
         def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
+            self.discarded = bool(discard)
+            self.dismiss(None)
 
-        self.app.push_screen(ConfirmScreen("Discard this reply?", Text("What you typed is not sent and not kept."),
-                                           confirm="Discard", danger=True), answered)
+        body = Text(f"Discard throws away what you typed. Keep closes the composer and keeps it as a draft: "
+                    f"replying to {self.request.key} again restores it.")
+        self.app.push_screen(ConfirmScreen("Discard this reply?", body, confirm="Discard", danger=True,
+                                           cancel="Keep draft"), answered)

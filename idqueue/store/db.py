@@ -746,6 +746,42 @@ class Store:
                     values[key] = parse_iso(row[key]) if key.endswith(("_until", "_at")) else row[key]
         return values
 
+    def set_draft(self, request_id: str, draft: dict[str, Any] | None) -> None:
+        """Keep (or, with None, forget) the reply draft of a request (local only, never sent).
+
+        Args:
+            request_id: the request (any id :meth:`get_request` accepts).
+            draft: the composer's state as JSON-able values, or None to clear it.
+        """
+        request = self.get_request(request_id)
+        if request is None:
+            raise StoreError(f"no request {request_id}")
+        stored = _dumps(draft) if draft is not None else None
+        with self._lock, self.write() as conn:
+            for item_id in request.item_ids:
+                if stored is not None:
+                    conn.execute("INSERT OR IGNORE INTO local_state(item_id) VALUES (?)", (item_id,))
+                conn.execute("UPDATE local_state SET draft=? WHERE item_id=?", (stored, item_id))
+
+    def draft_of(self, request_id: str) -> dict[str, Any] | None:
+        """The reply draft kept for a request (the newest of its items'), or None."""
+        request = self.get_request(request_id)
+        if request is None:
+            return None
+        marks = ",".join("?" * len(request.item_ids))
+        drafts: list[dict[str, Any]] = []
+        for (raw,) in self.conn.execute(
+            f"SELECT draft FROM local_state WHERE draft IS NOT NULL AND item_id IN ({marks})",  # noqa: S608
+            list(request.item_ids),
+        ):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                drafts.append(value)
+        return max(drafts, key=lambda d: str(d.get("saved_at", "")), default=None)
+
     def resolve_url(self, url: str) -> str | None:
         """The request whose link (GitHub issue, Slack permalink) is ``url``, or None."""
         text = url.strip().rstrip("/")

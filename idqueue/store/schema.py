@@ -192,6 +192,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN hold_until TEXT;
     ALTER TABLE local_state ADD COLUMN priority_override_at TEXT;
     """,
+    # A reply typed in the composer and closed without sending (JSON, per request; kept on each
+    # of its items like the other local values, so a merge or split keeps it).
+    """
+    ALTER TABLE local_state ADD COLUMN draft TEXT;
+    """,
 ]
 
 

@@ -109,9 +109,14 @@ async def test_composer_free_text_preview_is_the_mrkdwn_sent_and_esc_asks(make_a
         assert reply.sent_text == "*Done* see <https://example.org/a|docs>"
         await pilot.press("escape")  # a typed draft is not thrown away without asking
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="discard question")
-        await pilot.press("n")
-        await wait_for(pilot, lambda: app.screen is reply, what="back in the composer")
-        assert reply.text.startswith("**Done**")
+        await pilot.press("n")  # keep it: the composer closes, and the next one restores the draft
+        await wait_for(pilot, lambda: app.screen is app.queue, what="back in the queue")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen), what="composer again")
+        reply = app.screen
+        assert isinstance(reply, ReplyScreen)
+        await pilot.pause()
+        assert reply.text.startswith("**Done**") and reply.target == "slack"
         # The outbox's own plan posts exactly the previewed text.
         steps = app.ctx.actions.plan_reply(str(rid), text=reply.text, target="slack")
         assert [st.text for st in steps if st.kind is ActionKind.REPLY] == [reply.sent_text]

@@ -153,8 +153,11 @@ def _reply(target: str) -> Any:
         keys = [*reply.order, "\x00free"]
         reply.query_one("#templates").highlighted = keys.index("target_date")
         await pilot.pause()
-        if reply.target != target:
+        for _ in range(3):  # ctrl+t cycles Slack → GitHub → Both
+            if reply.target == target:
+                break
             await pilot.press("ctrl+t")
+            await pilot.pause()
         await pilot.pause()
         await finish(pilot)
 

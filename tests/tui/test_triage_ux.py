@@ -245,29 +245,32 @@ async def test_edited_template_reply_keeps_side_effects(make_app: Any) -> None:
         reply.query_one("#templates").highlighted = [*reply.order, "\x00free"].index("need_more_info")
         await pilot.pause()
         assert reply.target == "slack"
-        slack_template = reply.text
+        slack_template = reply.sent_text
+        markdown = reply.text  # what an edit starts from: the template's Markdown, also for Slack
+        assert markdown == reply.rendered["github"]
         await pilot.press("ctrl+e")
         await pilot.pause()
-        await pilot.press(*"Which browser? ")  # the cursor starts at the top
+        await pilot.press(*"Which **browser**? ")  # the cursor starts at the top
         await wait_for(pilot, lambda: reply.edited, what="edited")
         edited = reply.text
-        assert edited == "Which browser? " + slack_template
+        assert edited == "Which **browser**? " + markdown
+        # The Slack preview is the edit converted to mrkdwn, exactly what is sent.
+        assert reply.sent_text.startswith("Which *browser*? ") and reply.sent_text != slack_template
         warnings = str(reply.query_one("#warnings").render())
         assert "set pending (kept with your edit)" in warnings and "not applied" not in warnings
-        # Edits are per target: GitHub shows the template's own text, and says so.
+        # One edit for every target: GitHub gets the same Markdown, as written.
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: reply.target == "github")
-        assert not reply.edited and "Which browser?" not in reply.text
-        assert "Edits are per target" in str(reply.query_one("#warnings").render())
-        await pilot.press("ctrl+t")
+        assert reply.edited and reply.sent_text == edited
+        await pilot.press("ctrl+t", "ctrl+t")  # → Both → Slack
         await wait_for(pilot, lambda: reply.target == "slack")
-        assert reply.text == edited and reply.text != slack_template
+        previewed = reply.sent_text
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: ActionKind.REPLY in [k for k, _ in states(app, rid)], what="queued")
         queued = app.ctx.actions.for_request(rid)
         assert [(a.kind, a.target) for a in queued][:1] == [(ActionKind.PENDING, "github")]  # side effect kept
         slack = next(a for a in queued if a.kind is ActionKind.REPLY)
-        assert slack.target == "slack" and slack.text == edited  # exactly the edit
+        assert slack.target == "slack" and slack.text == previewed  # exactly the preview
 
 
 async def test_edited_text_with_a_leftover_marker_cannot_be_sent(make_app: Any) -> None:
@@ -340,3 +343,34 @@ async def test_dropping_a_failed_action_clears_the_queue_marker_at_once(make_app
 
         # No poll or dispatch has run: the outbox screen told the queue itself.
         assert marker_gone()
+
+
+async def test_outbox_shows_held_actions_counting_down_and_ctrl_z_takes_them_back(make_app: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    app: IdqueueApp = make_app()
+    actions = app.ctx.actions
+    wall = [datetime(2026, 3, 11, 15, 30, tzinfo=UTC)]
+    actions.wall = lambda: wall[0]
+    actions.hold_seconds = 30.0
+    rid = rid_of(app)
+    actions.take(rid)  # held 30 s for undo
+    actions.hold_seconds = 0.0
+    actions.pending(rid)  # not held: plain "queued"
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        screen = await open_outbox(pilot)
+        labels = {r.action.id: screen._state_label(r) for r in screen.rows}
+        held = [r for r in screen.rows if r.action.hold_until is not None]
+        assert held and all(labels[r.action.id] == "held — sends in 30s (ctrl+z undoes)" for r in held)
+        assert {labels[r.action.id] for r in screen.rows if r.action.hold_until is None} == {"queued"}
+        table = screen.query_one("#outbox-table")
+        wall[0] += timedelta(seconds=25.5)
+        screen._count_down()
+        assert str(table.get_cell(held[0].action.id, "state")) == "held — sends in 5s (ctrl+z undoes)"  # type: ignore[attr-defined]
+        table.move_cursor(row=screen.rows.index(held[0]))  # type: ignore[attr-defined]
+        await pilot.press("ctrl+z")
+        await wait_for(pilot, lambda: all(r.action.hold_until is None for r in screen.rows), what="held verb undone")
+        assert {s for k, s in states(app, rid) if k is ActionKind.PENDING} == {ActionState.QUEUED}
+        wall[0] += timedelta(seconds=60)  # a hold that is over reads "queued" again
+        assert all(screen._state_label(r) == "queued" for r in screen.rows)

@@ -328,3 +328,47 @@ def test_weekly_series_by_week_of_creation() -> None:
 def test_breached_requests_open_first_with_the_clock() -> None:
     out = breached_requests(received_in(fixture_rows(), FEB), NOW)
     assert [(r.key, clock) for r, clock in out] == [("REQ-5", "resolution"), ("REQ-2", "both")]
+
+
+def _local(day: date, hour: int = 15) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(TZ))
+
+
+@pytest.mark.parametrize(("today", "current", "previous", "prev_first", "prev_last"), [
+    (date(2026, 3, 11), "Mar 1–11", "Feb 1–11", date(2026, 2, 1), date(2026, 2, 11)),
+    (date(2026, 3, 31), "Mar 1–31", "Feb 1–28", date(2026, 2, 1), date(2026, 2, 28)),  # 31st → short month
+    (date(2028, 3, 31), "Mar 1–31", "Feb 1–29", date(2028, 2, 1), date(2028, 2, 29)),  # leap year
+    (date(2028, 3, 29), "Mar 1–29", "Feb 1–29", date(2028, 2, 1), date(2028, 2, 29)),
+    (date(2026, 3, 29), "Mar 1–29", "Feb 1–28", date(2026, 2, 1), date(2026, 2, 28)),
+    (date(2026, 5, 31), "May 1–31", "Apr 1–30", date(2026, 4, 1), date(2026, 4, 30)),
+    (date(2026, 1, 15), "Jan 1–15", "Dec 1–15", date(2025, 12, 1), date(2025, 12, 15)),  # across the year
+    (date(2026, 4, 1), "Apr 1", "Mar 1", date(2026, 3, 1), date(2026, 3, 1)),
+])
+def test_month_to_date_is_compared_with_the_same_days_of_the_month_before(
+    today: date, current: str, previous: str, prev_first: date, prev_last: date,
+) -> None:
+    from idqueue.domain.metrics import comparison_period, month_to_date
+
+    month = Period.month(today.year, today.month, TZ)
+    now = _local(today)
+    running = month_to_date(month, now, TZ)
+    assert running is not None and running.label == current
+    assert running.start == month.start
+    assert running.end == Period.dates(today, today, TZ).end  # through today, whole days
+    before = comparison_period(month, now, TZ)
+    expected = Period.dates(prev_first, prev_last, TZ)
+    assert (before.start, before.end, before.label) == (expected.start, expected.end, previous)
+
+
+def test_a_month_that_is_over_or_not_a_month_is_compared_as_before() -> None:
+    from idqueue.domain.metrics import comparison_period, month_to_date
+
+    now = _local(date(2026, 3, 11))
+    assert month_to_date(FEB, now, TZ) is None
+    assert comparison_period(FEB, now, TZ) == Period.month(2026, 1, TZ)
+    fortnight = Period.dates(date(2026, 3, 1), date(2026, 3, 14), TZ)  # contains now, but not a month
+    assert month_to_date(fortnight, now, TZ) is None
+    assert comparison_period(fortnight, now, TZ) == fortnight.previous(TZ)
+    assert month_to_date(Period.month(2026, 4, TZ), now, TZ) is None  # not begun

@@ -89,7 +89,7 @@ def test_json_report_validates_against_the_documented_schema(month: Month, store
     jsonschema.Draft202012Validator(REPORT_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(data)
     assert data["period"] == {"label": "March 2026", "start": "2026-03-01T05:00:00Z", "end": "2026-04-01T04:00:00Z",
                               "timezone": TZ}
-    assert data["previous_period"]["label"] == "February 2026"
+    assert data["previous_period"]["label"] == "Feb 1–11"  # the month runs: the same days of February
     received = store.count("created_at >= ? AND created_at < ? AND status != 'deleted'",
                            ("2026-03-01T05:00:00", "2026-04-01T04:00:00"))
     summary = data["summary"]
@@ -99,7 +99,7 @@ def test_json_report_validates_against_the_documented_schema(month: Month, store
     assert summary["backlogged"] >= 1 and summary["pending"] >= 1 and summary["reopened"]["count"] >= 1
     assert summary["first_response_hours"]["business"]["median"] > 0
     assert summary["sla"]["of"] > 0 and summary["sla"]["by_policy"]
-    assert data["previous"]["csat"]["responses"] >= 10 and summary["csat"]["responses"] >= 1
+    assert data["previous"]["csat"]["responses"] >= 5 and summary["csat"]["responses"] >= 1
     assert data["previous"]["resolution_hours"]["wall_clock"]["p90"] > 0
     assert len(data["weekly"]) == 8 and data["weekly"][-1]["week_start"] == "2026-03-09"
     assert {b["clock"] for b in data["breached"]} <= {"first response", "resolution", "both"} and data["breached"]
