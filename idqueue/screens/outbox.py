@@ -444,7 +444,7 @@ class OutboxScreen(Screen[str | None]):
     @work(group="outbox-action", exit_on_error=False)
     async def _undo(self, row: OutboxRow) -> None:
         try:
-            cancelled = await asyncio.to_thread(self.ctx.actions.undo, [row.action.group_id])
+            cancelled = await asyncio.to_thread(self.ctx.require_actions().undo, [row.action.group_id])
         except Exception as exc:  # too late: something of it was sent meanwhile
             self.notify(one_line(str(exc), 300), title="Undo", severity="error", markup=False)
             return
