@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# Bytecode for the package, as a wheel install has it (PYTHONDONTWRITEBYTECODE would
+	@# otherwise make every start compile it from source).
+	$(BIN)/python -m compileall -q idqueue
 	@touch $(STAMP)
 
 ## make run: open idqueue (the built-in sandbox when no tokens are configured)

@@ -134,6 +134,14 @@ def _env_prefix(env: dict[str, str]) -> str:
 def measure(runs: int = RUNS) -> dict[str, list[float]]:
     """First-paint seconds of idqueue and of the baseline, ``runs`` alternating runs each."""
     tmux = shutil.which("tmux")
+    # Measure the installed app as a user starts it: with its bytecode compiled, as a wheel
+    # install (or any second start) has it. Environments that set PYTHONDONTWRITEBYTECODE
+    # would otherwise make every start compile the package from source.
+    import compileall
+
+    import idqueue
+
+    compileall.compile_dir(str(Path(idqueue.__file__).parent), quiet=1)
     with tempfile.TemporaryDirectory(prefix="idqueue-startup-bench-") as tmp:
         folder = Path(tmp)
         db = make_db(folder / "10k.db", 10_000)
