@@ -24,6 +24,7 @@ import click
 from idqueue.clock import now as clock_now
 from idqueue.commands.base import CliError, Context, pass_ctx
 from idqueue.commands.output import check_line, fail_usage, format_time
+from idqueue.config import SlaConfig
 from idqueue.domain.models import Request, iso
 from idqueue.safety import one_line, redact, sanitize_terminal
 from idqueue.store.queue import json_item
@@ -261,19 +262,27 @@ def _pick(option: str, value: str, valid: list[str]) -> str:
     fail_usage(f"{option} {value!r} is not one of: {', '.join(valid)}")
 
 
+def sla_text(request: Request, cfg: SlaConfig, now: datetime) -> str:
+    """The list's SLA column: the state, then the TUI's cell when it carries a time
+    (``breached 2h 00m over``, ``ok ⏸ 1h 54m``, ``met``, ``none``)."""
+    from idqueue.domain.sla_live import live_clock, sla_cell
+    from idqueue.widgets.rows import SLA_LABELS
+
+    text, state = sla_cell(request, live_clock(request, cfg, now=now), now=now, labels=SLA_LABELS)
+    word = state.replace("_", "-")
+    # Only a cell that carries a time adds to the state word ("—", "Met", "Breached" do not).
+    return f"{word} {text}" if any(ch.isdigit() for ch in text) else word
+
+
 def _print_list(ctx: Context, requests: list[Request], now: datetime) -> None:
     """The text table: a header row, then one line per request with its source and outbox marks."""
-    from idqueue.domain.sla_live import live_clock, sla_cell
-    from idqueue.widgets.rows import SLA_LABELS, SOURCE_ICONS
+    from idqueue.widgets.rows import SOURCE_ICONS
 
     pending = _pending_marks(ctx, [r.id for r in requests])
     click.echo(f"{'KEY':<9} {'PRI':<3} {'SLA':<20} {'TYPE':<22} {'STATUS':<12} {'ASSIGNEE':<10} "
                f"{'SRC':<4} {'OUT':<3} TITLE")
     for r in requests:
-        # The same cell as the TUI's SLA column ("2h 00m over", "⏸ 1h 54m"), after the state.
-        text, state = sla_cell(r, live_clock(r, ctx.settings.sla, now=now), now=now, labels=SLA_LABELS)
-        word = state.replace("_", "-")
-        sla = word if text.casefold() in (state, word, SLA_LABELS.get(state, "").casefold()) else f"{word} {text}"
+        sla = sla_text(r, ctx.settings.sla, now)
         source = SOURCE_ICONS["both" if len(r.sources) > 1 else r.source.value]
         click.echo(
             f"{r.key:<9} {r.priority:<3} {sla:<20} {one_line(r.type, 22):<22} {r.status.value:<12} "

@@ -139,3 +139,16 @@ def test_doctor_prints_readable_lines_and_checks_backlog_and_app_token(shell: Sh
     assert "github backlog repo  FAILED: va-identity/missing: not found" in bad.stdout
     assert "slack app token      FAILED: apps.connections.open failed: invalid_auth" in bad.stdout
     assert "xapp-wrong" not in bad.stdout
+
+
+def test_list_sla_cells_are_a_state_word_then_a_time_if_any(shell: Shell) -> None:
+    result = shell.run("list", "--all")
+    assert result.exit_code == 0, result.output
+    header, *lines = result.stdout.splitlines()
+    cells = [line[header.index("SLA"):header.index("TYPE")].split() for line in lines]
+    states = {"ok", "at-risk", "breached", "paused", "met", "none"}
+    for cell in cells:
+        assert cell[0] in states, cell
+        assert len(cell) == 1 or any(ch.isdigit() for ch in cell[1]), cell  # never "none —"
+        assert "-" not in "".join(cell[1:]) and "−" not in "".join(cell[1:]), cell  # no minus signs
+    assert {c[0] for c in cells} >= {"met", "breached"}

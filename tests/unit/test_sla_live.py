@@ -51,3 +51,19 @@ def test_a_clock_outside_business_hours_says_when_it_counts_again() -> None:
     assert clock.remaining == pytest.approx(2 * 3600)
     working = live_clock(request_due(due.astimezone(UTC)), CFG, now=datetime(2026, 3, 9, 15, 0, tzinfo=NY))
     assert working.resumes_at is None
+
+
+@pytest.mark.parametrize(("due_hours", "state", "text"), [
+    (2, "ok", "ok 2h 00m"), (-3, "breached", "breached 3h 00m over"), (None, "none", "none"), (None, "met", "met"),
+])
+def test_the_cli_list_shows_the_state_then_the_cell_only_when_it_has_a_time(
+    due_hours: float | None, state: str, text: str
+) -> None:
+    from idqueue.commands.sync_cmds import sla_text
+
+    now = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)  # a Wednesday afternoon, business hours
+    cfg = SlaConfig(calendar={"timezone": "UTC", "start": "00:00", "end": "23:59", "workdays": [0, 1, 2, 3, 4, 5, 6]})
+    request = request_due(now + timedelta(hours=due_hours or 1), state)
+    if due_hours is None:
+        request.sla.due_at = None
+    assert sla_text(request, cfg, now) == text
