@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sandbox_world import World, start_world
 
 import idqueue.sync
 from idqueue.cli import main
@@ -37,29 +38,13 @@ NOW = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class World:
-    """A seeded sandbox and a database synced from it."""
-
-    sb: Sandbox
-    golden: Path
-    tmp: Path
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    tmp = tmp_path_factory.mktemp("bad-input")
-    sb = Sandbox.start(seed=True, now=NOW)
+    world = start_world(tmp_path_factory.mktemp("bad-input"), NOW)
     try:
-        settings = Settings(**sb.settings_overrides(), db=tmp / "golden.db", now=NOW.isoformat())
-        store = Store.open(settings.db)
-        report = idqueue.sync.SyncEngine(store, idqueue.sync.build_sources(settings), settings).poll()
-        assert not report.errors
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        store.close()
-        yield World(sb, settings.db, tmp)
+        yield world
     finally:
-        sb.stop()
+        world.sb.stop()
 
 
 @dataclass

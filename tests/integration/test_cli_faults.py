@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from sandbox_world import World, start_world
 
 import idqueue.sync
 from idqueue.cli import cli  # import the CLI first: it registers the command modules
@@ -47,36 +48,10 @@ BAD_GITHUB_TOKEN = "ghp_notTheSandboxToken1234567890abcdef"
 BAD_SLACK_TOKEN = "xoxb-0000000000-not-the-sandbox-token"
 
 
-@dataclass
-class World:
-    """One seeded sandbox and a database synced from it (shared by the module's tests)."""
-
-    sb: Sandbox
-    golden: Path
-    config: Path
-
-
-def start_world(tmp: Path) -> World:
-    """Start a seeded sandbox and sync it into ``tmp/golden.db`` (production sources)."""
-    config = tmp / "config.toml"
-    config.write_text("", encoding="utf-8")
-    sb = Sandbox.start(seed=True, now=NOW)
-    try:
-        settings = Settings(**sb.settings_overrides(), db=tmp / "golden.db", now=NOW.isoformat())
-        store = Store.open(settings.db)
-        report = idqueue.sync.SyncEngine(store, idqueue.sync.build_sources(settings), settings).poll()
-        assert not report.errors
-        store.close()
-    except BaseException:
-        sb.stop()
-        raise
-    return World(sb, settings.db, config)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Shared by the tests that change nothing in the emulators (faults are cleared after each)."""
-    shared = start_world(tmp_path_factory.mktemp("faults"))
+    shared = start_world(tmp_path_factory.mktemp("faults"), NOW)
     try:
         yield shared
     finally:
@@ -86,7 +61,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture
 def own_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A sandbox of its own, for tests that add issues."""
-    mine = start_world(tmp_path_factory.mktemp("own"))
+    mine = start_world(tmp_path_factory.mktemp("own"), NOW)
     try:
         yield mine
     finally:
