@@ -127,17 +127,10 @@ class SyncReport:
 
 
 def build_sources(settings: Settings) -> list[Source]:
-    """The sources configured in the settings (GitHub when it has a token and repos, Slack likewise)."""
-    sources: list[Source] = []
-    if settings.github.token and settings.github.repos:
-        from idqueue.integrations.github.source import GitHubSource
+    """The readers the settings turn on, one per configured integration, in registry order."""
+    from idqueue.integrations import registry
 
-        sources.append(GitHubSource(settings))
-    if settings.slack.token and settings.slack.channels:
-        from idqueue.integrations.slack.source import SlackSource
-
-        sources.append(SlackSource(settings))
-    return sources
+    return [integration.build_source(settings) for integration in registry.configured(settings)]
 
 
 def source_name(source: Source) -> str:

@@ -439,7 +439,7 @@ def doctor(ctx: Context) -> None:
         for line in scope_lines:
             click.echo(f"  {line}")
         ok &= not any(line.startswith("missing") for line in scope_lines)
-    ok &= _extra_checks(settings, skip_github="github" in failed)
+    ok &= _extra_checks(settings, failed=failed)
     sys.exit(0 if ok else 1)
 
 
@@ -508,22 +508,21 @@ def print_facts(facts: dict[str, Any], *, indent: int = 2) -> None:
             check_line(key, value, indent=indent, width=10)
 
 
-def _extra_checks(settings: Any, *, skip_github: bool = False) -> bool:
-    """The backlog repo and the Slack app-level token (write-back and live updates).
+def _extra_checks(settings: Any, *, failed: set[str]) -> bool:
+    """Each integration's own checks beyond its reader's (e.g. a backlog destination, an
+    app-level token for live updates).
 
-    The backlog repo is not checked when the GitHub token already failed: it would only say
+    An integration whose reader check already failed is not checked again: it would only say
     the same thing again.
     """
-    from idqueue.integrations.github.checks import check_backlog_repo
-    from idqueue.integrations.slack.checks import check_app_token
+    from idqueue.integrations import registry
 
     ok = True
-    backlog = None if skip_github else check_backlog_repo(settings)
-    for label, check in (("github", backlog), ("slack", check_app_token(settings))):
-        if check is None:
-            continue
-        ok &= check.ok
-        check_line(f"{label} {check.name}", ("ok: " if check.ok else "FAILED: ") + check.detail, width=20)
+    for integration in registry.integrations():
+        for check in integration.run_checks(settings, skip=integration.name in failed):
+            ok &= check.ok
+            check_line(f"{integration.name} {check.name}", ("ok: " if check.ok else "FAILED: ") + check.detail,
+                       width=20)
     return ok
 
 

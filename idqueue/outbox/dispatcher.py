@@ -209,21 +209,17 @@ class DispatchReport:
 
 
 def build_writers(settings: Settings, *, clock: Clock | None = None, timeout: float | None = None) -> dict[str, Writer]:
-    """Writers for the destinations that have a token configured.
+    """Writers for the destinations whose integration the settings let send (a token).
 
     ``timeout`` defaults to ``outbox.request_timeout``.
     """
-    writers: dict[str, Writer] = {}
+    from idqueue.integrations import registry
+
     timeout = settings.outbox.request_timeout if timeout is None else timeout
-    if settings.github.token is not None:
-        from idqueue.integrations.github.writer import GitHubWriter
-
-        writers["github"] = GitHubWriter(settings, clock=clock, timeout=timeout)
-    if settings.slack.token is not None:
-        from idqueue.integrations.slack.writer import SlackWriter
-
-        writers["slack"] = SlackWriter(settings, clock=clock, timeout=timeout)
-    return writers
+    return {
+        integration.name: integration.build_writer(settings, clock=clock, timeout=timeout)
+        for integration in registry.writable(settings)
+    }
 
 
 def _owner_id() -> str:

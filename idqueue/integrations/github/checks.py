@@ -43,3 +43,10 @@ def check_backlog_repo(settings: Settings, *, timeout: float = 15.0) -> Check | 
     if not any(perms.get(k) for k in ("push", "triage", "maintain", "admin")):
         return Check(name, False, f"{repo}: the token can read it but not write issues (needs triage or write access)")
     return Check(name, True, f"{repo}: exists; the token can create and label issues")
+
+
+def doctor_checks(settings: Settings, *, skip: bool = False) -> list[Check]:
+    """GitHub's doctor checks beyond the reader's: the backlog repo (skipped when the token
+    already failed, ``skip``: it would only say the same thing again)."""
+    check = None if skip else check_backlog_repo(settings)
+    return [check] if check is not None else []

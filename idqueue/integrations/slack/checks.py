@@ -33,3 +33,9 @@ def check_app_token(settings: Settings, *, timeout: float = 15.0) -> Check | Non
     if not answer.get("ok") or not answer.get("url"):
         return Check(name, False, "apps.connections.open gave no WebSocket URL")
     return Check(name, True, "Socket Mode can connect (apps.connections.open ok)")
+
+
+def doctor_checks(settings: Settings, *, skip: bool = False) -> list[Check]:
+    """Slack's doctor checks beyond the reader's: the app-level token for Socket Mode."""
+    check = None if skip else check_app_token(settings)
+    return [check] if check is not None else []
