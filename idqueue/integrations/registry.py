@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from idqueue.config import Settings
+    from idqueue.domain.models import Request
     from idqueue.integrations.base import Check, Source
 
 BUILTIN: tuple[str, ...] = (
@@ -146,6 +147,23 @@ def find(name: str) -> Integration | None:
 def for_id(item_id: str) -> Integration | None:
     """The integration an item or request id belongs to (by its id scheme), or None."""
     return next((i for i in integrations() if i.owns(item_id)), None)
+
+
+def homes_of(request: Request) -> list[tuple[Integration, str]]:
+    """A request's homes as ``(integration, item id)``, in order of preference (the first is
+    its primary home); one per system (the first of its item ids in that system)."""
+    found: list[tuple[Integration, str]] = []
+    for integration in integrations():
+        item_id = next((i for i in request.item_ids if integration.owns(i)), None)
+        if item_id is not None:
+            found.append((integration, item_id))
+    return found
+
+
+def home_of(request: Request, name: str) -> str | None:
+    """The request's item id in the system called ``name``, or None when it has no home there."""
+    integration = get(name)
+    return next((i for i in request.item_ids if integration.owns(i)), None)
 
 
 def configured(settings: Settings) -> list[Integration]:
