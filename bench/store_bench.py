@@ -29,7 +29,7 @@ def synthetic_items(n: int, start: int = 0) -> list[SourceItem]:
         closed = rnd.random() < 0.3
         title = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(4, 10)))
         items.append(SourceItem(
-            id=f"gh:bench/repo#{i + 1}", source=SourceKind.GITHUB, title=title,
+            id=f"gh:bench/repo#{i + 1}", source=SourceKind("github"), title=title,
             body=f"**Issue Type:** {rnd.choice(TYPES)}\n**Team Name:** Team {i % 40}\n\n{title}",
             url=f"https://github.com/bench/repo/issues/{i + 1}", created_at=created, updated_at=created,
             requester=Person(f"user{i % 500}", f"User {i % 500}"), state="closed" if closed else "open",

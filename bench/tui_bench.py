@@ -67,9 +67,9 @@ def make_db(path: Path, n: int, *, seed: int = 7) -> Path:
             due = created + timedelta(hours=rng.choice([1, 8, 48]))
             state = "met" if not is_open else ("breached" if due < NOW else "ok")
             kind = rng.random()
-            sources = [SourceKind.GITHUB] if kind < 0.5 else [SourceKind.SLACK] if kind < 0.7 else \
-                [SourceKind.GITHUB, SourceKind.SLACK]
-            rid = f"gh:va-identity/support#{seq}" if SourceKind.GITHUB in sources else f"slack:C0BENCH/{seq}.000100"
+            sources = [SourceKind("github")] if kind < 0.5 else [SourceKind("slack")] if kind < 0.7 else \
+                [SourceKind("github"), SourceKind("slack")]
+            rid = f"gh:va-identity/support#{seq}" if SourceKind("github") in sources else f"slack:C0BENCH/{seq}.000100"
             words = rng.sample(WORDS, 4)
             title = f"{words[0].capitalize()} {words[1]} fails with {words[2]} on {words[3]}{rng.choice(FLAVOUR)}"
             request = Request(

@@ -96,8 +96,8 @@ def assemble(
         team: a prepared :class:`TeamIndex` (built from settings when omitted).
     """
     team = team or TeamIndex(settings)
-    gh_items = sorted((i for i in items if i.source is SourceKind.GITHUB), key=lambda i: i.created_at)
-    sl_items = sorted((i for i in items if i.source is SourceKind.SLACK), key=lambda i: i.created_at)
+    gh_items = sorted((i for i in items if i.source == "github"), key=lambda i: i.created_at)
+    sl_items = sorted((i for i in items if i.source == "slack"), key=lambda i: i.created_at)
     live_gh = [i for i in gh_items if i.state != "deleted"]
     live_sl = [i for i in sl_items if i.state != "deleted"]
     canonical = (live_gh or live_sl or gh_items or sl_items)[0]
@@ -162,7 +162,7 @@ def assemble(
     request = Request(
         id=canonical.id,
         key="",
-        sources=[s for s in (SourceKind.GITHUB, SourceKind.SLACK) if any(i.source is s for i in items)],
+        sources=[s for s in (SourceKind("github"), SourceKind("slack")) if any(i.source == s for i in items)],
         title=canonical.title,
         body=canonical.body,
         requester=requester,

@@ -17,11 +17,19 @@ from enum import StrEnum
 from typing import Any
 
 
-class SourceKind(StrEnum):
-    """Where a source item lives."""
+class SourceKind(str):
+    """Where a source item lives: the name of its integration (``"github"``, ``"slack"``, …).
 
-    GITHUB = "github"
-    SLACK = "slack"
+    An open set — the integration registry names the systems; the domain does not. A plain
+    ``str`` subclass, so it compares, hashes and serialises as its name.
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        """The name as a plain string (kept from when this was an enum)."""
+        return str(self)
 
 
 class Status(StrEnum):
@@ -150,7 +158,7 @@ class TimelineEvent:
     actor_name: str | None = None
     body: str = ""
     url: str | None = None
-    source: SourceKind = SourceKind.GITHUB
+    source: SourceKind = SourceKind("github")  # noqa: RUF009 - immutable str
     is_bot: bool = False
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -229,8 +237,9 @@ class Request:
 
     @property
     def source(self) -> SourceKind:
-        """The primary source (GitHub when the request has both homes)."""
-        return SourceKind.GITHUB if SourceKind.GITHUB in self.sources else SourceKind.SLACK
+        """The primary home's system: the first of ``sources`` (kept in the registry's order of
+        preference, so GitHub when a request lives on GitHub and Slack)."""
+        return self.sources[0]
 
     @property
     def github_item(self) -> str | None:

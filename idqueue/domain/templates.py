@@ -438,8 +438,8 @@ def build_context(
         ValueError: an ``extra`` name is not an identifier or would replace a built-in name.
     """
     links = request.links
-    github_url = links.get("github") or (request.url if SourceKind.GITHUB in request.sources else None)
-    slack_url = links.get("slack") or (request.url if request.sources == [SourceKind.SLACK] else None)
+    github_url = links.get("github") or (request.url if SourceKind("github") in request.sources else None)
+    slack_url = links.get("slack") or (request.url if request.sources == [SourceKind("slack")] else None)
     req: dict[str, Any] = {
         "id": request.id,
         "key": request.key,
@@ -462,7 +462,7 @@ def build_context(
             settings,
             requester.id if requester else None,
             requester.name if requester else None,
-            slack_home=SourceKind.SLACK in request.sources,
+            slack_home=SourceKind("slack") in request.sources,
         ),
         "assignee": _person(settings, assignee or request.assignee),
         "me": _person(settings, me or settings.me),

@@ -588,7 +588,7 @@ class Dispatcher:
             events.append(TimelineEvent(
                 uid=f"gh-comment:{int(comment['id'])}", item_id=item.id, kind=EventKind.COMMENT, at=at,
                 actor_id=login, actor_name=login, body=action.text or "", url=comment.get("url"),
-                source=SourceKind.GITHUB, is_bot=False, data=data,
+                source=SourceKind("github"), is_bot=False, data=data,
             ))
         self.store.apply("github", items=[item], events=events, assembler=self._assembler(now), now=now)
 
@@ -621,7 +621,7 @@ class Dispatcher:
                                 "idqueue_actor": actor, "idqueue_automation": automation}
         events = [TimelineEvent(
             uid=uid, item_id=item_id, kind=EventKind.MESSAGE, at=at, actor_id=None, actor_name=name,
-            body=unescape_mrkdwn(action.text or ""), url=None, source=SourceKind.SLACK, is_bot=automation, data=data,
+            body=unescape_mrkdwn(action.text or ""), url=None, source=SourceKind("slack"), is_bot=automation, data=data,
         )]
         verb = str(p.get("action") or "reply")
         if verb in _SLACK_STATE_KINDS:
@@ -634,7 +634,7 @@ class Dispatcher:
             slack_user = self.settings.team[actor].slack if isinstance(actor, str) and actor in self.settings.team else None
             events.append(TimelineEvent(
                 uid=f"{uid}:{verb}", item_id=item_id, kind=_SLACK_STATE_KINDS[verb], at=at, actor_id=slack_user,
-                actor_name=name, body="", url=None, source=SourceKind.SLACK, is_bot=automation, data=state_data,
+                actor_name=name, body="", url=None, source=SourceKind("slack"), is_bot=automation, data=state_data,
             ))
         self.store.apply("slack", items=[item], events=events, assembler=self._assembler(now), now=now)
 

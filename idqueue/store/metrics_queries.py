@@ -166,7 +166,7 @@ def _stub(row: RequestRow) -> Request:
     """The minimum of a :class:`Request` that :func:`pause_intervals` reads."""
     requester = Person(row.requester_id, row.requester_id) if row.requester_id else None
     return Request(
-        id=row.id, key=row.key, sources=[SourceKind.GITHUB], title="", body="", requester=requester,
+        id=row.id, key=row.key, sources=[SourceKind("github")], title="", body="", requester=requester,
         status=Status(row.status), created_at=row.created_at, updated_at=row.created_at,
     )
 

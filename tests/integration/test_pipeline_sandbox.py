@@ -628,7 +628,7 @@ def test_database_is_a_valid_sqlite_file_after_sync(synced: Synced) -> None:
 def _slack_item(reactions: dict[str, list[str]]) -> SourceItem:
     at = NOW - timedelta(hours=5)
     return SourceItem(
-        id=slack_id("C1", "1700000000.000100"), source=SourceKind.SLACK, title="Can someone pull counts?",
+        id=slack_id("C1", "1700000000.000100"), source=SourceKind("slack"), title="Can someone pull counts?",
         body="Can someone pull counts of sign-ins?", url=None, created_at=at, updated_at=at,
         requester=Person("U0REQ", "Sam Lee"), raw={"reactions": reactions},
     )
@@ -639,7 +639,7 @@ def _reply(minutes: int, user: str, *, kind: EventKind = EventKind.MESSAGE, **da
     return TimelineEvent(
         uid=f"slack:C1/{ts}" + ("" if kind is EventKind.MESSAGE else f":{kind.value}"),
         item_id=slack_id("C1", "1700000000.000100"), kind=kind, at=NOW - timedelta(hours=5) + timedelta(minutes=minutes),
-        actor_id=user, source=SourceKind.SLACK, data=data,
+        actor_id=user, source=SourceKind("slack"), data=data,
     )
 
 

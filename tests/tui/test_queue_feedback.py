@@ -130,7 +130,7 @@ async def test_switching_templates_keeps_the_chosen_target(make_app: Any) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         table = app.queue.table
-        both = next(r for r in table.loaded_rows() if {SourceKind.SLACK, SourceKind.GITHUB} <= set(r.request.sources))
+        both = next(r for r in table.loaded_rows() if {SourceKind("slack"), SourceKind("github")} <= set(r.request.sources))
         table.go_to(both.id)
         await wait_for(pilot, lambda: table.cursor_id == both.id, what="cursor")
         await pilot.press("r")

@@ -120,7 +120,7 @@ async def test_both_target_previews_each_rendering_and_sends_one_message_each(ma
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         table = app.queue.table
-        row = next(r for r in table.loaded_rows() if {SourceKind.SLACK, SourceKind.GITHUB} <= set(r.request.sources))
+        row = next(r for r in table.loaded_rows() if {SourceKind("slack"), SourceKind("github")} <= set(r.request.sources))
         table.go_to(row.id)
         await wait_for(pilot, lambda: table.cursor_id == row.id, what="cursor")
         reply = await _free_text(pilot, "**Fixed** in [the docs](https://example.org/d)")

@@ -189,7 +189,7 @@ def test_help(snap_compare: Any, make_app: Any) -> None:
 class FailingSource(Source):
     """A source whose every poll fails with a given error."""
 
-    kind: ClassVar[SourceKind] = SourceKind.GITHUB
+    kind: ClassVar[SourceKind] = SourceKind("github")
 
     def __init__(self, kind: SourceKind, error: Exception) -> None:
         self.kind = kind  # type: ignore[misc]
@@ -205,8 +205,8 @@ def test_error_state(snap_compare: Any, make_app: Any) -> None:
     app: IdqueueApp = make_app()
     now = app.ctx.clock()
     sources = [
-        FailingSource(SourceKind.GITHUB, AuthError("Bad credentials (401): check IDQUEUE_GITHUB_TOKEN")),
-        FailingSource(SourceKind.SLACK, RateLimited("Slack asked us to slow down (429)", until=now + timedelta(minutes=7))),
+        FailingSource(SourceKind("github"), AuthError("Bad credentials (401): check IDQUEUE_GITHUB_TOKEN")),
+        FailingSource(SourceKind("slack"), RateLimited("Slack asked us to slow down (429)", until=now + timedelta(minutes=7))),
     ]
     app.ctx.engine = SyncEngine(app.ctx.store, sources, app.ctx.settings, clock=app.ctx.clock)
 

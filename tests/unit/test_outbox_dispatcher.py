@@ -247,9 +247,9 @@ def test_link_without_a_created_item_needs_attention(store: Store, settings: Set
 
 
 def _seed_items(store: Store, settings: Settings) -> None:
-    gh = SourceItem(id="gh:o/r#1", source=SourceKind.GITHUB, title="Issue", body="", url=None, created_at=NOW,
+    gh = SourceItem(id="gh:o/r#1", source=SourceKind("github"), title="Issue", body="", url=None, created_at=NOW,
                     updated_at=NOW, requester=Person("req", "Req"), labels=["Identity"])
-    sl = SourceItem(id="slack:C1/100.000001", source=SourceKind.SLACK, title="Msg", body="", url=None,
+    sl = SourceItem(id="slack:C1/100.000001", source=SourceKind("slack"), title="Msg", body="", url=None,
                     created_at=NOW, updated_at=NOW, requester=Person("U1", "Req"))
     store.apply("seed", items=[gh, sl], assembler=_simple_assembler(settings, NOW), now=NOW)
 

@@ -29,7 +29,7 @@ def make_request(
     return Request(
         id="gh:va/identity#7",
         key="REQ-7",
-        sources=[SourceKind.GITHUB],
+        sources=[SourceKind("github")],
         title=title,
         body=body,
         requester=Person("alice", "Alice"),

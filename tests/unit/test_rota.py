@@ -110,7 +110,7 @@ def req(n: int, **changes: Any) -> Request:
     values: dict[str, Any] = {
         "id": f"gh:va/support#{n}",
         "key": f"REQ-{n}",
-        "sources": [SourceKind.GITHUB],
+        "sources": [SourceKind("github")],
         "title": f"Request {n}",
         "body": "",
         "requester": Person("sam", "Sam"),

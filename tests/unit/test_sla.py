@@ -53,7 +53,7 @@ def make_request(
     return Request(
         id="gh:va/identity#1",
         key="REQ-1",
-        sources=[SourceKind.GITHUB],
+        sources=[SourceKind("github")],
         title="Need help",
         body="",
         requester=REQUESTER,

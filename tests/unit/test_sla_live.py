@@ -17,7 +17,7 @@ CFG = SlaConfig()
 
 def request_due(due: datetime, state: str = "ok") -> Request:
     created = due - timedelta(days=1)
-    return Request(id="gh:va/identity#1", key="REQ-1", sources=[SourceKind.GITHUB], title="t", body="",
+    return Request(id="gh:va/identity#1", key="REQ-1", sources=[SourceKind("github")], title="t", body="",
                    requester=Person("a", "A"), created_at=created, updated_at=created,
                    sla=SlaInfo(state=state, due_at=due, first_response_due=due))
 

@@ -25,7 +25,7 @@ FAST = SlaConfig(policies=[
 
 def request(priority: str, *, fr: datetime | None = None) -> Request:
     return Request(
-        id="gh:va/identity#1", key="REQ-1", sources=[SourceKind.GITHUB], title="Need help", body="", requester=None,
+        id="gh:va/identity#1", key="REQ-1", sources=[SourceKind("github")], title="Need help", body="", requester=None,
         type="Help Request", fields={}, status=Status.ACKNOWLEDGED if fr else Status.NEW, priority=priority,
         created_at=CREATED, updated_at=CREATED, first_response_at=fr,
     )

@@ -45,7 +45,7 @@ def make_request(type_: str, created: datetime, *, responded: bool) -> Request:
     return Request(
         id="slack:C1/1.0",
         key="REQ-1",
-        sources=[SourceKind.SLACK],
+        sources=[SourceKind("slack")],
         title="t",
         body="",
         requester=REQUESTER,

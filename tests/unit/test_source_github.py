@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from idqueue.config import GitHubConfig, Settings, SlaConfig
-from idqueue.domain.models import EventKind, SourceKind
+from idqueue.domain.models import EventKind
 from idqueue.integrations.github.api import clamp_wait
 from idqueue.integrations.github.convert import (
     comment_to_event,
@@ -137,7 +137,7 @@ def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
 def test_issue_to_item_maps_every_field(settings: Settings) -> None:
     item = issue_to_item(ISSUE, REPO, settings)
     assert item.id == "gh:octocat/Hello-World#1347"
-    assert item.source is SourceKind.GITHUB
+    assert item.source == "github"
     assert item.title == "Found a bug"
     assert item.body == "I'm having a problem with this."
     assert item.url == "https://github.com/octocat/Hello-World/issues/1347"
@@ -233,7 +233,7 @@ def test_comment_to_event(settings: Settings) -> None:
     assert (ev.actor_id, ev.actor_name) == ("octocat", "octocat")
     assert ev.body == "Me too"
     assert ev.url == "https://github.com/octocat/Hello-World/issues/1347#issuecomment-1"
-    assert ev.source is SourceKind.GITHUB
+    assert ev.source == "github"
     assert ev.is_bot is False
     assert ev.data == {"edited": False}
 

@@ -686,7 +686,7 @@ SLACK_ID = "slack:C0IDENTITY/1712345678.000100"
 
 
 def _slack_item(h: Harness, ident: str) -> SourceItem:
-    return SourceItem(id=ident, source=SourceKind.SLACK, title="Need a test user", body="need a test user",
+    return SourceItem(id=ident, source=SourceKind("slack"), title="Need a test user", body="need a test user",
                       url=None, created_at=h.now - timedelta(hours=2), updated_at=h.now - timedelta(hours=2),
                       requester=None)
 

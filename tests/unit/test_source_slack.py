@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from idqueue.config import Settings
-from idqueue.domain.models import EventKind, Person, SourceKind, slack_id
+from idqueue.domain.models import EventKind, Person, slack_id
 from idqueue.integrations.base import AuthError, NotFound, Unavailable
 from idqueue.integrations.slack.api import map_error, retry_after
 from idqueue.integrations.slack.convert import (
@@ -277,7 +277,7 @@ def test_any_bots_intake_form_is_a_request_by_the_person_it_names(ctx: SlackCont
 def test_intake_bot_message_to_item(ctx: SlackContext) -> None:
     item = message_to_item(CH, INTAKE_BOT_MSG, ctx, extra_links=["gh:va-identity/support#36"])
     assert item.id == "slack:C0IDENTITY/1773162000.000000"
-    assert item.source is SourceKind.SLACK
+    assert item.source == "slack"
     assert item.title == "Data request: For our OKR deck we need sign-ins by CSP"
     assert item.requester == Person("U0REQ09", "Lena F")  # the "Requested by" person, not the bot
     assert item.url == f"{WS}/archives/{CH}/p1773162000000000"
@@ -361,7 +361,7 @@ def test_spec_thread_replies_to_events(ctx: SlackContext) -> None:
     ]
     first = events[0]
     assert first.item_id == "slack:C0IDENTITY/1482960137.003543"
-    assert first.kind is EventKind.MESSAGE and first.source is SourceKind.SLACK
+    assert first.kind is EventKind.MESSAGE and first.source == "slack"
     assert first.actor_id == "U061F7AUR" and first.actor_name == "spengler"
     assert first.body == "one island" and not first.is_bot
     assert first.url == f"{WS}/archives/{CH}/p1483037603017503?thread_ts={parent_ts}&cid={CH}"

@@ -217,7 +217,7 @@ def test_seeded_month_links_slack_and_github_into_one_request(tmp_path: Path) ->
         assert request is not None
         assert request.id == items[slack_id(m.channel, m.ts)][0].links[0]
         assert sorted(request.item_ids) == sorted([request.id, slack_id(m.channel, m.ts)])
-        assert set(request.sources) == {SourceKind.GITHUB, SourceKind.SLACK}
+        assert set(request.sources) == {SourceKind("github"), SourceKind("slack")}
 
 
 def test_intake_bot_thread_reply_links_to_the_github_issue(sb: Sandbox, tmp_path: Path) -> None:
@@ -237,7 +237,7 @@ def test_intake_bot_thread_reply_links_to_the_github_issue(sb: Sandbox, tmp_path
     assert item.requester.name == "Lena Fischer"
 
     # A GitHub item with that id (as the GitHub source yields it) merges into the same request.
-    gh_item = SourceItem(id="gh:va-identity/support#77", source=SourceKind.GITHUB, title="Auth help",
+    gh_item = SourceItem(id="gh:va-identity/support#77", source=SourceKind("github"), title="Auth help",
                          body="**Issue Type:** Authentication Help", url="https://github.com/va-identity/support/issues/77",
                          created_at=NOW - timedelta(hours=2), updated_at=NOW, requester=None)
     h.store.apply("github", items=[gh_item], assembler=make_assembler(h.settings, NOW), now=NOW)

@@ -27,7 +27,7 @@ NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
 def simple_assembler(items: list[SourceItem], events: list[TimelineEvent], local: dict[str, str]) -> Request:
     """A minimal assembler: canonical = GitHub item, status from item state, SLA from fields."""
-    gh = [i for i in items if i.source is SourceKind.GITHUB and i.state != "deleted"]
+    gh = [i for i in items if i.source == "github" and i.state != "deleted"]
     live = gh or [i for i in items if i.state != "deleted"]
     first = (live or items)[0]
     status = Status.DELETED if not live else (Status.CLOSED if first.state == "closed" else Status.NEW)
@@ -59,7 +59,7 @@ def gh_item(n: int, *, title: str = "Issue", links: list[str] | None = None, **r
     created = NOW - timedelta(hours=n)
     return SourceItem(
         id=f"gh:va/support#{n}",
-        source=SourceKind.GITHUB,
+        source=SourceKind("github"),
         title=f"{title} {n}",
         body=f"body of {n}",
         url=f"https://github.com/va/support/issues/{n}",
@@ -75,7 +75,7 @@ def slack_item(ts: str, *, links: list[str] | None = None, title: str = "Slack a
     created = datetime.fromtimestamp(float(ts), UTC)
     return SourceItem(
         id=f"slack:C1/{ts}",
-        source=SourceKind.SLACK,
+        source=SourceKind("slack"),
         title=title,
         body="please help",
         url=f"https://x.slack.com/archives/C1/p{ts.replace('.', '')}",
@@ -152,7 +152,7 @@ def test_merged_timeline_spans_both_homes(store: Store) -> None:
     gh = gh_item(7, links=[sl.id])
     events = [
         TimelineEvent("slack:C1/1764150100.000100", sl.id, EventKind.MESSAGE, NOW - timedelta(hours=1),
-                      "U1", "Ana", "on it", source=SourceKind.SLACK),
+                      "U1", "Ana", "on it", source=SourceKind("slack")),
         TimelineEvent("gh-comment:5", gh.id, EventKind.COMMENT, NOW, "ana", "ana", "fixed"),
     ]
     apply(store, items=[sl, gh], events=events)

@@ -245,7 +245,7 @@ def random_item(rng: random.Random, item_id: str, at: datetime, pool: list[str])
     created = NOW - timedelta(hours=rng.randint(1, 400))
     return SourceItem(
         id=item_id,
-        source=SourceKind.GITHUB if github else SourceKind.SLACK,
+        source=SourceKind("github") if github else SourceKind("slack"),
         title=rng.choice(TITLES),
         body=rng.choice(BODIES),
         url=f"https://example.test/{item_id}",
@@ -272,7 +272,7 @@ def random_event(rng: random.Random, at: datetime, pool: list[str]) -> TimelineE
         actor_id=rng.choice(["ana", "U9", "octo", "B0IDBOT"]),
         actor_name="Someone",
         body=rng.choice(["thanks", "on it", "outage again"]),
-        source=SourceKind.GITHUB if item_id.startswith("gh:") else SourceKind.SLACK,
+        source=SourceKind("github") if item_id.startswith("gh:") else SourceKind("slack"),
         data=rng.choice([{}, {"label": "pending"}, {"assignee": "ana"}]),
     )
 

@@ -120,10 +120,10 @@ def simple_assembler(items: list[SourceItem], events: list[TimelineEvent], local
 def _store(tmp_path: Path) -> Store:
     store = Store.open(tmp_path / "s.db")
     items = [
-        SourceItem(id="gh:o/r#1", source=SourceKind.GITHUB, title="One", body="", url="https://github.com/o/r/issues/1",
+        SourceItem(id="gh:o/r#1", source=SourceKind("github"), title="One", body="", url="https://github.com/o/r/issues/1",
                    created_at=datetime(2026, 2, 20, 15, tzinfo=UTC), updated_at=datetime(2026, 2, 20, 15, tzinfo=UTC),
                    requester=Person("req", "Req"), raw={"type": "Data Pull"}),
-        SourceItem(id="gh:o/r#2", source=SourceKind.GITHUB, title="Two", body="", url="https://github.com/o/r/issues/2",
+        SourceItem(id="gh:o/r#2", source=SourceKind("github"), title="Two", body="", url="https://github.com/o/r/issues/2",
                    created_at=datetime(2026, 2, 21, 15, tzinfo=UTC), updated_at=datetime(2026, 2, 21, 15, tzinfo=UTC),
                    requester=Person("req", "Req"), raw={"type": "Bug Fix"}),
     ]
@@ -161,7 +161,7 @@ def test_import_links_requests_and_is_idempotent(tmp_path: Path) -> None:
 def test_unlinked_ratings_link_once_the_request_arrives(tmp_path: Path) -> None:
     store = _store(tmp_path)
     import_ratings(store, parse_survey_csv(CSV, COLUMNS, tz=TZ).rows, now=NOW)
-    late = SourceItem(id="gh:o/r#99", source=SourceKind.GITHUB, title="Late", body="",
+    late = SourceItem(id="gh:o/r#99", source=SourceKind("github"), title="Late", body="",
                       url="https://github.com/o/r/issues/99", created_at=datetime(2026, 3, 1, 15, tzinfo=UTC),
                       updated_at=datetime(2026, 3, 1, 15, tzinfo=UTC), requester=None)
     store.apply("github", items=[late], assembler=simple_assembler, now=NOW)
@@ -207,7 +207,7 @@ def test_custom_columns_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_slack_reactions_on_closing_messages_count_as_ratings(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "slack.db")
-    item = SourceItem(id="slack:C1/1772000000.000100", source=SourceKind.SLACK, title="Help", body="",
+    item = SourceItem(id="slack:C1/1772000000.000100", source=SourceKind("slack"), title="Help", body="",
                       url=None, created_at=datetime(2026, 3, 2, 15, tzinfo=UTC),
                       updated_at=datetime(2026, 3, 2, 15, tzinfo=UTC), requester=Person("UREQ", "Req"),
                       raw={"type": "Help Request"})
@@ -216,7 +216,7 @@ def test_slack_reactions_on_closing_messages_count_as_ratings(tmp_path: Path) ->
               **data: object) -> TimelineEvent:
         return TimelineEvent(uid=f"slack:C1/{ts}", item_id=item.id, kind=EventKind.MESSAGE,
                              at=datetime.fromtimestamp(float(ts), UTC), actor_id="B1" if is_bot else "UANA",
-                             source=SourceKind.SLACK, is_bot=is_bot, data={"reactions": reactions or {}, **data})
+                             source=SourceKind("slack"), is_bot=is_bot, data={"reactions": reactions or {}, **data})
 
     events = [
         # The intake bot's closing message: the requester's :four: counts, a teammate's :five: does not.
@@ -224,7 +224,7 @@ def test_slack_reactions_on_closing_messages_count_as_ratings(tmp_path: Path) ->
         # A triager's close sent through idqueue (not automation, so not a bot message).
         reply("1772700000.000100", reactions={"two": ["UREQ"]}, idqueue_action="a1"),
         TimelineEvent(uid="slack:C1/1772700000.000100:close", item_id=item.id, kind=EventKind.CLOSED,
-                      at=datetime.fromtimestamp(1772700000.0001, UTC), source=SourceKind.SLACK),
+                      at=datetime.fromtimestamp(1772700000.0001, UTC), source=SourceKind("slack")),
         # A human's ordinary reply with a :five: reaction is not a rating.
         reply("1772800000.000100", reactions={"five": ["UREQ"]}),
     ]

@@ -58,7 +58,7 @@ def make_request(**changes: Any) -> Request:
     values: dict[str, Any] = {
         "id": "gh:va/support#12",
         "key": "REQ-12",
-        "sources": [SourceKind.GITHUB, SourceKind.SLACK],
+        "sources": [SourceKind("github"), SourceKind("slack")],
         "title": "Cannot sign in on staging",
         "body": "",
         "requester": Person("U0REQ", "Sam Lee"),
@@ -175,7 +175,7 @@ def test_templates_for_filters_by_type_in_a_stable_order(tmp_path: Path) -> None
 
 def test_targets_follow_destination_and_homes() -> None:
     both = make_request()
-    github_only = make_request(sources=[SourceKind.GITHUB], links={"github": GH_URL})
+    github_only = make_request(sources=[SourceKind("github")], links={"github": GH_URL})
     auto, slack = template("x"), template("x", destination="slack")
     assert targets_for(auto, both) == ["github", "slack"]
     assert targets_for(auto, github_only) == ["github"]
@@ -215,7 +215,7 @@ def test_created_at_is_the_teams_calendar_date(make_settings: MakeSettings) -> N
 
 def test_unknown_values_are_absent_not_blank(make_settings: MakeSettings) -> None:
     slack_only = make_request(
-        id="slack:C0INTAKE/1712345678.000100", sources=[SourceKind.SLACK], url=SLACK_URL,
+        id="slack:C0INTAKE/1712345678.000100", sources=[SourceKind("slack")], url=SLACK_URL,
         links={"slack": SLACK_URL}, requester=None, fields={"team": ""},
     )
     ctx = build_context(slack_only, make_settings(me=None, team={}))
@@ -231,7 +231,7 @@ def test_mentions_only_from_real_slack_ids(make_settings: MakeSettings) -> None:
     assert github_person["requester"]["slack_mention"] == "Octo Cat"
     assert github_person["requester"]["github_mention"] == "@octocat"
     # A GitHub-only request's requester is a GitHub login even when it looks like a Slack id.
-    gh_only = make_request(sources=[SourceKind.GITHUB], requester=Person("U2", "U2 fan"))
+    gh_only = make_request(sources=[SourceKind("github")], requester=Person("U2", "U2 fan"))
     assert build_context(gh_only, settings)["requester"]["slack_mention"] == "U2 fan"
     # Roster members are matched by their Slack id and GitHub login.
     by_login = build_context(make_request(requester=Person("Ana-Reyes", "ana")), settings)

@@ -35,7 +35,7 @@ def make_request(**changes: Any) -> Request:
     values: dict[str, Any] = {
         "id": "gh:va/support#12",
         "key": "REQ-12",
-        "sources": [SourceKind.GITHUB, SourceKind.SLACK],
+        "sources": [SourceKind("github"), SourceKind("slack")],
         "title": "Cannot sign in on staging",
         "body": "",
         "requester": Person("U0REQ", "Sam Lee"),
@@ -155,7 +155,7 @@ def test_render_as_another_member(invoke: Invoke) -> None:
 
 
 def test_render_notes_a_target_the_request_does_not_have(invoke: Invoke) -> None:
-    github_only = make_request(sources=[SourceKind.GITHUB], links={"github": GH_URL})
+    github_only = make_request(sources=[SourceKind("github")], links={"github": GH_URL})
     result = invoke("templates", "render", "created", "REQ-12", store=FakeStore([github_only]))
     assert result.exit_code == 0
     assert "note: REQ-12 has no Slack thread; shown as a preview only" in result.output
@@ -276,7 +276,7 @@ def test_render_against_the_real_store(make_settings: Callable[..., Settings]) -
     store = Store.open(settings.db)
     try:
         issue = SourceItem(
-            id="gh:va/support#7", source=SourceKind.GITHUB, title="Login <!channel> broken", body="",
+            id="gh:va/support#7", source=SourceKind("github"), title="Login <!channel> broken", body="",
             url="https://github.com/va/support/issues/7", created_at=NOW - timedelta(hours=2),
             updated_at=NOW - timedelta(hours=2), requester=Person("octocat", "Octo Cat"),
         )

@@ -138,7 +138,7 @@ def issue_to_item(raw: dict[str, Any], repo: str, settings: Settings) -> SourceI
             labels.append(name)
     return SourceItem(
         id=github_id(repo, number),
-        source=SourceKind.GITHUB,
+        source=SourceKind("github"),
         title=str(raw.get("title") or ""),
         body=str(body),
         url=raw.get("html_url"),
@@ -196,7 +196,7 @@ def comment_to_event(raw: dict[str, Any], repo: str, settings: Settings) -> Time
         actor_name=login,
         body=body,
         url=raw.get("html_url"),
-        source=SourceKind.GITHUB,
+        source=SourceKind("github"),
         is_bot=_is_bot(user, settings),
         data=data,
     )
@@ -261,7 +261,7 @@ def issue_event_to_events(
         actor_id=login,
         actor_name=login,
         url=f"{html}#event-{event_id}" if html else None,
-        source=SourceKind.GITHUB,
+        source=SourceKind("github"),
         is_bot=_is_bot(actor, settings),
         data=data,
     )

@@ -179,7 +179,7 @@ class GitHubSource(Source):
         max_attempts: attempts per request on 5xx, timeouts and connection errors.
     """
 
-    kind = SourceKind.GITHUB
+    kind = SourceKind("github")
     can_write = True
 
     def __init__(

@@ -300,7 +300,7 @@ def message_to_item(
 
     return SourceItem(
         id=slack_id(channel, ts),
-        source=SourceKind.SLACK,
+        source=SourceKind("slack"),
         title=_item_title(fields, body),
         body=body,
         url=permalink(ctx.workspace_url, channel, ts),
@@ -394,7 +394,7 @@ def reply_to_events(
     events = [
         TimelineEvent(
             uid=uid, item_id=item_id, kind=EventKind.MESSAGE, at=at, actor_id=actor_id,
-            actor_name=actor_name, body=body, url=url, source=SourceKind.SLACK, is_bot=is_bot,
+            actor_name=actor_name, body=body, url=url, source=SourceKind("slack"), is_bot=is_bot,
             data=data,
         )
     ]
@@ -440,7 +440,7 @@ def _state_event(message: TimelineEvent, action: str, payload: Mapping[str, Any]
     return TimelineEvent(
         uid=f"{message.uid}:{action}", item_id=message.item_id, kind=ACTION_KINDS[action], at=message.at,
         actor_id=state_actor, actor_name=message.actor_name, body="", url=message.url,
-        source=SourceKind.SLACK, is_bot=bool(payload.get("automation")), data=state_data,
+        source=SourceKind("slack"), is_bot=bool(payload.get("automation")), data=state_data,
     )
 
 

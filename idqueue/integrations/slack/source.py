@@ -156,7 +156,7 @@ class SlackSource(Source):
             per poll in rotation, within what is left of the thread budget (0 disables it).
     """
 
-    kind = SourceKind.SLACK
+    kind = SourceKind("slack")
     can_write = True
     wants_hints = True
 
