@@ -18,12 +18,12 @@ from idqueue.cli import Context, cli
 from idqueue.config import Settings
 from idqueue.domain.models import github_id, slack_id
 from idqueue.integrations.github.writer import GitHubWriter
+from idqueue.integrations.loopback import Call
 from idqueue.integrations.slack.writer import SlackWriter
 from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
 from idqueue.outbox.service import Actions
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.runner import Sandbox
-from idqueue.sandbox.server import Call
 from idqueue.store.db import Store
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)

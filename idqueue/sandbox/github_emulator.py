@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from idqueue.sandbox.server import EmulatorServer, Fault, Request, Response, as_clock, json_bytes
+from idqueue.integrations.loopback import (
+    EmulatorServer,
+    Fault,
+    Request,
+    Response,
+    as_clock,
+    json_bytes,
+)
 
 GITHUB_TOKEN = "ghp_sandboxIdqueue0000000000000000000000"
 """The only token the sandbox GitHub accepts."""

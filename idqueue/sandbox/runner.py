@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from idqueue.integrations.loopback import Clock
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN, GitHubEmulator, GitHubState
-from idqueue.sandbox.server import Clock
 from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN, SlackEmulator, SlackState
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from idqueue.sandbox.server import EmulatorServer, Fault, Request, Response, as_clock
+from idqueue.integrations.loopback import EmulatorServer, Fault, Request, Response, as_clock
 from idqueue.sandbox.socket_mode import SocketModeHub
 
 SLACK_TOKEN = "xoxb-sandbox-0000000000-idqueue"

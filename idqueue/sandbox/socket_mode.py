@@ -27,7 +27,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from idqueue.sandbox.server import Request, Response
+from idqueue.integrations.loopback import Request, Response
 from idqueue.sandbox.websocket import WebSocketPeer, handshake_response
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,9 @@ from sandbox_world import World, start_world
 import idqueue.sync
 from idqueue.cli import main
 from idqueue.config import Settings
+from idqueue.integrations.loopback import Request, Response
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.runner import Sandbox
-from idqueue.sandbox.server import Request, Response
 from idqueue.store.db import Store
 from idqueue.store.schema import MIGRATIONS
 

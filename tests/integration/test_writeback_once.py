@@ -29,10 +29,10 @@ import pytest
 from outbox_env import CHANNEL, NOW, REPO, REQUESTER, WritebackEnv, make_env
 
 from idqueue.domain.models import parse_iso
+from idqueue.integrations.loopback import Fault
 from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
 from idqueue.outbox.models import Action, ActionState
 from idqueue.sandbox.runner import Sandbox
-from idqueue.sandbox.server import Fault
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from github import Auth, Github, GithubException
 
+from idqueue.integrations.loopback import Clock
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN, GitHubEmulator, GitHubState
-from idqueue.sandbox.server import Clock
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 REPO = "acme/support"

@@ -16,10 +16,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from idqueue.config import Settings
+from idqueue.integrations.loopback import Clock
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN, GitHubState
 from idqueue.sandbox.runner import Sandbox
-from idqueue.sandbox.server import Clock
 from idqueue.sandbox.slack_emulator import (
     APP_USER_ID,
     SLACK_TOKEN,

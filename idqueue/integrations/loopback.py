@@ -1,4 +1,4 @@
-"""Shared plumbing for the loopback emulators: HTTP server, request log, fault injection, clock.
+"""Shared plumbing for the loopback emulators (every integration's): HTTP server, request log, fault injection, clock.
 
 Each emulator is a :class:`EmulatorServer` subclass that implements :meth:`EmulatorServer.route`
 (the normal answer) and :meth:`EmulatorServer.fault_response` (its API's flavour of the special
