@@ -652,170 +652,13 @@ def seed_month(gh: GitHubState, slack: SlackState, now: datetime | None = None) 
     with gh.lock, slack.lock:
         seed_directory(gh, slack)
         b = _Builder(gh, slack, now)
-        rng = b.rng
-        team = [m.key for m in ROSTER]
-
-        def req(i: int) -> Requester:
-            return REQUESTERS[i % len(REQUESTERS)]
-
-        # -- chatter that is not a request (oldest first so ts order looks natural) ----------
-        chat = [
-            (34.2, "U0DEV", "Reminder: Identity office hours are Thursdays 2–3pm ET. Bring your sign-in questions!"),
-            (27.1, "U0REQ06", "good morning all :wave:"),
-            (20.4, "U0BEN", "Heads up: staging Login.gov will be down for maintenance tonight 9–11pm ET."),
-            (13.3, "U0REQ02", "thanks!"),
-            (6.2, "U0REQ09", "Is anyone else seeing slow staging today? Seems better now."),
-        ]
-        for days, user, text in chat:
-            m = slack.post(CHANNEL, user, text, at=business_time(now, days, rng))
-            b.summary.chatter.append(m.ts)
-        join = slack.post(CHANNEL, "U0NEWHIRE", "<@U0NEWHIRE> has joined the channel",
-                          at=business_time(now, 3.1, rng), subtype="channel_join")
-        b.summary.chatter.append(join.ts)
-        m = slack.post(SUPPORT_CHANNEL, "U0ERIN", "This channel is for overflow; please use #vsp-identity.",
-                       at=business_time(now, 30, rng))
-        b.summary.chatter.append(m.ts)
-
-        # -- the bulk of the month: older requests, mostly resolved ----------------------------
-        types = list(TYPES)
-        plan: list[tuple[str, float]] = []
-        for i in range(34):
-            plan.append((types[i % len(types)], 33.5 - i * 0.85 - rng.random() * 0.3))
-        for i, (type_name, days) in enumerate(plan):
-            created = business_time(now, max(days, 2.2), rng)
-            title, details = b.pick(type_name)
-            requester = req(i * 5 + 1)
-            path = ("bot", "bot", "github", "bot", "slack")[i % 5]
-            impacts = type_name == "Bug Fix" and i % 2 == 0
-            key = f"month-{i:02d}"
-            if path == "bot":
-                r = b.bot_request(key, type_name, requester, created, title=title, details=details, impacts=impacts)
-            elif path == "github":
-                r = b.github_request(key, type_name, requester, created, title=title, details=details,
-                                     impacts=impacts, form=(i == 7))
-            else:
-                r = b.slack_request(key, type_name, requester, created,
-                                    text=f"Hi team! {details}", marker=team[i % 5])
-            who = team[(i * 3) % 5]
-            # Most replies land within an hour; every fifth is late (a breached first response).
-            delay = timedelta(minutes=rng.randint(6, 55)) if i % 5 else timedelta(hours=rng.randint(10, 40))
-            b.respond(r, who, created + delay)
-            b.assign(r, who, created + delay + timedelta(minutes=rng.randint(5, 90)))
-            fate = i % 9
-            if fate == 3 and r.issue_number:
-                b.pend(r, who, created + delay + timedelta(hours=3), follow_up=created + delay + timedelta(hours=26))
-            if fate == 5 and days < 25:
-                b.backlog(r, who, created + delay + timedelta(hours=rng.randint(4, 30)))
-                continue
-            if days > 6 or fate in (0, 2):
-                reason = "not_planned" if fate == 8 else "completed"
-                rating = (5, 4, 3, 5, 4, 2, 5, 1, 4)[i % 9] if i % 2 == 0 else None
-                b.close(r, who, created + delay + timedelta(hours=rng.randint(3, 60)), reason=reason, rating=rating)
-
-        # -- the live queue: open items in every state ------------------------------------------
-        # Pending on the requester (GitHub label + the team's question).
-        for j, (type_name, days) in enumerate((("Test User / Mock Auth", 2.0), ("Data Pull", 1.3))):
-            title, details = b.pick(type_name)
-            r = b.bot_request(f"pending-{j}", type_name, req(j + 2), business_time(now, days, rng), title=title,
-                              details=details)
-            b.respond(r, "chloe", r.created_at + timedelta(minutes=20))
-            b.assign(r, "chloe", r.created_at + timedelta(minutes=30))
-            b.pend(r, "chloe", r.created_at + timedelta(minutes=45))
-
-        # Assigned and acknowledged, recent.
-        for j, type_name in enumerate(("Sign-in Service / USiP", "PR Review", "Task Request")):
-            title, details = b.pick(type_name)
-            r = b.github_request(f"assigned-{j}", type_name, req(j + 6), business_time(now, 1.0 + j * 0.4, rng),
-                                 title=title, details=details)
-            b.respond(r, team[j + 1], r.created_at + timedelta(minutes=25 + j * 10))
-            if j < 2:
-                b.assign(r, team[j + 1], r.created_at + timedelta(minutes=40 + j * 10))
-
-        # Breached: no response for well over a business day / hour.
-        title, details = b.pick("Help Request")
-        b.bot_request("breached-help", "Help Request", req(3), business_hours_before(now, 11), title=title,
-                      details=details)
-        title, details = b.pick("Bug Fix")
-        b.github_request("breached-bug", "Bug Fix", req(4), business_hours_before(now, 3), title=title,
-                         details=details, impacts=True)
-        b.slack_request("breached-slack", "Data Pull", req(5), business_hours_before(now, 14),
-                        text="Could someone pull the number of sign-ins with MHV credentials last week? "
-                             "Need it for a leadership update.", marker="dev")
-
-        # At risk: ~6–7 business hours into an 8-hour first-response budget, no response yet.
-        title, details = b.pick("Data Pull")
-        b.bot_request("at-risk-data", "Data Pull", req(8), business_hours_before(now, 6.5), title=title,
-                      details=details)
-        title, details = b.pick("Feature Request")
-        b.github_request("at-risk-feature", "Feature Request", req(9), business_hours_before(now, 6.1), title=title,
-                         details=details)
-        title, details = b.pick("Sign-in Service / USiP")
-        b.bot_request("at-risk-sis", "Sign-in Service / USiP", req(10), business_hours_before(now, 6.8), title=title,
-                      details=details, channel=SUPPORT_CHANNEL)
-
-        # Brand new, from the last hour.
-        title, details = b.pick("Test User / Mock Auth")
-        b.bot_request("new-auth", "Test User / Mock Auth", req(0), now - timedelta(minutes=47), title=title,
-                      details=details)
-        b.slack_request("new-slack", "Help Request", req(1), now - timedelta(minutes=26),
-                        text="Quick question: does mock auth support the new terms-of-use page yet?", marker="ana")
-        title, details = b.pick("Bug Fix")
-        b.github_request("new-bug", "Bug Fix", req(11), now - timedelta(minutes=9), title=title, details=details)
-
-        # An edited Slack request and an edited GitHub issue.
-        r = b.slack_request("edited-slack", "Task Request", req(6), business_time(now, 2.4, rng),
-                            text="Can someone add our team to the SiS staging allowlist?", marker="erin")
-        slack.edit(CHANNEL, r.slack_ts or "", "Can someone add the Caregivers team to the SiS staging allowlist? "
-                   "(edited: it's for the 10-10CG app)", user=next(q.slack for q in REQUESTERS if q.name == r.requester),
-                   at=r.created_at + timedelta(minutes=12))
-        b.respond(r, "erin", r.created_at + timedelta(minutes=40))
-        title, details = b.pick("Help Request")
-        r = b.github_request("edited-github", "Help Request", req(7), business_time(now, 4.2, rng), title=title,
-                             details=details)
-        gh.edit_issue(SUPPORT_REPO, r.issue_number or 0, title=title + " (updated)",
-                      at=r.created_at + timedelta(minutes=30))
-        b.respond(r, "dev", r.created_at + timedelta(hours=2))
-
-        # A request the requester deleted from Slack (its thread went with it).
-        r = b.slack_request("deleted-slack", "Other", req(2), business_time(now, 1.6, rng),
-                            text="Who owns the DS Logon sunset comms? (never mind, found it)", marker="ben")
-        slack.delete(CHANNEL, r.slack_ts or "")
-        r.outcome = "deleted"
-
-        # -- hostile text -----------------------------------------------------------------------
-        b.github_request("hostile-markup", "Bug Fix", req(5), business_time(now, 0.9, rng),
-                         title="[bold red]pwn[/] [@click=app.quit]x[/] sign-in button missing",
-                         details="The sign-in button is missing on /profile. [link=https://evil.example]click[/link]")
-        b.github_request("hostile-escapes", "Help Request", req(6), business_time(now, 1.9, rng),
-                         title="Terminal output from the CLI looks odd",
-                         details="Pasting the output:\n\x1b[2J\x1b[31mERROR\x1b[0m token refresh\n"
-                                 "\x1b]52;c;aGk=\x07 clipboard\n\x9b31m C1 CSI\n\x1b]0;pwned title\x07 done")
-        b.slack_request("hostile-slack", "Help Request", req(7), business_time(now, 0.7, rng),
-                        text="<!channel> urgent!! <@U0ANA> can you look at &lt;script&gt;alert(1)&lt;/script&gt; "
-                             "in the sign-in page source?", marker="ana")
-        title, details = "Test user for ‮exe.live‬ 👩‍💻 测试用户 ログイン", (
-            "Need a test user for our RTL check: \u202eevil.exe\u202c and ZWJ 👨‍👩‍👧‍👦 plus 中文 / 日本語 / 한국어 text.")
-        b.bot_request("hostile-unicode", "Test User / Mock Auth", req(8), business_time(now, 2.7, rng), title=title,
-                      details=details)
-        log_line = "2024-04-05T10:15:00Z INFO sign_in callback state=ok csp=logingov duration_ms=231 request_id=example\n"
-        huge = va_body("Bug Fix", req(9), "Full log below.", False) + "\n```\n" + log_line * 2200 + "```\n"
-        b.github_request("huge-body", "Bug Fix", req(9), business_time(now, 5.2, rng),
-                         title="Sign-in callback log dump (large)", details="", body=huge)
-
-        for key, who in (("hostile-escapes", "dev"), ("hostile-unicode", "erin"), ("huge-body", "ben")):
-            hostile = b.summary.by_key(key)
-            b.respond(hostile, who, hostile.created_at + timedelta(minutes=35))
-
-        # -- pull requests, to be ignored ---------------------------------------------------------
-        for j, (title, who) in enumerate((
-            ("Bump omniauth from 2.1.1 to 2.1.2", "dev-patel"),
-            ("Add SiS client config for caregivers", "ben-okafor"),
-            ("Docs: update the mock auth guide", "chloe-park"),
-        )):
-            pr = gh.add_pull_request(SUPPORT_REPO, title, "Automated change.", user=who,
-                                     created_at=business_time(now, 9 - j * 3, rng))
-            b.summary.pull_requests.append(pr.number)
-
+        # Each part draws from the one seeded rng in this order: keep it, or every seeded
+        # item after the change moves.
+        _seed_chatter(b, now)
+        _seed_bulk(b, now)
+        _seed_live_queue(b, now)
+        _seed_hostile(b, now)
+        _seed_pull_requests(b, now)
         # -- a reopened request (for the metrics' reopen rate) ------------------------------------
         # The requester comes back after the latest close that is at least 2 days old; the team
         # fixes it again and closes it the next day. Added last and without the rng, so every
@@ -825,6 +668,188 @@ def seed_month(gh: GitHubState, slack: SlackState, now: datetime | None = None) 
         _seed_typed_usip(b, now)
         _seed_outage(b, now)
         return b.summary
+
+
+
+
+def _req(i: int) -> Requester:
+    return REQUESTERS[i % len(REQUESTERS)]
+
+
+TEAM_KEYS = [m.key for m in ROSTER]
+
+
+def _seed_chatter(b: _Builder, now: datetime) -> None:
+    """Channel chatter that is not a request (oldest first so ts order looks natural)."""
+    slack, rng = b.slack, b.rng
+    chat = [
+        (34.2, "U0DEV", "Reminder: Identity office hours are Thursdays 2–3pm ET. Bring your sign-in questions!"),
+        (27.1, "U0REQ06", "good morning all :wave:"),
+        (20.4, "U0BEN", "Heads up: staging Login.gov will be down for maintenance tonight 9–11pm ET."),
+        (13.3, "U0REQ02", "thanks!"),
+        (6.2, "U0REQ09", "Is anyone else seeing slow staging today? Seems better now."),
+    ]
+    for days, user, text in chat:
+        m = slack.post(CHANNEL, user, text, at=business_time(now, days, rng))
+        b.summary.chatter.append(m.ts)
+    join = slack.post(CHANNEL, "U0NEWHIRE", "<@U0NEWHIRE> has joined the channel",
+                      at=business_time(now, 3.1, rng), subtype="channel_join")
+    b.summary.chatter.append(join.ts)
+    m = slack.post(SUPPORT_CHANNEL, "U0ERIN", "This channel is for overflow; please use #vsp-identity.",
+                   at=business_time(now, 30, rng))
+    b.summary.chatter.append(m.ts)
+
+
+def _seed_bulk(b: _Builder, now: datetime) -> None:
+    """The bulk of the month: older requests, mostly resolved."""
+    rng = b.rng
+    types = list(TYPES)
+    plan: list[tuple[str, float]] = []
+    for i in range(34):
+        plan.append((types[i % len(types)], 33.5 - i * 0.85 - rng.random() * 0.3))
+    for i, (type_name, days) in enumerate(plan):
+        created = business_time(now, max(days, 2.2), rng)
+        title, details = b.pick(type_name)
+        requester = _req(i * 5 + 1)
+        path = ("bot", "bot", "github", "bot", "slack")[i % 5]
+        impacts = type_name == "Bug Fix" and i % 2 == 0
+        key = f"month-{i:02d}"
+        if path == "bot":
+            r = b.bot_request(key, type_name, requester, created, title=title, details=details, impacts=impacts)
+        elif path == "github":
+            r = b.github_request(key, type_name, requester, created, title=title, details=details,
+                                 impacts=impacts, form=(i == 7))
+        else:
+            r = b.slack_request(key, type_name, requester, created,
+                                text=f"Hi team! {details}", marker=TEAM_KEYS[i % 5])
+        who = TEAM_KEYS[(i * 3) % 5]
+        # Most replies land within an hour; every fifth is late (a breached first response).
+        delay = timedelta(minutes=rng.randint(6, 55)) if i % 5 else timedelta(hours=rng.randint(10, 40))
+        b.respond(r, who, created + delay)
+        b.assign(r, who, created + delay + timedelta(minutes=rng.randint(5, 90)))
+        fate = i % 9
+        if fate == 3 and r.issue_number:
+            b.pend(r, who, created + delay + timedelta(hours=3), follow_up=created + delay + timedelta(hours=26))
+        if fate == 5 and days < 25:
+            b.backlog(r, who, created + delay + timedelta(hours=rng.randint(4, 30)))
+            continue
+        if days > 6 or fate in (0, 2):
+            reason = "not_planned" if fate == 8 else "completed"
+            rating = (5, 4, 3, 5, 4, 2, 5, 1, 4)[i % 9] if i % 2 == 0 else None
+            b.close(r, who, created + delay + timedelta(hours=rng.randint(3, 60)), reason=reason, rating=rating)
+
+
+def _seed_live_queue(b: _Builder, now: datetime) -> None:
+    """The live queue: open requests in every state, edits and a deletion."""
+    gh, slack, rng = b.gh, b.slack, b.rng
+    # Pending on the requester (GitHub label + the team's question).
+    for j, (type_name, days) in enumerate((("Test User / Mock Auth", 2.0), ("Data Pull", 1.3))):
+        title, details = b.pick(type_name)
+        r = b.bot_request(f"pending-{j}", type_name, _req(j + 2), business_time(now, days, rng), title=title,
+                          details=details)
+        b.respond(r, "chloe", r.created_at + timedelta(minutes=20))
+        b.assign(r, "chloe", r.created_at + timedelta(minutes=30))
+        b.pend(r, "chloe", r.created_at + timedelta(minutes=45))
+
+    # Assigned and acknowledged, recent.
+    for j, type_name in enumerate(("Sign-in Service / USiP", "PR Review", "Task Request")):
+        title, details = b.pick(type_name)
+        r = b.github_request(f"assigned-{j}", type_name, _req(j + 6), business_time(now, 1.0 + j * 0.4, rng),
+                             title=title, details=details)
+        b.respond(r, TEAM_KEYS[j + 1], r.created_at + timedelta(minutes=25 + j * 10))
+        if j < 2:
+            b.assign(r, TEAM_KEYS[j + 1], r.created_at + timedelta(minutes=40 + j * 10))
+
+    # Breached: no response for well over a business day / hour.
+    title, details = b.pick("Help Request")
+    b.bot_request("breached-help", "Help Request", _req(3), business_hours_before(now, 11), title=title,
+                  details=details)
+    title, details = b.pick("Bug Fix")
+    b.github_request("breached-bug", "Bug Fix", _req(4), business_hours_before(now, 3), title=title,
+                     details=details, impacts=True)
+    b.slack_request("breached-slack", "Data Pull", _req(5), business_hours_before(now, 14),
+                    text="Could someone pull the number of sign-ins with MHV credentials last week? "
+                         "Need it for a leadership update.", marker="dev")
+
+    # At risk: ~6–7 business hours into an 8-hour first-response budget, no response yet.
+    title, details = b.pick("Data Pull")
+    b.bot_request("at-risk-data", "Data Pull", _req(8), business_hours_before(now, 6.5), title=title,
+                  details=details)
+    title, details = b.pick("Feature Request")
+    b.github_request("at-risk-feature", "Feature Request", _req(9), business_hours_before(now, 6.1), title=title,
+                     details=details)
+    title, details = b.pick("Sign-in Service / USiP")
+    b.bot_request("at-risk-sis", "Sign-in Service / USiP", _req(10), business_hours_before(now, 6.8), title=title,
+                  details=details, channel=SUPPORT_CHANNEL)
+
+    # Brand new, from the last hour.
+    title, details = b.pick("Test User / Mock Auth")
+    b.bot_request("new-auth", "Test User / Mock Auth", _req(0), now - timedelta(minutes=47), title=title,
+                  details=details)
+    b.slack_request("new-slack", "Help Request", _req(1), now - timedelta(minutes=26),
+                    text="Quick question: does mock auth support the new terms-of-use page yet?", marker="ana")
+    title, details = b.pick("Bug Fix")
+    b.github_request("new-bug", "Bug Fix", _req(11), now - timedelta(minutes=9), title=title, details=details)
+
+    # An edited Slack request and an edited GitHub issue.
+    r = b.slack_request("edited-slack", "Task Request", _req(6), business_time(now, 2.4, rng),
+                        text="Can someone add our team to the SiS staging allowlist?", marker="erin")
+    slack.edit(CHANNEL, r.slack_ts or "", "Can someone add the Caregivers team to the SiS staging allowlist? "
+               "(edited: it's for the 10-10CG app)", user=next(q.slack for q in REQUESTERS if q.name == r.requester),
+               at=r.created_at + timedelta(minutes=12))
+    b.respond(r, "erin", r.created_at + timedelta(minutes=40))
+    title, details = b.pick("Help Request")
+    r = b.github_request("edited-github", "Help Request", _req(7), business_time(now, 4.2, rng), title=title,
+                         details=details)
+    gh.edit_issue(SUPPORT_REPO, r.issue_number or 0, title=title + " (updated)",
+                  at=r.created_at + timedelta(minutes=30))
+    b.respond(r, "dev", r.created_at + timedelta(hours=2))
+
+    # A request the requester deleted from Slack (its thread went with it).
+    r = b.slack_request("deleted-slack", "Other", _req(2), business_time(now, 1.6, rng),
+                        text="Who owns the DS Logon sunset comms? (never mind, found it)", marker="ben")
+    slack.delete(CHANNEL, r.slack_ts or "")
+    r.outcome = "deleted"
+
+
+def _seed_hostile(b: _Builder, now: datetime) -> None:
+    """Hostile text: Rich markup, escapes, broadcasts, bidi/ZWJ, a huge body."""
+    rng = b.rng
+    b.github_request("hostile-markup", "Bug Fix", _req(5), business_time(now, 0.9, rng),
+                     title="[bold red]pwn[/] [@click=app.quit]x[/] sign-in button missing",
+                     details="The sign-in button is missing on /profile. [link=https://evil.example]click[/link]")
+    b.github_request("hostile-escapes", "Help Request", _req(6), business_time(now, 1.9, rng),
+                     title="Terminal output from the CLI looks odd",
+                     details="Pasting the output:\n\x1b[2J\x1b[31mERROR\x1b[0m token refresh\n"
+                             "\x1b]52;c;aGk=\x07 clipboard\n\x9b31m C1 CSI\n\x1b]0;pwned title\x07 done")
+    b.slack_request("hostile-slack", "Help Request", _req(7), business_time(now, 0.7, rng),
+                    text="<!channel> urgent!! <@U0ANA> can you look at &lt;script&gt;alert(1)&lt;/script&gt; "
+                         "in the sign-in page source?", marker="ana")
+    title, details = "Test user for ‮exe.live‬ 👩‍💻 测试用户 ログイン", (
+        "Need a test user for our RTL check: \u202eevil.exe\u202c and ZWJ 👨‍👩‍👧‍👦 plus 中文 / 日本語 / 한국어 text.")
+    b.bot_request("hostile-unicode", "Test User / Mock Auth", _req(8), business_time(now, 2.7, rng), title=title,
+                  details=details)
+    log_line = "2024-04-05T10:15:00Z INFO sign_in callback state=ok csp=logingov duration_ms=231 request_id=example\n"
+    huge = va_body("Bug Fix", _req(9), "Full log below.", False) + "\n```\n" + log_line * 2200 + "```\n"
+    b.github_request("huge-body", "Bug Fix", _req(9), business_time(now, 5.2, rng),
+                     title="Sign-in callback log dump (large)", details="", body=huge)
+
+    for key, who in (("hostile-escapes", "dev"), ("hostile-unicode", "erin"), ("huge-body", "ben")):
+        hostile = b.summary.by_key(key)
+        b.respond(hostile, who, hostile.created_at + timedelta(minutes=35))
+
+
+def _seed_pull_requests(b: _Builder, now: datetime) -> None:
+    """Pull requests, to be ignored."""
+    gh, rng = b.gh, b.rng
+    for j, (title, who) in enumerate((
+        ("Bump omniauth from 2.1.1 to 2.1.2", "dev-patel"),
+        ("Add SiS client config for caregivers", "ben-okafor"),
+        ("Docs: update the mock auth guide", "chloe-park"),
+    )):
+        pr = gh.add_pull_request(SUPPORT_REPO, title, "Automated change.", user=who,
+                                 created_at=business_time(now, 9 - j * 3, rng))
+        b.summary.pull_requests.append(pr.number)
 
 
 def _seed_typed_usip(b: _Builder, now: datetime) -> None:
