@@ -409,6 +409,39 @@ def _clock_phrase(clock: ClockStatus, target: str) -> str:
     return f"{label} within {target}; {left}"
 
 
+def _overall_state(fr: ClockStatus, res: ClockStatus, running: ClockStatus | None) -> str:
+    """The worst of the two clocks (see :func:`compute_sla`)."""
+    clocks = (fr, res)
+    if any(c.state == "breached" for c in clocks):
+        return "breached"
+    if running is None:
+        return "met"
+    if running.state == "paused":
+        return "paused"
+    if any(c.state == "at_risk" for c in clocks):
+        return "at_risk"
+    return "ok"
+
+
+def _detail(fr: ClockStatus, res: ClockStatus, running: ClockStatus | None, state: str,
+            targets: dict[str, str]) -> str:
+    """The reason's sentence: the running clock, and the other one when it is worse."""
+    if running is None:
+        if state == "met":
+            return (f"first response and resolution met their targets ({targets['first_response']}, "
+                    f"{targets['resolution']})")
+        return "; ".join(_clock_phrase(c, targets[c.name]) for c in (fr, res) if c.state == "breached")
+    detail = _clock_phrase(running, targets[running.name])
+    other = res if running is fr else fr
+    # Show the other clock only when it is the reason for a worse state than the running
+    # clock's own.
+    if other.state == "breached" and running.state != "breached":
+        detail += "; " + _clock_phrase(other, targets[other.name])
+    elif other.running and other.state == "at_risk" and running.state == "ok":
+        detail += f"; {_CLOCK_LABEL[other.name]} at risk ({describe_remaining(other.remaining)} left)"
+    return detail
+
+
 def compute_sla(
     request: Request,
     events: list[TimelineEvent],
@@ -489,32 +522,8 @@ def compute_sla(
     }
 
     running = fr if fr.running else res if res.running else None
-    clocks = (fr, res)
-    if any(c.state == "breached" for c in clocks):
-        state = "breached"
-    elif running is None:
-        state = "met"
-    elif running.state == "paused":
-        state = "paused"
-    elif any(c.state == "at_risk" for c in clocks):
-        state = "at_risk"
-    else:
-        state = "ok"
-
-    if running is None:
-        if state == "met":
-            detail = f"first response and resolution met their targets ({targets['first_response']}, {targets['resolution']})"
-        else:
-            detail = "; ".join(_clock_phrase(c, targets[c.name]) for c in clocks if c.state == "breached")
-    else:
-        detail = _clock_phrase(running, targets[running.name])
-        other = res if running is fr else fr
-        # Show the other clock only when it is the reason for a worse state than the
-        # running clock's own.
-        if other.state == "breached" and running.state != "breached":
-            detail += "; " + _clock_phrase(other, targets[other.name])
-        elif other.running and other.state == "at_risk" and running.state == "ok":
-            detail += f"; {_CLOCK_LABEL[other.name]} at risk ({describe_remaining(other.remaining)} left)"
+    state = _overall_state(fr, res, running)
+    detail = _detail(fr, res, running, state, targets)
 
     since = ""
     if previous is not None and changed_at is not None and changed_at <= now:
