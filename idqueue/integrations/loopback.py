@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 REDACTED = "[redacted]"
 
@@ -530,114 +530,118 @@ def _non_utf8(good: Response, after: str) -> Response:
     return Response(status=good.status, body=payload[:at] + NON_UTF8 + payload[at:], headers=headers)
 
 
-def _make_handler(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "idqueue-sandbox/1.0"
-        sys_version = ""
+class _Handler(BaseHTTPRequestHandler):
+    """One HTTP exchange with an emulator (``emulator`` is set per server by :func:`_make_handler`)."""
 
-        def setup(self) -> None:
-            super().setup()
-            with emulator._conn_lock:
-                emulator._conns.add(self.connection)
+    emulator: ClassVar[EmulatorServer]
+    protocol_version = "HTTP/1.1"
+    server_version = "idqueue-sandbox/1.0"
+    sys_version = ""
 
-        def finish(self) -> None:
-            with emulator._conn_lock:
-                emulator._conns.discard(self.connection)
+    def setup(self) -> None:
+        super().setup()
+        with self.emulator._conn_lock:
+            self.emulator._conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.emulator._conn_lock:
+            self.emulator._conns.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr access log (it would also show query tokens)."""
+
+    def _handle(self) -> None:
+        parsed = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        length = int(headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        body = _parse_body(raw, headers.get("content-type", ""))
+        host = headers.get("host") or f"127.0.0.1:{self.emulator.port}"
+        req = Request(
+            method=self.command.upper(),
+            path=urllib.parse.unquote(parsed.path),
+            query=query,
+            headers=headers,
+            raw_body=raw,
+            body=body,
+            base=f"http://{host}",
+            raw_query=parsed.query,
+        )
+        if headers.get("upgrade", "").lower() == "websocket":
+            self._upgrade(req)
+            return
+        try:
+            resp, fault = self.emulator.dispatch(req)
+        except Exception as exc:  # a bug in the emulator must surface as a 500, not a hang
+            resp, fault = Response(status=500, body={"message": f"emulator error: {type(exc).__name__}: {exc}"}), None
+        call = Call(
+            method=req.method,
+            path=req.path,
+            query=dict(query),
+            headers=_redact_headers(headers),
+            body=_redact_body(body),
+            status=0 if resp.drop else resp.status,
+            fault=fault,
+        )
+        call.query.pop("token", None)
+        self.emulator.calls.append(call)
+        if resp.drop:
+            self.close_connection = True
             try:
-                super().finish()
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return
+        self._send(resp)
+
+    def _upgrade(self, req: Request) -> None:
+        # Either the emulator serves the WebSocket to its end, or it refuses with an HTTP
+        # answer; the connection is not reused in both cases.
+        self.close_connection = True
+        try:
+            refusal = self.emulator.upgrade(req, self)
+        except Exception as exc:
+            refusal = Response(status=500, body={"message": f"emulator error: {type(exc).__name__}: {exc}"})
+        if refusal is not None:
+            self._send(refusal)
+
+    def _send(self, resp: Response) -> None:
+        if resp.body is None:
+            payload = b""
+        elif isinstance(resp.body, bytes):
+            payload = resp.body
+        else:
+            payload = json_bytes(resp.body)
+        self.send_response(resp.status)
+        headers = dict(resp.headers)
+        if resp.body is not None and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if resp.status != 304:
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload and self.command != "HEAD" and resp.status != 304:
+            try:
+                self.wfile.write(payload)
             except OSError:
                 pass
 
-        def log_message(self, format: str, *args: Any) -> None:
-            """Silence the default stderr access log (it would also show query tokens)."""
+    do_GET = _handle
+    do_POST = _handle
+    do_PATCH = _handle
+    do_PUT = _handle
+    do_DELETE = _handle
+    do_HEAD = _handle
 
-        def _handle(self) -> None:
-            parsed = urllib.parse.urlsplit(self.path)
-            query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            length = int(headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length > 0 else b""
-            body = _parse_body(raw, headers.get("content-type", ""))
-            host = headers.get("host") or f"127.0.0.1:{emulator.port}"
-            req = Request(
-                method=self.command.upper(),
-                path=urllib.parse.unquote(parsed.path),
-                query=query,
-                headers=headers,
-                raw_body=raw,
-                body=body,
-                base=f"http://{host}",
-                raw_query=parsed.query,
-            )
-            if headers.get("upgrade", "").lower() == "websocket":
-                self._upgrade(req)
-                return
-            try:
-                resp, fault = emulator.dispatch(req)
-            except Exception as exc:  # a bug in the emulator must surface as a 500, not a hang
-                resp, fault = Response(status=500, body={"message": f"emulator error: {type(exc).__name__}: {exc}"}), None
-            call = Call(
-                method=req.method,
-                path=req.path,
-                query=dict(query),
-                headers=_redact_headers(headers),
-                body=_redact_body(body),
-                status=0 if resp.drop else resp.status,
-                fault=fault,
-            )
-            call.query.pop("token", None)
-            emulator.calls.append(call)
-            if resp.drop:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(2)
-                except OSError:
-                    pass
-                return
-            self._send(resp)
 
-        def _upgrade(self, req: Request) -> None:
-            # Either the emulator serves the WebSocket to its end, or it refuses with an HTTP
-            # answer; the connection is not reused in both cases.
-            self.close_connection = True
-            try:
-                refusal = emulator.upgrade(req, self)
-            except Exception as exc:
-                refusal = Response(status=500, body={"message": f"emulator error: {type(exc).__name__}: {exc}"})
-            if refusal is not None:
-                self._send(refusal)
-
-        def _send(self, resp: Response) -> None:
-            if resp.body is None:
-                payload = b""
-            elif isinstance(resp.body, bytes):
-                payload = resp.body
-            else:
-                payload = json_bytes(resp.body)
-            self.send_response(resp.status)
-            headers = dict(resp.headers)
-            if resp.body is not None and not any(k.lower() == "content-type" for k in headers):
-                headers["Content-Type"] = "application/json; charset=utf-8"
-            for key, value in headers.items():
-                self.send_header(key, value)
-            if resp.status != 304:
-                self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if payload and self.command != "HEAD" and resp.status != 304:
-                try:
-                    self.wfile.write(payload)
-                except OSError:
-                    pass
-
-        do_GET = _handle
-        do_POST = _handle
-        do_PATCH = _handle
-        do_PUT = _handle
-        do_DELETE = _handle
-        do_HEAD = _handle
-
-    return Handler
+def _make_handler(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"emulator": emulator})
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:
