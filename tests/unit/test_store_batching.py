@@ -22,6 +22,7 @@ import pytest
 
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
+from idqueue.integrations.registry import rulebook
 from idqueue.domain.models import (
     EventKind,
     Person,
@@ -288,7 +289,7 @@ def test_batched_path_matches_the_per_request_path(
     now = NOW
     for step in range(14):
         now += timedelta(minutes=rng.choice([5, 45, 300]))
-        assembler = make_assembler(settings, now)
+        assembler = make_assembler(settings, now, rules=rulebook(settings))
         roll = rng.random()
         pool = POOL[: 4 + 2 * step]
         if roll < 0.7 or step < 2:

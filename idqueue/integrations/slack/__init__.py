@@ -34,5 +34,6 @@ INTEGRATION = Integration(
     source="idqueue.integrations.slack.source:SlackSource",
     writer="idqueue.integrations.slack.writer:SlackWriter",
     checks="idqueue.integrations.slack.checks:doctor_checks",
+    fold="idqueue.integrations.slack.fold:SlackRules",
     verbs=frozenset({"reply", "assign", "close", "reopen", "pending", "backlog"}),
 )
