@@ -11,8 +11,8 @@ from pathlib import Path
 from bench.common import cpu_loop_ms, median_ms
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
-from idqueue.integrations.registry import rulebook
 from idqueue.domain.models import Person, SourceItem, SourceKind
+from idqueue.integrations.registry import rulebook
 from idqueue.store.db import Store
 from idqueue.store.queue import QueueQuery, facets, fetch_window
 

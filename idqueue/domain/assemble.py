@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
-from idqueue.config import TemplateFieldMap, Settings
+from idqueue.config import Settings, TemplateFieldMap
 from idqueue.domain.classify import classify
 from idqueue.domain.homes import FoldContext, HomeRules, Rulebook, TeamIndex, assignee_from_events
 from idqueue.domain.intake import parse_intake
@@ -30,6 +30,7 @@ from idqueue.domain.models import (
 )
 from idqueue.domain.priority import compute_priority, priority_from_labels
 from idqueue.domain.sla import compute_sla
+
 
 def assemble(
     items: list[SourceItem],

@@ -19,7 +19,6 @@ import pytest
 
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
-from idqueue.integrations.registry import rulebook
 from idqueue.domain.models import SourceItem, SourceKind, Status, github_id
 from idqueue.integrations.base import (
     AuthError,
@@ -31,6 +30,7 @@ from idqueue.integrations.base import (
     Unavailable,
 )
 from idqueue.integrations.github.source import GitHubSource
+from idqueue.integrations.registry import rulebook
 from idqueue.sandbox import seed
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
 from idqueue.sandbox.runner import Sandbox

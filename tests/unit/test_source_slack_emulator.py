@@ -19,7 +19,6 @@ from slack_sdk import WebClient
 
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
-from idqueue.integrations.registry import rulebook
 from idqueue.domain.models import EventKind, SourceItem, SourceKind, Status, slack_id
 from idqueue.integrations.base import (
     AuthError,
@@ -30,6 +29,7 @@ from idqueue.integrations.base import (
     SourceError,
     Unavailable,
 )
+from idqueue.integrations.registry import rulebook
 from idqueue.integrations.slack.convert import ts_to_datetime
 from idqueue.integrations.slack.source import SlackSource
 from idqueue.sandbox.runner import Sandbox

@@ -22,7 +22,6 @@ import pytest
 
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
-from idqueue.integrations.registry import rulebook
 from idqueue.domain.models import (
     EventKind,
     Person,
@@ -31,6 +30,7 @@ from idqueue.domain.models import (
     SourceKind,
     TimelineEvent,
 )
+from idqueue.integrations.registry import rulebook
 from idqueue.store.db import (
     PRIORITY_RANK,
     ApplyResult,
