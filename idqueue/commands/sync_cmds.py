@@ -26,6 +26,7 @@ from idqueue.commands.base import CliError, Context, pass_ctx
 from idqueue.commands.output import check_line, fail_usage, format_time
 from idqueue.config import SlaConfig
 from idqueue.domain.models import Request, iso
+from idqueue.integrations import registry
 from idqueue.safety import one_line, redact, sanitize_terminal
 from idqueue.store.queue import json_item
 
@@ -179,7 +180,8 @@ STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "clo
 @click.option("--status", "statuses", multiple=True, metavar="STATUS",
               help=f"Only this status, any case (repeatable): {', '.join(STATUS_CHOICES)}.")
 @click.option("--type", "types", multiple=True, help="Only this request type, any case (repeatable).")
-@click.option("--source", "sources", multiple=True, type=click.Choice(["github", "slack"]), help="Only this source.")
+@click.option("--source", "sources", multiple=True, metavar="SYSTEM",
+              help="Only requests with a home in this system, by name or code (repeatable): github, slack, GH, S, ….")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed, backlog and resolved requests.")
 @click.option("--mine", is_flag=True, help="Only requests assigned to you (settings `me`) or unassigned.")
 @click.option("--search", default="", help="A search as in the TUI: words, REQ-44, #35, a URL or permalink, "
@@ -226,8 +228,9 @@ def _list_query(ctx: Context, *, statuses: tuple[str, ...], types: tuple[str, ..
     from idqueue.store.queue import QueueQuery, known_types
 
     settings = ctx.settings
-    search_ctx = SearchContext.from_settings(settings)
+    search_ctx = SearchContext.from_settings(settings, systems=registry.name_codes())
     statuses = tuple(_pick("--status", v, STATUS_CHOICES) for v in statuses)
+    sources = tuple(_system("--source", v) for v in sources)
     if types:
         valid = list(dict.fromkeys([*search_ctx.types, *known_types(ctx.store)]))
         types = tuple(_pick("--type", v, valid) for v in types)
@@ -254,6 +257,14 @@ def _list_query(ctx: Context, *, statuses: tuple[str, ...], types: tuple[str, ..
     )
 
 
+def _system(option: str, value: str) -> str:
+    """The name of the integration ``value`` names (name or code, any case), or exit 2 listing them."""
+    found = registry.lookup(value)
+    if found is None:
+        fail_usage(f"{option} {value!r} is not one of: {', '.join(registry.names())}")
+    return found.name
+
+
 def _pick(option: str, value: str, valid: list[str]) -> str:
     """The valid value equal to ``value`` ignoring case, or exit 2 listing them."""
     for candidate in valid:
@@ -276,14 +287,14 @@ def sla_text(request: Request, cfg: SlaConfig, now: datetime) -> str:
 
 def _print_list(ctx: Context, requests: list[Request], now: datetime) -> None:
     """The text table: a header row, then one line per request with its source and outbox marks."""
-    from idqueue.widgets.rows import SOURCE_ICONS
+    from idqueue.widgets.rows import source_text
 
     pending = _pending_marks(ctx, [r.id for r in requests])
     click.echo(f"{'KEY':<9} {'PRI':<3} {'SLA':<20} {'TYPE':<22} {'STATUS':<12} {'ASSIGNEE':<10} "
                f"{'SRC':<4} {'OUT':<3} TITLE")
     for r in requests:
         sla = sla_text(r, ctx.settings.sla, now)
-        source = SOURCE_ICONS["both" if len(r.sources) > 1 else r.source.value]
+        source = source_text(r)
         click.echo(
             f"{r.key:<9} {r.priority:<3} {sla:<20} {one_line(r.type, 22):<22} {r.status.value:<12} "
             f"{one_line(r.assignee or '-', 10):<10} {source:<4} {pending.get(r.id, '-'):<3} {one_line(r.title, 70)}"
@@ -386,7 +397,7 @@ def _by_reference(ctx: Context, text: str) -> Request | None:
     from idqueue.domain.query import SearchContext, parse_reference
     from idqueue.store.queue import find_reference
 
-    ref = parse_reference(text, SearchContext.from_settings(ctx.settings))
+    ref = parse_reference(text, SearchContext.from_settings(ctx.settings, systems=registry.name_codes()))
     found = find_reference(ctx.store, ref) if ref else []
     return ctx.store.get_request(found[0]) if found else None
 

@@ -71,6 +71,9 @@ class Integration:
             ``(settings, clock=…, timeout=…)``.
         checks: ``"module:function"`` returning the extra ``idqueue doctor`` checks
             (``list[Check]``) beyond the reader's own :meth:`Source.check`.
+        text_format: how its texts are written: ``"markdown"`` (GitHub-flavoured), ``"mrkdwn"``
+            (Slack's: ``<@U…>`` mentions, ``<url|text>`` links, ``&amp;`` escapes) or
+            ``"plain"``; the detail pane makes mrkdwn readable.
         fold: ``"module:Class"`` of its :class:`~idqueue.domain.homes.HomeRules` (how its
             items fold into a request), built with ``(name, roster_field, settings)``; None
             for the generic rules (a plain ticket: its assignees, open/closed state and
@@ -89,6 +92,7 @@ class Integration:
     writer: str | None = None
     checks: str | None = None
     fold: str | None = None
+    text_format: str = "markdown"
     verbs: frozenset[str] = field(default_factory=frozenset)
     backlog_noun: str = ""
 
@@ -155,6 +159,17 @@ def get(name: str) -> Integration:
 def find(name: str) -> Integration | None:
     """The integration called ``name``, or None."""
     return next((i for i in integrations() if i.name == name), None)
+
+
+def lookup(word: str) -> Integration | None:
+    """The integration a user named by its name or its code, any case (``slack``, ``GH``)."""
+    folded = word.strip().casefold()
+    return next((i for i in integrations() if folded in (i.name.casefold(), i.code.casefold())), None)
+
+
+def name_codes() -> tuple[tuple[str, str], ...]:
+    """``(name, code)`` of every integration, in order (what a ``source:`` filter accepts)."""
+    return tuple((i.name, i.code) for i in integrations())
 
 
 def for_id(item_id: str) -> Integration | None:

@@ -35,5 +35,6 @@ INTEGRATION = Integration(
     writer="idqueue.integrations.slack.writer:SlackWriter",
     checks="idqueue.integrations.slack.checks:doctor_checks",
     fold="idqueue.integrations.slack.fold:SlackRules",
+    text_format="mrkdwn",
     verbs=frozenset({"reply", "assign", "close", "reopen", "pending", "backlog"}),
 )
