@@ -445,67 +445,13 @@ def doctor(ctx: Context) -> None:
             source.close()
         click.echo(f"{label:<12} ok")
         print_facts(facts)
-        scope_check = SCOPE_CHECKS.get(label)
-        scope_lines = scope_check(facts) if scope_check is not None else []
+        integration = registry.find(label)
+        scope_lines = integration.scope_lines(facts) if integration is not None else []
         for line in scope_lines:
             click.echo(f"  {line}")
         ok &= not any(line.startswith("missing") for line in scope_lines)
     ok &= _extra_checks(settings, failed=failed)
     sys.exit(0 if ok else 1)
-
-
-GITHUB_WRITES = "replies, assignment, labels, priority, close and backlog on GitHub"
-SLACK_SCOPE_FEATURES: dict[str, str] = {
-    "channels:history": "reading the intake channels and their threads (Slack sync)",
-    "chat:write": "replies and automatic messages in Slack threads",
-    "reactions:write": "the taken/done/backlog reactions on Slack requests",
-    "users:read": "requester and teammate names (Slack ids are shown instead)",
-}
-"""The bot scopes idqueue uses, and what stops working without each."""
-
-
-def github_scope_lines(facts: dict[str, Any]) -> list[str]:
-    """Doctor lines about the GitHub token's scopes; a line starting "missing" is a problem.
-
-    Classic tokens list their scopes (``X-OAuth-Scopes``): ``repo`` covers everything,
-    ``public_repo`` covers public repositories. Fine-grained tokens list none, so what they can
-    do shows only in the real calls the check made (each repository's issues were read).
-    """
-    scopes = facts.get("scopes")
-    repos: dict[str, Any] = facts.get("repos") or {}
-    if scopes is None:
-        lines = ["scope check fine-grained token: issues readable in " + (", ".join(repos) or "no repository")]
-        for repo, info in repos.items():
-            if not info.get("can_write"):
-                lines.append(f"missing    write access to {repo} — disables {GITHUB_WRITES}")
-        return lines
-    have = set(scopes)
-    if "repo" in have:
-        return ["scope check repo: every feature available"]
-    private = [repo for repo, info in repos.items() if info.get("private")]
-    if "public_repo" in have and not private:
-        return ["scope check public_repo: every feature available for these public repositories"]
-    shown = ", ".join(sorted(have)) or "none"
-    return [f"missing    scope repo (or public_repo for public repositories; token has: {shown}) — "
-            f"disables {GITHUB_WRITES}"]
-
-
-def slack_scope_lines(facts: dict[str, Any]) -> list[str]:
-    """Doctor lines about the Slack bot token's scopes (``x-oauth-scopes``), one per missing scope."""
-    scopes = facts.get("scopes")
-    if scopes is None:
-        return ["scope check Slack sent no x-oauth-scopes header; scopes not checked"]
-    have = set(scopes)
-    missing = [scope for scope in SLACK_SCOPE_FEATURES if scope not in have]
-    if not missing:
-        return ["scope check " + ", ".join(SLACK_SCOPE_FEATURES) + ": every feature available"]
-    return [f"missing    scope {scope} — disables {SLACK_SCOPE_FEATURES[scope]}" for scope in missing]
-
-
-SCOPE_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
-    "github": github_scope_lines,
-    "slack": slack_scope_lines,
-}
 
 
 def print_facts(facts: dict[str, Any], *, indent: int = 2) -> None:

@@ -71,6 +71,8 @@ class Integration:
             ``(settings, clock=…, timeout=…)``.
         checks: ``"module:function"`` returning the extra ``idqueue doctor`` checks
             (``list[Check]``) beyond the reader's own :meth:`Source.check`.
+        scopes: ``"module:function"`` turning its reader's doctor facts into lines about the
+            token's scopes (a line starting ``missing`` is a problem); None: no such lines.
         text_format: how its texts are written: ``"markdown"`` (GitHub-flavoured), ``"mrkdwn"``
             (Slack's: ``<@U…>`` mentions, ``<url|text>`` links, ``&amp;`` escapes) or
             ``"plain"``; the detail pane makes mrkdwn readable.
@@ -92,6 +94,7 @@ class Integration:
     writer: str | None = None
     checks: str | None = None
     fold: str | None = None
+    scopes: str | None = None
     text_format: str = "markdown"
     verbs: frozenset[str] = field(default_factory=frozenset)
     backlog_noun: str = ""
@@ -118,6 +121,13 @@ class Integration:
         factory = _load(self.fold) if self.fold is not None else HomeRules
         rules: HomeRules = factory(self.name, self.roster_field, settings)
         return rules
+
+    def scope_lines(self, facts: dict[str, Any]) -> list[str]:
+        """``idqueue doctor`` lines about the token's scopes, from its reader's check facts."""
+        if self.scopes is None:
+            return []
+        lines: list[str] = _load(self.scopes)(facts)
+        return lines
 
     def run_checks(self, settings: Settings, **kwargs: Any) -> list[Check]:
         """Its extra doctor checks (none when it declares none)."""

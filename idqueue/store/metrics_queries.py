@@ -118,7 +118,7 @@ def fetch_rows(store: Store, start: datetime, end: datetime, *, now: datetime, s
             rid, key, title, type_, status, fromiso(created),
             fromiso(responded) if responded else None,
             fromiso(resolved) if resolved else None,
-            reason, homes(sources), priority, assignee,
+            reason, homes(sources) or "", priority, assignee,
             str(team) if team is not None else None,
             requester, url, policy,
             fromiso(fr_due) if fr_due else None,
