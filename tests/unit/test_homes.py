@@ -17,7 +17,15 @@ from idqueue.cli import cli
 from idqueue.commands.base import Context
 from idqueue.config import Settings, TeamMember
 from idqueue.domain.assemble import make_assembler
-from idqueue.domain.models import EventKind, Person, Request, SourceItem, SourceKind, Status, TimelineEvent
+from idqueue.domain.models import (
+    EventKind,
+    Person,
+    Request,
+    SourceItem,
+    SourceKind,
+    Status,
+    TimelineEvent,
+)
 from idqueue.integrations import registry
 from idqueue.integrations.registry import Integration
 from idqueue.store.db import Store
