@@ -120,7 +120,7 @@ def _preview_targets(template: ResponseTemplate, request: Request, target: str |
 @templates_group.command("render")
 @click.argument("key")
 @click.argument("request_id", metavar="ID")
-@click.option("--target", type=click.Choice(["slack", "github", "both"]), help="Default: where the template goes for this request.")
+@click.option("--target", type=click.Choice([*get_args(Target), "both"]), help="Default: where the template goes for this request.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Extra template variable, e.g. due_date=2026-03-20 (repeatable).")
 @click.option("--as", "as_user", metavar="USER", help="Render as this roster member (default: `me` from config).")
 @pass_ctx

@@ -378,7 +378,7 @@ class DetailRenderer:
         """Slack mrkdwn → readable text: names for known user mentions, link text, unescaped."""
 
         def mention(m: re.Match[str]) -> str:
-            key = self.settings.member_by_slack(m.group(1))
+            key = self._team.member(m.group(1))
             return f"@{member_name(self.settings, key)}" if key else f"@{m.group(1)}"
 
         text = _SLACK_MENTION.sub(mention, text)

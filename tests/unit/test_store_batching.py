@@ -192,7 +192,7 @@ def _reference_write(conn: sqlite3.Connection, r: Request, seq: int) -> None:
     sla = r.sla
     values = {
         "id": r.id, "seq": seq, "key": r.key,
-        "source": "both" if len(r.sources) > 1 else r.sources[0].value,
+        "source": r.source.value,
         "sources": _dumps([s.value for s in r.sources]), "title": r.title, "body": r.body,
         "requester_id": r.requester.id if r.requester else None,
         "requester_name": r.requester.name if r.requester else None,
