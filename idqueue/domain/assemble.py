@@ -81,16 +81,9 @@ def assemble(
         assignee, assignees = None, []
 
     request_type, type_reason = classify(
-        fields=fields,
-        sections=sections,
-        labels=labels,
-        title=canonical.title,
-        body=canonical.body,
-        intake=settings.intake,
-        template=template_map,
+        fields=fields, sections=sections, labels=labels, title=canonical.title, body=canonical.body,
+        intake=settings.intake, template=template_map,
     )
-    override = local.get("priority_override") or None
-
     request = Request(
         id=canonical.id,
         key="",
@@ -106,7 +99,7 @@ def assemble(
         assignee=assignee,
         assignees=assignees,
         labels=labels,
-        priority_override=override,
+        priority_override=local.get("priority_override") or None,
         created_at=created_at,
         updated_at=updated_at,
         first_response_at=first_response_at,
@@ -116,15 +109,24 @@ def assemble(
         item_ids=sorted(i.id for i in items),
         snoozed_until=parse_iso(local.get("snoozed_until")),
     )
-    # Priority feeds the SLA policy choice, and the SLA state feeds priority rules: compute a
-    # provisional priority, the clocks, then the final priority with the SLA state known.
+    _prioritise(request, events, local, settings, now)
+    return request
+
+
+def _prioritise(
+    request: Request, events: list[TimelineEvent], local: dict[str, str], settings: Settings, now: datetime
+) -> None:
+    """Set the request's priority and SLA clocks.
+
+    Priority feeds the SLA policy choice, and the SLA state feeds priority rules: compute a
+    provisional priority, the clocks, then the final priority with the SLA state known.
+    """
     request.priority, request.priority_reason = compute_priority(request, settings.priority_rules, sla_state="ok")
     since = _priority_since(request, events, local, settings)
     request.sla = compute_sla(request, events, settings.sla, now=now, priority_since=since)
     request.priority, request.priority_reason = compute_priority(
         request, settings.priority_rules, sla_state=request.sla.state
     )
-    return request
 
 
 class _Homes:

@@ -82,7 +82,10 @@ class TeamIndex:
         """True for an id some system's rules know as a bot (intake bots, bot logins)."""
         if not actor_id:
             return False
-        return any(r.is_bot(actor_id) for r in self.rules)
+        for r in self.rules:  # a loop, not any(): this runs for every event of every request
+            if r.is_bot(actor_id):
+                return True
+        return False
 
     def is_teammate(self, actor_id: str | None, requester_ids: set[str]) -> bool:
         """Whether a person acts for the team: a roster member, or (no roster) any non-bot
