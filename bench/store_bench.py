@@ -12,6 +12,7 @@ from bench.common import cpu_loop_ms, median_ms
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
 from idqueue.domain.models import Person, SourceItem, SourceKind
+from idqueue.integrations.registry import rulebook
 from idqueue.store.db import Store
 from idqueue.store.queue import QueueQuery, facets, fetch_window
 
@@ -49,7 +50,7 @@ def run() -> list[tuple[str, float, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(db=Path(tmp) / "b.db", now=NOW.isoformat())
         store = Store.open(settings.db)
-        assembler = make_assembler(settings, NOW)
+        assembler = make_assembler(settings, NOW, rules=rulebook(settings))
         loaded = 0
         for size in (10_000, 50_000):
             items = synthetic_items(size - loaded, loaded)

@@ -177,17 +177,19 @@ class _RefusingGitHub:
 
 async def scene_outbox(pilot: Pilot[Any]) -> None:
     """The outbox (O): a refused assignment waits for you, a comment waits out a rate limit."""
+    from idqueue.integrations import registry
     from idqueue.outbox.dispatcher import Dispatcher
 
     app: Any = pilot.app
     ctx = app.ctx
     screen = app.queue
     done = [r for r in screen.table.loaded_rows() if "Please update the Identity docs link" in r.request.title]
-    other = next(r for r in screen.table.loaded_rows() if r.request.github_item and not r.request.assignee)
+    other = next(r for r in screen.table.loaded_rows()
+                 if registry.home_of(r.request, "github") and not r.request.assignee)
     ctx.actions.take(done[0].id)  # Erin Walsh has it: a reassignment
     ctx.actions.reply(other.id, template="acknowledge", target="github")
     now = ctx.clock()
-    writers: dict[str, Any] = {t: _RefusingGitHub(t, now) for t in ("github", "slack")}
+    writers: dict[str, Any] = {t: _RefusingGitHub(t, now) for t in registry.names()}
     Dispatcher(ctx.store, ctx.settings, writers=writers, clock=ctx.clock, sleep=lambda _s: None,
                throttle=0).run_once()
     screen._refresh_outbox()

@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
 from idqueue.domain.assemble import make_assembler
+from idqueue.integrations import registry
 from idqueue.integrations.base import (
     AuthError,
     FetchStats,
@@ -128,8 +129,6 @@ class SyncReport:
 
 def build_sources(settings: Settings) -> list[Source]:
     """The readers the settings turn on, one per configured integration, in registry order."""
-    from idqueue.integrations import registry
-
     return [integration.build_source(settings) for integration in registry.configured(settings)]
 
 
@@ -233,7 +232,7 @@ class SyncEngine:
         if health.state == "rate_limited" and health.until and health.until > now:
             result.error = RateLimited(health.message or "rate limited", until=health.until, source=health.name)
             return result
-        assembler = make_assembler(self.settings, now)
+        assembler = make_assembler(self.settings, now, rules=registry.rulebook(self.settings))
         try:
             if source.wants_hints:
                 source.prepare(self._hints(source))
@@ -302,8 +301,8 @@ class SyncEngine:
         it refreshes what depends on the state itself (e.g. the "SLA breached → P2" rule).
         """
         now = self.clock()
-        self.store.refresh_crossed(make_assembler(self.settings, now), now=now)
+        self.store.refresh_crossed(make_assembler(self.settings, now, rules=registry.rulebook(self.settings)), now=now)
 
 
 def _label(source: Source) -> str:
-    return {"github": "GitHub", "slack": "Slack"}.get(source.kind.value, source.kind.value)
+    return registry.display(source.kind.value)

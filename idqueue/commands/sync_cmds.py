@@ -26,6 +26,7 @@ from idqueue.commands.base import CliError, Context, pass_ctx
 from idqueue.commands.output import check_line, fail_usage, format_time
 from idqueue.config import SlaConfig
 from idqueue.domain.models import Request, iso
+from idqueue.integrations import registry
 from idqueue.safety import one_line, redact, sanitize_terminal
 from idqueue.store.queue import json_item
 
@@ -179,7 +180,8 @@ STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "clo
 @click.option("--status", "statuses", multiple=True, metavar="STATUS",
               help=f"Only this status, any case (repeatable): {', '.join(STATUS_CHOICES)}.")
 @click.option("--type", "types", multiple=True, help="Only this request type, any case (repeatable).")
-@click.option("--source", "sources", multiple=True, type=click.Choice(["github", "slack"]), help="Only this source.")
+@click.option("--source", "sources", multiple=True, metavar="SYSTEM",
+              help="Only requests with a home in this system, by name or code (repeatable): github, slack, GH, S, ….")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed, backlog and resolved requests.")
 @click.option("--mine", is_flag=True, help="Only requests assigned to you (settings `me`) or unassigned.")
 @click.option("--search", default="", help="A search as in the TUI: words, REQ-44, #35, a URL or permalink, "
@@ -226,8 +228,9 @@ def _list_query(ctx: Context, *, statuses: tuple[str, ...], types: tuple[str, ..
     from idqueue.store.queue import QueueQuery, known_types
 
     settings = ctx.settings
-    search_ctx = SearchContext.from_settings(settings)
+    search_ctx = SearchContext.from_settings(settings, systems=registry.name_codes())
     statuses = tuple(_pick("--status", v, STATUS_CHOICES) for v in statuses)
+    sources = tuple(_system("--source", v) for v in sources)
     if types:
         valid = list(dict.fromkeys([*search_ctx.types, *known_types(ctx.store)]))
         types = tuple(_pick("--type", v, valid) for v in types)
@@ -254,6 +257,14 @@ def _list_query(ctx: Context, *, statuses: tuple[str, ...], types: tuple[str, ..
     )
 
 
+def _system(option: str, value: str) -> str:
+    """The name of the integration ``value`` names (name or code, any case), or exit 2 listing them."""
+    found = registry.lookup(value)
+    if found is None:
+        fail_usage(f"{option} {value!r} is not one of: {', '.join(registry.names())}")
+    return found.name
+
+
 def _pick(option: str, value: str, valid: list[str]) -> str:
     """The valid value equal to ``value`` ignoring case, or exit 2 listing them."""
     for candidate in valid:
@@ -276,14 +287,14 @@ def sla_text(request: Request, cfg: SlaConfig, now: datetime) -> str:
 
 def _print_list(ctx: Context, requests: list[Request], now: datetime) -> None:
     """The text table: a header row, then one line per request with its source and outbox marks."""
-    from idqueue.widgets.rows import SOURCE_ICONS
+    from idqueue.widgets.rows import source_text
 
     pending = _pending_marks(ctx, [r.id for r in requests])
     click.echo(f"{'KEY':<9} {'PRI':<3} {'SLA':<20} {'TYPE':<22} {'STATUS':<12} {'ASSIGNEE':<10} "
                f"{'SRC':<4} {'OUT':<3} TITLE")
     for r in requests:
         sla = sla_text(r, ctx.settings.sla, now)
-        source = SOURCE_ICONS["both" if len(r.sources) > 1 else r.source.value]
+        source = source_text(r)
         click.echo(
             f"{r.key:<9} {r.priority:<3} {sla:<20} {one_line(r.type, 22):<22} {r.status.value:<12} "
             f"{one_line(r.assignee or '-', 10):<10} {source:<4} {pending.get(r.id, '-'):<3} {one_line(r.title, 70)}"
@@ -386,7 +397,7 @@ def _by_reference(ctx: Context, text: str) -> Request | None:
     from idqueue.domain.query import SearchContext, parse_reference
     from idqueue.store.queue import find_reference
 
-    ref = parse_reference(text, SearchContext.from_settings(ctx.settings))
+    ref = parse_reference(text, SearchContext.from_settings(ctx.settings, systems=registry.name_codes()))
     found = find_reference(ctx.store, ref) if ref else []
     return ctx.store.get_request(found[0]) if found else None
 
@@ -434,67 +445,13 @@ def doctor(ctx: Context) -> None:
             source.close()
         click.echo(f"{label:<12} ok")
         print_facts(facts)
-        scope_check = SCOPE_CHECKS.get(label)
-        scope_lines = scope_check(facts) if scope_check is not None else []
+        integration = registry.find(label)
+        scope_lines = integration.scope_lines(facts) if integration is not None else []
         for line in scope_lines:
             click.echo(f"  {line}")
         ok &= not any(line.startswith("missing") for line in scope_lines)
     ok &= _extra_checks(settings, failed=failed)
     sys.exit(0 if ok else 1)
-
-
-GITHUB_WRITES = "replies, assignment, labels, priority, close and backlog on GitHub"
-SLACK_SCOPE_FEATURES: dict[str, str] = {
-    "channels:history": "reading the intake channels and their threads (Slack sync)",
-    "chat:write": "replies and automatic messages in Slack threads",
-    "reactions:write": "the taken/done/backlog reactions on Slack requests",
-    "users:read": "requester and teammate names (Slack ids are shown instead)",
-}
-"""The bot scopes idqueue uses, and what stops working without each."""
-
-
-def github_scope_lines(facts: dict[str, Any]) -> list[str]:
-    """Doctor lines about the GitHub token's scopes; a line starting "missing" is a problem.
-
-    Classic tokens list their scopes (``X-OAuth-Scopes``): ``repo`` covers everything,
-    ``public_repo`` covers public repositories. Fine-grained tokens list none, so what they can
-    do shows only in the real calls the check made (each repository's issues were read).
-    """
-    scopes = facts.get("scopes")
-    repos: dict[str, Any] = facts.get("repos") or {}
-    if scopes is None:
-        lines = ["scope check fine-grained token: issues readable in " + (", ".join(repos) or "no repository")]
-        for repo, info in repos.items():
-            if not info.get("can_write"):
-                lines.append(f"missing    write access to {repo} — disables {GITHUB_WRITES}")
-        return lines
-    have = set(scopes)
-    if "repo" in have:
-        return ["scope check repo: every feature available"]
-    private = [repo for repo, info in repos.items() if info.get("private")]
-    if "public_repo" in have and not private:
-        return ["scope check public_repo: every feature available for these public repositories"]
-    shown = ", ".join(sorted(have)) or "none"
-    return [f"missing    scope repo (or public_repo for public repositories; token has: {shown}) — "
-            f"disables {GITHUB_WRITES}"]
-
-
-def slack_scope_lines(facts: dict[str, Any]) -> list[str]:
-    """Doctor lines about the Slack bot token's scopes (``x-oauth-scopes``), one per missing scope."""
-    scopes = facts.get("scopes")
-    if scopes is None:
-        return ["scope check Slack sent no x-oauth-scopes header; scopes not checked"]
-    have = set(scopes)
-    missing = [scope for scope in SLACK_SCOPE_FEATURES if scope not in have]
-    if not missing:
-        return ["scope check " + ", ".join(SLACK_SCOPE_FEATURES) + ": every feature available"]
-    return [f"missing    scope {scope} — disables {SLACK_SCOPE_FEATURES[scope]}" for scope in missing]
-
-
-SCOPE_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
-    "github": github_scope_lines,
-    "slack": slack_scope_lines,
-}
 
 
 def print_facts(facts: dict[str, Any], *, indent: int = 2) -> None:

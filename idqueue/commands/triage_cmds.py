@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
 import click
@@ -33,6 +33,7 @@ from idqueue.domain.templates import (
     render_for,
     targets_for,
 )
+from idqueue.integrations import registry
 from idqueue.safety import one_line, sanitize_terminal
 
 
@@ -96,8 +97,9 @@ def templates_group(click_ctx: click.Context, ctx: Context) -> None:
 
 def _preview_targets(template: ResponseTemplate, request: Request, target: str | None) -> tuple[list[Target], str]:
     """The targets to preview, and a note when one is not a home of the request."""
+    renderable = [cast(Target, t) for t in registry.names() if t in get_args(Target)]
     if target == "both":
-        wanted: list[Target] = ["github", "slack"]
+        wanted: list[Target] = renderable
     elif target is not None:
         wanted = [cast(Target, target)]
     else:
@@ -106,11 +108,11 @@ def _preview_targets(template: ResponseTemplate, request: Request, target: str |
             # Nowhere to post it (e.g. a Slack-only template on a GitHub-only request): still
             # show what it would say.
             dest = template.destination
-            wanted = ["github", "slack"] if dest in ("auto", "both") else [cast(Target, dest)]
+            wanted = renderable if dest in ("auto", "both") else [cast(Target, dest)]
     homeless = [t for t in wanted if SourceKind(t) not in request.sources]
     note = ""
     if homeless:
-        where = " or ".join("GitHub issue" if t == "github" else "Slack thread" for t in homeless)
+        where = " or ".join(registry.get(t).home_noun for t in homeless)
         note = f"note: {request.key} has no {where}; shown as a preview only"
     return wanted, note
 
@@ -118,7 +120,7 @@ def _preview_targets(template: ResponseTemplate, request: Request, target: str |
 @templates_group.command("render")
 @click.argument("key")
 @click.argument("request_id", metavar="ID")
-@click.option("--target", type=click.Choice(["slack", "github", "both"]), help="Default: where the template goes for this request.")
+@click.option("--target", type=click.Choice([*get_args(Target), "both"]), help="Default: where the template goes for this request.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Extra template variable, e.g. due_date=2026-03-20 (repeatable).")
 @click.option("--as", "as_user", metavar="USER", help="Render as this roster member (default: `me` from config).")
 @pass_ctx

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 __all__ = ["UNSENT_STATES", "Action", "ActionKind", "ActionState", "Target"]
 
-Target = Literal["github", "slack"]
+Target = str
+"""Where an action goes: the name of an integration (``github``, ``slack``, …); the outbox
+sends it through that integration's writer."""
 
 
 class ActionKind(StrEnum):

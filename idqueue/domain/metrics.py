@@ -225,7 +225,9 @@ class RequestRow:
 
     Attributes:
         status: the current status value (``new`` … ``backlog``); deleted requests are never rows.
-        source: ``github``, ``slack`` or ``both``.
+        source: the systems the request lives in, joined by ``+`` in the registry's order of
+            preference (``github``, ``slack``, ``github+slack``): a breakdown "by source" has
+            a group per combination of homes.
         team: the requesting team from the intake form, if given.
         via_intake: the request came in through an intake form or bot (intake fields were parsed).
         pauses: intervals in which it was waiting on the requester (the SLA clock's pauses).
@@ -241,7 +243,7 @@ class RequestRow:
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     status_reason: str = ""
-    source: str = "github"
+    source: str = ""
     priority: str = "P3"
     assignee: str | None = None
     team: str | None = None

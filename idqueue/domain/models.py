@@ -1,7 +1,7 @@
 """The domain model: requests, the source items they are made of, and their timeline.
 
-A *request* is what the triager works on: one row in the queue. It is made of one or two
-*source items* (a GitHub issue, a Slack message) that refer to each other, and a timeline of
+A *request* is what the triager works on: one row in the queue. It is made of one or more
+*source items* (its homes: a GitHub issue, a Slack message, …) that refer to each other, and a timeline of
 *events* (messages, comments, assignments, label and status changes) from both homes.
 
 Everything here is plain data (dataclasses) so the store can build tens of thousands of
@@ -158,7 +158,7 @@ class TimelineEvent:
     actor_name: str | None = None
     body: str = ""
     url: str | None = None
-    source: SourceKind = SourceKind("github")  # noqa: RUF009 - immutable str
+    source: SourceKind = SourceKind("")  # noqa: RUF009 - immutable str; the item's system (readers set it)
     is_bot: bool = False
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -206,9 +206,9 @@ class SlaInfo:
 
 @dataclass(slots=True)
 class Request:
-    """One row of the queue: a support request with one or two homes."""
+    """One row of the queue: a support request with one or more homes (one item per system)."""
 
-    id: str  # canonical: the GitHub id when there is one, else the Slack id
+    id: str  # canonical: the primary home's item id (the first system in the registry's order)
     key: str  # short key shown in the TUI (e.g. REQ-42)
     sources: list[SourceKind]
     title: str
@@ -230,7 +230,7 @@ class Request:
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     url: str | None = None
-    links: dict[str, str] = field(default_factory=dict)  # {"github": url, "slack": permalink}
+    links: dict[str, str] = field(default_factory=dict)  # system name → the home's URL, in order of preference
     item_ids: list[str] = field(default_factory=list)
     sla: SlaInfo = field(default_factory=SlaInfo)
     snoozed_until: datetime | None = None
@@ -243,10 +243,15 @@ class Request:
 
     @property
     def github_item(self) -> str | None:
-        """The GitHub item id, if the request lives on GitHub."""
+        """The GitHub item id, if the request lives on GitHub.
+
+        Kept for compatibility with the write-back planning; everything else asks the
+        registry (``registry.home_of(request, name)``), which knows every system's id scheme.
+        """
         return next((i for i in self.item_ids if i.startswith("gh:")), None)
 
     @property
     def slack_item(self) -> str | None:
-        """The Slack item id, if the request lives on Slack."""
+        """The Slack item id, if the request lives on Slack (kept for compatibility, as
+        :attr:`github_item`)."""
         return next((i for i in self.item_ids if i.startswith("slack:")), None)

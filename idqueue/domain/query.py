@@ -37,7 +37,7 @@ QUALIFIERS = ("type", "priority", "assignee", "source", "status", "is")
 IS_VALUES = ("breached", "at-risk", "ok", "mine", "unassigned", "open", "closed")
 """Values of ``is:``."""
 
-SOURCES = ("github", "slack")
+_SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 STATUSES = ("new", "acknowledged", "assigned", "pending", "resolved", "closed", "backlog")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
@@ -69,16 +69,19 @@ class SearchContext:
         me: your roster key (``is:mine``, ``assignee:me``).
         repos: GitHub ``owner/name`` repos whose issue numbers ``#35`` may name.
         types: the configured request types (``type:`` matches their names).
+        systems: ``(name, code)`` of each system a request can live in (``source:`` takes
+            either, any case); empty: any lower-case name is taken as given.
     """
 
     members: tuple[Member, ...] = ()
     me: str | None = None
     repos: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
+    systems: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SearchContext:
-        """The context of a configuration."""
+    def from_settings(cls, settings: Settings, *, systems: Sequence[tuple[str, str]] = ()) -> SearchContext:
+        """The context of a configuration and the registered systems (``(name, code)``)."""
         members = []
         for key, member in settings.team.items():
             words = {key, member.name, *member.name.split()}
@@ -89,7 +92,7 @@ class SearchContext:
         if settings.github.backlog_repo and settings.github.backlog_repo not in repos:
             repos.append(settings.github.backlog_repo)
         types = tuple(dict.fromkeys(rule.type for rule in settings.intake.type_rules))
-        return cls(tuple(members), settings.me, tuple(repos), types)
+        return cls(tuple(members), settings.me, tuple(repos), types, tuple(systems))
 
 
 @dataclass(frozen=True)
@@ -239,13 +242,25 @@ def _qualifier(name: str, value: str, ctx: SearchContext, acc: dict[str, list[st
             p = v.upper() if v.upper().startswith("P") else f"P{v}"
             acc["priorities"].append(_choose(name, p, PRIORITIES))
         elif name == "source":
-            acc["sources"].append(_choose(name, v.lower(), SOURCES))
+            acc["sources"].append(_one_system(v, ctx.systems))
         elif name == "status":
             acc["statuses"].append(_choose(name, v.lower(), STATUSES))
         elif name == "assignee":
             acc["assignees"].append(_one_assignee(v, ctx))
         else:
             _is(_choose("is", v.lower().replace("_", "-"), IS_VALUES), ctx, acc)
+
+
+def _one_system(value: str, systems: tuple[tuple[str, str], ...]) -> str:
+    """The system a ``source:`` value names, by name or code, any case."""
+    folded = value.casefold()
+    for name, code in systems:
+        if folded in (name.casefold(), code.casefold()):
+            return name
+    if not systems and _SYSTEM_NAME.match(folded):
+        return folded
+    known = ", ".join(name for name, _ in systems) or "a lower-case system name"
+    raise SearchError(f"unknown source:{value}; valid: {known}")
 
 
 def _is(value: str, ctx: SearchContext, acc: dict[str, list[str]]) -> None:

@@ -148,7 +148,8 @@ def escape_markdown(text: str) -> str:
 
 def _link(request: Request) -> str:
     key = escape_markdown(request.key)
-    url = request.url or request.links.get("github") or request.links.get("slack")
+    # The primary home's link, else the first other home's (links are in order of preference).
+    url = request.url or next(iter(request.links.values()), None)
     if not url or not url.startswith(("https://", "http://")):
         return key
     safe_url = "".join(_URL_UNSAFE.get(c, c) for c in url)

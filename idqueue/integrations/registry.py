@@ -18,10 +18,12 @@ end. Tests (and a future third-party plug-in loader) add integrations with :func
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from idqueue.domain.homes import HomeRules, Rulebook
 
 if TYPE_CHECKING:
     from idqueue.config import Settings
@@ -69,6 +71,15 @@ class Integration:
             ``(settings, clock=…, timeout=…)``.
         checks: ``"module:function"`` returning the extra ``idqueue doctor`` checks
             (``list[Check]``) beyond the reader's own :meth:`Source.check`.
+        scopes: ``"module:function"`` turning its reader's doctor facts into lines about the
+            token's scopes (a line starting ``missing`` is a problem); None: no such lines.
+        text_format: how its texts are written: ``"markdown"`` (GitHub-flavoured), ``"mrkdwn"``
+            (Slack's: ``<@U…>`` mentions, ``<url|text>`` links, ``&amp;`` escapes) or
+            ``"plain"``; the detail pane makes mrkdwn readable.
+        fold: ``"module:Class"`` of its :class:`~idqueue.domain.homes.HomeRules` (how its
+            items fold into a request), built with ``(name, roster_field, settings)``; None
+            for the generic rules (a plain ticket: its assignees, open/closed state and
+            idqueue's own action events).
     """
 
     name: str
@@ -82,6 +93,9 @@ class Integration:
     source: str | None = None
     writer: str | None = None
     checks: str | None = None
+    fold: str | None = None
+    scopes: str | None = None
+    text_format: str = "markdown"
     verbs: frozenset[str] = field(default_factory=frozenset)
     backlog_noun: str = ""
 
@@ -101,6 +115,19 @@ class Integration:
         if self.writer is None:
             raise LookupError(f"{self.display} cannot write")
         return _load(self.writer)(settings, **kwargs)
+
+    def build_fold(self, settings: Settings) -> HomeRules:
+        """Its fold rules for the assembler (imports the rules' module; generic when none)."""
+        factory = _load(self.fold) if self.fold is not None else HomeRules
+        rules: HomeRules = factory(self.name, self.roster_field, settings)
+        return rules
+
+    def scope_lines(self, facts: dict[str, Any]) -> list[str]:
+        """``idqueue doctor`` lines about the token's scopes, from its reader's check facts."""
+        if self.scopes is None:
+            return []
+        lines: list[str] = _load(self.scopes)(facts)
+        return lines
 
     def run_checks(self, settings: Settings, **kwargs: Any) -> list[Check]:
         """Its extra doctor checks (none when it declares none)."""
@@ -144,6 +171,17 @@ def find(name: str) -> Integration | None:
     return next((i for i in integrations() if i.name == name), None)
 
 
+def lookup(word: str) -> Integration | None:
+    """The integration a user named by its name or its code, any case (``slack``, ``GH``)."""
+    folded = word.strip().casefold()
+    return next((i for i in integrations() if folded in (i.name.casefold(), i.code.casefold())), None)
+
+
+def name_codes() -> tuple[tuple[str, str], ...]:
+    """``(name, code)`` of every integration, in order (what a ``source:`` filter accepts)."""
+    return tuple((i.name, i.code) for i in integrations())
+
+
 def for_id(item_id: str) -> Integration | None:
     """The integration an item or request id belongs to (by its id scheme), or None."""
     return next((i for i in integrations() if i.owns(item_id)), None)
@@ -164,6 +202,25 @@ def home_of(request: Request, name: str) -> str | None:
     """The request's item id in the system called ``name``, or None when it has no home there."""
     integration = get(name)
     return next((i for i in request.item_ids if integration.owns(i)), None)
+
+
+def rulebook(settings: Settings) -> Rulebook:
+    """Every integration's fold rules, in order of preference, for
+    :func:`~idqueue.domain.assemble.make_assembler`."""
+    return Rulebook([i.build_fold(settings) for i in integrations()])
+
+
+def codes(sources: Iterable[str]) -> str:
+    """The queue's source-column text of a request's systems: their codes joined by ``+``, in
+    order of preference (``GH+S``); an unregistered system shows its name."""
+    known = {i.name: i.code for i in integrations()}
+    return "+".join(known.get(s, s) for s in sources)
+
+
+def display(name: str) -> str:
+    """A system's name for people (``GitHub``); an unregistered system's own name."""
+    found = find(name)
+    return found.display if found is not None else name
 
 
 def configured(settings: Settings) -> list[Integration]:

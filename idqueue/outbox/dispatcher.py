@@ -73,6 +73,7 @@ from idqueue.domain.models import (
 )
 from idqueue.domain.mrkdwn import unescape_mrkdwn
 from idqueue.integrations.base import RateLimited, SourceError
+from idqueue.integrations.registry import rulebook
 from idqueue.outbox.models import (
     LINK_PLACEHOLDER,
     Action,
@@ -555,7 +556,7 @@ class Dispatcher:
             return self._assembler_factory(self.settings, now)
         from idqueue.domain.assemble import make_assembler
 
-        return make_assembler(self.settings, now)
+        return make_assembler(self.settings, now, rules=rulebook(self.settings))
 
     def _apply_github(self, action: Action, result: dict[str, Any]) -> None:
         p = action.params

@@ -1038,10 +1038,11 @@ class Actions:
         """Re-assemble one request after a local-only change (best effort)."""
         try:
             from idqueue.domain.assemble import make_assembler
+            from idqueue.integrations.registry import rulebook
 
             items = self.store.items_of(request.id)
             if items:
-                self.store.apply("local", items=items, assembler=make_assembler(self.settings, self.clock()),
+                self.store.apply("local", items=items, assembler=make_assembler(self.settings, self.clock(), rules=rulebook(self.settings)),
                                  now=self.clock())
         except Exception:
             pass

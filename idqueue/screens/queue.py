@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from idqueue.domain.models import Request
 from idqueue.domain.query import SearchContext, SearchError, parse_reference, parse_search
+from idqueue.integrations import registry
 from idqueue.safety import one_line
 from idqueue.screens.assign import AssignScreen, outsiders, roster
 from idqueue.screens.choice import ChoiceScreen
@@ -132,7 +133,7 @@ class QueueScreen(Screen[None]):
         self._templates: dict[str, Any] | None = None
         self._facets_due = False
         self._undo: _Undo | None = None
-        self.search_ctx = SearchContext.from_settings(ctx.settings)
+        self.search_ctx = SearchContext.from_settings(ctx.settings, systems=registry.name_codes())
         self._newest: str | None = None
         self._upstream_reload = False
 

@@ -649,7 +649,7 @@ class Store:
             r.id,
             seq,
             r.key,
-            "both" if len(r.sources) > 1 else r.sources[0].value,
+            r.source.value,  # the primary home; filters and metrics read ``sources``
             _dumps([s.value for s in r.sources]),
             r.title,
             r.body,

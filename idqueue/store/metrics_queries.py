@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from idqueue.store.db import Store
 
 _ROWS_SQL = """
-SELECT id, key, title, url, type, status, status_reason, source, priority, assignee,
+SELECT id, key, title, url, type, status, status_reason, sources, priority, assignee,
        json_extract(fields, '$.team') AS team, requester_id, created_at, first_response_at,
        resolved_at, sla_policy, first_response_due, resolution_due, fields != '{}' AS via_intake
 FROM requests
@@ -66,7 +66,7 @@ WHERE r.id IN (SELECT value FROM json_each(:ids))
 
 _SURVEY_SQL = """
 SELECT g.uid, g.rating, g.at, g.source, g.comment, g.request_id,
-       r.type, r.source AS request_source, r.priority, r.assignee,
+       r.type, r.sources AS request_sources, r.priority, r.assignee,
        json_extract(r.fields, '$.team') AS team
 FROM ratings g LEFT JOIN requests r ON r.id = g.request_id
 WHERE g.at >= :start AND g.at < :end
@@ -75,7 +75,8 @@ WHERE g.at >= :start AND g.at < :end
 # Closing messages with reactions. LIKE is only a cheap pre-filter; the JSON is parsed below.
 # ``closing``: idqueue posted this reply as a close (its state event is ``<uid>:close``).
 _REACTIONS_SQL = """
-SELECT e.uid, e.at, e.is_bot, e.data, i.request_id, r.requester_id, r.type, r.source AS request_source,
+SELECT e.uid, e.at, e.is_bot, e.data, e.source, i.request_id, r.requester_id, r.type,
+       r.sources AS request_sources,
        r.priority, r.assignee, json_extract(r.fields, '$.team') AS team,
        EXISTS (SELECT 1 FROM events c WHERE c.uid = e.uid || ':close') AS closing
 FROM events e
@@ -110,13 +111,14 @@ def fetch_rows(store: Store, start: datetime, end: datetime, *, now: datetime, s
     # Plain tuples: sqlite3.Row lookups by name cost more than the rest of the row at 10k+ rows.
     cursor.row_factory = None
     fromiso = datetime.fromisoformat
-    for (rid, key, title, url, type_, status, reason, source, priority, assignee, team, requester, created,
+    homes = _Homes()
+    for (rid, key, title, url, type_, status, reason, sources, priority, assignee, team, requester, created,
          responded, resolved, policy, fr_due, res_due, via_intake) in cursor.execute(_ROWS_SQL, params):
         rows[rid] = RequestRow(
             rid, key, title, type_, status, fromiso(created),
             fromiso(responded) if responded else None,
             fromiso(resolved) if resolved else None,
-            reason, source, priority, assignee,
+            reason, homes(sources) or "", priority, assignee,
             str(team) if team is not None else None,
             requester, url, policy,
             fromiso(fr_due) if fr_due else None,
@@ -166,7 +168,8 @@ def _stub(row: RequestRow) -> Request:
     """The minimum of a :class:`Request` that :func:`pause_intervals` reads."""
     requester = Person(row.requester_id, row.requester_id) if row.requester_id else None
     return Request(
-        id=row.id, key=row.key, sources=[SourceKind("github")], title="", body="", requester=requester,
+        id=row.id, key=row.key, sources=[SourceKind(s) for s in row.source.split("+")], title="", body="",
+        requester=requester,
         status=Status(row.status), created_at=row.created_at, updated_at=row.created_at,
     )
 
@@ -181,12 +184,13 @@ def fetch_ratings(store: Store, start: datetime, end: datetime) -> list[Rating]:
     """
     params = _bounds(start, end)
     out: list[Rating] = []
+    homes = _Homes()
     for r in store.conn.execute(_SURVEY_SQL, params):
         at = _dt(r["at"])
         assert at is not None
         out.append(Rating(
             uid=r["uid"], rating=int(r["rating"]), at=at, source=r["source"], request_id=r["request_id"],
-            comment=r["comment"], type=r["type"], team=_opt(r["team"]), request_source=r["request_source"],
+            comment=r["comment"], type=r["type"], team=_opt(r["team"]), request_source=homes(r["request_sources"]),
             priority=r["priority"], assignee=r["assignee"],
         ))
     for r in store.conn.execute(_REACTIONS_SQL, params):
@@ -200,12 +204,29 @@ def fetch_ratings(store: Store, start: datetime, end: datetime) -> list[Rating]:
         assert at is not None
         for user, value in ratings_from_reactions(reactions, r["requester_id"]):
             out.append(Rating(
-                uid=f"slack:{r['uid']}:{user}", rating=value, at=at, source="slack", request_id=r["request_id"],
-                type=r["type"], team=_opt(r["team"]), request_source=r["request_source"], priority=r["priority"],
+                uid=f"{r['source']}:{r['uid']}:{user}", rating=value, at=at, source=r["source"],
+                request_id=r["request_id"], type=r["type"], team=_opt(r["team"]),
+                request_source=homes(r["request_sources"]), priority=r["priority"],
                 assignee=r["assignee"],
             ))
     out.sort(key=lambda g: (g.at, g.uid))
     return out
+
+
+class _Homes:
+    """A request's ``sources`` JSON (``["github","slack"]``) as the metrics' source group
+    (``github+slack``), parsed once per distinct value (a month has a handful of them)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, sources: str | None) -> str | None:
+        if sources is None:
+            return None
+        found = self._seen.get(sources)
+        if found is None:
+            found = self._seen[sources] = "+".join(json.loads(sources))
+        return found
 
 
 def _opt(value: object) -> str | None:

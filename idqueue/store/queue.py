@@ -8,6 +8,7 @@ cost the same at 500 or 50,000 rows.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,7 +58,7 @@ SORTABLE = {
     "assignee": "assignee COLLATE NOCASE",
     "status": "status",
     "updated": "updated_at",
-    "source": "source",
+    "source": "sources",  # the homes in order: GitHub+Slack, GitHub, Slack
     "snoozed": "COALESCE(snoozed_until, '9999')",
 }
 
@@ -209,7 +210,7 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
     if query.priorities:
         clauses.append(_in("priority", query.priorities, params))
     if query.sources:
-        clauses.append(_in("source", _with_both(query.sources), params))
+        clauses.append(_sources_clause(query.sources, params))
     if query.assignees:
         clauses.append(_assignee_clause(query.assignees, params))
     if query.mine:
@@ -276,7 +277,7 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
         ranks = ",".join(_bind(params, PRIORITY_RANK[p]) for p in spec.priorities if p in PRIORITY_RANK)
         clauses.append(f"priority_rank IN ({ranks or 'NULL'})")
     if spec.sources:
-        clauses.append(_in("source", _with_both(spec.sources), params))
+        clauses.append(_sources_clause(spec.sources, params))
     if spec.assignees:
         clauses.append(_assignee_clause(spec.assignees, params))
     if spec.sla_states:
@@ -284,12 +285,11 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
     return clauses
 
 
-def _with_both(sources: tuple[str, ...]) -> tuple[str, ...]:
-    """A request with both homes has ``source = 'both'``: it matches either system."""
-    wanted = set(sources)
-    if wanted & {"github", "slack"}:
-        wanted.add("both")
-    return tuple(sorted(wanted))
+def _sources_clause(sources: tuple[str, ...], params: dict[str, Any]) -> str:
+    """Requests with a home in any of these systems: their name, quoted, in the ``sources``
+    JSON list (``["github","slack"]``); a name holds no quote, so it cannot match a part."""
+    ors = [f"instr(sources, {_bind(params, json.dumps(name))}) > 0" for name in dict.fromkeys(sources)]
+    return "(" + " OR ".join(ors) + ")"
 
 
 def _assignee_clause(assignees: tuple[str, ...], params: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """The detail pane: the selected request's fields, why it is classified as it is, its SLA
-clocks, unsent outbox actions, its body and the merged Slack/GitHub timeline.
+clocks, unsent outbox actions, its body and the timeline merged from all its homes.
 
-Everything shown comes from Slack or GitHub and is untrusted: it is sanitised
+Everything shown comes from the outside systems and is untrusted: it is sanitised
 (:func:`idqueue.safety.sanitize_terminal`) and wrapped in Rich ``Text`` objects, never parsed as
 markup or Markdown, so a title like ``[@click=app.quit]`` is just text.
 """
@@ -30,13 +30,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from idqueue.config import Settings
+from idqueue.domain.homes import TeamIndex
 from idqueue.domain.models import EventKind, Request, TimelineEvent
 from idqueue.domain.mrkdwn import unescape_mrkdwn
 from idqueue.domain.sla_live import LiveClock, describe_clock, live_clock
+from idqueue.integrations import registry
 from idqueue.outbox.pending import PendingInfo, PendingLookup
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.store.db import Store
-from idqueue.widgets.rows import SLA_LABELS, SOURCE_ICONS, member_name
+from idqueue.widgets.rows import SLA_LABELS, member_name, source_text
 
 BODY_LIMIT = 20_000
 """Characters of a request body shown (a 200 KB body would only slow the pane down)."""
@@ -45,8 +47,9 @@ EVENT_LIMIT = 2_000
 
 STYLE_NAMES = (
     "title", "label", "heading", "dim", "link", "breached", "at-risk", "ok", "met", "paused", "none",
-    "p1", "p2", "p3", "p4", "actor", "failed", "pending", "slack", "github",
+    "p1", "p2", "p3", "p4", "actor", "failed", "pending", *registry.names(),
 )
+"""Component classes (``detail-pane--<name>``); a system's events are styled with its name."""
 
 _SLACK_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _SLACK_LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]*)>")
@@ -233,6 +236,7 @@ class DetailRenderer:
         self.settings = settings
         self.styles = styles
         self._tz = ZoneInfo(settings.sla.calendar.timezone)
+        self._team = TeamIndex(settings, registry.rulebook(settings).rules)
 
     def lines(self, detail: RequestDetail, width: int) -> list[Strip]:
         """The content rendered to ``width`` cells, one strip per line."""
@@ -261,7 +265,7 @@ class DetailRenderer:
         head.append(r.priority, self._style(r.priority.lower()) if r.priority in ("P1", "P2", "P3", "P4") else Style())
         head.append(f"  {r.status.value}  ")
         head.append(one_line(r.type))
-        head.append(f"  {SOURCE_ICONS['both' if len(r.sources) > 1 else r.source.value]}", self._style("dim"))
+        head.append(f"  {source_text(r)}", self._style("dim"))
         parts.append(head)
         parts.append(Text())
 
@@ -279,7 +283,7 @@ class DetailRenderer:
             grid.add_row(Text("Snoozed"), Text(f"until {self._when(r.snoozed_until)}"))
         for name, url in sorted(r.links.items()):
             link = one_line(url, 300)
-            label = "GitHub" if name == "github" else "Slack" if name == "slack" else one_line(name)
+            label = one_line(registry.display(name))
             cell = Text()
             cell.append(link, self._style("link") + Style(link=link))
             grid.add_row(Text(label), cell)
@@ -321,7 +325,7 @@ class DetailRenderer:
             parts.append(self._render_event(event))
         parts.append(Text())
         parts.append(Text("Request", style=self._style("heading")))
-        parts.append(self._body_text(r.body, slack=r.github_item is None))
+        parts.append(self._body_text(r.body, mrkdwn=_is_mrkdwn(r.source)))
         return Group(*parts)
 
     def _render_sla(self, detail: RequestDetail) -> RenderableType:
@@ -350,7 +354,7 @@ class DetailRenderer:
         return Group(Text("SLA clocks", style=self._style("heading")), grid)
 
     def _render_pending(self, pending: PendingInfo) -> RenderableType:
-        lines = [Text("Outbox — not yet confirmed by Slack/GitHub", style=self._style("heading"))]
+        lines = [Text("Outbox — not yet confirmed upstream", style=self._style("heading"))]
         for item in pending.items:
             if item.failed:
                 line = Text(f"  ✗ {item.summary}", style=self._style("failed"))
@@ -360,9 +364,9 @@ class DetailRenderer:
             lines.append(line)
         return Group(*lines)
 
-    def _body_text(self, body: str, *, slack: bool) -> Text:
+    def _body_text(self, body: str, *, mrkdwn: bool) -> Text:
         text = body[:BODY_LIMIT]
-        if slack:
+        if mrkdwn:
             text = self._slack_display(text)
         out = Text(sanitize_terminal(text).strip() or "(empty)")
         if len(body) > BODY_LIMIT:
@@ -374,7 +378,7 @@ class DetailRenderer:
         """Slack mrkdwn → readable text: names for known user mentions, link text, unescaped."""
 
         def mention(m: re.Match[str]) -> str:
-            key = self.settings.member_by_slack(m.group(1))
+            key = self._team.member(m.group(1))
             return f"@{member_name(self.settings, key)}" if key else f"@{m.group(1)}"
 
         text = _SLACK_MENTION.sub(mention, text)
@@ -389,8 +393,7 @@ class DetailRenderer:
         actor = one_line(member or event.actor_name or event.actor_id or "someone", 60)
         head.append(actor, self._style("actor"))
         head.append(f" {EVENT_VERBS.get(event.kind, event.kind.value)}")
-        where = "Slack" if event.source.value == "slack" else "GitHub"
-        head.append(f"  {where}", self._style(event.source.value))
+        head.append(f"  {one_line(registry.display(event.source), 40)}", self._style(event.source))
         if event.kind in (EventKind.ASSIGNED, EventKind.UNASSIGNED) and event.data.get("assignee"):
             who = str(event.data["assignee"])
             head.append(f" → {one_line(self._member_of(who) or member_name(self.settings, who), 40)}")
@@ -403,7 +406,7 @@ class DetailRenderer:
                                                  EventKind.EDITED, EventKind.RATING):
             return head
         body = event.body[:EVENT_LIMIT]
-        if event.source.value == "slack":
+        if _is_mrkdwn(event.source):
             body = self._slack_display(body)
         body = sanitize_terminal(body).strip()
         if len(event.body) > EVENT_LIMIT:
@@ -411,8 +414,14 @@ class DetailRenderer:
         return Group(head, Padding(Text(body), (0, 0, 0, 4)))
 
     def _member_of(self, actor_id: str | None) -> str | None:
-        """The roster name of a GitHub login or Slack user id."""
+        """The roster name of a person's id in any system (a GitHub login, a Slack user id)."""
         if not actor_id:
             return None
-        key = self.settings.member_by_slack(actor_id) or self.settings.member_by_github(actor_id)
+        key = self._team.member(actor_id)
         return member_name(self.settings, key) if key else None
+
+
+def _is_mrkdwn(system: str) -> bool:
+    """Whether a system's text is Slack mrkdwn (mentions, ``<url|text>`` links, escapes)."""
+    found = registry.find(system)
+    return found is not None and found.text_format == "mrkdwn"

@@ -14,6 +14,7 @@ from datetime import datetime
 from idqueue.clock import Clock
 from idqueue.config import Settings
 from idqueue.domain.models import Request
+from idqueue.integrations import registry
 from idqueue.outbox.pending import PendingInfo, PendingLookup
 from idqueue.safety import one_line
 from idqueue.store.db import Store
@@ -22,8 +23,12 @@ from idqueue.store.queue import Facets, QueueQuery, facets, fetch_ids, highest_s
 PAGE_SIZE = 100
 """Rows per page; the table keeps the pages around the viewport (about 200-300 rows)."""
 
-SOURCE_ICONS = {"github": "GH", "slack": "S", "both": "S+GH"}
-"""Source column text (plain ASCII so it renders the same in every terminal font)."""
+
+def source_text(request: Request) -> str:
+    """The source column's text: the codes of the request's homes in the registry's order of
+    preference (``GH``, ``S``, ``GH+S``; plain ASCII so it renders the same in every font)."""
+    return registry.codes(request.sources)
+
 
 SLA_LABELS = {
     "breached": "Breached",
@@ -89,7 +94,7 @@ def make_row(request: Request, settings: Settings, pending: PendingInfo | None =
         type=one_line(request.type, 60),
         requester=one_line(requester, 60),
         assignee=one_line(member_name(settings, request.assignee), 60),
-        source=SOURCE_ICONS["both" if len(request.sources) > 1 else request.source.value],
+        source=source_text(request),
         pending=pending,
     )
 

@@ -31,6 +31,7 @@ from sandbox_world import World, start_world
 import idqueue.sync
 from idqueue.cli import cli  # import the CLI first: it registers the command modules
 from idqueue.config import Settings
+from idqueue.domain.homes import Rulebook
 from idqueue.domain.models import github_id
 from idqueue.integrations.base import Source
 from idqueue.integrations.github.source import GitHubSource
@@ -341,8 +342,8 @@ def test_a_store_failure_rolls_the_batch_back(own_case: Case, monkeypatch: pytes
     before = case.checksum()
     real = idqueue.sync.make_assembler
 
-    def broken(settings: Settings, now: datetime) -> Any:
-        assemble = real(settings, now)
+    def broken(settings: Settings, now: datetime, *, rules: Rulebook) -> Any:
+        assemble = real(settings, now, rules=rules)
 
         def run(items: Any, events: Any, local: Any) -> Any:
             if any(i.id == github_id(REPO, issue.number) for i in items):

@@ -60,7 +60,7 @@ def test_list_has_a_header_and_source_marks(shell: Shell) -> None:
     assert result.exit_code == 0, result.output
     header, *lines = result.stdout.splitlines()
     assert header.split() == ["KEY", "PRI", "SLA", "TYPE", "STATUS", "ASSIGNEE", "SRC", "OUT", "TITLE"]
-    assert {"S", "GH", "S+GH"} <= {line[header.index("SRC"):].split()[0] for line in lines}
+    assert {"S", "GH", "GH+S"} <= {line[header.index("SRC"):].split()[0] for line in lines}
     assert "SANDBOX" in result.stderr
     # The production outage (P1) leads; every P1 comes before the first other priority.
     priorities = [line.split()[1] for line in lines]

@@ -36,6 +36,7 @@ from idqueue.domain.models import (
     slack_id,
 )
 from idqueue.integrations.github.source import GitHubSource
+from idqueue.integrations.registry import rulebook
 from idqueue.integrations.slack.source import SlackSource
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
@@ -654,7 +655,7 @@ def test_slack_only_state_from_teammates_reactions_and_backlog_links() -> None:
     settings = _settings()
 
     def build(reactions: dict[str, list[str]], events: list[TimelineEvent]) -> Request:
-        return assemble([_slack_item(reactions)], events, {}, settings=settings, now=NOW)
+        return assemble([_slack_item(reactions)], events, {}, settings=settings, now=NOW, rules=rulebook(settings))
 
     done = build({"eyes": ["U0ANA"], "white_check_mark": ["U0ANA"]}, [_reply(10, "U0ANA"), _reply(90, "U0ANA")])
     assert (done.status, done.assignee) == (Status.CLOSED, "ana")
@@ -679,5 +680,5 @@ def test_idqueue_state_messages_win_over_reactions() -> None:
         _reply(20, "U0ANA", kind=EventKind.CLOSED),
         _reply(40, "U0ANA", kind=EventKind.REOPENED),
     ]
-    request = assemble([_slack_item({"white_check_mark": ["U0ANA"]})], events, {}, settings=settings, now=NOW)
+    request = assemble([_slack_item({"white_check_mark": ["U0ANA"]})], events, {}, settings=settings, now=NOW, rules=rulebook(settings))
     assert request.status is not Status.CLOSED  # reopened through idqueue after the ✅

@@ -30,6 +30,7 @@ from idqueue.integrations.base import (
     Unavailable,
 )
 from idqueue.integrations.github.source import GitHubSource
+from idqueue.integrations.registry import rulebook
 from idqueue.sandbox import seed
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN
 from idqueue.sandbox.runner import Sandbox
@@ -75,7 +76,7 @@ class Harness:
         self.store.apply(
             "github", items=batch.items, events=batch.events, deleted_items=batch.deleted_items,
             deleted_events=batch.deleted_events, cursors=batch.cursors,
-            assembler=make_assembler(self.settings, now), now=now,
+            assembler=make_assembler(self.settings, now, rules=rulebook(self.settings)), now=now,
         )
 
     def batches(self) -> Iterator[Batch]:
@@ -405,7 +406,7 @@ def test_a_deleted_request_without_a_label_removal_says_deleted(h: Harness) -> N
     number = h.issue("Was ours", minutes_ago=20)
     h.sync()
     h.store.apply("github", deleted_items=[github_id(REPO, number)],
-                  assembler=make_assembler(h.settings, h.now), now=h.now)
+                  assembler=make_assembler(h.settings, h.now, rules=rulebook(h.settings)), now=h.now)
     request = h.store.get_request(github_id(REPO, number))
     assert request is not None and request.status is Status.DELETED
     assert request.status_reason == "deleted at the source"
@@ -693,7 +694,7 @@ def _slack_item(h: Harness, ident: str) -> SourceItem:
 
 def test_slack_permalink_in_a_comment_links_the_two_homes(h: Harness) -> None:
     number = h.issue("Need a test user", minutes_ago=30, body="No link in the body")
-    h.store.apply("slack", items=[_slack_item(h, SLACK_ID)], assembler=make_assembler(h.settings, h.now), now=h.now)
+    h.store.apply("slack", items=[_slack_item(h, SLACK_ID)], assembler=make_assembler(h.settings, h.now, rules=rulebook(h.settings)), now=h.now)
     h.sync()
     assert h.item(number)["links"] == []
 

@@ -29,6 +29,7 @@ from idqueue.integrations.base import (
     SourceError,
     Unavailable,
 )
+from idqueue.integrations.registry import rulebook
 from idqueue.integrations.slack.convert import ts_to_datetime
 from idqueue.integrations.slack.source import SlackSource
 from idqueue.sandbox.runner import Sandbox
@@ -60,7 +61,7 @@ class Harness:
     def poll(self, after_batch: Callable[[Batch], None] | None = None) -> SourceError | None:
         """One poll: apply every batch; return the error that ended it, if any."""
         now = self.sb.clock()
-        assembler = make_assembler(self.settings, now)
+        assembler = make_assembler(self.settings, now, rules=rulebook(self.settings))
         try:
             for batch in self.source.fetch(self.store.cursors("slack")):
                 self.store.apply(
@@ -208,7 +209,7 @@ def test_seeded_month_links_slack_and_github_into_one_request(tmp_path: Path) ->
 
         # Apply the GitHub source into the same store: one request with two homes.
         gh = github.GitHubSource(h.settings, clock=box.clock, sleep=lambda s: None)
-        assembler = make_assembler(h.settings, NOW)
+        assembler = make_assembler(h.settings, NOW, rules=rulebook(h.settings))
         for batch in gh.fetch(h.store.cursors("github")):
             h.store.apply("github", items=batch.items, events=batch.events, deleted_items=batch.deleted_items,
                           deleted_events=batch.deleted_events, cursors=batch.cursors, assembler=assembler, now=NOW)
@@ -240,7 +241,7 @@ def test_intake_bot_thread_reply_links_to_the_github_issue(sb: Sandbox, tmp_path
     gh_item = SourceItem(id="gh:va-identity/support#77", source=SourceKind("github"), title="Auth help",
                          body="**Issue Type:** Authentication Help", url="https://github.com/va-identity/support/issues/77",
                          created_at=NOW - timedelta(hours=2), updated_at=NOW, requester=None)
-    h.store.apply("github", items=[gh_item], assembler=make_assembler(h.settings, NOW), now=NOW)
+    h.store.apply("github", items=[gh_item], assembler=make_assembler(h.settings, NOW, rules=rulebook(h.settings)), now=NOW)
     request = h.store.get_request(slack_id(CH, parent.ts))
     assert request is not None and request.id == "gh:va-identity/support#77"
     assert len(request.item_ids) == 2

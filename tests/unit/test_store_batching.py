@@ -30,6 +30,7 @@ from idqueue.domain.models import (
     SourceKind,
     TimelineEvent,
 )
+from idqueue.integrations.registry import rulebook
 from idqueue.store.db import (
     PRIORITY_RANK,
     ApplyResult,
@@ -191,7 +192,7 @@ def _reference_write(conn: sqlite3.Connection, r: Request, seq: int) -> None:
     sla = r.sla
     values = {
         "id": r.id, "seq": seq, "key": r.key,
-        "source": "both" if len(r.sources) > 1 else r.sources[0].value,
+        "source": r.source.value,
         "sources": _dumps([s.value for s in r.sources]), "title": r.title, "body": r.body,
         "requester_id": r.requester.id if r.requester else None,
         "requester_name": r.requester.name if r.requester else None,
@@ -288,7 +289,7 @@ def test_batched_path_matches_the_per_request_path(
     now = NOW
     for step in range(14):
         now += timedelta(minutes=rng.choice([5, 45, 300]))
-        assembler = make_assembler(settings, now)
+        assembler = make_assembler(settings, now, rules=rulebook(settings))
         roll = rng.random()
         pool = POOL[: 4 + 2 * step]
         if roll < 0.7 or step < 2:

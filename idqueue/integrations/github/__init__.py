@@ -34,6 +34,8 @@ INTEGRATION = Integration(
     source="idqueue.integrations.github.source:GitHubSource",
     writer="idqueue.integrations.github.writer:GitHubWriter",
     checks="idqueue.integrations.github.checks:doctor_checks",
+    scopes="idqueue.integrations.github.checks:scope_lines",
+    fold="idqueue.integrations.github.fold:GitHubRules",
     verbs=frozenset({"reply", "assign", "label", "close", "reopen", "pending", "priority", "backlog"}),
     backlog_noun="the backlog issue",
 )

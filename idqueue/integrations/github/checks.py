@@ -1,10 +1,12 @@
 """``idqueue doctor``'s GitHub check for write-back: the backlog repo (``github.backlog_repo``)
 exists for the token and the token can write issues there (backlogging a Slack-only request
 creates one). Returns a :class:`~idqueue.integrations.base.Check`; nothing raises and no secret
-reaches the message.
+reaches the message. :func:`scope_lines` reads the token's scopes from the reader's check facts.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 
@@ -50,3 +52,32 @@ def doctor_checks(settings: Settings, *, skip: bool = False) -> list[Check]:
     already failed, ``skip``: it would only say the same thing again)."""
     check = None if skip else check_backlog_repo(settings)
     return [check] if check is not None else []
+
+
+GITHUB_WRITES = "replies, assignment, labels, priority, close and backlog on GitHub"
+
+
+def scope_lines(facts: dict[str, Any]) -> list[str]:
+    """Doctor lines about the GitHub token's scopes; a line starting "missing" is a problem.
+
+    Classic tokens list their scopes (``X-OAuth-Scopes``): ``repo`` covers everything,
+    ``public_repo`` covers public repositories. Fine-grained tokens list none, so what they can
+    do shows only in the real calls the check made (each repository's issues were read).
+    """
+    scopes = facts.get("scopes")
+    repos: dict[str, Any] = facts.get("repos") or {}
+    if scopes is None:
+        lines = ["scope check fine-grained token: issues readable in " + (", ".join(repos) or "no repository")]
+        for repo, info in repos.items():
+            if not info.get("can_write"):
+                lines.append(f"missing    write access to {repo} — disables {GITHUB_WRITES}")
+        return lines
+    have = set(scopes)
+    if "repo" in have:
+        return ["scope check repo: every feature available"]
+    private = [repo for repo, info in repos.items() if info.get("private")]
+    if "public_repo" in have and not private:
+        return ["scope check public_repo: every feature available for these public repositories"]
+    shown = ", ".join(sorted(have)) or "none"
+    return [f"missing    scope repo (or public_repo for public repositories; token has: {shown}) — "
+            f"disables {GITHUB_WRITES}"]

@@ -34,5 +34,8 @@ INTEGRATION = Integration(
     source="idqueue.integrations.slack.source:SlackSource",
     writer="idqueue.integrations.slack.writer:SlackWriter",
     checks="idqueue.integrations.slack.checks:doctor_checks",
+    scopes="idqueue.integrations.slack.checks:scope_lines",
+    fold="idqueue.integrations.slack.fold:SlackRules",
+    text_format="mrkdwn",
     verbs=frozenset({"reply", "assign", "close", "reopen", "pending", "backlog"}),
 )

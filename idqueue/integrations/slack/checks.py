@@ -1,10 +1,12 @@
 """``idqueue doctor``'s Slack check for live updates: ``apps.connections.open`` accepts the
 app-level token (``slack.app_token``), so Socket Mode can connect (no WebSocket is opened here).
 Returns a :class:`~idqueue.integrations.base.Check`; nothing raises and no secret reaches the
-message.
+message. :func:`scope_lines` reads the bot token's scopes from the reader's check facts.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -39,3 +41,24 @@ def doctor_checks(settings: Settings, *, skip: bool = False) -> list[Check]:
     """Slack's doctor checks beyond the reader's: the app-level token for Socket Mode."""
     check = None if skip else check_app_token(settings)
     return [check] if check is not None else []
+
+
+SLACK_SCOPE_FEATURES: dict[str, str] = {
+    "channels:history": "reading the intake channels and their threads (Slack sync)",
+    "chat:write": "replies and automatic messages in Slack threads",
+    "reactions:write": "the taken/done/backlog reactions on Slack requests",
+    "users:read": "requester and teammate names (Slack ids are shown instead)",
+}
+"""The bot scopes idqueue uses, and what stops working without each."""
+
+
+def scope_lines(facts: dict[str, Any]) -> list[str]:
+    """Doctor lines about the Slack bot token's scopes (``x-oauth-scopes``), one per missing scope."""
+    scopes = facts.get("scopes")
+    if scopes is None:
+        return ["scope check Slack sent no x-oauth-scopes header; scopes not checked"]
+    have = set(scopes)
+    missing = [scope for scope in SLACK_SCOPE_FEATURES if scope not in have]
+    if not missing:
+        return ["scope check " + ", ".join(SLACK_SCOPE_FEATURES) + ": every feature available"]
+    return [f"missing    scope {scope} — disables {SLACK_SCOPE_FEATURES[scope]}" for scope in missing]
