@@ -88,13 +88,12 @@ class SmtpServer:
         # AUTH without TLS is what a loopback server wants; aiosmtpd warns about it (and about its
         # own deprecated attribute) on every session.
         logging.getLogger("mail.log").setLevel(logging.ERROR)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            controller = _Controller(
-                _Handler(self), hostname="127.0.0.1", port=0, authenticator=self._authenticate,
-                auth_require_tls=False, auth_required=True, ready_timeout=10.0,
-            )
-            controller.start()
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        controller = _Controller(
+            _Handler(self), hostname="127.0.0.1", port=0, authenticator=self._authenticate,
+            auth_require_tls=False, auth_required=True, ready_timeout=10.0,
+        )
+        controller.start()
         self._controller = controller
         return self
 
