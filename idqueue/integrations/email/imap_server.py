@@ -334,7 +334,7 @@ class _Session:
         self.send(f"{tag} OK CLOSE completed\r\n")
         return False
 
-    def list(self, tag: str, args: list[Any], answer: bool) -> bool:
+    def list_folders(self, tag: str, args: list[Any], answer: bool) -> bool:
         pattern = _text(args[1]) if len(args) > 1 else "*"
         import fnmatch
 
@@ -487,7 +487,7 @@ _COMMANDS: dict[str, Callable[[_Session, str, list[Any], bool], bool]] = {
     "EXAMINE": _Session.examine,
     "CLOSE": _Session.close,
     "UNSELECT": _Session.close,
-    "LIST": _Session.list,
+    "LIST": _Session.list_folders,
     "STATUS": _Session.status,
     "APPEND": _Session.append,
     "UID SEARCH": _Session.uid_search,

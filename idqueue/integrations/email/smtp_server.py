@@ -41,9 +41,10 @@ class _Controller(Controller):
     """aiosmtpd's threaded controller bound to an ephemeral port (``port=0``)."""
 
     def _trigger_server(self) -> None:
-        if self.port == 0 and self.server is not None:
-            self.port = int(self.server.sockets[0].getsockname()[1])
-        super()._trigger_server()
+        server: Any = self.server
+        if self.port == 0 and server is not None:
+            self.port = int(server.sockets[0].getsockname()[1])
+        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 class SmtpServer:
@@ -170,6 +171,6 @@ class _Handler:
 
 
 def _cut(session: Session, server: SMTP) -> None:
-    transport = server.transport
+    transport: Any = server.transport
     if transport is not None:
         transport.abort()

@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -256,7 +255,7 @@ class EmailWriter:
             if 400 <= exc.smtp_code < 500:
                 raise Unavailable(text, source="email") from None
             raise ValidationFailed(text, source="email") from None
-        except (TimeoutError, socket.timeout, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             if phase == "send":
                 raise TimedOut(f"SMTP server {host} did not confirm the reply ({type(exc).__name__}); "
                                "it may have been sent", source="email") from None

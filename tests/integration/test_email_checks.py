@@ -1,0 +1,54 @@
+"""``idqueue doctor``'s email checks against the loopback servers, and the registry entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from idqueue.config import Settings
+from idqueue.integrations import registry
+from idqueue.integrations.email.checks import doctor_checks
+from idqueue.integrations.email.emulator import MailServers
+
+
+def test_all_good_then_each_failure(tmp_path: Path) -> None:
+    with MailServers() as s:
+        settings = Settings(db=tmp_path / "q.db", email=s.settings_overrides())
+        checks = doctor_checks(settings)
+        assert [(c.name, c.ok) for c in checks] == [
+            ("IMAP login", True), ("mail folder INBOX", True), ("mail folder Sent", True), ("SMTP login", True)]
+        wrong = Settings(db=tmp_path / "q.db", email=s.settings_overrides(password="bad-password-1", sent_mailbox="Nope"))
+        failed = doctor_checks(wrong)
+        assert [(c.name, c.ok) for c in failed] == [("IMAP login", False), ("SMTP login", False)]
+        assert all("bad-password-1" not in c.detail for c in failed)
+        missing = Settings(db=tmp_path / "q.db", email=s.settings_overrides(sent_mailbox="Sent Items"))
+        assert ("mail folder Sent Items", False) in [(c.name, c.ok) for c in doctor_checks(missing)]
+
+
+def test_registry_entry(tmp_path: Path) -> None:
+    email = registry.get("email")
+    assert (email.code, email.id_prefix, email.roster_field, email.verbs) == ("@", "email:", "email", {"reply"})
+    assert registry.for_id("email:m1@acme.example") is email
+    off = Settings(db=tmp_path / "q.db")
+    assert email not in registry.configured(off)
+    on = Settings(db=tmp_path / "q.db", email={"imap_host": "imap.example.com", "smtp_host": "smtp.example.com",
+                                                 "address": "support@example.com"})
+    assert email in registry.configured(on) and email in registry.writable(on)
+
+
+def test_env_contract_and_password_secret(tmp_path: Path, monkeypatch: object) -> None:
+    import pytest
+
+    from idqueue.config import load_settings
+    from idqueue.safety import redact
+
+    mp: pytest.MonkeyPatch = monkeypatch  # type: ignore[assignment]
+    mp.setenv("IDQUEUE_CONFIG_FILE", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    for key, value in {"IMAP_HOST": "imap.example.com", "IMAP_PORT": "1993", "IMAP_SECURITY": "starttls",
+                       "SMTP_HOST": "smtp.example.com", "SMTP_SECURITY": "ssl", "USERNAME": "desk",
+                       "PASSWORD": "s3cret-app-pass", "ADDRESS": "support@example.com"}.items():
+        mp.setenv(f"IDQUEUE_EMAIL__{key}", value)
+    email = load_settings(db=tmp_path / "q.db").email
+    assert (email.imap_host, email.imap_port_or_default(), email.imap_security) == ("imap.example.com", 1993, "starttls")
+    assert (email.smtp_port_or_default(), email.login, email.mailbox, email.sent_mailbox) == (465, "desk", "INBOX", "Sent")
+    assert "s3cret-app-pass" not in repr(email) and "s3cret-app-pass" not in redact("login s3cret-app-pass failed")
