@@ -395,10 +395,10 @@ class _Session:
         return False
 
     def idle(self, tag: str, args: list[Any], answer: bool) -> bool:
-        self.send("+ idling\r\n")
         box = self.selected
         seen = len(box.messages) if box is not None else 0
         version = self.server.store.version
+        self.send("+ idling\r\n")  # after noting what the client knows: mail from now on is announced
         while not self.server.stopping.is_set():
             if b"\r\n" in self.buffer:
                 break
