@@ -10,18 +10,30 @@ from idqueue.integrations.email.checks import doctor_checks
 from idqueue.integrations.email.emulator import MailServers
 
 
-def test_all_good_then_each_failure(tmp_path: Path) -> None:
+def _doctor(mail: MailServers, tmp_path: Path, **env: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from idqueue.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    variables = {**mail.env(), **env, "IDQUEUE_DB": str(tmp_path / "q.db"), "IDQUEUE_CONFIG_FILE": str(config)}
+    result = CliRunner().invoke(cli, ["doctor"], env=variables)
+    return result.exit_code, result.output
+
+
+def test_doctor_all_good_then_each_failure(tmp_path: Path) -> None:
     with MailServers() as s:
-        settings = Settings(db=tmp_path / "q.db", email=s.settings_overrides())
-        checks = doctor_checks(settings)
-        assert [(c.name, c.ok) for c in checks] == [
-            ("IMAP login", True), ("mail folder INBOX", True), ("mail folder Sent", True), ("SMTP login", True)]
-        wrong = Settings(db=tmp_path / "q.db", email=s.settings_overrides(password="bad-password-1", sent_mailbox="Nope"))
-        failed = doctor_checks(wrong)
-        assert [(c.name, c.ok) for c in failed] == [("IMAP login", False), ("SMTP login", False)]
-        assert all("bad-password-1" not in c.detail for c in failed)
-        missing = Settings(db=tmp_path / "q.db", email=s.settings_overrides(sent_mailbox="Sent Items"))
-        assert ("mail folder Sent Items", False) in [(c.name, c.ok) for c in doctor_checks(missing)]
+        code, out = _doctor(s, tmp_path)
+        assert code == 0, out
+        assert "email        ok" in out and "INBOX" in out and "Sent" in out and "email SMTP login" in out
+        code, out = _doctor(s, tmp_path, IDQUEUE_EMAIL__PASSWORD="bad-password-1")
+        assert code == 1 and "IMAP login refused" in out and "refused the login" in out
+        assert "bad-password-1" not in out
+        code, out = _doctor(s, tmp_path, IDQUEUE_EMAIL__SENT_MAILBOX="Sent Items")
+        assert code == 1 and "'Sent Items' does not exist" in out
+        checks = doctor_checks(Settings(db=tmp_path / "q.db", email=s.settings_overrides(smtp_host=None)))
+        assert [(c.name, c.ok) for c in checks] == [("SMTP", False)]
 
 
 def test_registry_entry(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
-"""``idqueue doctor``'s email checks: IMAP login and both folders, SMTP login.
+"""``idqueue doctor``'s email check beyond the reader's own (IMAP login and both folders, in
+:meth:`EmailSource.check <idqueue.integrations.email.source.EmailSource.check>`): the SMTP login.
 
-Each returns a :class:`~idqueue.integrations.base.Check`; nothing raises and no password reaches
+It returns a :class:`~idqueue.integrations.base.Check`; nothing raises and no password reaches
 a message (every text is fixed wording plus the server's host and folder names).
 """
 
@@ -10,26 +11,7 @@ import smtplib
 import ssl
 
 from idqueue.config import Settings
-from idqueue.integrations.base import Check, SourceError
-from idqueue.integrations.email import imap
-
-
-def check_imap(settings: Settings) -> list[Check]:
-    """IMAP login, and whether the mailbox and the sent folder exist."""
-    cfg = settings.email
-    host = cfg.imap_host or ""
-    try:
-        with imap.session(cfg) as client:
-            checks = [Check("IMAP login", True, f"{cfg.login} on {host}:{cfg.imap_port_or_default()} ({cfg.imap_security})")]
-            for folder in dict.fromkeys([cfg.mailbox, cfg.sent_mailbox]):
-                if client.folder_exists(folder):
-                    checks.append(Check(f"mail folder {folder}", True, "exists"))
-                else:
-                    checks.append(Check(f"mail folder {folder}", False,
-                                        f"{folder!r} does not exist on {host} (set email.mailbox / email.sent_mailbox)"))
-            return checks
-    except SourceError as exc:
-        return [Check("IMAP login", False, exc.title)]
+from idqueue.integrations.base import Check
 
 
 def check_smtp(settings: Settings, *, timeout: float | None = None) -> Check | None:
@@ -59,9 +41,13 @@ def check_smtp(settings: Settings, *, timeout: float | None = None) -> Check | N
 
 
 def doctor_checks(settings: Settings, *, skip: bool = False) -> list[Check]:
-    """Email's doctor checks (none when email is off; the IMAP ones skipped with ``skip``)."""
-    if not settings.email.imap_host:
+    """Email's doctor checks beyond the reader's: the SMTP login, or why replies cannot go out
+    (none when email is off; ``skip`` is accepted like the other integrations' checks: the SMTP
+    server is another server, so it is checked even when the IMAP login failed)."""
+    cfg = settings.email
+    if not cfg.imap_host:
         return []
-    checks = [] if skip else check_imap(settings)
+    if not cfg.smtp_host or not cfg.address:
+        return [Check("SMTP", False, "email.smtp_host and email.address are needed to send replies")]
     smtp = check_smtp(settings)
-    return [*checks, *([smtp] if smtp is not None else [])]
+    return [smtp] if smtp is not None else []

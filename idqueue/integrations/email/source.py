@@ -265,13 +265,23 @@ class EmailSource(Source):
         return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
 
     def check(self) -> dict[str, Any]:
-        """Log in and look at both folders (``idqueue doctor``)."""
-        facts: dict[str, Any] = {}
-        with imap.session(self.cfg) as client:
+        """Log in and look at both folders (``idqueue doctor``).
+
+        Raises:
+            AuthError: the login was refused.
+            NotFound: a folder does not exist.
+            Unavailable: the server cannot be reached.
+        """
+        cfg = self.cfg
+        facts: dict[str, Any] = {
+            "login": f"{cfg.login} on {cfg.imap_host}:{cfg.imap_port_or_default()} ({cfg.imap_security})",
+        }
+        with imap.session(cfg) as client:
+            facts["IDLE"] = "yes (instant updates)" if client.has_capability("IDLE") else "no (polling only)"
             for folder in self.folders:
                 if not client.folder_exists(folder):
-                    raise NotFound(f"mail folder {folder!r} does not exist (email.mailbox / email.sent_mailbox)",
-                                   source="email")
+                    raise NotFound(f"mail folder {folder!r} does not exist on {cfg.imap_host} "
+                                   "(email.mailbox / email.sent_mailbox)", source="email")
                 status = client.folder_status(folder, [b"MESSAGES"])
                 facts[folder] = f"{int(status[b'MESSAGES'])} messages"
         return facts
