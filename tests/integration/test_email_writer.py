@@ -188,3 +188,50 @@ def test_sigkill_at_each_point_then_restart_sends_once(servers: MailServers, tmp
     assert len(servers.store.find("Sent", mid)) == 1
     if expected_before:
         assert final.result.get("reconciled") is True
+
+
+def test_slow_server_times_out_then_the_late_reply_is_found_not_resent(servers: MailServers, tmp_path: Path) -> None:
+    settings = settings_for(servers, tmp_path)
+    servers.smtp.faults.add("DATA", "apply_then_stall", seconds=2.0)  # accepted, but answered too late
+    store = Store.open(settings.db)
+    action = queue_reply(store)
+    first = dispatcher(store, settings, timeout=0.5).run_once()
+    [retrying] = first.retrying
+    assert "may have been sent" in (retrying.last_error or "")
+    assert len(servers.smtp.sent_to_outside()) == 1
+    second = dispatcher(store, settings, now=NOW + timedelta(hours=1)).run_once()
+    assert second.counts["sent"] == 1, second.summary()
+    assert len(servers.smtp.sent_to_outside()) == 1
+    assert OutboxStore(store).get(action.id).result.get("reconciled") is True  # type: ignore[union-attr]
+
+
+def test_slow_server_that_never_accepts_is_sent_on_retry(servers: MailServers, tmp_path: Path) -> None:
+    settings = settings_for(servers, tmp_path)
+    servers.smtp.faults.add("DATA", "timeout", seconds=2.0)  # stalls before accepting; the client gives up
+    store = Store.open(settings.db)
+    queue_reply(store)
+    assert dispatcher(store, settings, timeout=0.5).run_once().counts["retrying"] == 1
+    second = dispatcher(store, settings, now=NOW + timedelta(hours=1)).run_once()
+    assert second.counts["sent"] == 1, second.summary()
+    assert len(servers.smtp.sent_to_outside()) == 1
+
+
+def test_html_alternative_and_automation_marking(servers: MailServers, tmp_path: Path) -> None:
+    settings = settings_for(servers, tmp_path)
+    store = Store.open(settings.db)
+    queue_reply(store, "Closed, thanks.", html="<p>Closed, <b>thanks</b>.</p>", automation=True)
+    assert dispatcher(store, settings).run_once().counts["sent"] == 1
+    [msg] = delivered(servers)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg.get_body(("plain",)).get_content().strip() == "Closed, thanks."  # type: ignore[union-attr]
+    assert "<b>thanks</b>" in msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert msg["Auto-Submitted"] == "auto-generated"
+
+
+def test_reply_to_an_unknown_thread_needs_attention(servers: MailServers, tmp_path: Path) -> None:
+    settings = settings_for(servers, tmp_path)
+    store = Store.open(settings.db)
+    queue_reply(store, thread="gone@acme.example")
+    [action] = dispatcher(store, settings).run_once().needs_attention
+    assert "<gone@acme.example> is not in INBOX or Sent" in (action.last_error or "")
+    assert servers.smtp.sent_to_outside() == []

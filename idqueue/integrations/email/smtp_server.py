@@ -7,9 +7,11 @@ support login in the sent folder, as Gmail and Microsoft 365 do.
 
 ``AUTH PLAIN``/``LOGIN`` is offered without TLS (loopback only). Faults
 (:class:`~idqueue.integrations.loopback.FaultSet`, matched by SMTP verb: ``"AUTH"``, ``"DATA"``):
-``auth`` (535), ``timeout`` (stall ``seconds``, then answer, or drop with ``drop=True``),
-``drop_after_apply`` (deliver, then cut the connection before answering) and ``error``
-(a ``451`` temporary failure).
+``auth`` (535), ``timeout`` (a slow server: stall ``seconds`` before accepting, or drop with
+``drop=True``; a client that gives up first leaves nothing delivered, as aiosmtpd cancels the
+transaction), ``apply_then_stall`` (deliver at once, answer ``seconds`` late: a reply that lands
+although the client timed out), ``drop_after_apply`` (deliver, then cut the connection before
+answering) and ``error`` (a ``451`` temporary failure).
 """
 
 from __future__ import annotations
@@ -162,6 +164,8 @@ class _Handler:
             sink.log("DATA", "", "error", 451)
             return "451 4.3.0 temporary failure"
         sink.deliver(str(envelope.mail_from or ""), [str(r) for r in envelope.rcpt_tos], raw)
+        if fault is not None and fault.kind == "apply_then_stall":
+            await asyncio.sleep(fault.seconds)  # accepted at once, answered late (or never)
         if fault is not None and fault.kind == "drop_after_apply":
             sink.log("DATA", "", "drop_after_apply", 0)
             _cut(session, server)
