@@ -198,3 +198,30 @@ def test_idle_reports_new_mail(servers: MailServers, tmp_path: Path) -> None:
     finally:
         source.close()
     assert "IDLE" in [c.method for c in servers.imap.calls]
+
+
+def test_watcher_calls_back_on_new_mail_and_survives_a_dropped_connection(servers: MailServers, tmp_path: Path) -> None:
+    from idqueue.integrations.email.idle import MailWatcher
+
+    settings = settings_for(servers, tmp_path)
+    arrived = threading.Event()
+    watcher = MailWatcher(settings, arrived.set, slice_seconds=0.1, retry_delays=[0.1])
+    with watcher:
+        _wait_until(lambda: watcher.live)
+        servers.store.deliver("INBOX", mail("w1@acme.example"))
+        assert arrived.wait(10.0)
+        arrived.clear()
+        servers.imap.drop_connections()  # the server restarts under the watcher: it reconnects
+        _wait_until(lambda: [c.method for c in servers.imap.calls].count("LOGIN") >= 2 and watcher.live)
+        servers.store.deliver("INBOX", mail("w2@acme.example"))
+        assert arrived.wait(10.0)
+    assert watcher.events == 2 and watcher.supported is True and not watcher.live
+
+
+def _wait_until(condition: Any, timeout: float = 10.0) -> None:
+    done = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        done.wait(0.02)
+    raise AssertionError("condition not met in time")

@@ -12,6 +12,14 @@ loopback SMTP server delivers into. Faults reuse :class:`~idqueue.integrations.l
 matched by command name (``"LOGIN"``, ``"UID FETCH"``, ``"*"``): ``auth`` (``LOGIN`` refused),
 ``timeout`` (stall ``seconds``, then answer, or drop with ``drop=True``: a slow server),
 ``drop_after_apply`` (do it, then cut the connection) and ``error`` (a ``NO`` answer).
+
+Why not pymap (the pure-Python IMAP server, 0.36.7, alpha, last change 2024-04): it runs, but its
+``dict`` backend keeps each user's mail in a cache created at that user's first login, filled
+only through its asyncio internals (``MailboxData.append`` with its own message objects, on its
+event loop); ``UIDVALIDITY`` is a private attribute drawn from the clock at folder creation; and
+it has no way to refuse a login, drop a connection or stall on a chosen command. The tests need
+all three, synchronously, from another thread. This subset is small, and the transcript test
+checks it against the RFCs' answer shapes.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ A changed ``UIDVALIDITY`` (the server rebuilt the folder) re-reads the folder fr
 the history window: ids come from ``Message-ID`` headers, so everything re-read upserts the same
 items and events; nothing is duplicated.
 
-Instant updates: :meth:`EmailSource.wait_for_change` waits in IMAP ``IDLE`` (RFC 2177) for new
-mail, where the server offers it; polling stays the fallback.
+Instant updates: :meth:`EmailSource.wait_for_change` waits once in IMAP ``IDLE`` (RFC 2177) for
+new mail, and :class:`~idqueue.integrations.email.idle.MailWatcher` keeps a connection in ``IDLE``
+in the background, where the server offers it; polling stays the fallback.
 """
 
 from __future__ import annotations
