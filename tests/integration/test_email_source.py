@@ -225,3 +225,29 @@ def _wait_until(condition: Any, timeout: float = 10.0) -> None:
             return
         done.wait(0.02)
     raise AssertionError("condition not met in time")
+
+
+def test_consultancy_seed_reads_back_as_its_summary(tmp_path: Path) -> None:
+    from idqueue.integrations.email.seed import ROSTER, seed_mailbox
+    from idqueue.integrations.email.seed import SUPPORT as DESK
+
+    with MailServers(address=DESK) as desk:
+        summary = seed_mailbox(desk.store, NOW)
+        team = {key: {"name": name, "email": address} for key, (name, address) in ROSTER.items()}
+        settings = Settings(db=tmp_path / "q.db", email=desk.settings_overrides(), team=team)
+        store = Store()
+        report = poll(settings, store)
+    assert not report.errors
+    assert len(store.items) == summary.requests
+    team_events = {e.item_id for e in store.events.values() if e.data.get("team")}
+    assert len(team_events) == summary.answered
+    assert sum("not a request" in n for n in report.notes) == summary.never_requests
+    welsh = store.items[f"email:html-1@{'globex-health.example'}"]
+    assert "Welsh" in welsh.body and "<b>" not in welsh.body
+    assert any(e.item_id == welsh.id and e.actor_id == "ana@globex-health.example" for e in store.events.values())
+    charset = store.events["email-msg:csv-3@initech.example"]
+    assert "ça marche" in charset.body and charset.data.get("notes")
+    auto = store.events["email-msg:sso-3@acme-rail.example"]
+    assert auto.is_bot
+    fwd = store.items["email:fwd-1@acme-rail.example"]
+    assert fwd.requester is not None and fwd.requester.id == "tom@acme-rail.example"
