@@ -64,3 +64,38 @@ def test_env_contract_and_password_secret(tmp_path: Path, monkeypatch: object) -
     assert (email.imap_host, email.imap_port_or_default(), email.imap_security) == ("imap.example.com", 1993, "starttls")
     assert (email.smtp_port_or_default(), email.login, email.mailbox, email.sent_mailbox) == (465, "desk", "INBOX", "Sent")
     assert "s3cret-app-pass" not in repr(email) and "s3cret-app-pass" not in redact("login s3cret-app-pass failed")
+
+
+def test_the_foreground_mailbox_prints_exports_that_doctor_accepts(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from idqueue.cli import cli
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDQUEUE_")}
+    env["PYTHONPATH"] = str(root)
+    proc = subprocess.Popen([sys.executable, "-m", "idqueue.integrations.email.emulator"], cwd=str(root), env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        exports: dict[str, str] = {}
+        for line in proc.stdout:
+            if line.startswith("#"):
+                break
+            key, _, value = line.removeprefix("export ").strip().partition("=")
+            exports[key] = value.strip("'")
+        config = tmp_path / "config.toml"
+        config.write_text("", encoding="utf-8")
+        result = CliRunner().invoke(cli, ["doctor"], env={**exports, "IDQUEUE_DB": str(tmp_path / "q.db"),
+                                                          "IDQUEUE_CONFIG_FILE": str(config)})
+        assert result.exit_code == 0, result.output
+        assert "INBOX" in result.output and "messages" in result.output
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0

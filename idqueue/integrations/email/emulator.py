@@ -76,3 +76,37 @@ class MailServers:
         """The ``IDQUEUE_EMAIL__*`` environment for these servers."""
         return {f"IDQUEUE_EMAIL__{key.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
                 for key, value in self.settings_overrides().items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m idqueue.integrations.email.emulator``: a seeded loopback mailbox in the foreground.
+
+    Prints the ``IDQUEUE_EMAIL__*`` lines (shell ``export``s) that point idqueue at it, then
+    serves until interrupted (Ctrl-C).
+    """
+    import argparse
+    import shlex
+    import signal
+    import threading
+    from datetime import UTC
+
+    from idqueue.integrations.email.seed import SUPPORT, seed_mailbox
+
+    parser = argparse.ArgumentParser(prog="python -m idqueue.integrations.email.emulator")
+    parser.add_argument("--empty", action="store_true", help="start without the consultancy's fortnight")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with MailServers(address=SUPPORT) as mail:
+        if not args.empty:
+            seed_mailbox(mail.store, datetime.now(UTC))
+        for key, value in mail.env().items():
+            print(f"export {key}={shlex.quote(value)}")
+        print("# serving the loopback mailbox; Ctrl-C stops it", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
