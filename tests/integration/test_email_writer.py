@@ -233,5 +233,24 @@ def test_reply_to_an_unknown_thread_needs_attention(servers: MailServers, tmp_pa
     store = Store.open(settings.db)
     queue_reply(store, thread="gone@acme.example")
     [action] = dispatcher(store, settings).run_once().needs_attention
-    assert "<gone@acme.example> is not in INBOX or Sent" in (action.last_error or "")
+    assert "no message of the thread <gone@acme.example> is in INBOX or Sent" in (action.last_error or "")
     assert servers.smtp.sent_to_outside() == []
+    # With the address and subject given (the stored request's), the reply still goes out.
+    OutboxStore(store).drop(action.id, now=NOW)
+    queue_reply(store, thread="gone@acme.example", to=["ada@acme.example"], subject="Old request")
+    assert dispatcher(store, settings).run_once().counts["sent"] == 1
+    [msg] = delivered(servers)
+    assert (msg["To"], msg["Subject"], msg["In-Reply-To"]) == ("ada@acme.example", "Re: Old request",
+                                                              "<gone@acme.example>")
+
+
+def test_thread_started_by_the_team_replies_to_the_customer(servers: MailServers, tmp_path: Path) -> None:
+    servers.store.deliver("Sent", raw("out1@example.com", sender=f"Desk <{SUPPORT}>", subject="Your renewal"))
+    servers.store.deliver("INBOX", raw("in2@acme.example", subject="Re: Your renewal",
+                                       In_Reply_To="<out1@example.com>", References="<out1@example.com>"))
+    settings = settings_for(servers, tmp_path)
+    store = Store.open(settings.db)
+    queue_reply(store, thread="out1@example.com")
+    assert dispatcher(store, settings).run_once().counts["sent"] == 1
+    [msg] = delivered(servers)
+    assert (msg["To"], msg["In-Reply-To"]) == ("ada@acme.example", "<in2@acme.example>")

@@ -85,8 +85,9 @@ class EmailWriter:
     """Carries ``reply`` actions on email requests.
 
     Action params: ``thread`` (the root Message-ID; default: from the request id), optional
-    ``to`` (a list; default: the thread's requester, its ``Reply-To`` first), ``cc``, ``html``
-    (an HTML alternative of ``text``).
+    ``to`` (a list; default: the thread's first sender who is not the team, its ``Reply-To``
+    first), ``subject`` (used when no message of the thread is left in the folders), ``cc``,
+    ``html`` (an HTML alternative of ``text``).
 
     Args:
         settings: the configuration (``email`` section, team name).
@@ -102,6 +103,7 @@ class EmailWriter:
         self.cfg = settings.email
         self.clock = clock or (lambda: datetime.now(UTC))
         self.timeout = self.cfg.timeout if timeout is None else timeout
+        self.team_addresses = {a.lower() for a in [self.cfg.address, *(m.email for m in settings.team.values())] if a}
 
     def close(self) -> None:
         """Nothing to release (one connection per send)."""
@@ -114,7 +116,12 @@ class EmailWriter:
         if not self.cfg.address or not self.cfg.smtp_host:
             raise ValidationFailed("email.address and email.smtp_host must be set to send replies", source="email")
         root = str(action.params.get("thread") or root_of(action.request_id))
-        thread = self._thread(root)
+        try:
+            thread = self._thread(root)
+        except NotFound:
+            if not action.params.get("to"):
+                raise
+            thread = []  # the thread was moved away: answer the given address with the given subject
         message, recipients = self.build(action, root, thread)
         before_write()
         self._smtp(message, recipients)
@@ -140,8 +147,9 @@ class EmailWriter:
         first = next((m for m in thread if m.message_id == root), thread[0] if thread else None)
         last = thread[-1] if thread else None
         to = [str(a) for a in action.params.get("to") or []]
-        if not to and first is not None:
-            to = first.reply_to or [first.sender]
+        requester = next((m for m in thread if m.sender not in self.team_addresses), None)
+        if not to and requester is not None:
+            to = requester.reply_to or [requester.sender]
         to = [one_line(a) for a in to if a and a.lower() != address.lower()]
         if not to:
             raise ValidationFailed("the thread has no requester address to reply to", source="email")
@@ -176,7 +184,7 @@ class EmailWriter:
     # ------------------------------------------------------------------ IMAP
     def _thread(self, root: str) -> list[ParsedMail]:
         """The thread's messages from the mailbox and the sent folder, oldest first."""
-        found: dict[str, tuple[datetime, ParsedMail]] = {}
+        found: dict[str, tuple[tuple[datetime, int], ParsedMail]] = {}
         with imap.session(self.cfg, timeout=self.timeout) as client:
             for folder in dict.fromkeys([self.cfg.mailbox, self.cfg.sent_mailbox]):
                 client.select_folder(folder, readonly=True)
@@ -191,9 +199,11 @@ class EmailWriter:
                         mail = parse_mail(raw)
                         when = data.get(b"INTERNALDATE")
                         at = when if isinstance(when, datetime) else datetime.now(UTC)
-                        found.setdefault(mail.message_id, (at if at.tzinfo else at.replace(tzinfo=UTC), mail))
-        if root not in found:
-            raise NotFound(f"the thread's first message <{root}> is not in {self.cfg.mailbox} or "
+                        arrived = at if at.tzinfo else at.replace(tzinfo=UTC)
+                        # Ties (same second) go by the chain: a reply references more messages.
+                        found.setdefault(mail.message_id, ((arrived, len(mail.references)), mail))
+        if not found:
+            raise NotFound(f"no message of the thread <{root}> is in {self.cfg.mailbox} or "
                            f"{self.cfg.sent_mailbox}", source="email")
         return [mail for _, mail in sorted(found.values(), key=lambda pair: pair[0])]
 
