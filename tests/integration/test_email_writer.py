@@ -254,3 +254,25 @@ def test_thread_started_by_the_team_replies_to_the_customer(servers: MailServers
     assert dispatcher(store, settings).run_once().counts["sent"] == 1
     [msg] = delivered(servers)
     assert (msg["To"], msg["In-Reply-To"]) == ("ada@acme.example", "<in2@acme.example>")
+
+
+def test_sent_reply_event_matches_what_the_source_reads_back(servers: MailServers, tmp_path: Path) -> None:
+    from idqueue.integrations.email.convert import sent_reply_event
+    from idqueue.integrations.email.source import EmailSource
+
+    settings = settings_for(servers, tmp_path)
+    store = Store.open(settings.db)
+    action = queue_reply(store, "Done, thanks.")
+    assert dispatcher(store, settings).run_once().counts["sent"] == 1
+    sent = OutboxStore(store).get(action.id)
+    assert sent is not None
+    local = sent_reply_event(item="email:a1@acme.example", message_id=sent.result["message_id"], text="Done, thanks.",
+                             at=NOW, sender=SUPPORT, sender_name="Made Tech Support", action_id=action.id)
+    source = EmailSource(settings, clock=lambda: NOW)
+    try:
+        read = {e.uid: e for batch in source.fetch({}) for e in batch.events}
+    finally:
+        source.close()
+    back = read[local.uid]
+    assert (back.item_id, back.actor_id, back.body, back.data["idqueue_action"], back.data["team"]) == (
+        local.item_id, local.actor_id, local.body, local.data["idqueue_action"], True)

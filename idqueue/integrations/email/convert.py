@@ -94,3 +94,29 @@ def to_event(mail: ParsedMail, root: str, *, at: datetime, folder: str, team: bo
         is_bot=mail.never_request in BOT_REASONS,
         data=data,
     )
+
+
+def sent_reply_event(*, item: str, message_id: str, text: str, at: datetime, sender: str,
+                     sender_name: str, action_id: str, automation: bool = False) -> TimelineEvent:
+    """The timeline event of a reply idqueue just sent, as the source will read it back.
+
+    The outbox can add it to the store right after sending (the uid is the one the next poll
+    upserts, so nothing is doubled).
+
+    Args:
+        item: the request's email item id (``email:<root>``).
+        message_id: the reply's Message-ID (without brackets).
+        text: the reply's text.
+        at: when it was sent.
+        sender: the address it was sent from (the support address).
+        sender_name: the name shown.
+        action_id: the outbox action that sent it.
+        automation: sent by idqueue by itself (the assigned/closed messages).
+    """
+    data: dict[str, Any] = {"message_id": message_id, "team": True, "idqueue_action": action_id}
+    if automation:
+        data["idqueue_automation"] = True
+    return TimelineEvent(
+        uid=event_uid(message_id), item_id=item, kind=EventKind.MESSAGE, at=at, actor_id=sender.lower(),
+        actor_name=sender_name or sender, body=text, url=mid_url(message_id), source=EMAIL, is_bot=False, data=data,
+    )
