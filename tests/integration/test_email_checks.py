@@ -28,7 +28,7 @@ def test_doctor_all_good_then_each_failure(tmp_path: Path) -> None:
         assert code == 0, out
         assert "email        ok" in out and "INBOX" in out and "Sent" in out and "email SMTP login" in out
         code, out = _doctor(s, tmp_path, IDQUEUE_EMAIL__PASSWORD="bad-password-1")
-        assert code == 1 and "IMAP login refused" in out and "refused the login" in out
+        assert code == 1 and "IMAP login refused" in out and "SMTP login refused" in out
         assert "bad-password-1" not in out
         code, out = _doctor(s, tmp_path, IDQUEUE_EMAIL__SENT_MAILBOX="Sent Items")
         assert code == 1 and "'Sent Items' does not exist" in out

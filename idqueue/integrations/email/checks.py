@@ -8,10 +8,10 @@ a message (every text is fixed wording plus the server's host and folder names).
 from __future__ import annotations
 
 import smtplib
-import ssl
 
 from idqueue.config import Settings
 from idqueue.integrations.base import Check
+from idqueue.integrations.email import smtp
 
 
 def check_smtp(settings: Settings, *, timeout: float | None = None) -> Check | None:
@@ -20,21 +20,11 @@ def check_smtp(settings: Settings, *, timeout: float | None = None) -> Check | N
     if not cfg.smtp_host:
         return None
     host, port = cfg.smtp_host, cfg.smtp_port_or_default()
-    wait = cfg.timeout if timeout is None else timeout
     try:
-        context = ssl.create_default_context()
-        server = (smtplib.SMTP_SSL(host, port, timeout=wait, context=context) if cfg.smtp_security == "ssl"
-                  else smtplib.SMTP(host, port, timeout=wait))
-        with server:
-            if cfg.smtp_security == "starttls":
-                server.starttls(context=context)
-            if cfg.password is not None:
-                server.login(cfg.login or "", cfg.password.get_secret_value())
+        with smtp.connect(cfg, timeout=cfg.timeout if timeout is None else timeout):
+            pass
     except smtplib.SMTPAuthenticationError as exc:
-        detail = str(exc.smtp_error)
-        if "5.7.30" in detail or "5.7.139" in detail:
-            return Check("SMTP login", False, f"{host}: basic authentication is turned off for SMTP (Microsoft 365)")
-        return Check("SMTP login", False, f"{host} refused the login (check email.username / email.password)")
+        return Check("SMTP login", False, smtp.refused_login_text(host, exc))
     except (OSError, smtplib.SMTPException) as exc:
         return Check("SMTP login", False, f"{host}:{port} is unreachable or refused ({type(exc).__name__})")
     return Check("SMTP login", True, f"{cfg.login} on {host}:{port} ({cfg.smtp_security})")

@@ -1,9 +1,5 @@
-"""Replies to email requests: SMTP (stdlib ``smtplib``) From the support address, filed in the
-sent folder with IMAP ``APPEND``.
-
-Why ``smtplib`` (not aiosmtplib): the outbox writers are synchronous and send one message at a
-time; ``smtplib`` does implicit TLS (``SMTP_SSL``), ``STARTTLS`` and ``AUTH`` with timeouts, and
-adds no dependency.
+"""Replies to email requests: SMTP (:mod:`.smtp`) From the support address, filed in the sent
+folder with IMAP ``APPEND``.
 
 A reply threads in the requester's mail client: ``Subject: Re: <the thread's subject>`` (never
 ``Re: Re:``), ``In-Reply-To`` = the thread's last message, ``References`` = that message's
@@ -26,7 +22,6 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
-import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -45,7 +40,7 @@ from idqueue.integrations.base import (
     ValidationFailed,
     before_write,
 )
-from idqueue.integrations.email import imap
+from idqueue.integrations.email import imap, smtp
 from idqueue.integrations.email.convert import mid_url, root_of
 from idqueue.integrations.email.parse import ACTION_HEADER, ParsedMail, parse_mail
 
@@ -238,25 +233,14 @@ class EmailWriter:
     # ------------------------------------------------------------------ SMTP
     def _smtp(self, message: EmailMessage, recipients: list[str]) -> None:
         cfg = self.cfg
-        host, port = cfg.smtp_host or "", cfg.smtp_port_or_default()
+        host = cfg.smtp_host or ""
         phase = "connect"
         try:
-            context = ssl.create_default_context()
-            server: smtplib.SMTP
-            if cfg.smtp_security == "ssl":
-                server = smtplib.SMTP_SSL(host, port, timeout=self.timeout, context=context)
-            else:
-                server = smtplib.SMTP(host, port, timeout=self.timeout)
-            with server:
-                if cfg.smtp_security == "starttls":
-                    server.starttls(context=context)
-                if cfg.password is not None:
-                    phase = "login"
-                    server.login(cfg.login or "", cfg.password.get_secret_value())
+            with smtp.connect(cfg, timeout=self.timeout) as server:
                 phase = "send"
                 server.send_message(message, from_addr=cfg.address, to_addrs=recipients)
         except smtplib.SMTPAuthenticationError as exc:
-            raise AuthError(_auth_text(host, exc), source="email") from None
+            raise AuthError(smtp.refused_login_text(host, exc), source="email") from None
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
             raise ValidationFailed(f"SMTP server {host} refused the addresses ({type(exc).__name__})",
                                    source="email") from None
@@ -272,12 +256,3 @@ class EmailWriter:
             raise Unavailable(f"SMTP server {host} is unreachable ({phase})", source="email") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise Unavailable(f"SMTP server {host} failed ({phase}: {type(exc).__name__})", source="email") from None
-
-
-def _auth_text(host: str, exc: smtplib.SMTPAuthenticationError) -> str:
-    detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-    if "5.7.30" in detail or "5.7.139" in detail:
-        return (f"SMTP server {host} has basic authentication turned off (Microsoft 365): enable SMTP AUTH for "
-                "the mailbox or use another relay")
-    return f"SMTP login refused by {host} (check email.username and email.password; an app password may be needed)"
-
