@@ -99,3 +99,14 @@ def test_the_foreground_mailbox_prints_exports_that_doctor_accepts(tmp_path: Pat
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_exchange_online_basic_auth_off_is_named(tmp_path: Path) -> None:
+    from idqueue.integrations.email.checks import check_smtp
+
+    with MailServers() as s:
+        s.smtp.faults.add("AUTH", "auth", times=-1,
+                          error="535 5.7.139 Authentication unsuccessful, basic authentication is disabled.")
+        check = check_smtp(Settings(db=tmp_path / "q.db", email=s.settings_overrides()))
+    assert check is not None and not check.ok
+    assert "has basic authentication turned off (Microsoft 365)" in check.detail

@@ -7,7 +7,7 @@ support login in the sent folder, as Gmail and Microsoft 365 do.
 
 ``AUTH PLAIN``/``LOGIN`` is offered without TLS (loopback only). Faults
 (:class:`~idqueue.integrations.loopback.FaultSet`, matched by SMTP verb: ``"AUTH"``, ``"DATA"``):
-``auth`` (535), ``timeout`` (a slow server: stall ``seconds`` before accepting, or drop with
+``auth`` (535, or the answer in ``error``), ``timeout`` (a slow server: stall ``seconds`` before accepting, or drop with
 ``drop=True``; a client that gives up first leaves nothing delivered, as aiosmtpd cancels the
 transaction), ``apply_then_stall`` (deliver at once, answer ``seconds`` late: a reply that lands
 although the client timed out), ``drop_after_apply`` (deliver, then cut the connection before
@@ -126,7 +126,8 @@ class SmtpServer:
         fault = self.faults.take("AUTH", "", "AUTH")
         if fault is not None and fault.kind == "auth":
             self.log("AUTH", mechanism, "auth", 535)
-            return AuthResult(success=False, handled=False)
+            # ``error`` is the server's full answer, e.g. Exchange Online's "535 5.7.139 …".
+            return AuthResult(success=False, handled=False, message=fault.error)
         ok = (isinstance(auth_data, LoginPassword)
               and self.users.get(auth_data.login.decode("utf-8", "replace")) == auth_data.password.decode("utf-8", "replace"))
         self.log("AUTH", mechanism, None, 235 if ok else 535)
