@@ -276,3 +276,13 @@ def test_sent_reply_event_matches_what_the_source_reads_back(servers: MailServer
     back = read[local.uid]
     assert (back.item_id, back.actor_id, back.body, back.data["idqueue_action"], back.data["team"]) == (
         local.item_id, local.actor_id, local.body, local.data["idqueue_action"], True)
+
+
+def test_slow_imap_before_sending_is_a_plain_retry(servers: MailServers, tmp_path: Path) -> None:
+    settings = settings_for(servers, tmp_path)
+    servers.imap.faults.add("UID SEARCH", "timeout", seconds=3.0, drop=True)
+    store = Store.open(settings.db)
+    queue_reply(store)
+    [action] = dispatcher(store, settings, timeout=0.5).run_once().retrying
+    assert "did not answer in time" in (action.last_error or "") and servers.smtp.sent_to_outside() == []
+    assert OutboxStore(store).timeouts(action.id) == 0  # not a write that may still land

@@ -113,6 +113,8 @@ class EmailWriter:
         root = str(action.params.get("thread") or root_of(action.request_id))
         try:
             thread = self._thread(root)
+        except TimedOut as exc:  # a read: nothing was written, no in-flight wait is needed
+            raise Unavailable(exc.title, source="email") from None
         except NotFound:
             if not action.params.get("to"):
                 raise
