@@ -97,16 +97,32 @@ def test_reply_threads_and_is_filed_in_sent(servers: MailServers, tmp_path: Path
 
 
 def test_header_injection_is_impossible(servers: MailServers, tmp_path: Path) -> None:
+    # A subject that decodes to CR LF + "Bcc:" is folded to one line; a recipient with one is refused.
     servers.store.deliver("INBOX", raw("evil@acme.example", subject="=?UTF-8?B?aGkNCkJjYzogdmljdGltQGV2aWwuZXhhbXBsZQ==?="))
     settings = settings_for(servers, tmp_path)
     store = Store.open(settings.db)
-    queue_reply(store, thread="evil@acme.example", cc=["boss@acme.example\r\nBcc: victim@evil.example"])
+    queue_reply(store, thread="evil@acme.example")
     assert dispatcher(store, settings).run_once().counts["sent"] == 1
     [out] = servers.smtp.sent_to_outside()
-    assert "victim@evil.example" not in " ".join(out.rcpt_to)
     headers = out.raw.split(b"\r\n\r\n", 1)[0]
-    assert b"\r\nBcc:" not in headers
+    assert b"\r\nBcc:" not in headers and out.rcpt_to == ("ada@acme.example",)
     assert b"Subject: Re: hi Bcc: victim@evil.example" in headers
+    bad = queue_reply(store, thread="a1@acme.example", cc=["boss@acme.example\r\nBcc: victim@evil.example"])
+    [stopped] = dispatcher(store, settings).run_once().needs_attention
+    assert stopped.id == bad.id and "is not one email address" in (stopped.last_error or "")
+    assert len(servers.smtp.sent_to_outside()) == 1
+
+
+@pytest.mark.parametrize("value", ["a@x.example, b@y.example", "a@x.example\nBcc: b@y.example", "not-an-address",
+                                   "<a@x.example> b@y.example"])
+def test_checked_address_refuses_anything_but_one_address(value: str) -> None:
+    from idqueue.integrations.base import ValidationFailed
+    from idqueue.integrations.email.writer import checked_address
+
+    with pytest.raises(ValidationFailed):
+        checked_address(value)
+    assert checked_address("Ada Lovelace <ada@acme.example>") == "ada@acme.example"
+    assert checked_address('"Lovelace, Ada" <ada@acme.example>') == "ada@acme.example"
 
 
 def test_no_double_re_and_server_that_saves_sent(tmp_path: Path) -> None:

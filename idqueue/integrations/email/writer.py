@@ -20,13 +20,14 @@ accepted).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import smtplib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from idqueue.config import Settings
@@ -60,6 +61,20 @@ def reply_message_id(action_id: str, address: str) -> str:
 def one_line(value: str) -> str:
     """A header value on one line: CR, LF and other control characters become spaces."""
     return " ".join("".join(" " if (ord(c) < 32 or ord(c) == 127) else c for c in value).split())
+
+
+def checked_address(value: str) -> str:
+    """A bare address (``name@domain``), or :class:`ValidationFailed`: a recipient is never a way
+    to add a header or a second recipient."""
+    text = value.strip()
+    _, addr = parseaddr(text)
+    display = text[: -len(addr) - 2] if text.endswith(f"<{addr}>") else None
+    unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', "", display) if display is not None else None
+    single = text == addr or (unquoted is not None and not any(c in unquoted for c in "<>@,;"))
+    if (not single or addr.count("@") != 1 or any(c.isspace() or c in ",;<>\"" for c in addr)
+            or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise ValidationFailed(f"{one_line(value)[:80]!r} is not one email address", source="email")
+    return addr
 
 
 def reply_subject(subject: str) -> str:
@@ -121,9 +136,11 @@ class EmailWriter:
             thread = []  # the thread was moved away: answer the given address with the given subject
         message, recipients = self.build(action, root, thread)
         before_write()
-        self._smtp(message, recipients)
+        refused = self._smtp(message, recipients)
         _crash_hook("smtp-sent", action)
         result = self._result(message, recipients)
+        if refused:
+            result["refused"] = refused  # sent to the others: retrying would send it twice to them
         if not self.cfg.server_saves_sent:
             try:
                 self._file(message)
@@ -147,10 +164,10 @@ class EmailWriter:
         requester = next((m for m in thread if m.sender not in self.team_addresses), None)
         if not to and requester is not None:
             to = requester.reply_to or [requester.sender]
-        to = [one_line(a) for a in to if a and a.lower() != address.lower()]
+        to = [checked_address(a) for a in to if a and a.lower() != address.lower()]
         if not to:
             raise ValidationFailed("the thread has no requester address to reply to", source="email")
-        cc = [one_line(str(a)) for a in action.params.get("cc") or []]
+        cc = [checked_address(str(a)) for a in action.params.get("cc") or []]
         msg = EmailMessage(policy=SMTP_POLICY)
         msg["From"] = formataddr((one_line(self.cfg.display_name or self.settings.team_name), address))
         msg["To"] = ", ".join(to)
@@ -233,14 +250,15 @@ class EmailWriter:
         return None
 
     # ------------------------------------------------------------------ SMTP
-    def _smtp(self, message: EmailMessage, recipients: list[str]) -> None:
+    def _smtp(self, message: EmailMessage, recipients: list[str]) -> list[str]:
+        """Send; returns the recipients the server refused while accepting the others."""
         cfg = self.cfg
         host = cfg.smtp_host or ""
         phase = "connect"
         try:
             with smtp.connect(cfg, timeout=self.timeout) as server:
                 phase = "send"
-                server.send_message(message, from_addr=cfg.address, to_addrs=recipients)
+                refused = server.send_message(message, from_addr=cfg.address, to_addrs=recipients)
         except smtplib.SMTPAuthenticationError as exc:
             raise AuthError(smtp.refused_login_text(host, exc), source="email") from None
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
@@ -258,3 +276,4 @@ class EmailWriter:
             raise Unavailable(f"SMTP server {host} is unreachable ({phase})", source="email") from None
         except (OSError, smtplib.SMTPException) as exc:
             raise Unavailable(f"SMTP server {host} failed ({phase}: {type(exc).__name__})", source="email") from None
+        return sorted(refused)
