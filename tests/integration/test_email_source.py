@@ -251,3 +251,12 @@ def test_consultancy_seed_reads_back_as_its_summary(tmp_path: Path) -> None:
     assert auto.is_bot
     fwd = store.items["email:fwd-1@acme-rail.example"]
     assert fwd.requester is not None and fwd.requester.id == "tom@acme-rail.example"
+
+
+def test_missing_folder_is_not_found(servers: MailServers, tmp_path: Path) -> None:
+    from idqueue.integrations.base import NotFound
+
+    settings = settings_for(servers, tmp_path, sent_mailbox="Sent Items")
+    report = poll(settings, Store())
+    assert report.errors and isinstance(report.errors[0], NotFound)
+    assert "'Sent Items' does not exist" in str(report.errors[0])
