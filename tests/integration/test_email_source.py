@@ -260,3 +260,12 @@ def test_missing_folder_is_not_found(servers: MailServers, tmp_path: Path) -> No
     report = poll(settings, Store())
     assert report.errors and isinstance(report.errors[0], NotFound)
     assert "'Sent Items' does not exist" in str(report.errors[0])
+
+
+@pytest.mark.parametrize("cursor", [{"uidvalidity": "x", "uid": 3}, {"uid": True}, "garbage", {"uidvalidity": 1001, "uid": -1}])
+def test_unusable_cursor_reads_from_the_start(servers: MailServers, tmp_path: Path, cursor: Any) -> None:
+    servers.store.deliver("INBOX", mail("u1@acme.example"), when=at(1))
+    store = Store()
+    store.saved["folder:INBOX"] = cursor
+    report = poll(settings_for(servers, tmp_path), store)
+    assert not report.errors and set(store.items) == {"email:u1@acme.example"}

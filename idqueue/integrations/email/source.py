@@ -149,7 +149,7 @@ class EmailSource(Source):
             raise imap.as_source_error(exc, host, f"STATUS {folder}") from None
         stats.requests += 1
         validity, uidnext = int(status[b"UIDVALIDITY"]), int(status[b"UIDNEXT"])
-        known = cursor if isinstance(cursor, dict) else {}
+        known = _valid_cursor(cursor)
         resync = bool(known) and known.get("uidvalidity") != validity
         last = int(known.get("uid", 0)) if known and not resync else 0
         plan = _FolderPlan(folder, validity, last, uidnext, [], resync=resync)
@@ -286,6 +286,16 @@ class EmailSource(Source):
                 status = client.folder_status(folder, [b"MESSAGES"])
                 facts[folder] = f"{int(status[b'MESSAGES'])} messages"
         return facts
+
+
+def _valid_cursor(value: Any) -> dict[str, int]:
+    """A stored folder cursor ``{uidvalidity, uid}``, or an empty one (read from the start) when unusable."""
+    if not isinstance(value, dict):
+        return {}
+    validity, uid = value.get("uidvalidity"), value.get("uid")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (validity, uid)):
+        return {}
+    return {"uidvalidity": int(validity), "uid": int(uid)}  # type: ignore[arg-type]
 
 
 def _aware(value: Any) -> datetime:
