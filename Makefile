@@ -34,6 +34,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.email_bench
 
 screenshots: $(STAMP)
 	$(BIN)/python -m idqueue.screenshots screenshots

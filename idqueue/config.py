@@ -550,6 +550,67 @@ class UiConfig(Section):
     theme: str = "textual-dark"
 
 
+class EmailConfig(Section):
+    """The support mailbox: read over IMAP, answered over SMTP (email is on when ``imap_host`` is set)."""
+
+    imap_host: str | None = None
+    """IMAP server (``imap.gmail.com``, ``outlook.office365.com``); unset turns email off."""
+    imap_port: int | None = Field(default=None, ge=1, le=65535)
+    """IMAP port (default: 993 for ``ssl``, 143 otherwise)."""
+    imap_security: Literal["ssl", "starttls", "none"] = "ssl"
+    """``ssl`` (implicit TLS), ``starttls`` (upgrade a plain connection) or ``none`` (loopback only)."""
+    smtp_host: str | None = None
+    """SMTP server for replies (default: none, so replies wait until it is set)."""
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    """SMTP port (default: 465 for ``ssl``, 587 for ``starttls``, 25 for ``none``)."""
+    smtp_security: Literal["ssl", "starttls", "none"] = "starttls"
+    """How the SMTP connection is protected (as ``imap_security``)."""
+    username: str | None = None
+    """Login for IMAP and SMTP (default: ``address``)."""
+    password: SecretStr | None = None
+    """Password or app password, for IMAP and SMTP (a secret: never logged or stored)."""
+    address: str | None = None
+    """The support address (``support@example.com``): replies go out From it, and mail from it
+    is the team's response."""
+    display_name: str = ""
+    """The name shown with ``address`` in a reply's From (default: the team name)."""
+    mailbox: str = "INBOX"
+    """The folder where requests arrive."""
+    sent_mailbox: str = "Sent"
+    """The sent folder: the team's replies are read from it, idqueue's are appended to it."""
+    server_saves_sent: bool = False
+    """True when the SMTP server files sent mail in the sent folder itself (Gmail, Microsoft
+    365): idqueue then does not append its replies there."""
+    bcc_self: bool = True
+    """Send a blind copy of each reply to the support address, so a reply whose sending was
+    interrupted before it was filed is still found in the mailbox and never sent twice."""
+    thread_window_days: int = Field(default=14, ge=0)
+    """Broken-threading fallback: a message without a known ``In-Reply-To``/``References`` joins
+    the thread with the same normalised subject from the same sender domain within this many
+    days (0 turns the fallback off)."""
+    history_days: int = Field(default=90, ge=1)
+    """How far back the first sync reads (``SINCE``)."""
+    fetch_batch: int = Field(default=200, ge=1, le=5000)
+    """Messages fetched per IMAP ``UID FETCH`` (one committed batch each)."""
+    timeout: float = Field(default=30.0, gt=0)
+    """Seconds to wait for an IMAP or SMTP server to answer."""
+
+    @property
+    def login(self) -> str | None:
+        """The login name (``username``, else ``address``)."""
+        return self.username or self.address
+
+    def imap_port_or_default(self) -> int:
+        """The IMAP port, defaulted from the security mode."""
+        return self.imap_port or (993 if self.imap_security == "ssl" else 143)
+
+    def smtp_port_or_default(self) -> int:
+        """The SMTP port, defaulted from the security mode."""
+        if self.smtp_port:
+            return self.smtp_port
+        return {"ssl": 465, "starttls": 587}.get(self.smtp_security, 25)
+
+
 class OutboxConfig(Section):
     """How the outbox sends (``[outbox]``; see "Actions and write-back" in the README).
 
@@ -603,6 +664,7 @@ class Settings(BaseSettings):
     rota: RotaConfig = Field(default_factory=RotaConfig)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     priority_rules: list[PriorityRule] = Field(default_factory=_default_priority_rules)
@@ -688,6 +750,7 @@ class Settings(BaseSettings):
         """True when at least one real source is configured."""
         return bool(
             (self.github.token and self.github.repos) or (self.slack.token and self.slack.channels)
+            or self.email.imap_host
         )
 
     def member_by_github(self, login: str) -> str | None:
