@@ -36,4 +36,6 @@ INTEGRATION = Integration(
     checks="idqueue.integrations.github.checks:doctor_checks",
     verbs=frozenset({"reply", "assign", "label", "close", "reopen", "pending", "priority", "backlog"}),
     backlog_noun="the backlog issue",
+    planner="idqueue.integrations.github.planner:PLANNER",
+    backlog="idqueue.integrations.github.backlog:GitHubBacklog",
 )

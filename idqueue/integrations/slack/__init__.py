@@ -35,4 +35,5 @@ INTEGRATION = Integration(
     writer="idqueue.integrations.slack.writer:SlackWriter",
     checks="idqueue.integrations.slack.checks:doctor_checks",
     verbs=frozenset({"reply", "assign", "close", "reopen", "pending", "backlog"}),
+    planner="idqueue.integrations.slack.planner:PLANNER",
 )
