@@ -312,6 +312,12 @@ class HomePlanner:
         backlogs_in_place: a request whose state it holds is moved to the backlog *there*
             (a label, a list); otherwise the backlog destination creates a new item.
         conversational: the requester talks to the team there (free text goes there first).
+        public: what it posts may be public (a GitHub issue): texts that look like personal
+            data need a confirmation.
+        reply_label: the reply composer's name for a reply there ("GitHub comment", "Slack
+            thread"); empty: the integration's display name.
+        reply_noun: one reply there, in sentences ("GitHub issue comment", "Slack thread reply");
+            empty: "<display> reply".
     """
 
     name: str = ""
@@ -319,6 +325,9 @@ class HomePlanner:
     holds_state: bool = False
     backlogs_in_place: bool = False
     conversational: bool = False
+    public: bool = False
+    reply_label: str = ""
+    reply_noun: str = ""
 
     # ------------------------------------------------------------------ projection
     def seed(self, home: HomeState, request: Request, item: Any | None) -> None:

@@ -72,7 +72,17 @@ from idqueue.store.db import Store
 if TYPE_CHECKING:  # Jinja2 loads with the first template, not when the TUI starts
     from idqueue.domain.templates import ResponseTemplate
 
-__all__ = ["ALL_TARGETS", "CLOSE_REASONS", "PRIORITIES", "Actions", "planned_homes", "planner_of", "state_home"]
+__all__ = [
+    "ALL_TARGETS",
+    "CLOSE_REASONS",
+    "PRIORITIES",
+    "Actions",
+    "planned_homes",
+    "planner_of",
+    "reply_targets",
+    "state_home",
+    "target_label",
+]
 
 CLOSE_REASONS = ("completed", "not_planned", "duplicate")
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -121,6 +131,23 @@ def planned_homes(request: Request) -> list[tuple[HomePlanner, str]]:
 def state_home(request: Request) -> tuple[HomePlanner, str] | None:
     """The request's system of record: its first home whose planner holds the state."""
     return next(((p, i) for p, i in planned_homes(request) if p.holds_state), None)
+
+
+MARKUP_NAMES = {"markdown": "Markdown", "mrkdwn": "mrkdwn"}
+"""How the previews name a target's markup."""
+
+
+def reply_targets() -> list[str]:
+    """The values ``--target`` accepts: ``auto``, each writable integration's name, ``all``, ``both``."""
+    return ["auto", *(i.name for i in registry.integrations() if i.planner is not None), *ALL_TARGETS]
+
+
+def target_label(name: str) -> str:
+    """A target as previews name it, with its markup: ``GitHub (Markdown)``, ``Slack (mrkdwn)``."""
+    integration = registry.find(name)
+    planner = integration.get_planner() if integration is not None else None
+    display = integration.display if integration is not None else name
+    return f"{display} ({MARKUP_NAMES.get(planner.markup, planner.markup)})" if planner is not None else display
 
 
 def _project(proj: Projection, kind: ActionKind, target: str, params: dict[str, Any]) -> None:

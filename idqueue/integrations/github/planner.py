@@ -57,6 +57,9 @@ class GitHubPlanner(HomePlanner):
     markup = "markdown"
     holds_state = True
     backlogs_in_place = True
+    public = True
+    reply_label = "GitHub comment"
+    reply_noun = "GitHub issue comment"
 
     # ------------------------------------------------------------------ projection
     def seed(self, home: HomeState, request: Request, item: Any | None) -> None:

@@ -103,6 +103,8 @@ class SlackPlanner(HomePlanner):
     markup = "mrkdwn"
     holds_state = True
     conversational = True
+    reply_label = "Slack thread"
+    reply_noun = "Slack thread reply"
 
     # ------------------------------------------------------------------ projection
     def seed(self, home: HomeState, request: Request, item: Any | None) -> None:
