@@ -19,7 +19,14 @@ from idqueue.domain.actions import Action, ActionKind
 from idqueue.domain.models import Person, Request, SourceItem, SourceKind, Status, TimelineEvent
 from idqueue.integrations import registry
 from idqueue.integrations.base import TimedOut, before_write
-from idqueue.integrations.planning import HomePlanner, HomeState, PlanContext, Projection, Step, snippet
+from idqueue.integrations.planning import (
+    HomePlanner,
+    HomeState,
+    PlanContext,
+    Projection,
+    Step,
+    snippet,
+)
 
 NAME = "toy"
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -99,14 +98,14 @@ def _preview_targets(template: ResponseTemplate, request: Request, target: str |
     if target == "both":
         wanted: list[Target] = ["github", "slack"]
     elif target is not None:
-        wanted = [cast(Target, target)]
+        wanted = [target]
     else:
         wanted = targets_for(template, request)
         if not wanted:
             # Nowhere to post it (e.g. a Slack-only template on a GitHub-only request): still
             # show what it would say.
             dest = template.destination
-            wanted = ["github", "slack"] if dest in ("auto", "both") else [cast(Target, dest)]
+            wanted = ["github", "slack"] if dest in ("auto", "both") else [dest]
     homeless = [t for t in wanted if SourceKind(t) not in request.sources]
     note = ""
     if homeless:

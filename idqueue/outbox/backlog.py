@@ -12,10 +12,9 @@ from __future__ import annotations
 from idqueue.config import Settings
 from idqueue.integrations import registry
 from idqueue.integrations.backlog import BacklogDestination
-from idqueue.integrations.github.backlog import GitHubBacklog, github_safe
 from idqueue.outbox.models import ActionError
 
-__all__ = ["BacklogDestination", "GitHubBacklog", "backlog_destination", "destinations", "github_safe"]
+__all__ = ["BacklogDestination", "backlog_destination", "destinations"]
 
 
 def destinations() -> list[registry.Integration]:

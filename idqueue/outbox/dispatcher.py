@@ -69,7 +69,6 @@ from idqueue.integrations.planning import Mirror
 from idqueue.outbox.models import (
     LINK_PLACEHOLDER,
     Action,
-    ActionKind,
     ActionState,
     ConflictError,
     LeaseLost,

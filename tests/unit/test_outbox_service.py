@@ -19,12 +19,12 @@ from idqueue.integrations.base import (
     ValidationFailed,
 )
 from idqueue.integrations.github.api import map_github_error
+from idqueue.integrations.github.backlog import github_safe
 from idqueue.integrations.github.convert import marker
+from idqueue.integrations.planning import HomeState, Projection
 from idqueue.integrations.slack.api import map_slack_error
 from idqueue.integrations.slack.writer import thread_state
-from idqueue.outbox.backlog import github_safe
 from idqueue.outbox.models import ActionError, ActionKind
-from idqueue.integrations.planning import HomeState, Projection
 from idqueue.outbox.service import _project
 from idqueue.sandbox.runner import Sandbox
 

@@ -95,7 +95,7 @@ def test_the_dispatcher_sends_each_toy_action_exactly_once(tracker: Tracker, set
     assert second.counts["sent"] == 3
     assert tracker.writes == 3  # the reply was found upstream, not written again
     assert tracker.written_by == {a.id: 1 for a in queued}
-    assert [text for _, text in tracker.replies[RID]][0] == "On it"
+    assert tracker.replies[RID] == [(queued[0].id, "On it")]
     assert tracker.states[RID] == f"closed by {queued[1].id}"
     assert {a.state for a in actions.for_request(RID, unsent_only=False)} == {ActionState.SENT}
     reconciled = actions.get(queued[0].id)

@@ -8,6 +8,7 @@ of every request it is a home of, and backlogs in place (the backlog label).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,10 @@ from idqueue.store.items import source_item
 __all__ = ["PLANNER", "GitHubPlanner"]
 
 PRIORITY_PREFIX = "priority:"
+GITHUB_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+"""A GitHub login: letters, digits and single hyphens, at most 39 characters."""
+_SLACK_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+"""What a Slack user id looks like (typed where a GitHub login is needed)."""
 
 
 def _base(item_id: str, actor: str | None) -> tuple[str, dict[str, Any]]:
@@ -185,11 +190,9 @@ class GitHubPlanner(HomePlanner):
         Raises:
             ActionError: a Slack id, or a login that cannot be assigned there.
         """
-        from idqueue.outbox.people import GITHUB_LOGIN_RE, SLACK_USER_ID_RE
-
         repo, number = parse_github_id(item_id)
         bare = text.removeprefix("@")
-        if SLACK_USER_ID_RE.match(bare):
+        if _SLACK_USER_ID_RE.match(bare):
             raise ActionError(f"{text!r} looks like a Slack user id, but {request.key} lives on GitHub "
                               f"({repo}#{number}): give their GitHub login{known}")
         if GITHUB_LOGIN_RE.match(bare) and people.github_assignable(repo, bare):

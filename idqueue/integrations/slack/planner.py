@@ -49,6 +49,8 @@ from idqueue.store.items import source_item
 __all__ = ["PLANNER", "SlackPlanner"]
 
 _SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
+SLACK_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+"""A Slack user id (``U…`` or, on Enterprise Grid, ``W…``)."""
 _SLACK_LINK_RE = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|([^>]*))?>")
 _SLACK_USER_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _STATE_KINDS = {
@@ -204,8 +206,6 @@ class SlackPlanner(HomePlanner):
         Raises:
             ActionError: no such active user, or the name is ambiguous.
         """
-        from idqueue.outbox.people import SLACK_USER_ID_RE
-
         bare = text.removeprefix("@")
         if SLACK_USER_ID_RE.match(bare):
             person: Assignee | None = people.slack_user(bare)
