@@ -18,6 +18,7 @@ from idqueue.config import Settings
 from idqueue.domain.actions import Action, ActionKind
 from idqueue.domain.models import Person, Request, SourceItem, SourceKind, Status, TimelineEvent
 from idqueue.integrations import registry
+from idqueue.integrations.backlog import BacklogDestination
 from idqueue.integrations.base import TimedOut, before_write
 from idqueue.integrations.planning import (
     HomePlanner,
@@ -41,6 +42,8 @@ class Tracker:
     states: dict[str, str] = field(default_factory=dict)
     written_by: dict[str, int] = field(default_factory=dict)
     """action id → how many times it was written."""
+    cards: dict[str, str] = field(default_factory=dict)
+    """action id → the URL of the backlog card it created."""
     lose_answers: int = 0
     """Writes whose answer is lost (the write lands, the writer times out)."""
 
@@ -69,17 +72,23 @@ class ToyWriter:
             self.tracker.replies.setdefault(ticket, []).append((action.id, action.text or ""))
         elif action.kind is ActionKind.CLOSE:
             self.tracker.states[ticket] = f"closed by {action.id}"
+        elif action.kind is ActionKind.CREATE_ISSUE:
+            self.tracker.cards[action.id] = f"https://toy.invalid/backlog/{len(self.tracker.cards) + 1}"
         if self.tracker.lose_answers > 0:
             self.tracker.lose_answers -= 1
             raise TimedOut("the toy tracker did not answer in time", source=NAME)
-        return {"ticket": ticket}
+        return self._result(action)
+
+    def _result(self, action: Action) -> dict[str, Any]:
+        card = self.tracker.cards.get(action.id)
+        return {"ticket": action.params["ticket"], **({"url": card, "ref": card} if card else {})}
 
     def reconcile(self, action: Action, *, since: datetime) -> dict[str, Any] | None:
         ticket = str(action.params["ticket"])
         if any(aid == action.id for aid, _ in self.tracker.replies.get(ticket, [])):
             return {"ticket": ticket}
-        if self.tracker.states.get(ticket) == f"closed by {action.id}":
-            return {"ticket": ticket}
+        if self.tracker.states.get(ticket) == f"closed by {action.id}" or action.id in self.tracker.cards:
+            return self._result(action)
         return None
 
     def close(self) -> None:
@@ -116,6 +125,20 @@ class ToyPlanner(HomePlanner):
 
 PLANNER = ToyPlanner()
 
+
+class ToyBacklog(BacklogDestination):
+    """A card on the toy tracker's backlog board."""
+
+    target = NAME
+    noun = "the backlog card"
+
+    def describe(self) -> str:
+        return "the toy backlog board"
+
+    def plan(self, request: Request, *, actor: str | None, now: datetime) -> Step:
+        return Step(ActionKind.CREATE_ISSUE, NAME, f"create a card on the toy backlog board: {request.title}",
+                    text=request.title, params={"ticket": request.id, "actor": actor})
+
 INTEGRATION = registry.Integration(
     name=NAME,
     display="Toy Tracker",
@@ -127,7 +150,9 @@ INTEGRATION = registry.Integration(
     writable=lambda settings: True,
     writer="toy_integration:ToyWriter",
     planner="toy_integration:PLANNER",
-    verbs=frozenset({"reply", "close"}),
+    verbs=frozenset({"reply", "close", "backlog"}),
+    backlog="toy_integration:ToyBacklog",
+    backlog_noun="the backlog card",
 )
 
 

@@ -269,7 +269,13 @@ class PlanContext:
         return self.state_home == name
 
     def add(self, step: Step) -> int:
-        """Append a step, apply its effect to the projection, and return its index."""
+        """Append a step, apply its effect to the projection, and return its index.
+
+        A text that links to the backlog item still to be created (:data:`LINK_PLACEHOLDER`)
+        gets ``link_from`` here, so the dispatcher puts the item's URL in before sending.
+        """
+        if step.link_from is None and step.text:
+            step.link_from = self.link_index(step.text)
         planner = self.planner_of(step.target)
         self.projection.apply_status(step.kind, step.params)
         if planner is not None:

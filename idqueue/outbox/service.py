@@ -218,9 +218,15 @@ class Actions:
         from idqueue.domain.templates import TemplateError, load_templates
 
         try:
-            return load_templates(self.settings.templates_dir)
+            templates = load_templates(self.settings.templates_dir)
         except TemplateError as exc:
             raise ActionError(str(exc)) from None
+        writable = [i.name for i in registry.integrations() if i.planner is not None]
+        for template in templates.values():
+            if template.destination not in (*ALL_TARGETS, "auto", *writable):
+                raise ActionError(f"{template.path or template.key}: destination {template.destination!r} is not a "
+                                  f"system idqueue writes to (auto, all, {', '.join(writable)})")
+        return templates
 
     def _template(self, key: str) -> ResponseTemplate:
         templates = self.templates()

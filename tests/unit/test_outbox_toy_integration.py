@@ -14,12 +14,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import SecretStr
 from toy_integration import NAME, Tracker, assemble_toy, ticket, toy_registered
 
 from idqueue.cli import Context, cli
 from idqueue.config import Settings
+from idqueue.outbox.backlog import backlog_destination
 from idqueue.outbox.dispatcher import Dispatcher
-from idqueue.outbox.models import ActionKind, ActionState, NothingToDo
+from idqueue.outbox.models import (
+    LINK_PLACEHOLDER,
+    ActionError,
+    ActionKind,
+    ActionState,
+    NothingToDo,
+)
 from idqueue.outbox.service import Actions, reply_targets
 from idqueue.store.db import Store
 
@@ -95,7 +103,7 @@ def test_the_dispatcher_sends_each_toy_action_exactly_once(tracker: Tracker, set
     assert second.counts["sent"] == 3
     assert tracker.writes == 3  # the reply was found upstream, not written again
     assert tracker.written_by == {a.id: 1 for a in queued}
-    assert tracker.replies[RID] == [(queued[0].id, "On it")]
+    assert tracker.replies[RID][0] == (queued[0].id, "On it") and len(tracker.replies[RID]) == 2
     assert tracker.states[RID] == f"closed by {queued[1].id}"
     assert {a.state for a in actions.for_request(RID, unsent_only=False)} == {ActionState.SENT}
     reconciled = actions.get(queued[0].id)
@@ -122,3 +130,51 @@ def test_the_outbox_screen_names_the_toy_system(tracker: Tracker) -> None:
 
     assert OutboxScreen._system(NAME) == "Toy Tracker"
     assert OutboxScreen._systems() == ["GitHub", "Slack", "Toy Tracker"]
+
+
+def test_backlog_destinations_are_registered_and_chosen_by_the_config(tracker: Tracker, settings: Settings) -> None:
+    # Unset: the first registered one that can keep a backlog and may write (registry order).
+    assert backlog_destination(settings).target == NAME  # no GitHub token here
+    with_github = settings.model_copy(update={"github": settings.github.model_copy(update={"token": SecretStr("ghp-x")})})
+    assert backlog_destination(with_github).target == "github"
+    toy = settings.model_copy(update={"backlog": settings.backlog.model_copy(update={"destination": NAME})})
+    assert backlog_destination(toy).noun == "the backlog card"
+    slack = settings.model_copy(update={"backlog": settings.backlog.model_copy(update={"destination": "slack"})})
+    with pytest.raises(ActionError, match="'slack' cannot keep a backlog"):
+        backlog_destination(slack)
+
+
+def test_a_backlog_card_is_created_and_linked_by_its_own_noun(tracker: Tracker, settings: Settings, store: Store,
+                                                              tmp_path: Path) -> None:
+    team = tmp_path / "templates"
+    team.mkdir()
+    (team / "parked.md").write_text('+++\nkey = "parked"\ntitle = "Parked"\n+++\n'
+                                    "Parked: follow it on [{{ backlog.noun }}]({{ request.backlog_url }}).\n")
+    settings = settings.model_copy(update={
+        "templates_dir": team,
+        "backlog": settings.backlog.model_copy(update={"destination": NAME}),
+        "automation": settings.automation.model_copy(update={"on_backlog_template": "parked"}),
+    })
+    clock = Clock()
+    actions = Actions(store, settings, clock=clock)
+    steps = actions.plan_backlog(RID)
+    assert [(s.kind, s.target) for s in steps] == [(ActionKind.CREATE_ISSUE, NAME), (ActionKind.REPLY, NAME)]
+    assert steps[1].text == f"Parked: follow it on [the backlog card]({LINK_PLACEHOLDER}).\n"
+    assert steps[1].link_from == 0
+    queued = actions.backlog(RID)
+    sender = dispatcher(store, settings, clock)
+    assert sender.run_once().counts["sent"] == 2
+    card = tracker.cards[queued[0].id]
+    assert tracker.replies[RID] == [(queued[1].id, f"Parked: follow it on [the backlog card]({card}).\n")]
+    assert tracker.writes == 2
+    sender.close()
+
+
+def test_a_template_for_an_unknown_system_is_refused(tracker: Tracker, settings: Settings, store: Store,
+                                                     tmp_path: Path) -> None:
+    team = tmp_path / "templates"
+    team.mkdir()
+    (team / "faxed.md").write_text('+++\nkey = "faxed"\ndestination = "fax"\n+++\nSent by fax.\n')
+    actions = Actions(store, settings.model_copy(update={"templates_dir": team}), clock=Clock())
+    with pytest.raises(ActionError, match="destination 'fax' is not a system idqueue writes to"):
+        actions.plan_reply(RID, template="faxed")
