@@ -41,4 +41,7 @@ def backlog_destination(settings: Settings) -> BacklogDestination:
         chosen = next((i for i in able if i.name in writable), able[0] if able else None)
         if chosen is None:
             raise ActionError("no integration can keep a backlog: set [backlog] destination")
-    return chosen.build_backlog(settings)
+    destination = chosen.build_backlog(settings)
+    if chosen.backlog_noun:
+        destination.noun = chosen.backlog_noun  # the registry's word for it wins
+    return destination
