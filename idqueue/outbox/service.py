@@ -5,7 +5,12 @@ returns the :class:`~idqueue.outbox.models.Step` list a preview or ``--dry-run``
 text per destination), and an enqueuing method that stores the same steps as one group of
 actions in one transaction. The dispatcher sends them later, in order.
 
-What a verb writes where (defaults; the README has the user-facing table):
+This module names no system: each home of a request plans its own steps through its
+integration's planner (:mod:`idqueue.integrations.planning`, one per package, e.g.
+:mod:`idqueue.integrations.github.planner`), phase by phase, homes in registry order.
+
+What a verb writes where with the built-in planners (defaults; the README has the user-facing
+table):
 
 * **assign / take**: GitHub assignee (the member's login from the roster) → the "assigned"
   automation message (template ``automation.on_assign_template``) where the template says →
@@ -18,7 +23,8 @@ What a verb writes where (defaults; the README has the user-facing table):
   template's text can be edited before sending: the edit is posted, the side effects still run.
 * **pending**: the pending label on GitHub; a thread message on Slack-only requests.
 * **backlog**: GitHub: backlog label + unassign (+ the "backlog" message); Slack-only: a new
-  issue in the backlog repo, then the thread gets its link.
+  item in the configured backlog destination (an issue in the backlog repo), then the thread
+  gets its link.
 * **close**: GitHub close with a reason (+ the "closed" message with the survey link) → the
   ``done`` reaction.
 
