@@ -636,6 +636,15 @@ class OutboxConfig(Section):
         return self
 
 
+class BacklogConfig(Section):
+    """Where backlogged requests are tracked when they cannot be backlogged in place (``[backlog]``)."""
+
+    destination: str = ""
+    """The integration that keeps the backlog (``github``: an issue in ``github.backlog_repo``;
+    ``trello``, ``jira`` where registered). Empty: the first registered integration that can be
+    one and is writable (GitHub when it has a token)."""
+
+
 class Settings(BaseSettings):
     """All of idqueue's configuration."""
 
@@ -674,6 +683,7 @@ class Settings(BaseSettings):
     survey: SurveyConfig = Field(default_factory=SurveyConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    backlog: BacklogConfig = Field(default_factory=BacklogConfig)
     views: list[SavedView] = Field(default_factory=list)
     """Saved views (``[[views]]`` tables with ``name`` and ``query``), in tab order."""
     history_months: int = 13

@@ -73,7 +73,9 @@ def _print_steps(steps: Sequence[Step], *, dry_run: bool) -> None:
     for n, step in enumerate(steps, 1):
         click.echo(f"  {n}. {_safe(step.summary, 160)}")
         if step.text is not None and dry_run:
-            where = "GitHub (Markdown)" if step.target == "github" else "Slack (mrkdwn)"
+            from idqueue.outbox.service import target_label
+
+            where = target_label(step.target)
             click.echo(f"     text for {where}:")
             for line in sanitize_terminal(step.text).rstrip("\n").split("\n"):
                 click.echo(f"     │ {line}")
@@ -98,13 +100,37 @@ def _confirm_reassign(steps: Sequence[Step]) -> None:
 
 
 def _check_pii(steps: Sequence[Step], yes: bool) -> None:
-    hits = [(s, m) for s in steps if s.target == "github" for m in s.pii]
+    """Refuse to post what looks like personal data where it may be public (``--yes`` sends anyway)."""
+    from idqueue.integrations import registry
+    from idqueue.outbox.service import planner_of
+
+    hits = [(s, m) for s in steps if (p := planner_of(s.target)) is not None and p.public for m in s.pii]
     if hits and not yes:
         kinds = ", ".join(sorted({m.kind for _, m in hits}))
+        integration = registry.get(hits[0][0].target)
         raise CliError(
-            f"the GitHub text looks like it contains personal data ({kinds}); GitHub issues may be "
-            "public. Check it with --dry-run, then pass --yes to send anyway"
+            f"the {integration.display} text looks like it contains personal data ({kinds}); "
+            f"{integration.home_noun}s may be public. Check it with --dry-run, then pass --yes to send anyway"
         )
+
+
+class _TargetType(click.ParamType[str]):
+    """``--target``: ``auto``, a writable integration's name, or ``all`` (``both``), checked
+    against the registry when the command runs (not when the CLI starts)."""
+
+    name = "target"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from idqueue.outbox.service import reply_targets
+
+        text = str(value).strip().lower()
+        choices = reply_targets()
+        if text not in choices:
+            self.fail(f"{value!r} is not one of {', '.join(choices)}", param, ctx)
+        return text
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return "[auto|<system>|all]"
 
 
 def _run(
@@ -326,8 +352,9 @@ reopen = _request_verb(
               help="Free text (Markdown). With --template: post this text instead of the template's, "
                    "keeping the template's side effects.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A template variable (repeatable).")
-@click.option("--target", type=click.Choice(["auto", "slack", "github", "both"]), default="auto", show_default=True,
-              help="Where to post: auto = the template's destination (free text: the Slack thread if any).")
+@click.option("--target", type=_TargetType(), default="auto", show_default=True,
+              help="Where to post: auto = the template's destination (free text: the Slack thread if any); "
+                   "a system (slack, github, …); all = every home of the request (both is the same).")
 @_dry
 @_no_send
 @_yes

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import cast, get_args
 from zoneinfo import ZoneInfo
 
 import click
@@ -97,18 +96,20 @@ def templates_group(click_ctx: click.Context, ctx: Context) -> None:
 
 def _preview_targets(template: ResponseTemplate, request: Request, target: str | None) -> tuple[list[Target], str]:
     """The targets to preview, and a note when one is not a home of the request."""
-    renderable = [cast(Target, t) for t in registry.names() if t in get_args(Target)]
-    if target == "both":
+    renderable = [i.name for i in registry.integrations() if i.planner is not None]
+    if target in ("both", "all"):
         wanted: list[Target] = renderable
     elif target is not None:
-        wanted = [cast(Target, target)]
+        if target not in renderable:
+            raise CliError(f"--target {target!r} is not one of: {', '.join([*renderable, 'all'])}")
+        wanted = [target]
     else:
         wanted = targets_for(template, request)
         if not wanted:
             # Nowhere to post it (e.g. a Slack-only template on a GitHub-only request): still
             # show what it would say.
             dest = template.destination
-            wanted = renderable if dest in ("auto", "both") else [cast(Target, dest)]
+            wanted = renderable if dest in ("auto", "both", "all") else [dest]
     homeless = [t for t in wanted if SourceKind(t) not in request.sources]
     note = ""
     if homeless:
@@ -120,7 +121,7 @@ def _preview_targets(template: ResponseTemplate, request: Request, target: str |
 @templates_group.command("render")
 @click.argument("key")
 @click.argument("request_id", metavar="ID")
-@click.option("--target", type=click.Choice([*get_args(Target), "both"]), help="Default: where the template goes for this request.")
+@click.option("--target", metavar="SYSTEM", help="github, slack, … or all. Default: where the template goes for this request.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Extra template variable, e.g. due_date=2026-03-20 (repeatable).")
 @click.option("--as", "as_user", metavar="USER", help="Render as this roster member (default: `me` from config).")
 @pass_ctx

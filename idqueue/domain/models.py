@@ -240,18 +240,3 @@ class Request:
         """The primary home's system: the first of ``sources`` (kept in the registry's order of
         preference, so GitHub when a request lives on GitHub and Slack)."""
         return self.sources[0]
-
-    @property
-    def github_item(self) -> str | None:
-        """The GitHub item id, if the request lives on GitHub.
-
-        Kept for compatibility with the write-back planning; everything else asks the
-        registry (``registry.home_of(request, name)``), which knows every system's id scheme.
-        """
-        return next((i for i in self.item_ids if i.startswith("gh:")), None)
-
-    @property
-    def slack_item(self) -> str | None:
-        """The Slack item id, if the request lives on Slack (kept for compatibility, as
-        :attr:`github_item`)."""
-        return next((i for i in self.item_ids if i.startswith("slack:")), None)

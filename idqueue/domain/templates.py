@@ -7,7 +7,7 @@ A template is one Markdown file with a TOML front matter block between ``+++`` l
     key = "assigned"
     title = "Assigned: tell the requester who has it"
     types = []                 # request types it fits; empty = any
-    destination = "auto"       # auto | slack | github | both
+    destination = "auto"       # auto | all | a system's name: slack, github, …
     order = 30                 # position in pickers (then key)
     [side_effects]
     assign_me = true
@@ -26,8 +26,9 @@ Shipped defaults live in ``idqueue/templates``; the team's own directory
 Rendering uses Jinja2's :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` on a context of
 plain strings and dicts (never live objects), with no loader (so no ``include`` or file
 access). Every ``{{ … }}`` output is first replaced by an opaque token; the template's own
-Markdown is then converted for the target, and only then are the tokens replaced by the
-values, escaped for that target. So data can never become markup: a title of
+Markdown is then converted for the target's markup (``markdown`` or Slack's ``mrkdwn``; the
+caller names it, from the target's write-back planner), and only then are the tokens replaced
+by the values, escaped for that markup. So data can never become markup: a title of
 ``<!channel>`` reaches Slack as ``&lt;!channel&gt;``, and a title of ``[x](https://evil)``
 stays text on Slack.
 
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, NoReturn, cast
+from typing import Any, Literal, NoReturn
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -85,8 +86,14 @@ __all__ = [
     "templates_for",
 ]
 
-Target = Literal["github", "slack"]
-Destination = Literal["auto", "slack", "github", "both"]
+Target = str
+"""Where a text is posted: an integration's name (``github``, ``slack``, …)."""
+Destination = str
+"""A template's ``destination``: ``auto``, ``all`` (``both``) or an integration's name."""
+Markup = Literal["markdown", "mrkdwn"]
+
+_DEFAULT_MARKUP: dict[str, Markup] = {"slack": "mrkdwn"}
+"""The markup of a target when the caller does not say (every other target: Markdown)."""
 
 SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]+$")
 _SLACK_MENTION_RE = re.compile(r"^<@[UW][A-Z0-9]+>$")
@@ -105,7 +112,7 @@ _MD_LINK_TARGET_RE = re.compile(r"\]\(([^)\s]*)\)")
 _FRONT_MATTER_RE = re.compile(r"\A\ufeff?\+\+\+[ \t]*\r?\n(.*?)^\+\+\+[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
 
 RESERVED_NAMES = frozenset(
-    {"request", "requester", "assignee", "me", "team_name", "docs_link", "survey_link", "target"}
+    {"request", "requester", "assignee", "me", "team_name", "docs_link", "survey_link", "target", "backlog"}
 )
 """Context names that ``--var`` cannot override."""
 
@@ -114,7 +121,9 @@ _SIDE_EFFECT_KEYS = frozenset(
 )
 _FRONT_MATTER_KEYS = frozenset({"key", "title", "types", "destination", "order", "side_effects"})
 _CLOSE_REASONS = ("completed", "not_planned")
-_DESTINATIONS: tuple[Destination, ...] = ("auto", "slack", "github", "both")
+_DESTINATIONS: tuple[Destination, ...] = ("auto", "all", "both")
+"""The destinations that are not one system's name."""
+_SYSTEM_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class TemplateError(Exception):
@@ -161,7 +170,8 @@ class ResponseTemplate:
         title: shown in pickers.
         types: request types it fits (empty = any).
         side_effects: what sending it also does.
-        destination: where it is posted; ``auto`` = every home the request has.
+        destination: where it is posted; ``auto`` (and ``all``, ``both``) = every home the
+            request has; a system's name = that home only.
         body: the Jinja2/Markdown source.
         path: the file it came from.
         origin: ``shipped`` (packaged default) or ``team`` (the team's directory).
@@ -188,7 +198,7 @@ class Rendered:
     """The text of a template rendered for one target.
 
     Attributes:
-        target: ``github`` (Markdown) or ``slack`` (mrkdwn).
+        target: the integration it is for (``github``, ``slack``, …).
         text: the text to post.
         missing: names of variables the template used but the context lacks (dotted,
             e.g. ``request.fields.team``); the text shows ``«missing: name»`` for each.
@@ -227,8 +237,9 @@ def _parse_file(text: str, source: str, origin: Literal["shipped", "team"], defa
         raise TemplateError(f"{source}: title must be a string")
     types = _str_tuple(meta.get("types", []), f"{source}: types")
     destination = meta.get("destination", "auto")
-    if destination not in _DESTINATIONS:
-        raise TemplateError(f"{source}: destination must be one of {', '.join(_DESTINATIONS)} (got {destination!r})")
+    if not isinstance(destination, str) or not (destination in _DESTINATIONS or _SYSTEM_NAME_RE.match(destination)):
+        raise TemplateError(f"{source}: destination must be one of {', '.join(_DESTINATIONS)} or a system's name "
+                            f"such as slack or github (got {destination!r})")
     order = meta.get("order", 100)
     if not isinstance(order, int) or isinstance(order, bool):
         raise TemplateError(f"{source}: order must be an integer")
@@ -243,7 +254,7 @@ def _parse_file(text: str, source: str, origin: Literal["shipped", "team"], defa
         title=title,
         types=types,
         side_effects=effects,
-        destination=cast(Destination, destination),
+        destination=destination,
         body=body,
         path=source,
         origin=origin,
@@ -353,17 +364,22 @@ def templates_for(request: Request, templates: dict[str, ResponseTemplate]) -> l
     return sorted((t for t in templates.values() if t.fits(request.type)), key=lambda t: (t.order, t.key))
 
 
-def targets_for(template: ResponseTemplate, request: Request) -> list[Target]:
+def targets_for(template: ResponseTemplate, request: Request, homes: Iterable[str] | None = None) -> list[Target]:
     """Where a template goes for a request: its ``destination``, or every home for ``auto``.
 
     A target the request does not live on is dropped (a Slack-only request has no GitHub
     issue to comment on), so the result may be empty.
+
+    Args:
+        template: the template.
+        request: the request.
+        homes: the systems the request lives in that can be written to, in order of preference
+            (default: its sources).
     """
-    homes: list[Target] = [t for t in ("github", "slack") if SourceKind(t) in request.sources]
-    if template.destination == "auto":
-        return homes
-    wanted: list[Target] = ["github", "slack"] if template.destination == "both" else [template.destination]
-    return [t for t in wanted if t in homes]
+    names: list[Target] = list(homes) if homes is not None else [str(s) for s in request.sources]
+    if template.destination in _DESTINATIONS:
+        return names
+    return [t for t in names if t == template.destination]
 
 
 # --------------------------------------------------------------------------- context
@@ -421,6 +437,7 @@ def build_context(
     assignee: str | None = None,
     me: str | None = None,
     extra: dict[str, str] | None = None,
+    backlog: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The render context of a request: plain strings, ints, lists and dicts only.
 
@@ -433,21 +450,25 @@ def build_context(
         assignee: roster key, login or Slack id of the assignee (default: the request's).
         me: roster key of the person sending (default: ``settings.me``).
         extra: ``--var k=v`` values, e.g. ``due_date``.
+        backlog: the backlog item the verb creates or moves the request to, as ``backlog``:
+            ``noun`` ("the backlog issue", "the backlog card"), ``url``, ``system``.
 
     Raises:
         ValueError: an ``extra`` name is not an identifier or would replace a built-in name.
     """
-    links = request.links
-    github_url = links.get("github") or (request.url if SourceKind("github") in request.sources else None)
-    slack_url = links.get("slack") or (request.url if request.sources == [SourceKind("slack")] else None)
+    # ``request.<system>_url`` for each home (the primary home falls back to the request's
+    # URL), and ``request.backlog_url`` once the request has a backlog item.
+    sources = [str(s) for s in request.sources]
+    urls = {f"{name}_url": url for name, url in request.links.items() if url}
+    if sources and request.url and not urls.get(f"{sources[0]}_url"):
+        urls[f"{sources[0]}_url"] = request.url
     req: dict[str, Any] = {
         "id": request.id,
         "key": request.key,
         "title": request.title,
         "type": request.type,
-        "url": request.url or github_url or slack_url,
-        "github_url": github_url,
-        "slack_url": slack_url,
+        "url": request.url or next((u for u in urls.values() if u), None),
+        **urls,
         "status": str(request.status),
         "priority": request.priority,
         "labels": list(request.labels),
@@ -469,6 +490,7 @@ def build_context(
         "team_name": settings.team_name,
         "docs_link": _docs_link(settings, request.type),
         "survey_link": settings.survey.url or None,
+        "backlog": dict(backlog) if backlog else None,
     }
     for name, value in (extra or {}).items():
         check_var_name(name)
@@ -489,6 +511,7 @@ class _Value:
 @dataclass
 class _RenderState:
     target: Target
+    markup: Markup
     allowed_logins: frozenset[str]
     values: list[_Value] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -606,7 +629,7 @@ def _finalize(eval_ctx: EvalContext, value: Any) -> str:
         state.values.append(_Value(str(value), str(value), is_data=False))
     else:
         raw = str(value)
-        if state.target == "slack":
+        if state.markup == "mrkdwn":
             processed = escape_mrkdwn(raw)
         else:
             processed = _neutralise_mentions(raw, state.allowed_logins)
@@ -657,26 +680,27 @@ def _compile(body: str) -> Any:
     return _ENV.from_string(body)
 
 
-def _wrap(value: Any, path: str, target: Target) -> Any:
+def _wrap(value: Any, path: str, markup: Markup) -> Any:
     if isinstance(value, dict):
-        return ContextDict(path, {str(k): _wrap(v, f"{path}.{k}" if path else str(k), target) for k, v in value.items()})
+        return ContextDict(path, {str(k): _wrap(v, f"{path}.{k}" if path else str(k), markup) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return [_wrap(v, path, target) for v in value]
+        return [_wrap(v, path, markup) for v in value]
     if isinstance(value, str):
         value = _PRIVATE_RE.sub("", value)
         if path in _MENTION_PATHS:
-            return _Mention(value) if _is_known_mention(value, target) else value
+            return _Mention(value) if _is_known_mention(value, markup) else value
         return value
     return value
 
 
-def _is_known_mention(value: str, target: Target) -> bool:
-    return bool(_SLACK_MENTION_RE.match(value)) if target == "slack" else value.startswith("@")
+def _is_known_mention(value: str, markup: Markup) -> bool:
+    return bool(_SLACK_MENTION_RE.match(value)) if markup == "mrkdwn" else value.startswith("@")
 
 
-def _target_context(context: dict[str, Any], target: Target) -> tuple[dict[str, Any], frozenset[str]]:
-    """Add each person's ``mention`` for the target; on GitHub, ``slack_mention`` reads as the
-    GitHub mention, so a template written for Slack still addresses people properly there."""
+def _target_context(context: dict[str, Any], target: Target, markup: Markup) -> tuple[dict[str, Any], frozenset[str]]:
+    """Add each person's ``mention`` for the target; where Slack mentions mean nothing (a
+    Markdown target), ``slack_mention`` reads as the target's own mention, so a template written
+    for Slack still addresses people properly there."""
     ctx = dict(context)
     ctx["target"] = target
     allowed: set[str] = set()
@@ -685,10 +709,10 @@ def _target_context(context: dict[str, Any], target: Target) -> tuple[dict[str, 
         if not isinstance(person, dict):
             continue
         person = dict(person)
-        if target == "github":
-            person["slack_mention"] = person.get("github_mention", person.get("name", ""))
-            if person.get("github"):
-                allowed.add(str(person["github"]).lower())
+        if markup != "mrkdwn":
+            person["slack_mention"] = person.get(f"{target}_mention", person.get("name", ""))
+            if person.get(target):
+                allowed.add(str(person[target]).lower())
         person["mention"] = person.get(f"{target}_mention", person.get("name", ""))
         ctx[role] = person
     return ctx, frozenset(allowed)
@@ -699,14 +723,16 @@ def render(
     context: dict[str, Any],
     target: Target,
     *,
+    markup: Markup | None = None,
     pii_allow: Iterable[str] = (),
 ) -> Rendered:
-    """Render a template for GitHub (Markdown) or Slack (mrkdwn).
+    """Render a template for one target, in its markup (Markdown, or Slack's mrkdwn).
 
     Args:
         template: the template.
         context: from :func:`build_context` (plain data only).
-        target: ``github`` or ``slack``.
+        target: the integration it is for (``github``, ``slack``, …).
+        markup: the target's markup (default: ``mrkdwn`` for Slack, else ``markdown``).
         pii_allow: strings that are fine to post (the team's addresses); the survey and docs
             links and the request's own URLs are always allowed.
 
@@ -716,12 +742,13 @@ def render(
     Raises:
         TemplateError: syntax error or sandbox violation (the message names the template).
     """
-    ctx, allowed = _target_context(context, target)
-    state = _RenderState(target=target, allowed_logins=allowed)
+    markup = markup or _DEFAULT_MARKUP.get(target, "markdown")
+    ctx, allowed = _target_context(context, target, markup)
+    state = _RenderState(target=target, markup=markup, allowed_logins=allowed)
     token = _STATE.set(state)
     try:
         compiled = _compile(template.body)
-        rendered = compiled.render(_wrap(ctx, "", target))
+        rendered = compiled.render(_wrap(ctx, "", markup))
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{template.path or template.key}: template syntax error on body line {exc.lineno}: {exc.message}") from None
     except SecurityError as exc:
@@ -739,7 +766,7 @@ def render(
     finally:
         _STATE.reset(token)
 
-    if target == "slack":
+    if markup == "mrkdwn":
         text = strip_broadcasts(_substitute(convert_markdown(rendered, url_hook=_slack_url_hook), state))
     else:
         text = _substitute(_MD_LINK_TARGET_RE.sub(lambda m: f"]({_mark_url_tokens(m.group(1))})", rendered), state)
@@ -747,7 +774,7 @@ def render(
     request = context.get("request", {})
     allow = [*pii_allow, *(str(context[k]) for k in ("survey_link", "docs_link") if context.get(k))]
     if isinstance(request, dict):
-        allow += [str(request[k]) for k in ("url", "github_url", "slack_url") if request.get(k)]
+        allow += [str(v) for k, v in request.items() if (k == "url" or k.endswith("_url")) and v]
     return Rendered(
         target=target,
         text=text,
@@ -795,7 +822,7 @@ def _encode_url_literal(text: str, *, first: bool) -> str:
 
 
 def _substitute(text: str, state: _RenderState) -> str:
-    start_encode = encode_link_target if state.target == "slack" else _encode_github_url
+    start_encode = encode_link_target if state.markup == "mrkdwn" else _encode_github_url
 
     def value(m: re.Match[str]) -> str:
         return state.values[int(m.group(1))].processed
@@ -809,7 +836,7 @@ def _substitute(text: str, state: _RenderState) -> str:
         if not item.is_data:
             return item.processed
         encoded = quote(item.raw, safe="")
-        return escape_mrkdwn(encoded) if state.target == "slack" else encoded
+        return escape_mrkdwn(encoded) if state.markup == "mrkdwn" else encoded
 
     # Tokens can nest ({% set %} blocks capture output), so substitute until none are left;
     # a token only ever contains earlier tokens, which bounds the loop.
@@ -834,11 +861,13 @@ def render_for(
     settings: Settings,
     *,
     target: Target,
+    markup: Markup | None = None,
     assignee: str | None = None,
     me: str | None = None,
     extra: dict[str, str] | None = None,
+    backlog: dict[str, str] | None = None,
 ) -> Rendered:
-    """Build the context and render in one call.
+    """Build the context and render in one call (``markup``: see :func:`render`).
 
     A template with the ``assign_me`` side effect is rendered as if already assigned to
     ``me`` (that is what sending it does), unless ``assignee`` is given.
@@ -846,6 +875,6 @@ def render_for(
     me = me or settings.me
     if assignee is None and template.side_effects.assign_me and me:
         assignee = me
-    context = build_context(request, settings, assignee=assignee, me=me, extra=extra)
+    context = build_context(request, settings, assignee=assignee, me=me, extra=extra, backlog=backlog)
     team_addresses = [m.email for m in settings.team.values() if m.email]
-    return render(template, context, target, pii_allow=team_addresses)
+    return render(template, context, target, markup=markup, pii_allow=team_addresses)

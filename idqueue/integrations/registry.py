@@ -28,7 +28,9 @@ from idqueue.domain.homes import HomeRules, Rulebook
 if TYPE_CHECKING:
     from idqueue.config import Settings
     from idqueue.domain.models import Request
+    from idqueue.integrations.backlog import BacklogDestination
     from idqueue.integrations.base import Check, Source
+    from idqueue.integrations.planning import HomePlanner
 
 BUILTIN: tuple[str, ...] = (
     "idqueue.integrations.github",
@@ -81,6 +83,13 @@ class Integration:
             items fold into a request), built with ``(name, roster_field, settings)``; None
             for the generic rules (a plain ticket: its assignees, open/closed state and
             idqueue's own action events).
+
+        planner: ``"module:attribute"`` of its
+            :class:`~idqueue.integrations.planning.HomePlanner` (how a verb writes to one of its
+            items); None for a system idqueue does not write back to.
+        backlog: ``"module:Class"`` of its
+            :class:`~idqueue.integrations.backlog.BacklogDestination`, built with the settings,
+            when backlogged requests can be tracked there (``[backlog] destination``).
     """
 
     name: str
@@ -99,6 +108,8 @@ class Integration:
     text_format: str = "markdown"
     verbs: frozenset[str] = field(default_factory=frozenset)
     backlog_noun: str = ""
+    planner: str | None = None
+    backlog: str | None = None
 
     def owns(self, item_id: str) -> bool:
         """Whether an item or request id belongs to this system (by its id scheme)."""
@@ -129,6 +140,20 @@ class Integration:
             return []
         lines: list[str] = _load(self.scopes)(facts)
         return lines
+
+    def get_planner(self) -> HomePlanner | None:
+        """Its write-back planner (imports the planner's module), or None."""
+        if self.planner is None:
+            return None
+        planner: HomePlanner = _load(self.planner)
+        return planner
+
+    def build_backlog(self, settings: Settings) -> BacklogDestination:
+        """Its backlog destination, configured from the settings (imports its module)."""
+        if self.backlog is None:
+            raise LookupError(f"{self.display} is not a backlog destination")
+        destination: BacklogDestination = _load(self.backlog)(settings)
+        return destination
 
     def run_checks(self, settings: Settings, **kwargs: Any) -> list[Check]:
         """Its extra doctor checks (none when it declares none)."""

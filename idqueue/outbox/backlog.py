@@ -1,120 +1,47 @@
-"""Where a Slack-only request goes when it is moved to the backlog.
+"""Which backlog destination a request goes to when it cannot be backlogged in place.
 
-A GitHub request is backlogged in place (label + unassign). A Slack-only request has no issue to
-label, so it becomes a new item in a *backlog destination*; the Slack thread then gets the link.
-The destination is behind :class:`BacklogDestination` so a Trello board (the Made Tech team's
-backlog) can be added later as one more class and one more writer target.
+The destinations are registered by their integrations (``INTEGRATION.backlog``, see
+:mod:`idqueue.integrations.backlog`): an issue in the GitHub backlog repository today. The
+configuration picks one with ``[backlog] destination = "<integration>"``; left empty, the first
+registered integration that can be one and that the settings let write (else the first that
+can be one at all), which is GitHub.
 """
 
 from __future__ import annotations
 
-import re
-from abc import ABC, abstractmethod
-from datetime import datetime
-
 from idqueue.config import Settings
-from idqueue.domain.models import Request
-from idqueue.outbox.models import ActionError, ActionKind, Step
+from idqueue.integrations import registry
+from idqueue.integrations.backlog import BacklogDestination
+from idqueue.outbox.models import ActionError
 
-__all__ = ["BacklogDestination", "GitHubBacklog", "backlog_destination", "github_safe"]
-
-# @login or @org/team: GitHub would notify them. The look-behind keeps e-mail addresses out.
-_GH_MENTION_RE = re.compile(r"(?<![\w@`/.])@([A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})(/[\w.-]+)?")
-_LINE_BREAKS = re.compile(r"[\r\n]+")
+__all__ = ["BacklogDestination", "backlog_destination", "destinations"]
 
 
-def github_safe(text: str, *, inline: bool = False) -> str:
-    """Make untrusted text (a Slack message, a field value) harmless in a GitHub issue body.
-
-    * ``@name`` is wrapped in backticks, so copying a Slack message does not notify GitHub users;
-    * ``<`` becomes ``&lt;`` (shown as ``<``), so the text cannot open HTML or a hidden
-      ``<!-- … -->`` comment (which could forge idqueue's marker);
-    * with ``inline``, line breaks become spaces (a field value stays on its line).
-    """
-    text = _GH_MENTION_RE.sub(lambda m: f"`{m.group(0)}`", text.replace("<", "&lt;"))
-    if inline:
-        text = _LINE_BREAKS.sub(" ", text).strip()
-    return text
-
-
-def _quote(text: str) -> str:
-    lines = github_safe(text).strip("\n").split("\n") or [""]
-    return "\n".join(f"> {line}".rstrip() for line in lines)
-
-
-class BacklogDestination(ABC):
-    """A place where Slack-only requests are tracked once backlogged."""
-
-    target: str
-    """The writer target that creates the item (``github``; later ``trello``)."""
-
-    @abstractmethod
-    def describe(self) -> str:
-        """A short human name, e.g. ``va-identity/backlog on GitHub``."""
-
-    @abstractmethod
-    def plan(self, request: Request, *, actor: str | None, now: datetime) -> Step:
-        """The step that creates the backlog item for ``request``.
-
-        The writer's result must carry ``url`` (the link the Slack thread gets) and ``ref``.
-
-        Raises:
-            ActionError: the destination is not configured.
-        """
-
-
-class GitHubBacklog(BacklogDestination):
-    """A new issue in the backlog repository (``github.backlog_repo``, else the first repo).
-
-    The issue has the backlog label, the request's title, its parsed intake fields, the original
-    text quoted, and a link back to the Slack thread.
-    """
-
-    target = "github"
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.repo = settings.github.backlog_repo or (settings.github.repos[0] if settings.github.repos else None)
-
-    def describe(self) -> str:
-        """The repository, e.g. ``va-identity/backlog on GitHub``."""
-        return f"{self.repo or '(no repo)'} on GitHub"
-
-    def plan(self, request: Request, *, actor: str | None, now: datetime) -> Step:
-        """A ``create_issue`` step for the backlog repository."""
-        if not self.repo:
-            raise ActionError("no backlog repository: set github.backlog_repo (or github.repos) in the config")
-        title = " ".join((request.title or "Slack request").split())[:240] or "Slack request"
-        body = self.body(request, actor=actor, now=now)
-        labels = [self.settings.github.backlog_label] if self.settings.github.backlog_label else []
-        return Step(
-            kind=ActionKind.CREATE_ISSUE,
-            target="github",
-            summary=f"create an issue in {self.repo} for the backlog: {title[:60]}",
-            text=body,
-            params={"repo": self.repo, "title": title, "labels": labels, "actor": actor},
-        )
-
-    def body(self, request: Request, *, actor: str | None, now: datetime) -> str:
-        """The issue body (Markdown); untrusted parts are made harmless (:func:`github_safe`)."""
-        who = self.settings.team[actor].name if actor and actor in self.settings.team else "the triage rotation"
-        link = request.links.get("slack") or request.url
-        lines = [f"Moved to the backlog from Slack by {github_safe(who, inline=True)} on {now.date().isoformat()}.", ""]
-        if link:
-            lines += [f"**Slack thread:** {github_safe(link, inline=True)}", ""]
-        if request.requester is not None:
-            lines.append(f"**Requested by:** {github_safe(request.requester.name, inline=True)}")
-        lines.append(f"**Type:** {github_safe(request.type, inline=True)}")
-        lines.append(f"**Priority:** {request.priority}")
-        for key, value in request.fields.items():
-            if not value:
-                continue
-            label = key.replace("_", " ").capitalize()
-            lines.append(f"**{github_safe(label, inline=True)}:** {github_safe(str(value), inline=True)[:500]}")
-        lines += ["", "Original request:", "", _quote(request.body or request.title or "")]
-        return "\n".join(lines) + "\n"
+def destinations() -> list[registry.Integration]:
+    """The registered integrations that can keep a backlog, in registry order."""
+    return [i for i in registry.integrations() if i.backlog is not None]
 
 
 def backlog_destination(settings: Settings) -> BacklogDestination:
-    """The configured backlog destination (GitHub for now)."""
-    return GitHubBacklog(settings)
+    """The configured backlog destination.
+
+    Raises:
+        ActionError: ``[backlog] destination`` names no integration that can keep a backlog, or
+            none is registered.
+    """
+    able = destinations()
+    wanted = settings.backlog.destination.strip()
+    if wanted:
+        chosen = next((i for i in able if i.name == wanted), None)
+        if chosen is None:
+            names = ", ".join(i.name for i in able) or "none"
+            raise ActionError(f"backlog.destination {wanted!r} cannot keep a backlog (registered: {names})")
+    else:
+        writable = {i.name for i in registry.writable(settings)}
+        chosen = next((i for i in able if i.name in writable), able[0] if able else None)
+        if chosen is None:
+            raise ActionError("no integration can keep a backlog: set [backlog] destination")
+    destination = chosen.build_backlog(settings)
+    if chosen.backlog_noun:
+        destination.noun = chosen.backlog_noun  # the registry's word for it wins
+    return destination

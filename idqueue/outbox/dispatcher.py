@@ -63,21 +63,13 @@ from typing import Any, Protocol
 
 from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
-from idqueue.domain.models import (
-    EventKind,
-    SourceKind,
-    TimelineEvent,
-    github_id,
-    parse_iso,
-    slack_id,
-)
-from idqueue.domain.mrkdwn import unescape_mrkdwn
+from idqueue.integrations import registry
 from idqueue.integrations.base import RateLimited, SourceError
+from idqueue.integrations.planning import Mirror
 from idqueue.integrations.registry import rulebook
 from idqueue.outbox.models import (
     LINK_PLACEHOLDER,
     Action,
-    ActionKind,
     ActionState,
     ConflictError,
     LeaseLost,
@@ -88,7 +80,6 @@ from idqueue.outbox.models import (
 from idqueue.outbox.store import OutboxStore
 from idqueue.safety import one_line, redact
 from idqueue.store.db import Store
-from idqueue.store.items import source_item
 
 __all__ = ["DispatchReport", "Dispatcher", "Writer", "build_writers"]
 
@@ -104,13 +95,6 @@ MAX_INFLIGHT_WAIT = 3600.0
 FENCE_PAUSE_FRACTION = 0.25
 """A fence check that took longer than this fraction of the lease (the process was paused in
 the middle of it) is done again before writing."""
-_SLACK_STATE_KINDS = {
-    "assign": EventKind.ASSIGNED, "unassign": EventKind.UNASSIGNED, "close": EventKind.CLOSED,
-    "backlog": EventKind.BACKLOG, "pending": EventKind.PENDING, "resume": EventKind.RESUMED,
-    "reopen": EventKind.REOPENED,
-}
-
-
 class Writer(Protocol):
     """Carries actions to one destination (``github``, ``slack``; later e-mail, Trello, Jira).
 
@@ -542,12 +526,15 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ local store
     def _apply_locally(self, action: Action, result: dict[str, Any]) -> None:
-        """Mirror a sent action in the local store right away (best effort)."""
+        """Mirror a sent action in the local store right away (best effort): its target's
+        planner knows what the action changed (:meth:`~idqueue.integrations.planning.HomePlanner.mirror`)."""
         try:
-            if action.target == "github":
-                self._apply_github(action, result)
-            elif action.target == "slack" and action.kind is ActionKind.REPLY:
-                self._apply_slack(action, result)
+            integration = registry.find(action.target)
+            planner = integration.get_planner() if integration is not None else None
+            if planner is not None:
+                now = self.clock()
+                planner.mirror(action, result, Mirror(store=self.store, settings=self.settings, now=now,
+                                                      assembler=self._assembler(now)))
         except Exception:
             log.warning("outbox: could not update the local store after %s", action.id, exc_info=True)
 
@@ -557,87 +544,6 @@ class Dispatcher:
         from idqueue.domain.assemble import make_assembler
 
         return make_assembler(self.settings, now, rules=rulebook(self.settings))
-
-    def _apply_github(self, action: Action, result: dict[str, Any]) -> None:
-        p = action.params
-        if "number" not in p:
-            return
-        item = source_item(self.store, github_id(str(p["repo"]), int(p["number"])))
-        if item is None:
-            return
-        now = self.clock()
-        snap = result.get("issue")
-        if isinstance(snap, dict):
-            item.assignees = list(snap.get("assignees") or [])
-            item.labels = list(snap.get("labels") or [])
-            item.state = str(snap.get("state") or item.state)
-            item.state_reason = snap.get("state_reason")
-            item.closed_at = parse_iso(snap.get("closed_at"))
-            item.updated_at = max(item.updated_at, parse_iso(snap.get("updated_at")) or now)
-        elif isinstance(result.get("labels"), list):
-            item.labels = [str(x) for x in result["labels"]]
-        events: list[TimelineEvent] = []
-        comment = result.get("comment")
-        if action.kind is ActionKind.REPLY and isinstance(comment, dict) and comment.get("id") is not None:
-            at = parse_iso(comment.get("created_at")) or now
-            data: dict[str, Any] = {"idqueue_action": action.id, "edited": False}
-            if p.get("automation"):
-                data["idqueue_automation"] = True
-            if p.get("actor"):
-                data["idqueue_actor"] = p["actor"]
-            login = comment.get("user") or self._member_login(p.get("actor"))
-            events.append(TimelineEvent(
-                uid=f"gh-comment:{int(comment['id'])}", item_id=item.id, kind=EventKind.COMMENT, at=at,
-                actor_id=login, actor_name=login, body=action.text or "", url=comment.get("url"),
-                source=SourceKind("github"), is_bot=False, data=data,
-            ))
-        self.store.apply("github", items=[item], events=events, assembler=self._assembler(now), now=now)
-
-    def _member_login(self, key: Any) -> str | None:
-        if isinstance(key, str) and key in self.settings.team:
-            return self.settings.team[key].github
-        return None
-
-    def _apply_slack(self, action: Action, result: dict[str, Any]) -> None:
-        p = action.params
-        ts, thread_ts = result.get("ts"), str(p.get("thread_ts") or "")
-        if not isinstance(ts, str) or not thread_ts:
-            return
-        channel = str(p["channel"])
-        item_id = slack_id(channel, thread_ts)
-        item = source_item(self.store, item_id)
-        if item is None:
-            return
-        now = self.clock()
-        try:
-            sec, _, frac = ts.partition(".")
-            at = datetime.fromtimestamp(int(sec), UTC) + timedelta(microseconds=int((frac + "000000")[:6]))
-        except ValueError:
-            at = now
-        uid = slack_id(channel, ts)
-        actor = p.get("actor")
-        automation = bool(p.get("automation"))
-        name = self.settings.team[actor].name if isinstance(actor, str) and actor in self.settings.team else None
-        data: dict[str, Any] = {"ts": ts, "thread_ts": thread_ts, "idqueue_action": action.id,
-                                "idqueue_actor": actor, "idqueue_automation": automation}
-        events = [TimelineEvent(
-            uid=uid, item_id=item_id, kind=EventKind.MESSAGE, at=at, actor_id=None, actor_name=name,
-            body=unescape_mrkdwn(action.text or ""), url=None, source=SourceKind("slack"), is_bot=automation, data=data,
-        )]
-        verb = str(p.get("action") or "reply")
-        if verb in _SLACK_STATE_KINDS:
-            state_data: dict[str, Any] = {"action_id": action.id, "actor": actor, "automation": automation,
-                                          "reply_uid": uid}
-            if verb in ("assign", "unassign") and p.get("assignee") is not None:
-                state_data["assignee"] = p.get("assignee")
-            if p.get("reason"):
-                state_data["reason"] = p.get("reason")
-            slack_user = self.settings.team[actor].slack if isinstance(actor, str) and actor in self.settings.team else None
-            events.append(TimelineEvent(
-                uid=f"{uid}:{verb}", item_id=item_id, kind=_SLACK_STATE_KINDS[verb], at=at, actor_id=slack_user,
-                actor_name=name, body="", url=None, source=SourceKind("slack"), is_bot=automation, data=state_data,
-            ))
-        self.store.apply("slack", items=[item], events=events, assembler=self._assembler(now), now=now)
 
 
 class _MissingLink(SourceError):

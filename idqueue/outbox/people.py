@@ -20,11 +20,11 @@ never appear in them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from idqueue.config import Settings
+from idqueue.integrations.planning import Assignee
 from idqueue.outbox.models import ActionError
 from idqueue.safety import one_line
 
@@ -39,33 +39,6 @@ SLACK_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GITHUB_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 """A GitHub login: letters, digits and single hyphens, at most 39 characters."""
 _MAX_PAGES = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Assignee:
-    """Someone a request is assigned to: a roster member or a person checked upstream.
-
-    Attributes:
-        key: what the store and ``list --json`` call them: the roster key, else the GitHub
-            login, else the Slack user id.
-        name: a display name (the roster name, the Slack real name, or the login).
-        github: their GitHub login, when known.
-        slack: their Slack user id, when known.
-        on_roster: True for a roster member.
-    """
-
-    key: str
-    name: str
-    github: str | None = None
-    slack: str | None = None
-    on_roster: bool = False
-
-    @property
-    def handle(self) -> str:
-        """How the picker and messages show who they are upstream: ``@login`` or the Slack id."""
-        if self.github:
-            return f"@{self.github}"
-        return self.slack or self.key
 
 
 def _slack_person(user: dict[str, Any]) -> Assignee | None:

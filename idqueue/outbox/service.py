@@ -5,7 +5,12 @@ returns the :class:`~idqueue.outbox.models.Step` list a preview or ``--dry-run``
 text per destination), and an enqueuing method that stores the same steps as one group of
 actions in one transaction. The dispatcher sends them later, in order.
 
-What a verb writes where (defaults; the README has the user-facing table):
+This module names no system: each home of a request plans its own steps through its
+integration's planner (:mod:`idqueue.integrations.planning`, one per package, e.g.
+:mod:`idqueue.integrations.github.planner`), phase by phase, homes in registry order.
+
+What a verb writes where with the built-in planners (defaults; the README has the user-facing
+table):
 
 * **assign / take**: GitHub assignee (the member's login from the roster) → the "assigned"
   automation message (template ``automation.on_assign_template``) where the template says →
@@ -18,7 +23,8 @@ What a verb writes where (defaults; the README has the user-facing table):
   template's text can be edited before sending: the edit is posted, the side effects still run.
 * **pending**: the pending label on GitHub; a thread message on Slack-only requests.
 * **backlog**: GitHub: backlog label + unassign (+ the "backlog" message); Slack-only: a new
-  issue in the backlog repo, then the thread gets its link.
+  item in the configured backlog destination (an issue in the backlog repo), then the thread
+  gets its link.
 * **close**: GitHub close with a reason (+ the "closed" message with the survey link) → the
   ``done`` reaction.
 
@@ -35,24 +41,25 @@ state they changed; the CLI queues without a hold.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from idqueue.clock import Clock
 from idqueue.config import Settings, TeamMember
-from idqueue.domain.models import Request, SourceKind, Status, parse_github_id, parse_slack_id
-from idqueue.domain.mrkdwn import (
-    escape_mrkdwn,
-    markdown_to_mrkdwn,
-    strip_broadcasts,
-    unescape_mrkdwn,
-)
+from idqueue.domain.models import Request, Status
 from idqueue.domain.pii import find_pii
+from idqueue.integrations import registry
+from idqueue.integrations.planning import (
+    HomePlanner,
+    Message,
+    PlanContext,
+    Projection,
+    StateVerb,
+    markers,
+)
 from idqueue.outbox.backlog import backlog_destination
 from idqueue.outbox.models import (
     LINK_PLACEHOLDER,
@@ -64,57 +71,36 @@ from idqueue.outbox.models import (
     NothingToDo,
     Step,
 )
-from idqueue.outbox.people import GITHUB_LOGIN_RE, SLACK_USER_ID_RE, Assignee, People
+from idqueue.outbox.people import Assignee, People
 from idqueue.outbox.store import LogEntry, OutboxStore
 from idqueue.store.db import Store
 
 if TYPE_CHECKING:  # Jinja2 loads with the first template, not when the TUI starts
     from idqueue.domain.templates import ResponseTemplate
 
-__all__ = ["CLOSE_REASONS", "PRIORITIES", "Actions"]
+__all__ = [
+    "ALL_TARGETS",
+    "CLOSE_REASONS",
+    "PRIORITIES",
+    "Actions",
+    "planned_homes",
+    "planner_of",
+    "reply_targets",
+    "state_home",
+    "target_label",
+]
 
 CLOSE_REASONS = ("completed", "not_planned", "duplicate")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 PRIORITY_PREFIX = "priority:"
 AUTO = "AUTO"
 """The priority value that removes an override (``idqueue priority REQ-1 auto``)."""
+ALL_TARGETS = ("all", "both")
+"""``--target`` values that mean every home of the request (``both``: the same, kept for scripts)."""
 _SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
 _GH_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-_MARKER_RE = re.compile(r"«(missing|cannot render): ([^»]*)»")
-"""The visible marker the template renderer leaves for a value it did not have."""
 
 P = ParamSpec("P")
-
-StateVerb = Literal["close", "backlog", "pending", "resume", "reopen", "unassign"]
-
-
-@dataclass
-class _Message:
-    """A message a verb posts: a template or free text, to some targets.
-
-    With a template, ``text`` (Markdown, every target) and ``texts`` (exact, per target) are
-    the user's edit of the template's text: posted instead of it, side effects unchanged.
-    """
-
-    targets: list[str]
-    template: ResponseTemplate | None = None
-    text: str | None = None
-    extra: dict[str, str] | None = None
-    assignee: str | None = None
-    automation: bool = False
-    texts: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Projection:
-    """The request as it will be once its queued actions are sent (for conflict expectations)."""
-
-    gh_assignees: list[str] = field(default_factory=list)
-    gh_state: str = "open"
-    sl_assignee: str | None = None
-    sl_status: str = "open"
-    status: str = "open"
-    """The request's status class (open, pending, backlog, closed) on any home: for no-op checks."""
 
 
 def _status_class(status: Status) -> str:
@@ -127,33 +113,55 @@ def _status_class(status: Status) -> str:
     return "open"
 
 
-_SLACK_LINK_RE = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|([^>]*))?>")
-_SLACK_USER_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-
-
 def gh_login_like(text: str) -> bool:
     """True for a GitHub-login-shaped string (shown as ``@login``), not a Slack id or a name."""
     return bool(_GH_LOGIN_RE.match(text)) and not _SLACK_ID_RE.match(text)
 
 
-def _markers(text: str) -> tuple[str, ...]:
-    """The names in the ``«missing: name»`` / ``«cannot render: …»`` markers left in a text."""
-    names = [m.group(2).strip() if m.group(1) == "missing" else "cannot render" for m in _MARKER_RE.finditer(text)]
-    return tuple(dict.fromkeys(names))
+def planner_of(name: str) -> HomePlanner | None:
+    """The write-back planner of the integration called ``name`` (None: unknown, or none)."""
+    integration = registry.find(name)
+    return integration.get_planner() if integration is not None else None
 
 
-def _snippet(text: str | None, target: str, width: int = 60, names: dict[str, str] | None = None) -> str:
-    """The first line of a message, readable (Slack links and mentions shown as text)."""
-    if not text:
-        return ""
-    plain = text
-    if target == "slack":
-        plain = _SLACK_LINK_RE.sub(lambda m: m.group(2) or m.group(1), plain)
-        plain = _SLACK_USER_RE.sub(lambda m: "@" + (names or {}).get(m.group(1), m.group(1)), plain)
-        plain = unescape_mrkdwn(plain)
-    line = next((ln.strip() for ln in plain.splitlines() if ln.strip()), "")
-    line = " ".join(line.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+def planned_homes(request: Request) -> list[tuple[HomePlanner, str]]:
+    """The request's homes that idqueue writes back to, as ``(planner, item id)``, registry order."""
+    found: list[tuple[HomePlanner, str]] = []
+    for integration, item_id in registry.homes_of(request):
+        planner = integration.get_planner()
+        if planner is not None:
+            found.append((planner, item_id))
+    return found
+
+
+def state_home(request: Request) -> tuple[HomePlanner, str] | None:
+    """The request's system of record: its first home whose planner holds the state."""
+    return next(((p, i) for p, i in planned_homes(request) if p.holds_state), None)
+
+
+MARKUP_NAMES = {"markdown": "Markdown", "mrkdwn": "mrkdwn"}
+"""How the previews name a target's markup."""
+
+
+def reply_targets() -> list[str]:
+    """The values ``--target`` accepts: ``auto``, each writable integration's name, ``all``, ``both``."""
+    return ["auto", *(i.name for i in registry.integrations() if i.planner is not None), *ALL_TARGETS]
+
+
+def target_label(name: str) -> str:
+    """A target as previews name it, with its markup: ``GitHub (Markdown)``, ``Slack (mrkdwn)``."""
+    integration = registry.find(name)
+    planner = integration.get_planner() if integration is not None else None
+    display = integration.display if integration is not None else name
+    return f"{display} ({MARKUP_NAMES.get(planner.markup, planner.markup)})" if planner is not None else display
+
+
+def _project(proj: Projection, kind: ActionKind, target: str, params: dict[str, Any]) -> None:
+    """Apply an action's expected effect to a projection (its target's planner knows how)."""
+    proj.apply_status(kind, params)
+    planner = planner_of(target)
+    if planner is not None:
+        planner.project(proj, kind, params)
 
 
 def new_id(prefix: str = "") -> str:
@@ -216,9 +224,15 @@ class Actions:
         from idqueue.domain.templates import TemplateError, load_templates
 
         try:
-            return load_templates(self.settings.templates_dir)
+            templates = load_templates(self.settings.templates_dir)
         except TemplateError as exc:
             raise ActionError(str(exc)) from None
+        writable = [i.name for i in registry.integrations() if i.planner is not None]
+        for template in templates.values():
+            if template.destination not in (*ALL_TARGETS, "auto", *writable):
+                raise ActionError(f"{template.path or template.key}: destination {template.destination!r} is not a "
+                                  f"system idqueue writes to (auto, all, {', '.join(writable)})")
+        return templates
 
     def _template(self, key: str) -> ResponseTemplate:
         templates = self.templates()
@@ -262,8 +276,9 @@ class Actions:
     def resolve_assignee(self, request: Request, who: str) -> Assignee:
         """Who ``who`` is, for assigning ``request``: a roster member, else someone checked upstream.
 
-        A roster key, login, Slack id or name wins without any API call. Otherwise, for a
-        request that lives on GitHub, ``who`` must be a login the repository can assign
+        A roster key, login, Slack id or name wins without any API call. Otherwise the request's
+        system of record checks the name (:meth:`~idqueue.integrations.planning.HomePlanner.resolve_person`):
+        for a request that lives on GitHub, ``who`` must be a login the repository can assign
         (``GET /repos/{owner}/{repo}/assignees/{login}`` → 204); for a Slack-only request, a
         Slack user id (``users.info``) or an ``@name`` (``users.list``: handle, display or real
         name).
@@ -277,56 +292,36 @@ class Actions:
         key = self._roster_key(text)
         if key is not None:
             return self._roster_person(key)
-        gh, _ = self._homes(request)
-        bare = text.removeprefix("@")
         known = f"; roster: {', '.join(sorted(self.settings.team))}" if self.settings.team else ""
+        home = state_home(request)
+        if home is None:
+            raise ActionError(f"{text!r} is not on the team roster{known}")
         people, owned = self._with_people()
         try:
-            if gh is not None:
-                if SLACK_USER_ID_RE.match(bare):
-                    raise ActionError(f"{text!r} looks like a Slack user id, but {request.key} lives on GitHub "
-                                      f"({gh[0]}#{gh[1]}): give their GitHub login{known}")
-                if GITHUB_LOGIN_RE.match(bare) and people.github_assignable(gh[0], bare):
-                    return Assignee(key=bare, name=bare, github=bare)
-                raise ActionError(f"{text!r} cannot be assigned in {gh[0]}: not on the roster and not a GitHub "
-                                  f"login with access to the repository{known}")
-            if SLACK_USER_ID_RE.match(bare):
-                person = people.slack_user(bare)
-                if person is None:
-                    raise ActionError(f"{text!r} is not an active Slack user in this workspace{known}")
-                return person
-            matches = people.slack_by_name(bare)
+            return home[0].resolve_person(people, request, home[1], text, known)
         finally:
             if owned:
                 people.close()
-        if len(matches) > 1:
-            names = ", ".join(f"{p.name} ({p.slack})" for p in matches[:5])
-            raise ActionError(f"{text!r} matches {len(matches)} Slack users ({names}): give the user id")
-        if not matches:
-            raise ActionError(f"{text!r} is not on the roster and no Slack user has that name{known}")
-        return matches[0]
 
     def assignable(self, request_ids: Iterable[str]) -> list[Assignee]:
         """Who the assign picker offers for requests when there is no roster.
 
-        The assignable users of each GitHub repository the requests live in, and the members
-        of the Slack channel of each Slack-only request (people, not bots), in that order.
+        Each request's system of record offers its people (the assignable users of a GitHub
+        repository, the members of a Slack-only request's channel), systems in registry order.
 
         Raises:
-            ActionError: GitHub or Slack could not be asked.
+            ActionError: an upstream directory could not be asked.
         """
-        repos: list[str] = []
-        channels: list[str] = []
+        by_home: dict[str, tuple[HomePlanner, list[str]]] = {}
         for rid in request_ids:
-            gh, sl = self._homes(self._request(rid))
-            if gh is not None:
-                repos.append(gh[0])
-            elif sl is not None:
-                channels.append(sl[0])
+            home = state_home(self._request(rid))
+            if home is not None:
+                by_home.setdefault(home[0].name, (home[0], []))[1].append(home[1])
+        order = {name: n for n, name in enumerate(registry.names())}
         people, owned = self._with_people()
         try:
-            found = [p for repo in dict.fromkeys(repos) for p in people.github_assignees(repo)]
-            found += [p for channel in dict.fromkeys(channels) for p in people.channel_members(channel)]
+            found = [p for name in sorted(by_home, key=lambda n: order.get(n, len(order)))
+                     for p in by_home[name][0].assignable(people, by_home[name][1])]
         finally:
             if owned:
                 people.close()
@@ -343,21 +338,12 @@ class Actions:
             raise ActionError("`me` is not set in the config: idqueue does not know who you are")
         return self.member(self.settings.me)[0]
 
-    @staticmethod
-    def _homes(request: Request) -> tuple[tuple[str, int] | None, tuple[str, str] | None]:
-        gh = parse_github_id(request.github_item) if request.github_item else None
-        sl = parse_slack_id(request.slack_item) if request.slack_item else None
-        return gh, sl
-
-    def _projection(self, request: Request) -> _Projection:
-        proj = _Projection(sl_assignee=request.assignee, sl_status=_status_class(request.status),
-                           status=_status_class(request.status))
-        gh_id = request.github_item
-        if gh_id:
-            item = next((i for i in self.store.items_of(request.id) if i.id == gh_id), None)
-            if item is not None:
-                proj.gh_assignees = list(item.assignees)
-                proj.gh_state = "closed" if item.state == "closed" else "open"
+    def _projection(self, request: Request) -> Projection:
+        proj = Projection(status=_status_class(request.status))
+        homes = planned_homes(request)
+        items = {i.id: i for i in self.store.items_of(request.id)} if homes else {}
+        for planner, item_id in homes:
+            planner.seed(proj.home(planner.name), request, items.get(item_id))
         for action in self.for_request(request.id):
             _project(proj, action.kind, action.target, action.params)
         return proj
@@ -374,7 +360,7 @@ class Actions:
 
     def _automation_message(
         self, request: Request, key: str, *, enabled: bool, assignee: str | None = None, which: str = ""
-    ) -> _Message | None:
+    ) -> Message | None:
         if which:
             key = self._automation_key(request, which, key)
         if not key or not enabled or not self._automation_on(request):
@@ -384,56 +370,63 @@ class Actions:
             raise ActionError(f"automation template {key!r} not found (see `idqueue templates`, or turn the "
                               "automation off in [automation])")
         tpl = templates[key]
+        return Message(targets=self._template_targets(tpl, request), template=tpl, assignee=assignee,
+                       automation=True)
+
+    @staticmethod
+    def _template_targets(template: ResponseTemplate, request: Request) -> list[str]:
         from idqueue.domain.templates import targets_for
 
-        return _Message(targets=list(targets_for(tpl, request)), template=tpl, assignee=assignee, automation=True)
+        return list(targets_for(template, request, homes=[p.name for p, _ in planned_homes(request)]))
 
     def _targets(self, request: Request, target: str, template: ResponseTemplate | None) -> list[str]:
-        homes = [t for t in ("github", "slack") if SourceKind(t) in request.sources]
+        homes = planned_homes(request)
+        names = [p.name for p, _ in homes]
         if target == "auto":
             if template is not None:
-                from idqueue.domain.templates import targets_for
-
-                return list(targets_for(template, request))
+                return self._template_targets(template, request)
             # Free text: where the requester is talking to us (the Slack thread when there is one).
-            return ["slack"] if "slack" in homes else homes[:1]
-        if target == "both":
-            return homes
-        if target not in ("github", "slack"):
-            raise ActionError(f"unknown target {target!r} (auto, slack, github or both)")
-        if target not in homes:
-            where = "Slack thread" if target == "slack" else "GitHub issue"
-            raise ActionError(f"this request has no {where}")
+            talk = next((p.name for p, _ in homes if p.conversational), None)
+            return [talk] if talk else names[:1]
+        if target in ALL_TARGETS:
+            return names
+        integration = registry.find(target)
+        if integration is None or integration.get_planner() is None:
+            known = ", ".join(i.name for i in registry.integrations() if i.planner is not None)
+            raise ActionError(f"unknown target {target!r} (auto, {known} or all)")
+        if target not in names:
+            raise ActionError(f"this request has no {integration.home_noun}")
         return [target]
 
     # ------------------------------------------------------------------ rendering
-    def _render(self, request: Request, msg: _Message, target: str) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
+    def _render(self, request: Request, msg: Message, target: str,
+                backlog: dict[str, str] | None = None) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
+        planner = planner_of(target)
+        if planner is None:
+            raise ActionError(f"idqueue cannot write to {target!r}")
         exact = msg.texts.get(target)
         if exact is not None:
-            # The user's edit of this target's preview, posted as written (already Markdown
-            # or mrkdwn); broadcasts are still neutralised on Slack.
-            text = strip_broadcasts(exact) if target == "slack" else exact
-            return text, _markers(text), self._pii(request, text)
+            # The user's edit of this target's preview, posted as written (already in the
+            # target's markup); broadcasts are still neutralised where there are any.
+            text = planner.exact(exact)
+            return text, markers(text), self._pii(request, text)
         if msg.template is not None and msg.text is None:
             from idqueue.domain.templates import TemplateError, render_for
 
             try:
                 rendered = render_for(
-                    request, msg.template, self.settings, target=target,  # type: ignore[arg-type]
-                    assignee=msg.assignee, extra=msg.extra,
+                    request, msg.template, self.settings, target=target, markup=planner.markup,
+                    assignee=msg.assignee, extra=msg.extra, backlog=backlog,
                 )
             except TemplateError as exc:
                 raise ActionError(str(exc)) from None
             except ValueError as exc:
                 raise ActionError(str(exc)) from None
             return rendered.text, rendered.missing, rendered.pii
-        text = msg.text or ""
-        if target == "slack":
-            # The triager's own Markdown, converted; every other &, <, > is escaped and
-            # broadcasts are neutralised, exactly like template output.
-            text = strip_broadcasts(markdown_to_mrkdwn(text))
+        # The triager's own Markdown, converted for the target exactly like template output.
+        text = planner.from_markdown(msg.text or "")
         # A marker left in free or edited text blocks sending, like a template's missing value.
-        return text, _markers(text), self._pii(request, text)
+        return text, markers(text), self._pii(request, text)
 
     def _pii(self, request: Request, text: str) -> tuple[Any, ...]:
         allow = [m.email for m in self.settings.team.values() if m.email]
@@ -441,31 +434,6 @@ class Actions:
             allow.append(self.settings.survey.url)
         allow += [u for u in (request.url, *request.links.values()) if u]
         return tuple(find_pii(text, allow=allow))
-
-    @staticmethod
-    def _mention(person: Assignee | None) -> str:
-        """A Slack mention of a person with a Slack id (checked: roster or ``users.info``), else the name."""
-        if person is None:
-            return "someone"
-        if person.slack and _SLACK_ID_RE.match(person.slack):
-            return f"<@{person.slack}>"
-        return escape_mrkdwn(person.name)
-
-    def _state_line(self, state: str | None, assign: Assignee | None, *, link: bool) -> str:
-        if state == "close":
-            return "This request is closed."
-        if state == "backlog":
-            return (f"This request is moved to the backlog: <{LINK_PLACEHOLDER}|tracking issue>."
-                    if link else "This request is moved to the backlog.")
-        if state == "pending":
-            return "We're waiting on more information from you: reply in this thread and we'll pick it up again."
-        if state == "resume":
-            return "We've picked this request up again."
-        if state == "reopen":
-            return "This request is reopened."
-        if state == "unassign":
-            return "This request is unassigned and back in the queue."
-        return f"This request is assigned to {self._mention(assign)}."
 
     # ------------------------------------------------------------------ the planner
     def _plan(
@@ -475,168 +443,69 @@ class Actions:
         assign: Assignee | None = None,
         state: StateVerb | None = None,
         reason: str = "completed",
-        message: _Message | None = None,
+        message: Message | None = None,
         add_labels: Iterable[str] = (),
         remove_labels: Iterable[str] = (),
         assign_if_needed: bool = False,
     ) -> list[Step]:
-        """The steps of a verb.
+        """The steps of a verb: each home's planner adds its own, phase by phase.
+
+        The phases (:mod:`idqueue.integrations.planning`): state changes, the backlog item (when
+        the system of record cannot backlog in place), messages, then reactions; within a
+        phase, the request's homes in registry order.
 
         ``assign_if_needed``: a side effect ("assign me") that is already true is skipped
         instead of being :class:`NothingToDo`, so the rest of the verb (its message) goes ahead.
         """
-        gh, sl = self._homes(request)
-        slack_only = sl is not None and gh is None
+        homes = planned_homes(request)
+        record = next((p for p, _ in homes if p.holds_state), None)
         proj = self._projection(request)
-        actor = self.settings.me
-        steps: list[Step] = []
-        ref = f"{gh[0]}#{gh[1]}" if gh else ""
-        gh_base: dict[str, Any] = {"repo": gh[0], "number": gh[1], "actor": actor} if gh else {}
-
-        def add(step: Step) -> int:
-            _project(proj, step.kind, step.target, step.params)
-            steps.append(step)
-            return len(steps) - 1
-
-        # 1. GitHub state first, so a conflict stops the messages that would announce it.
         reassign_from: str | None = None
         if assign:
             try:
-                reassign_from = self._check_assign(request, proj, assign, gh is not None)
+                reassign_from = self._check_assign(request, proj, assign, record)
             except NothingToDo:
                 if not assign_if_needed:
                     raise
                 assign = None
-        if assign and gh:
-            if not assign.github:
-                raise ActionError(
-                    f"{assign.name} has no GitHub login in the roster (team.{assign.key}.github)" if assign.on_roster
-                    else f"{assign.name} is a Slack user; {request.key} lives on GitHub: give their GitHub login")
-            what = (f"reassign from {reassign_from} to {assign.name} (@{assign.github})" if reassign_from
-                    else f"assign @{assign.github}")
-            add(Step(ActionKind.ASSIGN, "github", f"{what} on GitHub ({ref})",
-                     params={**gh_base, "login": assign.github, "member": assign.key,
-                             "expect_assignees": list(proj.gh_assignees)},
-                     reassign_from=reassign_from))
-        labels_add = [x for x in dict.fromkeys(add_labels) if x]
-        labels_remove = [x for x in dict.fromkeys(remove_labels) if x]
-        if gh and labels_add:
-            add(Step(ActionKind.ADD_LABELS, "github", f"add label{'s' if len(labels_add) > 1 else ''} "
-                     f"{', '.join(labels_add)} on GitHub ({ref})", params={**gh_base, "labels": labels_add}))
-        if gh and labels_remove:
-            add(Step(ActionKind.REMOVE_LABELS, "github", f"remove label{'s' if len(labels_remove) > 1 else ''} "
-                     f"{', '.join(labels_remove)} on GitHub ({ref})", params={**gh_base, "labels": labels_remove}))
-        if gh and state == "pending":
-            label = (self.settings.sla.pending_labels or ["pending"])[0]
-            add(Step(ActionKind.PENDING, "github", f"label {label} on GitHub ({ref}): waiting on the requester",
-                     params={**gh_base, "labels": [label]}))
-        if gh and state == "resume":
-            labels = list(self.settings.sla.pending_labels or ["pending"])
-            add(Step(ActionKind.RESUME, "github", f"remove the pending label on GitHub ({ref})",
-                     params={**gh_base, "labels": labels}))
-        if gh and state == "unassign":
-            add(Step(ActionKind.UNASSIGN, "github", f"unassign everyone on GitHub ({ref})",
-                     params={**gh_base, "expect_assignees": list(proj.gh_assignees)}))
-        if gh and state == "backlog":
-            label = self.settings.github.backlog_label
-            add(Step(ActionKind.BACKLOG, "github", f"label {label} and unassign on GitHub ({ref})",
-                     params={**gh_base, "label": label, "expect_assignees": list(proj.gh_assignees)}))
-        if gh and state == "close":
-            add(Step(ActionKind.CLOSE, "github", f"close {ref} on GitHub ({reason.replace('_', ' ')})",
-                     params={**gh_base, "reason": reason}))
-        if gh and state == "reopen":
-            backlog_label = self.settings.github.backlog_label
-            backlogged = backlog_label.casefold() in {x.casefold() for x in request.labels}
-            if backlogged:
-                add(Step(ActionKind.REMOVE_LABELS, "github", f"remove label {backlog_label} on GitHub ({ref}): back "
-                         "in the live queue", params={**gh_base, "labels": [backlog_label], "reopen": True}))
-            if proj.gh_state == "closed" or not backlogged:
-                add(Step(ActionKind.REOPEN, "github", f"reopen {ref} on GitHub", params=dict(gh_base)))
-
-        # 2. A Slack-only request that goes to the backlog first gets its backlog issue.
-        create_index: int | None = None
+        backlog: dict[str, str] | None = None
         render_request = request
-        if state == "backlog" and slack_only:
-            create_index = add(backlog_destination(self.settings).plan(request, actor=actor, now=self.clock()))
-            render_request = dataclasses.replace(request, links={**request.links, "github": LINK_PLACEHOLDER})
 
-        # 3. Messages: GitHub comment, then the Slack thread.
-        slack_action = state or ("assign" if assign else "reply")
-        slack_posted = False
-        targets = message.targets if message is not None else []
-        for target in ("github", "slack"):
-            if target not in targets or message is None:
-                continue
-            text, missing, pii = self._render(render_request, message, target)
-            edited = message.template is not None and (target in message.texts or message.text is not None)
-            if target == "slack" and state == "close" and self.settings.automation.slack_rating and reason != "duplicate":
-                text = text.rstrip("\n") + "\nHow did we do? React to this message with :one: to :five: (5 = great).\n"
-            if target == "github" and gh:
-                label = "automatic comment" if message.automation else "comment"
-                add(Step(ActionKind.REPLY, "github", f'{label} on GitHub ({ref}): "{_snippet(text, target)}"',
-                         text=text, missing=missing, pii=pii,
-                         params={**gh_base, "automation": message.automation}, edited=edited))
-            elif target == "slack" and sl:
-                slack_posted = True
-                link = create_index if LINK_PLACEHOLDER in text else None
-                add(self._slack_message(request, sl, text, slack_action, assign=assign, reason=reason,
-                                        automation=message.automation, slack_only=slack_only, proj=proj,
-                                        missing=missing, pii=pii, link_from=link, edited=edited,
-                                        reassign_from=reassign_from if slack_only else None))
-        if sl and slack_only and not slack_posted and (assign or state):
-            # Slack has no assignee or state field: a short thread message carries it.
-            text = self._state_line(state, assign, link=create_index is not None)
-            add(self._slack_message(request, sl, text, slack_action, assign=assign, reason=reason,
-                                    automation=True, slack_only=True, proj=proj,
-                                    link_from=create_index if LINK_PLACEHOLDER in text else None,
-                                    reassign_from=reassign_from))
+        def render(target: str) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
+            # Reads render_request and backlog when called: they change once the backlog item is planned.
+            return self._render(render_request, message, target, backlog) if message else ("", (), ())
 
-        # 4. The reaction on the Slack request message.
-        if sl:
-            which = {"close": "done", "backlog": "backlog"}.get(state or "", "taken" if assign else "")
-            name = self.settings.automation.slack_reactions.get(which, "") if which else ""
-            if name:
-                add(Step(ActionKind.REACT, "slack", f"react :{name.strip(':')}: on the Slack request message",
-                         params={"channel": sl[0], "ts": sl[1], "name": name.strip(":")}))
-        return steps
+        ctx = PlanContext(
+            request=request, settings=self.settings, state_home=record.name if record else None, assign=assign,
+            reassign_from=reassign_from, state=state, reason=reason, message=message,
+            add_labels=[x for x in dict.fromkeys(add_labels) if x],
+            remove_labels=[x for x in dict.fromkeys(remove_labels) if x],
+            projection=proj, planner_of=planner_of, render=render,
+        )
+        # 1. State first, so a conflict stops the messages that would announce it.
+        for planner, item_id in homes:
+            planner.state_steps(ctx, item_id)
+        # 2. A request whose system of record cannot backlog in place first gets its backlog item.
+        if state == "backlog" and record is not None and not record.backlogs_in_place:
+            destination = backlog_destination(self.settings)
+            ctx.backlog_index = ctx.add(destination.plan(request, actor=self.settings.me, now=self.clock()))
+            render_request = self._with_backlog_link(request, destination.target)
+            backlog = {"noun": destination.noun, "url": LINK_PLACEHOLDER, "system": destination.target}
+        # 3. Messages, then 4. what follows them (reactions).
+        for planner, item_id in homes:
+            planner.message_steps(ctx, item_id)
+        for planner, item_id in homes:
+            planner.after_steps(ctx, item_id)
+        return ctx.steps
 
-    def _slack_message(
-        self,
-        request: Request,
-        sl: tuple[str, str],
-        text: str,
-        action: str,
-        *,
-        assign: Assignee | None,
-        reason: str,
-        automation: bool,
-        slack_only: bool,
-        proj: _Projection,
-        missing: tuple[str, ...] = (),
-        pii: tuple[Any, ...] = (),
-        link_from: int | None = None,
-        edited: bool = False,
-        reassign_from: str | None = None,
-    ) -> Step:
-        params: dict[str, Any] = {
-            "channel": sl[0], "thread_ts": sl[1], "action": action, "automation": automation,
-            "actor": self.settings.me,
-        }
-        if action == "assign" and assign:
-            params["assignee"] = assign.key
-        if action == "close":
-            params["reason"] = f"closed: {reason.replace('_', ' ')}"
-        if slack_only and action != "reply":
-            # The thread is the system of record for a Slack-only request: check it first.
-            params["check"] = {"assignee": proj.sl_assignee, "status": proj.sl_status}
-        label = "automatic reply" if automation else "reply"
-        names = {m.slack: m.name for m in self.settings.team.values() if m.slack}
-        summary = f'{label} in the Slack thread: "{_snippet(text, "slack", names=names)}"'
-        if reassign_from and assign:
-            # The thread message *is* the assignment of a Slack-only request: say what it changes.
-            summary = f"reassign from {reassign_from} to {assign.name}: {summary}"
-        return Step(ActionKind.REPLY, "slack", summary, text=text, missing=missing, pii=pii, params=params,
-                    link_from=link_from, edited=edited, reassign_from=reassign_from)
+    @staticmethod
+    def _with_backlog_link(request: Request, system: str) -> Request:
+        """The request as its messages see it once its backlog item exists: the item's link (still
+        the placeholder) under the destination's name and under ``backlog``."""
+        import dataclasses
+
+        links = {**request.links, system: LINK_PLACEHOLDER, "backlog": LINK_PLACEHOLDER}
+        return dataclasses.replace(request, links=links)
 
     def _name(self, who: str) -> str:
         """A roster member's name (by key or GitHub login), else ``@login`` / the raw id."""
@@ -647,26 +516,21 @@ class Actions:
             return self.settings.team[key].name
         return f"@{who}" if gh_login_like(who) else who
 
-    def _check_assign(self, request: Request, proj: _Projection, assign: Assignee, on_github: bool) -> str | None:
+    def _check_assign(self, request: Request, proj: Projection, assign: Assignee,
+                      record: HomePlanner | None) -> str | None:
         """Who the request is taken from (their names), or None when it has no assignee.
 
-        The projection includes queued actions, so a take right after another take sees it.
+        The request's system of record says who holds it. The projection includes queued
+        actions, so a take right after another take sees it.
 
         Raises:
             NothingToDo: it is already assigned to exactly this member.
         """
-        login = (assign.github or "").casefold()
-        if on_github:
-            holders = list(proj.gh_assignees)
-            mine = bool(login) and {h.casefold() for h in holders} == {login}
-        else:
-            holders = [proj.sl_assignee] if proj.sl_assignee else []
-            same = {assign.key, assign.slack} - {None}
-            mine = bool(holders) and (holders[0] in same or self._name(holders[0]) == assign.name)
-        if mine:
+        holders = record.holders(proj) if record is not None else []
+        if record is not None and record.is_assigned_to(holders, assign, self._name):
             who = "you" if assign.key == self.settings.me else assign.name
             raise NothingToDo(f"{request.key} is already assigned to {who}; nothing to do")
-        others = [h for h in holders if h != assign.key and not (login and h.casefold() == login)]
+        others = [h for h in holders if record is None or not record.is_person(h, assign)]
         return ", ".join(self._name(h) for h in others) or None
 
     # ------------------------------------------------------------------ repeated verbs
@@ -678,8 +542,8 @@ class Actions:
         """
         proj = self._projection(request)
         status = proj.status
-        gh, _ = self._homes(request)
-        holders = proj.gh_assignees if gh is not None else [proj.sl_assignee] if proj.sl_assignee else []
+        home = state_home(request)
+        holders = home[0].holders(proj) if home is not None else []
         why = {
             "pending": "is already pending" if status == "pending" else "",
             "resume": "is not pending" if status != "pending" else "",
@@ -735,8 +599,9 @@ class Actions:
             text: Markdown. Alone, free text. With ``template``, the edited text of the
                 template: posted instead of the template's own (as written on GitHub, converted
                 to mrkdwn for Slack), with the template's side effects.
-            target: ``auto`` (the template's destination; free text: the Slack thread if any,
-                else GitHub), ``slack``, ``github`` or ``both``.
+            target: ``auto`` (the template's destination; free text: the first home where the
+                requester talks to the team, a Slack thread, else the first home), an
+                integration's name (``slack``, ``github``, …) or ``all`` (``both``).
             extra: ``--var`` values for the template.
             texts: the exact text for some targets, already in that target's format
                 (``{"slack": mrkdwn}`` / ``{"github": markdown}``), e.g. edited in the reply
@@ -747,9 +612,10 @@ class Actions:
         value that has no value.
         """
         texts = dict(texts or {})
-        unknown = sorted(set(texts) - {"github", "slack"})
+        writable = [i.name for i in registry.integrations() if i.planner is not None]
+        unknown = sorted(set(texts) - set(writable))
         if unknown:
-            raise ActionError(f"unknown target {unknown[0]!r} for an edited text (slack or github)")
+            raise ActionError(f"unknown target {unknown[0]!r} for an edited text ({' or '.join(writable)})")
         if text is not None and not text.strip():
             text = None
         if template is None and text is None and not texts:
@@ -768,7 +634,7 @@ class Actions:
         bare = [t for t in targets if t not in texts] if tpl is None and text is None else []
         if bare:
             raise ActionError(f"no text to post to {bare[0]}")
-        message = _Message(targets=targets, template=tpl, text=text, extra=extra, texts=texts)
+        message = Message(targets=targets, template=tpl, text=text, extra=extra, texts=texts)
         se = tpl.side_effects if tpl is not None else None
         state: StateVerb | None = None
         reason = "completed"
@@ -832,7 +698,7 @@ class Actions:
         if duplicate_of or (reason == "duplicate" and template is not None):
             return self._plan(request, state="close", reason="duplicate",
                               message=self._duplicate_message(request, duplicate_of))
-        message: _Message | None = None
+        message: Message | None = None
         add_labels: tuple[str, ...] = ()
         remove_labels: tuple[str, ...] = ()
         if template is not None and template == self.settings.automation.on_close_template:
@@ -840,9 +706,7 @@ class Actions:
                                                which="close")
         elif template is not None:
             tpl = self._template(template)
-            from idqueue.domain.templates import targets_for
-
-            message = _Message(targets=list(targets_for(tpl, request)), template=tpl)
+            message = Message(targets=self._template_targets(tpl, request), template=tpl)
             if reason == "completed" and tpl.side_effects.close:
                 reason = tpl.side_effects.close_reason
             add_labels, remove_labels = tpl.side_effects.add_labels, tpl.side_effects.remove_labels
@@ -870,22 +734,19 @@ class Actions:
         original = self._request(original_id)
         return original.key, original.url
 
-    def _duplicate_message(self, request: Request, duplicate_of: str | None) -> _Message:
+    def _duplicate_message(self, request: Request, duplicate_of: str | None) -> Message:
         label, url = self.duplicate_target(request, duplicate_of)
-        homes = [t for t in ("github", "slack") if SourceKind(t) in request.sources]
+        homes = planned_homes(request)
         text = (f"Closed as a duplicate of [{label}]({url}): we follow up there." if url
                 else f"Closed as a duplicate of {label}: we follow up there.")
-        texts: dict[str, str] = {}
-        gh, _ = self._homes(request)
         original = self.store.get_request(self.store.resolve_id(label) or "") if url != label else None
-        ref = url or label
-        if gh is not None and original is not None and original.github_item:
-            repo, number = parse_github_id(original.github_item)
-            ref = f"#{number}" if repo == gh[0] else f"{repo}#{number}"
-        if gh is not None:
-            # GitHub reads "Duplicate of #12" and marks the issue as a duplicate of #12.
-            texts["github"] = f"Duplicate of {ref}\n"
-        return _Message(targets=homes, text=text, texts=texts, automation=True)
+        texts: dict[str, str] = {}
+        for planner, item_id in homes:
+            # A home's own way of saying it: GitHub reads "Duplicate of #12" and links the issues.
+            own = planner.duplicate_text(request, item_id, original, url or label)
+            if own is not None:
+                texts[planner.name] = own
+        return Message(targets=[p.name for p, _ in homes], text=text, texts=texts, automation=True)
 
     def plan_reopen(self, request_id: str) -> list[Step]:
         """Reopen a closed request, or bring a backlogged one back to the live queue."""
@@ -903,27 +764,15 @@ class Actions:
         if priority not in (*PRIORITIES, AUTO):
             raise ActionError(f"unknown priority {priority!r} (P1, P2, P3, P4 or auto)")
         request = self._request(request_id)
-        gh, _ = self._homes(request)
         labels = self._priority_labels(request)
         manual = request.priority_override or (labels[-1].removeprefix(PRIORITY_PREFIX) if labels else None)
         if priority == AUTO and not manual:
             raise NothingToDo(f"{request.key} has no priority override; nothing to do")
         if priority != AUTO and manual and manual.upper() == priority:
             raise NothingToDo(f"{request.key} is already {priority} (set by hand); nothing to do")
-        if gh is None:
-            return []
-        ref = f"{gh[0]}#{gh[1]}"
-        if priority == AUTO:
-            if not labels:
-                return []
-            return [Step(ActionKind.REMOVE_LABELS, "github", f"remove label{'s' if len(labels) > 1 else ''} "
-                         f"{', '.join(labels)} on GitHub ({ref}): the rules set the priority again",
-                         params={"repo": gh[0], "number": gh[1], "labels": labels, "actor": self.settings.me})]
-        label = f"{PRIORITY_PREFIX}{priority}"
-        return [Step(ActionKind.SET_PRIORITY, "github", f"label {label} on GitHub ({ref}), replacing other "
-                     "priority labels",
-                     params={"repo": gh[0], "number": gh[1], "label": label, "prefix": PRIORITY_PREFIX,
-                             "actor": self.settings.me})]
+        wanted = None if priority == AUTO else priority
+        return [step for planner, item_id in planned_homes(request)
+                for step in planner.priority_steps(request, self.settings, item_id, wanted, labels)]
 
     def _priority_labels(self, request: Request) -> list[str]:
         """The request's ``priority:Pn`` labels, including one still queued to be set."""
@@ -1097,37 +946,3 @@ class Actions:
         """Like :meth:`drop`, returning every action dropped."""
         action = self.outbox.find(action_id)
         return self.outbox.drop(action.id, now=self.clock())
-
-
-_SLACK_STATUS = {"close": "closed", "backlog": "backlog", "pending": "pending", "reopen": "open", "resume": "open"}
-_KIND_STATUS = {ActionKind.PENDING: "pending", ActionKind.RESUME: "open", ActionKind.BACKLOG: "backlog",
-                ActionKind.CLOSE: "closed", ActionKind.REOPEN: "open", ActionKind.CREATE_ISSUE: "backlog"}
-
-
-def _project(proj: _Projection, kind: ActionKind, target: str, params: dict[str, Any]) -> None:
-    """Apply an action's expected effect to a projection."""
-    if kind in _KIND_STATUS:
-        proj.status = _KIND_STATUS[kind]
-    elif kind is ActionKind.REMOVE_LABELS and params.get("reopen"):
-        proj.status = "open"
-    elif kind is ActionKind.REPLY and target == "slack" and params.get("action") in _SLACK_STATUS:
-        proj.status = _SLACK_STATUS[str(params["action"])]
-    if target == "github":
-        if kind is ActionKind.ASSIGN:
-            proj.gh_assignees = [str(params.get("login"))]
-        elif kind in (ActionKind.UNASSIGN, ActionKind.BACKLOG):
-            proj.gh_assignees = []
-        elif kind is ActionKind.CLOSE:
-            proj.gh_state = "closed"
-        elif kind is ActionKind.REOPEN:
-            proj.gh_state = "open"
-    elif target == "slack" and kind is ActionKind.REPLY:
-        action = params.get("action")
-        if action == "assign":
-            proj.sl_assignee = params.get("assignee")
-        elif action == "unassign":
-            proj.sl_assignee = None
-        elif action in ("close", "backlog", "pending"):
-            proj.sl_status = {"close": "closed", "backlog": "backlog", "pending": "pending"}[str(action)]
-        elif action in ("reopen", "resume"):
-            proj.sl_status = "open"

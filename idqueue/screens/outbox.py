@@ -34,6 +34,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 from textual.worker import Worker, WorkerState
 
+from idqueue.integrations import registry
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.screens.context import TuiContext
@@ -263,13 +264,23 @@ class OutboxScreen(Screen[str | None]):
         return [
             Text(one_line(row.key, 12), style=self._style("key")),
             Text(one_line(action.kind.value.replace("_", " "), 16)),
-            Text("GitHub" if action.target == "github" else "Slack" if action.target == "slack"
-                 else one_line(action.target, 10)),
+            Text(self._system(action.target)),
             self._state_cell(row),
             Text(str(action.attempts), justify="right"),
             Text("blocked" if row.blocked_by else self._when(action), style=self._style("dim")),
             Text(one_line(error, error_width), style=style if action.last_error else self._style("dim")),
         ]
+
+    @staticmethod
+    def _systems() -> list[str]:
+        """The display names of the systems idqueue writes back to, in registry order."""
+        return [i.display for i in registry.integrations() if i.planner is not None]
+
+    @staticmethod
+    def _system(target: str) -> str:
+        """A target's display name from the registry ("GitHub"); an unknown one as stored."""
+        integration = registry.find(target)
+        return integration.display if integration is not None else one_line(target, 10)
 
     def _state_cell(self, row: OutboxRow) -> Text:
         return Text(self._state_label(row), style=self._style(row.state.replace("_", "-")))
@@ -321,7 +332,7 @@ class OutboxScreen(Screen[str | None]):
         detail = self.query_one("#outbox-detail", Static)
         row = self.current
         if row is None:
-            detail.update(Text("Nothing waiting: every action reached GitHub/Slack." if not self.show_sent
+            detail.update(Text(f"Nothing waiting: every action reached {'/'.join(self._systems())}." if not self.show_sent
                                else "No actions yet.", style=self._style("dim")))
             return
         detail.update(self._describe(row))
@@ -406,7 +417,7 @@ class OutboxScreen(Screen[str | None]):
             body.append("\nThe later steps of the same action are dropped too (they depend on it):\n")
             for other in later[:10]:
                 body.append(f"  • {one_line(other.action.summary, 120)}\n")
-        body.append("\nNothing is sent to GitHub or Slack for them; this cannot be undone.")
+        body.append(f"\nNothing is sent to {' or '.join(self._systems())} for them; this cannot be undone.")
         if not await self.app.push_screen_wait(ConfirmScreen("Drop this action?", body, confirm="Drop", danger=True)):
             return
         try:

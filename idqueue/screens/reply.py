@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -41,8 +41,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from idqueue.config import Settings
-from idqueue.domain.models import Request, SourceKind
-from idqueue.domain.mrkdwn import markdown_to_mrkdwn, strip_broadcasts
+from idqueue.domain.models import Request
 from idqueue.domain.pii import PiiMatch, find_pii
 from idqueue.domain.templates import (
     RESERVED_NAMES,
@@ -51,17 +50,53 @@ from idqueue.domain.templates import (
     render_for,
     targets_for,
 )
+from idqueue.integrations import registry
+from idqueue.integrations.planning import HomePlanner
+from idqueue.outbox.service import MARKUP_NAMES, planned_homes, planner_of
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.widgets.key_footer import NARROW_WIDTH
 from idqueue.widgets.request_table import fit
 from idqueue.widgets.steps_view import MISSING_RE, readable_mentions, slack_names
 
-Target = Literal["github", "slack", "both"]
-Home = Literal["github", "slack"]
+Target = str
+"""A writable integration's name, or :data:`ALL` (every home of the request)."""
+Home = str
+"""A writable integration's name."""
 FREE_TEXT = "\x00free"
-TARGET_NAMES = {"slack": "Slack thread", "github": "GitHub comment", "both": "Both"}
-SHORT_TARGET_NAMES = {"slack": "Slack", "github": "GitHub", "both": "Both"}
+ALL = "both"
+"""The composer's "every home" target (the outbox also accepts ``all``)."""
+
+
+def composer_planners() -> list[HomePlanner]:
+    """The systems a reply can go to, as the composer lists them: where requesters talk to the
+    team first (a Slack thread), then the others, each group in registry order."""
+    planners = [p for p in (i.get_planner() for i in registry.integrations()) if p is not None]
+    return [p for p in planners if p.conversational] + [p for p in planners if not p.conversational]
+
+
+def target_name(target: str, *, short: bool = False) -> str:
+    """The composer's label of a target ("Slack thread", "GitHub comment"; short: "Slack")."""
+    if target == ALL:
+        return "Both" if len(composer_planners()) <= 2 else "All"
+    integration = registry.find(target)
+    display = integration.display if integration is not None else target
+    planner = planner_of(target)
+    return display if short or planner is None or not planner.reply_label else planner.reply_label
+
+
+def registry_planners() -> list[HomePlanner]:
+    """The writable systems' planners in registry order (the order the outbox posts in)."""
+    return [p for p in (i.get_planner() for i in registry.integrations()) if p is not None]
+
+
+def _reply_noun(planner: HomePlanner) -> str:
+    return planner.reply_noun or f"{registry.get(planner.name).display} reply"
+
+
+def _public_note(planner: HomePlanner) -> str:
+    """"the issue may be public", from the home's noun ("GitHub issue")."""
+    return f"the {registry.get(planner.name).home_noun.split()[-1]} may be public"
 
 
 @dataclass(frozen=True)
@@ -137,9 +172,11 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         self.templates = {t.key: t for t in templates}
         self.order = [t.key for t in templates]
         self.settings = settings
-        self.homes: list[Home] = [t for t in ("slack", "github") if SourceKind(t) in request.sources]
+        self.planners = composer_planners()
+        here = {p.name for p, _ in planned_homes(request)}
+        self.homes: list[Home] = [p.name for p in self.planners if p.name in here]
         self.template_key: str | None = initial if initial in self.templates else (self.order[0] if self.order else None)
-        self.target: Target = self.homes[0] if self.homes else "slack"
+        self.target: Target = self.homes[0] if self.homes else (self.planners[0].name if self.planners else ALL)
         self.chosen_target: Target | None = None
         """The target the user picked; kept across template switches wherever a template can go there."""
         self.extra: dict[str, str] = {}
@@ -171,7 +208,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             return  # the template is gone: the draft cannot be shown as it was
         self.template_key = key
         target = draft.get("target")
-        if target in self.homes or (target == "both" and len(self.homes) == 2):
+        if target in self.homes or (target in (ALL, "all") and len(self.homes) > 1):
+            target = ALL if target == "all" else target
             self.target = self.chosen_target = target
         self.extra = {str(k): str(v) for k, v in (draft.get("extra") or {}).items()}
         edit = draft.get("edit")
@@ -191,7 +229,6 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
 
     def compose(self) -> ComposeResult:
         title = f"Reply to {self.request.key} — {one_line(self.request.title, 70)}"
-        names = SHORT_TARGET_NAMES if self.narrow else TARGET_NAMES
         options = [Option(self._template_label(t), id=t.key) for t in self.templates.values()]
         options.append(Option(Text("✎ Free text"), id=FREE_TEXT))
         with Vertical(classes="dialog dialog-wide", id="reply-dialog"):
@@ -200,10 +237,11 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 yield OptionList(*options, id="templates")
                 with Vertical(id="reply-right"):
                     with RadioSet(id="target"):
-                        for home in ("slack", "github"):
-                            yield RadioButton(names[home], value=home == self.target, id=home,
-                                              disabled=home not in self.homes)
-                        yield RadioButton(names["both"], value=self.target == "both", id="both",
+                        for planner in self.planners:
+                            yield RadioButton(target_name(planner.name, short=self.narrow),
+                                              value=planner.name == self.target, id=planner.name,
+                                              disabled=planner.name not in self.homes)
+                        yield RadioButton(target_name(ALL), value=self.target == ALL, id=ALL,
                                           disabled=len(self.homes) < 2)
                     yield Vertical(id="values")
                     with ContentSwitcher(initial="preview-scroll", id="switcher"):
@@ -274,8 +312,9 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     # ------------------------------------------------------------------ state changes
     def _choices(self, template: ResponseTemplate | None) -> list[Target]:
         """The targets a template (None: free text) can go to here, in ``ctrl+t`` order."""
-        wanted: list[Target] = [t for t in self.homes if template is None or t in targets_for(template, self.request)]
-        return [*wanted, "both"] if len(wanted) == 2 else wanted
+        fits = targets_for(template, self.request, homes=self.homes) if template is not None else self.homes
+        wanted: list[Target] = [t for t in self.homes if t in fits]
+        return [*wanted, ALL] if len(wanted) > 1 else wanted
 
     def _pick_target_for(self, template: ResponseTemplate) -> None:
         wanted = self._choices(template)
@@ -286,8 +325,13 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
 
     @property
     def targets(self) -> list[Home]:
-        """Where Send posts: the chosen home, or both."""
-        return list(self.homes) if self.target == "both" else [self.target]
+        """Where Send posts: the chosen home, or every home."""
+        return list(self.homes) if self.target == ALL else [self.target]
+
+    @property
+    def _base(self) -> str:
+        """The Markdown target whose rendering of a template an edit starts from (GitHub)."""
+        return next((p.name for p in registry_planners() if p.markup == "markdown"), "")
 
     @property
     def edited(self) -> bool:
@@ -326,9 +370,10 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         template = self.templates[self.template_key]
         extra = {k: v for k, v in self.extra.items() if v.strip()}
         try:
-            # GitHub's rendering is the template's Markdown: what an edit starts from.
-            homes: list[Home] = ["github", *(["slack"] if "slack" in self.homes else [])]  # type: ignore[list-item]
-            rendered = {t: render_for(self.request, template, self.settings, target=t, extra=extra) for t in homes}
+            # The Markdown rendering (GitHub's) is the template's own text: what an edit starts from.
+            homes: list[Home] = list(dict.fromkeys([self._base, *self.homes]))
+            rendered = {t: render_for(self.request, template, self.settings, target=t, extra=extra,
+                                      markup=p.markup if (p := planner_of(t)) is not None else None) for t in homes}
         except TemplateError as exc:
             self.error = str(exc)
             self.rendered = {}
@@ -337,7 +382,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         else:
             self.error = None
             self.rendered = {t: r.text for t, r in rendered.items()}
-            self.text = self.edit if self.edit is not None else self.rendered["github"]
+            self.text = self.edit if self.edit is not None else self.rendered[self._base]
             self.missing = tuple(dict.fromkeys(m for t in self.targets for m in rendered[t].missing))
         self.query_one("#editor", TextArea).load_text(self.text)
         self._set_values([m for m in self.missing if "." not in m and m not in RESERVED_NAMES])
@@ -374,7 +419,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         converted for Slack the way the outbox converts it (mrkdwn, broadcasts neutralised)."""
         if self.template_key is not None and self.edit is None:
             return self.rendered.get(home, "")
-        return strip_broadcasts(markdown_to_mrkdwn(self.text)) if home == "slack" else self.text
+        planner = planner_of(home)
+        return planner.from_markdown(self.text) if planner is not None else self.text
 
     @property
     def sent_texts(self) -> dict[Home, str]:
@@ -383,8 +429,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
 
     @property
     def sent_text(self) -> str:
-        """The text posted to the chosen target (with both: the Slack one)."""
-        return self.sent_for("slack" if self.target == "both" else self.target)
+        """The text posted to the chosen target (with every home: where the requester talks, Slack)."""
+        return self.sent_for(self.targets[0] if self.targets else self.target)
 
     @property
     def changed(self) -> bool:
@@ -395,7 +441,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     def _shown(self, home: Home) -> Text:
         """The preview of one destination (Slack mentions read as names)."""
         shown = self.sent_for(home)
-        if home == "slack":
+        planner = planner_of(home)
+        if planner is not None and planner.markup == "mrkdwn":
             # Mentions read as Slack shows them (@Erin Walsh), not as <@U0…> ids.
             people = slack_names(self.settings)
             if self.request.requester is not None:
@@ -406,29 +453,21 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         return preview
 
     def _update_preview(self) -> None:
-        if self.target == "both":
+        if self.target == ALL:
             preview = Text()
-            for home, title in (("github", "GitHub comment (Markdown)"), ("slack", "Slack thread (mrkdwn)")):
+            for planner in self._in_registry_order():
                 if preview:
                     preview.append("\n\n")
+                title = f"{target_name(planner.name)} ({MARKUP_NAMES.get(planner.markup, planner.markup)})"
                 preview.append(f"── {title} ──\n", self._style("key"))
-                preview.append_text(self._shown(home))  # type: ignore[arg-type]
+                preview.append_text(self._shown(planner.name))
         else:
             preview = self._shown(self.target)
         self.query_one("#preview", Static).update(preview)
         warnings = Text()
         if self.restored is not None:
             warnings.append(f"✎ Draft restored (kept {self.restored}) — ctrl+g discards it\n", self._style("warning"))
-        if self.target == "both":
-            where = ("both — one GitHub issue comment (Markdown; the issue may be public) and one Slack thread "
-                     "reply (mrkdwn), as previewed")
-        elif self.target == "github":
-            where = "GitHub issue comment, Markdown (the issue may be public)"
-        elif self.template_key is None or self.edited:
-            where = "Slack thread reply — you write Markdown; the preview is the mrkdwn that is posted"
-        else:
-            where = "Slack thread reply, Slack mrkdwn (ctrl+e edits it in Markdown)"
-        warnings.append(f"Posts as: {where}", self._style("dim"))
+        warnings.append(f"Posts as: {self._posts_as()}", self._style("dim"))
         if self.template_key is not None:
             effects = self.templates[self.template_key].side_effects.describe()
             if self.edited:
@@ -443,18 +482,47 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             names = ", ".join(sorted({m.removeprefix("«missing: ").removesuffix("»") for m in missing}))
             warnings.append(f"\n✗ Missing values: {names} — fill them in before sending", self._style("missing"))
         pii = self._pii()
-        if pii and "github" in self.targets:
+        public = self._public_target()
+        if pii and public is not None:
             kinds = ", ".join(sorted({p.kind for p in pii}))
-            warnings.append(f"\n⚠ Looks like personal data ({kinds}); GitHub issues may be public",
-                            self._style("warning"))
+            warnings.append(f"\n⚠ Looks like personal data ({kinds}); {registry.get(public.name).home_noun}s may be "
+                            "public", self._style("warning"))
         self.query_one("#warnings", Static).update(warnings)
         self.query_one("#send", Button).disabled = bool(missing) or not self.text.strip() or bool(self.error)
 
     def _pii(self) -> list[PiiMatch]:
         allow = [self.settings.survey.url, *(m.email for m in self.settings.team.values() if m.email)]
         allow += [u for u in (self.request.url, *self.request.links.values()) if u]
-        text = self.sent_for("github") if "github" in self.targets else self.text
+        public = self._public_target()
+        text = self.sent_for(public.name) if public is not None else self.text
         return list(find_pii(text, allow=allow))
+
+    def _public_target(self) -> HomePlanner | None:
+        """The first target where a reply may be public (a GitHub issue), if Send posts there."""
+        return next((p for p in self._in_registry_order() if p.public), None)
+
+    def _in_registry_order(self) -> list[HomePlanner]:
+        """The planners of the targets Send posts to, in registry order (the outbox's order)."""
+        return [p for p in registry_planners() if p.name in self.targets]
+
+    def _posts_as(self) -> str:
+        """Where and in which markup Send posts, for the line under the preview."""
+        def markup(planner: HomePlanner) -> str:
+            return MARKUP_NAMES.get(planner.markup, planner.markup)
+
+        chosen = self._in_registry_order()
+        if self.target == ALL:
+            each = [f"one {_reply_noun(p)} ({markup(p)}{'; ' + _public_note(p) if p.public else ''})" for p in chosen]
+            return f"{target_name(ALL).lower()} — {' and '.join(each)}, as previewed"
+        planner = chosen[0] if chosen else None
+        if planner is None:
+            return target_name(self.target)
+        if planner.markup == "markdown":
+            return f"{_reply_noun(planner)}, Markdown" + (f" ({_public_note(planner)})" if planner.public else "")
+        if self.template_key is None or self.edited:
+            return f"{_reply_noun(planner)} — you write Markdown; the preview is the {markup(planner)} that is posted"
+        display = registry.get(planner.name).display
+        return f"{_reply_noun(planner)}, {display} {markup(planner)} (ctrl+e edits it in Markdown)"
 
     # ------------------------------------------------------------------ events
     @on(OptionList.OptionHighlighted, "#templates")
@@ -477,7 +545,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
     @on(RadioSet.Changed, "#target")
     def _target_changed(self, event: RadioSet.Changed) -> None:
         target = event.pressed.id
-        if target in ("slack", "github", "both") and target != self.target:
+        if target is not None and target in (*self.homes, ALL) and target != self.target:
             # Only a user's switch reaches here: a template's own pick sets self.target first.
             self.target = self.chosen_target = target  # type: ignore[assignment]
             if self.template_key is None:
@@ -501,7 +569,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         if text != self.text:
             self.text = text
             if self.template_key is not None:
-                self.edit = text if text != self.rendered.get("github") else None
+                self.edit = text if text != self.rendered.get(self._base) else None
             self._update_preview()
 
     @on(Button.Pressed, "#edit")
@@ -538,19 +606,21 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             extra={k: v for k, v in self.extra.items() if v.strip()},
         )
         pii = self._pii()
-        if pii and "github" in self.targets:
+        public = self._public_target()
+        if pii and public is not None:
             kinds = ", ".join(sorted({getattr(p, "kind", "data") for p in pii}))
             found = Text(f"The reply contains what looks like personal data ({kinds}):\n\n")
             for match in pii[:5]:
                 found.append(f"  • {one_line(str(getattr(match, 'text', '')), 80)}\n")
-            found.append("\nGitHub issues may be public. Post it anyway?")
+            found.append(f"\n{registry.get(public.name).home_noun}s may be public. Post it anyway?")
             def posted(ok: bool | None) -> None:
                 if ok:
                     self.sent = True
                     self.dismiss(choice)
 
             self.app.push_screen(
-                ConfirmScreen("Personal data in a GitHub comment", found, confirm="Post anyway", danger=True), posted
+                ConfirmScreen(f"Personal data in a {target_name(public.name)}", found, confirm="Post anyway",
+                              danger=True), posted
             )
             return
         self.sent = True

@@ -78,6 +78,9 @@ class StepsView(Static):
 
     def render_steps(self, note: str = "") -> RenderableType:
         """The renderable for the current steps."""
+        from idqueue.integrations import registry
+        from idqueue.outbox.service import planner_of
+
         parts: list[RenderableType] = []
         if not self.steps:
             parts.append(Text("Nothing to do.", style=self._style("dim")))
@@ -90,9 +93,11 @@ class StepsView(Static):
             if getattr(step, "edited", False):
                 line.append(" (your edited text)", style=self._style("dim"))
             parts.append(line)
+            target = str(getattr(step, "target", ""))
+            planner = planner_of(target)
             if getattr(step, "text", None):
                 text = str(step.text)
-                if str(getattr(step, "target", "")) == "slack":
+                if planner is not None and planner.markup == "mrkdwn":
                     text = readable_mentions(text, self.names)
                 body = Text(sanitize_terminal(text).rstrip("\n"), style=self._style("text"))
                 body.highlight_regex(MISSING_RE, self._style("missing"))
@@ -105,9 +110,10 @@ class StepsView(Static):
                     indented.append_text(line)
                 parts.append(indented)
             pii = getattr(step, "pii", ()) or ()
-            if pii and str(getattr(step, "target", "")) == "github":
+            if pii and planner is not None and planner.public:
                 found = ", ".join(sorted({one_line(str(getattr(p, "kind", "data"))) for p in pii}))
-                parts.append(Text(f"    ⚠ looks like personal data ({found}) — this GitHub issue may be public",
+                where = registry.get(target).home_noun
+                parts.append(Text(f"    ⚠ looks like personal data ({found}) — this {where} may be public",
                                   style=self._style("warning")))
         missing = missing_of(self.steps)
         if missing:

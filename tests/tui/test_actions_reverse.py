@@ -15,6 +15,7 @@ from tui_helpers import SIZE, ready, settle, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
+from idqueue.integrations.registry import home_of
 from idqueue.outbox.dispatcher import Dispatcher
 from idqueue.outbox.models import ActionKind, ActionState
 from idqueue.sandbox.runner import Sandbox
@@ -55,7 +56,7 @@ async def test_p1_on_an_answered_request_does_not_breach_the_past(make_app: Any)
         screen = app.queue
         row = next(r for r in screen.table.loaded_rows()
                    if r.request.first_response_at is not None and r.request.priority != "P1"
-                   and r.request.sla.state in ("ok", "at_risk") and r.request.github_item)
+                   and r.request.sla.state in ("ok", "at_risk") and home_of(r.request, "github"))
         late_for_p1 = (row.request.first_response_at - row.request.created_at) > timedelta(hours=1)
         await go_to(pilot, row.id)
         picker = await press_for(pilot, "P", PriorityScreen)
@@ -82,7 +83,7 @@ async def test_pending_twice_is_a_no_op_and_resume_reverses_it(make_app: Any) ->
         await ready(pilot)
         screen = app.queue
         row = next(r for r in screen.table.loaded_rows()
-                   if r.request.github_item and r.request.status.value not in ("pending",))
+                   if home_of(r.request, "github") and r.request.status.value not in ("pending",))
         await go_to(pilot, row.id)
         await pilot.press("p")
         await wait_for(pilot, lambda: unsent(app, row.id) == [ActionKind.PENDING], what="pending queued")
@@ -103,7 +104,7 @@ async def test_unassign_and_reopen_are_keys(make_app: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         table = app.queue.table
-        assigned = next(r for r in table.loaded_rows() if r.request.assignee and r.request.github_item)
+        assigned = next(r for r in table.loaded_rows() if r.request.assignee and home_of(r.request, "github"))
         await go_to(pilot, assigned.id)
         await pilot.press("A")
         await wait_for(pilot, lambda: unsent(app, assigned.id) == [ActionKind.UNASSIGN], what="unassign")
@@ -115,7 +116,7 @@ async def test_unassign_and_reopen_are_keys(make_app: Any) -> None:
         await wait_for(pilot, lambda: said(app, "is already open; nothing to do"), what="reopen of an open one")
         await pilot.press("h")  # history: closed requests too
         await settle(pilot)
-        closed = next(r for r in table.loaded_rows() if r.request.status.value == "closed" and r.request.github_item)
+        closed = next(r for r in table.loaded_rows() if r.request.status.value == "closed" and home_of(r.request, "github"))
         await go_to(pilot, closed.id)
         await pilot.press("C")
         await wait_for(pilot, lambda: ActionKind.REOPEN in unsent(app, closed.id), what="reopen")
@@ -125,7 +126,7 @@ async def test_close_as_duplicate_asks_for_the_original(make_app: Any) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        rows = [r for r in app.queue.table.loaded_rows() if r.request.github_item]
+        rows = [r for r in app.queue.table.loaded_rows() if home_of(r.request, "github")]
         original, dup = rows[0], rows[1]
         await go_to(pilot, dup.id)
         dialog = await press_for(pilot, "c", CloseScreen)
@@ -238,7 +239,7 @@ def _writes(sandbox: Sandbox) -> list[str]:
 
 async def _pending_on_an_issue(pilot: Pilot[Any], app: IdqueueApp) -> str:
     row = next(r for r in app.queue.table.loaded_rows()
-               if r.request.github_item and r.request.status.value != "pending")
+               if home_of(r.request, "github") and r.request.status.value != "pending")
     await go_to(pilot, row.id)
     await pilot.press("p")
     await wait_for(pilot, lambda: said(app, " to undo."), what="undo toast")

@@ -17,6 +17,7 @@ from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
 from idqueue.config import RotaConfig
 from idqueue.domain.models import Request
+from idqueue.integrations.registry import home_of
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.runner import Sandbox
 from idqueue.screens.assign import AssignScreen
@@ -59,7 +60,7 @@ async def test_picker_without_roster_lists_assignable_users_and_members(sandbox:
         rows = [r.request for r in screen.table.loaded_rows()]
 
         # A GitHub request: the repository's assignable users (GET /repos/{owner}/{repo}/assignees).
-        gh_request = next(r for r in rows if r.github_item and not r.assignee)
+        gh_request = next(r for r in rows if home_of(r, "github") and not r.assignee)
         picker = await _open_picker(pilot, app, gh_request)
         shown = _shown(picker)
         assert {m.github for m in seed_mod.ROSTER} <= {line.split()[0] for line in shown}
@@ -68,7 +69,7 @@ async def test_picker_without_roster_lists_assignable_users_and_members(sandbox:
         await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen))
 
         # A Slack-only request: the channel's members (conversations.members), people only.
-        sl_request = next(r for r in rows if not r.github_item and r.slack_item and not r.assignee)
+        sl_request = next(r for r in rows if not home_of(r, "github") and home_of(r, "slack") and not r.assignee)
         picker = await _open_picker(pilot, app, sl_request)
         shown = _shown(picker)
         assert any(line.startswith("Alex Morgan") and "U0NEWHIRE" in line for line in shown)
@@ -77,7 +78,7 @@ async def test_picker_without_roster_lists_assignable_users_and_members(sandbox:
 
         # Pick the newcomer by filtering: the thread message that assigns them reaches Slack.
         await pilot.press(*"alex", "enter")
-        channel, ts = sl_request.slack_item.removeprefix("slack:").split("/")  # type: ignore[union-attr]
+        channel, ts = home_of(sl_request, "slack").removeprefix("slack:").split("/")  # type: ignore[union-attr]
 
         def assigned_in_thread() -> bool:
             thread = sandbox.slack.state.channel(channel).messages[ts].replies
@@ -98,7 +99,7 @@ async def test_picker_without_roster_takes_a_typed_login_and_refuses_strangers(
                        timeout=60, what="first poll")
         await wait_for(pilot, lambda: screen.table.cursor_row is not None, what="rows")
         await settle(pilot)
-        gh_request = next(r.request for r in screen.table.loaded_rows() if r.request.github_item
+        gh_request = next(r.request for r in screen.table.loaded_rows() if home_of(r.request, "github")
                           and not r.request.assignee)
         await _open_picker(pilot, app, gh_request)
         await pilot.press(*"mallory", "enter")
@@ -108,6 +109,6 @@ async def test_picker_without_roster_takes_a_typed_login_and_refuses_strangers(
 
         await _open_picker(pilot, app, gh_request)
         await pilot.press(*"@dev-patel", "enter")
-        repo, number = gh_request.github_item.removeprefix("gh:").split("#")  # type: ignore[union-attr]
+        repo, number = home_of(gh_request, "github").removeprefix("gh:").split("#")  # type: ignore[union-attr]
         await wait_for(pilot, lambda: sandbox.github.state.issue(repo, int(number)).assignees == ["dev-patel"],
                        timeout=60, what="assigned on GitHub")

@@ -15,6 +15,7 @@ from tui_helpers import SIZE, settle, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
+from idqueue.integrations.registry import home_of
 from idqueue.outbox.models import ActionKind, ActionState
 from idqueue.sandbox.runner import Sandbox
 from idqueue.screens.assign import AssignScreen
@@ -138,7 +139,7 @@ async def test_assign_is_sent_and_pending_clears(sandbox: Sandbox, tmp_path: Pat
     async with app.run_test(size=SIZE) as pilot:
         screen = await first_sync(pilot)
         table = screen.table
-        row = next(r for r in table.loaded_rows() if r.request.github_item and not r.request.assignee)
+        row = next(r for r in table.loaded_rows() if home_of(r.request, "github") and not r.request.assignee)
         table.go_to(row.id)
         await wait_for(pilot, lambda: table.cursor_id == row.id, what="cursor on a GitHub request")
         await pilot.press("a")
@@ -162,7 +163,7 @@ async def test_failed_action_shows_reason_and_retries(sandbox: Sandbox, tmp_path
     async with app.run_test(size=SIZE) as pilot:
         screen = await first_sync(pilot)
         table = screen.table
-        row = next(r for r in table.loaded_rows() if r.request.github_item and not r.request.assignee)
+        row = next(r for r in table.loaded_rows() if home_of(r.request, "github") and not r.request.assignee)
         table.go_to(row.id)
         await wait_for(pilot, lambda: table.cursor_id == row.id)
         sandbox.github.faults.add("POST /repos/*/issues/*/assignees", status=403,

@@ -9,6 +9,7 @@ import pytest
 from tui_helpers import SIZE, failed_take, ready, scripted, settle, wait_for
 
 from idqueue.app import IdqueueApp
+from idqueue.integrations.registry import home_of
 from idqueue.screens.queue import QueueScreen
 from idqueue.widgets.poller import Poller, PollResult
 
@@ -93,7 +94,7 @@ async def test_composer_free_text_preview_is_the_mrkdwn_sent_and_esc_asks(make_a
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         # A request with a Slack thread, so the composer can target Slack.
-        rid = next(r.id for r in app.queue.table.loaded_rows() if r.request.slack_item)
+        rid = next(r.id for r in app.queue.table.loaded_rows() if home_of(r.request, "slack"))
         app.queue.table.go_to(rid)
         await settle(pilot)
         await pilot.press("r")

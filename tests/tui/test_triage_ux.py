@@ -15,6 +15,7 @@ from tui_helpers import DOCS_LINK, SIZE, failed_take, ready, rid_of, scripted, s
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
+from idqueue.integrations.registry import home_of
 from idqueue.outbox.models import ActionKind, ActionState
 from idqueue.sandbox.runner import Sandbox
 from idqueue.screens.assign import AssignScreen
@@ -304,7 +305,7 @@ async def test_outbox_screen_follows_the_dispatcher_live(sandbox: Sandbox, tmp_p
                        timeout=60, what="first poll")
         await wait_for(pilot, lambda: screen.table.cursor_row is not None, what="rows")
         await settle(pilot)
-        row = next(r for r in screen.table.loaded_rows() if r.request.github_item and not r.request.assignee)
+        row = next(r for r in screen.table.loaded_rows() if home_of(r.request, "github") and not r.request.assignee)
         await go_to(pilot, row.id)
         sandbox.github.faults.add("POST /repos/*/issues/*/assignees", status=404,
                                   body={"message": "Not Found"}, times=1)

@@ -19,12 +19,13 @@ from idqueue.integrations.base import (
     ValidationFailed,
 )
 from idqueue.integrations.github.api import map_github_error
+from idqueue.integrations.github.backlog import github_safe
 from idqueue.integrations.github.convert import marker
+from idqueue.integrations.planning import HomeState, Projection
 from idqueue.integrations.slack.api import map_slack_error
 from idqueue.integrations.slack.writer import thread_state
-from idqueue.outbox.backlog import github_safe
 from idqueue.outbox.models import ActionError, ActionKind
-from idqueue.outbox.service import _project, _Projection
+from idqueue.outbox.service import _project
 from idqueue.sandbox.runner import Sandbox
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
@@ -132,17 +133,19 @@ def test_thread_state() -> None:
 
 
 def test_projection_follows_queued_actions() -> None:
-    proj = _Projection(gh_assignees=["ben-okafor"])
+    proj = Projection(homes={"github": HomeState(assignees=["ben-okafor"])})
     _project(proj, ActionKind.ASSIGN, "github", {"login": "ana-reyes"})
-    assert proj.gh_assignees == ["ana-reyes"]
+    assert proj.home("github").assignees == ["ana-reyes"]
     _project(proj, ActionKind.BACKLOG, "github", {})
     _project(proj, ActionKind.CLOSE, "github", {})
-    assert proj.gh_assignees == [] and proj.gh_state == "closed"
+    assert proj.home("github").assignees == [] and proj.home("github").state == "closed"
+    assert proj.status == "closed"
     _project(proj, ActionKind.REPLY, "slack", {"action": "assign", "assignee": "ana"})
     _project(proj, ActionKind.REPLY, "slack", {"action": "pending"})
-    assert (proj.sl_assignee, proj.sl_status) == ("ana", "pending")
+    assert (proj.home("slack").assignees, proj.home("slack").state) == (["ana"], "pending")
+    assert proj.status == "pending"
     _project(proj, ActionKind.REPLY, "slack", {"action": "reply"})
-    assert proj.sl_status == "pending"
+    assert proj.home("slack").state == "pending"
 
 
 @pytest.fixture

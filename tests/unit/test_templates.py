@@ -133,7 +133,7 @@ def test_team_directory_is_reread_when_a_file_changes(tmp_path: Path) -> None:
         ('+++\ntitle = "unterminated\n+++\nx\n', "not valid TOML"),
         ('+++\ntitel = "typo"\n+++\nx\n', "unknown front matter key(s): titel"),
         ('+++\nkey = "Bad Key"\n+++\nx\n', "key must be"),
-        ('+++\ndestination = "email"\n+++\nx\n', "destination must be one of"),
+        ('+++\ndestination = "E-mail"\n+++\nx\n', "destination must be one of"),
         ("+++\ntypes = \"Bug Fix\"\n+++\nx\n", "types must be a list of strings"),
         ("+++\n[side_effects]\nclose = \"yes\"\n+++\nx\n", "side_effects.close must be true or false"),
         ("+++\n[side_effects]\nclose_reason = \"wontfix\"\n+++\nx\n", "close_reason must be one of"),

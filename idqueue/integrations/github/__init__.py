@@ -38,4 +38,6 @@ INTEGRATION = Integration(
     fold="idqueue.integrations.github.fold:GitHubRules",
     verbs=frozenset({"reply", "assign", "label", "close", "reopen", "pending", "priority", "backlog"}),
     backlog_noun="the backlog issue",
+    planner="idqueue.integrations.github.planner:PLANNER",
+    backlog="idqueue.integrations.github.backlog:GitHubBacklog",
 )

@@ -38,4 +38,5 @@ INTEGRATION = Integration(
     fold="idqueue.integrations.slack.fold:SlackRules",
     text_format="mrkdwn",
     verbs=frozenset({"reply", "assign", "close", "reopen", "pending", "backlog"}),
+    planner="idqueue.integrations.slack.planner:PLANNER",
 )
