@@ -12,6 +12,7 @@ key and 100 per 10 s per token, answered with ``429`` and the real JSON bodies
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import urllib.error
@@ -55,8 +56,10 @@ class TMember:
     def json(self) -> dict[str, Any]:
         """The member object (the fields the actions' ``memberCreator`` carries)."""
         initials = "".join(part[:1] for part in self.full_name.split()[:2]).upper()
+        avatar = hashlib.md5(self.username.encode("utf-8"), usedforsecurity=False).hexdigest()
         return {"id": self.id, "username": self.username, "fullName": self.full_name, "initials": initials,
-                "activityBlocked": False, "avatarHash": None, "avatarUrl": None, "idMemberReferrer": None,
+                "activityBlocked": False, "avatarHash": avatar,
+                "avatarUrl": f"https://trello-members.s3.amazonaws.com/{self.id}/{avatar}", "idMemberReferrer": None,
                 "nonPublic": {}, "nonPublicAvailable": True}
 
 
@@ -72,7 +75,7 @@ class TList:
 
     def json(self) -> dict[str, Any]:
         """The list object."""
-        return {"id": self.id, "name": self.name, "closed": self.closed, "pos": self.pos, "softLimit": None,
+        return {"id": self.id, "name": self.name, "closed": self.closed, "pos": self.pos,
                 "idBoard": self.id_board, "subscribed": False}
 
 
@@ -135,8 +138,7 @@ class TBoard:
 
     def json(self) -> dict[str, Any]:
         """The board object."""
-        return {"id": self.id, "name": self.name, "desc": "", "descData": None, "closed": False,
-                "idOrganization": None, "idEnterprise": None, "pinned": False,
+        return {"id": self.id, "name": self.name, "desc": "", "closed": False, "pinned": False,
                 "url": f"{WEB}/b/{self.short_link}/{_slug(self.name)}", "shortUrl": f"{WEB}/b/{self.short_link}",
                 "shortLink": self.short_link, "prefs": {"permissionLevel": "board", "comments": "members",
                                                         "invitations": "members", "voting": "disabled"},
