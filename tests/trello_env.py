@@ -12,7 +12,13 @@ from typing import Any
 
 from idqueue.config import Settings
 from idqueue.integrations.loopback import Clock
-from idqueue.integrations.trello.emulator import TRELLO_KEY, TRELLO_TOKEN, TBoard, TrelloEmulator, TrelloState
+from idqueue.integrations.trello.emulator import (
+    TRELLO_KEY,
+    TRELLO_TOKEN,
+    TBoard,
+    TrelloEmulator,
+    TrelloState,
+)
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 

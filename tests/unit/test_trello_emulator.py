@@ -39,7 +39,7 @@ def _nullable_refs(node: Any) -> Any:
     if out.get("format") == "date":  # Trello's "date" fields hold timestamps (its own examples do)
         out["format"] = "date-time"
     kind = out.get("type")
-    if "$ref" in out and (isinstance(kind, list) and "null" in kind or "anyOf" in out):
+    if "$ref" in out and ((isinstance(kind, list) and "null" in kind) or "anyOf" in out):
         return {"anyOf": [{"$ref": out["$ref"]}, {"type": "null"}]}
     return out
 

@@ -252,7 +252,7 @@ class TrelloState:
         with self.lock:
             board = self.boards[card.id_board]
             who = member or self.me
-            attachment = {"id": self.new_id(), "bytes": None, "date": iso_ms(self.now()), "edgeColor": None,
+            attachment: dict[str, Any] = {"id": self.new_id(), "bytes": None, "date": iso_ms(self.now()), "edgeColor": None,
                           "idMember": who.id, "isUpload": False, "mimeType": "", "name": name or url,
                           "previews": [], "url": url, "pos": float(16384 * (len(card.attachments) + 1)),
                           "fileName": None}
@@ -602,7 +602,7 @@ def _matches(action: dict[str, Any], wanted: list[str]) -> bool:
 def _head(url: str) -> int:
     """The status of a ``HEAD`` request to a webhook's callback URL (0 when unreachable)."""
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5) as resp:  # noqa: S310
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
