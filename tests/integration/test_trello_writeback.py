@@ -17,7 +17,8 @@ from trello_env import NOW, TrelloWorld, trello_world
 from idqueue.config import Settings, trello_board_ref
 from idqueue.domain.actions import Action, ActionKind, ActionState
 from idqueue.integrations.trello.emulator import TCard
-from idqueue.integrations.trello.writer import TrelloWriter, footer_of
+from idqueue.integrations.trello.marker import footer_of
+from idqueue.integrations.trello.writer import TrelloWriter
 from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
 from idqueue.outbox.store import OutboxStore
 from idqueue.store.db import Store

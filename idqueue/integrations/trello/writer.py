@@ -39,7 +39,6 @@ a planned message to the requester links to) and ``created`` (board, card id, sh
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -48,31 +47,13 @@ from idqueue.config import Settings
 from idqueue.domain.actions import Action, ActionKind
 from idqueue.integrations.base import BadPayload, ValidationFailed, before_write
 from idqueue.integrations.trello.api import TrelloApi
+from idqueue.integrations.trello.marker import card_footer, footer_of
 from idqueue.safety import one_line
 
 __all__ = ["DESC_LIMIT", "TrelloWriter", "card_footer", "footer_of"]
 
 DESC_LIMIT = 16384
 """Trello refuses a card description longer than this."""
-_FOOTER = re.compile(r"\nidqueue-request: (?P<request>[^\n]+)\nidqueue-action: (?P<action>[\w-]+)\s*\Z")
-
-
-def card_footer(request_id: str, action_id: str) -> str:
-    """The lines that end an idqueue card's description (the reader and retries look for them)."""
-    return f"\n\n---\nidqueue-request: {request_id}\nidqueue-action: {action_id}"
-
-
-def footer_of(desc: str) -> tuple[str, str] | None:
-    """``(request id, action id)`` from the footer that ends a card's description, or None.
-
-    Only the end counts: a marker quoted inside the request's own text cannot pass for it.
-    """
-    found = _FOOTER.search(desc or "")
-    if found is None:
-        return None
-    return found.group("request").strip(), found.group("action")
-
-
 class TrelloWriter:
     """Carries backlog actions to Trello.
 
