@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from idqueue.clock import clock_for
 from idqueue.config import Settings
 from idqueue.domain.models import SourceItem, SourceKind
 from idqueue.integrations.base import (
@@ -53,7 +54,7 @@ class TrelloSource(Source):
         settings: ``[trello]`` and the customers (their ``trello_board``).
         api: a prepared client (tests); built from the settings otherwise.
         timeout: HTTP timeout in seconds.
-        clock: the clock.
+        clock: the clock (default: the settings' clock, ``IDQUEUE_NOW`` when frozen).
     """
 
     kind: ClassVar[SourceKind] = SourceKind("trello")
@@ -63,7 +64,7 @@ class TrelloSource(Source):
     def __init__(self, settings: Settings, *, api: TrelloApi | None = None, timeout: float = 20.0,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or clock_for(settings)
         self.api = api or TrelloApi(settings, timeout=timeout, clock=self.clock)
         self._known: set[str] = set()
         self._linked: set[str] = set()
