@@ -11,9 +11,9 @@ import pytest
 from outbox_env import WritebackEnv, make_env
 from trello_env import TrelloWorld, trello_world
 
-from idqueue.config import trello_board_ref
 from idqueue.domain.actions import Action, ActionKind, ActionState
 from idqueue.domain.models import EventKind
+from idqueue.integrations.trello.backlog import card_plan
 from idqueue.integrations.trello.source import TrelloSource
 from idqueue.integrations.trello.writer import TrelloWriter
 from idqueue.outbox.dispatcher import Dispatcher
@@ -48,11 +48,10 @@ def test_backlog_card_is_a_home_of_the_request_and_its_moves_show(empty_sandbox:
     request_id = env.slack_request("The export button on the Acme portal fails with a 500")
     request = env.store.get_request(request_id)
     assert request is not None
+    plan = card_plan(request, env.settings, customer="acme", actor=None, now=env.clock())
     action = Action(
         id="c0ffee000001", request_id=request_id, kind=ActionKind.CREATE_ISSUE, target="trello",
-        params={"board": trello_board_ref(world.customers()["acme"]["trello_board"]), "list": "New Issues",
-                "title": request.title, "links": {"slack": request.url}},
-        text=request.body, state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None,
+        params=plan.params, text=plan.text, state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None,
         created_at=env.clock(), sent_at=None, group_id="g", summary="backlog card",
     )
     OutboxStore(env.store).insert([action])
@@ -61,6 +60,8 @@ def test_backlog_card_is_a_home_of_the_request_and_its_moves_show(empty_sandbox:
                         sleep=lambda _s: None).run_once()
     assert report.counts["sent"] == 1
     [card] = world.boards["acme"].cards.values()
+    assert card.desc.startswith("Moved to the backlog by the triage rotation")
+    assert [a["url"] for a in card.attachments] == [request.url]  # the Slack permalink
 
     _sync_trello(env, world)
     request = env.store.get_request(request_id)
