@@ -766,7 +766,7 @@ class Settings(BaseSettings):
             sl.base_url = self.slack_base_url
         if self.slack_channels is not None:
             sl.channels = self.slack_channels
-        _check_customers(self.customers)
+        _check_customers(self.customers, {p.name for p in self.sla.policies})
         for key in (self.me, *self.rota.weekly):
             if key is not None and self.team and key not in self.team:
                 raise ValueError(f"me/rota: {key!r} is not in [team]")
@@ -797,10 +797,15 @@ class Settings(BaseSettings):
         return base.removesuffix("/api/v3")
 
 
-def _check_customers(customers: dict[str, CustomerConfig]) -> None:
-    """A domain or address claimed by two customers is ambiguous: refuse it, naming both."""
+def _check_customers(customers: dict[str, CustomerConfig], policies: set[str]) -> None:
+    """A domain or address claimed by two customers is ambiguous, and an SLA policy must exist:
+    refuse either, naming what is wrong."""
     owner: dict[str, str] = {}
     for key, customer in customers.items():
+        if customer.sla_policy is not None and customer.sla_policy not in policies:
+            known = ", ".join(repr(p) for p in sorted(policies)) or "none"
+            raise ValueError(f"customers.{key}.sla_policy: no SLA policy named {customer.sla_policy!r} "
+                             f"(known: {known})")
         for name in (*customer.domains, *customer.addresses):
             if name in owner and owner[name] != key:
                 raise ValueError(f"customers: {name!r} belongs to both {owner[name]!r} and {key!r}")

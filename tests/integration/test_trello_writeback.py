@@ -16,7 +16,7 @@ from trello_env import NOW, TrelloWorld, trello_world
 
 from idqueue.config import Settings, trello_board_ref
 from idqueue.domain.actions import Action, ActionKind, ActionState
-from idqueue.integrations.trello.emulator import TCard
+from idqueue.integrations.trello.emulator import TCard, TList
 from idqueue.integrations.trello.marker import footer_of
 from idqueue.integrations.trello.writer import TrelloWriter
 from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
@@ -116,6 +116,39 @@ def test_a_missing_list_needs_attention_with_one_line(world: TrelloWorld, store:
     assert stuck.last_error is not None and "has no open list 'Triage'" in stuck.last_error
     assert "'New Issues', 'Up next', 'Recently Completed'" in stuck.last_error
     assert cards_of(world) == []
+
+
+def test_a_list_archived_after_it_was_cached_is_not_used_a_minute_later(world: TrelloWorld, store: Store,
+                                                                         settings: Settings) -> None:
+    """Trello still takes cards into an archived list, where nobody would see them: the writer
+    trusts a board's lists for a minute only."""
+    d = dispatcher(world, store, settings)
+    OutboxStore(store).insert([backlog_action(world, aid="first0000001")])
+    assert d.run_once().counts["sent"] == 1
+    board = world.boards["acme"]
+    old = world.state.list_named(board, "New Issues")
+    old.closed = True  # someone archived the list and made a new one with the same name
+    new_list = TList(world.state.new_id(), board.id, "New Issues", old.pos + 1)
+    board.lists[new_list.id] = new_list
+    world.clock.advance(61)
+    OutboxStore(store).insert([backlog_action(world, aid="second000001")])
+    assert d.run_once().counts["sent"] == 1
+    assert sorted(c.id_list for c in cards_of(world)) == sorted([old.id, new_list.id])
+
+
+def test_a_refused_list_is_read_again_when_the_user_retries(world: TrelloWorld, store: Store,
+                                                            settings: Settings) -> None:
+    d = dispatcher(world, store, settings)
+    OutboxStore(store).insert([backlog_action(world, aid="first0000001")])
+    assert d.run_once().counts["sent"] == 1
+    world.emulator.faults.add("POST /1/cards", status=400, body=b"invalid value for idList")
+    OutboxStore(store).insert([backlog_action(world, aid="second000001")])
+    [stuck] = d.run_once().needs_attention
+    assert "invalid value for idList" in (stuck.last_error or "")
+    world.emulator.calls.clear()
+    OutboxStore(store).retry(stuck.id, now=world.clock())
+    assert d.run_once().counts["sent"] == 1
+    assert world.emulator.calls.count("GET", "/1/boards/*/lists") == 1
 
 
 def test_a_429_waits_the_window_and_does_not_count_as_a_failure(world: TrelloWorld, store: Store,

@@ -76,6 +76,7 @@ def test_customers_from_the_env_contract(monkeypatch: pytest.MonkeyPatch) -> Non
         ({"a": {"name": "A", "addresses": ["nobody"]}}, "not a mail address"),
         ({"a": {"name": "A", "domains": ["x.com"]}, "b": {"name": "B", "domains": ["X.com"]}}, "belongs to both"),
         ({"a": {"name": "A", "board": "AbCd1234"}}, "unknown key"),
+        ({"a": {"name": "A", "sla_policy": "Gold"}}, "no SLA policy named 'Gold'"),
     ],
 )
 def test_bad_customers_are_one_line(monkeypatch: pytest.MonkeyPatch, customers: object, message: str) -> None:

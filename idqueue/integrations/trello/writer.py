@@ -2,7 +2,7 @@
 
 Backlogging a request for a customer with a Trello board creates one card on that board, in the
 customer's backlog list (``backlog_list``, "New Issues" by default, found by name among the
-board's open lists and cached). The action it carries (``create_issue``, or ``backlog``, with
+board's open lists, which are cached for a minute). The action it carries (``create_issue``, or ``backlog``, with
 ``target = "trello"``) has these parameters:
 
 ``board``
@@ -45,7 +45,7 @@ from typing import Any
 
 from idqueue.config import Settings
 from idqueue.domain.actions import Action, ActionKind
-from idqueue.integrations.base import BadPayload, ValidationFailed, before_write
+from idqueue.integrations.base import BadPayload, NotFound, ValidationFailed, before_write
 from idqueue.integrations.trello.api import TrelloApi
 from idqueue.integrations.trello.marker import card_footer, footer_of
 from idqueue.safety import one_line
@@ -54,6 +54,9 @@ __all__ = ["DESC_LIMIT", "TrelloWriter", "card_footer", "footer_of"]
 
 DESC_LIMIT = 16384
 """Trello refuses a card description longer than this."""
+LIST_CACHE_SECONDS = 60.0
+"""How long a board's lists are trusted: a burst of backlog actions reads them once, and a list
+archived (Trello still accepts cards into it) or renamed since is noticed within a minute."""
 class TrelloWriter:
     """Carries backlog actions to Trello.
 
@@ -78,6 +81,7 @@ class TrelloWriter:
         self.api = api or TrelloApi(settings, timeout=timeout, clock=clock)
         self._boards: dict[str, dict[str, Any]] = {}
         self._lists: dict[str, dict[str, str]] = {}
+        self._lists_read: dict[str, datetime] = {}
 
     def close(self) -> None:
         """Release the HTTP client."""
@@ -104,7 +108,14 @@ class TrelloWriter:
         if links:
             body["urlSource"] = links[0]
         before_write()
-        card = self.api.post("/cards", f"create a card on {_board_name(board)}", body)
+        try:
+            card = self.api.post("/cards", f"create a card on {_board_name(board)}", body)
+        except (ValidationFailed, NotFound):
+            # The list may have been archived or the board moved since they were cached: read
+            # them again when the user retries.
+            self._lists.pop(board["id"], None)
+            self._boards.pop(str(action.params["board"]), None)
+            raise
         return _result(card, board)
 
     def reconcile(self, action: Action, *, since: datetime) -> dict[str, Any] | None:
@@ -170,7 +181,11 @@ class TrelloWriter:
         return self._boards[ref]
 
     def _list_id(self, board: dict[str, Any], name: str) -> str:
+        now = self.api.clock()
+        read_at = self._lists_read.get(board["id"])
         lists = self._lists.get(board["id"])
+        if read_at is None or (now - read_at).total_seconds() > LIST_CACHE_SECONDS:
+            lists = None  # an archived list still takes cards: never trust an old answer for long
         if lists is None or name not in lists:
             rows = self.api.get(f"/boards/{board['id']}/lists", f"read the lists of {_board_name(board)}",
                                 {"filter": "open", "fields": "id,name"})
@@ -178,6 +193,7 @@ class TrelloWriter:
                 raise BadPayload("Trello sent a list of lists that is not a list", source="trello")
             lists = {str(r["name"]): str(r["id"]) for r in rows if isinstance(r, dict) and "id" in r}
             self._lists[board["id"]] = lists
+            self._lists_read[board["id"]] = now
         if name not in lists:
             shown = ", ".join(f"'{one_line(n, 40)}'" for n in lists) or "none"
             raise ValidationFailed(f"{_board_name(board)} has no open list '{one_line(name, 60)}' (its lists: {shown}); "
