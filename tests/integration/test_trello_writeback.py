@@ -17,7 +17,7 @@ from trello_env import NOW, TrelloWorld, trello_world
 from idqueue.config import Settings, trello_board_ref
 from idqueue.domain.actions import Action, ActionKind, ActionState
 from idqueue.integrations.trello.emulator import TCard, TList
-from idqueue.integrations.trello.marker import footer_of
+from idqueue.integrations.trello.marker import card_footer, footer_of
 from idqueue.integrations.trello.writer import TrelloWriter
 from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
 from idqueue.outbox.store import OutboxStore
@@ -248,3 +248,16 @@ def test_sigkill_at_each_point_then_restart_creates_one_card(world: TrelloWorld,
         assert final.result.get("reconciled") is True
 
 
+
+
+def test_the_look_up_reads_only_cards_made_with_idqueues_token(world: TrelloWorld, settings: Settings) -> None:
+    state, board = world.state, world.boards["acme"]
+    nick = state.add_member("nickwood", "Nick Wood")
+    inbox = state.list_named(board, "New Issues").id
+    by_hand = [state.create_card(inbox, f"By hand {n}", "", member=nick) for n in range(5)]
+    ours = state.create_card(inbox, "Ours", "x" + card_footer(REQUEST, "a1b2c3d4e5f6"))
+    writer = TrelloWriter(settings, clock=world.clock, timeout=2.0)
+    found = writer.reconcile(backlog_action(world), since=NOW)
+    assert found is not None and found["created"]["card"] == ours.id
+    read = {c.path.rsplit("/", 1)[-1] for c in world.emulator.calls.calls_to("GET", "/1/cards/*")}
+    assert read == {ours.id} and not read & {c.id for c in by_hand}

@@ -82,6 +82,7 @@ class TrelloWriter:
         self._boards: dict[str, dict[str, Any]] = {}
         self._lists: dict[str, dict[str, str]] = {}
         self._lists_read: dict[str, datetime] = {}
+        self._member: str | None = None
 
     def close(self) -> None:
         """Release the HTTP client."""
@@ -124,10 +125,11 @@ class TrelloWriter:
         self._check_kind(action)
         board = self._board(action)
         what = f"look for an earlier attempt's card on {_board_name(board)}"
+        me = self._me()
         before: str | None = None
         while True:
             params: dict[str, Any] = {"filter": "createCard", "since": _iso(since), "limit": 1000,
-                                      "fields": "id,type,date,data", "memberCreator": False}
+                                      "fields": "id,idMemberCreator,type,date,data", "memberCreator": False}
             if before:
                 params["before"] = before
             page = self.api.get(f"/boards/{board['id']}/actions", what, params)
@@ -135,8 +137,8 @@ class TrelloWriter:
                 raise BadPayload("Trello sent an action list that is not a list", source="trello")
             for created in page:
                 card_id = ((created.get("data") or {}).get("card") or {}).get("id") if isinstance(created, dict) else None
-                if not isinstance(card_id, str):
-                    continue
+                if not isinstance(card_id, str) or created.get("idMemberCreator") not in (me, None):
+                    continue  # only cards made with idqueue's token can be its own
                 card = self.api.get(f"/cards/{card_id}", what, {"fields": "id,name,desc,url,shortLink,idList,closed"})
                 footer = footer_of(str(card.get("desc") or "")) if isinstance(card, dict) else None
                 if footer is not None and footer[1] == action.id:
@@ -144,6 +146,15 @@ class TrelloWriter:
             if len(page) < 1000:
                 return None
             before = str(page[-1].get("id"))
+
+    def _me(self) -> str:
+        """The id of the Trello member the token belongs to (the creator of idqueue's cards)."""
+        if self._member is None:
+            me = self.api.get("/members/me", "read your Trello member", {"fields": "id"})
+            if not isinstance(me, dict) or not isinstance(me.get("id"), str):
+                raise BadPayload("Trello sent a member without an id", source="trello")
+            self._member = me["id"]
+        return self._member
 
     # ------------------------------------------------------------------ the card
     def description(self, action: Action) -> str:
