@@ -12,13 +12,15 @@ key and 100 per 10 s per token, answered with ``429`` and the real JSON bodies
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import threading
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,7 +128,7 @@ class TCard:
 
 @dataclass(slots=True)
 class TBoard:
-    """A board with its lists, cards and action log (oldest first)."""
+    """A board with its lists, cards and action log (in id order: oldest first)."""
 
     id: str
     name: str
@@ -164,14 +166,29 @@ class TrelloState:
         self.members: dict[str, TMember] = {}
         self.webhooks: list[dict[str, Any]] = []
         self._counter = 0
+        self._at: datetime | None = None
         self.me = self.add_member("idqueue-bot", "idqueue")
         """The member the sandbox token belongs to (creator of API writes)."""
+
+    def clock(self) -> datetime:
+        """The time changes happen at: the clock, or the instant :meth:`at` set (seeding the past)."""
+        return self._at if self._at is not None else self.now()
+
+    @contextmanager
+    def at(self, when: datetime) -> Iterator[None]:
+        """Make the changes inside the block happen at ``when`` (a seed writes a past fortnight)."""
+        with self.lock:
+            previous, self._at = self._at, when
+            try:
+                yield
+            finally:
+                self._at = previous
 
     # -- ids ----------------------------------------------------------------------------------
     def new_id(self, at: datetime | None = None) -> str:
         """A Trello object id: creation time (8 hex) + a counter (16 hex), so ids sort by time."""
         self._counter += 1
-        seconds = int((at or self.now()).timestamp())
+        seconds = int((at or self.clock()).timestamp())
         return f"{seconds:08x}{self._counter:016x}"
 
     def _short_link(self) -> str:
@@ -220,10 +237,12 @@ class TrelloState:
             return None
 
     def _log(self, board: TBoard, kind: str, data: dict[str, Any], member: TMember) -> dict[str, Any]:
-        at = self.now()
+        at = self.clock()
         action = {"id": self.new_id(at), "idMemberCreator": member.id, "data": {**data, "board": board.ref()},
                   "appCreator": None, "type": kind, "date": iso_ms(at), "limits": {}, "memberCreator": member.json()}
-        board.actions.append(action)
+        # Kept in id order (= time order, ids start with their time) even when a seed writes
+        # the past out of order: lists, ``since`` and ``before`` rely on it.
+        bisect.insort(board.actions, action, key=lambda a: str(a["id"]))
         return action
 
     def create_card(self, list_id: str, name: str, desc: str = "", *, member: TMember | None = None,
@@ -235,7 +254,7 @@ class TrelloState:
                 raise KeyError(list_id)
             lst = board.lists[list_id]
             positions = [c.pos for c in board.cards.values() if c.id_list == list_id] or [0.0]
-            at = self.now()
+            at = self.clock()
             card = TCard(self.new_id(at), board.id, list_id, name, desc,
                          min(positions) / 2 if pos == "top" else max(positions) + 16384.0,
                          self._short_link(), board.next_short, at)
@@ -252,12 +271,12 @@ class TrelloState:
         with self.lock:
             board = self.boards[card.id_board]
             who = member or self.me
-            attachment: dict[str, Any] = {"id": self.new_id(), "bytes": None, "date": iso_ms(self.now()), "edgeColor": None,
+            attachment: dict[str, Any] = {"id": self.new_id(), "bytes": None, "date": iso_ms(self.clock()), "edgeColor": None,
                           "idMember": who.id, "isUpload": False, "mimeType": "", "name": name or url,
                           "previews": [], "url": url, "pos": float(16384 * (len(card.attachments) + 1)),
                           "fileName": None}
             card.attachments.append(attachment)
-            card.last_activity = self.now()
+            card.last_activity = self.clock()
             self._log(board, "addAttachmentToCard", {"card": card.ref(), "attachment": {
                 "id": attachment["id"], "name": attachment["name"], "url": url}}, who)
             return attachment
@@ -272,7 +291,7 @@ class TrelloState:
         if list_id == card.id_list:
             return
         before, after = board.lists[card.id_list], board.lists[list_id]
-        card.id_list, card.last_activity = list_id, self.now()
+        card.id_list, card.last_activity = list_id, self.clock()
         self._log(board, "updateCard", {"card": {**card.ref(), "idList": list_id}, "old": {"idList": before.id},
                                         "listBefore": {"id": before.id, "name": before.name},
                                         "listAfter": {"id": after.id, "name": after.name}}, member)
@@ -286,7 +305,7 @@ class TrelloState:
     def _set_closed(self, board: TBoard, card: TCard, closed: bool, member: TMember) -> None:
         if card.closed == closed:
             return
-        card.closed, card.last_activity = closed, self.now()
+        card.closed, card.last_activity = closed, self.clock()
         lst = board.lists[card.id_list]
         self._log(board, "updateCard", {"card": {**card.ref(), "closed": closed}, "old": {"closed": not closed},
                                         "list": {"id": lst.id, "name": lst.name}}, member)
@@ -296,7 +315,7 @@ class TrelloState:
         with self.lock:
             board = self.boards[card.id_board]
             lst = board.lists[card.id_list]
-            card.last_activity = self.now()
+            card.last_activity = self.clock()
             return self._log(board, "commentCard", {"text": text, "card": card.ref(),
                                                     "list": {"id": lst.id, "name": lst.name}}, member or self.me)
 
