@@ -10,7 +10,8 @@ already a dependency (the GitHub reader), retries nothing by itself, and talks t
 emulator like to Trello.
 
 Credentials travel in the ``Authorization: OAuth oauth_consumer_key="…", oauth_token="…"``
-header, which Trello accepts in place of the ``key``/``token`` query parameters, so no URL
+header, which Trello accepts in place of the ``key``/``token`` query parameters (its authorization
+guide, "Passing token and key in API requests"), so no URL
 idqueue builds carries them; every message still goes through
 :func:`~idqueue.safety.redact`, which hides ``key=``/``token=`` query values as well.
 """
