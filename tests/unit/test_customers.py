@@ -56,7 +56,7 @@ def test_customers_from_the_env_contract(monkeypatch: pytest.MonkeyPatch) -> Non
                  "trello_board": "https://trello.com/b/AbCd1234/acme-support", "backlog_list": "Inbox"},
         "globex": {"name": "Globex", "domains": ["globex.com"], "trello_board": "5f0c1a2b3c4d5e6f7a8b9c0d"},
     }))
-    monkeypatch.setenv("IDQUEUE_TRELLO__KEY", "0123456789abcdef0123456789abcdef")
+    monkeypatch.setenv("IDQUEUE_TRELLO__KEY", "fedcba98765432100f1e2d3c4b5a6978")
     monkeypatch.setenv("IDQUEUE_TRELLO__TOKEN", "ATTAsecretsecretsecret0123456789")
     s = load_settings()
     assert s.customers["acme"].trello_board == "AbCd1234"
@@ -64,8 +64,8 @@ def test_customers_from_the_env_contract(monkeypatch: pytest.MonkeyPatch) -> Non
     assert s.customers["globex"].backlog_list == "New Issues"
     assert s.customers["globex"].trello_board == "5f0c1a2b3c4d5e6f7a8b9c0d"
     assert s.trello.base_url == "https://api.trello.com/1"
-    assert s.trello.key is not None and s.trello.key.get_secret_value().startswith("0123")
-    assert "ATTAsecret" not in repr(s) and "0123456789abcdef" not in repr(s)
+    assert s.trello.key is not None and s.trello.key.get_secret_value().startswith("fedc")
+    assert "ATTAsecret" not in repr(s) and "fedcba9876543210" not in repr(s)
 
 
 @pytest.mark.parametrize(
