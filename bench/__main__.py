@@ -7,7 +7,7 @@ import sys
 import time
 
 MODULES = ["bench.sync_bench", "bench.thread_bench", "bench.store_bench", "bench.tui_bench", "bench.startup_bench",
-           "bench.metrics_bench"]
+           "bench.metrics_bench", "bench.trello_bench"]
 
 
 def main() -> int:

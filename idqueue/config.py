@@ -166,6 +166,94 @@ class SlackConfig(Section):
     _csv = field_validator("channels", mode="before")(_split_csv)
 
 
+_TRELLO_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+_TRELLO_SHORT = re.compile(r"^[A-Za-z0-9]{8}$")
+_TRELLO_BOARD_URL = re.compile(r"^https?://(?:www\.)?trello\.com/b/([A-Za-z0-9]{8})(?:[/?#].*)?$")
+
+
+def trello_board_ref(value: str) -> str:
+    """A Trello board as the API addresses it: its id or short link (a board URL gives its short
+    link, ``https://trello.com/b/AbCd1234/acme`` → ``AbCd1234``).
+
+    Raises:
+        ValueError: not a board id, short link or board URL.
+    """
+    text = value.strip()
+    found = _TRELLO_BOARD_URL.match(text)
+    if found:
+        return found.group(1)
+    if _TRELLO_ID.match(text) or _TRELLO_SHORT.match(text):
+        return text
+    raise ValueError(f"{value!r} is not a Trello board id, short link or board URL (https://trello.com/b/…)")
+
+
+class TrelloConfig(Section):
+    """Trello, the customers' backlog boards (``[trello]``)."""
+
+    base_url: str = "https://api.trello.com/1"
+    """API root."""
+    key: SecretStr | None = None
+    """The API key of your Trello Power-Up (https://trello.com/power-ups/admin)."""
+    token: SecretStr | None = None
+    """A user token authorised for that key (read and write on the customers' boards)."""
+    webhook_secret: SecretStr | None = None
+    """The Power-Up's secret, to verify the signature of Trello webhook calls (optional)."""
+    callback_url: str | None = None
+    """The public URL Trello webhooks call (optional; polling is used without it)."""
+
+
+class CustomerConfig(Section):
+    """A customer: who writes from where, and where their backlog lives (``[customers.<key>]``)."""
+
+    name: str
+    """Display name, e.g. "Acme Ltd"."""
+    domains: list[str] = Field(default_factory=list)
+    """Mail domains of the customer's staff (subdomains included), e.g. ``["acme.com"]``."""
+    addresses: list[str] = Field(default_factory=list)
+    """Single addresses that belong to this customer (they win over any domain)."""
+    trello_board: str | None = None
+    """The customer's Trello board: its id, short link or URL."""
+    backlog_list: str = "New Issues"
+    """The board's list where backlogged requests become cards."""
+    sla_policy: str | None = None
+    """Name of the SLA policy (``[[sla.policies]]``) for this customer's requests, if not the usual one."""
+
+    @field_validator("domains")
+    @classmethod
+    def _check_domains(cls, value: list[str]) -> list[str]:
+        out = []
+        for raw in value:
+            domain = raw.strip().lower().lstrip("@").rstrip(".")
+            if not domain or "@" in domain or "." not in domain or any(c.isspace() for c in domain):
+                raise ValueError(f"{raw!r} is not a mail domain (e.g. acme.com)")
+            out.append(domain)
+        return out
+
+    @field_validator("addresses")
+    @classmethod
+    def _check_addresses(cls, value: list[str]) -> list[str]:
+        out = []
+        for raw in value:
+            address = raw.strip().lower()
+            local, at, domain = address.rpartition("@")
+            if not at or not local or "." not in domain or any(c.isspace() for c in address):
+                raise ValueError(f"{raw!r} is not a mail address")
+            out.append(address)
+        return out
+
+    @field_validator("trello_board")
+    @classmethod
+    def _check_board(cls, value: str | None) -> str | None:
+        return trello_board_ref(value) if value else None
+
+    @field_validator("backlog_list")
+    @classmethod
+    def _check_list(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the backlog list name is empty")
+        return value.strip()
+
+
 class TemplateFieldMap(Section):
     """How one intake template's prompts map to typed fields."""
 
@@ -674,6 +762,9 @@ class Settings(BaseSettings):
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     email: EmailConfig = Field(default_factory=EmailConfig)
+    trello: TrelloConfig = Field(default_factory=TrelloConfig)
+    customers: dict[str, CustomerConfig] = Field(default_factory=dict)
+    """Customers (``IDQUEUE_CUSTOMERS``, JSON): key → name, mail domains and addresses, Trello board."""
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     priority_rules: list[PriorityRule] = Field(default_factory=_default_priority_rules)
@@ -751,6 +842,7 @@ class Settings(BaseSettings):
             sl.base_url = self.slack_base_url
         if self.slack_channels is not None:
             sl.channels = self.slack_channels
+        _check_customers(self.customers, {p.name for p in self.sla.policies})
         for key in (self.me, *self.rota.weekly):
             if key is not None and self.team and key not in self.team:
                 raise ValueError(f"me/rota: {key!r} is not in [team]")
@@ -780,6 +872,21 @@ class Settings(BaseSettings):
         if base == "https://api.github.com":
             return "https://github.com"
         return base.removesuffix("/api/v3")
+
+
+def _check_customers(customers: dict[str, CustomerConfig], policies: set[str]) -> None:
+    """A domain or address claimed by two customers is ambiguous, and an SLA policy must exist:
+    refuse either, naming what is wrong."""
+    owner: dict[str, str] = {}
+    for key, customer in customers.items():
+        if customer.sla_policy is not None and customer.sla_policy not in policies:
+            known = ", ".join(repr(p) for p in sorted(policies)) or "none"
+            raise ValueError(f"customers.{key}.sla_policy: no SLA policy named {customer.sla_policy!r} "
+                             f"(known: {known})")
+        for name in (*customer.domains, *customer.addresses):
+            if name in owner and owner[name] != key:
+                raise ValueError(f"customers: {name!r} belongs to both {owner[name]!r} and {key!r}")
+            owner[name] = key
 
 
 class _TomlSource(PydanticBaseSettingsSource):

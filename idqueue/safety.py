@@ -33,6 +33,9 @@ _CONTEXT_RE = re.compile(
     # … whose value looks like a secret: with a digit, or long (not "unknown key").
     r"((?=[^\s\"',;&]*\d)[^\s\"',;&]{6,}|[^\s\"',;&]{16,})"
 )
+_QUERY_SECRET_RE = re.compile(r"(?i)([?&](?:key|token|api_key|apikey|access_token|secret)=)[^&#\s\"'<>]+")
+"""A credential in a URL's query string (Trello sends ``?key=…&token=…`` on every call): its
+value is hidden whatever its shape, so a URL in an error or a log line never carries it."""
 _HEX_RE = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![0-9A-Za-z])")
 """Trello keys (32 hex), classic GitHub tokens (40 hex), Trello tokens (64 hex)."""
 _HEX_CONTEXT_RE = re.compile(rf"(?i){_SECRET_WORDS}")
@@ -57,7 +60,8 @@ def redact(text: str, *, bare_hex: bool = False) -> str:
 
     Covers GitHub (``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_``, ``github_pat_``), Slack
     (``xox?-``, ``xapp-``), Atlassian (``ATATT…``) and Trello (``ATTA…``) tokens, the values of
-    secret-named settings (``password=…``, ``token: …``), registered secrets, and 32-/40-/64-hex
+    secret-named settings (``password=…``, ``token: …``), credentials in URL query strings
+    (``?key=…&token=…``), registered secrets, and 32-/40-/64-hex
     strings (Trello keys, classic GitHub tokens, Trello tokens) near a secret-like word.
 
     Args:
@@ -70,6 +74,7 @@ def redact(text: str, *, bare_hex: bool = False) -> str:
     for secret in known:
         if secret in text:
             text = text.replace(secret, "[redacted]")
+    text = _QUERY_SECRET_RE.sub(lambda m: m.group(1) + "[redacted]", text)
     text = TOKEN_RE.sub("[redacted]", text)
     text = _CONTEXT_RE.sub(lambda m: m.group(1) + "[redacted]", text)
     if bare_hex or _HEX_CONTEXT_RE.search(text):

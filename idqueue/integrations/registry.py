@@ -36,6 +36,7 @@ BUILTIN: tuple[str, ...] = (
     "idqueue.integrations.github",
     "idqueue.integrations.slack",
     "idqueue.integrations.email",
+    "idqueue.integrations.trello",
 )
 """The packages of the built-in integrations, in order of preference of a request's homes
 (the first one a request lives in is its primary home: ``source`` in ``list --json``)."""

@@ -63,3 +63,19 @@ def test_ordinary_messages_survive() -> None:
     for text in ("github.token: unknown key (did you mean 'token'?)", "Input should be a valid string",
                  "no request 'REQ-12' (try `idqueue list`)"):
         assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.trello.com/1/cards?idList=5f0c&key=sandbox-key&token=short",
+        "http://127.0.0.1:9/1/boards/AbCd1234/lists?token=abc&key=xyz&fields=name",
+        "GET /1/members/me?KEY=Some-Key-Without-Digits&Token=x",
+    ],
+)
+def test_query_string_credentials_are_hidden_whatever_their_shape(url: str) -> None:
+    out = redact(url)
+    for secret in ("sandbox-key", "short", "abc", "xyz", "Some-Key-Without-Digits", "Token=x"):
+        assert secret not in out
+    assert "[redacted]" in out
+    assert "idList=5f0c" in redact(url) or "idList" not in url
