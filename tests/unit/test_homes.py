@@ -163,9 +163,11 @@ def test_toy_requests_in_list_json_and_the_source_filters(toy: Integration, sett
 def test_an_unknown_source_is_one_line_naming_the_known_ones(toy: Integration, settings: Settings) -> None:
     ctx = Context()
     ctx.use_settings(settings)
-    result = CliRunner().invoke(cli, ["list", "--source", "trello"], obj=ctx)
+    result = CliRunner().invoke(cli, ["list", "--source", "zendesk"], obj=ctx)
     assert result.exit_code == 2
-    assert result.stderr.strip() == "idqueue: --source 'trello' is not one of: github, slack, toy"
+    known = ", ".join(registry.names())
+    assert result.stderr.strip() == f"idqueue: --source 'zendesk' is not one of: {known}"
+    assert known.endswith(", toy")
 
 
 def test_the_report_breaks_down_by_the_toy_source(toy: Integration, settings: Settings) -> None:
