@@ -627,8 +627,15 @@ class JiraEmulator(EmulatorServer):
         expand = str(get("expand") or "")
         page = found[start:start + size]
         fields = self._fields(get("fields"))
-        out: dict[str, Any] = {"issues": [self.state.issue_json(i, fields, changelog="changelog" in expand)
-                                          for i in page]}
+        wanted = get("properties")
+        props = [str(x) for x in wanted] if isinstance(wanted, list) else str(wanted or "").split(",")
+        issues = []
+        for issue in page:
+            one = self.state.issue_json(issue, fields, changelog="changelog" in expand)
+            if any(props):
+                one["properties"] = {k: issue.properties[k] for k in props if k in issue.properties}
+            issues.append(one)
+        out: dict[str, Any] = {"issues": issues}
         if start + size < len(found):
             out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps({"at": start + size}).encode()).decode()
             out["isLast"] = False
