@@ -166,3 +166,13 @@ def test_validation_detects_a_broken_answer(spec: Spec, client: httpx.Client) ->
     body["comments"][0]["created"] = 12
     pointer = "/paths/~1rest~1api~13~1issue~1{issueIdOrKey}~1comment/get/responses/200/content/application~1json/schema"
     assert spec.errors(pointer, body)
+
+
+def test_changelog_pages(spec: Spec, client: httpx.Client, emu: JiraEmulator) -> None:
+    for n in range(105):
+        emu.state.set_assignee("ID-3", "acc-ana" if n % 2 == 0 else None, at=NOW + timedelta(seconds=n))
+    embedded = client.get("/rest/api/3/issue/ID-3", params={"expand": "changelog"}).json()["changelog"]
+    assert embedded["total"] == 105 and len(embedded["histories"]) == 100
+    path = "/rest/api/3/issue/{issueIdOrKey}/changelog"
+    page = check(spec, path, "get", client.get("/rest/api/3/issue/ID-3/changelog", params={"startAt": 100}), 200)
+    assert len(page["values"]) == 5 and page["isLast"] is True

@@ -235,3 +235,23 @@ def test_check_reports_the_account(h: Harness) -> None:
     facts = h.source.check()
     assert facts["account"] == "idqueue (sandbox)" and facts["time_zone"] == "America/New_York"
     assert facts["jql_finds_issues"] is True and facts["api"].startswith("REST v3")
+
+
+def test_long_changelog_is_read_in_full(h: Harness) -> None:
+    for n in range(103):
+        h.emu.state.set_assignee("ID-4", "acc-ana" if n % 2 == 0 else None, at=NOW - timedelta(minutes=20 - n / 10))
+    h.sync()
+    kinds = [k for k, _ in h.events("ID-4")]
+    assert kinds.count("assigned") == 52 and kinds.count("unassigned") == 51
+    assert h.emu.calls.count("GET", "/rest/api/3/issue/ID-4/changelog") == 2
+
+
+def test_remote_links_of_open_issues_link_slack(h: Harness) -> None:
+    h.emu.state.issue("ID-2").remote_links.append(
+        {"id": 1, "self": "x", "globalId": PERMALINK, "object": {"url": PERMALINK, "title": "Slack thread"}})
+    h.emu.state.issue("ID-3").remote_links.append(
+        {"id": 2, "self": "y", "object": {"url": PERMALINK, "title": "Slack thread"}})
+    h.sync()
+    assert h.item("ID-2").links == ["slack:C0SUPPORT/1773238200.000100"]
+    assert h.item("ID-3").links == []  # closed: its remote links are not read
+    assert h.emu.calls.count("GET", "/rest/api/3/issue/ID-3/remotelink") == 0

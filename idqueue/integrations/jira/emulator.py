@@ -47,6 +47,8 @@ DEFAULT_STATUSES = (
     ("Waiting for customer", "indeterminate"), ("Resolved", "done"), ("Closed", "done"),
 )
 PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
+CHANGELOG_EMBEDDED = 100
+"""Changelog entries an issue carries when expanded; the rest are read from ``.../changelog``."""
 
 
 def jira_time(dt: datetime) -> str:
@@ -281,8 +283,13 @@ class JiraState:
             out["properties"] = [{"key": k, "value": v} for k, v in sorted(c.properties.items())]
         return out
 
+    def history_json(self, h: dict[str, Any]) -> dict[str, Any]:
+        return {"id": h["id"], "author": self.user_json(h["author"]), "created": jira_time(h["created"]),
+                "items": h["items"]}
+
     def issue_json(self, issue: JIssue, fields: set[str] | None, *, changelog: bool = False) -> dict[str, Any]:
-        """``fields`` None = every field; an empty set = none (ids only)."""
+        """``fields`` None = every field; an empty set = none (ids only). An embedded changelog
+        holds at most :data:`CHANGELOG_EMBEDDED` entries (the newest), like Jira's."""
         project = self.projects[issue.project]
         values: dict[str, Any] = {
             "summary": issue.summary, "description": issue.description,
@@ -311,10 +318,9 @@ class JiraState:
                                "id": str(issue.id), "self": f"{self.base}/rest/api/3/issue/{issue.id}",
                                "key": issue.key, "fields": chosen}
         if changelog:
-            out["changelog"] = {"startAt": 0, "maxResults": len(issue.histories), "total": len(issue.histories),
-                                "histories": [{"id": h["id"], "author": self.user_json(h["author"]),
-                                               "created": jira_time(h["created"]), "items": h["items"]}
-                                              for h in issue.histories]}
+            shown = issue.histories[-CHANGELOG_EMBEDDED:]
+            out["changelog"] = {"startAt": 0, "maxResults": len(shown), "total": len(issue.histories),
+                                "histories": [self.history_json(h) for h in shown]}
         return out
 
 
@@ -493,6 +499,7 @@ class JiraEmulator(EmulatorServer):
             ("POST", re.compile(r"/rest/api/[23]/issue"), self._create_issue),
             ("GET", re.compile(_ISSUE), self._get_issue),
             ("PUT", re.compile(_ISSUE), self._edit_issue),
+            ("GET", re.compile(_ISSUE + "/changelog"), self._changelog),
             ("GET", re.compile(_ISSUE + "/comment"), self._list_comments),
             ("POST", re.compile(_ISSUE + "/comment"), self._add_comment),
             ("GET", re.compile(_ISSUE + "/transitions"), self._transitions),
@@ -689,6 +696,19 @@ class JiraEmulator(EmulatorServer):
                                      labels=[str(x) for x in fields.get("labels") or []], properties=props)
         return Response(status=201, body={"id": str(issue.id), "key": issue.key,
                                           "self": f"{self.state.base}/rest/api/3/issue/{issue.id}"})
+
+    def _changelog(self, req: Request, p: dict[str, str]) -> Response:
+        issue = self.state.issue(p["key"])
+        try:
+            start = int(req.query.get("startAt", 0))
+            size = max(1, min(int(req.query.get("maxResults", 100)), 100))
+        except ValueError:
+            return _error(400, "startAt and maxResults must be numbers.")
+        rows = issue.histories[start:start + size]
+        return Response(body={"self": f"{self.state.base}/rest/api/3/issue/{issue.key}/changelog", "maxResults": size,
+                              "startAt": start, "total": len(issue.histories),
+                              "isLast": start + size >= len(issue.histories),
+                              "values": [self.state.history_json(h) for h in rows]})
 
     def _list_comments(self, req: Request, p: dict[str, str]) -> Response:
         issue = self.state.issue(p["key"])

@@ -10,9 +10,11 @@ ascending (see :mod:`.cursor`: JQL dates are minutes in the account's time zone,
 
 Each page is one :class:`~idqueue.integrations.base.Batch` (items and their events); the cursor
 travels only in the last batch, so a poll that fails half-way reads the same issues again next
-time (upserts make that harmless). An issue whose embedded comment list is cut short is read in
-full with ``GET .../comment``; each changed issue's remote links are read (a Slack permalink there
-links the Slack thread and the issue).
+time (upserts make that harmless). An issue whose embedded comment list or changelog is cut short
+is read in full (``GET .../comment``, ``GET .../changelog``). The remote links of changed *open*
+issues are read too, at most :data:`MAX_LINK_READS` a poll (a Slack permalink there links the
+Slack thread and the issue; Jira does not count a new remote link as an update, so one added later
+is seen at the issue's next change). Permalinks in the description always count.
 
 Reads are retried (5xx, timeouts: ``max_attempts``; a 429 whose ``Retry-After`` is at most
 ``max_wait`` is sat out on the injected ``sleep``); anything else becomes one clear
@@ -54,6 +56,8 @@ FIELDS = ["summary", "description", "reporter", "assignee", "status", "priority"
           "issuetype", "created", "updated", "resolutiondate", "resolution", "comment"]
 """The fields a search asks for (``*navigable`` would send every custom field too)."""
 MAX_RATE_WAITS = 3
+MAX_LINK_READS = 50
+"""Remote-link reads per poll (one request each): only for open issues, the first 50 changed."""
 
 
 class JiraSource(Source):
@@ -84,6 +88,7 @@ class JiraSource(Source):
         self.max_attempts = max(1, max_attempts)
         self._api: JiraApi | None = None
         self._tz: ZoneInfo | None = None
+        self._link_reads = 0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -140,6 +145,7 @@ class JiraSource(Source):
         since = cursor.since() or months_before(self._clock(), self.settings.history_months)
         query = incremental_jql(jql, since, self._zone())
         done = 0
+        self._link_reads = 0
         for page in self._pages(query):
             batch = Batch()
             for raw in page:
@@ -190,19 +196,39 @@ class JiraSource(Source):
             return
         cursor.see(key, updated)
         api = self.api
-        links = self._read("GET", f"issue/{key}/remotelink", f"read the remote links of {key}")
-        urls = [str(_dig(x, "object", "url")) for x in links or [] if _dig(x, "object", "url")]
+        urls: list[str] = []
+        open_issue = _dig(fields, "status", "statusCategory", "key") != "done"
+        if open_issue and self._link_reads < MAX_LINK_READS:
+            self._link_reads += 1
+            links = self._read("GET", f"issue/{key}/remotelink", f"read the remote links of {key}")
+            urls = [str(_dig(x, "object", "url")) for x in links or [] if _dig(x, "object", "url")]
         try:
             item = issue_to_item(raw, api.creds.host, api.creds.base_url, self.settings, remote_urls=urls)
             batch.items.append(item)
             for comment in self._comments(key, fields):
                 batch.events.append(comment_to_event(comment, item.id, api.creds.host, item.url, self.settings))
-            histories = _dig(raw, "changelog", "histories") or []
-            for history in histories if isinstance(histories, list) else []:
+            for history in self._histories(key, raw):
                 if isinstance(history, dict):
                     batch.events.extend(history_to_events(history, item.id, api.creds.host, self.settings))
         except (KeyError, TypeError, ValueError) as exc:
             raise BadPayload(f"Jira sent an unreadable issue {key} ({type(exc).__name__})", source=SOURCE) from None
+
+    def _histories(self, key: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
+        """The issue's changelog: the embedded one, or all pages when it was cut short."""
+        changelog: dict[str, Any] = raw["changelog"] if isinstance(raw.get("changelog"), dict) else {}
+        histories = [h for h in changelog.get("histories") or [] if isinstance(h, dict)]
+        total = changelog.get("total")
+        if not isinstance(total, int) or total <= len(histories) or self.api.version != "3":
+            return histories
+        histories, start = [], 0
+        while True:
+            page = self._read("GET", f"issue/{key}/changelog", f"read the changelog of {key}",
+                              params={"startAt": start, "maxResults": 100})
+            rows = [h for h in (page or {}).get("values") or [] if isinstance(h, dict)]
+            histories.extend(rows)
+            start += len(rows)
+            if not rows or (page or {}).get("isLast", True):
+                return histories
 
     def _comments(self, key: str, fields: dict[str, Any]) -> list[dict[str, Any]]:
         """The issue's comments: the embedded list, or all pages when it was cut short."""
