@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +36,39 @@ _NOT_PLANNED = {"won't do", "won't fix", "declined", "cannot reproduce", "duplic
 def jira_id(host: str, key: str) -> str:
     """The item id of an issue: ``jira:<site host>/<KEY-1>``."""
     return f"jira:{host}/{key}"
+
+
+_KEY = r"[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,6}"
+_BROWSE = re.compile(r"https?://(?P<host>[A-Za-z0-9.-]+)(?::\d+)?/browse/(?P<key>" + _KEY + r")\b")
+
+
+def jira_refs(text: str, settings: Settings) -> list[str]:
+    """Jira item ids for the issues a text refers to: ``https://<site>/browse/KEY-1`` links to the
+    configured site, and bare keys ``KEY-1`` of the configured projects (``jira.project``,
+    ``jira.backlog_project``). For a Slack message that names its Jira issue (the two homes link).
+
+    Args:
+        text: the message text.
+        settings: the Jira site and projects.
+
+    Returns:
+        ``jira:<host>/<KEY-1>`` ids, first mention first, no duplicates; none when Jira is not
+        configured.
+    """
+    base = settings.jira.base_url
+    if not base or not text:
+        return []
+    host = urllib.parse.urlsplit(base).hostname or ""
+    found: list[str] = []
+    for m in _BROWSE.finditer(text):
+        if m["host"].lower() == host.lower():
+            found.append(jira_id(host, m["key"]))
+    projects = {p.upper() for p in (settings.jira.project, settings.jira.backlog_project) if p}
+    if projects:
+        for m in re.finditer(r"(?<![\w/-])(" + _KEY + r")(?![\w-])", text):
+            if m.group(1).rsplit("-", 1)[0] in projects:
+                found.append(jira_id(host, m.group(1)))
+    return list(dict.fromkeys(found))
 
 
 def parse_time(value: Any) -> datetime | None:
