@@ -255,3 +255,40 @@ def test_remote_links_of_open_issues_link_slack(h: Harness) -> None:
     assert h.item("ID-2").links == ["slack:C0SUPPORT/1773238200.000100"]
     assert h.item("ID-3").links == []  # closed: its remote links are not read
     assert h.emu.calls.count("GET", "/rest/api/3/issue/ID-3/remotelink") == 0
+
+
+def test_server_data_center_with_a_pat(tmp_path: Path) -> None:
+    """Server/DC: a PAT (bearer), REST v2 search by startAt, plain-text bodies, users by name,
+    internal notes only in the comment property."""
+    from idqueue.integrations.jira.emulator import JIRA_PAT
+
+    clock = Clock(NOW)
+    emu = JiraEmulator(now=clock)
+    st = emu.state
+    st.server = True
+    st.add_project("ID", "Identity support")
+    st.user("ana.reyes", "Ana Reyes")
+    for n in range(3):
+        st.add_issue("ID", f"DC request {n}", reporter="ana.reyes", at=NOW - timedelta(hours=3 - n),
+                     description=from_text(f"line {n}\nsecond line"))
+    st.add_comment("ID-1", from_text("public"), author="ana.reyes", at=NOW - timedelta(minutes=10))
+    st.add_comment("ID-1", from_text("internal"), author="ana.reyes", at=NOW - timedelta(minutes=5), internal=True)
+    emu.start()
+    try:
+        settings = Settings(db=tmp_path / "db.sqlite", jira={"base_url": emu.origin, "pat": JIRA_PAT,
+                                                               "project": "ID", "page_size": 2})
+        source = JiraSource(settings, clock=clock, sleep=lambda _s: None)
+        batches = list(source.fetch({}))
+        source.close()
+    finally:
+        emu.stop()
+    items = {i.id: i for b in batches for i in b.items}
+    assert len(items) == 3
+    first = items["jira:127.0.0.1/ID-1"]
+    assert first.body == "line 0\nsecond line" and first.requester is not None
+    assert first.requester.id == "ana.reyes"
+    events = [e for b in batches for e in b.events if e.item_id == first.id]
+    assert [e.kind.value for e in events] == ["comment", "note"]
+    searches = [c for c in emu.calls if c.path == "/rest/api/2/search"]
+    assert [c.body["startAt"] for c in searches] == [0, 2]
+    assert all(c.headers["authorization"] == "[redacted]" for c in emu.calls)

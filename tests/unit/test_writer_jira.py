@@ -216,3 +216,27 @@ def test_auth_failure_needs_attention_without_secrets(env: Env, tmp_path: Path) 
     got = env.get(action)
     assert got.state is ActionState.NEEDS_ATTENTION
     assert "expire within a year" in (got.last_error or "") and JIRA_TOKEN not in (got.last_error or "")
+
+
+def test_server_data_center_writes(tmp_path: Path) -> None:
+    """Server/DC: plain-text comments, assignment by user name, the same exactly-once property."""
+    from idqueue.integrations.jira.emulator import JIRA_PAT
+
+    env = Env(tmp_path)
+    env.emu.state.server = True
+    env.emu.state.user("ana.reyes", "Ana Reyes")
+    env.settings = Settings(db=env.settings.db, jira={"base_url": env.emu.origin, "pat": JIRA_PAT, "project": "ID"},
+                            outbox={"inflight_horizon": 30.0})
+    try:
+        env.emu.faults.add("POST /rest/api/2/issue/ID-1/comment", "drop_after_apply")
+        reply = env.queue(ActionKind.REPLY, "Plain *text* reply", key="ID-1")
+        env.queue(ActionKind.ASSIGN, key="ID-1", account="ana.reyes")
+        env.drain()
+        issue = env.emu.state.issue("ID-1")
+        assert [c.body for c in issue.comments] == ["Plain *text* reply"]
+        assert issue.comments[0].properties["idqueue"] == {"action": reply.id}
+        assert issue.assignee == "ana.reyes"
+        assert env.get(reply).state is ActionState.SENT
+    finally:
+        env.emu.stop()
+        env.store.close()

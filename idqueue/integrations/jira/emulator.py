@@ -13,6 +13,11 @@ JQL is a subset: clauses joined by ``AND`` (parentheses allowed) over ``project`
 ``created`` (``=``, ``!=``, ``in``, ``>=``, ``>``, ``<=``, ``<``; dates ``"yyyy-MM-dd HH:mm"`` in
 the caller's time zone, as Jira reads them), then ``ORDER BY updated|created|key [ASC|DESC]``.
 Anything else answers ``400`` like a JQL syntax error.
+
+``server=True`` plays Jira Server/Data Center instead: REST v2 only, ``/rest/api/2/search`` paged
+by ``startAt`` with a ``total``, plain-text descriptions and comment bodies (wiki markup), users
+named by ``name``/``key`` (no ``accountId``), no ``jsdPublic`` (an internal note shows only in
+the ``sd.public.comment`` property).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
+from idqueue.integrations.jira.adf import to_text
 from idqueue.integrations.loopback import EmulatorServer, Fault, Request, Response, as_clock
 
 JIRA_EMAIL = "sandbox-bot@example.org"
@@ -125,6 +131,8 @@ class JiraState:
         self.statuses: dict[str, tuple[int, str]] = {
             name: (10000 + i, cat) for i, (name, cat) in enumerate(DEFAULT_STATUSES)
         }
+        self.server = False
+        """Jira Server/Data Center (REST v2, plain text, users by name) instead of Cloud."""
         self.forbidden_projects: set[str] = set()
         """Projects the caller may not browse (a 403 on the project, issues invisible)."""
         self._ids = {"issue": 10000, "comment": 20000, "history": 30000, "link": 40000}
@@ -248,6 +256,10 @@ class JiraState:
         if account_id is None:
             return None
         user = self.users.get(account_id) or JUser(account_id, "Former user")
+        if self.server:
+            return {"self": f"{self.base}/rest/api/2/user?username={user.account_id}", "key": user.account_id,
+                    "name": user.account_id, "emailAddress": user.email or "", "displayName": user.display_name,
+                    "active": True, "timeZone": user.time_zone}
         out: dict[str, Any] = {
             "self": f"{self.base}/rest/api/3/user?accountId={user.account_id}",
             "accountId": user.account_id, "accountType": user.account_type,
@@ -274,14 +286,20 @@ class JiraState:
     def comment_json(self, issue: JIssue, c: JComment, *, properties: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "self": f"{self.base}/rest/api/3/issue/{issue.id}/comment/{c.id}", "id": str(c.id),
-            "author": self.user_json(c.author), "body": c.body, "updateAuthor": self.user_json(c.author),
+            "author": self.user_json(c.author), "body": self.text(c.body), "updateAuthor": self.user_json(c.author),
             "created": jira_time(c.created), "updated": jira_time(c.updated),
         }
-        if c.public is not None:
+        if c.public is not None and not self.server:
             out["jsdPublic"] = c.public
         if properties:
             out["properties"] = [{"key": k, "value": v} for k, v in sorted(c.properties.items())]
         return out
+
+    def text(self, value: Any) -> Any:
+        """A rich-text value as this site sends it (ADF on Cloud; plain text on Server/DC)."""
+        if self.server and value is not None and not isinstance(value, str):
+            return to_text(value)
+        return value
 
     def history_json(self, h: dict[str, Any]) -> dict[str, Any]:
         return {"id": h["id"], "author": self.user_json(h["author"]), "created": jira_time(h["created"]),
@@ -292,7 +310,7 @@ class JiraState:
         holds at most :data:`CHANGELOG_EMBEDDED` entries (the newest), like Jira's."""
         project = self.projects[issue.project]
         values: dict[str, Any] = {
-            "summary": issue.summary, "description": issue.description,
+            "summary": issue.summary, "description": self.text(issue.description),
             "reporter": self.user_json(issue.reporter), "creator": self.user_json(issue.reporter),
             "assignee": self.user_json(issue.assignee), "status": self.status_json(issue.status),
             "priority": {"self": f"{self.base}/rest/api/3/priority/{PRIORITIES.index(issue.priority) + 1}",
@@ -562,6 +580,10 @@ class JiraEmulator(EmulatorServer):
         with self.state.lock:
             if self._caller(req) is None:
                 return _error(401, "Client must be authenticated to access this resource.")
+            if self.state.server and path.startswith("/rest/api/3/"):
+                return _error(404, "null for uri: " + req.base + req.path)
+            if self.state.server and path == "/rest/api/2/search":
+                return self._search(req, {"v": "2"})
             for verb, pattern, fn in self._routes:
                 m = pattern.fullmatch(path)
                 if m is not None and verb == req.method:
@@ -626,7 +648,12 @@ class JiraEmulator(EmulatorServer):
             return _error(400, "maxResults must be a number.")
         start = 0
         token = get("nextPageToken")
-        if token:
+        if p.get("v") == "2":
+            try:
+                start = max(0, int(get("startAt") or 0))
+            except ValueError:
+                return _error(400, "startAt must be a number.")
+        elif token:
             try:
                 start = int(json.loads(base64.urlsafe_b64decode(str(token).encode()))["at"])
             except (ValueError, KeyError, TypeError):
@@ -643,6 +670,9 @@ class JiraEmulator(EmulatorServer):
                 one["properties"] = {k: issue.properties[k] for k in props if k in issue.properties}
             issues.append(one)
         out: dict[str, Any] = {"issues": issues}
+        if p.get("v") == "2":
+            return Response(body={"expand": "schema,names", "startAt": start, "maxResults": size,
+                                  "total": len(found), "issues": issues})
         if start + size < len(found):
             out["nextPageToken"] = base64.urlsafe_b64encode(json.dumps({"at": start + size}).encode()).decode()
             out["isLast"] = False
@@ -729,7 +759,9 @@ class JiraEmulator(EmulatorServer):
         issue = self.state.issue(p["key"])
         body = self._body(req)
         adf = body.get("body")
-        if not isinstance(adf, dict) or adf.get("type") != "doc":
+        valid = (isinstance(adf, str) and adf.strip()) if self.state.server else (
+            isinstance(adf, dict) and adf.get("type") == "doc")
+        if not valid:
             return _error(400, errors={"comment": "Comment body can not be empty!"})
         props = {str(x.get("key")): x.get("value") for x in body.get("properties") or [] if isinstance(x, dict)}
         internal = props.get("sd.public.comment") == {"internal": True}
@@ -760,7 +792,8 @@ class JiraEmulator(EmulatorServer):
 
     def _assign(self, req: Request, p: dict[str, str]) -> Response:
         issue = self.state.issue(p["key"])
-        account = self._body(req).get("accountId")
+        body = self._body(req)
+        account = body.get("name") if self.state.server else body.get("accountId")
         if account is not None and account not in self.state.users:
             return _error(404, f"User with accountId '{account}' does not exist")
         self.state.set_assignee(issue.key, account)

@@ -235,12 +235,15 @@ class JiraSource(Source):
         embedded: dict[str, Any] = fields["comment"] if isinstance(fields.get("comment"), dict) else {}
         comments = [c for c in embedded.get("comments") or [] if isinstance(c, dict)]
         total = embedded.get("total")
-        if not isinstance(total, int) or total <= len(comments):
+        # Server/DC marks internal notes only in a comment property: read them with it.
+        if self.api.version == "3" and (not isinstance(total, int) or total <= len(comments)):
             return comments
+        if isinstance(total, int) and total == 0:
+            return []
         comments, start = [], 0
         while True:
             page = self._read("GET", f"issue/{key}/comment", f"read the comments of {key}",
-                              params={"startAt": start, "maxResults": 100})
+                              params={"startAt": start, "maxResults": 100, "expand": "properties"})
             rows = [c for c in (page or {}).get("comments") or [] if isinstance(c, dict)]
             comments.extend(rows)
             start += len(rows)

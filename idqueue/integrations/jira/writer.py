@@ -5,7 +5,8 @@ What each action does (``params["key"]`` is the issue key, e.g. ``ID-12``):
 * ``reply``: a comment (ADF on Cloud, plain text on Server/DC); ``params["internal"]`` makes it a
   Jira Service Management internal note (property ``sd.public.comment`` ``{"internal": true}``)
   instead of a reply the requester sees;
-* ``assign`` (``params["account"]``, a Jira account id) and ``unassign``;
+* ``assign`` (``params["account"]``: a Jira Cloud account id, or a Server/DC user name) and
+  ``unassign``;
 * ``pending``, ``resume``, ``close``, ``reopen``, ``backlog``: a workflow transition, found among
   the issue's transitions by the target in ``jira.transitions[<verb>]`` (or ``params["to"]``): a
   status name, or ``category:<key>`` for the first transition into that status category. Ids are
@@ -142,6 +143,10 @@ class JiraWriter:
         fields_: dict[str, Any] = data["fields"]
         return fields_
 
+    def _assignee(self, account: str | None) -> dict[str, Any]:
+        """The assignee body: Cloud names people by ``accountId``, Server/DC by user ``name``."""
+        return {"accountId": account} if self.api.version == "3" else {"name": account}
+
     def _body(self, text: str) -> Any:
         return from_text(text) if self.api.version == "3" else text
 
@@ -196,7 +201,7 @@ class JiraWriter:
             raise ConflictError(f"{key} was assigned to someone else ({current}) since this was queued",
                                 source=SOURCE)
         before_write()
-        self.api.call("PUT", f"issue/{key}/assignee", f"assign {key}", body={"accountId": account})
+        self.api.call("PUT", f"issue/{key}/assignee", f"assign {key}", body=self._assignee(account))
         return {"key": key, "assignee": account}
 
     def _unassign(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
@@ -204,7 +209,7 @@ class JiraWriter:
         if _account(self._issue(key, "assignee").get("assignee")) is None:
             return {"key": key, "assignee": None, "reconciled": True}
         before_write()
-        self.api.call("PUT", f"issue/{key}/assignee", f"unassign {key}", body={"accountId": None})
+        self.api.call("PUT", f"issue/{key}/assignee", f"unassign {key}", body=self._assignee(None))
         return {"key": key, "assignee": None}
 
     # ------------------------------------------------------------------ fields
