@@ -234,7 +234,7 @@ def test_missing_settings_are_one_line(tmp_path: Path) -> None:
 def test_check_reports_the_account(h: Harness) -> None:
     facts = h.source.check()
     assert facts["account"] == "idqueue (sandbox)" and facts["time_zone"] == "America/New_York"
-    assert facts["jql_finds_issues"] is True and facts["api"].startswith("REST v3")
+    assert facts["issues"] == "the JQL finds some" and facts["api"].startswith("REST v3")
 
 
 def test_long_changelog_is_read_in_full(h: Harness) -> None:

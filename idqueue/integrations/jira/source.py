@@ -267,7 +267,7 @@ class JiraSource(Source):
             "time_zone": me.get("timeZone"),
             "api": "REST v3 (Cloud)" if self.api.version == "3" else "REST v2 (Server/Data Center)",
             "jql": jql,
-            "jql_finds_issues": bool(isinstance(found, dict) and found.get("issues")),
+            "issues": "the JQL finds some" if isinstance(found, dict) and found.get("issues") else "none yet",
         }
 
     def close(self) -> None:
