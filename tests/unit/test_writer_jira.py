@@ -240,3 +240,23 @@ def test_server_data_center_writes(tmp_path: Path) -> None:
     finally:
         env.emu.stop()
         env.store.close()
+
+
+def test_server_data_center_backlog_issue_reconciled(tmp_path: Path) -> None:
+    from idqueue.integrations.jira.emulator import JIRA_PAT
+
+    env = Env(tmp_path)
+    env.emu.state.server = True
+    env.settings = Settings(db=env.settings.db, jira={"base_url": env.emu.origin, "pat": JIRA_PAT, "project": "ID",
+                                                      "backlog_project": "BL"}, outbox={"inflight_horizon": 30.0})
+    try:
+        env.emu.faults.add("POST /rest/api/2/issue", "drop_after_apply")
+        action = env.queue(ActionKind.CREATE_ISSUE, "From Slack", title="Data pull",
+                           link={"url": SLACK_URL, "title": "Slack thread"})
+        env.drain()
+        assert env.get(action).state is ActionState.SENT
+        assert len([i for i in env.emu.state.issues.values() if i.project == "BL"]) == 1
+        assert env.emu.calls.count("POST", "/rest/api/2/search") == 1
+    finally:
+        env.emu.stop()
+        env.store.close()

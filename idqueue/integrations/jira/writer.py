@@ -293,17 +293,28 @@ class JiraWriter:
         stamp = since.astimezone(zone(self._myself().get("timeZone"))).strftime("%Y-%m-%d %H:%M")
         jql = f'project = {project} AND reporter = currentUser() AND created >= "{stamp}" ORDER BY created DESC'
         token: str | None = None
+        start = 0
+        cloud = self.api.version == "3"
         while True:
             body: dict[str, Any] = {"jql": jql, "maxResults": 100, "fields": ["summary"], "properties": [ACTION_PROPERTY]}
             if token:
                 body["nextPageToken"] = token
-            page = self.api.call("POST", "search/jql", f"look for an earlier issue in {project}", body=body)
-            for raw in (page or {}).get("issues") or []:
+            if not cloud:
+                body["startAt"] = start
+            page = self.api.call("POST", "search/jql" if cloud else "search", f"look for an earlier issue in {project}",
+                                 body=body)
+            rows = (page or {}).get("issues") or []
+            for raw in rows:
                 marker = ((raw.get("properties") or {}).get(ACTION_PROPERTY) if isinstance(raw, dict) else None)
                 if isinstance(marker, dict) and marker.get("action") == action.id:
                     key = str(raw["key"])
                     self._link(key, _obj(action.params.get("link")))
                     return {**_created_result(key, self.api.browse_url(key)), "reconciled": True}
+            if not cloud:
+                start += len(rows)
+                if not rows or start >= int((page or {}).get("total") or 0):
+                    return None
+                continue
             token = (page or {}).get("nextPageToken")
             if not token or (page or {}).get("isLast", True):
                 return None
