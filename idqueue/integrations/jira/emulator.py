@@ -210,8 +210,9 @@ class JiraState:
                 "to": account_id,
                 "toString": self.users[account_id].display_name if account_id in self.users else None}])
 
-    def set_status(self, key: str, status: str, *, actor: str | None = None, at: datetime | None = None) -> None:
-        """Move to a status (sets or clears the resolution on entering or leaving *done*)."""
+    def set_status(self, key: str, status: str, *, actor: str | None = None, at: datetime | None = None,
+                   resolution: str = "Done") -> None:
+        """Move to a status (sets ``resolution`` or clears it on entering or leaving *done*)."""
         with self.lock:
             issue = self.issue(key)
             if issue.status == status:
@@ -223,9 +224,9 @@ class JiraState:
                       "to": str(self.statuses[status][0]), "toString": status}]
             done = self.statuses[status][1] == "done"
             if done and issue.resolution is None:
-                issue.resolution, issue.resolution_date = "Done", when
+                issue.resolution, issue.resolution_date = resolution, when
                 items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution",
-                              "from": None, "fromString": None, "to": "10000", "toString": "Done"})
+                              "from": None, "fromString": None, "to": "10000", "toString": resolution})
             elif not done and issue.resolution is not None:
                 items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution",
                               "from": "10000", "fromString": issue.resolution, "to": None, "toString": None})
