@@ -67,6 +67,8 @@ def jira_time(dt: datetime) -> str:
 
 @dataclass(slots=True)
 class JUser:
+    """A Jira account (``account_type``: ``atlassian``, ``customer`` (JSM) or ``app``)."""
+
     account_id: str
     display_name: str
     email: str | None = None
@@ -76,6 +78,8 @@ class JUser:
 
 @dataclass(slots=True)
 class JComment:
+    """A comment (``body`` as ADF, or plain text)."""
+
     id: int
     author: str
     body: Any
@@ -88,6 +92,8 @@ class JComment:
 
 @dataclass(slots=True)
 class JIssue:
+    """An issue, its comments, changelog (``histories``), entity properties and remote links."""
+
     id: int
     key: str
     project: str
@@ -112,6 +118,8 @@ class JIssue:
 
 @dataclass(slots=True)
 class JProject:
+    """A project (a JSM service project when ``service_desk``)."""
+
     id: int
     key: str
     name: str
@@ -254,6 +262,7 @@ class JiraState:
     # -- JSON ----------------------------------------------------------------------------------
 
     def user_json(self, account_id: str | None) -> dict[str, Any] | None:
+        """A user as Jira sends it (None for nobody)."""
         if account_id is None:
             return None
         user = self.users.get(account_id) or JUser(account_id, "Former user")
@@ -273,6 +282,7 @@ class JiraState:
         return out
 
     def status_json(self, name: str) -> dict[str, Any]:
+        """A status with its category."""
         sid, cat = self.statuses[name]
         category = dict(CATEGORIES[cat])
         category["self"] = f"{self.base}/rest/api/3/statuscategory/{category['id']}"
@@ -280,11 +290,13 @@ class JiraState:
                 "name": name, "id": str(sid), "statusCategory": category}
 
     def project_json(self, project: JProject) -> dict[str, Any]:
+        """A project as Jira sends it."""
         return {"self": f"{self.base}/rest/api/3/project/{project.id}", "id": str(project.id), "key": project.key,
                 "name": project.name, "projectTypeKey": "service_desk" if project.service_desk else "software",
                 "simplified": False, "avatarUrls": {"48x48": f"{self.base}/images/p.png"}}
 
     def comment_json(self, issue: JIssue, c: JComment, *, properties: bool = False) -> dict[str, Any]:
+        """A comment as Jira sends it (``properties``: with its entity properties)."""
         out: dict[str, Any] = {
             "self": f"{self.base}/rest/api/3/issue/{issue.id}/comment/{c.id}", "id": str(c.id),
             "author": self.user_json(c.author), "body": self.text(c.body), "updateAuthor": self.user_json(c.author),
@@ -303,6 +315,7 @@ class JiraState:
         return value
 
     def history_json(self, h: dict[str, Any]) -> dict[str, Any]:
+        """A changelog entry as Jira sends it."""
         return {"id": h["id"], "author": self.user_json(h["author"]), "created": jira_time(h["created"]),
                 "items": h["items"]}
 
@@ -375,6 +388,8 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 @dataclass
 class Query:
+    """A parsed JQL query: ``(field, operator, values)`` clauses joined by AND, and the order."""
+
     clauses: list[tuple[str, str, list[str]]]
     order: tuple[str, bool]
     """(field, descending)."""
