@@ -292,3 +292,17 @@ def test_server_data_center_with_a_pat(tmp_path: Path) -> None:
     searches = [c for c in emu.calls if c.path == "/rest/api/2/search"]
     assert [c.body["startAt"] for c in searches] == [0, 2]
     assert all(c.headers["authorization"] == "[redacted]" for c in emu.calls)
+
+
+def test_idqueue_comments_carry_their_marker_back(h: Harness) -> None:
+    """A comment written as the API account with the ``idqueue`` property: the source reads the
+    property (one comment read with properties) so an automatic message is not a response."""
+    me = h.emu.state.me.account_id
+    h.emu.state.add_comment("ID-2", from_text("Your request is assigned."), author=me, at=NOW - timedelta(minutes=1),
+                            properties={"idqueue": {"action": "act-1", "automation": True, "actor": "ana"}})
+    h.sync()
+    (event,) = [e for e in h.events_by_uid.values() if e.item_id.endswith("/ID-2") and e.kind.value == "comment"]
+    assert event.data["idqueue_action"] == "act-1" and event.data["idqueue_automation"] is True
+    assert event.data["idqueue_actor"] == "ana"
+    reads = [c for c in h.emu.calls if c.path.endswith("/comment") and c.method == "GET"]
+    assert [c.path for c in reads] == ["/rest/api/3/issue/ID-2/comment"]

@@ -260,3 +260,10 @@ def test_server_data_center_backlog_issue_reconciled(tmp_path: Path) -> None:
     finally:
         env.emu.stop()
         env.store.close()
+
+
+def test_automatic_message_marker(env: Env) -> None:
+    action = env.queue(ActionKind.REPLY, "Assigned to Ana.", key="ID-1", automation=True, actor="ana")
+    env.drain()
+    (comment,) = env.emu.state.issue("ID-1").comments
+    assert comment.properties["idqueue"] == {"action": action.id, "automation": True, "actor": "ana"}

@@ -7,7 +7,9 @@
   ``jira.pending_statuses``). Slack permalinks in the description or in remote links become links.
 * A comment becomes a ``COMMENT`` event (``jira-comment:<host>/<id>``), or a ``NOTE`` when it is
   a Jira Service Management internal note (``jsdPublic: false``, ``data["internal"] = True``):
-  a note never counts as a response to the requester.
+  a note never counts as a response to the requester. A comment idqueue wrote carries the
+  ``idqueue`` property; its ``action``/``automation``/``actor`` become ``data["idqueue_action"]``,
+  ``["idqueue_automation"]`` and ``["idqueue_actor"]``, as GitHub's hidden marker does.
 * A changelog entry gives ``ASSIGNED``/``UNASSIGNED`` (field ``assignee``), ``CLOSED``/``REOPENED``
   (``resolution`` set or cleared), ``PENDING``/``RESUMED`` (status into or out of a pending status),
   ``BACKLOG`` (status into the ``jira.transitions["backlog"]`` status) and ``LABELED``/``UNLABELED``.
@@ -176,6 +178,31 @@ def _comment_properties(raw: dict[str, Any]) -> dict[str, Any]:
     return {str(p.get("key")): p.get("value") for p in props if isinstance(p, dict)}
 
 
+def marker_value(action_id: str, *, automation: bool = False, actor: Any = None) -> dict[str, Any]:
+    """The ``idqueue`` property value a writer attaches: the action id, whether it is one of
+    idqueue's automatic messages, and the roster key of who sent it through idqueue."""
+    value: dict[str, Any] = {"action": action_id}
+    if automation:
+        value["automation"] = True
+    if isinstance(actor, str) and actor:
+        value["actor"] = actor
+    return value
+
+
+def marker_data(value: Any) -> dict[str, Any]:
+    """The event ``data`` keys for an ``idqueue`` property value (as for GitHub's hidden marker):
+    ``idqueue_action``, ``idqueue_automation`` (not a human response), ``idqueue_actor``."""
+    value = _obj(value)
+    data: dict[str, Any] = {}
+    if isinstance(value.get("action"), str):
+        data["idqueue_action"] = value["action"]
+    if value.get("automation") is True:
+        data["idqueue_automation"] = True
+    if isinstance(value.get("actor"), str) and value["actor"]:
+        data["idqueue_actor"] = value["actor"]
+    return data
+
+
 def is_internal(raw: dict[str, Any]) -> bool:
     """Whether a comment is a JSM internal note (``jsdPublic: false`` or the property)."""
     if raw.get("jsdPublic") is False:
@@ -197,9 +224,7 @@ def comment_to_event(raw: dict[str, Any], item_id: str, host: str, web_url: str 
     author = person(raw.get("author"), settings)
     internal = is_internal(raw)
     data: dict[str, Any] = {"edited": updated != created, "internal": internal}
-    action = _obj(_comment_properties(raw).get(ACTION_PROPERTY)).get("action")
-    if isinstance(action, str):
-        data["action"] = action
+    data.update(marker_data(_comment_properties(raw).get(ACTION_PROPERTY)))
     cid = str(raw["id"])
     return TimelineEvent(
         uid=f"jira-comment:{host}/{cid}",

@@ -88,6 +88,8 @@ class JiraSource(Source):
         self.max_attempts = max(1, max_attempts)
         self._api: JiraApi | None = None
         self._tz: ZoneInfo | None = None
+        self._me = ""
+        """The API account's id: its comments may be idqueue's, whose marker is a property."""
         self._link_reads = 0
 
     # ------------------------------------------------------------------ plumbing
@@ -121,7 +123,9 @@ class JiraSource(Source):
     def _zone(self) -> ZoneInfo:
         if self._tz is None:
             me = self._read("GET", "myself", "read the Jira account")
-            self._tz = zone(me.get("timeZone") if isinstance(me, dict) else None)
+            me = me if isinstance(me, dict) else {}
+            self._tz = zone(me.get("timeZone"))
+            self._me = str(me.get("accountId") or me.get("name") or "")
         return self._tz
 
     def _jql(self) -> str:
@@ -235,8 +239,10 @@ class JiraSource(Source):
         embedded: dict[str, Any] = fields["comment"] if isinstance(fields.get("comment"), dict) else {}
         comments = [c for c in embedded.get("comments") or [] if isinstance(c, dict)]
         total = embedded.get("total")
-        # Server/DC marks internal notes only in a comment property: read them with it.
-        if self.api.version == "3" and (not isinstance(total, int) or total <= len(comments)):
+        # Server/DC marks internal notes only in a comment property, and idqueue's own comments
+        # (written as the API account) carry their marker there too: read those with properties.
+        mine = any(_dig(c, "author", "accountId") == self._me for c in comments) if self._me else False
+        if self.api.version == "3" and not mine and (not isinstance(total, int) or total <= len(comments)):
             return comments
         if isinstance(total, int) and total == 0:
             return []
