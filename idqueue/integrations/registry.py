@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 BUILTIN: tuple[str, ...] = (
     "idqueue.integrations.github",
-    "idqueue.integrations.slack",
     "idqueue.integrations.jira",
+    "idqueue.integrations.slack",
 )
 """The packages of the built-in integrations, in order of preference of a request's homes
 (the first one a request lives in is its primary home: ``source`` in ``list --json``)."""
