@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from idqueue.clock import Clock, clock_for
 from idqueue.config import KeyContexts, Settings
+from idqueue.integrations import registry
 from idqueue.outbox.pending import PendingLookup
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
@@ -87,7 +88,7 @@ class IdqueueApp(App[None]):
         if keymap:
             self.set_keymap(keymap)
         self.push_screen(QueueScreen(self.ctx))
-        if not self.ctx.sandbox and not self.ctx.settings.has_tokens:
+        if not self.ctx.sandbox and not registry.any_configured(self.ctx.settings):
             self.notify("No sources configured: set tokens and repos/channels (see README), or run `idqueue demo`.",
                         title="Nothing to poll", severity="warning", timeout=20, markup=False)
 

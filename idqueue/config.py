@@ -86,6 +86,8 @@ class TeamMember(Section):
     """Slack user id (``U…``), used for mentions and to recognise team replies."""
     email: str | None = None
     """Optional email, for the survey import's matching."""
+    jira: str | None = None
+    """Jira account id (``accountId``), used for assignment and to recognise team comments."""
 
 
 class RotaConfig(Section):
@@ -132,6 +134,56 @@ class GitHubConfig(Section):
             if repo.count("/") != 1 or not all(repo.split("/")):
                 raise ValueError(f"{repo!r} is not owner/name")
         return value
+
+
+class JiraConfig(Section):
+    """Jira source and backlog settings (Jira Cloud REST v3; Server/Data Center by a PAT)."""
+
+    base_url: str | None = None
+    """The site, e.g. ``https://your-site.atlassian.net`` (request ids use its host)."""
+    email: str | None = None
+    """Jira Cloud: the account's email, with ``api_token`` (basic auth)."""
+    api_token: SecretStr | None = None
+    """Jira Cloud: an API token (they expire within a year of their creation)."""
+    pat: SecretStr | None = None
+    """Server/Data Center: a personal access token (sent as a bearer token)."""
+    project: str | None = None
+    """The project key whose issues are requests (the default JQL reads it)."""
+    jql: str | None = None
+    """The requests' JQL (default ``project = <project> ORDER BY updated DESC``)."""
+    backlog_project: str | None = None
+    """Project key where backlogged Slack or email requests become issues (default: ``project``)."""
+    backlog_issue_type: str = "Task"
+    """Issue type of a backlog issue."""
+    page_size: int = Field(default=50, ge=1, le=100)
+    """``maxResults`` of one search page."""
+    pending_statuses: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["Waiting for customer", "Pending"])
+    """Statuses in which a request waits on its requester (the SLA clock pauses)."""
+    transitions: dict[str, str] = Field(default_factory=lambda: {
+        "pending": "Waiting for customer", "resume": "category:indeterminate",
+        "close": "category:done", "reopen": "category:new", "backlog": "Backlog",
+    })
+    """What idqueue's verbs move an issue to: a target status name, or ``category:<key>`` for
+    the first transition into a status of that category (``new``, ``indeterminate``, ``done``)."""
+    bot_accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Account ids whose comments never count as a first response (automation rules)."""
+
+    _csv = field_validator("pending_statuses", "bot_accounts", mode="before")(_split_csv)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @property
+    def effective_jql(self) -> str | None:
+        """The JQL the source runs (None when neither ``jql`` nor ``project`` is set)."""
+        if self.jql:
+            return self.jql
+        return f"project = {self.project} ORDER BY updated DESC" if self.project else None
 
 
 class SlackConfig(Section):
@@ -765,6 +817,7 @@ class Settings(BaseSettings):
     trello: TrelloConfig = Field(default_factory=TrelloConfig)
     customers: dict[str, CustomerConfig] = Field(default_factory=dict)
     """Customers (``IDQUEUE_CUSTOMERS``, JSON): key → name, mail domains and addresses, Trello board."""
+    jira: JiraConfig = Field(default_factory=JiraConfig)
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     priority_rules: list[PriorityRule] = Field(default_factory=_default_priority_rules)
@@ -846,14 +899,6 @@ class Settings(BaseSettings):
         for key in (self.me, *self.rota.weekly):
             if key is not None and self.team and key not in self.team:
                 raise ValueError(f"me/rota: {key!r} is not in [team]")
-
-    @property
-    def has_tokens(self) -> bool:
-        """True when at least one real source is configured."""
-        return bool(
-            (self.github.token and self.github.repos) or (self.slack.token and self.slack.channels)
-            or self.email.imap_host
-        )
 
     def member_by_github(self, login: str) -> str | None:
         """The roster key of a GitHub login."""

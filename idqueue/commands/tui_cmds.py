@@ -12,6 +12,7 @@ import click
 
 from idqueue.commands.base import CliError, Context, fail_config, pass_ctx
 from idqueue.config import ConfigError, check_keymap
+from idqueue.integrations import registry
 
 # The flat env-var aliases (IDQUEUE_GITHUB_TOKEN, …) are folded into the nested sections after
 # validation; the sandbox must neutralise them so a real token or API root never reaches (or
@@ -105,7 +106,7 @@ def demo(ctx: Context) -> None:
 @pass_ctx
 def run_default(ctx: Context) -> None:
     """``make run``: the configured sources when tokens are set, else the sandbox."""
-    open_tui(ctx, sandbox=not ctx.settings.has_tokens)
+    open_tui(ctx, sandbox=not registry.any_configured(ctx.settings))
 
 
 COMMANDS: list[click.Command] = [demo, run_default]

@@ -59,6 +59,7 @@ class EventKind(StrEnum):
     CREATED = "created"
     MESSAGE = "message"  # a Slack thread reply
     COMMENT = "comment"  # a GitHub issue comment
+    NOTE = "note"  # an internal note (Jira Service Management): never a response to the requester
     ASSIGNED = "assigned"
     UNASSIGNED = "unassigned"
     LABELED = "labeled"

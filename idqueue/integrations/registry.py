@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 BUILTIN: tuple[str, ...] = (
     "idqueue.integrations.github",
+    "idqueue.integrations.jira",
     "idqueue.integrations.slack",
     "idqueue.integrations.email",
     "idqueue.integrations.trello",
@@ -253,6 +254,11 @@ def display(name: str) -> str:
 def configured(settings: Settings) -> list[Integration]:
     """The integrations whose reader the settings turn on."""
     return [i for i in integrations() if i.source is not None and i.configured(settings)]
+
+
+def any_configured(settings: Settings) -> bool:
+    """Whether the settings turn on at least one reader (else ``make run`` opens the sandbox)."""
+    return bool(configured(settings))
 
 
 def writable(settings: Settings) -> list[Integration]:

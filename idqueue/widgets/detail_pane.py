@@ -58,6 +58,7 @@ EVENT_VERBS = {
     EventKind.CREATED: "opened",
     EventKind.MESSAGE: "replied",
     EventKind.COMMENT: "commented",
+    EventKind.NOTE: "added an internal note",
     EventKind.ASSIGNED: "assigned",
     EventKind.UNASSIGNED: "unassigned",
     EventKind.LABELED: "labelled",
@@ -402,7 +403,7 @@ class DetailRenderer:
         if event.url:
             link = one_line(event.url, 300)
             head.append("  ↗", self._style("link") + Style(link=link))
-        if not event.body or event.kind not in (EventKind.MESSAGE, EventKind.COMMENT, EventKind.CREATED,
+        if not event.body or event.kind not in (EventKind.MESSAGE, EventKind.COMMENT, EventKind.NOTE, EventKind.CREATED,
                                                  EventKind.EDITED, EventKind.RATING):
             return head
         body = event.body[:EVENT_LIMIT]

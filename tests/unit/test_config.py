@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from idqueue.config import ConfigError, load_settings
+from idqueue.integrations import registry
 
 ENV_KEYS = [
     "IDQUEUE_CONFIG_FILE", "IDQUEUE_DB", "IDQUEUE_GITHUB_TOKEN", "GITHUB_TOKEN", "GH_TOKEN",
@@ -36,7 +37,7 @@ def test_env_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.github.token is not None and s.github.token.get_secret_value() == "ghp_secretsecret"
     assert s.slack.channels == ["C1", "C2"]
     assert s.slack.base_url == "http://127.0.0.1:9/api/"
-    assert s.has_tokens
+    assert registry.any_configured(s)
     assert "ghp_secret" not in repr(s) and "xoxb-1" not in repr(s)
 
 
