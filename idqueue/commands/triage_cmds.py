@@ -162,8 +162,11 @@ def render_template(
         if rendered.missing:
             hints = " ".join(f"--var {name}=…" for name in rendered.missing if "." not in name)
             _echo(f"missing: {', '.join(rendered.missing)} — not sendable until these have values" + (f" ({hints})" if hints else ""))
+        integration = registry.get(tgt)
+        planner = integration.get_planner()
+        public = planner is not None and planner.public
         for match in rendered.pii:
-            where = "a public GitHub issue" if tgt == "github" else "Slack"
+            where = f"a public {integration.home_noun}" if public else integration.display
             _echo(f"warning: looks like personal data ({match.kind}) and would be posted to {where}: {one_line(match.text)}")
 
 
