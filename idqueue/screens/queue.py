@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
@@ -122,7 +122,9 @@ class QueueScreen(Screen[None]):
             self.errors = errors
 
     def __init__(self, ctx: TuiContext) -> None:
-        super().__init__()
+        # The breakpoint class is set up front: added on the first resize, it would restyle
+        # every widget once more before the first frame.
+        super().__init__(classes=_breakpoint_class(self.HORIZONTAL_BREAKPOINTS, self.app.size.width))
         self.ctx = ctx
         self.query_state = QueueQuery()
         self._facets: Facets | None = None
@@ -135,6 +137,7 @@ class QueueScreen(Screen[None]):
         self.search_ctx = SearchContext.from_settings(ctx.settings)
         self._newest: str | None = None
         self._upstream_reload = False
+        self._resumed = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -169,6 +172,14 @@ class QueueScreen(Screen[None]):
     def poller(self) -> Poller:
         """The poller."""
         return self.query_one(Poller)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Every widget was styled as it was mounted (order-dependent styles included), so the
+        # restyle of the whole screen a resume asks for would only repeat that before the first
+        # frame. Later resumes (back from a dialog) restyle as usual.
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -1104,6 +1115,11 @@ class _Undo:
     groups: list[str]
     local: dict[str, Any]
     deadline: float
+
+
+def _breakpoint_class(breakpoints: Sequence[tuple[int, str]], width: int) -> str:
+    """The class Textual gives a screen ``width`` columns wide (the largest breakpoint it reaches)."""
+    return next((name for start, name in sorted(breakpoints, reverse=True) if width >= start), "")
 
 
 def _view_keys(screen: QueueScreen) -> str:
