@@ -189,6 +189,8 @@ class QueueScreen(Screen[None]):
         if self.ctx.live and self.ctx.engine is not None:
             self.table.set_empty_message("Syncing… requests appear as soon as the first poll finishes.")
         self._apply_query(self.query_state)
+        if self.table.loaded:  # the first window was read here: its count belongs in the first frame
+            self.query_one(FilterBar).show(self.query_state, self.table.total, 0)
         self._refresh_outbox()
         self.set_interval(TICK_SECONDS, self.table.tick)
 
