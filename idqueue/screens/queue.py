@@ -22,6 +22,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
+from textual.lazy import Lazy
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -147,9 +148,10 @@ class QueueScreen(Screen[None]):
         yield FilterBar(id="filter-bar")
         with Horizontal(id="main"):
             with Vertical(id="panes"):
-                yield FacetPane("Priority", id="priority-pane")
-                yield FacetPane("SLA · Age", id="sla-pane")
-                yield FacetPane("Type", id="type-pane")
+                # Mounted after the first frame (their counts come after it too): the queue first.
+                yield Lazy(FacetPane("Priority", id="priority-pane"))
+                yield Lazy(FacetPane("SLA · Age", id="sla-pane"))
+                yield Lazy(FacetPane("Type", id="type-pane"))
             with Container(id="centre"):
                 yield RequestTable(ctx.data, query=self.query_state, id="queue")
                 yield DetailPane(ctx.store, ctx.settings, clock=ctx.clock, pending=ctx.pending, id="detail")
@@ -191,7 +193,7 @@ class QueueScreen(Screen[None]):
         self._apply_query(self.query_state)
         if self.table.loaded:  # the first window was read here: its count belongs in the first frame
             self.query_one(FilterBar).show(self.query_state, self.table.total, 0)
-        self._refresh_outbox()
+        self.call_after_refresh(self._refresh_outbox)  # the counts' worker waits for the first frame
         self.set_interval(TICK_SECONDS, self.table.tick)
 
     # ------------------------------------------------------------------ query state
@@ -270,7 +272,7 @@ class QueueScreen(Screen[None]):
         if self._facets_due:
             # Counts are loaded after the table is painted: the queue comes first.
             self._facets_due = False
-            self._load_facets(self.query_state)
+            self.call_after_refresh(self._load_facets, self.query_state)
         self.query_one(FilterBar).show(self.query_state, event.total, len(self.table.selected))
         if event.total == 0 and self.table.loaded:
             filtered = bool(self.query_state.describe())
