@@ -87,7 +87,11 @@ class IdqueueApp(App[None]):
         keymap = self.ctx.settings.ui.keymap
         if keymap:
             self.set_keymap(keymap)
-        self.push_screen(QueueScreen(self.ctx))
+        # Pushed once the app's own mount is over: Textual holds every frame until then (a
+        # screen pushed here would be composed, mounted and painted inside that hold, and its
+        # first frame dropped), so the queue's first frame reaches the terminal as soon as it
+        # is painted.
+        self.call_later(self.push_screen, QueueScreen(self.ctx))
         if not self.ctx.sandbox and not registry.any_configured(self.ctx.settings):
             self.notify("No sources configured: set tokens and repos/channels (see README), or run `idqueue demo`.",
                         title="Nothing to poll", severity="warning", timeout=20, markup=False)

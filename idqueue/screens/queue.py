@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
+from textual.lazy import Lazy
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -123,7 +124,9 @@ class QueueScreen(Screen[None]):
             self.errors = errors
 
     def __init__(self, ctx: TuiContext) -> None:
-        super().__init__()
+        # The breakpoint class is set up front: added on the first resize, it would restyle
+        # every widget once more before the first frame.
+        super().__init__(classes=_breakpoint_class(self.HORIZONTAL_BREAKPOINTS, self.app.size.width))
         self.ctx = ctx
         self.query_state = QueueQuery()
         self._facets: Facets | None = None
@@ -136,6 +139,7 @@ class QueueScreen(Screen[None]):
         self.search_ctx = SearchContext.from_settings(ctx.settings, systems=registry.name_codes())
         self._newest: str | None = None
         self._upstream_reload = False
+        self._resumed = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -145,9 +149,10 @@ class QueueScreen(Screen[None]):
         yield FilterBar(id="filter-bar")
         with Horizontal(id="main"):
             with Vertical(id="panes"):
-                yield FacetPane("Priority", id="priority-pane")
-                yield FacetPane("SLA · Age", id="sla-pane")
-                yield FacetPane("Type", id="type-pane")
+                # Mounted after the first frame (their counts come after it too): the queue first.
+                yield Lazy(FacetPane("Priority", id="priority-pane"))
+                yield Lazy(FacetPane("SLA · Age", id="sla-pane"))
+                yield Lazy(FacetPane("Type", id="type-pane"))
             with Container(id="centre"):
                 yield RequestTable(ctx.data, query=self.query_state, id="queue")
                 yield DetailPane(ctx.store, ctx.settings, clock=ctx.clock, pending=ctx.pending, id="detail")
@@ -171,6 +176,14 @@ class QueueScreen(Screen[None]):
         """The poller."""
         return self.query_one(Poller)
 
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Every widget was styled as it was mounted (order-dependent styles included), so the
+        # restyle of the whole screen a resume asks for would only repeat that before the first
+        # frame. Later resumes (back from a dialog) restyle as usual.
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
+
     def on_mount(self) -> None:
         self.table.focus()
         self.query_one(StatusBar).outbox_key = _key_for(self, "app.outbox", "O")
@@ -179,7 +192,9 @@ class QueueScreen(Screen[None]):
         if self.ctx.live and self.ctx.engine is not None:
             self.table.set_empty_message("Syncing… requests appear as soon as the first poll finishes.")
         self._apply_query(self.query_state)
-        self._refresh_outbox()
+        if self.table.loaded:  # the first window was read here: its count belongs in the first frame
+            self.query_one(FilterBar).show(self.query_state, self.table.total, 0)
+        self.call_after_refresh(self._refresh_outbox)  # the counts' worker waits for the first frame
         self.set_interval(TICK_SECONDS, self.table.tick)
 
     # ------------------------------------------------------------------ query state
@@ -258,7 +273,7 @@ class QueueScreen(Screen[None]):
         if self._facets_due:
             # Counts are loaded after the table is painted: the queue comes first.
             self._facets_due = False
-            self._load_facets(self.query_state)
+            self.call_after_refresh(self._load_facets, self.query_state)
         self.query_one(FilterBar).show(self.query_state, event.total, len(self.table.selected))
         if event.total == 0 and self.table.loaded:
             filtered = bool(self.query_state.describe())
@@ -1105,6 +1120,11 @@ class _Undo:
     groups: list[str]
     local: dict[str, Any]
     deadline: float
+
+
+def _breakpoint_class(breakpoints: Sequence[tuple[int, str]], width: int) -> str:
+    """The class Textual gives a screen ``width`` columns wide (the largest breakpoint it reaches)."""
+    return next((name for start, name in sorted(breakpoints, reverse=True) if width >= start), "")
 
 
 def _view_keys(screen: QueueScreen) -> str:

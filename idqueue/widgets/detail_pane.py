@@ -154,7 +154,8 @@ class DetailPane(ScrollView, can_focus=True):
         self.pending = pending
         self.request_id: str | None = None
         self.detail: RequestDetail | None = None
-        self._lines: list[Strip] = [Strip([Segment("No request selected.")])]
+        # Blank until the queue says which request to show (the first frame comes before that).
+        self._lines: list[Strip] = [Strip([])]
         self._width = 0
 
     def _content_width(self) -> int:
