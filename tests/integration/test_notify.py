@@ -236,3 +236,19 @@ def test_sync_once_queues_and_sends_and_doctor_checks_the_channel(empty_sandbox:
     doctor = run_cli(env, "doctor")
     assert doctor.exit_code == 1
     assert "FAILED: the bot is not a member of #support (C0TRIAGE)" in doctor.output
+
+
+def test_a_failing_notification_waits_without_holding_up_the_requests_own_actions(
+    empty_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = notify_env(empty_sandbox, tmp_path)
+    empty_sandbox.slack.state.channel(SUPPORT).bot_member = False
+    rid = env.github_request(sync=False)
+    assert len(poll(env).queued) == 1
+    env.actions().reply(rid, text="We are on it.")
+    report = env.drain()
+    assert report.counts["sent"] == 1 and report.counts["needs_attention"] == 1
+    (stuck,) = report.needs_attention
+    assert stuck.params["notify"] == "new" and "not in" in (stuck.last_error or "")
+    assert len(env.gh.repo(REPO).comments) == 1
+    assert env.slack.channel(SUPPORT).messages == {}
