@@ -28,6 +28,9 @@ def enabled_since(store: Store, channel: str, now: datetime) -> datetime:
     the same database) reads that same moment back.
     """
     key = f"since:{channel}"
+    known = store.cursors(NOTIFY_CURSORS).get(key)
+    if isinstance(known, str) and (at := parse_iso(known)) is not None:
+        return at  # the common case: no write on every poll
     with store.write() as conn:
         conn.execute(
             "INSERT OR IGNORE INTO cursors(source, key, value, updated_at) VALUES (?,?,?,?)",
