@@ -212,12 +212,12 @@ class Notifier:
                 params["thread_ts"] = root.result["ts"]
             request_id = root.request_id
         words = {"new": "new request", "at_risk": "at risk", "breached": "breached"}[event]
-        where = "in the thread" if root is not None else "in"
+        where = f"{channel} (thread)" if root is not None else channel
         action = Action(
             id=ids[0], request_id=request_id, kind=ActionKind.REPLY, target="slack", params=dict(params),
             text=notification_text(request, event, self.settings, top_level=root is None),
             state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None, created_at=now,
-            sent_at=None, group_id="g" + ids[0], summary=f'notify {where} {channel}: {words} {request.key} '
+            sent_at=None, group_id="g" + ids[0], summary=f'notify in {where}: {words} {request.key} '
             f'"{one_line(request.title, 50)}"',
         )
         if not self.outbox.insert_once(action, unless=ids):
