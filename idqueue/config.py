@@ -776,6 +776,46 @@ class OutboxConfig(Section):
         return self
 
 
+NotifyEvent = Literal["new", "at_risk", "breached"]
+_ALL_EVENTS: tuple[NotifyEvent, ...] = ("new", "at_risk", "breached")
+
+
+class NotifyConfig(Section):
+    """Messages to the team's support channel about the queue itself (``[notify]``).
+
+    One message per request and event, never twice: the first is a top-level message in the
+    channel, later ones reply in its thread. Off while ``channel`` is empty.
+    """
+
+    channel: str = ""
+    """The Slack channel id (``C…``) to post to; empty: no notifications."""
+    events: Annotated[list[NotifyEvent], NoDecode] = Field(default_factory=lambda: list(_ALL_EVENTS))
+    """Which events are announced: a new request, one that turns at risk, one that breaches."""
+    types: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Only requests of these types (empty: every type)."""
+    customers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Only requests of these customers, by key in ``[customers]`` (empty: every request)."""
+    since: datetime | None = None
+    """Announce only requests created, and SLA lines crossed, from then on. Default: the moment
+    notifications to this channel were first turned on (recorded in the database), so turning
+    them on never announces the whole backlog."""
+
+    _csv = field_validator("events", "types", "customers", mode="before")(_split_csv)
+
+    @field_validator("channel")
+    @classmethod
+    def _check_channel(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[CG][A-Z0-9]{2,}", value):
+            raise ValueError(f"{value!r} is not a Slack channel id (C… or G…; not a #name)")
+        return value
+
+    @field_validator("since")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 class BacklogConfig(Section):
     """Where backlogged requests are tracked when they cannot be backlogged in place (``[backlog]``)."""
 
@@ -828,6 +868,7 @@ class Settings(BaseSettings):
     ui: UiConfig = Field(default_factory=UiConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     backlog: BacklogConfig = Field(default_factory=BacklogConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     views: list[SavedView] = Field(default_factory=list)
     """Saved views (``[[views]]`` tables with ``name`` and ``query``), in tab order."""
     history_months: int = 13

@@ -81,7 +81,35 @@ def run_sync(ctx: Context, *, quiet: bool = False, read_first: Any = None) -> in
     for source_report in report.sources:
         line = sanitize_terminal(redact(source_report.summary()), keep_newlines=False)
         click.echo(line, err=source_report.error is not None)
-    return 1 if report.errors else 0
+    notified = run_notify(ctx, report.created)
+    return 1 if report.errors or not notified else 0
+
+
+def run_notify(ctx: Context, created: list[str]) -> bool:
+    """Queue the support-channel notifications of a poll and send what is due (``[notify]``).
+
+    Prints one line for the notifications and one for the outbox. Returns False when that failed
+    (the line says why); True when it worked or notifications are off.
+    """
+    if not ctx.settings.notify.channel:
+        return True
+    from idqueue.notify import Notifier
+    from idqueue.outbox.dispatcher import Dispatcher
+
+    try:
+        click.echo(Notifier(ctx.store, ctx.settings).after_poll(created).summary())
+        dispatcher = Dispatcher(ctx.store, ctx.settings)
+        try:
+            sent = dispatcher.run_once()
+        finally:
+            dispatcher.close()
+    except Exception as exc:  # one line, never a traceback; the next poll tries again
+        click.echo(f"notify: FAILED — {one_line(redact(f'{type(exc).__name__}: {exc}'), 200)}", err=True)
+        return False
+    click.echo(f"outbox: {sent.summary()}")
+    for reason in sent.blocked:
+        click.echo(f"outbox: {one_line(reason, 200)}", err=True)
+    return True
 
 
 def quiet_library_logs() -> None:

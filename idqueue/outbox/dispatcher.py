@@ -473,7 +473,9 @@ class Dispatcher:
         self.outbox.note(action.id, now=self.clock(), outcome="lease-lost", detail=one_line(why, 200))
 
     def _prepare(self, action: Action) -> Action:
-        """Fill in what was unknown when the action was queued (the new backlog issue's URL)."""
+        """Fill in what was unknown when the action was queued (the new backlog issue's URL, the
+        thread a reply goes under)."""
+        action = self._thread_from(action)
         link_from = action.params.get("link_from")
         if not link_from or not action.text or LINK_PLACEHOLDER not in action.text:
             return action
@@ -483,6 +485,20 @@ class Dispatcher:
             raise _MissingLink(f"the backlog item this message links to was not created (action {link_from})")
         text = action.text.replace(LINK_PLACEHOLDER, str(url).replace("|", "%7C").replace(">", "%3E"))
         return dataclasses.replace(action, text=text)
+
+    def _thread_from(self, action: Action) -> Action:
+        """A reply whose thread is the message of an earlier action (``params.thread_from``) goes
+        under that message once it is sent; when that action was dropped, the reply is posted on
+        its own (top level). Actions of one request are sent in order, so the earlier one is
+        sent or dropped by now."""
+        parent_id = action.params.get("thread_from")
+        if not parent_id or action.params.get("thread_ts"):
+            return action
+        parent = self.outbox.get(str(parent_id))
+        ts = parent.result.get("ts") if parent is not None and parent.state is ActionState.SENT else None
+        if parent is not None and parent.state is not ActionState.DROPPED and not ts:
+            raise _MissingLink(f"the message this one replies to was not posted (action {parent_id})")
+        return dataclasses.replace(action, params={**action.params, "thread_ts": ts})
 
     def _failed(self, action: Action, exc: SourceError, report: DispatchReport) -> None:
         now = self.clock()  # measured from the failure, not from the request's start

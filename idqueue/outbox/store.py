@@ -117,19 +117,64 @@ class OutboxStore:
         if not actions:
             return
         with self.store.write() as conn:
-            for a in actions:
-                conn.execute(
-                    "INSERT INTO outbox(id, group_id, request_id, kind, target, params, text, summary, state, "
-                    "attempts, last_error, next_attempt_at, created_at, updated_at, result, hold_until) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        a.id, a.group_id, a.request_id, a.kind.value, a.target, _dumps(a.params), a.text,
-                        a.summary, a.state.value, a.attempts, a.last_error, iso_us(a.next_attempt_at),
-                        iso_us(a.created_at), iso_us(a.created_at), _dumps(a.result), iso_us(a.hold_until),
-                    ),
-                )
-                a.seq = int(conn.execute("SELECT seq FROM outbox WHERE id=?", (a.id,)).fetchone()[0])
-                self._log(conn, a.id, a.created_at, "queued", a.summary)
+            self._insert(conn, actions)
+
+    def _insert(self, conn: sqlite3.Connection, actions: Sequence[Action]) -> None:
+        for a in actions:
+            conn.execute(
+                "INSERT INTO outbox(id, group_id, request_id, kind, target, params, text, summary, state, "
+                "attempts, last_error, next_attempt_at, created_at, updated_at, result, hold_until) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    a.id, a.group_id, a.request_id, a.kind.value, a.target, _dumps(a.params), a.text,
+                    a.summary, a.state.value, a.attempts, a.last_error, iso_us(a.next_attempt_at),
+                    iso_us(a.created_at), iso_us(a.created_at), _dumps(a.result), iso_us(a.hold_until),
+                ),
+            )
+            a.seq = int(conn.execute("SELECT seq FROM outbox WHERE id=?", (a.id,)).fetchone()[0])
+            self._log(conn, a.id, a.created_at, "queued", a.summary)
+
+    def insert_once(self, action: Action, *, unless: Sequence[str]) -> bool:
+        """Queue ``action`` unless an action with one of the ids ``unless`` exists (any state).
+
+        The look and the insert are one write transaction, so two processes on one database
+        queue it once between them. ``unless`` lists the deterministic ids an action with the
+        same meaning may already have (a notification of the same request under another of its
+        item ids).
+
+        Returns:
+            True when it was queued.
+        """
+        ids = list(dict.fromkeys([action.id, *unless]))
+        with self.store.write() as conn:
+            marks = ",".join("?" * len(ids))
+            if conn.execute(f"SELECT 1 FROM outbox WHERE id IN ({marks}) LIMIT 1", ids).fetchone():  # noqa: S608
+                return False
+            self._insert(conn, [action])
+        return True
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are actions in the outbox (any state)."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.store.conn.execute(
+                f"SELECT id FROM outbox WHERE id IN ({marks})", chunk))  # noqa: S608
+        return found
+
+    def first_of(self, ids: Sequence[str], *, exclude: Iterable[ActionState] = (ActionState.DROPPED,)) -> Action | None:
+        """The earliest queued action among ``ids`` (in queue order) not in a state of ``exclude``."""
+        if not ids:
+            return None
+        marks = ",".join("?" * len(ids))
+        skip = [ActionState(s).value for s in exclude] or [""]
+        row = self.store.conn.execute(
+            f"SELECT * FROM outbox WHERE id IN ({marks}) AND state NOT IN ({','.join('?' * len(skip))}) "  # noqa: S608
+            "ORDER BY seq LIMIT 1",
+            [*ids, *skip],
+        ).fetchone()
+        return _row_to_action(row) if row else None
 
     def _log(self, conn: sqlite3.Connection, action_id: str, at: datetime, outcome: str, detail: str = "") -> None:
         n = int(conn.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM outbox_log WHERE action_id=?", (action_id,)).fetchone()[0])

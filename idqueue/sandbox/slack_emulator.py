@@ -135,6 +135,9 @@ class SlackChannel:
     purpose: str = ""
     messages: dict[str, SlackMessage] = field(default_factory=dict)
     members: list[str] = field(default_factory=list)
+    bot_member: bool = True
+    """idqueue's bot is in the channel (``is_member``); when not, ``chat.postMessage`` answers
+    ``not_in_channel``, as Slack does for a bot without ``chat:write.public``."""
 
 
 class SlackState:
@@ -582,7 +585,7 @@ class SlackState:
             "is_ext_shared": False,
             "shared_team_ids": [self.team_id],
             "pending_connected_team_ids": [],
-            "is_member": True,
+            "is_member": ch.bot_member,
             "topic": {"value": ch.topic, "creator": "", "last_set": 0},
             "purpose": {"value": ch.purpose, "creator": "", "last_set": 0},
             "previous_names": [],
@@ -949,6 +952,8 @@ class SlackEmulator(EmulatorServer):
         ch = self._channel(req)
         if isinstance(ch, Response):
             return ch
+        if not ch.bot_member:
+            return _err("not_in_channel")
         text = req.param("text") or ""
         blocks = self._json_param(req, "blocks")
         if blocks is not None and not isinstance(blocks, list):

@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 
+from idqueue.notify import Notifier
 from idqueue.safety import redact
 from idqueue.sync import SourceHealth, SyncEngine, SyncReport
 
@@ -180,6 +181,7 @@ class Poller(Widget):
                 result.created = list(report.created)
                 result.changed = list(report.changed)
                 result.errors = [redact(str(e)) for e in report.errors]
+                result.errors += self._notify(self.engine, report)
                 result.health = [SourceHealth(**vars(h)) for h in self.engine.health.values()]
                 result.last_sync = max(
                     (h.last_sync for h in self.engine.health.values() if h.last_sync), default=None
@@ -195,6 +197,17 @@ class Poller(Widget):
         finally:
             self.post_message(self.Polled(result))
             self.post_message(self._Finished())
+
+    @staticmethod
+    def _notify(engine: SyncEngine, report: SyncReport) -> list[str]:
+        """Queue the poll's support-channel notifications (``[notify]``); the dispatch after the
+        poll sends them. Returns the error, if any, for the status bar."""
+        try:
+            Notifier(engine.store, engine.settings, clock=engine.clock).after_poll(report.created)
+        except Exception as exc:  # never let a notification problem stop the poll
+            log.exception("notify failed")
+            return [redact(f"notifications failed: {exc}")]
+        return []
 
     @work(thread=True, exclusive=True, group="dispatch")
     def _dispatch(self, dispatcher: Dispatcher) -> None:

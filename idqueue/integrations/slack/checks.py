@@ -37,10 +37,40 @@ def check_app_token(settings: Settings, *, timeout: float = 15.0) -> Check | Non
     return Check(name, True, "Socket Mode can connect (apps.connections.open ok)")
 
 
+def check_notify_channel(settings: Settings, *, timeout: float = 15.0) -> Check | None:
+    """Whether the bot can post to the notification channel (``notify.channel``): it exists and
+    the bot is a member (``conversations.info`` → ``is_member``). None when notifications are off."""
+    channel = settings.notify.channel
+    if not channel:
+        return None
+    name = "notify channel"
+    token = settings.slack.token
+    if token is None or not token.get_secret_value():
+        return Check(name, False, f"notifications to {channel} need a Slack bot token (IDQUEUE_SLACK_TOKEN)")
+    client = WebClient(token=token.get_secret_value(), base_url=settings.slack.base_url, timeout=int(timeout))
+    client.retry_handlers = []
+    try:
+        info = client.conversations_info(channel=channel).get("channel") or {}
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        return Check(name, False, redact(f"conversations.info {channel} failed: {error or 'unknown error'}"))
+    except Exception as exc:  # network errors from the SDK (urllib): one line, no traceback
+        return Check(name, False, redact(f"conversations.info {channel} failed: {type(exc).__name__}"))
+    label = f"#{info.get('name')} ({channel})" if info.get("name") else channel
+    if info.get("is_archived"):
+        return Check(name, False, f"{label} is archived: notifications cannot be posted there")
+    if not info.get("is_member"):
+        return Check(name, False, f"the bot is not a member of {label}: invite it there (/invite @your-app)")
+    return Check(name, True, f"the bot is a member of {label}; notifications can be posted")
+
+
 def doctor_checks(settings: Settings, *, skip: bool = False) -> list[Check]:
-    """Slack's doctor checks beyond the reader's: the app-level token for Socket Mode."""
-    check = None if skip else check_app_token(settings)
-    return [check] if check is not None else []
+    """Slack's doctor checks beyond the reader's: the app-level token for Socket Mode, and the
+    channel notifications go to."""
+    if skip:
+        return []
+    checks = [check_app_token(settings), check_notify_channel(settings)]
+    return [check for check in checks if check is not None]
 
 
 SLACK_SCOPE_FEATURES: dict[str, str] = {

@@ -10,6 +10,9 @@
   posted since the action's first attempt (``conversations.replies`` with ``oldest`` and
   ``include_all_metadata``, every page), and the action is not posted again if a message with
   this action id is there.
+* A reply without ``thread_ts`` is a top-level message in the channel (the support-channel
+  notifications); its look-up reads the channel's history from ``oldest`` instead
+  (``conversations.history``, every page).
 * every write is preceded by the dispatcher's fence check
   (:func:`~idqueue.integrations.base.before_write`).
 * Messages that change a Slack-only request's state re-read the thread first: if someone else's
@@ -145,13 +148,16 @@ class SlackWriter:
         if action.kind is not ActionKind.REPLY:
             return None
         p = action.params
-        channel, thread_ts = str(p["channel"]), str(p["thread_ts"])
+        channel, thread_ts = str(p["channel"]), str(p.get("thread_ts") or "")
         oldest = f"{max(0.0, since.timestamp()):.6f}"
-        messages = self._call(action, lambda: self._thread(channel, thread_ts, oldest=oldest))
+        if thread_ts:
+            messages = self._call(action, lambda: self._thread(channel, thread_ts, oldest=oldest))
+        else:
+            messages = self._call(action, lambda: self._history(channel, oldest=oldest))
         for msg in reversed(messages):
             found = idqueue_payload(msg)
             if found is not None and found.get("action_id") == action.id:
-                return {"channel": channel, "ts": msg.get("ts"), "thread_ts": thread_ts}
+                return {"channel": channel, "ts": msg.get("ts"), "thread_ts": thread_ts or None}
         return None
 
     def send(self, action: Action, *, maybe_sent: bool) -> dict[str, Any]:
@@ -211,6 +217,26 @@ class SlackWriter:
                 break
         return messages
 
+    def _history(self, channel: str, *, oldest: str) -> list[dict[str, Any]]:
+        """The channel's top-level messages from ``oldest`` on (every page), oldest first."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"channel": channel, "oldest": oldest, "inclusive": True,
+                                      "include_all_metadata": True, "limit": 200}
+            if cursor:
+                kwargs["cursor"] = cursor
+            resp = self._client.conversations_history(**kwargs)
+            page = resp.get("messages")
+            if not isinstance(page, list):
+                raise BadPayload("Slack sent a channel history without messages", source="slack")
+            messages.extend(m for m in page if isinstance(m, dict))
+            meta = resp.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+            if not cursor:
+                break
+        return sorted(messages, key=lambda m: _ts_key(str(m.get("ts", "0"))))
+
     def _name(self, key: Any) -> str:
         if isinstance(key, str) and key in self.settings.team:
             return self.settings.team[key].name
@@ -250,8 +276,8 @@ class SlackWriter:
     # ------------------------------------------------------------------ actions
     def _post(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         p = action.params
-        channel, thread_ts = str(p["channel"]), str(p["thread_ts"])
-        if isinstance(p.get("check"), dict) and not p.get("force"):
+        channel, thread_ts = str(p["channel"]), str(p.get("thread_ts") or "") or None
+        if thread_ts and isinstance(p.get("check"), dict) and not p.get("force"):
             self._check(action, self._thread(channel, thread_ts))
         payload: dict[str, Any] = {
             "action_id": action.id,
@@ -293,4 +319,6 @@ def _what(action: Action) -> str:
     p = action.params
     if action.kind is ActionKind.REACT:
         return f"react :{p.get('name')}: in {p.get('channel')}"
+    if not p.get("thread_ts"):
+        return f"post in the Slack channel {p.get('channel')}"
     return f"reply in the Slack thread {p.get('channel')}/{p.get('thread_ts')}"

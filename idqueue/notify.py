@@ -1,0 +1,226 @@
+"""Notifications to the team's support channel: a new request, one at risk, one breached.
+
+After each poll, :meth:`Notifier.after_poll` queues one outbox action per (request, event) that
+should be announced (``[notify]`` in the config); the outbox dispatcher posts it through the
+Slack writer exactly once, like any other write (claims, fences, a look-up by message metadata
+after a crash).
+
+* **Once, whatever happens.** Each notification's action id is derived from the channel, the
+  event and an item id of the request (``n`` + a hash), and an action is queued only when no
+  action with the id of any of the request's items exists, checked and inserted in one write
+  transaction. A re-poll, a restart, two processes on one database, or a Slack request that
+  later links to its GitHub issue never queue it twice.
+* **Threaded per request.** The first notification of a request is a top-level message in the
+  channel; later ones reply in its thread (``thread_from``: the dispatcher puts the first
+  message's ``ts`` in once it is posted).
+* **No backlog flood.** Only requests created, and SLA lines crossed, after ``notify.since`` are
+  announced: by default the moment notifications to the channel were first turned on, recorded
+  in the database.
+* **Level, not edge.** New requests come from the poll's report and from the open requests of
+  the last few days; at-risk and breached ones from the stored SLA state, so a crash between a
+  poll and its notifications loses nothing.
+
+All text from requests is escaped for Slack mrkdwn and stripped of control characters, and
+broadcasts are neutralised: a title such as ``<!channel>`` or ``<@U123>`` shows as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from idqueue.clock import Clock, clock_for
+from idqueue.config import Settings
+from idqueue.domain.actions import Action, ActionKind, ActionState
+from idqueue.domain.models import Request
+from idqueue.domain.mrkdwn import encode_link_target, escape_mrkdwn, strip_broadcasts
+from idqueue.integrations import registry
+from idqueue.outbox.store import OutboxStore
+from idqueue.safety import one_line
+from idqueue.store.db import Store
+from idqueue.store.notifications import crossed_since, enabled_since, recent_open, requests_by_id
+
+__all__ = ["EVENTS", "Notifier", "NotifyReport", "notification_id", "notification_text"]
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("new", "at_risk", "breached")
+"""The events a request can be announced for, in the order they happen."""
+
+RECENT = timedelta(days=3)
+"""New requests are also looked for among the open ones created this recently (besides the
+poll's own list), so a notification lost to a crash between a poll and its queueing comes back."""
+
+_HEADLINES = {
+    "new": ":inbox_tray: New request {key}",
+    "at_risk": ":warning: {key} is *at risk*",
+    "breached": ":rotating_light: {key} has *breached* its SLA",
+}
+
+
+@dataclass
+class NotifyReport:
+    """What one :meth:`Notifier.after_poll` queued.
+
+    Attributes:
+        channel: the channel (empty when notifications are off).
+        queued: the notification actions queued.
+    """
+
+    channel: str = ""
+    queued: list[Action] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: ``notify: 2 queued for C0SUPPORT`` (or that nothing was new)."""
+        if not self.channel:
+            return "notify: off"
+        return f"notify: {len(self.queued)} queued for {self.channel}"
+
+
+def notification_id(channel: str, event: str, item_id: str) -> str:
+    """The deterministic action id of a notification (``n`` + 16 hex digits)."""
+    digest = hashlib.sha256(f"{channel}\n{event}\n{item_id}".encode()).hexdigest()
+    return "n" + digest[:16]
+
+
+def _link(url: str | None, label: str) -> str:
+    return f"<{encode_link_target(url)}|{escape_mrkdwn(label)}>" if url else escape_mrkdwn(label)
+
+
+def _when(at: datetime | None, timezone: str) -> str:
+    if at is None:
+        return "-"
+    local = at.astimezone(ZoneInfo(timezone))
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"
+
+
+def notification_text(request: Request, event: str, settings: Settings, *, top_level: bool) -> str:
+    """The mrkdwn of one notification: a headline, and the request's facts when it opens a thread.
+
+    Every value from the request is a single line, escaped; broadcasts are neutralised last.
+    """
+    key = _link(request.url, request.key)
+    title = escape_mrkdwn(one_line(request.title, 150)) or "(no title)"
+    tz = settings.sla.calendar.timezone
+    headline = _HEADLINES[event].format(key=key)
+    lines = [f"{headline}: {title}"]
+    if event != "new":
+        lines[0] += f" (SLA due {_when(request.sla.due_at, tz)})"
+    if top_level:
+        requester = escape_mrkdwn(one_line(request.requester.name, 60)) if request.requester else "unknown"
+        facts = [f"*Requester:* {requester}", f"*Type:* {escape_mrkdwn(one_line(request.type, 40))}",
+                 f"*Priority:* {escape_mrkdwn(one_line(request.priority, 8))}"]
+        if request.sla.due_at is not None:
+            facts.append(f"*SLA due:* {_when(request.sla.due_at, tz)}")
+        lines.append(" · ".join(facts))
+        homes = [_link(url, _home_noun(name)) for name, url in request.links.items() if url]
+        if homes:
+            lines.append(" · ".join(homes))
+    return strip_broadcasts("\n".join(lines))
+
+
+def _home_noun(name: str) -> str:
+    integration = registry.find(name)
+    return integration.home_noun if integration is not None else name
+
+
+class Notifier:
+    """Queues the support-channel notifications after each poll (see the module docstring).
+
+    Args:
+        store: the open store.
+        settings: configuration (``[notify]``, the team's timezone).
+        clock: the current time (default: ``IDQUEUE_NOW`` or UTC now).
+    """
+
+    def __init__(self, store: Store, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock or clock_for(settings)
+        self.outbox = OutboxStore(store)
+
+    @property
+    def channel(self) -> str:
+        """The channel notifications go to (empty: off)."""
+        return self.settings.notify.channel
+
+    def after_poll(self, created: Iterable[str] = ()) -> NotifyReport:
+        """Queue what the last poll makes worth announcing.
+
+        Args:
+            created: the request ids the poll created (:attr:`idqueue.sync.SyncReport.created`).
+        """
+        report = NotifyReport(self.channel)
+        if not self.channel:
+            return report
+        now = self.clock()
+        cfg = self.settings.notify
+        since = cfg.since or enabled_since(self.store, self.channel, now)
+        for request, event in self._candidates(list(created), since, now):
+            if self._wanted(request):
+                action = self._queue(request, event, now)
+                if action is not None:
+                    report.queued.append(action)
+        return report
+
+    def _candidates(self, created: list[str], since: datetime, now: datetime) -> list[tuple[Request, str]]:
+        """Every (request, event) that may be announced, not yet checked against the outbox."""
+        events = set(self.settings.notify.events)
+        out: list[tuple[Request, str]] = []
+        if "new" in events:
+            fresh = {r.id: r for r in requests_by_id(self.store, created)}
+            for r in recent_open(self.store, max(since, now - RECENT)):
+                fresh.setdefault(r.id, r)
+            out += [(r, "new") for r in fresh.values() if r.status.is_open and r.created_at >= since]
+        out += [(r, e) for r, e in crossed_since(self.store, since) if e in events]
+        # Already announced (the common case every poll): one indexed read, no write.
+        ids = {notification_id(self.channel, e, i) for r, e in out for i in self._items(r)}
+        known = self.outbox.existing(sorted(ids))
+        return [(r, e) for r, e in out
+                if not any(notification_id(self.channel, e, i) in known for i in self._items(r))]
+
+    def _wanted(self, request: Request) -> bool:
+        cfg = self.settings.notify
+        if cfg.types and request.type.casefold() not in {t.casefold() for t in cfg.types}:
+            return False
+        if cfg.customers:
+            # The customer key, where the assembler records one.
+            customer = getattr(request, "customer", None)
+            return customer in cfg.customers
+        return True
+
+    @staticmethod
+    def _items(request: Request) -> list[str]:
+        return sorted(request.item_ids) or [request.id]
+
+    def _queue(self, request: Request, event: str, now: datetime) -> Action | None:
+        """Queue one notification unless it exists; returns it when queued."""
+        channel, items = self.channel, self._items(request)
+        ids = [notification_id(channel, event, i) for i in items]
+        root = self.outbox.first_of([notification_id(channel, e, i) for e in EVENTS for i in items])
+        params: dict[str, object] = {"channel": channel, "thread_ts": None, "action": "notify", "notify": event,
+                                     "automation": True, "items": items}
+        request_id = f"notify:{request.id}"
+        if root is not None:
+            # Later notifications reply under the first one, in order after it.
+            params["thread_from"] = root.id
+            if root.state is ActionState.SENT and root.result.get("ts"):
+                params["thread_ts"] = root.result["ts"]
+            request_id = root.request_id
+        words = {"new": "new request", "at_risk": "at risk", "breached": "breached"}[event]
+        where = f"{channel} (thread)" if root is not None else channel
+        action = Action(
+            id=ids[0], request_id=request_id, kind=ActionKind.REPLY, target="slack", params=dict(params),
+            text=notification_text(request, event, self.settings, top_level=root is None),
+            state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None, created_at=now,
+            sent_at=None, group_id="g" + ids[0], summary=f'notify in {where}: {words} {request.key} '
+            f'"{one_line(request.title, 50)}"',
+        )
+        if not self.outbox.insert_once(action, unless=ids):
+            return None
+        log.info("notify: queued %s for %s", event, request.key)
+        return action
