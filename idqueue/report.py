@@ -646,7 +646,7 @@ def customer_rows(report: MetricsReport) -> list[list[str]]:
         return []
     groups = report.breakdowns.get("customer", {})
     rows = [(report.customer(name), k) for name, k in groups.items() if k.received]
-    rows.append(("All customers and none", report.kpis))
+    rows.append(("All requests", report.kpis))
     return [
         [name, str(k.received), str(k.resolved), str(k.backlogged), str(k.open + k.pending),
          fmt_share(k.within_48h), str(k.not_yet_due), fmt_pct(k.sla.pct), fmt_csat(k.csat)]

@@ -150,9 +150,9 @@ class QueueScreen(Screen[None]):
         with Horizontal(id="main"):
             with Vertical(id="panes"):
                 yield FacetPane("Priority", id="priority-pane")
-                yield FacetPane("SLA · Age", id="sla-pane")
                 if ctx.settings.customers:
                     yield FacetPane("Customer", id="customer-pane")
+                yield FacetPane("SLA · Age", id="sla-pane")
                 yield FacetPane("Type", id="type-pane")
             with Container(id="centre"):
                 yield RequestTable(ctx.data, query=self.query_state, id="queue")

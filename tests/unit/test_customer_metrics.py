@@ -101,7 +101,7 @@ def test_markdown_csv_and_html_show_the_customer_table(desk: tuple[Settings, Sto
     assert "| Acme Ltd | 3 | 1 | 1 | 1 | 50 % (1/2) | 1 |" in table
     assert "| Initech | 1 | 0 | 0 | 1 | 0 % (0/1) | 0 |" in table
     assert "| (no customer) | 2 | 1 | 0 | 1 | 100 % (1/1) | 1 |" in table
-    assert "| All customers and none | 8 | 3 | 1 | 4 | 50 % (3/6) | 2 |" in table
+    assert "| All requests | 8 | 3 | 1 | 4 | 50 % (3/6) | 2 |" in table
     csv_lines = render(report, "csv").splitlines()
     assert "by_customer,globex,resolved_within_48h.pct,50.0" in csv_lines
     assert "by_customer,globex,resolved_within_48h.not_yet_due,0" in csv_lines
