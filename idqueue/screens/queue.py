@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
+from idqueue.config import Settings
 from idqueue.domain.customers import NO_CUSTOMER
 from idqueue.domain.models import Request
 from idqueue.domain.query import SearchContext, SearchError, parse_reference, parse_search
@@ -140,6 +141,16 @@ class QueueScreen(Screen[None]):
         self.search_ctx = SearchContext.from_settings(ctx.settings, systems=registry.name_codes())
         self._newest: str | None = None
         self._upstream_reload = False
+
+    @staticmethod
+    def unavailable(settings: Settings) -> frozenset[str]:
+        """Binding ids that do nothing with these settings (left out of the help and palette):
+        the customer picker without configured customers."""
+        return frozenset() if settings.customers else frozenset({"queue.customer"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The customer key is off when no customers are configured."""
+        return bool(self.ctx.settings.customers) if action == "customer" else True
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -852,10 +863,6 @@ class QueueScreen(Screen[None]):
 
     def action_customer(self) -> None:
         """Set the customer of a request by hand (e.g. mail from a domain no customer lists)."""
-        if not self.ctx.settings.customers:
-            self.notify("No customers are configured (IDQUEUE_CUSTOMERS or [customers.<key>] in the config).",
-                        severity="warning", markup=False)
-            return
         if self._need_actions() and self._targets():
             self._customer(self._targets())
 
@@ -1044,7 +1051,10 @@ class QueueScreen(Screen[None]):
             self._set_sort(value)
 
     def action_group(self) -> None:
-        """Cycle grouping: none → type → priority → SLA state → assignee (→ customer, when configured)."""
+        """Cycle grouping: none → type → priority → SLA state → assignee.
+
+        Customer comes after assignee when customers are configured.
+        """
         cycle = (*GROUP_CYCLE, "customer") if self.ctx.settings.customers else GROUP_CYCLE
         current = cycle.index(self.query_state.group) if self.query_state.group in cycle else 0
         group = cycle[(current + 1) % len(cycle)]

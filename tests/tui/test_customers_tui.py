@@ -7,10 +7,10 @@ Update the snapshots after a deliberate visual change:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
+import customers_world as world
 import pytest
 from test_dashboard import open_dashboard
 from test_snapshots import finish
@@ -21,9 +21,6 @@ from tui_helpers import ready, settle, wait_for
 from idqueue.app import IdqueueApp
 from idqueue.screens.choice import ChoiceScreen
 from idqueue.widgets.facet_pane import FacetPane
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import customers_world as world  # noqa: E402
 
 
 def desk_app(tmp_path: Path, *, customers: bool = True) -> IdqueueApp:
@@ -129,3 +126,12 @@ async def test_without_customers_there_is_no_column_pane_or_picker(tmp_path: Pat
         await pilot.press("w")
         await settle(pilot)
         assert not isinstance(app.screen, ChoiceScreen)
+        assert "queue.customer" not in {e.binding_id for e in app.help_entries()}
+
+
+async def test_help_lists_the_customer_key_when_customers_exist(tmp_path: Path) -> None:
+    app = desk_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await ready(pilot)
+        entry = next(e for e in app.help_entries() if e.binding_id == "queue.customer")
+        assert (entry.keys, entry.section) == ("w", "Queue")

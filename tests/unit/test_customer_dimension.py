@@ -4,10 +4,10 @@ searched, shown by ``list --json`` and ``idqueue customer``, and choosing the SL
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import customers_world as world
 import pytest
 from click.testing import CliRunner
 
@@ -24,9 +24,6 @@ from idqueue.outbox.service import Actions
 from idqueue.store.db import Store
 from idqueue.store.queue import QueueQuery, facets, fetch_window, json_item
 from idqueue.store.schema import MIGRATIONS
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import customers_world as world  # noqa: E402
 
 
 @pytest.fixture

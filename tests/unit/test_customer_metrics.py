@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import customers_world as world
 import jsonschema
 import pytest
 
 from idqueue.config import Settings
 from idqueue.domain.calendar import AlwaysOn
-from idqueue.domain.metrics import NO_CUSTOMER, Period, RequestRow, breakdown, compute_kpis, resolved_within
+from idqueue.domain.metrics import (
+    NO_CUSTOMER,
+    Period,
+    RequestRow,
+    breakdown,
+    compute_kpis,
+    resolved_within,
+)
 from idqueue.report import REPORT_SCHEMA, MetricsReport, collect, render, report_json
 from idqueue.store.db import Store
 from idqueue.store.metrics_queries import fetch_rows
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import customers_world as world  # noqa: E402
 
 
 @pytest.fixture
