@@ -181,6 +181,7 @@ def test_customer_command_end_to_end(desk: tuple[Settings, Store], tmp_path: Pat
     assert {i["customer"] for i in listed} == {"globex"}
     shown_json = json.loads(runner.invoke(cli, ["show", stray, "--json"]).output)
     assert shown_json["customer"] == "globex"
+    assert "\n  customer  Globex\n" in runner.invoke(cli, ["show", stray]).output
     assert runner.invoke(cli, ["customer", stray, "auto"]).output.endswith("  customer: no customer\n")
     bad = runner.invoke(cli, ["customer", stray, "initech"])
     assert bad.exit_code == 2 and "no customer 'initech'; valid: acme, globex, none, auto" in bad.output
