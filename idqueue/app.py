@@ -110,7 +110,9 @@ class IdqueueApp(App[None]):
             ("Navigation", "table", RequestTable.BINDINGS),
             ("App", "app", self.BINDINGS),
         ):
-            out.append((section, target, [b for b in bindings if isinstance(b, Binding) and b.id]))
+            unavailable = QueueScreen.unavailable(self.ctx.settings)
+            out.append((section, target, [b for b in bindings if isinstance(b, Binding) and b.id
+                                          and b.id not in unavailable]))
         return out
 
     def keys_for(self, binding: Binding) -> str:

@@ -26,7 +26,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(("sync", "list", "show", "doctor", "sandbox"), "sync_cmds"),
     **dict.fromkeys(("templates", "rota", "handover"), "triage_cmds"),
     **dict.fromkeys(("assign", "take", "unassign", "reply", "pending", "resume", "backlog", "close",
-                     "reopen", "priority", "snooze", "unsnooze", "snoozed", "outbox"), "action_cmds"),
+                     "reopen", "priority", "snooze", "unsnooze", "snoozed", "customer", "outbox"), "action_cmds"),
     **dict.fromkeys(("report", "survey"), "metrics_cmds"),
     **dict.fromkeys(("demo", "run-default"), "tui_cmds"),
     "db": "db_cmds",

@@ -23,7 +23,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -74,12 +74,14 @@ class MetricsReport:
             the same days of the month before, see :func:`comparison_period`).
         to_date: while the period is the running month, its days so far (``Mar 1–11``).
         kpis / previous_kpis: their KPIs.
-        breakdowns: dimension (``type``, ``assignee``, ``source``, ``priority``, ``team``) →
-            group → KPIs, for the period.
+        breakdowns: dimension (``type``, ``assignee``, ``source``, ``priority``, ``team``,
+            ``customer``) → group → KPIs, for the period.
         workload: per assignee, for the period.
         weekly: the trend, the ``weeks`` weeks up to the period's last (or current) week.
         breached: the period's requests with a breached SLA clock, and which clock.
         member_names: roster key → display name.
+        customer_names: customer key → display name (empty when no customers are configured:
+            the text reports then leave the customer section out).
     """
 
     team_name: str
@@ -96,10 +98,15 @@ class MetricsReport:
     breached: list[tuple[RequestRow, str]]
     member_names: dict[str, str]
     csat_goal: float
+    customer_names: dict[str, str] = field(default_factory=dict)
 
     def member(self, key: str) -> str:
         """Display name of a roster key (the key itself when unknown)."""
         return self.member_names.get(key, key)
+
+    def customer(self, key: str) -> str:
+        """Display name of a customer group (the key itself, or ``(no customer)``, when unknown)."""
+        return self.customer_names.get(key, key)
 
 
 def collect(
@@ -173,6 +180,7 @@ def build_report(
         breached=breached_requests(cohort, now),
         member_names={key: m.name for key, m in settings.team.items()},
         csat_goal=goal,
+        customer_names={key: c.name for key, c in settings.customers.items()},
     )
 
 
@@ -301,7 +309,7 @@ def kpis_json(k: Kpis) -> dict[str, Any]:
                 for p in k.sla_by_policy
             ],
         },
-        "resolved_within_48h": _share(k.within_48h),
+        "resolved_within_48h": {**_share(k.within_48h), "not_yet_due": k.not_yet_due},
         "fulfilled_through_process": _share(k.fulfilled),
         "reopened": _share(k.reopened),
         "breached": k.breached,
@@ -331,7 +339,10 @@ def report_json(report: MetricsReport) -> dict[str, Any]:
         "summary": kpis_json(report.kpis),
         "previous": kpis_json(report.previous_kpis),
         "breakdowns": {
-            by: [{"group": name, **kpis_json(k)} for name, k in groups.items()]
+            by: [
+                {"group": name, **({"name": report.customer(name)} if by == "customer" else {}), **kpis_json(k)}
+                for name, k in groups.items()
+            ]
             for by, groups in report.breakdowns.items()
         },
         "workload": [
@@ -456,7 +467,7 @@ _KPIS = {
                 }
             },
         },
-        "resolved_within_48h": _SHARE,
+        "resolved_within_48h": {"allOf": [_SHARE], "properties": {"not_yet_due": _INT}},
         "fulfilled_through_process": _SHARE,
         "reopened": _SHARE,
         "breached": _INT,
@@ -624,6 +635,25 @@ SLA_HEADER = ["Policy", "Requests", "Met", "Breached", "Running", "Attainment", 
 WORKLOAD_HEADER = ["Member", "Assigned", "Open", "Pending", "Resolved", "Backlogged", "Breached", "Median resolution"]
 BREACHED_HEADER = ["Request", "Title", "Type", "Status", "Assignee", "Clock"]
 NO_SLA_POLICY = "No requests with an SLA policy in this period."
+CUSTOMER_HEADER = ["Customer", "Received", "Resolved", "Backlogged", "Open", "Within 48 h", "Not yet due", "SLA",
+                   "CSAT"]
+"""The customer table: the 48-hour rule per customer next to the usual counts."""
+
+
+def customer_rows(report: MetricsReport) -> list[list[str]]:
+    """Rows of the customer table (the overall line last); empty without configured customers."""
+    if not report.customer_names:
+        return []
+    groups = report.breakdowns.get("customer", {})
+    rows = [(report.customer(name), k) for name, k in groups.items() if k.received]
+    rows.append(("All requests", report.kpis))
+    return [
+        [name, str(k.received), str(k.resolved), str(k.backlogged), str(k.open + k.pending),
+         fmt_share(k.within_48h), str(k.not_yet_due), fmt_pct(k.sla.pct), fmt_csat(k.csat)]
+        for name, k in rows
+    ]
+
+
 BREAKDOWN_TITLES = {
     "type": "By request type",
     "assignee": "By assignee",
@@ -676,6 +706,12 @@ def render_md(report: MetricsReport) -> str:
             [BREAKDOWN_TITLES[by].removeprefix("By ").capitalize(), *BREAKDOWN_HEADER],
             breakdown_rows(report.breakdowns.get(by, {}), name),
             empty="No requests.",
+        )
+    if report.customer_names:
+        lines += _md_section(
+            "By customer (the 48-hour rule)",
+            CUSTOMER_HEADER,
+            [[md_text(row[0]), *row[1:]] for row in customer_rows(report)],
         )
     lines += _md_section(
         "Workload per team member",
@@ -768,7 +804,7 @@ def render_csv(report: MetricsReport) -> str:
                 emit(f"{section}.sla_policy", policy["policy"], metric, value)
     for by, groups in data["breakdowns"].items():
         for group in groups:
-            for metric, value in _flat("", {k: v for k, v in group.items() if k != "group"}):
+            for metric, value in _flat("", {k: v for k, v in group.items() if k not in ("group", "name")}):
                 emit(f"by_{by}", group["group"], metric, value)
     for m in data["workload"]:
         for metric in ("assigned", "open", "pending", "resolved", "backlogged", "breached", "median_resolution_hours"):
@@ -1002,6 +1038,9 @@ def render_html(report: MetricsReport) -> str:
             + (_html_table([title.removeprefix("By ").capitalize(), *BREAKDOWN_HEADER], rows) if rows else
                "<p>No requests.</p>")
         )
+    if report.customer_names:
+        rows = [[_e(cell) for cell in row] for row in customer_rows(report)]
+        sections.append("<h2>By customer (the 48-hour rule)</h2>" + _html_table(CUSTOMER_HEADER, rows))
     workload_rows = [
         [_e(report.member(m.member)), str(m.assigned), str(m.open), str(m.pending), str(m.resolved),
          str(m.backlogged), str(m.breached), _e(fmt_duration(m.median_resolution))]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from idqueue.commands.base import CliError, Context, pass_ctx
-from idqueue.commands.output import format_time
+from idqueue.commands.output import fail_usage, format_time
 from idqueue.domain.models import iso
 from idqueue.safety import one_line, sanitize_terminal
 
@@ -518,6 +518,44 @@ def snoozed(ctx: Context) -> None:
         click.echo(f"{request.key:<10} until {until:<34} {_safe(request.title, 70)}")
 
 
+@click.command()
+@click.argument("request_id")
+@click.argument("customer", required=False)
+@pass_ctx
+def customer(ctx: Context, request_id: str, customer: str | None) -> None:
+    """Show or set a request's customer: a key from the config, `none`, or `auto` (from the sender's address).
+
+    Local to this idqueue, like a snooze: it picks the customer's pane, SLA policy and Trello board.
+    """
+    from idqueue.domain.customers import NO_CUSTOMER
+    from idqueue.outbox.models import ActionError
+
+    customers = ctx.settings.customers
+    rid = _print_header(ctx, request_id)
+    if customer is not None:
+        if not customers:
+            raise CliError("no customers are configured (IDQUEUE_CUSTOMERS or [customers.<key>] in the config)")
+        value = customer.strip()
+        folded = value.casefold()
+        key: str | None
+        if folded == "auto":
+            key = None
+        elif folded == "none":
+            key = NO_CUSTOMER
+        else:
+            key = next((k for k, c in customers.items() if folded in (k.casefold(), c.name.casefold())), None)
+            if key is None:
+                fail_usage(f"no customer {value!r}; valid: {', '.join(customers)}, none, auto")
+        try:
+            _actions(ctx).set_customer(rid, key)
+        except ActionError as exc:
+            raise CliError(str(exc)) from None
+    request = ctx.store.get_request(rid)
+    found = request.customer if request is not None else None
+    name = customers[found].name if found in customers else (found or "no customer")
+    click.echo(f"  customer: {_safe(name, 80)}" + (f" ({found})" if found else ""))
+
+
 def _key_of(ctx: Context, request_id: str) -> str:
     request = ctx.store.get_request(request_id)
     return request.key if request is not None else request_id
@@ -603,4 +641,4 @@ def _print_row(action: Action, key: str, tz: str, *, utc: bool = False) -> None:
 
 
 COMMANDS: list[click.Command] = [assign, take, unassign, reply, pending, resume, backlog, close, reopen, priority,
-                                 snooze, unsnooze, snoozed, outbox]
+                                 snooze, unsnooze, snoozed, customer, outbox]

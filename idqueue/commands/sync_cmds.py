@@ -400,6 +400,10 @@ def show(ctx: Context, request_id: str, as_json: bool, utc: bool) -> None:
     if remaining is not None:
         click.echo(f"            remaining {remaining / 3600:.1f} business h")
     click.echo(f"  requester {one_line(request.requester.name if request.requester else '-')}")
+    customers = ctx.settings.customers
+    if customers:
+        found = customers.get(request.customer or "")
+        click.echo(f"  customer  {one_line(found.name) if found else request.customer or 'no customer'}")
     click.echo(f"  assignee  {one_line(', '.join(request.assignees) or request.assignee or '-')}")
     click.echo(f"  created   {at(request.created_at)}   first response {at(request.first_response_at)}")
     if request.labels:

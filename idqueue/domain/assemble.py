@@ -16,6 +16,7 @@ from datetime import datetime
 
 from idqueue.config import Settings, TemplateFieldMap
 from idqueue.domain.classify import classify
+from idqueue.domain.customers import customer_of_request
 from idqueue.domain.homes import FoldContext, HomeRules, Rulebook, TeamIndex, assignee_from_events
 from idqueue.domain.intake import parse_intake
 from idqueue.domain.models import (
@@ -48,7 +49,7 @@ def assemble(
         items: the request's items: one per home, more when several items of one system link
             together (the first live one of each system is its home there).
         events: the merged timeline, oldest first.
-        local: local-only state (``snoozed_until``, ``priority_override``).
+        local: local-only state (``snoozed_until``, ``priority_override``, ``customer_override``).
         settings: configuration (roster, intake rules, SLA policies, priority rules).
         now: the clock.
         rules: each system's fold rules, in the order of preference of homes (the first
@@ -108,6 +109,8 @@ def assemble(
         links={rule.name: item.url for rule, item in homes.live if item.url},
         item_ids=sorted(i.id for i in items),
         snoozed_until=parse_iso(local.get("snoozed_until")),
+        customer=customer_of_request(_addresses(requester, homes), local.get("customer_override"),
+                                     settings.customers),
     )
     _prioritise(request, events, local, settings, now)
     return request
@@ -123,7 +126,9 @@ def _prioritise(
     """
     request.priority, request.priority_reason = compute_priority(request, settings.priority_rules, sla_state="ok")
     since = _priority_since(request, events, local, settings)
-    request.sla = compute_sla(request, events, settings.sla, now=now, priority_since=since)
+    customer_policies = {key: c.sla_policy for key, c in settings.customers.items() if c.sla_policy}
+    request.sla = compute_sla(request, events, settings.sla, now=now, priority_since=since,
+                              customer_policies=customer_policies)
     request.priority, request.priority_reason = compute_priority(
         request, settings.priority_rules, sla_state=request.sla.state
     )
@@ -210,6 +215,15 @@ def _label_of(event: TimelineEvent) -> str:
     if isinstance(value, dict):
         value = value.get("name", "")
     return str(value or "")
+
+
+def _addresses(requester: Person | None, homes: _Homes) -> list[str]:
+    """The requester's mail addresses, most trusted first: the chosen requester's id (a mail
+    sender's id is their address), then every live home's requester (a chat user id has no
+    ``@`` and is skipped by the caller)."""
+    found = [requester.id] if requester is not None else []
+    found += [item.requester.id for _, item in homes.live if item.requester is not None]
+    return found
 
 
 def _requester(homes: _Homes, team: TeamIndex) -> Person | None:

@@ -8,12 +8,16 @@ another customer than ``acme.com``. Pure: no I/O, case-insensitive.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from email.utils import parseaddr
 
 from idqueue.config import CustomerConfig
 
-__all__ = ["customer_for"]
+__all__ = ["NO_CUSTOMER", "customer_for", "customer_of_request"]
+
+NO_CUSTOMER = "-"
+"""The hand-set customer that means "no customer" (a request from a customer's domain that is
+not theirs); an override of None means "from the requester's address"."""
 
 
 def _normalise(address_or_domain: str) -> tuple[str | None, str]:
@@ -53,3 +57,32 @@ def customer_for(address_or_domain: str, customers: Mapping[str, CustomerConfig]
                 if best is None or len(owned) > best[0]:
                     best = (len(owned), key)
     return best[1] if best else None
+
+
+def customer_of_request(
+    addresses: Iterable[str], override: str | None, customers: Mapping[str, CustomerConfig]
+) -> str | None:
+    """A request's customer: the hand-set one, else the first address that belongs to a customer.
+
+    Args:
+        addresses: the requester's mail addresses, most trusted first (the sender of a mail
+            thread); anything without an ``@`` is skipped (a chat user id is not an address).
+        override: the customer set by hand: a key, :data:`NO_CUSTOMER`, or None. A key that is
+            no longer configured is ignored (the address decides again).
+        customers: the configured customers.
+
+    Returns:
+        The customer key, or None.
+    """
+    if override == NO_CUSTOMER:
+        return None
+    if override and override in customers:
+        return override
+    if not customers:
+        return None
+    for address in addresses:
+        if "@" in address:
+            found = customer_for(address, customers)
+            if found is not None:
+                return found
+    return None

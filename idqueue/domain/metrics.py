@@ -39,11 +39,12 @@ PENDING_STATUS = "pending"
 OPEN_STATUSES = frozenset({"new", "acknowledged", "assigned"})
 """Open and not waiting on the requester."""
 
-GROUP_BY = ("team", "type", "source", "priority", "assignee")
+GROUP_BY = ("team", "type", "source", "priority", "assignee", "customer")
 """Dimensions a period's metrics can be broken down by."""
 UNASSIGNED = "(unassigned)"
 NO_TEAM = "(no team)"
 UNKNOWN = "(unknown)"
+NO_CUSTOMER = "(no customer)"
 
 WITHIN_HOURS = 48.0
 """The Made Tech triage rule: every new request resolved (or backlogged) within 48 hours."""
@@ -232,6 +233,7 @@ class RequestRow:
         via_intake: the request came in through an intake form or bot (intake fields were parsed).
         pauses: intervals in which it was waiting on the requester (the SLA clock's pauses).
         reopened: how many times it was reopened after being resolved.
+        customer: the customer's key, None when the request has no customer.
     """
 
     id: str
@@ -255,6 +257,7 @@ class RequestRow:
     via_intake: bool = False
     pauses: tuple[Pause, ...] = ()
     reopened: int = 0
+    customer: str | None = None
     memo: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
     """Values already computed for this row, keyed by what they depend on (calendar ids, now):
     a month's report asks for each row's times once per breakdown, and business-time
@@ -281,6 +284,7 @@ class Rating:
     request_source: str | None = None
     priority: str | None = None
     assignee: str | None = None
+    customer: str | None = None
 
 
 # --------------------------------------------------------------------------- statistics
@@ -556,6 +560,8 @@ class Kpis:
         resolution_business / resolution_wall: time to resolution (closing or backlog), same.
         sla: met out of decided requests, all policies; ``sla_by_policy`` per policy.
         within_48h: resolved or backlogged within 48 wall-clock hours, out of decided requests.
+        not_yet_due: open requests younger than 48 hours (not decided yet: left out of
+            ``within_48h``).
         fulfilled: fulfilled through the process, out of ``received``.
         reopened: reopened at least once, out of requests resolved at least once.
         csat: ratings given in the period.
@@ -574,6 +580,7 @@ class Kpis:
     sla: Share = field(default_factory=Share)
     sla_by_policy: tuple[SlaAttainment, ...] = ()
     within_48h: Share = field(default_factory=Share)
+    not_yet_due: int = 0
     fulfilled: Share = field(default_factory=Share)
     reopened: Share = field(default_factory=Share)
     csat: Csat = field(default_factory=Csat)
@@ -641,7 +648,7 @@ def compute_kpis(
     fr_w: list[float] = []
     res_b: list[float] = []
     res_w: list[float] = []
-    w48 = w48_total = fulfilled = reopened = ever_resolved = breached = 0
+    w48 = w48_total = not_due = fulfilled = reopened = ever_resolved = breached = 0
     policies: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for row in rows:
         received += 1
@@ -666,6 +673,8 @@ def compute_kpis(
         if f.within is not None:
             w48_total += 1
             w48 += f.within
+        else:
+            not_due += 1
         fulfilled += f.fulfilled
         if f.ever_resolved:
             ever_resolved += 1
@@ -690,6 +699,7 @@ def compute_kpis(
         sla=Share(met, met + missed),
         sla_by_policy=by_policy,
         within_48h=Share(w48, w48_total),
+        not_yet_due=not_due,
         fulfilled=Share(fulfilled, received),
         reopened=Share(reopened, ever_resolved),
         csat=csat_of(ratings, csat_goal),
@@ -739,6 +749,8 @@ def group_key(obj: RequestRow | Rating, by: str) -> str:
         return obj.priority or UNKNOWN
     if by == "assignee":
         return obj.assignee or UNASSIGNED
+    if by == "customer":
+        return obj.customer or NO_CUSTOMER
     raise ValueError(f"cannot group by {by!r}; choose one of {', '.join(GROUP_BY)}")
 
 

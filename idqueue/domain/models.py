@@ -235,6 +235,7 @@ class Request:
     item_ids: list[str] = field(default_factory=list)
     sla: SlaInfo = field(default_factory=SlaInfo)
     snoozed_until: datetime | None = None
+    customer: str | None = None  # the customer's key (``customers`` in the config), None when unknown
 
     @property
     def source(self) -> SourceKind:

@@ -6,11 +6,13 @@ A search is words plus optional qualifiers, all combined with AND::
     REQ-44  #35  44                a request by short key, number or GitHub issue number
     https://github.com/o/r/issues/35   a GitHub issue URL, a Slack permalink, or a request id
     type:bug  priority:p1,p2  assignee:ana  assignee:none  source:slack  status:pending
+    customer:acme  customer:none
     is:breached  is:at-risk  is:ok  is:mine  is:unassigned  is:open  is:closed
 
 A word that names a team member (roster key, first or last name, GitHub login) also finds the
 requests assigned to them. Qualifier values are case-insensitive; a type may be given by any
-unambiguous start of its name (``type:bug`` → "Bug Fix"); quote values with spaces
+unambiguous start of its name (``type:bug`` → "Bug Fix"), a customer by its key or any
+unambiguous start of its name (``customer:none`` for requests without one); quote values with spaces
 (``type:"data pull"``). An unknown ``name:value`` is searched as words. A reference
 (key, number, URL, permalink) finds its request whatever its status, so ``/REQ-44`` finds a
 closed one too.
@@ -31,7 +33,7 @@ from idqueue.domain.survey import request_ref_to_id
 if TYPE_CHECKING:
     from idqueue.config import Settings
 
-QUALIFIERS = ("type", "priority", "assignee", "source", "status", "is")
+QUALIFIERS = ("type", "priority", "assignee", "source", "status", "customer", "is")
 """Qualifier names, in the order the help lists them."""
 
 IS_VALUES = ("breached", "at-risk", "ok", "mine", "unassigned", "open", "closed")
@@ -71,6 +73,7 @@ class SearchContext:
         types: the configured request types (``type:`` matches their names).
         systems: ``(name, code)`` of each system a request can live in (``source:`` takes
             either, any case); empty: any lower-case name is taken as given.
+        customers: ``(key, name)`` of each configured customer (``customer:`` takes either).
     """
 
     members: tuple[Member, ...] = ()
@@ -78,6 +81,7 @@ class SearchContext:
     repos: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
     systems: tuple[tuple[str, str], ...] = ()
+    customers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, systems: Sequence[tuple[str, str]] = ()) -> SearchContext:
@@ -92,7 +96,8 @@ class SearchContext:
         if settings.github.backlog_repo and settings.github.backlog_repo not in repos:
             repos.append(settings.github.backlog_repo)
         types = tuple(dict.fromkeys(rule.type for rule in settings.intake.type_rules))
-        return cls(tuple(members), settings.me, tuple(repos), types, tuple(systems))
+        customers = tuple((key, c.name) for key, c in settings.customers.items())
+        return cls(tuple(members), settings.me, tuple(repos), types, tuple(systems), customers)
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class SearchSpec:
         reference: a request named by key/number/URL (matched whatever its status).
         types / priorities / sources / statuses / sla_states: allowed values (empty = any).
         assignees: roster keys or logins; ``""`` means unassigned.
+        customers: customer keys; ``""`` means no customer.
         open_state: ``"open"``, ``"closed"`` or None (the view's own scope).
     """
 
@@ -139,6 +145,7 @@ class SearchSpec:
     statuses: tuple[str, ...] = ()
     sla_states: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()
     open_state: str | None = None
 
     def __bool__(self) -> bool:
@@ -181,7 +188,7 @@ def parse_search(text: str, ctx: SearchContext = SearchContext()) -> SearchSpec:
         if ref:
             return SearchSpec(reference=ref)
     acc: dict[str, list[str]] = {k: [] for k in ("types", "priorities", "sources", "statuses", "sla_states",
-                                                 "assignees", "open")}
+                                                 "assignees", "customers", "open")}
     words: list[str] = []
     name_words: list[tuple[str, tuple[str, ...]]] = []
     refs: list[Reference] = []
@@ -211,6 +218,7 @@ def parse_search(text: str, ctx: SearchContext = SearchContext()) -> SearchSpec:
         statuses=_unique(acc["statuses"]),
         sla_states=_unique(acc["sla_states"]),
         assignees=_unique(acc["assignees"]),
+        customers=_unique(acc["customers"]),
         open_state=next(iter(opens), None),
     )
 
@@ -234,7 +242,8 @@ def _tokens(text: str) -> list[tuple[str | None, str]]:
 
 
 def _qualifier(name: str, value: str, ctx: SearchContext, acc: dict[str, list[str]]) -> None:
-    values = [v.strip() for v in value.split(",") if v.strip()] if name != "type" else [value.strip()]
+    single = name in ("type", "customer")  # names may hold commas
+    values = [value.strip()] if single else [v.strip() for v in value.split(",") if v.strip()]
     for v in values:
         if name == "type":
             acc["types"].append(_one_type(v, ctx.types))
@@ -247,6 +256,8 @@ def _qualifier(name: str, value: str, ctx: SearchContext, acc: dict[str, list[st
             acc["statuses"].append(_choose(name, v.lower(), STATUSES))
         elif name == "assignee":
             acc["assignees"].append(_one_assignee(v, ctx))
+        elif name == "customer":
+            acc["customers"].append(_one_customer(v, ctx.customers))
         else:
             _is(_choose("is", v.lower().replace("_", "-"), IS_VALUES), ctx, acc)
 
@@ -261,6 +272,24 @@ def _one_system(value: str, systems: tuple[tuple[str, str], ...]) -> str:
         return folded
     known = ", ".join(name for name, _ in systems) or "a lower-case system name"
     raise SearchError(f"unknown source:{value}; valid: {known}")
+
+
+def _one_customer(value: str, customers: tuple[tuple[str, str], ...]) -> str:
+    """The customer key a ``customer:`` value names: ``none`` (no customer), a key, a name, or
+    an unambiguous start of a key or name; any case."""
+    folded = value.casefold()
+    if folded in ("none", "nobody", "unknown"):
+        return ""
+    for key, name in customers:
+        if folded in (key.casefold(), name.casefold()):
+            return key
+    starts = [key for key, name in customers if key.casefold().startswith(folded) or name.casefold().startswith(folded)]
+    if len(starts) == 1:
+        return starts[0]
+    if starts:
+        raise SearchError(f"customer:{value} is ambiguous: {', '.join(starts)}")
+    known = ", ".join(key for key, _ in customers)
+    raise SearchError(f"unknown customer:{value}; valid: {known + ', ' if known else ''}none")
 
 
 def _is(value: str, ctx: SearchContext, acc: dict[str, list[str]]) -> None:

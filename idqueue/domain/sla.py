@@ -21,6 +21,7 @@ both (see :func:`compute_sla`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from functools import lru_cache
@@ -54,12 +55,28 @@ def _folded(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(v.casefold() for v in values)
 
 
-def select_policy(request: Request, policies: list[SlaPolicy]) -> SlaPolicy | None:
-    """The first policy whose type, priority and "impacts production" filters all match.
+def select_policy(
+    request: Request, policies: list[SlaPolicy], customer_policies: Mapping[str, str] | None = None
+) -> SlaPolicy | None:
+    """The SLA policy of a request.
 
-    Empty ``types``/``priorities`` and ``impacts_production = None`` match anything. Types
-    and priorities compare case-insensitively.
+    Precedence: the policy its customer names (``customers.<key>.sla_policy``, through
+    ``customer_policies``) wins over everything; else the first policy whose type, priority
+    and "impacts production" filters all match. Empty ``types``/``priorities`` and
+    ``impacts_production = None`` match anything. Types and priorities compare
+    case-insensitively.
+
+    Args:
+        request: the request (``customer``, ``type``, ``priority``, ``fields``).
+        policies: the configured policies, in order.
+        customer_policies: customer key → policy name, for customers that have one.
     """
+    if request.customer is not None and customer_policies:
+        name = customer_policies.get(request.customer)
+        if name is not None:
+            named = next((p for p in policies if p.name == name), None)
+            if named is not None:
+                return named
     req_type = request.type.casefold()
     req_priority = request.priority.casefold()
     impacts = impacts_production(request)
@@ -345,12 +362,13 @@ def evaluate_clock(
 
 
 def _previous_policy(
-    request: Request, cfg: SlaConfig, policy: SlaPolicy, since: tuple[datetime, str] | None
+    request: Request, cfg: SlaConfig, policy: SlaPolicy, since: tuple[datetime, str] | None,
+    customer_policies: Mapping[str, str] | None = None,
 ) -> SlaPolicy | None:
     """The policy in force before a manual priority change, when it differs from ``policy``."""
     if since is None or since[1].casefold() == request.priority.casefold():
         return None
-    previous = select_policy(replace(request, priority=since[1]), cfg.policies)
+    previous = select_policy(replace(request, priority=since[1]), cfg.policies, customer_policies)
     return previous if previous is not None and previous != policy else None
 
 
@@ -449,6 +467,7 @@ def compute_sla(
     *,
     now: datetime,
     priority_since: tuple[datetime, str] | None = None,
+    customer_policies: Mapping[str, str] | None = None,
 ) -> SlaInfo:
     """The request's SLA at ``now``.
 
@@ -476,12 +495,14 @@ def compute_sla(
             (an override or a ``priority:Pn`` label) at ``when``: the policy of the previous
             priority governs the clocks before that moment and the current one from then on
             (see :func:`evaluate_clock`), so a change never rewrites the past.
+        customer_policies: customer key → SLA policy name; a request of such a customer gets
+            that policy whatever its type and priority (see :func:`select_policy`).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if request.status == Status.DELETED:
         return SlaInfo(state="none", reason="Deleted: no SLA.")
-    policy = select_policy(request, cfg.policies)
+    policy = select_policy(request, cfg.policies, customer_policies)
     if policy is None:
         return SlaInfo(state="none", reason="No SLA policy applies to this request.")
 
@@ -497,7 +518,7 @@ def compute_sla(
         responded = resolved
 
     fr_kind, res_kind = policy.first_response_calendar, policy.resolution_calendar
-    previous = _previous_policy(request, cfg, policy, priority_since)
+    previous = _previous_policy(request, cfg, policy, priority_since, customer_policies)
     changed_at = priority_since[0].astimezone(UTC) if previous is not None and priority_since else None
 
     def clock(name: ClockName, stop: datetime | None) -> ClockStatus:

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from idqueue.clock import Clock
 from idqueue.config import Settings, TeamMember
+from idqueue.domain.customers import NO_CUSTOMER
 from idqueue.domain.models import Request, Status
 from idqueue.domain.pii import find_pii
 from idqueue.integrations import registry
@@ -836,6 +837,25 @@ class Actions:
             self.store.set_local(request.id, priority_override=priority.upper(), priority_override_at=self.clock())
         self._refresh(request)
         return self._enqueue(request_id, steps)
+
+    def set_customer(self, request_id: str, customer: str | None) -> None:
+        """Set the request's customer by hand (local only; nothing is sent anywhere).
+
+        Args:
+            request_id: the request.
+            customer: a configured customer's key; ``"-"``
+                (:data:`~idqueue.domain.customers.NO_CUSTOMER`) for "no customer"; None to let
+                the requester's mail address decide again.
+
+        Raises:
+            ActionError: a key that is not a configured customer.
+        """
+        request = self._request(request_id)
+        if customer is not None and customer != NO_CUSTOMER and customer not in self.settings.customers:
+            known = ", ".join(self.settings.customers) or "none configured"
+            raise ActionError(f"no customer {customer!r} (known: {known})")
+        self.store.set_local(request.id, customer_override=customer)
+        self._refresh(request)
 
     def snooze(self, request_id: str, until: datetime | None) -> None:
         """Hide a request from the live queue until ``until`` (local only; None wakes it).

@@ -27,6 +27,7 @@ from idqueue.report import (
     SUMMARY_ROWS,
     MetricsReport,
     collect,
+    customer_rows,
     fmt_csat,
     fmt_duration,
     fmt_pct,
@@ -79,6 +80,7 @@ class DashboardScreen(Screen[str | None]):
     DashboardScreen #dash-csat.-goal-met { border-title-color: $success; }
     DashboardScreen #dash-csat.-goal-missed { border-title-color: $error; }
     DashboardScreen #dash-breached { height: 1fr; }
+    DashboardScreen #dash-by-customer { height: auto; max-height: 12; }
     DashboardScreen DataTable { background: $surface; scrollbar-size-vertical: 1; }
     DashboardScreen #dash-body { height: 1fr; scrollbar-size-vertical: 1; }
     DashboardScreen.-narrow #dash-title { height: auto; }
@@ -146,6 +148,10 @@ class DashboardScreen(Screen[str | None]):
                 csat = Static(Text(""), id="dash-csat", classes="dash-panel", markup=False)
                 csat.border_title = "Customer satisfaction"
                 yield csat
+        if self.settings.customers:
+            by_customer: DataTable[Text] = DataTable(id="dash-by-customer", cursor_type="none", classes="dash-panel")
+            by_customer.border_title = "By customer — resolved within 48 h (backlog counts)"
+            yield by_customer
         breached: DataTable[Text] = DataTable(id="dash-breached", cursor_type="row", classes="dash-panel")
         breached.border_title = "Requests that breached their SLA — enter shows one in the queue"
         yield breached
@@ -172,6 +178,8 @@ class DashboardScreen(Screen[str | None]):
         self._trends(report)
         self._by_type(report)
         self._by_assignee(report)
+        if self.settings.customers:
+            self._by_customer(report)
         self._sla(report.kpis)
         self._csat(report)
         self._breached(report)
@@ -243,6 +251,20 @@ class DashboardScreen(Screen[str | None]):
                 Text(one_line(report.member(m.member), 13)),
                 *_right(str(m.assigned), str(m.open), str(m.pending), str(m.resolved + m.backlogged), str(m.breached),
                         fmt_duration(m.median_resolution)),
+            )
+
+    def _by_customer(self, report: MetricsReport) -> None:
+        """The 48-hour rule per customer, then overall (the same rows as the report's table)."""
+        table = self.query_one("#dash-by-customer", DataTable)
+        table.clear(columns=True)
+        for name, width in (("Customer", 24), ("Recv", 4), ("Done", 4), ("Open", 4), ("Within 48 h", 14),
+                            ("Not due", 7), ("SLA", 5)):
+            table.add_column(Text(name, justify="left" if name == "Customer" else "right"), width=width)
+        rows = customer_rows(report)
+        for n, (name, received, resolved, backlogged, open_, within, not_due, sla, _) in enumerate(rows):
+            table.add_row(
+                Text(one_line(name, 24), style="bold" if n == len(rows) - 1 else ""),
+                *_right(received, str(int(resolved) + int(backlogged)), open_, within, not_due, sla),
             )
 
     def _sla(self, k: Kpis) -> None:

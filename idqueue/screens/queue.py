@@ -29,6 +29,8 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
+from idqueue.config import Settings
+from idqueue.domain.customers import NO_CUSTOMER
 from idqueue.domain.models import Request
 from idqueue.domain.query import SearchContext, SearchError, parse_reference, parse_search
 from idqueue.integrations import registry
@@ -62,6 +64,8 @@ from idqueue.widgets.status_bar import StatusBar
 from idqueue.widgets.views_bar import ViewsBar
 
 GROUP_CYCLE: tuple[str | None, ...] = (None, "type", "priority", "sla", "assignee")
+AUTO_CUSTOMER = "=auto"
+"""The customer picker's "from the sender's address" choice (customer keys are names such as ``acme``)."""
 SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
 TICK_SECONDS = 30.0
 MAIN_KEYS = ("assign", "take", "reply", "close_request", "search", "toggle_panes")
@@ -89,6 +93,7 @@ class QueueScreen(Screen[None]):
         Binding("p", "pending", "Pending", id="queue.pending"),
         Binding("P", "priority", "Priority", id="queue.priority"),
         Binding("z", "snooze", "Snooze", id="queue.snooze"),
+        Binding("w", "customer", "Customer", show=False, id="queue.customer"),
         Binding("slash", "search", "Search", id="queue.search"),
         Binding("colon", "go_to_prompt", "Go to", show=False, id="queue.goto"),
         Binding("right_square_bracket", "next_view", "Next view", show=False, id="queue.next_view"),
@@ -141,6 +146,16 @@ class QueueScreen(Screen[None]):
         self._upstream_reload = False
         self._resumed = False
 
+    @staticmethod
+    def unavailable(settings: Settings) -> frozenset[str]:
+        """Binding ids that do nothing with these settings (left out of the help and palette):
+        the customer picker without configured customers."""
+        return frozenset() if settings.customers else frozenset({"queue.customer"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The customer key is off when no customers are configured."""
+        return bool(self.ctx.settings.customers) if action == "customer" else True
+
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         ctx = self.ctx
@@ -151,6 +166,8 @@ class QueueScreen(Screen[None]):
             with Vertical(id="panes"):
                 # Mounted after the first frame (their counts come after it too): the queue first.
                 yield Lazy(FacetPane("Priority", id="priority-pane"))
+                if ctx.settings.customers:
+                    yield Lazy(FacetPane("Customer", id="customer-pane"))
                 yield Lazy(FacetPane("SLA · Age", id="sla-pane"))
                 yield Lazy(FacetPane("Type", id="type-pane"))
             with Container(id="centre"):
@@ -254,6 +271,18 @@ class QueueScreen(Screen[None]):
             {("type", k): v for k, v in f.type.items()},
             {("type", t) for t in q.types},
         )
+        if self.ctx.settings.customers:
+            self._show_customer_facet(q, f)
+
+    def _show_customer_facet(self, q: QueueQuery, f: Facets) -> None:
+        """Every configured customer (zero counts too), then "no customer" (key ``""``)."""
+        customers = self.ctx.settings.customers
+        entries: list[FacetEntry | FacetHeading] = [FacetEntry("customer", key, c.name) for key, c in customers.items()]
+        entries += [FacetEntry("customer", key, key) for key in sorted(f.customer) if key and key not in customers]
+        entries.append(FacetEntry("customer", "", "No customer", "none"))
+        self.query_one("#customer-pane", FacetPane).show(
+            entries, {("customer", k): v for k, v in f.customer.items()}, {("customer", c) for c in q.customers},
+        )
 
     @on(FacetPane.Toggled)
     def _toggle_facet(self, event: FacetPane.Toggled) -> None:
@@ -261,7 +290,7 @@ class QueueScreen(Screen[None]):
         if event.facet == "age":
             q = q.with_(age=None if q.age == event.value else event.value)
         else:
-            field = {"priority": "priorities", "sla": "sla_states", "type": "types"}[event.facet]
+            field = {"priority": "priorities", "sla": "sla_states", "type": "types", "customer": "customers"}[event.facet]
             values: tuple[str, ...] = getattr(q, field)
             values = tuple(v for v in values if v != event.value) if event.value in values else (*values, event.value)
             q = q.with_(**{field: values})
@@ -847,6 +876,31 @@ class QueueScreen(Screen[None]):
                 else f"Priority of {{what}} set to {value}; its SLA targets apply from now on")
         await self._perform("Priority", ids, lambda rid: self.ctx.require_actions().set_priority(rid, value), done)
 
+    def action_customer(self) -> None:
+        """Set the customer of a request by hand (e.g. mail from a domain no customer lists)."""
+        if self._need_actions() and self._targets():
+            self._customer(self._targets())
+
+    @work(group="ui-action", exit_on_error=False)
+    async def _customer(self, ids: list[str]) -> None:
+        row = self.table.cursor_row
+        customers = self.ctx.settings.customers
+        current = row.request.customer if row else None
+        choices = [(key, f"{c.name}  ({', '.join(c.domains) or 'no domains'})") for key, c in customers.items()]
+        choices += [(NO_CUSTOMER, "No customer"), (AUTO_CUSTOMER, "Automatic (from the sender's address)")]
+        value = await self.app.push_screen_wait(ChoiceScreen(
+            f"Customer of {self._label(ids)}", choices, current=current or NO_CUSTOMER,
+            hint="Local to this idqueue: it decides the customer's pane, SLA policy and Trello board.",
+        ))
+        if value is None:
+            return
+        key = None if value == AUTO_CUSTOMER else value
+        name = {AUTO_CUSTOMER: "automatic", NO_CUSTOMER: "no customer"}.get(value) or customers[value].name
+        if not await self._confirm_bulk(f"Set the customer ({name}) of", ids):
+            return
+        await self._perform("Customer", ids, lambda rid: self.ctx.require_actions().set_customer(rid, key),
+                            f"Customer of {{what}}: {name}")
+
     def action_snooze(self) -> None:
         """Hide until a time (local only)."""
         if self._need_actions() and self._targets():
@@ -1002,7 +1056,8 @@ class QueueScreen(Screen[None]):
 
     @work(group="ui-dialog", exit_on_error=False)
     async def _sort(self) -> None:
-        choices = [(k, v) for k, v in SORT_NAMES.items() if k not in ("created",)]
+        hidden = ("created",) if self.ctx.settings.customers else ("created", "customer")
+        choices = [(k, v) for k, v in SORT_NAMES.items() if k not in hidden]
         value = await self.app.push_screen_wait(
             ChoiceScreen("Sort by", choices, current=self.query_state.sort,
                          hint="Choosing the current column flips the direction")
@@ -1011,9 +1066,13 @@ class QueueScreen(Screen[None]):
             self._set_sort(value)
 
     def action_group(self) -> None:
-        """Cycle grouping: none → type → priority → SLA state → assignee."""
-        current = GROUP_CYCLE.index(self.query_state.group) if self.query_state.group in GROUP_CYCLE else 0
-        group = GROUP_CYCLE[(current + 1) % len(GROUP_CYCLE)]
+        """Cycle grouping: none → type → priority → SLA state → assignee.
+
+        Customer comes after assignee when customers are configured.
+        """
+        cycle = (*GROUP_CYCLE, "customer") if self.ctx.settings.customers else GROUP_CYCLE
+        current = cycle.index(self.query_state.group) if self.query_state.group in cycle else 0
+        group = cycle[(current + 1) % len(cycle)]
         self._apply_query(self.query_state.with_(group=group))
         self.notify(f"Grouped by {GROUP_NAMES[group]}" if group else "Not grouped", timeout=2)
 

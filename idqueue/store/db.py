@@ -43,6 +43,7 @@ REQUEST_COLUMNS: tuple[str, ...] = (
     "priority_rank", "priority_reason", "priority_override", "created_at", "updated_at", "first_response_at",
     "resolved_at", "url", "links", "item_ids", "sla_state", "sla_policy", "sla_reason", "first_response_due",
     "resolution_due", "sla_due_at", "sla_at_risk_at", "sla_remaining", "snoozed_until", "assignees",
+    "customer",
 )
 """The ``requests`` columns the store writes, in the order :meth:`Store._write_request` builds them."""
 _REQUEST_COLUMN_LIST = ",".join(REQUEST_COLUMNS)
@@ -173,7 +174,7 @@ class LocalState(dict[str, Any]):
     """Local-only state of a request (snooze, priority override), merged over its items."""
 
 
-LOCAL_KEYS = ("snoozed_until", "priority_override", "priority_override_at")
+LOCAL_KEYS = ("snoozed_until", "priority_override", "priority_override_at", "customer_override")
 """The local-only values the assembler reads (``local_state`` columns)."""
 
 
@@ -684,6 +685,7 @@ class Store:
             sla.remaining_seconds,
             _ts(r.snoozed_until),
             _dumps(r.assignees),
+            r.customer,
         )
         if previous is not None and previous == values:
             return values

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 _ROWS_SQL = """
 SELECT id, key, title, url, type, status, status_reason, sources, priority, assignee,
        json_extract(fields, '$.team') AS team, requester_id, created_at, first_response_at,
-       resolved_at, sla_policy, first_response_due, resolution_due, fields != '{}' AS via_intake
+       resolved_at, sla_policy, first_response_due, resolution_due, fields != '{}' AS via_intake, customer
 FROM requests
 WHERE created_at >= :start AND created_at < :end AND status != 'deleted'
 """
@@ -66,7 +66,7 @@ WHERE r.id IN (SELECT value FROM json_each(:ids))
 
 _SURVEY_SQL = """
 SELECT g.uid, g.rating, g.at, g.source, g.comment, g.request_id,
-       r.type, r.sources AS request_sources, r.priority, r.assignee,
+       r.type, r.sources AS request_sources, r.priority, r.assignee, r.customer,
        json_extract(r.fields, '$.team') AS team
 FROM ratings g LEFT JOIN requests r ON r.id = g.request_id
 WHERE g.at >= :start AND g.at < :end
@@ -77,7 +77,7 @@ WHERE g.at >= :start AND g.at < :end
 _REACTIONS_SQL = """
 SELECT e.uid, e.at, e.is_bot, e.data, e.source, i.request_id, r.requester_id, r.type,
        r.sources AS request_sources,
-       r.priority, r.assignee, json_extract(r.fields, '$.team') AS team,
+       r.priority, r.assignee, r.customer, json_extract(r.fields, '$.team') AS team,
        EXISTS (SELECT 1 FROM events c WHERE c.uid = e.uid || ':close') AS closing
 FROM events e
 JOIN items i ON i.id = e.item_id
@@ -113,7 +113,7 @@ def fetch_rows(store: Store, start: datetime, end: datetime, *, now: datetime, s
     fromiso = datetime.fromisoformat
     homes = _Homes()
     for (rid, key, title, url, type_, status, reason, sources, priority, assignee, team, requester, created,
-         responded, resolved, policy, fr_due, res_due, via_intake) in cursor.execute(_ROWS_SQL, params):
+         responded, resolved, policy, fr_due, res_due, via_intake, customer) in cursor.execute(_ROWS_SQL, params):
         rows[rid] = RequestRow(
             rid, key, title, type_, status, fromiso(created),
             fromiso(responded) if responded else None,
@@ -124,6 +124,7 @@ def fetch_rows(store: Store, start: datetime, end: datetime, *, now: datetime, s
             fromiso(fr_due) if fr_due else None,
             fromiso(res_due) if res_due else None,
             bool(via_intake),
+            customer=customer,
         )
     if not rows:
         return []
@@ -191,7 +192,7 @@ def fetch_ratings(store: Store, start: datetime, end: datetime) -> list[Rating]:
         out.append(Rating(
             uid=r["uid"], rating=int(r["rating"]), at=at, source=r["source"], request_id=r["request_id"],
             comment=r["comment"], type=r["type"], team=_opt(r["team"]), request_source=homes(r["request_sources"]),
-            priority=r["priority"], assignee=r["assignee"],
+            priority=r["priority"], assignee=r["assignee"], customer=r["customer"],
         ))
     for r in store.conn.execute(_REACTIONS_SQL, params):
         data: dict[str, Any] = json.loads(r["data"])
@@ -207,7 +208,7 @@ def fetch_ratings(store: Store, start: datetime, end: datetime) -> list[Rating]:
                 uid=f"{r['source']}:{r['uid']}:{user}", rating=value, at=at, source=r["source"],
                 request_id=r["request_id"], type=r["type"], team=_opt(r["team"]),
                 request_source=homes(r["request_sources"]), priority=r["priority"],
-                assignee=r["assignee"],
+                assignee=r["assignee"], customer=r["customer"],
             ))
     out.sort(key=lambda g: (g.at, g.uid))
     return out

@@ -60,6 +60,7 @@ SORTABLE = {
     "updated": "updated_at",
     "source": "sources",  # the homes in order: GitHub+Slack, GitHub, Slack
     "snoozed": "COALESCE(snoozed_until, '9999')",
+    "customer": "COALESCE(customer, '~') COLLATE NOCASE",  # no customer last
 }
 
 # Group-by (TUI): the group column is prepended to ORDER BY, so groups are contiguous runs of
@@ -74,6 +75,7 @@ GROUPABLE: dict[str, tuple[str, str]] = {
     "priority": ("priority", "priority_rank"),
     "sla": (f"({SLA_STATE_SQL})", _SLA_GROUP_RANK),
     "assignee": ("COALESCE(assignee, '')", "COALESCE(assignee, '') COLLATE NOCASE"),
+    "customer": ("COALESCE(customer, '')", "COALESCE(customer, '~') COLLATE NOCASE"),
 }
 
 AGE_BUCKETS: list[tuple[str, timedelta | None]] = [
@@ -92,8 +94,9 @@ class QueueQuery:
     Attributes:
         include_closed: include resolved/closed/backlog requests.
         include_backlog: include backlog but not closed.
-        statuses / types / priorities / sla_states / assignees / sources: allowed values
-            (empty = any). ``assignees`` may contain ``""`` for "unassigned".
+        statuses / types / priorities / sla_states / assignees / sources / customers: allowed
+            values (empty = any). ``assignees`` may contain ``""`` for "unassigned",
+            ``customers`` ``""`` for "no customer".
         mine: roster key; when set only requests assigned to it or unassigned.
         search: full-text query (FTS5, prefix-matched words).
         age: an :data:`AGE_BUCKETS` label.
@@ -115,6 +118,7 @@ class QueueQuery:
     sla_states: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()
     mine: str | None = None
     search: str = ""
     age: str | None = None
@@ -151,6 +155,8 @@ class QueueQuery:
             parts.append("assignee " + "/".join(a or "unassigned" for a in self.assignees))
         if self.sources:
             parts.append("source " + "/".join(self.sources))
+        if self.customers:
+            parts.append("customer " + "/".join(c or "none" for c in self.customers))
         if self.mine:
             parts.append(f"mine ({self.mine}) + unowned")
         if self.search:
@@ -213,6 +219,8 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
         clauses.append(_sources_clause(query.sources, params))
     if query.assignees:
         clauses.append(_assignee_clause(query.assignees, params))
+    if query.customers:
+        clauses.append(_customer_clause(query.customers, params))
     if query.mine:
         params["mine"] = query.mine
         clauses.append("(assignee IS NULL OR assignee = :mine)")
@@ -280,6 +288,8 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
         clauses.append(_sources_clause(spec.sources, params))
     if spec.assignees:
         clauses.append(_assignee_clause(spec.assignees, params))
+    if spec.customers:
+        clauses.append(_customer_clause(spec.customers, params))
     if spec.sla_states:
         clauses.append(f"({SLA_STATE_SQL}) IN ({','.join(_bind(params, s) for s in spec.sla_states)})")
     return clauses
@@ -297,6 +307,15 @@ def _assignee_clause(assignees: tuple[str, ...], params: dict[str, Any]) -> str:
     parts = [_in("assignee", named, params)] if named else []
     if "" in assignees:
         parts.append("assignee IS NULL")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _customer_clause(customers: tuple[str, ...], params: dict[str, Any]) -> str:
+    """Requests of these customers (keys); ``""`` stands for "no customer"."""
+    named = tuple(c for c in customers if c)
+    parts = [_in("customer", named, params)] if named else []
+    if "" in customers:
+        parts.append("customer IS NULL")
     return "(" + " OR ".join(parts) + ")"
 
 
@@ -470,10 +489,13 @@ class Facets:
     age: dict[str, int]
     type: dict[str, int]
     total: int
+    customer: dict[str, int] = field(default_factory=dict)
+    """Requests per customer key (``""``: no customer); counted only when customers are configured."""
 
 
-def facets(store: Reader, query: QueueQuery, *, now: datetime) -> Facets:
-    """Counts by priority, SLA state, age bucket and type for the panes."""
+def facets(store: Reader, query: QueueQuery, *, now: datetime, customers: bool = False) -> Facets:
+    """Counts by priority, SLA state, age bucket and type for the panes (and by customer with
+    ``customers``: the pane is only shown when customers are configured)."""
 
     def grouped(q: QueueQuery, expr: str) -> dict[str, int]:
         where, params = _where(q, now)
@@ -493,6 +515,7 @@ def facets(store: Reader, query: QueueQuery, *, now: datetime) -> Facets:
         age=grouped(query.with_(age=None), age_expr),
         type=grouped(query.with_(types=()), "type"),
         total=count(store, query, now=now),
+        customer=grouped(query.with_(customers=()), "COALESCE(customer, '')") if customers else {},
     )
 
 
@@ -530,4 +553,5 @@ def json_item(request: Request) -> dict[str, Any]:
         "url": request.url,
         "links": request.links,
         "item_ids": request.item_ids,
+        "customer": request.customer,
     }

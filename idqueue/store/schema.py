@@ -197,6 +197,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE local_state ADD COLUMN draft TEXT;
     """,
+    # Customers: the request's customer key (from the requester's mail address or domain, or
+    # set by hand), indexed like type and assignee for the queue's pane and filter; and the
+    # hand-set customer, kept locally on each item like the priority override.
+    """
+    ALTER TABLE requests ADD COLUMN customer TEXT;
+    CREATE INDEX requests_open_customer ON requests(is_open, customer);
+    ALTER TABLE local_state ADD COLUMN customer_override TEXT;
+    """,
 ]
 
 

@@ -38,7 +38,7 @@ from idqueue.integrations import registry
 from idqueue.outbox.pending import PendingInfo, PendingLookup
 from idqueue.safety import one_line, sanitize_terminal
 from idqueue.store.db import Store
-from idqueue.widgets.rows import SLA_LABELS, member_name, source_text
+from idqueue.widgets.rows import SLA_LABELS, customer_name, member_name, source_text
 
 BODY_LIMIT = 20_000
 """Characters of a request body shown (a 200 KB body would only slow the pane down)."""
@@ -276,6 +276,8 @@ class DetailRenderer:
         grid.add_column()
         requester = one_line(r.requester.name) if r.requester else "—"
         grid.add_row(Text("Requester"), Text(requester))
+        if self.settings.customers:
+            grid.add_row(Text("Customer"), Text(one_line(customer_name(self.settings, r.customer)) or "no customer"))
         grid.add_row(Text("Assignee"), Text(one_line(member_name(self.settings, r.assignee)) or "unassigned"))
         grid.add_row(Text("Created"), Text(self._when(r.created_at)))
         grid.add_row(Text("First reply"), Text(self._when(r.first_response_at)))

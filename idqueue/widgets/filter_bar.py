@@ -25,8 +25,10 @@ SORT_NAMES = {
     "status": "status",
     "updated": "updated",
     "source": "source",
+    "customer": "customer",
 }
-GROUP_NAMES = {"type": "type", "priority": "priority", "sla": "SLA state", "assignee": "assignee"}
+GROUP_NAMES = {"type": "type", "priority": "priority", "sla": "SLA state", "assignee": "assignee",
+               "customer": "customer"}
 
 
 class FilterBar(Static):

@@ -38,7 +38,7 @@ from textual.strip import Strip
 
 from idqueue.domain.sla_live import LiveClock, live_clock, sla_cell
 from idqueue.store.queue import QueueQuery
-from idqueue.widgets.rows import SLA_LABELS, QueueData, Row, Snapshot, member_name
+from idqueue.widgets.rows import SLA_LABELS, QueueData, Row, Snapshot, customer_name, member_name
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("Type", "type", 16, drop=2),
     Column("Title", "title", 0),
     Column("Requester", "requester", 14, drop=3),
+    Column("Customer", "customer", 12, drop=2),  # shown only when customers are configured
     Column("Assignee", "assignee", 12),
     Column("Src", "source", 4, drop=1),
     Column("", None, 2),
@@ -580,7 +581,8 @@ class RequestTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ rendering
     def _layout(self, width: int) -> list[tuple[Column, int]]:
-        cols = [(c, self._key_width if c.name == "Key" else c.width) for c in COLUMNS]
+        shown = COLUMNS if self.data.settings.customers else tuple(c for c in COLUMNS if c.name != "Customer")
+        cols = [(c, self._key_width if c.name == "Key" else c.width) for c in shown]
         for level in (1, 2, 3):
             fixed = sum(w + 1 for c, w in cols if c.width or c.name == "Key")
             if width - fixed - 1 >= MIN_TITLE:  # the title's own separator counts too
@@ -619,6 +621,8 @@ class RequestTable(ScrollView, can_focus=True):
             label = label or ("Unassigned" if self.queue_query.group == "assignee" else "—")
             if self.queue_query.group == "assignee":
                 label = member_name(self.data.settings, group.label) or "Unassigned"
+            elif self.queue_query.group == "customer":
+                label = customer_name(self.data.settings, group.label) or "No customer"
             text = fit(f" ▾ {label} ({group.count})", width)
             return Strip([Segment(text, base + self._style("group"))], width)
         row = self.row_at(pos)
@@ -697,6 +701,8 @@ class RequestTable(ScrollView, can_focus=True):
             return row.title, None
         if name == "Requester":
             return row.requester, "dim"
+        if name == "Customer":
+            return (row.customer, None) if row.customer else ("no customer", "dim")
         if name == "Assignee":
             if row.pending is not None and row.pending.assignee:
                 return f"→{member_name(self.data.settings, row.pending.assignee)}", "pending"

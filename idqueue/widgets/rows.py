@@ -52,6 +52,8 @@ class Row:
     assignee: str
     source: str
     pending: PendingInfo | None = None
+    customer: str = ""
+    """The customer's display name ("" when the request has none)."""
 
     @property
     def id(self) -> str:
@@ -84,6 +86,14 @@ def member_name(settings: Settings, key: str | None) -> str:
     return member.name if member else key
 
 
+def customer_name(settings: Settings, key: str | None) -> str:
+    """Display name of a customer key ("" for none; the key itself when no longer configured)."""
+    if not key:
+        return ""
+    customer = settings.customers.get(key)
+    return customer.name if customer else key
+
+
 def make_row(request: Request, settings: Settings, pending: PendingInfo | None = None) -> Row:
     """Build a row from a request, sanitising every untrusted string once."""
     requester = request.requester.name if request.requester else ""
@@ -96,6 +106,7 @@ def make_row(request: Request, settings: Settings, pending: PendingInfo | None =
         assignee=one_line(member_name(settings, request.assignee), 60),
         source=source_text(request),
         pending=pending,
+        customer=one_line(customer_name(settings, request.customer), 60),
     )
 
 
@@ -167,7 +178,7 @@ class QueueData:
 
     def facets(self, query: QueueQuery) -> Facets:
         """Counts for the panes."""
-        return facets(self.store, query, now=self.clock())
+        return facets(self.store, query, now=self.clock(), customers=bool(self.settings.customers))
 
 
 def ids_of(rows: Iterable[Row]) -> list[str]:
