@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from idqueue.domain.actions import ActionKind
+from idqueue.domain.models import Status
 from idqueue.domain.pii import PiiMatch
 
 if TYPE_CHECKING:
@@ -431,3 +432,14 @@ def snippet(text: str | None, planner: HomePlanner | None = None, width: int = 6
     line = next((ln.strip() for ln in plain.splitlines() if ln.strip()), "")
     line = " ".join(line.split())
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def status_class(status: Status) -> str:
+    """A request status as the class a thread's state messages speak of."""
+    if status in (Status.CLOSED, Status.RESOLVED, Status.DELETED):
+        return "closed"
+    if status is Status.BACKLOG:
+        return "backlog"
+    if status is Status.PENDING:
+        return "pending"
+    return "open"

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 from idqueue.clock import Clock
 from idqueue.config import Settings, TeamMember
 from idqueue.domain.customers import NO_CUSTOMER
-from idqueue.domain.models import Request, Status
+from idqueue.domain.models import Request
 from idqueue.domain.pii import find_pii
 from idqueue.integrations import registry
 from idqueue.integrations.planning import (
@@ -60,6 +60,7 @@ from idqueue.integrations.planning import (
     Projection,
     StateVerb,
     markers,
+    status_class,
 )
 from idqueue.outbox.backlog import backlog_destination
 from idqueue.outbox.models import (
@@ -102,16 +103,6 @@ _SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
 _GH_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 
 P = ParamSpec("P")
-
-
-def _status_class(status: Status) -> str:
-    if status in (Status.CLOSED, Status.RESOLVED, Status.DELETED):
-        return "closed"
-    if status is Status.BACKLOG:
-        return "backlog"
-    if status is Status.PENDING:
-        return "pending"
-    return "open"
 
 
 def gh_login_like(text: str) -> bool:
@@ -340,7 +331,7 @@ class Actions:
         return self.member(self.settings.me)[0]
 
     def _projection(self, request: Request) -> Projection:
-        proj = Projection(status=_status_class(request.status))
+        proj = Projection(status=status_class(request.status))
         homes = planned_homes(request)
         items = {i.id: i for i in self.store.items_of(request.id)} if homes else {}
         for planner, item_id in homes:

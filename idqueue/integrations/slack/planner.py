@@ -20,7 +20,6 @@ from idqueue.domain.models import (
     EventKind,
     Request,
     SourceKind,
-    Status,
     TimelineEvent,
     parse_slack_id,
     slack_id,
@@ -43,6 +42,7 @@ from idqueue.integrations.planning import (
     Projection,
     Step,
     snippet,
+    status_class,
 )
 from idqueue.store.items import source_item
 
@@ -58,17 +58,6 @@ _STATE_KINDS = {
     "backlog": EventKind.BACKLOG, "pending": EventKind.PENDING, "resume": EventKind.RESUMED,
     "reopen": EventKind.REOPENED,
 }
-
-
-def status_class(status: Status) -> str:
-    """A request status as the class a thread's state messages speak of."""
-    if status in (Status.CLOSED, Status.RESOLVED, Status.DELETED):
-        return "closed"
-    if status is Status.BACKLOG:
-        return "backlog"
-    if status is Status.PENDING:
-        return "pending"
-    return "open"
 
 
 def _mention(person: Assignee | None) -> str:
