@@ -234,6 +234,8 @@ class Request:
     item_ids: list[str] = field(default_factory=list)
     sla: SlaInfo = field(default_factory=SlaInfo)
     snoozed_until: datetime | None = None
+    backlog_state: str | None = None  # where its backlog item is (a board's list name, "archived")
+    listed: bool = True  # False: a group with no home that can be a request by itself (not stored)
 
     @property
     def source(self) -> SourceKind:

@@ -77,4 +77,5 @@ def request_from_row(r: sqlite3.Row) -> Request:
             reason=r["sla_reason"],
         ),
         snoozed_until=parse_iso(r["snoozed_until"]),
+        backlog_state=r["backlog_state"],
     )

@@ -43,6 +43,7 @@ REQUEST_COLUMNS: tuple[str, ...] = (
     "priority_rank", "priority_reason", "priority_override", "created_at", "updated_at", "first_response_at",
     "resolved_at", "url", "links", "item_ids", "sla_state", "sla_policy", "sla_reason", "first_response_due",
     "resolution_due", "sla_due_at", "sla_at_risk_at", "sla_remaining", "snoozed_until", "assignees",
+    "backlog_state",
 )
 """The ``requests`` columns the store writes, in the order :meth:`Store._write_request` builds them."""
 _REQUEST_COLUMN_LIST = ",".join(REQUEST_COLUMNS)
@@ -585,6 +586,8 @@ class Store:
                     if lr[key]:
                         local[key] = lr[key]
             request = assembler(items, events_of[n], local)
+            if not request.listed and not old_ids:
+                continue  # e.g. backlog cards whose request is not read yet: kept, not listed
             seq: int | None = None
             previous: tuple[Any, ...] | None = None
             if old_ids:
@@ -684,6 +687,7 @@ class Store:
             sla.remaining_seconds,
             _ts(r.snoozed_until),
             _dumps(r.assignees),
+            r.backlog_state,
         )
         if previous is not None and previous == values:
             return values

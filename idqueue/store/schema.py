@@ -197,6 +197,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE local_state ADD COLUMN draft TEXT;
     """,
+    # Where a request's backlog item stands (a Trello card's list name, or "archived").
+    """
+    ALTER TABLE requests ADD COLUMN backlog_state TEXT;
+    """,
 ]
 
 
