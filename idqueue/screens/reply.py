@@ -381,7 +381,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             self.missing = ()
         else:
             self.error = None
-            self.rendered = {t: r.text for t, r in rendered.items()}
+            self.rendered = {t: p.as_sent(r.text) if (p := planner_of(t)) is not None else r.text
+                             for t, r in rendered.items()}
             self.text = self.edit if self.edit is not None else self.rendered[self._base]
             self.missing = tuple(dict.fromkeys(m for t in self.targets for m in rendered[t].missing))
         self.query_one("#editor", TextArea).load_text(self.text)

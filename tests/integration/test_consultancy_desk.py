@@ -135,6 +135,13 @@ def test_state_lives_in_the_database(desk: Desk) -> None:
     assert len(told) == 1 and "assigned to Luke" in _body(told[0])
     # Already assigned: nothing to do, nothing queued.
     assert "nothing to do" in desk.run("assign", SLOW, "luke").output
+    # The other verbs, recorded the same way (no mail without a template).
+    for verb, status in (("pending", "pending"), ("resume", "assigned"), ("unassign", "acknowledged")):
+        desk.run(verb, SLOW)
+        assert desk.listed()[SLOW]["status"] == status, verb
+    desk.run("reopen", "email:booking-1@acme-rail.example")
+    assert desk.listed()["email:booking-1@acme-rail.example"]["status"] == "acknowledged"
+    assert len(desk.sent("ana@globex-health.example")) == 1
 
 
 def test_cards_without_their_request_are_not_listed(tmp_path: Path) -> None:

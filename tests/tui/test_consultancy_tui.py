@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ from idqueue.outbox.dispatcher import Dispatcher
 from idqueue.outbox.models import ActionKind
 from idqueue.sandbox.consultancy import ConsultancySandbox
 from idqueue.screens.plan import PlanScreen
+from idqueue.screens.reply import ReplyScreen
 from idqueue.store.db import Store
-from idqueue.widgets.detail_pane import DetailPane
 from idqueue.sync import SyncEngine, build_sources
+from idqueue.widgets.detail_pane import DetailPane
 
 NOW_ISO = "2026-03-11T15:30:00Z"
 BOOKING = "email:booking-1@acme-rail.example"
@@ -41,12 +43,9 @@ pytestmark = pytest.mark.xdist_group("consultancy")
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ConsultancySandbox, Settings, Path]]:
     """The consultancy sandbox, synced once into a template database."""
-    from idqueue.clock import now as clock_now
-    from idqueue.config import Settings as Cfg
-
     folder = tmp_path_factory.mktemp("desk")
     db = folder / "desk.db"
-    sb = ConsultancySandbox.start(now=clock_now(Cfg(now=NOW_ISO)))
+    sb = ConsultancySandbox.start(now=datetime(2026, 3, 11, 15, 30, tzinfo=UTC))
     try:
         settings = sandbox_settings(sb, db, {"now": NOW_ISO})
         store = Store.open(db, key_prefix=settings.ui.key_prefix)
@@ -145,3 +144,36 @@ async def test_take_an_email_request(make_desk_app: Any, desk: tuple[Consultancy
         assert len(sb.mail.smtp.sent_to_outside()) == before + 1
         request = app.ctx.store.get_request(SLOW)
         assert request is not None and request.assignee == "nick"
+
+
+async def test_reply_to_an_email_request_from_the_composer(make_desk_app: Any,
+                                                           desk: tuple[ConsultancySandbox, Settings, Path]) -> None:
+    """``r``, free Markdown, ``ctrl+s``: one plain-text SMTP reply in the requester's thread."""
+    sb = desk[0]
+    app: IdqueueApp = make_desk_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await _to(pilot, SLOW)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReplyScreen), what="composer")
+        reply = app.screen
+        assert isinstance(reply, ReplyScreen)
+        await pilot.pause()
+        await pilot.press("end", "enter")  # "Free text", into the editor
+        await pilot.pause()
+        await pilot.press(*"See [the status page](https://status.example/x)")
+        await pilot.pause()
+        assert reply.targets == ["email"]
+        assert "See the status page (https://status.example/x)" in str(reply.query_one("#preview").render())
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: bool(app.ctx.actions.for_request(SLOW)), what="queued")
+        [action] = app.ctx.actions.for_request(SLOW)
+        assert action.kind is ActionKind.REPLY and action.target == "email"
+        before = [m for m in sb.mail.smtp.sent_to_outside() if "ana@globex-health.example" in m.rcpt_to]
+        dispatcher = Dispatcher(app.ctx.store, app.ctx.settings, throttle=0)
+        assert len(dispatcher.run_once().sent) == 1
+        dispatcher.close()
+        after = [m for m in sb.mail.smtp.sent_to_outside() if "ana@globex-health.example" in m.rcpt_to]
+        assert len(after) == len(before) + 1
+        assert b"In-Reply-To: <perf-1@globex-health.example>" in after[-1].raw or b"References:" in after[-1].raw
+        assert b"See the status page (https://status.example/x)" in after[-1].raw

@@ -11,7 +11,7 @@ every triager sees the same state.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from idqueue.domain.actions import Action, ActionKind
@@ -110,5 +110,10 @@ def record_state(store: Store, settings: Settings, action: Action, *, now: datet
     item = source_item(store, _item_id(action))
     if item is None:
         return False
-    store.apply("email", items=[item], events=[state_event(settings, action, now=now)], assembler=assembler, now=now)
+    # The timeline is ordered by time: the new state must come after every earlier one, also
+    # when the clock stands still (IDQUEUE_NOW) or two verbs land in the same microsecond.
+    request = store.get_request(item.id)
+    latest = max((e.at for e in store.timeline(request.id)), default=None) if request is not None else None
+    at = max(now, latest + timedelta(microseconds=1)) if latest is not None else now
+    store.apply("email", items=[item], events=[state_event(settings, action, now=at)], assembler=assembler, now=now)
     return True

@@ -99,8 +99,8 @@ class EmailPlanner(HomePlanner):
         if message is None or self.name not in message.targets:
             return
         text, missing, pii = ctx.render(self.name)
-        if self.name not in message.texts:
-            text = markdown_to_plain(text)
+        if message.template is not None and message.text is None and self.name not in message.texts:
+            text = self.as_sent(text)  # free and edited text went through from_markdown already
         request = ctx.request
         params: dict[str, Any] = {"thread": root_of(item_id), "subject": request.title, "action": ctx.verb,
                                   "automation": message.automation, "actor": ctx.actor}
@@ -133,8 +133,12 @@ class EmailPlanner(HomePlanner):
 
     # ------------------------------------------------------------------ text
     def from_markdown(self, text: str) -> str:
-        """The triager's Markdown (converted to plain text with the rest of the message)."""
-        return text
+        """The triager's Markdown as a plain-text mail."""
+        return markdown_to_plain(text)
+
+    def as_sent(self, rendered: str) -> str:
+        """A template's Markdown rendering as a plain-text mail."""
+        return markdown_to_plain(rendered)
 
     # ------------------------------------------------------------------ local store
     def mirror(self, action: Action, result: dict[str, Any], local: Mirror) -> None:
