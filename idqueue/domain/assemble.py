@@ -67,8 +67,7 @@ def assemble(
     created_at = min(i.created_at for i in items)
     updated_at = max([i.updated_at for i in items] + [e.at for e in events])
 
-    backlog_state = next((found for rule, item in homes.live for found in (rule.backlog_state(item),) if found), None)
-    ctx = FoldContext(settings, team, events, requester_ids, backlog_state)
+    ctx = FoldContext(settings, team, events, requester_ids)
     lead = homes.lead
     assignees = lead[0].assignees(lead[1], ctx) if lead else assignee_from_events(ctx)[0]
     assignee = assignees[0] if assignees else None
@@ -109,7 +108,7 @@ def assemble(
         links={rule.name: item.url for rule, item in homes.live if item.url},
         item_ids=sorted(i.id for i in items),
         snoozed_until=parse_iso(local.get("snoozed_until")),
-        backlog_state=backlog_state,
+        backlog_state=next((found for rule, item in homes.live if (found := rule.backlog_state(item))), None),
         listed=any(rules.of(item.source).standalone for item in items),
     )
     _prioritise(request, events, local, settings, now)

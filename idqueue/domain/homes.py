@@ -130,15 +130,12 @@ class FoldContext:
         team: the roster index.
         events: the request's merged timeline, oldest first.
         requester_ids: ids of the person who asked, in every home.
-        backlog_state: where the request's backlog item is (a board's list name, "archived"),
-            when a home reports one (:meth:`HomeRules.backlog_state`).
     """
 
     settings: Settings
     team: TeamIndex
     events: list[TimelineEvent]
     requester_ids: set[str]
-    backlog_state: str | None = None
 
 
 class HomeRules:
