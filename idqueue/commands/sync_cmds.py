@@ -28,6 +28,7 @@ from idqueue.config import SlaConfig
 from idqueue.domain.models import Request, iso
 from idqueue.integrations import registry
 from idqueue.safety import one_line, redact, sanitize_terminal
+from idqueue.sandbox.teams import TEAMS, start_sandbox
 from idqueue.store.queue import json_item
 
 
@@ -410,6 +411,8 @@ def show(ctx: Context, request_id: str, as_json: bool, utc: bool) -> None:
         click.echo(f"  labels    {one_line(', '.join(request.labels))}")
     for name, url in request.links.items():
         click.echo(f"  {name:<9} {one_line(url)}")
+    if request.backlog_state:
+        click.echo(f"  backlog   {one_line(request.backlog_state)}")
     if request.fields:
         click.echo("  intake fields:")
         for key, value in request.fields.items():
@@ -523,8 +526,11 @@ def _extra_checks(settings: Any, *, failed: set[str]) -> bool:
               help="Also write the variables to this dotenv file (removed when the sandbox stops).")
 @click.option("--print-env", is_flag=True,
               help='Start the sandbox in the background and print only shell lines: eval "$(idqueue sandbox --print-env)".')
-def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool) -> None:
-    """Run the loopback Slack/GitHub emulators in the foreground.
+@click.option("--team", type=click.Choice(TEAMS), default="identity", show_default=True,
+              help="identity: Slack + GitHub; consultancy: a support mailbox + the customers' Trello boards.")
+def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool, team: str) -> None:
+    """Run the loopback emulators of a team's systems in the foreground (``--team``: the identity
+    team's Slack + GitHub, or the consultancy's mailbox + Trello boards).
 
     Prints the IDQUEUE_* variables (shell-quoted ``export`` lines) that point a second shell
     at them, with a database of its own (the sandbox's temporary folder) so your real one is
@@ -532,13 +538,11 @@ def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool) -
     lines a shell can ``eval``.
     """
     if print_env:
-        _sandbox_in_background(empty=empty, profile=profile)
+        _sandbox_in_background(empty=empty, profile=profile, team=team)
         return
-    from idqueue.sandbox.runner import Sandbox
-
     # ``kill PID`` (SIGTERM) must stop the emulators and remove the files like Ctrl-C does.
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    sb = Sandbox.start(seed=not empty, slack_profile=profile)
+    sb = start_sandbox(team, seed=not empty, slack_profile=profile)
     folder = Path(tempfile.mkdtemp(prefix="idqueue-sandbox-"))
     try:
         env = {**sb.env(), "IDQUEUE_DB": str(folder / "sandbox.db")}
@@ -590,11 +594,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def _sandbox_in_background(*, empty: bool, profile: str, timeout: float = 60.0) -> None:
+def _sandbox_in_background(*, empty: bool, profile: str, team: str = "identity", timeout: float = 60.0) -> None:
     """Start ``idqueue sandbox --env-file …`` detached, wait for its variables, print them."""
     folder = Path(tempfile.mkdtemp(prefix="idqueue-sandbox-env-"))
     env_file = folder / "sandbox.env"
-    args = [sys.executable, "-m", "idqueue", "sandbox", "--env-file", str(env_file), "--profile", profile]
+    args = [sys.executable, "-m", "idqueue", "sandbox", "--env-file", str(env_file), "--profile", profile,
+            "--team", team]
     if empty:
         args.append("--empty")
     child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -13,6 +13,7 @@ import click
 from idqueue.commands.base import CliError, Context, fail_config, pass_ctx
 from idqueue.config import ConfigError, check_keymap
 from idqueue.integrations import registry
+from idqueue.sandbox.teams import TEAMS, start_sandbox
 
 # The flat env-var aliases (IDQUEUE_GITHUB_TOKEN, …) are folded into the nested sections after
 # validation; the sandbox must neutralise them so a real token or API root never reaches (or
@@ -54,11 +55,11 @@ def sandbox_settings(sandbox: Any, db: Path, base: dict[str, Any] | None = None)
         raise CliError(f"cannot configure the sandbox: {exc}") from exc
 
 
-def open_tui(ctx: Context, *, sandbox: bool) -> None:
+def open_tui(ctx: Context, *, sandbox: bool, team: str = "identity") -> None:
     """Open the TUI on the configured sources, or on the built-in sandbox.
 
-    The sandbox starts both emulators in this process (seeded with the support month, frozen
-    at ``IDQUEUE_NOW`` when set) and uses a fresh temporary database for each run.
+    The sandbox starts its emulators in this process (seeded with the team's support month,
+    frozen at ``IDQUEUE_NOW`` when set) and uses a fresh temporary database for each run.
     """
     from idqueue.app import IdqueueApp, binding_contexts
 
@@ -74,14 +75,12 @@ def open_tui(ctx: Context, *, sandbox: bool) -> None:
         IdqueueApp.build(settings, store=ctx.store, sandbox=settings.sandbox).run()
         return
 
-    from idqueue.sandbox.runner import Sandbox
-
     frozen = None
     if settings.now:
         from idqueue.clock import now as clock_now
 
         frozen = clock_now(settings)
-    sb = Sandbox.start(seed=True, now=frozen)
+    sb = start_sandbox(team, now=frozen)
     try:
         with tempfile.TemporaryDirectory(prefix="idqueue-demo-") as tmp:
             base = {"now": settings.now, "ui": settings.ui.model_dump()}
@@ -96,10 +95,12 @@ def open_tui(ctx: Context, *, sandbox: bool) -> None:
 
 
 @click.command("demo")
+@click.option("--team", type=click.Choice(TEAMS), default="identity", show_default=True,
+              help="identity: Slack + GitHub; consultancy: a support mailbox + the customers' Trello boards.")
 @pass_ctx
-def demo(ctx: Context) -> None:
-    """Open the TUI on the built-in sandbox (loopback Slack and GitHub emulators)."""
-    open_tui(ctx, sandbox=True)
+def demo(ctx: Context, team: str) -> None:
+    """Open the TUI on the built-in sandbox (loopback emulators of the team's systems)."""
+    open_tui(ctx, sandbox=True, team=team)
 
 
 @click.command("run-default", hidden=True)

@@ -111,6 +111,9 @@ def assemble(
         snoozed_until=parse_iso(local.get("snoozed_until")),
         customer=customer_of_request(_addresses(requester, homes), local.get("customer_override"),
                                      settings.customers),
+
+        backlog_state=next((found for rule, item in homes.live if (found := rule.backlog_state(item))), None),
+        listed=any(rules.of(item.source).standalone for item in items),
     )
     _prioritise(request, events, local, settings, now)
     return request

@@ -87,11 +87,22 @@ class TeamIndex:
                 return True
         return False
 
+    def is_team_address(self, actor_id: str | None) -> bool:
+        """True for an id some system's rules know as the team itself (a shared support address)."""
+        if not actor_id:
+            return False
+        for r in self.rules:
+            if r.is_team(actor_id):
+                return True
+        return False
+
     def is_teammate(self, actor_id: str | None, requester_ids: set[str]) -> bool:
-        """Whether a person acts for the team: a roster member, or (no roster) any non-bot
-        other than the requester (DESIGN.md "Triage semantics")."""
+        """Whether a person acts for the team: a roster member or the team's own address, or (no
+        roster) any non-bot other than the requester (DESIGN.md "Triage semantics")."""
         if not actor_id or actor_id in requester_ids or self.is_bot(actor_id):
             return False
+        if self.is_team_address(actor_id):
+            return True
         return self.member(actor_id) is not None if self.has_roster else True
 
     def is_response(self, event: TimelineEvent, requester_ids: set[str]) -> bool:
@@ -105,7 +116,8 @@ class TeamIndex:
         if event.actor_id in requester_ids:
             return False
         if self.has_roster:
-            return self.member(event.actor_id) is not None or bool(event.data.get("idqueue_actor"))
+            return (self.member(event.actor_id) is not None or bool(event.data.get("idqueue_actor"))
+                    or self.is_team_address(event.actor_id))
         return True
 
 
@@ -142,11 +154,15 @@ class HomeRules:
             posted for the requester beats the issue a bot filed for them); ties go to the
             registry's order.
         case_insensitive_ids: the system's person ids compare case-insensitively (logins).
+        standalone: one of its items can be a request by itself. A group made only of items
+            that cannot (backlog cards whose request's other home is not read yet) is kept in
+            the store but never listed as a request.
     """
 
     keeps_state: ClassVar[bool] = True
     requester_rank: ClassVar[int] = 1
     case_insensitive_ids: ClassVar[bool] = False
+    standalone: ClassVar[bool] = True
 
     def __init__(self, name: str, roster_field: str = "", settings: Settings | None = None) -> None:
         self.name = name
@@ -157,9 +173,18 @@ class HomeRules:
         """Whether the id is one of this system's known bots (none for the generic rules)."""
         return False
 
+    def is_team(self, actor_id: str) -> bool:
+        """Whether the id is the team itself in this system (none for the generic rules)."""
+        return False
+
     def labels(self, item: SourceItem) -> list[str]:
         """The labels the item contributes to the request."""
         return list(item.labels)
+
+    def backlog_state(self, item: SourceItem) -> str | None:
+        """Where the item stands as a backlog entry (a list name, "archived"), or None when it
+        is not one (the generic rules: never)."""
+        return None
 
     def assignees(self, item: SourceItem, ctx: FoldContext) -> list[str]:
         """Everyone the request is assigned to (roster keys when known) when ``item`` leads.

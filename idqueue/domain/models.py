@@ -237,6 +237,9 @@ class Request:
     snoozed_until: datetime | None = None
     customer: str | None = None  # the customer's key (``customers`` in the config), None when unknown
 
+    backlog_state: str | None = None  # where its backlog item is (a board's list name, "archived")
+    listed: bool = True  # False: a group with no home that can be a request by itself (not stored)
+
     @property
     def source(self) -> SourceKind:
         """The primary home's system: the first of ``sources`` (kept in the registry's order of

@@ -42,6 +42,12 @@ class BacklogDestination(ABC):
     def describe(self) -> str:
         """A short human name, e.g. ``va-identity/backlog on GitHub``."""
 
+    def claims(self, request: Request) -> bool:
+        """Whether this destination has a place of its own for ``request`` (a customer's board);
+        with no ``[backlog] destination`` configured, the first writable one that claims a
+        request gets it. The default: no particular claim."""
+        return False
+
     @abstractmethod
     def plan(self, request: Request, *, actor: str | None, now: datetime) -> Step:
         """The step that creates the backlog item for ``request``.

@@ -406,6 +406,11 @@ class HomePlanner:
         """A text already in this home's markup, made safe to post as written."""
         return text
 
+    def as_sent(self, rendered: str) -> str:
+        """A template rendered in this home's markup, as the home sends it (default: as is; a
+        plain-text mail spells its links out)."""
+        return rendered
+
     def plain(self, text: str, names: dict[str, str]) -> str:
         """A posted text as plain words (for one-line summaries); ``names``: user id → name."""
         return text

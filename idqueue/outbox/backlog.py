@@ -10,6 +10,7 @@ can be one at all), which is GitHub.
 from __future__ import annotations
 
 from idqueue.config import Settings
+from idqueue.domain.models import Request
 from idqueue.integrations import registry
 from idqueue.integrations.backlog import BacklogDestination
 from idqueue.outbox.models import ActionError
@@ -22,8 +23,12 @@ def destinations() -> list[registry.Integration]:
     return [i for i in registry.integrations() if i.backlog is not None]
 
 
-def backlog_destination(settings: Settings) -> BacklogDestination:
-    """The configured backlog destination.
+def backlog_destination(settings: Settings, request: Request | None = None) -> BacklogDestination:
+    """The backlog destination (of ``request``, when given).
+
+    ``[backlog] destination`` wins when set. Otherwise the first writable destination that
+    claims the request (:meth:`BacklogDestination.claims`: its customer's Trello board) gets
+    it, else the first writable one, else the first registered one.
 
     Raises:
         ActionError: ``[backlog] destination`` names no integration that can keep a backlog, or
@@ -37,10 +42,19 @@ def backlog_destination(settings: Settings) -> BacklogDestination:
             names = ", ".join(i.name for i in able) or "none"
             raise ActionError(f"backlog.destination {wanted!r} cannot keep a backlog (registered: {names})")
     else:
-        writable = {i.name for i in registry.writable(settings)}
-        chosen = next((i for i in able if i.name in writable), able[0] if able else None)
+        writable = [i for i in able if i.name in {w.name for w in registry.writable(settings)}]
+        if request is not None:
+            for integration in writable:
+                destination = _built(integration, settings)
+                if destination.claims(request):
+                    return destination
+        chosen = writable[0] if writable else (able[0] if able else None)
         if chosen is None:
             raise ActionError("no integration can keep a backlog: set [backlog] destination")
+    return _built(chosen, settings)
+
+
+def _built(chosen: registry.Integration, settings: Settings) -> BacklogDestination:
     destination = chosen.build_backlog(settings)
     if chosen.backlog_noun:
         destination.noun = chosen.backlog_noun  # the registry's word for it wins

@@ -346,6 +346,7 @@ class Dispatcher:
         self._assembler_factory = assembler_factory
         self._wrote = False
         self._fenced = False
+        self._bound = False
 
         self.wall: Clock = lambda: datetime.now(UTC)
         """The real time, for undo holds (``clock`` may be frozen; tests move this one)."""
@@ -355,6 +356,13 @@ class Dispatcher:
         """The writers (built from the settings on first use)."""
         if self._writers is None:
             self._writers = build_writers(self.settings, clock=self.clock, timeout=self.request_timeout)
+        if not self._bound:
+            # A writer whose "upstream" is idqueue's own database (an email request's state) gets this store.
+            for writer in self._writers.values():
+                bind = getattr(writer, "bind_store", None)
+                if bind is not None:
+                    bind(self.store)
+            self._bound = True
         return self._writers
 
     def close(self) -> None:

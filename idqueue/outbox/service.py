@@ -479,7 +479,7 @@ class Actions:
             planner.state_steps(ctx, item_id)
         # 2. A request whose system of record cannot backlog in place first gets its backlog item.
         if state == "backlog" and record is not None and not record.backlogs_in_place:
-            destination = backlog_destination(self.settings)
+            destination = backlog_destination(self.settings, request)
             ctx.backlog_index = ctx.add(destination.plan(request, actor=self.settings.me, now=self.clock()))
             render_request = self._with_backlog_link(request, destination.target)
             backlog = {"noun": destination.noun, "url": LINK_PLACEHOLDER, "system": destination.target}

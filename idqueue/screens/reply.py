@@ -75,10 +75,11 @@ def composer_planners() -> list[HomePlanner]:
     return [p for p in planners if p.conversational] + [p for p in planners if not p.conversational]
 
 
-def target_name(target: str, *, short: bool = False) -> str:
-    """The composer's label of a target ("Slack thread", "GitHub comment"; short: "Slack")."""
+def target_name(target: str, *, short: bool = False, homes: int | None = None) -> str:
+    """The composer's label of a target ("Slack thread", "GitHub comment"; short: "Slack");
+    every home is "Both" for two (``homes``: how many the request has), else "All"."""
     if target == ALL:
-        return "Both" if len(composer_planners()) <= 2 else "All"
+        return "Both" if (len(composer_planners()) if homes is None else homes) <= 2 else "All"
     integration = registry.find(target)
     display = integration.display if integration is not None else target
     planner = planner_of(target)
@@ -237,11 +238,12 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                 yield OptionList(*options, id="templates")
                 with Vertical(id="reply-right"):
                     with RadioSet(id="target"):
-                        for planner in self.planners:
+                        # The request's own homes (a system it does not live in is no choice).
+                        for planner in [p for p in self.planners if p.name in self.homes] or self.planners:
                             yield RadioButton(target_name(planner.name, short=self.narrow),
                                               value=planner.name == self.target, id=planner.name,
                                               disabled=planner.name not in self.homes)
-                        yield RadioButton(target_name(ALL), value=self.target == ALL, id=ALL,
+                        yield RadioButton(target_name(ALL, homes=len(self.homes)), value=self.target == ALL, id=ALL,
                                           disabled=len(self.homes) < 2)
                     yield Vertical(id="values")
                     with ContentSwitcher(initial="preview-scroll", id="switcher"):
@@ -381,7 +383,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
             self.missing = ()
         else:
             self.error = None
-            self.rendered = {t: r.text for t, r in rendered.items()}
+            self.rendered = {t: p.as_sent(r.text) if (p := planner_of(t)) is not None else r.text
+                             for t, r in rendered.items()}
             self.text = self.edit if self.edit is not None else self.rendered[self._base]
             self.missing = tuple(dict.fromkeys(m for t in self.targets for m in rendered[t].missing))
         self.query_one("#editor", TextArea).load_text(self.text)
@@ -513,7 +516,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         chosen = self._in_registry_order()
         if self.target == ALL:
             each = [f"one {_reply_noun(p)} ({markup(p)}{'; ' + _public_note(p) if p.public else ''})" for p in chosen]
-            return f"{target_name(ALL).lower()} — {' and '.join(each)}, as previewed"
+            return f"{target_name(ALL, homes=len(self.homes)).lower()} — {' and '.join(each)}, as previewed"
         planner = chosen[0] if chosen else None
         if planner is None:
             return target_name(self.target)

@@ -78,4 +78,6 @@ def request_from_row(r: sqlite3.Row) -> Request:
         ),
         snoozed_until=parse_iso(r["snoozed_until"]),
         customer=r["customer"],
+
+        backlog_state=r["backlog_state"],
     )

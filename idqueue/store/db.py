@@ -44,6 +44,8 @@ REQUEST_COLUMNS: tuple[str, ...] = (
     "resolved_at", "url", "links", "item_ids", "sla_state", "sla_policy", "sla_reason", "first_response_due",
     "resolution_due", "sla_due_at", "sla_at_risk_at", "sla_remaining", "snoozed_until", "assignees",
     "customer",
+
+    "backlog_state",
 )
 """The ``requests`` columns the store writes, in the order :meth:`Store._write_request` builds them."""
 _REQUEST_COLUMN_LIST = ",".join(REQUEST_COLUMNS)
@@ -586,6 +588,8 @@ class Store:
                     if lr[key]:
                         local[key] = lr[key]
             request = assembler(items, events_of[n], local)
+            if not request.listed and not old_ids:
+                continue  # e.g. backlog cards whose request is not read yet: kept, not listed
             seq: int | None = None
             previous: tuple[Any, ...] | None = None
             if old_ids:
@@ -686,6 +690,8 @@ class Store:
             _ts(r.snoozed_until),
             _dumps(r.assignees),
             r.customer,
+
+            r.backlog_state,
         )
         if previous is not None and previous == values:
             return values

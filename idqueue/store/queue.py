@@ -520,8 +520,9 @@ def facets(store: Reader, query: QueueQuery, *, now: datetime, customers: bool =
 
 
 def json_item(request: Request) -> dict[str, Any]:
-    """The ``list --json`` item (DESIGN.md contract) for a request."""
-    return {
+    """The ``list --json`` item (DESIGN.md contract) for a request (``backlog_state``: only
+    when its backlog item reports one, e.g. a Trello card's list)."""
+    item: dict[str, Any] = {
         "id": request.id,
         "key": request.key,
         "source": request.source.value,
@@ -555,3 +556,6 @@ def json_item(request: Request) -> dict[str, Any]:
         "item_ids": request.item_ids,
         "customer": request.customer,
     }
+    if request.backlog_state:
+        item["backlog_state"] = request.backlog_state
+    return item

@@ -205,6 +205,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX requests_open_customer ON requests(is_open, customer);
     ALTER TABLE local_state ADD COLUMN customer_override TEXT;
     """,
+    # Where a request's backlog item stands (a Trello card's list name, or "archived").
+    """
+    ALTER TABLE requests ADD COLUMN backlog_state TEXT;
+    """,
 ]
 
 

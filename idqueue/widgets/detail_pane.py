@@ -40,6 +40,9 @@ from idqueue.safety import one_line, sanitize_terminal
 from idqueue.store.db import Store
 from idqueue.widgets.rows import SLA_LABELS, customer_name, member_name, source_text
 
+QUOTE_MARKER = "\u2500\u2500 quoted history \u2500\u2500"
+"""Where a reader puts a message's quoted history (the email reader's marker, repeated here so
+the pane names no integration): the pane shows the text before it and collapses the rest."""
 BODY_LIMIT = 20_000
 """Characters of a request body shown (a 200 KB body would only slow the pane down)."""
 EVENT_LIMIT = 2_000
@@ -285,6 +288,8 @@ class DetailRenderer:
             grid.add_row(Text("Labels"), Text(", ".join(one_line(label, 40) for label in r.labels)))
         if r.snoozed_until is not None:
             grid.add_row(Text("Snoozed"), Text(f"until {self._when(r.snoozed_until)}"))
+        if r.backlog_state:
+            grid.add_row(Text("Backlog"), Text(one_line(r.backlog_state, 60)))
         for name, url in sorted(r.links.items()):
             link = one_line(url, 300)
             label = one_line(registry.display(name))
@@ -369,6 +374,7 @@ class DetailRenderer:
         return Group(*lines)
 
     def _body_text(self, body: str, *, mrkdwn: bool) -> Text:
+        body, quoted = _own_text(body)
         text = body[:BODY_LIMIT]
         if mrkdwn:
             text = self._slack_display(text)
@@ -376,6 +382,8 @@ class DetailRenderer:
         if len(body) > BODY_LIMIT:
             out.append(f"\n… truncated ({len(body) - BODY_LIMIT:,} more characters; press o to open it)",
                        self._style("dim"))
+        if quoted:
+            out.append(f"\n{quoted}", self._style("dim"))
         return out
 
     def _slack_display(self, text: str) -> str:
@@ -409,13 +417,17 @@ class DetailRenderer:
         if not event.body or event.kind not in (EventKind.MESSAGE, EventKind.COMMENT, EventKind.NOTE, EventKind.CREATED,
                                                  EventKind.EDITED, EventKind.RATING):
             return head
-        body = event.body[:EVENT_LIMIT]
+        own, quoted = _own_text(event.body)
+        body = own[:EVENT_LIMIT]
         if _is_mrkdwn(event.source):
             body = self._slack_display(body)
         body = sanitize_terminal(body).strip()
-        if len(event.body) > EVENT_LIMIT:
+        if len(own) > EVENT_LIMIT:
             body += " …"
-        return Group(head, Padding(Text(body), (0, 0, 0, 4)))
+        text = Text(body)
+        if quoted:
+            text.append(f"\n{quoted}", self._style("dim"))
+        return Group(head, Padding(text, (0, 0, 0, 4)))
 
     def _member_of(self, actor_id: str | None) -> str | None:
         """The roster name of a person's id in any system (a GitHub login, a Slack user id)."""
@@ -423,6 +435,17 @@ class DetailRenderer:
             return None
         key = self._team.member(actor_id)
         return member_name(self.settings, key) if key else None
+
+
+def _own_text(body: str) -> tuple[str, str]:
+    """A mail's own text, and a one-line note standing for its quoted history (collapsed: the
+    reader puts the history after :data:`QUOTE_MARKER`); other texts are returned whole."""
+    at = body.find(QUOTE_MARKER)
+    if at < 0:
+        return body, ""
+    hidden = body[at + len(QUOTE_MARKER):].strip("\n")
+    lines = hidden.count("\n") + 1 if hidden else 0
+    return body[:at].rstrip(), f"▸ quoted history ({lines} line{'s' if lines != 1 else ''}) hidden"
 
 
 def _is_mrkdwn(system: str) -> bool:

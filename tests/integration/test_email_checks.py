@@ -38,7 +38,10 @@ def test_doctor_all_good_then_each_failure(tmp_path: Path) -> None:
 
 def test_registry_entry(tmp_path: Path) -> None:
     email = registry.get("email")
-    assert (email.code, email.id_prefix, email.roster_field, email.verbs) == ("@", "email:", "email", {"reply"})
+    assert (email.code, email.id_prefix, email.roster_field, email.verbs) == ("@", "email:", "email",
+                                                                             {"reply", "assign", "close", "reopen",
+                                                                              "pending", "backlog"})
+    assert email.fold is not None and email.planner is not None and email.text_format == "plain"
     assert registry.for_id("email:m1@acme.example") is email
     off = Settings(db=tmp_path / "q.db")
     assert email not in registry.configured(off)

@@ -163,7 +163,7 @@ def test_validation_errors(env: WritebackEnv) -> None:
     with pytest.raises(ActionError, match="edited text is empty"):
         actions.plan_reply(rid, template="acknowledge", texts={"github": "  "})
     with pytest.raises(ActionError, match="unknown target"):
-        actions.plan_reply(rid, template="acknowledge", texts={"email": "hi"})
+        actions.plan_reply(rid, template="acknowledge", texts={"trello": "hi"})
     with pytest.raises(ActionError, match="either a template or a text"):
         actions.plan_reply(rid, text="   ")
     with pytest.raises(ActionError, match="no request"):

@@ -35,5 +35,10 @@ INTEGRATION = Integration(
     source="idqueue.integrations.email.source:EmailSource",
     writer="idqueue.integrations.email.writer:EmailWriter",
     checks="idqueue.integrations.email.checks:doctor_checks",
-    verbs=frozenset({"reply"}),
+    fold="idqueue.integrations.email.fold:EmailRules",
+    planner="idqueue.integrations.email.planner:PLANNER",
+    text_format="plain",
+    # Replies go out over SMTP; the others are recorded in idqueue's database (a mail has no
+    # assignee or status field): see ``planner``.
+    verbs=frozenset({"reply", "assign", "close", "reopen", "pending", "backlog"}),
 )

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from imapclient import IMAPClient
 
+from idqueue.clock import clock_for
 from idqueue.config import Settings
 from idqueue.domain.models import SourceItem, SourceKind
 from idqueue.integrations.base import Batch, FetchStats, NotFound, Source, SourceError
@@ -75,7 +76,7 @@ class EmailSource(Source):
                  sleep: Callable[[float], None] | None = None) -> None:
         self.settings = settings
         self.cfg = settings.email
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or clock_for(settings)  # IDQUEUE_NOW moves the history window too
         self.team_addresses = {a.lower() for a in [self.cfg.address, *(m.email for m in settings.team.values())] if a}
         self._client: IMAPClient | None = None
         self._idle: IMAPClient | None = None

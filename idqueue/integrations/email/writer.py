@@ -28,10 +28,11 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from idqueue.config import Settings
 from idqueue.domain.actions import Action, ActionKind
+from idqueue.domain.assemble import make_assembler
 from idqueue.integrations.base import (
     AuthError,
     NotFound,
@@ -43,7 +44,18 @@ from idqueue.integrations.base import (
 )
 from idqueue.integrations.email import imap, smtp
 from idqueue.integrations.email.convert import mid_url, root_of
+from idqueue.integrations.email.local_state import (
+    STATE_KINDS,
+    check_state,
+    record_state,
+    recorded,
+    state_uid,
+)
 from idqueue.integrations.email.parse import ACTION_HEADER, ParsedMail, parse_mail
+from idqueue.integrations.registry import rulebook
+
+if TYPE_CHECKING:
+    from idqueue.store.db import Store
 
 CRASH_ENV = "IDQUEUE_OUTBOX_CRASH_AT"
 """The outbox's crash-test hook; this writer adds the point ``smtp-sent`` (the SMTP server
@@ -92,7 +104,8 @@ def _crash_hook(point: str, action: Action) -> None:
 
 
 class EmailWriter:
-    """Carries ``reply`` actions on email requests.
+    """Carries ``reply`` actions on email requests, and records their state actions (assign,
+    close, backlog, …: :mod:`.local_state`) in idqueue's database.
 
     Action params: ``thread`` (the root Message-ID; default: from the request id), optional
     ``to`` (a list; default: the thread's first sender who is not the team, its ``Reply-To``
@@ -106,6 +119,8 @@ class EmailWriter:
     """
 
     target = "email"
+    store: Store | None = None
+    """idqueue's database, where state actions are recorded (:meth:`bind_store`)."""
 
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None,
                  timeout: float | None = None) -> None:
@@ -118,11 +133,18 @@ class EmailWriter:
     def close(self) -> None:
         """Nothing to release (one connection per send)."""
 
+    def bind_store(self, store: Store) -> None:
+        """The database that holds email requests' assignee and status (the dispatcher's store)."""
+        self.store = store
+
     # ------------------------------------------------------------------ send
     def send(self, action: Action, *, maybe_sent: bool) -> dict[str, Any]:
-        """Send one reply and file it in the sent folder."""
+        """Send one reply and file it in the sent folder; record a state action in idqueue's database."""
+        if action.kind in STATE_KINDS:
+            return self._record(action)
         if action.kind is not ActionKind.REPLY:
-            raise ValidationFailed(f"email carries replies only, not {action.kind.value}", source="email")
+            raise ValidationFailed(f"email carries replies and state actions, not {action.kind.value}",
+                                   source="email")
         if not self.cfg.address or not self.cfg.smtp_host:
             raise ValidationFailed("email.address and email.smtp_host must be set to send replies", source="email")
         root = str(action.params.get("thread") or root_of(action.request_id))
@@ -195,6 +217,21 @@ class EmailWriter:
         recipients = list(dict.fromkeys([*to, *cc, *([address] if self.cfg.bcc_self else [])]))
         return msg, recipients
 
+    def _record(self, action: Action) -> dict[str, Any]:
+        """A state action: nothing goes upstream (a mail has no such field); its event goes into
+        idqueue's database here, before the outbox marks it sent, so it is never lost. Without
+        a bound store the dispatcher's mirror records it."""
+        result: dict[str, Any] = {"local": str(action.params.get("action") or action.kind.value),
+                                  "event": state_uid(action)}
+        if self.store is None:
+            return result
+        check_state(self.store, action)
+        before_write()
+        now = self.clock()
+        record_state(self.store, self.settings, action, now=now,
+                     assembler=make_assembler(self.settings, now, rules=rulebook(self.settings)))
+        return result
+
     # ------------------------------------------------------------------ IMAP
     def _thread(self, root: str) -> list[ParsedMail]:
         """The thread's messages from the mailbox and the sent folder, oldest first."""
@@ -232,6 +269,10 @@ class EmailWriter:
         """Find an earlier attempt's reply by its Message-ID (unique to the action, so ``since``
         needs no time filter): in the sent folder, else its blind copy in the mailbox (then filed
         in the sent folder)."""
+        if action.kind in STATE_KINDS:
+            if self.store is not None and recorded(self.store, action):
+                return {"local": str(action.params.get("action") or action.kind.value), "event": state_uid(action)}
+            return None
         if action.kind is not ActionKind.REPLY or not self.cfg.address:
             return None
         mid = reply_message_id(action.id, self.cfg.address)

@@ -37,6 +37,8 @@ INTEGRATION = Integration(
     source="idqueue.integrations.trello.source:TrelloSource",
     writer="idqueue.integrations.trello.writer:TrelloWriter",
     checks="idqueue.integrations.trello.checks:doctor_checks",
+    fold="idqueue.integrations.trello.fold:TrelloRules",
     verbs=frozenset({"backlog"}),
     backlog_noun="the backlog card",
+    backlog="idqueue.integrations.trello.backlog:TrelloBacklog",
 )

@@ -16,9 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from idqueue.config import Settings
+from idqueue.domain.actions import ActionKind
+from idqueue.domain.customers import customer_for
 from idqueue.domain.models import Request
+from idqueue.integrations.backlog import BacklogDestination
+from idqueue.integrations.planning import ActionError, Step
 
-__all__ = ["CardPlan", "NoBoard", "card_plan", "trello_safe"]
+__all__ = ["CardPlan", "NoBoard", "TrelloBacklog", "card_plan", "customer_of", "trello_safe"]
 
 _MENTION = re.compile(r"(?<![\w@`/.])@[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _BREAKS = re.compile(r"[\r\n]+")
@@ -84,3 +88,45 @@ def card_plan(request: Request, settings: Settings, *, customer: str | None, act
         params={"board": config.trello_board, "list": config.backlog_list, "title": title, "customer": customer,
                 "requester": requester, "links": dict(request.links), "actor": actor},
     )
+
+
+def customer_of(request: Request, settings: Settings) -> str | None:
+    """The request's customer: the one it was assigned (a ``customer`` attribute, when the
+    request carries one), else the one its requester's address belongs to."""
+    given = getattr(request, "customer", None)
+    if isinstance(given, str) and given:
+        return given
+    requester = request.requester.id if request.requester is not None else ""
+    return customer_for(requester, settings.customers) if "@" in requester else None
+
+
+class TrelloBacklog(BacklogDestination):
+    """A card on the request's customer's board, in its ``backlog_list`` (see :func:`card_plan`)."""
+
+    target = "trello"
+    noun = "the backlog card"
+
+    def describe(self) -> str:
+        """Where the cards go."""
+        boards = [c.name for c in self.settings.customers.values() if c.trello_board]
+        return f"the customers' Trello boards ({', '.join(boards) or 'none configured'})"
+
+    def claims(self, request: Request) -> bool:
+        """The request's customer has a Trello board."""
+        customer = customer_of(request, self.settings)
+        config = self.settings.customers.get(customer) if customer else None
+        return config is not None and bool(config.trello_board)
+
+    def plan(self, request: Request, *, actor: str | None, now: datetime) -> Step:
+        """A ``create_issue`` step for the Trello writer (one card, exactly once).
+
+        Raises:
+            ActionError: the request has no customer with a board.
+        """
+        try:
+            card = card_plan(request, self.settings, customer=customer_of(request, self.settings), actor=actor,
+                             now=now)
+        except NoBoard as exc:
+            raise ActionError(str(exc)) from None
+        return Step(kind=ActionKind.CREATE_ISSUE, target=self.target, summary=card.summary, text=card.text,
+                    params=card.params)

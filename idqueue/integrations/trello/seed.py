@@ -72,20 +72,23 @@ class Backlogged:
     links: dict[str, str] = field(default_factory=dict)
 
 
-def seed_boards(state: TrelloState, *, now: datetime, backlogged: Sequence[Backlogged] = ()) -> dict[str, TBoard]:
+def seed_boards(state: TrelloState, *, now: datetime, backlogged: Sequence[Backlogged] = (),
+                customers: Sequence[SeedCustomer] = CUSTOMERS) -> dict[str, TBoard]:
     """Create the customers' boards with the team's own cards and idqueue's backlog cards.
 
     Args:
         state: the emulator's data.
         now: the sandbox's "now" (the fortnight ends there).
         backlogged: the requests idqueue backlogged (their cards, moves and comments).
+        customers: whose boards (default: :data:`CUSTOMERS`; another seed's customers, so their
+            mail domains match).
 
     Returns:
         customer key → board.
     """
     nick = state.add_member("nickwood", "Nick Wood")
     boards: dict[str, TBoard] = {}
-    for n, customer in enumerate(CUSTOMERS):
+    for n, customer in enumerate(customers):
         with state.at(now - timedelta(days=60)):
             board = state.add_board(customer.board, customer.lists)
         boards[customer.key] = board
@@ -95,7 +98,7 @@ def seed_boards(state: TrelloState, *, now: datetime, backlogged: Sequence[Backl
             if list_name != customer.lists[0]:
                 with state.at(now - timedelta(days=6 - m)):
                     state.move_card(card, list_name, member=nick)
-    by_key = {c.key: c for c in CUSTOMERS}
+    by_key = {c.key: c for c in customers}
     for item in backlogged:
         board, customer = boards[item.customer], by_key[item.customer]
         urls = [u for u in item.links.values() if u.startswith("https://")]
@@ -121,10 +124,11 @@ def _description(item: Backlogged) -> str:
     return "\n".join(lines)
 
 
-def customers_config(boards: dict[str, TBoard]) -> dict[str, dict[str, Any]]:
+def customers_config(boards: dict[str, TBoard],
+                     customers: Sequence[SeedCustomer] = CUSTOMERS) -> dict[str, dict[str, Any]]:
     """``IDQUEUE_CUSTOMERS`` for the seeded boards (board by short link)."""
     out: dict[str, dict[str, Any]] = {}
-    for customer in CUSTOMERS:
+    for customer in customers:
         out[customer.key] = {"name": customer.name, "domains": list(customer.domains),
                              "trello_board": boards[customer.key].short_link, "backlog_list": customer.backlog_list}
     return out
