@@ -27,6 +27,7 @@ from idqueue.commands.output import check_line, fail_usage, format_time
 from idqueue.config import SlaConfig
 from idqueue.domain.models import Request, iso
 from idqueue.integrations import registry
+from idqueue.sandbox.teams import SANDBOX_TEAMS
 from idqueue.safety import one_line, redact, sanitize_terminal
 from idqueue.store.queue import json_item
 
@@ -491,7 +492,9 @@ def _extra_checks(settings: Any, *, failed: set[str]) -> bool:
               help="Also write the variables to this dotenv file (removed when the sandbox stops).")
 @click.option("--print-env", is_flag=True,
               help='Start the sandbox in the background and print only shell lines: eval "$(idqueue sandbox --print-env)".')
-def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool) -> None:
+@click.option("--team", type=click.Choice(list(SANDBOX_TEAMS)), default="identity", show_default=True,
+              help="Which team's sandbox: identity (Slack + GitHub), identity-jira (Slack + Jira).")
+def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool, team: str) -> None:
     """Run the loopback Slack/GitHub emulators in the foreground.
 
     Prints the IDQUEUE_* variables (shell-quoted ``export`` lines) that point a second shell
@@ -500,13 +503,13 @@ def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool) -
     lines a shell can ``eval``.
     """
     if print_env:
-        _sandbox_in_background(empty=empty, profile=profile)
+        _sandbox_in_background(empty=empty, profile=profile, team=team)
         return
-    from idqueue.sandbox.runner import Sandbox
+    from idqueue.sandbox.teams import start_team
 
     # ``kill PID`` (SIGTERM) must stop the emulators and remove the files like Ctrl-C does.
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    sb = Sandbox.start(seed=not empty, slack_profile=profile)
+    sb = start_team(team, seed=not empty, slack_profile=profile)
     folder = Path(tempfile.mkdtemp(prefix="idqueue-sandbox-"))
     try:
         env = {**sb.env(), "IDQUEUE_DB": str(folder / "sandbox.db")}
@@ -558,11 +561,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def _sandbox_in_background(*, empty: bool, profile: str, timeout: float = 60.0) -> None:
+def _sandbox_in_background(*, empty: bool, profile: str, team: str = "identity", timeout: float = 60.0) -> None:
     """Start ``idqueue sandbox --env-file …`` detached, wait for its variables, print them."""
     folder = Path(tempfile.mkdtemp(prefix="idqueue-sandbox-env-"))
     env_file = folder / "sandbox.env"
-    args = [sys.executable, "-m", "idqueue", "sandbox", "--env-file", str(env_file), "--profile", profile]
+    args = [sys.executable, "-m", "idqueue", "sandbox", "--env-file", str(env_file), "--profile", profile,
+            "--team", team]
     if empty:
         args.append("--empty")
     child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

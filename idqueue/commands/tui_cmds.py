@@ -13,6 +13,7 @@ import click
 from idqueue.commands.base import CliError, Context, fail_config, pass_ctx
 from idqueue.config import ConfigError, check_keymap
 from idqueue.integrations import registry
+from idqueue.sandbox.teams import SANDBOX_TEAMS
 
 # The flat env-var aliases (IDQUEUE_GITHUB_TOKEN, …) are folded into the nested sections after
 # validation; the sandbox must neutralise them so a real token or API root never reaches (or
@@ -54,7 +55,7 @@ def sandbox_settings(sandbox: Any, db: Path, base: dict[str, Any] | None = None)
         raise CliError(f"cannot configure the sandbox: {exc}") from exc
 
 
-def open_tui(ctx: Context, *, sandbox: bool) -> None:
+def open_tui(ctx: Context, *, sandbox: bool, team: str = "identity") -> None:
     """Open the TUI on the configured sources, or on the built-in sandbox.
 
     The sandbox starts both emulators in this process (seeded with the support month, frozen
@@ -74,14 +75,14 @@ def open_tui(ctx: Context, *, sandbox: bool) -> None:
         IdqueueApp.build(settings, store=ctx.store, sandbox=settings.sandbox).run()
         return
 
-    from idqueue.sandbox.runner import Sandbox
+    from idqueue.sandbox.teams import start_team
 
     frozen = None
     if settings.now:
         from idqueue.clock import now as clock_now
 
         frozen = clock_now(settings)
-    sb = Sandbox.start(seed=True, now=frozen)
+    sb = start_team(team, seed=True, now=frozen)
     try:
         with tempfile.TemporaryDirectory(prefix="idqueue-demo-") as tmp:
             base = {"now": settings.now, "ui": settings.ui.model_dump()}
@@ -96,10 +97,12 @@ def open_tui(ctx: Context, *, sandbox: bool) -> None:
 
 
 @click.command("demo")
+@click.option("--team", type=click.Choice(list(SANDBOX_TEAMS)), default="identity", show_default=True,
+              help="Which team's sandbox: identity (Slack + GitHub), identity-jira (Slack + Jira).")
 @pass_ctx
-def demo(ctx: Context) -> None:
-    """Open the TUI on the built-in sandbox (loopback Slack and GitHub emulators)."""
-    open_tui(ctx, sandbox=True)
+def demo(ctx: Context, team: str) -> None:
+    """Open the TUI on the built-in sandbox (loopback emulators of a team's systems)."""
+    open_tui(ctx, sandbox=True, team=team)
 
 
 @click.command("run-default", hidden=True)

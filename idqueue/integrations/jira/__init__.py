@@ -37,6 +37,10 @@ INTEGRATION = Integration(
     source="idqueue.integrations.jira.source:JiraSource",
     writer="idqueue.integrations.jira.writer:JiraWriter",
     checks="idqueue.integrations.jira.checks:doctor_checks",
+    fold="idqueue.integrations.jira.fold:JiraRules",
+    planner="idqueue.integrations.jira.planner:PLANNER",
+    backlog="idqueue.integrations.jira.backlog:JiraBacklog",
+    refs="idqueue.integrations.jira.convert:jira_refs",
     verbs=frozenset({"reply", "assign", "label", "close", "reopen", "pending", "priority", "backlog"}),
     backlog_noun="the backlog issue",
 )
