@@ -17,10 +17,23 @@ from typing import Any
 from idqueue.integrations.jira.emulator import JIRA_EMAIL, JIRA_TOKEN, JiraEmulator, JiraState
 from idqueue.integrations.loopback import Clock
 from idqueue.sandbox import seed as seed_mod
+from idqueue.sandbox.github_emulator import GitHubState
 from idqueue.sandbox.jira_seed import BACKLOG_PROJECT, PROJECT, JiraSeed, account_of, seed_identity_jira
 from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN, SlackEmulator, SlackState
 
 __all__ = ["IdentityJiraSandbox"]
+
+
+def _directory(jira: JiraState, slack: SlackState) -> None:
+    """The channels, people and projects without the month (``seed=False``)."""
+    seed_mod.seed_directory(GitHubState(now=jira.now), slack)
+    with jira.lock:
+        jira.add_project(PROJECT, "Identity support")
+        jira.add_project(BACKLOG_PROJECT, "Identity backlog", service_desk=False)
+        for member in seed_mod.ROSTER:
+            jira.user(account_of(member.github), member.name, email=member.email, time_zone="America/New_York")
+        for req in seed_mod.REQUESTERS:
+            jira.user(account_of(req.github), req.name, email=req.email, account_type="customer")
 
 
 class IdentityJiraSandbox:
@@ -54,8 +67,7 @@ class IdentityJiraSandbox:
         slack_state = SlackState(now=clock, workspace_url=seed_mod.WORKSPACE_URL)
         seeded = seed_identity_jira(jira_state, slack_state, ref) if seed else None
         if not seed:
-            jira_state.add_project(PROJECT, "Identity support")
-            jira_state.add_project(BACKLOG_PROJECT, "Identity backlog", service_desk=False)
+            _directory(jira_state, slack_state)
         jira = JiraEmulator(jira_state, now=clock)
         slack = SlackEmulator(slack_state, now=clock, profile=slack_profile)
         jira.start()
