@@ -27,8 +27,8 @@ from idqueue.commands.output import check_line, fail_usage, format_time
 from idqueue.config import SlaConfig
 from idqueue.domain.models import Request, iso
 from idqueue.integrations import registry
-from idqueue.sandbox.teams import SANDBOX_TEAMS
 from idqueue.safety import one_line, redact, sanitize_terminal
+from idqueue.sandbox.teams import SANDBOX_TEAMS
 from idqueue.store.queue import json_item
 
 

@@ -18,7 +18,13 @@ from idqueue.integrations.jira.emulator import JIRA_EMAIL, JIRA_TOKEN, JiraEmula
 from idqueue.integrations.loopback import Clock
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.github_emulator import GitHubState
-from idqueue.sandbox.jira_seed import BACKLOG_PROJECT, PROJECT, JiraSeed, account_of, seed_identity_jira
+from idqueue.sandbox.jira_seed import (
+    BACKLOG_PROJECT,
+    PROJECT,
+    JiraSeed,
+    account_of,
+    seed_identity_jira,
+)
 from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN, SlackEmulator, SlackState
 
 __all__ = ["IdentityJiraSandbox"]

@@ -97,6 +97,8 @@ def test_assign_reply_close_each_write_once(env: Env) -> None:
     env.ok("assign", rid, "ben")
     assert env.jira_writes(key, "/assignee") == 1
     assert env.issue(rid).assignee == f"acc-{BEN.key}"
+    # The local store shows what was sent at once (before any sync reads it back).
+    assert env.item(rid)["assignee"] == BEN.key and env.item(rid)["status"] == "assigned"
     after_assign = len(env.issue(rid).comments)  # the "assigned" automation message, if any
     assert after_assign - comments_before == env.jira_writes(key, "/comment") <= 1
 
@@ -108,6 +110,7 @@ def test_assign_reply_close_each_write_once(env: Env) -> None:
     assert env.jira_writes(key, "/transitions") == 1
     issue = env.issue(rid)
     assert issue.status == "Resolved" and issue.resolution is not None
+    assert env.item(rid)["status"] == "closed"
 
     env.ok("sync", "--once")
     item = env.item(rid)
@@ -159,3 +162,15 @@ def test_slack_only_request_backlogged_to_jira(env: Env) -> None:
     # Another sync and dispatch send nothing again.
     env.ok("sync", "--once")
     assert len([c for c in env.sb.jira.calls.all() if c.method == "POST" and c.path.endswith("/rest/api/3/issue")]) == 1
+
+
+def test_member_without_a_jira_account_is_one_clear_line(env: Env) -> None:
+    request = _new_jira_request(env)
+    team = {k: (m.model_copy(update={"jira": None}) if k == BEN.key else m) for k, m in env.settings.team.items()}
+    env.settings = env.settings.model_copy(update={"team": team})
+    env.sb.jira.calls.clear()
+    result = env.cli("assign", request["id"], "ben")
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert f"has no Jira account in the roster (team.{BEN.key}.jira" in result.output
+    assert [c for c in env.sb.jira.calls.all() if c.method in ("POST", "PUT")] == []
