@@ -94,3 +94,12 @@ def test_markdown_is_flattened_for_jira() -> None:
     assert parse_jira_id(ID) == ("site.example", "ID-7")
     with pytest.raises(ValueError):
         parse_jira_id("gh:a/b#1")
+
+
+def test_an_issue_of_the_backlog_project_is_backlog_until_done(settings: Settings) -> None:
+    settings = settings.model_copy(update={"jira": settings.jira.model_copy(
+        update={"project": "ID", "backlog_project": "IDB"})})
+    assert _fold(settings, _item(key="IDB-3", status="Open")).status is Status.BACKLOG
+    assert _fold(settings, _item(key="ID-3", status="Open")).status is Status.NEW
+    done = _item(key="IDB-3", status="Done", status_category="done", resolution="Done")
+    assert _fold(settings, done).status is Status.CLOSED

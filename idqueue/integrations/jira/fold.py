@@ -5,7 +5,9 @@ through the roster's ``jira`` field), labels and status are the request's truth 
 one of the request's homes. The status decides through its *status category* and name, never
 through workflow ids: the *done* category is closed (at the resolution date), a status in
 ``jira.pending_statuses`` is pending (the SLA clock pauses), the status idqueue's backlog verb
-moves to (``jira.transitions["backlog"]``) is the backlog.
+moves to (``jira.transitions["backlog"]``) is the backlog, and so is an open issue of the backlog
+project (``jira.backlog_project``, when the JQL reads it): the issue a backlogged Slack request
+became, whose transitions (closing it) then show on the request.
 
 Jira's own priority field is offered to the priority rules as a ``priority:Pn`` label (the
 form a manual priority takes on GitHub), except for the site's default priority
@@ -53,6 +55,8 @@ class JiraRules(HomeRules):
         self.bot_accounts = set(jira.bot_accounts) if jira else set()
         self.pending = {s.casefold() for s in jira.pending_statuses} if jira else set()
         self.backlog = (jira.transitions.get("backlog") or "").casefold() if jira else ""
+        backlog_project = (jira.backlog_project or "") if jira else ""
+        self.backlog_project = backlog_project.upper() if backlog_project != (jira.project if jira else "") else ""
 
     def is_bot(self, actor_id: str) -> bool:
         """A configured automation account (``jira.bot_accounts``); app accounts are flagged
@@ -83,7 +87,9 @@ class JiraRules(HomeRules):
                 reason = f"{reason} ({resolution})"
             return Status.CLOSED, reason, item.closed_at or item.updated_at
         status = str(raw.get("status") or "").casefold()
-        if self.backlog and status == self.backlog:
+        in_backlog_project = bool(self.backlog_project) and str(raw.get("key") or "").upper().startswith(
+            f"{self.backlog_project}-")
+        if in_backlog_project or (self.backlog and status == self.backlog):
             moved = [e.at for e in ctx.events if e.kind is EventKind.BACKLOG and e.item_id == item.id]
             return Status.BACKLOG, "moved to the backlog", moved[-1] if moved else item.updated_at
         if raw.get("pending") or status in self.pending:
