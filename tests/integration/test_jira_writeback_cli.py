@@ -174,3 +174,12 @@ def test_member_without_a_jira_account_is_one_clear_line(env: Env) -> None:
     assert "Traceback" not in result.output
     assert f"has no Jira account in the roster (team.{BEN.key}.jira" in result.output
     assert [c for c in env.sb.jira.calls.all() if c.method in ("POST", "PUT")] == []
+
+
+def test_taking_a_request_you_already_have_sends_nothing(env: Env) -> None:
+    request = _new_jira_request(env)
+    env.ok("assign", request["id"], "ben")
+    env.sb.jira.calls.clear()
+    result = env.cli("assign", request["id"], "ben")
+    assert result.exit_code == 0 and "already assigned to Ben Okafor; nothing to do" in result.output
+    assert [c for c in env.sb.jira.calls.all() if c.method in ("POST", "PUT")] == []

@@ -104,9 +104,9 @@ class JiraPlanner(HomePlanner):
             home.state = "open"
 
     def is_assigned_to(self, holders: list[str], person: Assignee, name_of: Callable[[str], str]) -> bool:
-        """Exactly this person's account (or roster key) is assigned."""
+        """Exactly this person is assigned: their account (named through the roster), or key."""
         mine = {x for x in (person.id_in("jira"), person.key) if x}
-        return bool(holders) and set(holders) <= mine
+        return bool(holders) and all(h in mine or (person.on_roster and name_of(h) == person.name) for h in holders)
 
     def is_person(self, holder: str, person: Assignee) -> bool:
         """Whether one holder is ``person`` (by account id or roster key)."""
