@@ -1,6 +1,8 @@
 """Jira (Cloud REST v3; Server/Data Center by a PAT): issues of a JQL search as requests
-(``source``), write-backs and backlog issues (``writer``), ``doctor`` checks (``checks``), and a
-loopback emulator (``emulator``).
+(``source``) and how they fold into one (``fold``), write-backs (``writer``) and how verbs plan
+them (``planner``), the backlog destination (``backlog``), the recogniser of its issue URLs and
+keys in other systems' text (``refs``), ``doctor`` checks (``checks``), and a loopback emulator
+(``emulator``).
 
 ``INTEGRATION`` is its entry in the registry (:mod:`idqueue.integrations.registry`); importing
 this package imports nothing else of it.
