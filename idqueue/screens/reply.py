@@ -15,7 +15,7 @@ quitting) is handed to ``keep`` as a draft, and the next composer on that reques
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -68,17 +68,21 @@ ALL = "both"
 """The composer's "every home" target (the outbox also accepts ``all``)."""
 
 
-def composer_planners() -> list[HomePlanner]:
+def composer_planners(settings: Settings | None = None, homes: Iterable[str] = ()) -> list[HomePlanner]:
     """The systems a reply can go to, as the composer lists them: where requesters talk to the
-    team first (a Slack thread), then the others, each group in registry order."""
-    planners = [p for p in (i.get_planner() for i in registry.integrations()) if p is not None]
+    team first (a Slack thread), then the others, each group in registry order. With
+    ``settings``, only the systems they let idqueue write to, and the request's ``homes``."""
+    keep = set(homes)
+    planners = [p for i in registry.integrations() if (p := i.get_planner()) is not None
+                and (settings is None or i.name in keep or i.writable(settings))]
     return [p for p in planners if p.conversational] + [p for p in planners if not p.conversational]
 
 
-def target_name(target: str, *, short: bool = False) -> str:
-    """The composer's label of a target ("Slack thread", "GitHub comment"; short: "Slack")."""
+def target_name(target: str, *, short: bool = False, systems: int | None = None) -> str:
+    """The composer's label of a target ("Slack thread", "GitHub comment"; short: "Slack");
+    ``systems``: how many the composer lists (two: "Both", more: "All")."""
     if target == ALL:
-        return "Both" if len(composer_planners()) <= 2 else "All"
+        return "Both" if (systems if systems is not None else len(composer_planners())) <= 2 else "All"
     integration = registry.find(target)
     display = integration.display if integration is not None else target
     planner = planner_of(target)
@@ -172,8 +176,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         self.templates = {t.key: t for t in templates}
         self.order = [t.key for t in templates]
         self.settings = settings
-        self.planners = composer_planners()
         here = {p.name for p, _ in planned_homes(request)}
+        self.planners = composer_planners(settings, here)
         self.homes: list[Home] = [p.name for p in self.planners if p.name in here]
         self.template_key: str | None = initial if initial in self.templates else (self.order[0] if self.order else None)
         self.target: Target = self.homes[0] if self.homes else (self.planners[0].name if self.planners else ALL)
@@ -241,7 +245,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
                             yield RadioButton(target_name(planner.name, short=self.narrow),
                                               value=planner.name == self.target, id=planner.name,
                                               disabled=planner.name not in self.homes)
-                        yield RadioButton(target_name(ALL), value=self.target == ALL, id=ALL,
+                        yield RadioButton(target_name(ALL, systems=len(self.planners)), value=self.target == ALL, id=ALL,
                                           disabled=len(self.homes) < 2)
                     yield Vertical(id="values")
                     with ContentSwitcher(initial="preview-scroll", id="switcher"):
@@ -513,7 +517,7 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         chosen = self._in_registry_order()
         if self.target == ALL:
             each = [f"one {_reply_noun(p)} ({markup(p)}{'; ' + _public_note(p) if p.public else ''})" for p in chosen]
-            return f"{target_name(ALL).lower()} — {' and '.join(each)}, as previewed"
+            return f"{target_name(ALL, systems=len(self.planners)).lower()} — {' and '.join(each)}, as previewed"
         planner = chosen[0] if chosen else None
         if planner is None:
             return target_name(self.target)
