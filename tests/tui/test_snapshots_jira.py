@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOW, NOW_ISO
 from test_snapshots import finish, go_to
 from textual.pilot import Pilot
 from tui_helpers import SIZE, ready
@@ -27,6 +27,9 @@ from idqueue.store.db import Store
 from idqueue.sync import SyncEngine, build_sources
 
 SITE = "https://identity.atlassian.net"
+NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
+NOW_ISO = "2026-03-11T15:30:00Z"
+"""The frozen clock of every snapshot (as in ``conftest``)."""
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from idqueue.domain.models import (
     TimelineEvent,
 )
 from idqueue.integrations import registry
+from idqueue.integrations.jira.convert import history_to_events
 from idqueue.integrations.jira.planner import flatten_markdown, parse_jira_id
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
@@ -103,3 +104,16 @@ def test_an_issue_of_the_backlog_project_is_backlog_until_done(settings: Setting
     assert _fold(settings, _item(key="ID-3", status="Open")).status is Status.NEW
     done = _item(key="IDB-3", status="Done", status_category="done", resolution="Done")
     assert _fold(settings, done).status is Status.CLOSED
+
+
+def test_a_priority_change_is_the_labels_event(settings: Settings) -> None:
+    entry = {"id": "9", "created": "2026-03-11T12:00:00.000+0000", "author": {"accountId": "acc-ana"},
+             "items": [{"field": "priority", "fieldId": "priority", "fromString": "Medium", "toString": "Highest"}]}
+    events = history_to_events(entry, ID, "site.example", settings)
+    assert [(e.kind, e.data["label"]) for e in events] == [(EventKind.LABELED, "priority:P1")]
+    again = {**entry, "id": "10", "items": [{"field": "priority", "fromString": "Highest", "toString": "Low"}]}
+    assert [(e.kind, e.data["label"]) for e in history_to_events(again, ID, "site.example", settings)] == [
+        (EventKind.UNLABELED, "priority:P1"), (EventKind.LABELED, "priority:P4")]
+    # The manual priority counts from its event: the SLA clock before it ran on the rules' priority.
+    request = _fold(settings, _item(priority="Highest"), events)
+    assert request.priority == "P1"

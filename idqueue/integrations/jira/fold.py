@@ -12,7 +12,8 @@ became, whose transitions (closing it) then show on the request.
 Jira's own priority field is offered to the priority rules as a ``priority:Pn`` label (the
 form a manual priority takes on GitHub), except for the site's default priority
 (:data:`DEFAULT_PRIORITY`), which every new issue gets without anyone choosing it: there the
-rules decide. Comments are responses as on GitHub; internal notes of Jira Service Management
+rules decide; a change of priority in the changelog is the label's ``LABELED`` event, so a
+manual priority counts from when it was set. Comments are responses as on GitHub; internal notes of Jira Service Management
 are ``NOTE`` events, never a response to the requester.
 """
 
@@ -26,7 +27,7 @@ from idqueue.domain.models import EventKind, SourceItem, Status
 if TYPE_CHECKING:
     from idqueue.config import Settings
 
-__all__ = ["DEFAULT_PRIORITY", "PRIORITY_OF", "JiraRules", "jira_priority_name"]
+__all__ = ["DEFAULT_PRIORITY", "PRIORITY_OF", "JiraRules", "jira_priority_name", "priority_label"]
 
 PRIORITY_OF = {"highest": "P1", "blocker": "P1", "critical": "P1", "high": "P2", "major": "P2",
                "medium": "P3", "low": "P4", "minor": "P4", "lowest": "P4", "trivial": "P4"}
@@ -35,6 +36,15 @@ DEFAULT_PRIORITY = "Medium"
 """The priority every new issue gets by default: it says nothing about the request."""
 NAME_OF = {"P1": "Highest", "P2": "High", "P3": DEFAULT_PRIORITY, "P4": "Low"}
 """idqueue's P1–P4 → the Jira priority name a manual priority is written as."""
+
+
+def priority_label(name: object) -> str | None:
+    """The ``priority:Pn`` label a Jira priority stands for (None: the default priority, which
+    nobody chose, or a name idqueue does not know)."""
+    if not isinstance(name, str) or name.casefold() == DEFAULT_PRIORITY.casefold():
+        return None
+    mapped = PRIORITY_OF.get(name.casefold())
+    return f"priority:{mapped}" if mapped else None
 
 
 def jira_priority_name(priority: str) -> str:
@@ -65,13 +75,8 @@ class JiraRules(HomeRules):
 
     def labels(self, item: SourceItem) -> list[str]:
         """The issue's labels, plus ``priority:Pn`` for a priority someone chose."""
-        labels = list(item.labels)
-        name = item.raw.get("priority")
-        if isinstance(name, str) and name.casefold() != DEFAULT_PRIORITY.casefold():
-            mapped = PRIORITY_OF.get(name.casefold())
-            if mapped is not None:
-                labels.append(f"priority:{mapped}")
-        return labels
+        label = priority_label(item.raw.get("priority"))
+        return [*item.labels, label] if label else list(item.labels)
 
     def assignees(self, item: SourceItem, ctx: FoldContext) -> list[str]:
         """The issue's assignee (a roster key when the account is on the roster)."""
