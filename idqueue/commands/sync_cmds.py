@@ -28,7 +28,7 @@ from idqueue.config import SlaConfig
 from idqueue.domain.models import Request, iso
 from idqueue.integrations import registry
 from idqueue.safety import one_line, redact, sanitize_terminal
-from idqueue.sandbox.teams import TEAMS, start_sandbox
+from idqueue.sandbox.teams import TEAMS, TEAMS_HELP, start_sandbox
 from idqueue.store.queue import json_item
 
 
@@ -526,8 +526,7 @@ def _extra_checks(settings: Any, *, failed: set[str]) -> bool:
               help="Also write the variables to this dotenv file (removed when the sandbox stops).")
 @click.option("--print-env", is_flag=True,
               help='Start the sandbox in the background and print only shell lines: eval "$(idqueue sandbox --print-env)".')
-@click.option("--team", type=click.Choice(TEAMS), default="identity", show_default=True,
-              help="identity: Slack + GitHub; consultancy: a support mailbox + the customers' Trello boards.")
+@click.option("--team", type=click.Choice(TEAMS), default="identity", show_default=True, help=TEAMS_HELP)
 def sandbox(empty: bool, profile: str, env_file: Path | None, print_env: bool, team: str) -> None:
     """Run the loopback emulators of a team's systems in the foreground (``--team``: the identity
     team's Slack + GitHub, or the consultancy's mailbox + Trello boards).

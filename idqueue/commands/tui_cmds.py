@@ -13,7 +13,7 @@ import click
 from idqueue.commands.base import CliError, Context, fail_config, pass_ctx
 from idqueue.config import ConfigError, check_keymap
 from idqueue.integrations import registry
-from idqueue.sandbox.teams import TEAMS, start_sandbox
+from idqueue.sandbox.teams import TEAMS, TEAMS_HELP, start_sandbox
 
 # The flat env-var aliases (IDQUEUE_GITHUB_TOKEN, …) are folded into the nested sections after
 # validation; the sandbox must neutralise them so a real token or API root never reaches (or
@@ -95,8 +95,7 @@ def open_tui(ctx: Context, *, sandbox: bool, team: str = "identity") -> None:
 
 
 @click.command("demo")
-@click.option("--team", type=click.Choice(TEAMS), default="identity", show_default=True,
-              help="identity: Slack + GitHub; consultancy: a support mailbox + the customers' Trello boards.")
+@click.option("--team", type=click.Choice(TEAMS), default="identity", show_default=True, help=TEAMS_HELP)
 @pass_ctx
 def demo(ctx: Context, team: str) -> None:
     """Open the TUI on the built-in sandbox (loopback emulators of the team's systems)."""

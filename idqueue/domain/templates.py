@@ -119,7 +119,7 @@ RESERVED_NAMES = frozenset(
 _SIDE_EFFECT_KEYS = frozenset(
     {"assign_me", "add_labels", "remove_labels", "set_pending", "close", "close_reason", "backlog"}
 )
-_FRONT_MATTER_KEYS = frozenset({"key", "title", "types", "destination", "order", "side_effects"})
+_FRONT_MATTER_KEYS = frozenset({"key", "title", "types", "destination", "order", "side_effects", "internal"})
 _CLOSE_REASONS = ("completed", "not_planned")
 _DESTINATIONS: tuple[Destination, ...] = ("auto", "all", "both")
 """The destinations that are not one system's name."""
@@ -176,6 +176,8 @@ class ResponseTemplate:
         path: the file it came from.
         origin: ``shipped`` (packaged default) or ``team`` (the team's directory).
         order: position in pickers (then key).
+        internal: a note for the team, not a reply to the requester: where the system has
+            such notes (a Jira Service Management internal comment) it is posted as one.
     """
 
     key: str
@@ -187,6 +189,7 @@ class ResponseTemplate:
     path: str | None
     origin: Literal["shipped", "team"] = "shipped"
     order: int = 100
+    internal: bool = False
 
     def fits(self, request_type: str) -> bool:
         """Whether the template applies to a request type (case-insensitive)."""
@@ -244,6 +247,9 @@ def _parse_file(text: str, source: str, origin: Literal["shipped", "team"], defa
     if not isinstance(order, int) or isinstance(order, bool):
         raise TemplateError(f"{source}: order must be an integer")
     effects = _parse_side_effects(meta.get("side_effects", {}), source)
+    internal = meta.get("internal", False)
+    if not isinstance(internal, bool):
+        raise TemplateError(f"{source}: internal must be true or false")
     body = _PRIVATE_RE.sub("", text[match.end():]).strip("\n") + "\n"
     try:
         _compile(body)
@@ -259,6 +265,7 @@ def _parse_file(text: str, source: str, origin: Literal["shipped", "team"], defa
         path=source,
         origin=origin,
         order=order,
+        internal=internal,
     )
 
 

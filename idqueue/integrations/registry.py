@@ -17,6 +17,7 @@ end. Tests (and a future third-party plug-in loader) add integrations with :func
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -92,6 +93,9 @@ class Integration:
         backlog: ``"module:Class"`` of its
             :class:`~idqueue.integrations.backlog.BacklogDestination`, built with the settings,
             when backlogged requests can be tracked there (``[backlog] destination``).
+        refs: ``"module:function"`` of its link recogniser, ``(text, settings) -> [item id]``:
+            the ids of its items that another system's text names (a Jira issue URL or key in a
+            Slack message), so the two homes become one request; None: none.
     """
 
     name: str
@@ -112,6 +116,7 @@ class Integration:
     backlog_noun: str = ""
     planner: str | None = None
     backlog: str | None = None
+    refs: str | None = None
 
     def owns(self, item_id: str) -> bool:
         """Whether an item or request id belongs to this system (by its id scheme)."""
@@ -236,6 +241,17 @@ def rulebook(settings: Settings) -> Rulebook:
     """Every integration's fold rules, in order of preference, for
     :func:`~idqueue.domain.assemble.make_assembler`."""
     return Rulebook([i.build_fold(settings) for i in integrations()])
+
+
+def link_finders(settings: Settings, *, exclude: str = "") -> list[Callable[[str], list[str]]]:
+    """Every integration's link recogniser bound to the settings (except ``exclude``'s own): a
+    reader calls them on its texts to find the items of other systems they name."""
+    found: list[Callable[[str], list[str]]] = []
+    for integration in integrations():
+        if integration.refs is None or integration.name == exclude:
+            continue
+        found.append(functools.partial(_load(integration.refs), settings=settings))
+    return found
 
 
 def codes(sources: Iterable[str]) -> str:

@@ -259,6 +259,12 @@ class Actions:
         member = self.settings.team[key]
         return Assignee(key=key, name=member.name, github=member.github, slack=member.slack, on_roster=True)
 
+    def _member_by_id(self, who: str) -> str | None:
+        """The roster key of someone's id in any system's roster field (a Jira account id)."""
+        fields = {i.roster_field for i in registry.integrations() if i.roster_field not in ("", "github", "slack")}
+        return next((k for k, m in self.settings.team.items() if any(getattr(m, f, None) == who for f in fields)),
+                    None)
+
     def _with_people(self) -> tuple[People, bool]:
         """The GitHub/Slack directory, and whether the caller must close it (made for this call)."""
         if self._people is not None:
@@ -503,7 +509,7 @@ class Actions:
         """A roster member's name (by key or GitHub login), else ``@login`` / the raw id."""
         if who in self.settings.team:
             return self.settings.team[who].name
-        key = self.settings.member_by_github(who) or self.settings.member_by_slack(who)
+        key = self.settings.member_by_github(who) or self.settings.member_by_slack(who) or self._member_by_id(who)
         if key is not None:
             return self.settings.team[key].name
         return f"@{who}" if gh_login_like(who) else who

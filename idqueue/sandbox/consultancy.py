@@ -66,7 +66,8 @@ class ConsultancySandbox:
         """The reference instant of the seed."""
 
     @classmethod
-    def start(cls, *, seed: bool = True, now: datetime | None = None) -> ConsultancySandbox:
+    def start(cls, *, seed: bool = True, now: datetime | None = None,
+              slack_profile: str = "internal") -> ConsultancySandbox:
         """Start the servers on free loopback ports.
 
         Args:

@@ -15,7 +15,7 @@ quitting) is handed to ``keep`` as a draft, and the next composer on that reques
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -68,10 +68,13 @@ ALL = "both"
 """The composer's "every home" target (the outbox also accepts ``all``)."""
 
 
-def composer_planners() -> list[HomePlanner]:
+def composer_planners(settings: Settings | None = None, homes: Iterable[str] = ()) -> list[HomePlanner]:
     """The systems a reply can go to, as the composer lists them: where requesters talk to the
-    team first (a Slack thread), then the others, each group in registry order."""
-    planners = [p for p in (i.get_planner() for i in registry.integrations()) if p is not None]
+    team first (a Slack thread), then the others, each group in registry order. With
+    ``settings``, only the systems they let idqueue write to, and the request's ``homes``."""
+    keep = set(homes)
+    planners = [p for i in registry.integrations() if (p := i.get_planner()) is not None
+                and (settings is None or i.name in keep or i.writable(settings))]
     return [p for p in planners if p.conversational] + [p for p in planners if not p.conversational]
 
 
@@ -173,8 +176,8 @@ class ReplyScreen(ModalScreen[ReplyChoice | None]):
         self.templates = {t.key: t for t in templates}
         self.order = [t.key for t in templates]
         self.settings = settings
-        self.planners = composer_planners()
         here = {p.name for p, _ in planned_homes(request)}
+        self.planners = composer_planners(settings, here)
         self.homes: list[Home] = [p.name for p in self.planners if p.name in here]
         self.template_key: str | None = initial if initial in self.templates else (self.order[0] if self.order else None)
         self.target: Target = self.homes[0] if self.homes else (self.planners[0].name if self.planners else ALL)

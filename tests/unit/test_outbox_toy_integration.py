@@ -113,7 +113,7 @@ def test_the_dispatcher_sends_each_toy_action_exactly_once(tracker: Tracker, set
 
 
 def test_target_toy_is_accepted_by_the_cli(tracker: Tracker, settings: Settings, store: Store) -> None:
-    assert reply_targets() == ["auto", "github", "slack", "email", NAME, "all", "both"]
+    assert reply_targets() == ["auto", "github", "jira", "slack", "email", NAME, "all", "both"]
     ctx = Context()
     ctx.use_settings(settings)
     ctx._store = store
@@ -121,7 +121,7 @@ def test_target_toy_is_accepted_by_the_cli(tracker: Tracker, settings: Settings,
     assert result.exit_code == 0, result.output
     assert "reply on the toy tracker" in result.output and "text for Toy Tracker (Markdown):" in result.output
     bad = CliRunner().invoke(cli, ["reply", RID, "--text", "Hello", "--target", "fax"], obj=ctx)
-    assert bad.exit_code != 0 and "'fax' is not one of auto, github, slack, email, toy, all, both" in bad.output
+    assert bad.exit_code != 0 and "'fax' is not one of auto, github, jira, slack, email, toy, all, both" in bad.output
     assert tracker.writes == 0
 
 
@@ -129,7 +129,7 @@ def test_the_outbox_screen_names_the_toy_system(tracker: Tracker) -> None:
     from idqueue.screens.outbox import OutboxScreen
 
     assert OutboxScreen._system(NAME) == "Toy Tracker"
-    assert OutboxScreen._systems() == ["GitHub", "Slack", "Email", "Toy Tracker"]
+    assert OutboxScreen._systems() == ["GitHub", "Jira", "Slack", "Email", "Toy Tracker"]
 
 
 def test_backlog_destinations_are_registered_and_chosen_by_the_config(tracker: Tracker, settings: Settings) -> None:

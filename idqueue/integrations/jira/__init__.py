@@ -1,6 +1,8 @@
 """Jira (Cloud REST v3; Server/Data Center by a PAT): issues of a JQL search as requests
-(``source``), write-backs and backlog issues (``writer``), ``doctor`` checks (``checks``), and a
-loopback emulator (``emulator``).
+(``source``) and how they fold into one (``fold``), write-backs (``writer``) and how verbs plan
+them (``planner``), the backlog destination (``backlog``), the recogniser of its issue URLs and
+keys in other systems' text (``refs``), ``doctor`` checks (``checks``), and a loopback emulator
+(``emulator``).
 
 ``INTEGRATION`` is its entry in the registry (:mod:`idqueue.integrations.registry`); importing
 this package imports nothing else of it.
@@ -37,6 +39,10 @@ INTEGRATION = Integration(
     source="idqueue.integrations.jira.source:JiraSource",
     writer="idqueue.integrations.jira.writer:JiraWriter",
     checks="idqueue.integrations.jira.checks:doctor_checks",
+    fold="idqueue.integrations.jira.fold:JiraRules",
+    planner="idqueue.integrations.jira.planner:PLANNER",
+    backlog="idqueue.integrations.jira.backlog:JiraBacklog",
+    refs="idqueue.integrations.jira.convert:jira_refs",
     verbs=frozenset({"reply", "assign", "label", "close", "reopen", "pending", "priority", "backlog"}),
     backlog_noun="the backlog issue",
 )

@@ -12,7 +12,8 @@
   ``["idqueue_automation"]`` and ``["idqueue_actor"]``, as GitHub's hidden marker does.
 * A changelog entry gives ``ASSIGNED``/``UNASSIGNED`` (field ``assignee``), ``CLOSED``/``REOPENED``
   (``resolution`` set or cleared), ``PENDING``/``RESUMED`` (status into or out of a pending status),
-  ``BACKLOG`` (status into the ``jira.transitions["backlog"]`` status) and ``LABELED``/``UNLABELED``.
+  ``BACKLOG`` (status into the ``jira.transitions["backlog"]`` status) and ``LABELED``/``UNLABELED``
+  (labels, and a priority change as its ``priority:Pn`` label: see :mod:`.fold`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from idqueue.config import Settings
 from idqueue.domain.models import EventKind, Person, SourceItem, SourceKind, TimelineEvent
 from idqueue.integrations.github.convert import slack_links
 from idqueue.integrations.jira.adf import to_text
+from idqueue.integrations.jira.fold import priority_label
 
 KIND = SourceKind("jira")
 ACTION_PROPERTY = "idqueue"
@@ -281,6 +283,12 @@ def history_to_events(raw: dict[str, Any], item_id: str, host: str, settings: Se
                 add(f"{n}:resumed", EventKind.RESUMED, status=new)
             if backlog and to_low == backlog:
                 add(f"{n}:backlog", EventKind.BACKLOG, status=new)
+        elif fld == "priority":
+            # As GitHub's ``priority:Pn`` labels: a manual priority counts from when it was set.
+            for sign, name, kind in (("-", old, EventKind.UNLABELED), ("+", new, EventKind.LABELED)):
+                label = priority_label(name)
+                if label:
+                    add(f"{n}:{sign}{label}", kind, label=label)
         elif fld == "labels":
             before, after = set(str(old or "").split()), set(str(new or "").split())
             for label in sorted(after - before):

@@ -323,11 +323,22 @@ def _item_title(fields: Mapping[str, str], body: str) -> str:
     return _one_line(_first_line(body)) or "(no text)"
 
 
-def _item_links(raw_text: str, blocks: Any, ctx: SlackContext, extra_links: Iterable[str]) -> list[str]:
-    """GitHub ids a request message links to (its text, then its blocks, then its thread)."""
+def find_links(raw_text: str, ctx: SlackContext) -> list[str]:
+    """Item ids of other systems a message's text names: GitHub issue URLs, then what the other
+    integrations' link recognisers find (``ctx.link_finders``: a Jira issue URL or key)."""
     links = find_github_links(raw_text, ctx.github_roots)
+    if ctx.link_finders:
+        text = slack_to_text(raw_text)
+        for finder in ctx.link_finders:
+            links.extend(x for x in finder(text) if x not in links)
+    return links
+
+
+def _item_links(raw_text: str, blocks: Any, ctx: SlackContext, extra_links: Iterable[str]) -> list[str]:
+    """Item ids a request message links to (its text, then its blocks, then its thread)."""
+    links = find_links(raw_text, ctx)
     for text in slack_block_texts(blocks):
-        links.extend(x for x in find_github_links(text, ctx.github_roots) if x not in links)
+        links.extend(x for x in find_links(text, ctx) if x not in links)
     links.extend(x for x in extra_links if x not in links)
     return links
 
@@ -416,7 +427,7 @@ def _reply_data(reply: Mapping[str, Any], ts: str, parent_ts: str, raw_text: str
     reactions = reaction_map(reply)
     if reactions:
         data["reactions"] = reactions
-    links = find_github_links(raw_text, ctx.github_roots)
+    links = find_links(raw_text, ctx)
     if links:
         data["links"] = links
     return data

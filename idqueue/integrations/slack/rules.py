@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ from idqueue.domain.intake import slack_block_texts
 from idqueue.domain.models import (
     Person,
 )
+from idqueue.integrations import registry
 from idqueue.integrations.slack.fields import message_fields, reaction_map
 from idqueue.integrations.slack.users import unknown_user_name
 
@@ -90,6 +91,8 @@ class SlackContext:
         users: user id → :class:`Person` (resolved names).
         team_names: roster key → display name (for idqueue action actors).
         team_slack: roster key → Slack user id.
+        link_finders: other systems' link recognisers (a Jira issue URL or key), from the
+            registry: their item ids in a message are links like GitHub issue URLs.
     """
 
     workspace_url: str = "https://slack.com"
@@ -100,6 +103,7 @@ class SlackContext:
     users: dict[str, Person] = field(default_factory=dict)
     team_names: dict[str, str] = field(default_factory=dict)
     team_slack: dict[str, str] = field(default_factory=dict)
+    link_finders: tuple[Callable[[str], list[str]], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, workspace_url: str | None = None,
@@ -114,6 +118,7 @@ class SlackContext:
             github_roots=roots,
             team_names={k: m.name for k, m in settings.team.items()},
             team_slack={k: m.slack for k, m in settings.team.items() if m.slack},
+            link_finders=tuple(registry.link_finders(settings, exclude="slack")),
         )
 
     def names(self) -> dict[str, str]:

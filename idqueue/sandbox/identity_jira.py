@@ -1,0 +1,170 @@
+"""The ``identity-jira`` sandbox: the identity team after its move to Jira.
+
+The Jira emulator holds the support month carried over issue by issue
+(:func:`~idqueue.sandbox.jira_seed.seed_identity_jira`), the Slack emulator the same channels as
+the identity sandbox; the roster maps everyone to a Jira account, and Slack-only requests moved
+to the backlog become issues in the backlog project. Same interface as
+:class:`~idqueue.sandbox.runner.Sandbox` (``start``, ``settings_overrides``, ``env``, ``stop``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from idqueue.integrations.jira.emulator import JIRA_EMAIL, JIRA_TOKEN, JiraEmulator, JiraState
+from idqueue.integrations.loopback import Clock
+from idqueue.sandbox import seed as seed_mod
+from idqueue.sandbox.github_emulator import GitHubState
+from idqueue.sandbox.jira_seed import (
+    BACKLOG_PROJECT,
+    PROJECT,
+    JiraSeed,
+    account_of,
+    seed_identity_jira,
+)
+from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN, SlackEmulator, SlackState
+
+__all__ = ["IdentityJiraSandbox"]
+
+
+def _directory(jira: JiraState, slack: SlackState) -> None:
+    """The channels, people and projects without the month (``seed=False``)."""
+    seed_mod.seed_directory(GitHubState(now=jira.now), slack)
+    with jira.lock:
+        jira.add_project(PROJECT, "Identity support")
+        jira.add_project(BACKLOG_PROJECT, "Identity backlog", service_desk=False)
+        for member in seed_mod.ROSTER:
+            jira.user(account_of(member.github), member.name, email=member.email, time_zone="America/New_York")
+        for req in seed_mod.REQUESTERS:
+            jira.user(account_of(req.github), req.name, email=req.email, account_type="customer")
+
+
+class IdentityJiraSandbox:
+    """Loopback Jira + Slack emulators sharing one clock, seeded with the identity month.
+
+    Attributes:
+        jira, slack: the running emulators.
+        clock: their clock (frozen when ``now`` was given).
+        seeded: what the seed created (which Jira issue is which GitHub issue of the identity
+            sandbox); None when started with ``seed=False``.
+        summary: the month's summary (None without a seed).
+        seeded_at: the seed's reference instant.
+    """
+
+    def __init__(self, jira: JiraEmulator, slack: SlackEmulator, clock: Clock, seeded: JiraSeed | None,
+                 now: datetime) -> None:
+        self.jira = jira
+        self.slack = slack
+        self.clock = clock
+        self.seeded = seeded
+        self.summary = seeded.month if seeded is not None else None
+        self.seeded_at = now
+
+    @classmethod
+    def start(cls, *, seed: bool = True, now: datetime | None = None,
+              slack_profile: str = "internal") -> IdentityJiraSandbox:
+        """Start both emulators on free loopback ports (see :meth:`Sandbox.start`)."""
+        clock = Clock(now)
+        ref = now.astimezone(UTC) if now is not None else seed_mod.default_now()
+        jira_state = JiraState(now=clock)
+        slack_state = SlackState(now=clock, workspace_url=seed_mod.WORKSPACE_URL)
+        seeded = seed_identity_jira(jira_state, slack_state, ref) if seed else None
+        if not seed:
+            _directory(jira_state, slack_state)
+        jira = JiraEmulator(jira_state, now=clock)
+        slack = SlackEmulator(slack_state, now=clock, profile=slack_profile)
+        jira.start()
+        try:
+            slack.start()
+        except Exception:
+            jira.stop()
+            raise
+        return cls(jira, slack, clock, seeded, ref)
+
+    def stop(self) -> None:
+        """Stop both emulators (idempotent)."""
+        self.jira.stop()
+        self.slack.stop()
+
+    def __enter__(self) -> IdentityJiraSandbox:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- configuration handed to idqueue ------------------------------------------------------
+
+    @staticmethod
+    def team() -> dict[str, dict[str, str]]:
+        """The roster, each member with their Jira account id."""
+        return {m.key: {"name": m.name, "slack": m.slack, "email": m.email, "jira": account_of(m.github)}
+                for m in seed_mod.ROSTER}
+
+    def rota(self) -> dict[str, Any]:
+        """A weekly rota that puts ``me`` on triage in the seed's current week."""
+        monday = seed_mod.monday_of(self.seeded_at.astimezone(seed_mod.TEAM_TZ).date())
+        return {"weekly": [m.key for m in seed_mod.ROSTER], "start": monday.isoformat()}
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """Keyword arguments for ``idqueue.config.Settings(...)`` pointing at the emulators."""
+        return {
+            "jira": {"base_url": self.jira.origin, "email": JIRA_EMAIL, "api_token": JIRA_TOKEN,
+                     "project": PROJECT, "backlog_project": BACKLOG_PROJECT,
+                     "bot_accounts": [account_of(seed_mod.GITHUB_BOT)]},
+            # No GitHub token: GitHub is not read. Old Slack threads still link the team's former
+            # GitHub backlog issues, which keep meaning "moved to the backlog".
+            "github": {"backlog_repo": seed_mod.BACKLOG_REPO, "web_url": seed_mod.WEB_URL},
+            "slack": {
+                "token": SLACK_TOKEN,
+                "app_token": SLACK_APP_TOKEN,
+                "base_url": self.slack.url,
+                "channels": [seed_mod.CHANNEL, seed_mod.SUPPORT_CHANNEL],
+                "intake_bot_ids": [seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER],
+                "workspace_url": seed_mod.WORKSPACE_URL,
+                "history_days": 40,
+            },
+            "backlog": {"destination": "jira"},
+            "team": self.team(),
+            "rota": self.rota(),
+            "me": seed_mod.ME,
+            "team_name": "Identity",
+            "sandbox": True,
+            "survey": {"url": seed_mod.SURVEY_URL},
+        }
+
+    def env(self) -> dict[str, str]:
+        """``IDQUEUE_*`` variables that point a second shell at these emulators."""
+        out = {
+            "IDQUEUE_JIRA__BASE_URL": self.jira.origin,
+            "IDQUEUE_JIRA__EMAIL": JIRA_EMAIL,
+            "IDQUEUE_JIRA__API_TOKEN": JIRA_TOKEN,
+            "IDQUEUE_JIRA__PROJECT": PROJECT,
+            "IDQUEUE_JIRA__BACKLOG_PROJECT": BACKLOG_PROJECT,
+            "IDQUEUE_JIRA__BOT_ACCOUNTS": account_of(seed_mod.GITHUB_BOT),
+            "IDQUEUE_BACKLOG__DESTINATION": "jira",
+            "IDQUEUE_GITHUB__BACKLOG_REPO": seed_mod.BACKLOG_REPO,
+            "IDQUEUE_GITHUB__WEB_URL": seed_mod.WEB_URL,
+            "IDQUEUE_SLACK_BASE_URL": self.slack.url,
+            "IDQUEUE_SLACK_TOKEN": SLACK_TOKEN,
+            "IDQUEUE_SLACK__APP_TOKEN": SLACK_APP_TOKEN,
+            "IDQUEUE_SLACK_CHANNELS": f"{seed_mod.CHANNEL},{seed_mod.SUPPORT_CHANNEL}",
+            "IDQUEUE_SLACK__INTAKE_BOT_IDS": json.dumps([seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER]),
+            "IDQUEUE_SLACK__WORKSPACE_URL": seed_mod.WORKSPACE_URL,
+            "IDQUEUE_SLACK__HISTORY_DAYS": "40",
+            "IDQUEUE_TEAM": json.dumps(self.team()),
+            "IDQUEUE_ROTA": json.dumps(self.rota()),
+            "IDQUEUE_ME": seed_mod.ME,
+            "IDQUEUE_SANDBOX": "true",
+            "IDQUEUE_SURVEY__URL": seed_mod.SURVEY_URL,
+        }
+        if self.clock.frozen:
+            out["IDQUEUE_NOW"] = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return out
+
+    def survey_csv(self) -> str:
+        """The seeded survey export (CSV) for this sandbox's closed requests."""
+        return seed_mod.survey_csv(self.summary, self.seeded_at)
