@@ -141,6 +141,9 @@ class JiraConfig(Section):
 
     base_url: str | None = None
     """The site, e.g. ``https://your-site.atlassian.net`` (request ids use its host)."""
+    web_url: str | None = None
+    """The site's address for people, when the API is reached at another one (a proxy, an API
+    gateway, the sandbox): the ``/browse/KEY`` links and request ids use it. Default: ``base_url``."""
     email: str | None = None
     """Jira Cloud: the account's email, with ``api_token`` (basic auth)."""
     api_token: SecretStr | None = None

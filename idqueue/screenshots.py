@@ -215,6 +215,16 @@ async def scene_dashboard(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.3)
 
 
+async def scene_consultancy_detail(pilot: Pilot[Any]) -> None:
+    """A customer's mail thread: the quoted history collapsed, the Trello card's list."""
+    screen = pilot.app.queue  # type: ignore[attr-defined]
+    row = next((r for r in screen.table.loaded_rows() if r.request.backlog_state), None)
+    if row is not None:
+        screen.table.go_to(row.id)
+        await _wait(pilot, lambda: screen.table.cursor_id == row.id)
+    await _settle(pilot)
+
+
 SCENES: dict[str, Scene] = {
     "queue": scene_queue,
     "filtered": scene_filtered,
@@ -232,10 +242,25 @@ SCENES: dict[str, Scene] = {
     "queue-80x24": scene_queue,
     "reply-80x24": scene_reply_slack,
     "dashboard-100x30": scene_dashboard,
+    "jira-queue": scene_queue,
+    "consultancy-queue": scene_queue,
+    "consultancy-queue-80x24": scene_queue,
+    "consultancy-detail": scene_consultancy_detail,
+    "consultancy-dashboard": scene_dashboard,
 }
 """Each scene starts from its own copy of the synced database, so scenes that act do not leak."""
 
-SIZES: dict[str, tuple[int, int]] = {"queue-80x24": (80, 24), "reply-80x24": (80, 24), "dashboard-100x30": (100, 30)}
+SCENE_TEAMS: dict[str, str] = {
+    "jira-queue": "identity-jira",
+    "consultancy-queue": "consultancy",
+    "consultancy-queue-80x24": "consultancy",
+    "consultancy-detail": "consultancy",
+    "consultancy-dashboard": "consultancy",
+}
+"""The sandbox team a scene is shot on (``identity`` when not listed)."""
+
+SIZES: dict[str, tuple[int, int]] = {"queue-80x24": (80, 24), "reply-80x24": (80, 24), "dashboard-100x30": (100, 30),
+                                     "consultancy-queue-80x24": (80, 24)}
 """Scenes shot in a smaller terminal than :data:`SIZE` (the narrow layouts)."""
 
 
@@ -278,44 +303,52 @@ def _copy_db(src: Path, dst: Path) -> None:
         target.close()
 
 
-def generate(out: Path, names: list[str] | None = None) -> list[Path]:
-    """Write the screenshots into ``out``; returns their paths."""
+def _synced(team: str, db: Path) -> tuple[Any, dict[str, Any]]:
+    """Start ``team``'s seeded sandbox at :data:`NOW`, sync it into ``db`` and stop it; return
+    the settings and the sync's health."""
     from idqueue.commands.tui_cmds import sandbox_settings
-    from idqueue.outbox import service
-    from idqueue.sandbox.runner import Sandbox
+    from idqueue.sandbox.teams import start_sandbox
     from idqueue.store.db import Store
     from idqueue.sync import SyncEngine, build_sources
 
+    sb = start_sandbox(team, seed=True, now=NOW)
+    try:
+        settings = sandbox_settings(sb, db, {"now": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        store = Store.open(db, key_prefix=settings.ui.key_prefix)
+        engine = SyncEngine(store, build_sources(settings), settings)
+        engine.poll()
+        health = dict(engine.health)
+        store.close()
+    finally:
+        sb.stop()
+    return settings, health
+
+
+def generate(out: Path, names: list[str] | None = None) -> list[Path]:
+    """Write the screenshots into ``out``; returns their paths."""
+    from idqueue.outbox import service
+
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    wanted = [n for n in SCENES if not names or n in names]
+    teams = list(dict.fromkeys(SCENE_TEAMS.get(n, "identity") for n in wanted))
     with tempfile.TemporaryDirectory(prefix="idqueue-shots-") as tmp:
-        db = Path(tmp) / "shots.db"
         # The screenshots show the defaults, whatever the user's own config.toml says.
         (Path(tmp) / "config.toml").write_text("")
         previous = os.environ.get("IDQUEUE_CONFIG_FILE")
         os.environ["IDQUEUE_CONFIG_FILE"] = str(Path(tmp) / "config.toml")
-        sb = Sandbox.start(seed=True, now=NOW)
-        try:
-            settings = sandbox_settings(sb, db, {"now": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")})
-            store = Store.open(db, key_prefix=settings.ui.key_prefix)
-            engine = SyncEngine(store, build_sources(settings), settings)
-            engine.poll()
-            health = dict(engine.health)
-            store.close()
-        finally:
-            sb.stop()
         real_new_id = service.new_id
         try:
-            for name, scene in SCENES.items():
-                if names and name not in names:
-                    continue
+            synced = {team: (Path(tmp) / f"{team}.db", *_synced(team, Path(tmp) / f"{team}.db")) for team in teams}
+            for name in wanted:
+                db, settings, health = synced[SCENE_TEAMS.get(name, "identity")]
                 scene_db = Path(tmp) / f"scene-{name}.db"
                 _copy_db(db, scene_db)
                 # Outbox action ids are random; a screenshot that shows one must not change every run.
                 counter = iter(range(1, 1_000_000))
                 service.new_id = lambda prefix="", c=counter: f"{prefix}{next(c):012x}"  # type: ignore[misc]
                 written.append(asyncio.run(_shoot(settings.model_copy(update={"db": scene_db}), scene_db, name,
-                                                  scene, out, health)))
+                                                  SCENES[name], out, health)))
         finally:
             service.new_id = real_new_id
             if previous is None:

@@ -29,6 +29,9 @@ from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN, SlackEm
 
 __all__ = ["IdentityJiraSandbox"]
 
+JIRA_SITE = "https://identity.atlassian.net"
+"""The site the sandbox's links and request ids name (the API itself is the loopback emulator)."""
+
 
 def _directory(jira: JiraState, slack: SlackState) -> None:
     """The channels, people and projects without the month (``seed=False``)."""
@@ -112,7 +115,8 @@ class IdentityJiraSandbox:
     def settings_overrides(self) -> dict[str, Any]:
         """Keyword arguments for ``idqueue.config.Settings(...)`` pointing at the emulators."""
         return {
-            "jira": {"base_url": self.jira.origin, "email": JIRA_EMAIL, "api_token": JIRA_TOKEN,
+            "jira": {"base_url": self.jira.origin, "web_url": JIRA_SITE, "email": JIRA_EMAIL,
+                     "api_token": JIRA_TOKEN,
                      "project": PROJECT, "backlog_project": BACKLOG_PROJECT,
                      "bot_accounts": [account_of(seed_mod.GITHUB_BOT)]},
             # No GitHub token: GitHub is not read. Old Slack threads still link the team's former
@@ -140,6 +144,7 @@ class IdentityJiraSandbox:
         """``IDQUEUE_*`` variables that point a second shell at these emulators."""
         out = {
             "IDQUEUE_JIRA__BASE_URL": self.jira.origin,
+            "IDQUEUE_JIRA__WEB_URL": JIRA_SITE,
             "IDQUEUE_JIRA__EMAIL": JIRA_EMAIL,
             "IDQUEUE_JIRA__API_TOKEN": JIRA_TOKEN,
             "IDQUEUE_JIRA__PROJECT": PROJECT,

@@ -19,7 +19,7 @@ import idqueue.sync
 from idqueue.config import Settings
 from idqueue.domain.models import Request
 from idqueue.integrations import registry
-from idqueue.sandbox.identity_jira import IdentityJiraSandbox
+from idqueue.sandbox.identity_jira import JIRA_SITE, IdentityJiraSandbox
 from idqueue.sandbox.runner import Sandbox
 from idqueue.store.db import Store
 
@@ -47,7 +47,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Request], 
     with IdentityJiraSandbox.start(seed=True, now=NOW) as moved:
         jira = _sync(moved, tmp / "identity-jira.db")
         assert moved.seeded is not None
-        host = moved.jira.origin.split("//", 1)[1].split(":", 1)[0]
+        host = JIRA_SITE.split("//", 1)[1]  # the site the sandbox names (its API is on loopback)
         jira_of = {gh: f"jira:{host}/{key}" for gh, key in moved.seeded.issue_of.items()}
     return github, jira, jira_of
 

@@ -63,11 +63,18 @@ class Credentials:
     headers: dict[str, str]
     version: str
     """``"3"`` (Cloud, ADF) or ``"2"`` (Server/Data Center, plain text)."""
+    web_url: str = ""
+    """The site's address for people (``jira.web_url``; ``base_url`` when empty)."""
+
+    @property
+    def site(self) -> str:
+        """The web root of the site's links."""
+        return (self.web_url or self.base_url).rstrip("/")
 
     @property
     def host(self) -> str:
         """The site's host name (request ids: ``jira:<host>/<KEY-1>``)."""
-        return urllib.parse.urlsplit(self.base_url).hostname or "jira"
+        return urllib.parse.urlsplit(self.site).hostname or "jira"
 
 
 def credentials(settings: Settings) -> Credentials:
@@ -82,10 +89,10 @@ def credentials(settings: Settings) -> Credentials:
     headers = {"Accept": "application/json", "User-Agent": "idqueue"}
     if cfg.api_token is not None and cfg.email:
         auth = httpx.BasicAuth(cfg.email, cfg.api_token.get_secret_value())
-        return Credentials(cfg.base_url, auth, headers, "3")
+        return Credentials(cfg.base_url, auth, headers, "3", cfg.web_url or "")
     if cfg.pat is not None:
         headers["Authorization"] = f"Bearer {cfg.pat.get_secret_value()}"
-        return Credentials(cfg.base_url, None, headers, "2")
+        return Credentials(cfg.base_url, None, headers, "2", cfg.web_url or "")
     raise JiraConfigError("no Jira credentials configured (IDQUEUE_JIRA__EMAIL + IDQUEUE_JIRA__API_TOKEN, "
                           "or IDQUEUE_JIRA__PAT)", source=SOURCE)
 
@@ -176,7 +183,7 @@ class JiraApi:
 
     def browse_url(self, key: str) -> str:
         """The web link of an issue."""
-        return f"{self.creds.base_url}/browse/{key}"
+        return f"{self.creds.site}/browse/{key}"
 
     def call(self, method: str, path: str, what: str, *, params: dict[str, Any] | None = None,
              body: Any = None) -> Any:

@@ -59,7 +59,7 @@ def jira_refs(text: str, settings: Settings) -> list[str]:
         ``jira:<host>/<KEY-1>`` ids, first mention first, no duplicates; none when Jira is not
         configured.
     """
-    base = settings.jira.base_url
+    base = settings.jira.web_url or settings.jira.base_url
     if not base or not text:
         return []
     host = urllib.parse.urlsplit(base).hostname or ""

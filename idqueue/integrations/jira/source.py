@@ -207,7 +207,7 @@ class JiraSource(Source):
             links = self._read("GET", f"issue/{key}/remotelink", f"read the remote links of {key}")
             urls = [str(_dig(x, "object", "url")) for x in links or [] if _dig(x, "object", "url")]
         try:
-            item = issue_to_item(raw, api.creds.host, api.creds.base_url, self.settings, remote_urls=urls)
+            item = issue_to_item(raw, api.creds.host, api.creds.site, self.settings, remote_urls=urls)
             batch.items.append(item)
             for comment in self._comments(key, fields):
                 batch.events.append(comment_to_event(comment, item.id, api.creds.host, item.url, self.settings))
