@@ -116,6 +116,10 @@ class Integration:
     backlog_noun: str = ""
     planner: str | None = None
     backlog: str | None = None
+    live: str | None = None
+    """``"module:function"`` ``(settings, on_change) -> watcher | None`` of its push channel (IMAP
+    IDLE): a watcher with ``start()``/``stop()`` that calls ``on_change`` (from its own thread)
+    when something changed upstream, so the TUI polls at once; None: the system is polled only."""
     refs: str | None = None
 
     def owns(self, item_id: str) -> bool:
@@ -161,6 +165,15 @@ class Integration:
             raise LookupError(f"{self.display} is not a backlog destination")
         destination: BacklogDestination = _load(self.backlog)(settings)
         return destination
+
+    def start_live(self, settings: Settings, on_change: Callable[[], None]) -> Any | None:
+        """Its push watcher, started (None when it has none, or the settings do not turn it on)."""
+        if self.live is None:
+            return None
+        watcher = _load(self.live)(settings, on_change)
+        if watcher is not None:
+            watcher.start()
+        return watcher
 
     def run_checks(self, settings: Settings, **kwargs: Any) -> list[Check]:
         """Its extra doctor checks (none when it declares none)."""

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.message import Message
@@ -129,6 +129,8 @@ class Poller(Widget):
         """The Socket Mode link's last state (None: Socket Mode is not in use)."""
         self.early_polls = 0
         """Polls started by a Slack event rather than the interval or a key."""
+        self.watchers: list[Any] = []
+        """Other systems' push watchers (IMAP IDLE), while they run."""
         self._events_factory = events_factory
         self._again = False
         self._timer: Timer | None = None
@@ -141,6 +143,9 @@ class Poller(Widget):
             self.call_after_refresh(self.poll_now)
 
     def on_unmount(self) -> None:
+        watchers, self.watchers = self.watchers, []
+        for watcher in watchers:
+            threading.Thread(target=watcher.stop, name="idqueue-watcher-stop", daemon=True).start()
         events, self.events = self.events, None
         if events is not None:
             # Closing joins the SDK's threads; never make the UI wait for that.
@@ -237,6 +242,7 @@ class Poller(Widget):
         settings = getattr(self.engine, "settings", None)
         if settings is None:
             return
+        self._start_watchers(settings)
         from idqueue.integrations.slack.socket import SlackEvents, socket_mode_configured
 
         if not socket_mode_configured(settings):
@@ -251,6 +257,19 @@ class Poller(Widget):
         except Exception:  # Socket Mode is an optimisation: polling goes on without it
             log.exception("cannot start Slack Socket Mode")
             self.events = None
+
+    def _start_watchers(self, settings: Any) -> None:
+        """Start the push watchers of the configured systems that have one (IMAP IDLE)."""
+        from idqueue.integrations import registry
+
+        for integration in registry.configured(settings):
+            try:
+                watcher = integration.start_live(settings, self._event_arrived)
+            except Exception:  # a push channel is an optimisation: polling goes on without it
+                log.exception("cannot start %s's live updates", integration.display)
+                continue
+            if watcher is not None:
+                self.watchers.append(watcher)
 
     def _event_arrived(self) -> None:
         """From the Socket Mode client's thread (already debounced)."""
@@ -269,7 +288,7 @@ class Poller(Widget):
     @on(_LiveEvent)
     def _live_event(self, message: _LiveEvent) -> None:
         message.stop()
-        if self.events is not None:
+        if self.events is not None or self.watchers:
             self.poll_soon()
 
     @on(LiveChanged)

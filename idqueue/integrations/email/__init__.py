@@ -35,6 +35,7 @@ INTEGRATION = Integration(
     source="idqueue.integrations.email.source:EmailSource",
     writer="idqueue.integrations.email.writer:EmailWriter",
     checks="idqueue.integrations.email.checks:doctor_checks",
+    live="idqueue.integrations.email.idle:watcher",
     fold="idqueue.integrations.email.fold:EmailRules",
     planner="idqueue.integrations.email.planner:PLANNER",
     text_format="plain",

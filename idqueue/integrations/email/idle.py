@@ -121,3 +121,12 @@ class MailWatcher:
         if new_mail:
             self.events += 1
             self.on_event()
+
+
+def watcher(settings: Settings, on_change: Callable[[], None]) -> MailWatcher | None:
+    """The TUI's push channel for the mailbox (the registry's ``live``): IMAP IDLE on the inbox
+    when email is configured; the watcher falls back to plain polling (does nothing) when the
+    server does not offer IDLE."""
+    if not settings.email.imap_host:
+        return None
+    return MailWatcher(settings, on_change)
