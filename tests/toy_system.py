@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
+from toy_integration import ToyPlanner
 
 from idqueue.config import Settings
 from idqueue.domain.actions import Action, ActionKind
 from idqueue.domain.models import (
     EventKind,
     Person,
-    Request,
     SourceItem,
     SourceKind,
     TimelineEvent,
@@ -32,14 +32,6 @@ from idqueue.integrations import registry
 from idqueue.integrations.base import Batch, FetchStats, Source, Unavailable, before_write
 from idqueue.integrations.loopback import EmulatorServer, Response
 from idqueue.integrations.loopback import Request as HttpRequest
-from idqueue.integrations.planning import (
-    HomePlanner,
-    HomeState,
-    PlanContext,
-    Projection,
-    Step,
-    snippet,
-)
 
 NAME = "desk"
 BASE_URL: dict[str, str] = {}
@@ -151,31 +143,12 @@ class DeskWriter:
         self.http.close()
 
 
-class DeskPlanner(HomePlanner):
-    """A ticket holds its own state; replies are Markdown comments."""
+class DeskPlanner(ToyPlanner):
+    """A ticket holds its own state; replies are Markdown comments (the toy tracker's planning,
+    under the desk's name)."""
 
     name = NAME
-    holds_state = True
-    conversational = True
     reply_label = "desk comment"
-
-    def seed(self, home: HomeState, request: Request, item: Any | None) -> None:
-        home.state = "closed" if item is not None and getattr(item, "state", "") == "closed" else "open"
-
-    def project(self, projection: Projection, kind: ActionKind, params: dict[str, Any]) -> None:
-        if kind is ActionKind.CLOSE:
-            projection.home(self.name).state = "closed"
-
-    def state_steps(self, ctx: PlanContext, item_id: str) -> None:
-        if ctx.state == "close":
-            ctx.add(Step(ActionKind.CLOSE, self.name, f"close {item_id} on the desk", params={"ticket": item_id}))
-
-    def message_steps(self, ctx: PlanContext, item_id: str) -> None:
-        if ctx.message is None or self.name not in ctx.message.targets:
-            return
-        text, missing, pii = ctx.render(self.name)
-        ctx.add(Step(ActionKind.REPLY, self.name, f'comment on the desk: "{snippet(text, self)}"', text=text,
-                     missing=missing, pii=pii, params={"ticket": item_id}))
 
 
 PLANNER = DeskPlanner()

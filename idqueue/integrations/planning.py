@@ -448,3 +448,33 @@ def status_class(status: Status) -> str:
     if status is Status.PENDING:
         return "pending"
     return "open"
+
+
+class TicketPlanner(HomePlanner):
+    """A planner for a ticket with fields of its own (a GitHub or Jira issue): its assignees and
+    open/closed state are the truth, and its own assign/unassign/close/reopen steps move them.
+
+    ``assignee_param`` names the step parameter that carries the new assignee's id upstream.
+    """
+
+    assignee_param: str = "login"
+    holds_state = True
+    backlogs_in_place = True
+
+    def seed(self, home: HomeState, request: Request, item: Any | None) -> None:
+        """The issue's assignees and open/closed state, as last synced."""
+        if item is not None:
+            home.assignees = list(item.assignees)
+            home.state = "closed" if item.state == "closed" else "open"
+
+    def project(self, projection: Projection, kind: ActionKind, params: dict[str, Any]) -> None:
+        """Assignments, unassignments (backlog too), close and reopen."""
+        home = projection.home(self.name)
+        if kind is ActionKind.ASSIGN:
+            home.assignees = [str(params.get(self.assignee_param))]
+        elif kind in (ActionKind.UNASSIGN, ActionKind.BACKLOG):
+            home.assignees = []
+        elif kind is ActionKind.CLOSE:
+            home.state = "closed"
+        elif kind is ActionKind.REOPEN:
+            home.state = "open"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 from idqueue.integrations.email import seed as mail_seed
@@ -26,6 +25,7 @@ from idqueue.integrations.trello.emulator import (
     TrelloState,
 )
 from idqueue.integrations.trello.seed import Backlogged, SeedCustomer, customers_config, seed_boards
+from idqueue.sandbox.base import SandboxServers, Server, start_all
 
 __all__ = ["CUSTOMERS", "ConsultancySandbox"]
 
@@ -50,7 +50,7 @@ def _backlogged(now: datetime) -> list[Backlogged]:
                        moves=(("Up next", 30.0),), links={"email": mid_url(WELSH)})]
 
 
-class ConsultancySandbox:
+class ConsultancySandbox(SandboxServers):
     """The mail servers and the Trello emulator sharing one clock (see the module docstring).
 
     Use :meth:`start` (or ``with ConsultancySandbox.start() as sb:``).
@@ -85,25 +85,12 @@ class ConsultancySandbox:
         else:
             boards = seed_boards(state, now=ref, customers=CUSTOMERS)
         trello = TrelloEmulator(state)
-        mail.start()
-        try:
-            trello.start()
-        except Exception:
-            mail.stop()
-            raise
+        start_all(mail, trello)
         return cls(mail, trello, boards, clock, ref)
 
-    def stop(self) -> None:
-        """Stop the servers (idempotent)."""
-        self.mail.stop()
-        self.trello.stop()
-
-    def __enter__(self) -> ConsultancySandbox:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def servers(self) -> tuple[Server, ...]:
+        """The mail servers (IMAP + SMTP) and the Trello emulator."""
+        return (self.mail, self.trello)
 
     # -- configuration handed to idqueue ------------------------------------------------------
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from idqueue.integrations.jira.emulator import JIRA_EMAIL, JIRA_TOKEN, JiraEmulator, JiraState
 from idqueue.integrations.loopback import Clock
 from idqueue.sandbox import seed as seed_mod
+from idqueue.sandbox.base import SandboxServers, Server, start_all
 from idqueue.sandbox.github_emulator import GitHubState
 from idqueue.sandbox.jira_seed import (
     BACKLOG_PROJECT,
@@ -45,7 +45,7 @@ def _directory(jira: JiraState, slack: SlackState) -> None:
             jira.user(account_of(req.github), req.name, email=req.email, account_type="customer")
 
 
-class IdentityJiraSandbox:
+class IdentityJiraSandbox(SandboxServers):
     """Loopback Jira + Slack emulators sharing one clock, seeded with the identity month.
 
     Attributes:
@@ -79,25 +79,12 @@ class IdentityJiraSandbox:
             _directory(jira_state, slack_state)
         jira = JiraEmulator(jira_state, now=clock)
         slack = SlackEmulator(slack_state, now=clock, profile=slack_profile)
-        jira.start()
-        try:
-            slack.start()
-        except Exception:
-            jira.stop()
-            raise
+        start_all(jira, slack)
         return cls(jira, slack, clock, seeded, ref)
 
-    def stop(self) -> None:
-        """Stop both emulators (idempotent)."""
-        self.jira.stop()
-        self.slack.stop()
-
-    def __enter__(self) -> IdentityJiraSandbox:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def servers(self) -> tuple[Server, ...]:
+        """The Jira and Slack emulators."""
+        return (self.jira, self.slack)
 
     # -- configuration handed to idqueue ------------------------------------------------------
 

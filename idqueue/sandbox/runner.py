@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from idqueue.integrations.loopback import Clock
 from idqueue.sandbox import seed as seed_mod
+from idqueue.sandbox.base import SandboxServers, Server, start_all
 from idqueue.sandbox.github_emulator import GITHUB_TOKEN, GitHubEmulator, GitHubState
 from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN, SlackEmulator, SlackState
 
 
-class Sandbox:
+class Sandbox(SandboxServers):
     """Loopback GitHub + Slack emulators sharing one clock, optionally seeded with the month.
 
     Use :meth:`start` (or ``with Sandbox.start() as sb:``). ``clock`` is frozen when ``now`` was
@@ -52,25 +52,12 @@ class Sandbox:
             seed_mod.seed_directory(gh_state, slack_state)
         github = GitHubEmulator(gh_state, now=clock)
         slack = SlackEmulator(slack_state, now=clock, profile=slack_profile)
-        github.start()
-        try:
-            slack.start()
-        except Exception:
-            github.stop()
-            raise
+        start_all(github, slack)
         return cls(github, slack, clock, summary, ref)
 
-    def stop(self) -> None:
-        """Stop both emulators (idempotent)."""
-        self.github.stop()
-        self.slack.stop()
-
-    def __enter__(self) -> Sandbox:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def servers(self) -> tuple[Server, ...]:
+        """The GitHub and Slack emulators."""
+        return (self.github, self.slack)
 
     # -- configuration handed to idqueue ------------------------------------------------------
 

@@ -27,12 +27,11 @@ from idqueue.integrations import registry
 from idqueue.integrations.planning import (
     ActionError,
     Assignee,
-    HomePlanner,
     HomeState,
     Mirror,
     PlanContext,
-    Projection,
     Step,
+    TicketPlanner,
     snippet,
 )
 from idqueue.store.items import source_item
@@ -55,35 +54,15 @@ def _plural(labels: list[str]) -> str:
     return "s" if len(labels) > 1 else ""
 
 
-class GitHubPlanner(HomePlanner):
+class GitHubPlanner(TicketPlanner):
     """Plans GitHub issue writes (see the module docstring)."""
 
     name = "github"
     markup = "markdown"
-    holds_state = True
-    backlogs_in_place = True
+    assignee_param = "login"
     public = True
     reply_label = "GitHub comment"
     reply_noun = "GitHub issue comment"
-
-    # ------------------------------------------------------------------ projection
-    def seed(self, home: HomeState, request: Request, item: Any | None) -> None:
-        """The issue's assignees and open/closed state, as last synced."""
-        if item is not None:
-            home.assignees = list(item.assignees)
-            home.state = "closed" if item.state == "closed" else "open"
-
-    def project(self, projection: Projection, kind: ActionKind, params: dict[str, Any]) -> None:
-        """Assignments, unassignments, close and reopen."""
-        home = projection.home(self.name)
-        if kind is ActionKind.ASSIGN:
-            home.assignees = [str(params.get("login"))]
-        elif kind in (ActionKind.UNASSIGN, ActionKind.BACKLOG):
-            home.assignees = []
-        elif kind is ActionKind.CLOSE:
-            home.state = "closed"
-        elif kind is ActionKind.REOPEN:
-            home.state = "open"
 
     def is_assigned_to(self, holders: list[str], person: Assignee, name_of: Callable[[str], str]) -> bool:
         """Exactly this person's login is assigned."""

@@ -26,12 +26,11 @@ from idqueue.integrations.jira.fold import DEFAULT_PRIORITY, jira_priority_name
 from idqueue.integrations.planning import (
     ActionError,
     Assignee,
-    HomePlanner,
     HomeState,
     Mirror,
     PlanContext,
-    Projection,
     Step,
+    TicketPlanner,
     snippet,
 )
 from idqueue.store.items import source_item
@@ -73,35 +72,15 @@ def _account(ctx: PlanContext, person: Assignee) -> str | None:
     return person.id_in("jira")
 
 
-class JiraPlanner(HomePlanner):
+class JiraPlanner(TicketPlanner):
     """Plans Jira issue writes (see the module docstring)."""
 
     name = "jira"
     markup = "markdown"
-    holds_state = True
-    backlogs_in_place = True
+    assignee_param = "account"
     public = True
     reply_label = "Jira comment"
     reply_noun = "Jira issue comment"
-
-    # ------------------------------------------------------------------ projection
-    def seed(self, home: HomeState, request: Request, item: Any | None) -> None:
-        """The issue's assignee and open/closed state, as last synced."""
-        if item is not None:
-            home.assignees = list(item.assignees)
-            home.state = "closed" if item.state == "closed" else "open"
-
-    def project(self, projection: Projection, kind: ActionKind, params: dict[str, Any]) -> None:
-        """Assignments, unassignments, close and reopen."""
-        home = projection.home(self.name)
-        if kind is ActionKind.ASSIGN:
-            home.assignees = [str(params.get("account"))]
-        elif kind in (ActionKind.UNASSIGN, ActionKind.BACKLOG):
-            home.assignees = []
-        elif kind is ActionKind.CLOSE:
-            home.state = "closed"
-        elif kind is ActionKind.REOPEN:
-            home.state = "open"
 
     def is_assigned_to(self, holders: list[str], person: Assignee, name_of: Callable[[str], str]) -> bool:
         """Exactly this person is assigned: their account (named through the roster), or key."""
