@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # the outbox is imported when the app is built, not when this
     from idqueue.outbox.dispatcher import Dispatcher
     from idqueue.outbox.service import Actions
 
-SANDBOX_BANNER = "SANDBOX — loopback emulators, not real Slack/GitHub"
 
 
 class IdqueueApp(App[None]):
@@ -51,7 +50,7 @@ class IdqueueApp(App[None]):
         super().__init__()
         self.ctx = ctx
         self.title = "idqueue"
-        self.sub_title = SANDBOX_BANNER if ctx.sandbox else f"{ctx.settings.team_name} triage queue"
+        self.sub_title = registry.sandbox_banner(ctx.settings) if ctx.sandbox else f"{ctx.settings.team_name} triage queue"
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None, sandbox: bool = False,

@@ -243,7 +243,7 @@ def list_cmd(
         click.echo(json.dumps([request_json(r, ctx, now) for r in requests], ensure_ascii=False, indent=1))
         return
     if ctx.settings.sandbox:
-        click.echo("SANDBOX — loopback emulators, not real Slack/GitHub", err=True)
+        click.echo(registry.sandbox_banner(ctx.settings), err=True)
     if not requests:
         click.echo("No requests match.")
         return

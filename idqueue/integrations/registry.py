@@ -290,6 +290,12 @@ def any_configured(settings: Settings) -> bool:
     return bool(configured(settings))
 
 
+def sandbox_banner(settings: Settings) -> str:
+    """The sandbox's warning line, naming the systems it stands in for (``not real GitHub/Slack``)."""
+    systems = "/".join(i.display for i in configured(settings)) or "services"
+    return f"SANDBOX — loopback emulators, not real {systems}"
+
+
 def writable(settings: Settings) -> list[Integration]:
     """The integrations whose writer the settings let send."""
     return [i for i in integrations() if i.writer is not None and i.writable(settings)]
