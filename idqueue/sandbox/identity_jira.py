@@ -9,7 +9,6 @@ to the backlog become issues in the backlog project. Same interface as
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +24,8 @@ from idqueue.sandbox.jira_seed import (
     account_of,
     seed_identity_jira,
 )
-from idqueue.sandbox.slack_emulator import SLACK_APP_TOKEN, SLACK_TOKEN, SlackEmulator, SlackState
+from idqueue.sandbox.runner import identity_env, identity_people, identity_rota, identity_slack
+from idqueue.sandbox.slack_emulator import SlackEmulator, SlackState
 
 __all__ = ["IdentityJiraSandbox"]
 
@@ -96,8 +96,7 @@ class IdentityJiraSandbox(SandboxServers):
 
     def rota(self) -> dict[str, Any]:
         """A weekly rota that puts ``me`` on triage in the seed's current week."""
-        monday = seed_mod.monday_of(self.seeded_at.astimezone(seed_mod.TEAM_TZ).date())
-        return {"weekly": [m.key for m in seed_mod.ROSTER], "start": monday.isoformat()}
+        return identity_rota(self.seeded_at)
 
     def settings_overrides(self) -> dict[str, Any]:
         """Keyword arguments for ``idqueue.config.Settings(...)`` pointing at the emulators."""
@@ -109,27 +108,14 @@ class IdentityJiraSandbox(SandboxServers):
             # No GitHub token: GitHub is not read. Old Slack threads still link the team's former
             # GitHub backlog issues, which keep meaning "moved to the backlog".
             "github": {"backlog_repo": seed_mod.BACKLOG_REPO, "web_url": seed_mod.WEB_URL},
-            "slack": {
-                "token": SLACK_TOKEN,
-                "app_token": SLACK_APP_TOKEN,
-                "base_url": self.slack.url,
-                "channels": [seed_mod.CHANNEL, seed_mod.SUPPORT_CHANNEL],
-                "intake_bot_ids": [seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER],
-                "workspace_url": seed_mod.WORKSPACE_URL,
-                "history_days": 40,
-            },
+            "slack": identity_slack(self.slack.url),
             "backlog": {"destination": "jira"},
-            "team": self.team(),
-            "rota": self.rota(),
-            "me": seed_mod.ME,
-            "team_name": "Identity",
-            "sandbox": True,
-            "survey": {"url": seed_mod.SURVEY_URL},
+            **identity_people(self.team(), self.rota()),
         }
 
     def env(self) -> dict[str, str]:
         """``IDQUEUE_*`` variables that point a second shell at these emulators."""
-        out = {
+        return {
             "IDQUEUE_JIRA__BASE_URL": self.jira.origin,
             "IDQUEUE_JIRA__WEB_URL": JIRA_SITE,
             "IDQUEUE_JIRA__EMAIL": JIRA_EMAIL,
@@ -140,22 +126,8 @@ class IdentityJiraSandbox(SandboxServers):
             "IDQUEUE_BACKLOG__DESTINATION": "jira",
             "IDQUEUE_GITHUB__BACKLOG_REPO": seed_mod.BACKLOG_REPO,
             "IDQUEUE_GITHUB__WEB_URL": seed_mod.WEB_URL,
-            "IDQUEUE_SLACK_BASE_URL": self.slack.url,
-            "IDQUEUE_SLACK_TOKEN": SLACK_TOKEN,
-            "IDQUEUE_SLACK__APP_TOKEN": SLACK_APP_TOKEN,
-            "IDQUEUE_SLACK_CHANNELS": f"{seed_mod.CHANNEL},{seed_mod.SUPPORT_CHANNEL}",
-            "IDQUEUE_SLACK__INTAKE_BOT_IDS": json.dumps([seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER]),
-            "IDQUEUE_SLACK__WORKSPACE_URL": seed_mod.WORKSPACE_URL,
-            "IDQUEUE_SLACK__HISTORY_DAYS": "40",
-            "IDQUEUE_TEAM": json.dumps(self.team()),
-            "IDQUEUE_ROTA": json.dumps(self.rota()),
-            "IDQUEUE_ME": seed_mod.ME,
-            "IDQUEUE_SANDBOX": "true",
-            "IDQUEUE_SURVEY__URL": seed_mod.SURVEY_URL,
+            **identity_env(self.slack.url, self.team(), self.rota(), self.clock),
         }
-        if self.clock.frozen:
-            out["IDQUEUE_NOW"] = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-        return out
 
     def survey_csv(self) -> str:
         """The seeded survey export (CSV) for this sandbox's closed requests."""

@@ -69,8 +69,7 @@ class Sandbox(SandboxServers):
 
     def rota(self) -> dict[str, Any]:
         """A weekly rota that puts ``me`` on triage in the seed's current week."""
-        monday = seed_mod.monday_of(self.seeded_at.astimezone(seed_mod.TEAM_TZ).date())
-        return {"weekly": [m.key for m in seed_mod.ROSTER], "start": monday.isoformat()}
+        return identity_rota(self.seeded_at)
 
     def settings_overrides(self) -> dict[str, Any]:
         """Keyword arguments for ``idqueue.config.Settings(...)`` pointing at the emulators."""
@@ -85,51 +84,74 @@ class Sandbox(SandboxServers):
                 "web_url": seed_mod.WEB_URL,
                 "bot_logins": ["github-actions[bot]", seed_mod.GITHUB_BOT],
             },
-            "slack": {
-                "token": SLACK_TOKEN,
-                # Socket Mode: events from the emulator trigger early polls (``Poller``).
-                "app_token": SLACK_APP_TOKEN,
-                "base_url": self.slack.url,
-                "channels": [seed_mod.CHANNEL, seed_mod.SUPPORT_CHANNEL],
-                "intake_bot_ids": [seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER],
-                "workspace_url": seed_mod.WORKSPACE_URL,
-                # The seeded month spans ~35 days: read all of it on the first sync.
-                "history_days": 40,
-            },
-            "team": self.team(),
-            "rota": self.rota(),
-            "me": seed_mod.ME,
-            "team_name": "Identity",
-            "sandbox": True,
-            "survey": {"url": seed_mod.SURVEY_URL},
+            "slack": identity_slack(self.slack.url),
+            **identity_people(self.team(), self.rota()),
         }
 
     def env(self) -> dict[str, str]:
         """``IDQUEUE_*`` variables that point a second shell at these emulators."""
-        out = {
+        return {
             "IDQUEUE_GITHUB_BASE_URL": self.github.url,
             "IDQUEUE_GITHUB_TOKEN": GITHUB_TOKEN,
             "IDQUEUE_GITHUB_REPOS": seed_mod.SUPPORT_REPO,
             "IDQUEUE_GITHUB_LABEL": seed_mod.LABEL,
-            "IDQUEUE_SLACK_BASE_URL": self.slack.url,
-            "IDQUEUE_SLACK_TOKEN": SLACK_TOKEN,
-            "IDQUEUE_SLACK__APP_TOKEN": SLACK_APP_TOKEN,
-            "IDQUEUE_SLACK_CHANNELS": f"{seed_mod.CHANNEL},{seed_mod.SUPPORT_CHANNEL}",
             "IDQUEUE_GITHUB__BACKLOG_REPO": seed_mod.BACKLOG_REPO,
             "IDQUEUE_GITHUB__WEB_URL": seed_mod.WEB_URL,
-            "IDQUEUE_SLACK__INTAKE_BOT_IDS": json.dumps([seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER]),
-            "IDQUEUE_SLACK__WORKSPACE_URL": seed_mod.WORKSPACE_URL,
-            "IDQUEUE_SLACK__HISTORY_DAYS": "40",
-            "IDQUEUE_TEAM": json.dumps(self.team()),
-            "IDQUEUE_ROTA": json.dumps(self.rota()),
-            "IDQUEUE_ME": seed_mod.ME,
-            "IDQUEUE_SANDBOX": "true",
-            "IDQUEUE_SURVEY__URL": seed_mod.SURVEY_URL,
+            **identity_env(self.slack.url, self.team(), self.rota(), self.clock),
         }
-        if self.clock.frozen:
-            out["IDQUEUE_NOW"] = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-        return out
 
     def survey_csv(self) -> str:
         """The seeded survey export (CSV) for this sandbox's closed requests."""
         return seed_mod.survey_csv(self.summary, self.seeded_at)
+
+
+# -- what the identity team's sandboxes share (GitHub + Slack here, Jira + Slack after the move) --
+
+def identity_rota(seeded_at: datetime) -> dict[str, Any]:
+    """A weekly rota that puts ``me`` on triage in the seed's current week."""
+    monday = seed_mod.monday_of(seeded_at.astimezone(seed_mod.TEAM_TZ).date())
+    return {"weekly": [m.key for m in seed_mod.ROSTER], "start": monday.isoformat()}
+
+
+def identity_slack(slack_url: str) -> dict[str, Any]:
+    """The ``slack`` settings of the identity team's channels on the Slack emulator."""
+    return {
+        "token": SLACK_TOKEN,
+        # Socket Mode: events from the emulator trigger early polls (``Poller``).
+        "app_token": SLACK_APP_TOKEN,
+        "base_url": slack_url,
+        "channels": [seed_mod.CHANNEL, seed_mod.SUPPORT_CHANNEL],
+        "intake_bot_ids": [seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER],
+        "workspace_url": seed_mod.WORKSPACE_URL,
+        # The seeded month spans ~35 days: read all of it on the first sync.
+        "history_days": 40,
+    }
+
+
+def identity_people(team: dict[str, dict[str, str]], rota: dict[str, Any]) -> dict[str, Any]:
+    """The roster, rota, ``me``, team name, sandbox flag and survey of the identity team."""
+    return {"team": team, "rota": rota, "me": seed_mod.ME, "team_name": "Identity", "sandbox": True,
+            "survey": {"url": seed_mod.SURVEY_URL}}
+
+
+def identity_env(slack_url: str, team: dict[str, dict[str, str]], rota: dict[str, Any],
+                 clock: Clock) -> dict[str, str]:
+    """The ``IDQUEUE_*`` variables of :func:`identity_slack` and :func:`identity_people` (and
+    the frozen clock's ``IDQUEUE_NOW``)."""
+    out = {
+        "IDQUEUE_SLACK_BASE_URL": slack_url,
+        "IDQUEUE_SLACK_TOKEN": SLACK_TOKEN,
+        "IDQUEUE_SLACK__APP_TOKEN": SLACK_APP_TOKEN,
+        "IDQUEUE_SLACK_CHANNELS": f"{seed_mod.CHANNEL},{seed_mod.SUPPORT_CHANNEL}",
+        "IDQUEUE_SLACK__INTAKE_BOT_IDS": json.dumps([seed_mod.INTAKE_BOT_ID, seed_mod.INTAKE_BOT_USER]),
+        "IDQUEUE_SLACK__WORKSPACE_URL": seed_mod.WORKSPACE_URL,
+        "IDQUEUE_SLACK__HISTORY_DAYS": "40",
+        "IDQUEUE_TEAM": json.dumps(team),
+        "IDQUEUE_ROTA": json.dumps(rota),
+        "IDQUEUE_ME": seed_mod.ME,
+        "IDQUEUE_SANDBOX": "true",
+        "IDQUEUE_SURVEY__URL": seed_mod.SURVEY_URL,
+    }
+    if clock.frozen:
+        out["IDQUEUE_NOW"] = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
