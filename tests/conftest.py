@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from idqueue.sandbox.runner import Sandbox
+from pg_cluster import Cluster, missing_reason, start_cluster
 
 # Tests never assert wall-clock times: Hypothesis's per-example deadline is one, and it fails
 # on a loaded machine (two CI workers, other processes). Keep the properties, drop the clock.
@@ -45,3 +46,29 @@ def empty_sandbox() -> Iterator[Sandbox]:
         yield sb
     finally:
         sb.stop()
+
+
+# --- PostgreSQL (team mode) -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster for this test process (skipped, with the reason, without one)."""
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """The URL of an empty database of this test's own on the session's cluster."""
+    url = pg_cluster.new_database()
+    try:
+        yield url
+    finally:
+        pg_cluster.drop_database(url)
