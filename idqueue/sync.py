@@ -236,6 +236,10 @@ class SyncEngine:
         try:
             if source.wants_hints:
                 source.prepare(self._hints(source))
+            else:
+                # A source without hints reads everything changed since its cursor: the poll a
+                # push woke is all its noted ids were for, so they are spent (never pile up).
+                self.read_first.take(_id_prefix(source))
             for batch in source.fetch(self.store.cursors(name)):
                 applied = self.store.apply(
                     name,
@@ -291,7 +295,7 @@ class SyncEngine:
             open_items=tuple(urgency),
             urgency=urgency,
             linked=tuple(missing_links(self.store, kind)),
-            read_first=self.read_first.take(f"{kind}:"),
+            read_first=self.read_first.take(_id_prefix(source)),
         )
 
     def _refresh_clocks(self) -> None:
@@ -302,6 +306,12 @@ class SyncEngine:
         """
         now = self.clock()
         self.store.refresh_crossed(make_assembler(self.settings, now, rules=registry.rulebook(self.settings)), now=now)
+
+
+def _id_prefix(source: Source) -> str:
+    """How the ids of a source's items begin (``gh:`` for GitHub), from the registry."""
+    integration = registry.find(source.kind.value)
+    return integration.id_prefix if integration is not None else f"{source.kind.value}:"
 
 
 def _label(source: Source) -> str:
