@@ -26,11 +26,17 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from trello_env import trello_world
 
 from idqueue.config import ConfigError, Settings, load_settings
+from idqueue.integrations.base import PollHints
 from idqueue.integrations.slack.socket import event_item_ids
+from idqueue.integrations.trello.source import TrelloSource
+from idqueue.sandbox import seed
+from idqueue.sandbox.runner import Sandbox
 from idqueue.service.webhooks import STAT_KEYS, SYSTEMS, WebhookReceivers, _SeenIds, hub_signature
-from idqueue.sync import ReadFirst
+from idqueue.store.db import Store
+from idqueue.sync import ReadFirst, SyncEngine, build_sources
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 WAIT = 20.0
@@ -278,7 +284,7 @@ def test_the_webhooks_section_reads_the_environment(isolated_settings_env: Path,
     assert "gh-hook" not in repr(hooks) and "tr-app" not in str(hooks)
     assert hooks.public_url == "https://hooks.example.org/idqueue" and hooks.max_body == 65536
     monkeypatch.setenv("IDQUEUE_WEBHOOKS__PUBLIC_URL", "hooks.example.org")
-    with pytest.raises(ConfigError, match="webhooks.public_url"):
+    with pytest.raises(ConfigError, match=r"webhooks\.public_url"):
         load_settings()
     monkeypatch.setenv("IDQUEUE_WEBHOOKS__PUBLIC_URL", "https://hooks.example.org")
     monkeypatch.setenv("IDQUEUE_WEBHOOKS__GITHUB_SECRT", "typo")
@@ -602,3 +608,56 @@ def test_a_failing_wake_does_not_fail_the_delivery(start: Callable[..., Hooks],
     assert hooks.post("jira", body, jira_headers(body)).status_code == 200
     assert hooks.noted() == ("jira:acme.atlassian.net/SUP-12",)
     assert "waking the jira poll failed" in caplog.text
+
+
+# --------------------------------------------------------------------------- a hint, never the truth
+
+
+def sandbox_now_iso() -> str:
+    return NOW.isoformat()
+
+
+def test_a_signed_but_lying_delivery_only_makes_the_poll_read_the_truth(sandbox: Sandbox, tmp_path: Path,
+                                                                        start: Callable[..., Hooks]) -> None:
+    """The sandbox's GitHub and Slack behind a sync engine: deliveries that are genuinely signed but
+    say something false (a renamed issue, a thread that changed) are turned into ids and a wake;
+    the poll they cause reads the systems, so the queue shows what the systems say, and every id
+    noted is spent by that poll (GitHub's ``gh:`` ids included)."""
+    settings = Settings(**sandbox.settings_overrides(), db=tmp_path / "hooks.db", now=sandbox_now_iso(),
+                        webhooks={"github_secret": GITHUB_SECRET, "slack_signing_secret": SLACK_SECRET})
+    store = Store.open(settings.db)
+    try:
+        engine = SyncEngine(store, build_sources(settings), settings)
+        assert not engine.poll().errors
+        issue = next(r for r in store.list_requests(now=NOW) if r.id.startswith(f"gh:{seed.SUPPORT_REPO}#"))
+        hooks = start(settings, clock=lambda: NOW)
+        engine.read_first = hooks.read_first
+        repo, number = issue.id.removeprefix("gh:").split("#")
+        payload = json.loads(github_payload("issues.opened"))
+        payload["repository"]["full_name"] = repo
+        payload["issue"].update(number=int(number), title=f"Forged title {MARKER}", state="closed")
+        body = json.dumps(payload).encode()
+        assert hooks.post("github", body, github_headers(body, "issues")).status_code == 200
+        thread = next(r for r in store.list_requests(now=NOW) if r.id.startswith(f"slack:{seed.CHANNEL}/"))
+        ts = thread.id.rpartition("/")[2]
+        event = slack_event({**slack_message("1773300000.000100", thread_ts=ts), "channel": seed.CHANNEL})
+        assert hooks.post("slack", event, slack_headers(event)).status_code == 200
+        assert hooks.woken == ["github", "slack"] and len(hooks.read_first) == 2
+        assert not engine.poll().errors
+        after = store.get_request(issue.id)
+        assert after is not None and after.title == issue.title and after.status == issue.status
+        assert len(hooks.read_first) == 0  # spent by the poll they woke
+    finally:
+        store.close()
+
+
+def test_a_trello_card_a_delivery_names_is_not_adopted(tmp_path: Path) -> None:
+    """The Trello reader reads only idqueue's cards (footer) and cards an open request links to;
+    a card a delivery merely names stays out of the queue."""
+    with trello_world() as world:
+        board = world.boards["acme"]
+        card = world.state.create_card(world.state.list_named(board, "Up next").id, "Someone else's", "")
+        reader = TrelloSource(world.settings(tmp_path / "db.sqlite"), clock=world.clock, timeout=2.0)
+        reader.prepare(PollHints(read_first=(f"trello:{card.id}",)))
+        items = [i for batch in reader.fetch({}) for i in batch.items]
+        assert f"trello:{card.id}" not in [i.id for i in items]
