@@ -10,7 +10,7 @@ is ever written to the queue.
 Each receiver refuses, in this order, with one log line (system, reason, remote address, delivery
 id; never the secret, the signature or the body) and a count in :attr:`WebhookReceivers.stats`:
 
-- a body over ``webhooks.max_body`` → 413, read no further;
+- a body over ``webhooks.max_body`` → 413, read no further (one not sent within 10 s → 408);
 - a missing or wrong signature → 401 (Slack: also a timestamp that is not a number);
 - Slack: a genuine signature on a timestamp more than 5 minutes from now → 409 (a replay: Slack
   signs each retry afresh, so it never sends one);
@@ -28,6 +28,7 @@ Everything a handler does is in memory (HMAC, JSON, a dict), so it answers well 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -67,6 +68,8 @@ SLACK_MAX_AGE = 5 * 60
 """Seconds a Slack request timestamp may be from now (Slack's own rule)."""
 SEEN_LIMIT = 10_000
 """Accepted delivery ids remembered per system (the oldest are forgotten first)."""
+BODY_TIMEOUT = 10.0
+"""Seconds a sender has to deliver the whole body (a trickling sender would hold a handler)."""
 
 _JIRA_KEY = re.compile(r"^[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,6}$")
 _GITHUB_ISSUE_EVENTS = frozenset({"issues", "issue_comment"})
@@ -267,11 +270,15 @@ class WebhookReceivers:
             raise _Refused(413, f"body over {self.max_body} bytes", "refused_size")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.content.iter_any():
-            size += len(chunk)
-            if size > self.max_body:
-                raise _Refused(413, f"body over {self.max_body} bytes", "refused_size")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                async for chunk in request.content.iter_any():
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise _Refused(413, f"body over {self.max_body} bytes", "refused_size")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise _Refused(408, f"body not received within {BODY_TIMEOUT:g} s", "refused_malformed") from None
         return b"".join(chunks)
 
     def _refused(self, request: web.Request, system: str, reason: str, stat: str, delivery: str) -> None:

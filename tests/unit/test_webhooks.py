@@ -34,6 +34,7 @@ from idqueue.integrations.slack.socket import event_item_ids
 from idqueue.integrations.trello.source import TrelloSource
 from idqueue.sandbox import seed
 from idqueue.sandbox.runner import Sandbox
+from idqueue.service import webhooks as webhooks_mod
 from idqueue.service.webhooks import STAT_KEYS, SYSTEMS, WebhookReceivers, _SeenIds, hub_signature
 from idqueue.store.db import Store
 from idqueue.sync import ReadFirst, SyncEngine, build_sources
@@ -661,3 +662,12 @@ def test_a_trello_card_a_delivery_names_is_not_adopted(tmp_path: Path) -> None:
         reader.prepare(PollHints(read_first=(f"trello:{card.id}",)))
         items = [i for batch in reader.fetch({}) for i in batch.items]
         assert f"trello:{card.id}" not in [i.id for i in items]
+
+
+def test_a_body_that_never_arrives_is_refused(start: Callable[..., Hooks], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webhooks_mod, "BODY_TIMEOUT", 0.2)
+    hooks = start()
+    head = (b"POST /hooks/jira HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n")
+    assert raw_exchange(hooks.server.url, head, b'{"webhookEvent"').startswith(b"HTTP/1.1 408")
+    assert hooks.stat("jira") == {"refused_malformed": 1} and hooks.woken == []
