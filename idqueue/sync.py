@@ -138,7 +138,8 @@ def source_name(source: Source) -> str:
 
 
 class ReadFirst:
-    """Item ids a push event (Slack Socket Mode) said changed; the next poll reads them first.
+    """Item ids a push event (Slack Socket Mode, the team service's webhooks) said changed; the
+    next poll of their system reads them first (a source without hints just spends them).
 
     Thread-safe: the event client adds from its own thread, the poll takes them.
     """
