@@ -819,6 +819,40 @@ class NotifyConfig(Section):
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+class WebhooksConfig(Section):
+    """Signed push receivers of the team service, ``POST /hooks/<system>`` (``[webhooks]``).
+
+    A receiver is mounted only when its system's secret is set. A delivery is a hint: it names
+    the items that changed and wakes that system's poll, which reads the truth from the API.
+    """
+
+    slack_signing_secret: SecretStr | None = None
+    """The Slack app's Signing Secret (Basic Information → App Credentials): ``/hooks/slack``."""
+    github_secret: SecretStr | None = None
+    """The secret given to the GitHub repository's (or organisation's) webhook: ``/hooks/github``."""
+    trello_secret: SecretStr | None = None
+    """The Trello Power-Up's secret, which signs its webhook calls: ``/hooks/trello``
+    (``trello.webhook_secret`` is read when this is unset)."""
+    jira_secret: SecretStr | None = None
+    """The secret given to the Jira webhook (Jira settings → System → WebHooks): ``/hooks/jira``."""
+    public_url: str | None = None
+    """The service's address as the outside world calls it, e.g. ``https://idqueue.example.org``
+    (behind a proxy the service cannot know it). Trello signs the callback URL, so its receiver
+    needs it: ``<public_url>/hooks/trello`` (or ``trello.callback_url`` exactly as registered)."""
+    max_body: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """The largest delivery accepted, in bytes (larger ones are refused with 413 unread)."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        value = value.strip()
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError(f"{value!r} is not an http(s) URL without query or fragment")
+        return value.rstrip("/")
+
+
 class BacklogConfig(Section):
     """Where backlogged requests are tracked when they cannot be backlogged in place (``[backlog]``)."""
 
@@ -871,6 +905,7 @@ class Settings(BaseSettings):
     ui: UiConfig = Field(default_factory=UiConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     backlog: BacklogConfig = Field(default_factory=BacklogConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     views: list[SavedView] = Field(default_factory=list)
     """Saved views (``[[views]]`` tables with ``name`` and ``query``), in tab order."""

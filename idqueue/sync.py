@@ -138,7 +138,8 @@ def source_name(source: Source) -> str:
 
 
 class ReadFirst:
-    """Item ids a push event (Slack Socket Mode) said changed; the next poll reads them first.
+    """Item ids a push event (Slack Socket Mode, the team service's webhooks) said changed; the
+    next poll of their system reads them first (a source without hints just spends them).
 
     Thread-safe: the event client adds from its own thread, the poll takes them.
     """
@@ -236,6 +237,10 @@ class SyncEngine:
         try:
             if source.wants_hints:
                 source.prepare(self._hints(source))
+            else:
+                # A source without hints reads everything changed since its cursor: the poll a
+                # push woke is all its noted ids were for, so they are spent (never pile up).
+                self.read_first.take(_id_prefix(source))
             for batch in source.fetch(self.store.cursors(name)):
                 applied = self.store.apply(
                     name,
@@ -291,7 +296,7 @@ class SyncEngine:
             open_items=tuple(urgency),
             urgency=urgency,
             linked=tuple(missing_links(self.store, kind)),
-            read_first=self.read_first.take(f"{kind}:"),
+            read_first=self.read_first.take(_id_prefix(source)),
         )
 
     def _refresh_clocks(self) -> None:
@@ -302,6 +307,12 @@ class SyncEngine:
         """
         now = self.clock()
         self.store.refresh_crossed(make_assembler(self.settings, now, rules=registry.rulebook(self.settings)), now=now)
+
+
+def _id_prefix(source: Source) -> str:
+    """How the ids of a source's items begin (``gh:`` for GitHub), from the registry."""
+    integration = registry.find(source.kind.value)
+    return integration.id_prefix if integration is not None else f"{source.kind.value}:"
 
 
 def _label(source: Source) -> str:

@@ -5,9 +5,10 @@ envelopes over a WebSocket. :class:`SlackEvents` wraps slack-sdk's built-in
 ``SocketModeClient``: it acks every envelope and, for a message or reaction event in a configured
 channel, calls ``on_event()`` — debounced, so a burst of events costs one early poll. It never
 writes the store: the poll's re-read of the recent window (edits, deletions, replies) does that,
-so there is one code path for changes however they were noticed. A message event that carries a
-``thread_ts`` (a reply, or an edit or deletion of one) also names that thread through
-``on_thread``: the poll it triggers reads that one thread first, whatever its age.
+so there is one code path for changes however they were noticed. The event also names what it
+concerns through ``on_thread`` (:func:`event_item_ids`: the thread of a reply, or of an edit or
+deletion of one; the message itself; the message a reaction is on): the poll it triggers reads
+that thread first, whatever its age, when it is a known request.
 
 Health (:class:`LiveHealth`) is ``connecting`` → ``connected``; ``reconnecting`` while the link is
 down (the SDK reconnects by itself on a ``disconnect`` envelope, a close frame or a dead socket);
@@ -118,6 +119,33 @@ def is_relevant(payload: Mapping[str, Any], channels: Collection[str]) -> bool:
         item = event.get("item")
         channel = item.get("channel") if isinstance(item, Mapping) else None
     return not channels or channel in channels
+
+
+def event_item_ids(payload: Mapping[str, Any], channels: Collection[str]) -> tuple[str, ...]:
+    """The item ids (``slack:C…/ts``) an ``event_callback`` payload says may have changed.
+
+    The one mapping from a Slack event to what the next poll reads first, for Socket Mode and
+    the Events API receiver alike: the thread a message event belongs to (:func:`thread_of`),
+    else the message itself (its ``ts``; ``message.ts`` of an edit, ``deleted_ts`` of a
+    deletion), or the message a reaction was added to or removed from. Empty for an event that
+    cannot change a request in ``channels`` (all channels if empty).
+    """
+    if not is_relevant(payload, channels):
+        return ()
+    thread = thread_of(payload)
+    if thread is not None:
+        return (slack_id(*thread),)
+    event = payload["event"]
+    if event.get("type") == "message":
+        channel = event.get("channel")
+        inner = event.get("message") if isinstance(event.get("message"), Mapping) else {}
+        ts = event.get("deleted_ts") or inner.get("ts") or event.get("ts")
+    else:
+        item = event.get("item")
+        channel, ts = (item.get("channel"), item.get("ts")) if isinstance(item, Mapping) else (None, None)
+    if isinstance(channel, str) and channel and isinstance(ts, str) and ts:
+        return (slack_id(channel, ts),)
+    return ()
 
 
 Cancel = Callable[[], None]
@@ -248,9 +276,10 @@ class SlackEvents:
         settings: the configuration (``slack.app_token``, ``slack.base_url``, ``slack.channels``).
         on_event: called (from a background thread) when a relevant change happened; debounced.
         on_health: called (from a background thread) on every state change.
-        on_thread: called (from a background thread, before ``on_event``) with the item id
-            (``slack:C…/thread_ts``) of the thread a relevant message event belongs to; a sync
-            engine's ``read_first.add`` makes the next poll read that thread first.
+        on_thread: called (from a background thread, before ``on_event``) with the item id of
+            what a relevant event concerns (:func:`event_item_ids`: the thread a message belongs
+            to, the message, the reacted-to message); a sync engine's ``read_first.add`` makes
+            the next poll read it first (when it is a known or open request).
         debounce: the debounce window in seconds (at most one ``on_event`` call per window).
         ping_interval: seconds between the SDK's pings; a dead link is noticed and replaced within
             a few of them.
@@ -450,12 +479,13 @@ class SlackEvents:
             if request.type == "events_api" and is_relevant(request.payload, self.channels):
                 with self._lock:
                     self._health = replace(self._health, events=self._health.events + 1)
-                thread = thread_of(request.payload)
-                if thread is not None and self.on_thread is not None:
-                    try:
-                        self.on_thread(slack_id(*thread))
-                    except Exception:
-                        log.exception("Slack thread note failed")
+                on_thread = self.on_thread
+                if on_thread is not None:
+                    for item_id in event_item_ids(request.payload, self.channels):
+                        try:
+                            on_thread(item_id)
+                        except Exception:
+                            log.exception("Slack thread note failed")
                 # Trigger before acking: the trigger only schedules, and a test (or Slack) that
                 # sees the ack may rely on the change having been noted.
                 self.debouncer.trigger()

@@ -73,8 +73,13 @@ class TrelloSource(Source):
         """card id → whether it is one of idqueue's (only "no" verdicts are final)."""
 
     def prepare(self, hints: PollHints) -> None:
-        """Remember the cards open requests link to: they are read even without idqueue's footer."""
-        ours = {i for i in (*hints.open_items, *hints.linked, *hints.read_first) if i.startswith("trello:")}
+        """Remember the cards open requests link to: they are read even without idqueue's footer.
+
+        Cards a push only named (``read_first``) are not among them: a webhook delivery is a
+        hint, and any card on a watched board may be named; the board's actions bring changes
+        to idqueue's own cards anyway.
+        """
+        ours = {i for i in (*hints.open_items, *hints.linked) if i.startswith("trello:")}
         self._known = ours
         self._linked = {i for i in hints.linked if i.startswith("trello:")}
 
