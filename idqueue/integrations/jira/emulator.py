@@ -699,8 +699,11 @@ class JiraEmulator(EmulatorServer):
     def _get_issue(self, req: Request, p: dict[str, str]) -> Response:
         issue = self.state.issue(p["key"])
         fields = self._fields(req.query.get("fields")) if "fields" in req.query else None
-        return Response(body=self.state.issue_json(issue, fields,
-                                                   changelog="changelog" in req.query.get("expand", "")))
+        out = self.state.issue_json(issue, fields, changelog="changelog" in req.query.get("expand", ""))
+        wanted = [k for k in req.query.get("properties", "").split(",") if k]
+        if wanted:
+            out["properties"] = {k: issue.properties[k] for k in wanted if k in issue.properties}
+        return Response(body=out)
 
     def _edit_issue(self, req: Request, p: dict[str, str]) -> Response:
         issue = self.state.issue(p["key"])

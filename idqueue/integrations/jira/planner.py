@@ -93,7 +93,10 @@ class JiraPlanner(TicketPlanner):
 
     # ------------------------------------------------------------------ phases
     def state_steps(self, ctx: PlanContext, item_id: str) -> None:
-        """Assign, labels, then the state verb's transition."""
+        """Assign, labels, then the state verb's transition (only where the issue holds the
+        request's state: a backlog item of a Slack request is left alone, like a backlog card)."""
+        if not ctx.holds_state(self.name):
+            return
         key = parse_jira_id(item_id)[1]
         base: dict[str, Any] = {"key": key, "actor": ctx.actor}
         home = ctx.projection.home(self.name)
