@@ -135,9 +135,15 @@ class JiraPlanner(TicketPlanner):
                      reassign_from=ctx.reassign_from))
 
     def message_steps(self, ctx: PlanContext, item_id: str) -> None:
-        """A comment (an internal note for an ``internal`` template), when the message goes to Jira."""
+        """A comment (an internal note for an ``internal`` template), when the message goes to Jira.
+
+        On an issue that does not hold the request's state (a Slack request's backlog item) only
+        a message sent to Jira alone (``--target jira``) is posted: templates and automatic
+        messages go where the request lives."""
         message = ctx.message
         if message is None or self.name not in message.targets:
+            return
+        if not ctx.holds_state(self.name) and list(message.targets) != [self.name]:
             return
         key = parse_jira_id(item_id)[1]
         text, missing, pii = ctx.render(self.name)

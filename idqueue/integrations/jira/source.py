@@ -283,6 +283,7 @@ class JiraSource(Source):
                                  params={"fields": ",".join(FIELDS), "expand": "changelog",
                                          "properties": ACTION_PROPERTY})
             except NotFound:
+                self._follow.pop(key, None)
                 continue
             if isinstance(raw, dict) and isinstance(raw.get("key"), str):
                 self._issue(raw, batch)
