@@ -530,6 +530,7 @@ class JiraEmulator(EmulatorServer):
             ("GET", re.compile(r"/rest/api/[23]/search"), self._gone),
             ("POST", re.compile(r"/rest/api/[23]/search"), self._gone),
             ("GET", re.compile(r"/rest/api/[23]/project/(?P<key>[A-Za-z0-9_]+)"), self._project),
+            ("GET", re.compile(r"/rest/api/[23]/user/assignable/search"), self._assignable),
             ("POST", re.compile(r"/rest/api/[23]/issue"), self._create_issue),
             ("GET", re.compile(_ISSUE), self._get_issue),
             ("PUT", re.compile(_ISSUE), self._edit_issue),
@@ -695,6 +696,37 @@ class JiraEmulator(EmulatorServer):
         else:
             out["isLast"] = True
         return Response(body=out)
+
+    def _assignable(self, req: Request, p: dict[str, str]) -> Response:
+        """``GET /user/assignable/search``: the people who can be assigned an issue (or in a
+        project) whose display name, a word of it, or email address starts with ``query``
+        (``username`` on Server/DC), or exactly the ``accountId``; paged by ``startAt``."""
+        q = req.query
+        key, project_key = q.get("issueKey") or q.get("issueId"), q.get("project")
+        if not key and not project_key:
+            return _error(400, "At least one of the issueKey, issueId or project parameters is required.")
+        query = q.get("username") if self.state.server else q.get("query")
+        account = q.get("accountId")
+        if (query is None) == (account is None):
+            return _error(400, "Provide exactly one of the query or accountId parameters.")
+        project = self.state.issues.get(str(key).upper()) if key else None
+        if (key and project is None) or (project_key and project_key.upper() not in self.state.projects):
+            return _error(404, NOT_FOUND if key else f"No project could be found with key '{project_key}'.")
+        try:
+            start = max(0, int(q.get("startAt", 0)))
+            size = max(1, min(int(q.get("maxResults", 50)), 1000))
+        except ValueError:
+            return _error(400, "startAt and maxResults must be numbers.")
+        people = [u for u in self.state.users.values() if u.account_type == "atlassian"]
+        if account is not None:
+            found = [u for u in people if u.account_id == account]
+        else:
+            needle = " ".join(str(query).split()).casefold()
+            found = [u for u in people if not needle or any(
+                s.startswith(needle) for s in (u.display_name.casefold(), *u.display_name.casefold().split(),
+                                               (u.email or "").casefold()))]
+        found.sort(key=lambda u: (u.display_name.casefold(), u.account_id))
+        return Response(body=[self.state.user_json(u.account_id) for u in found[start:start + size]])
 
     def _get_issue(self, req: Request, p: dict[str, str]) -> Response:
         issue = self.state.issue(p["key"])
