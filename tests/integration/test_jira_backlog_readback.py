@@ -87,7 +87,7 @@ def test_backlog_issue_transitions_show_on_the_slack_request(env: Env) -> None:
     rid = request["id"]
     _assert_slack_request_with_backlog_item(env, rid, "Backlog", issue)
 
-    ben = f"acc-{'ben-okafor'}"
+    ben = "acc-ben"
     env.sb.jira.state.set_status(issue.key, "In Progress", actor=ben, at=NOW + timedelta(minutes=5))
     env.sb.jira.state.set_assignee(issue.key, ben, actor=ben, at=NOW + timedelta(minutes=5))
     env.ok("sync", "--once")

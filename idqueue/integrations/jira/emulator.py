@@ -74,6 +74,8 @@ class JUser:
     email: str | None = None
     account_type: str = "atlassian"
     time_zone: str = "UTC"
+    email_hidden: bool = False
+    """The profile hides the address (Cloud privacy): never sent, still matched by user search."""
 
 
 @dataclass(slots=True)
@@ -277,7 +279,7 @@ class JiraState:
                            ("48x48", "24x24", "16x16", "32x32")},
             "displayName": user.display_name, "active": True, "timeZone": user.time_zone,
         }
-        if user.email:
+        if user.email and not user.email_hidden:
             out["emailAddress"] = user.email
         return out
 

@@ -23,6 +23,7 @@ from idqueue.domain.actions import Action, ActionKind
 from idqueue.domain.models import EventKind, Request, SourceKind, TimelineEvent
 from idqueue.integrations.jira.convert import parse_time
 from idqueue.integrations.jira.fold import DEFAULT_PRIORITY, jira_priority_name
+from idqueue.integrations.jira.people import assignable_people, find_assignee
 from idqueue.integrations.planning import (
     ActionError,
     Assignee,
@@ -124,6 +125,14 @@ class JiraPlanner(TicketPlanner):
         assign = ctx.assign
         assert assign is not None
         account = _account(ctx, assign)
+        if not account and assign.on_roster:
+            # A member without ``jira``: Jira's user search finds them by their roster email or name.
+            member = ctx.settings.team[assign.key]
+            try:
+                account = find_assignee(ctx.settings, key, member.email or member.name).id_in("jira")
+            except ActionError as exc:
+                raise ActionError(f"{assign.name} has no Jira account in the roster (team.{assign.key}.jira = "
+                                  f"<accountId>) and Jira's user search did not settle it: {exc}") from None
         if not account:
             raise ActionError(f"{assign.name} has no Jira account in the roster (team.{assign.key}.jira = "
                               f"<accountId>); {ctx.request.key} lives on Jira")
@@ -167,13 +176,17 @@ class JiraPlanner(TicketPlanner):
 
     # ------------------------------------------------------------------ people
     def resolve_person(self, people: Any, request: Request, item_id: str, text: str, known: str) -> Assignee:
-        """Nobody off the roster: Jira needs an account id, which the roster's ``jira`` field holds.
+        """Someone off the roster: the one person Jira's assignable-user search for the issue
+        finds by exactly that email address, display name or account id (see :mod:`.people`).
 
         Raises:
-            ActionError: always (the message says how to add them).
+            ActionError: nobody or several people match (the line names the candidates).
         """
-        raise ActionError(f"{text!r} is not on the team roster: add them with their Jira account id "
-                          f"(team.<key>.jira){known}")
+        return find_assignee(people.settings, parse_jira_id(item_id)[1], text, known)
+
+    def assignable(self, people: Any, item_ids: list[str]) -> list[Assignee]:
+        """Everyone Jira lets assign the issues (``GET /user/assignable/search``)."""
+        return assignable_people(people.settings, [parse_jira_id(i)[1] for i in item_ids])
 
     # ------------------------------------------------------------------ text
     def from_markdown(self, text: str) -> str:
