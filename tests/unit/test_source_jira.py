@@ -338,3 +338,17 @@ def test_backlog_project_issues_that_requests_link_to_are_followed(tmp_path: Pat
         assert [q for q in h.searches() if "updated >=" not in q] == [f"key in ({linked.key}) ORDER BY key ASC"]
     finally:
         h.emu.stop()
+
+
+def test_an_unreachable_backlog_project_does_not_stop_the_requests(tmp_path: Path) -> None:
+    h = Harness(tmp_path, backlog_project="NOPE")
+    try:
+        batches: list[Batch] = []
+        with pytest.raises(SourceError) as caught:
+            for batch in h.batches():
+                batches.append(batch)
+        assert "NOPE" in caught.value.title and "does not exist" in caught.value.title
+        assert len(h.items) == 5 and "search" in h.cursors, "the requests and their cursor are kept"
+        assert "backlog" not in h.cursors
+    finally:
+        h.emu.stop()

@@ -651,6 +651,11 @@ class JiraEmulator(EmulatorServer):
             return _error(400, "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.")
         try:
             query = parse_jql(jql)
+            for fld, op, values in query.clauses:
+                unknown = [v for v in values if fld == "project" and op in ("=", "in") and (
+                    v.upper() not in self.state.projects or v.upper() in self.state.forbidden_projects)]
+                if unknown:
+                    raise JqlError(f"The value '{unknown[0]}' does not exist for the field 'project'.")
             caller = self.state.me
             found = [i for i in self.state.issues.values()
                      if i.project not in self.state.forbidden_projects and matches(self.state, i, query, caller)]

@@ -48,6 +48,7 @@ from idqueue.clock import clock_for
 from idqueue.config import Settings
 from idqueue.domain.models import SourceKind
 from idqueue.integrations.base import (
+    AuthError,
     BadPayload,
     Batch,
     FetchStats,
@@ -55,7 +56,9 @@ from idqueue.integrations.base import (
     PollHints,
     RateLimited,
     Source,
+    SourceError,
     Unavailable,
+    ValidationFailed,
 )
 from idqueue.integrations.github.cursor import months_before
 from idqueue.integrations.jira.api import SOURCE, JiraApi, JiraConfigError
@@ -202,12 +205,20 @@ class JiraSource(Source):
             yield batch
         cursor.prune()
         cursors_out: dict[str, Any] = {"search": cursor.dump()}
-        backlog = yield from self._backlog_items(cursors.get("backlog"))
+        refused: SourceError | None = None
+        try:
+            backlog = yield from self._backlog_items(cursors.get("backlog"))
+        except (AuthError, NotFound, ValidationFailed) as exc:
+            # The backlog project is missing or out of reach: the requests are still read, and
+            # the error is reported after them (``idqueue doctor`` says which setting to fix).
+            refused, backlog = exc, None
         if backlog is not None:
             cursors_out["backlog"] = backlog.dump()
         yield from self._linked_issues()
         cursors_out["follow"] = list(self._follow)[-MAX_FOLLOWED:]
         yield Batch(cursors=cursors_out, stats=FetchStats(requests=self.api.requests))
+        if refused is not None:
+            raise refused
 
     # ------------------------------------------------------------------ backlog items
     def _backlog_project(self) -> str:
