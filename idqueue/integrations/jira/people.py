@@ -10,7 +10,8 @@ exact matches, or none, refuse with one line naming the candidates — never a g
 address that Jira matched to exactly one person whose address the site hides (Cloud's profile
 privacy) is that person: Jira compared the whole address.
 
-:func:`assignable_people` lists everyone an issue can be assigned to, for the assign picker.
+:func:`assignable_people` lists everyone who can be assigned issues of a project (the same search
+by ``project``), for the assign picker.
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ class _Directory:
         self.api.close()
 
     def search(self, key: str, *, query: str | None = None, account: str | None = None,
-               every_page: bool = False) -> list[dict[str, Any]]:
-        """The users who can be assigned ``key`` matching ``query`` (or with ``account``)."""
-        params: dict[str, Any] = {"issueKey": key, "maxResults": PAGE}
+               every_page: bool = False, project: str | None = None) -> list[dict[str, Any]]:
+        """The users who can be assigned the issue ``key`` (or issues of ``project``) matching
+        ``query`` (or with ``account``)."""
+        params: dict[str, Any] = {"project": project} if project else {"issueKey": key}
+        params["maxResults"] = PAGE
         if account is not None:
             params["accountId"] = account
         else:
@@ -138,15 +141,16 @@ def find_assignee(settings: Settings, key: str, text: str, known: str = "") -> A
 
 
 def assignable_people(settings: Settings, keys: list[str]) -> list[Assignee]:
-    """Everyone who can be assigned these issues (each issue's list, in order, no repeats).
+    """Everyone who can be assigned issues of these issues' projects (one search per project,
+    every page; in order, no repeats).
 
     Raises:
         ActionError: Jira could not be asked.
     """
     people: dict[str, Assignee] = {}
     with _Directory(settings) as directory:
-        for key in dict.fromkeys(keys):
-            for user in directory.search(key, query="", every_page=True):
+        for project in dict.fromkeys(key.rsplit("-", 1)[0] for key in keys):
+            for user in directory.search(project, query="", every_page=True, project=project):
                 person = _person(user)
                 if person is not None:
                     people.setdefault(person.key, person)

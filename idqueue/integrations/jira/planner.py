@@ -1,7 +1,7 @@
 """Jira's part in planning triage verbs, and in mirroring what was sent.
 
 A Jira issue has fields for everything, like a GitHub issue: an assignee (an account id, from
-the roster's ``jira`` field), labels, a priority and a workflow status. So Jira plans the state
+the roster's ``jira`` field, else found by Jira's assignable-user search: :mod:`.people`), labels, a priority and a workflow status. So Jira plans the state
 steps of a verb first and holds the state of every request it is a home of. State verbs are
 workflow transitions the writer finds by target status or status category
 (``jira.transitions``): pending, resume, close, reopen, and backlog *in place* (the issue moves
@@ -185,7 +185,7 @@ class JiraPlanner(TicketPlanner):
         return find_assignee(people.settings, parse_jira_id(item_id)[1], text, known)
 
     def assignable(self, people: Any, item_ids: list[str]) -> list[Assignee]:
-        """Everyone Jira lets assign the issues (``GET /user/assignable/search``)."""
+        """Everyone Jira lets assign issues of these issues' projects (``GET /user/assignable/search``)."""
         return assignable_people(people.settings, [parse_jira_id(i)[1] for i in item_ids])
 
     # ------------------------------------------------------------------ text
