@@ -63,8 +63,8 @@ def assemble(
     requester_ids = {p.id for p in (requester,) if p} | {
         i.requester.id for i in items if i.requester and not i.requester.is_bot
     }
-    fields, sections, template_map = _intake(homes.live, settings)
-    labels = list(dict.fromkeys(label for rule, item in homes.live for label in rule.labels(item)))
+    fields, sections, template_map = _intake(homes.own, settings)
+    labels = list(dict.fromkeys(label for rule, item in homes.own for label in rule.labels(item)))
     created_at = min(i.created_at for i in items)
     updated_at = max([i.updated_at for i in items] + [e.at for e in events])
 
@@ -76,7 +76,7 @@ def assemble(
         (e.at for e in events if e.at >= created_at and team.is_response(e, requester_ids)), None
     )
     status, status_reason, resolved_at = _status(homes, ctx, assignee, first_response_at)
-    if status is Status.BACKLOG and not (lead and lead[0].keeps_state):
+    if status is Status.BACKLOG and not (lead and homes.keeps_state(*lead)):
         # Backlog means "unassigned, out of the live queue" (DESIGN.md); a home that does not
         # keep state (a chat message's "taken" reaction) still shows who had it, so drop that.
         assignee, assignees = None, []
@@ -98,7 +98,8 @@ def assemble(
         customer=customer_of_request(_addresses(requester, homes), local.get("customer_override"),
                                      settings.customers),
         backlog_state=next((found for rule, item in homes.live if (found := rule.backlog_state(item))), None),
-        listed=any(rules.of(item.source).standalone for item in items),
+        listed=any(rules.of(item.source).standalone and not rules.of(item.source).backlog_item(item)
+                   for item in items),
     )
     _prioritise(request, events, local, settings, now)
     return request
@@ -127,7 +128,9 @@ class _Homes:
 
     Attributes:
         live: ``(rules, item)`` per system that has a live (not deleted) item: the first of
-            them (by creation) is the request's home there.
+            them (by creation; backlog items after the others) is the request's home there.
+            Systems whose items are all backlog items (:meth:`HomeRules.backlog_item`) come last.
+        own: the live homes that are not backlog items (labels and intake fields come from them).
         canonical: the item whose id, title and body the request takes: the primary live
             home, else (every home deleted) the first item in the same order.
         lead: the live home whose rules decide assignees and status (see
@@ -137,9 +140,10 @@ class _Homes:
 
     def __init__(self, items: list[SourceItem], rules: Rulebook) -> None:
         by_system: dict[str, list[SourceItem]] = {}
-        for item in sorted(items, key=lambda i: i.created_at):
+        for item in sorted(items, key=lambda i: (rules.of(i.source).backlog_item(i), i.created_at)):
             by_system.setdefault(item.source, []).append(item)
-        order = sorted(by_system, key=rules.order)
+        order = sorted(by_system, key=lambda name: (
+            all(rules.of(name).backlog_item(i) for i in by_system[name]), rules.order(name)))
         self.all_items = items
         self.sources = [SourceKind(name) for name in order]
         self.live: list[tuple[HomeRules, SourceItem]] = []
@@ -147,8 +151,14 @@ class _Homes:
             alive = [i for i in by_system[name] if i.state != "deleted"]
             if alive:
                 self.live.append((rules.of(name), alive[0]))
+        self.own = [(rule, item) for rule, item in self.live if not rule.backlog_item(item)]
         self.canonical = self.live[0][1] if self.live else by_system[order[0]][0]
-        self.lead = next((home for home in self.live if home[0].keeps_state), self.live[0] if self.live else None)
+        self.lead = next((home for home in self.live if self.keeps_state(*home)), self.live[0] if self.live else None)
+
+    @staticmethod
+    def keeps_state(rule: HomeRules, item: SourceItem) -> bool:
+        """Whether this home's own state is the request's (a backlog item's never is)."""
+        return rule.keeps_state and not rule.backlog_item(item)
 
 
 def _intake(

@@ -157,6 +157,11 @@ class HomeRules:
         standalone: one of its items can be a request by itself. A group made only of items
             that cannot (backlog cards whose request's other home is not read yet) is kept in
             the store but never listed as a request.
+
+    One item of a system that otherwise keeps state can be a *backlog item* instead
+    (:meth:`backlog_item`: the issue a backlogged chat request became in another project): it
+    then neither leads nor is the primary home, gives no labels or intake fields, and is never
+    a request by itself, like a backlog card.
     """
 
     keeps_state: ClassVar[bool] = True
@@ -180,6 +185,11 @@ class HomeRules:
     def labels(self, item: SourceItem) -> list[str]:
         """The labels the item contributes to the request."""
         return list(item.labels)
+
+    def backlog_item(self, item: SourceItem) -> bool:
+        """Whether this item only tracks its request in a backlog elsewhere (see the class
+        docstring); the generic rules: never."""
+        return False
 
     def backlog_state(self, item: SourceItem) -> str | None:
         """Where the item stands as a backlog entry (a list name, "archived"), or None when it

@@ -235,13 +235,18 @@ def for_id(item_id: str) -> Integration | None:
 
 def homes_of(request: Request) -> list[tuple[Integration, str]]:
     """A request's homes as ``(integration, item id)``, in order of preference (the first is
-    its primary home); one per system (the first of its item ids in that system)."""
+    its primary home); one per system (the first of its item ids in that system).
+
+    The order is the request's own (``request.sources``, as the fold decided it: a system
+    that only holds the request's backlog item comes after its primary home), then the
+    registry's."""
     found: list[tuple[Integration, str]] = []
     for integration in integrations():
         item_id = next((i for i in request.item_ids if integration.owns(i)), None)
         if item_id is not None:
             found.append((integration, item_id))
-    return found
+    rank = {str(name): n for n, name in enumerate(request.sources)}
+    return sorted(found, key=lambda home: rank.get(home[0].name, len(rank)))
 
 
 def home_of(request: Request, name: str) -> str | None:

@@ -63,13 +63,24 @@ def roster(settings: Settings, load: dict[str, int], on_triage: list[str]) -> li
     return sorted(members, key=lambda m: (not m.on_triage, m.name.casefold()))
 
 
+def _where(p: Assignee) -> str:
+    """Who they are upstream: ``@login``, ``Slack U…``, or their id in another system (``Jira …``)."""
+    if p.github:
+        return p.handle
+    if p.slack or not p.ids:
+        return f"Slack {p.slack or p.key}"
+    system, value = next(iter(p.ids.items()))
+    return f"{system.capitalize()} {value}"
+
+
 def outsiders(people: Sequence[Assignee], load: dict[str, int]) -> list[MemberChoice]:
-    """People off the roster for the picker (GitHub assignable users, Slack channel members), by name."""
+    """People off the roster for the picker (GitHub assignable users, Slack channel members, Jira
+    assignable users), by name."""
     members = [
         MemberChoice(
             key=p.key,
             name=one_line(p.name, 40),
-            login=one_line(p.handle if p.github else f"Slack {p.slack or p.key}", 40),
+            login=one_line(_where(p), 40),
             load=load.get(p.key, 0),
             on_triage=False,
             is_me=False,

@@ -165,14 +165,17 @@ def test_slack_only_request_backlogged_to_jira(env: Env) -> None:
 
 
 def test_member_without_a_jira_account_is_one_clear_line(env: Env) -> None:
+    """Ben has no ``jira`` field and Jira knows no one by his roster email: one line, nothing written."""
     request = _new_jira_request(env)
-    team = {k: (m.model_copy(update={"jira": None}) if k == BEN.key else m) for k, m in env.settings.team.items()}
+    team = {k: (m.model_copy(update={"jira": None, "email": "ben@elsewhere.example"}) if k == BEN.key else m)
+            for k, m in env.settings.team.items()}
     env.settings = env.settings.model_copy(update={"team": team})
     env.sb.jira.calls.clear()
     result = env.cli("assign", request["id"], "ben")
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert f"has no Jira account in the roster (team.{BEN.key}.jira" in result.output
+    assert "'ben@elsewhere.example' cannot be assigned" in result.output
     assert [c for c in env.sb.jira.calls.all() if c.method in ("POST", "PUT")] == []
 
 

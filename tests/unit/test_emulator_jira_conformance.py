@@ -176,3 +176,18 @@ def test_changelog_pages(spec: Spec, client: httpx.Client, emu: JiraEmulator) ->
     path = "/rest/api/3/issue/{issueIdOrKey}/changelog"
     page = check(spec, path, "get", client.get("/rest/api/3/issue/ID-3/changelog", params={"startAt": 100}), 200)
     assert len(page["values"]) == 5 and page["isLast"] is True
+
+
+def test_assignable_user_search(spec: Spec, client: httpx.Client, emu: JiraEmulator) -> None:
+    emu.state.user("acc-anabel", "Anabel Cruz")  # no email: hidden by the profile's privacy setting
+    path = "/rest/api/3/user/assignable/search"
+    found = check(spec, path, "get", client.get(path, params={"issueKey": "ID-1", "query": "ana"}), 200)
+    assert [u["accountId"] for u in found] == ["acc-ana", "acc-anabel"]  # customers are never assignable
+    assert "emailAddress" not in found[1]
+    by_mail = check(spec, path, "get", client.get(path, params={"issueKey": "ID-1", "query": "ana@example.org"}), 200)
+    assert [u["displayName"] for u in by_mail] == ["Ana Reyes"]
+    one = check(spec, path, "get", client.get(path, params={"issueKey": "ID-1", "accountId": "acc-anabel"}), 200)
+    assert [u["displayName"] for u in one] == ["Anabel Cruz"]
+    assert client.get(path, params={"query": "ana"}).status_code == 400
+    assert client.get(path, params={"issueKey": "ID-1", "query": "a", "accountId": "acc-ana"}).status_code == 400
+    assert client.get(path, params={"issueKey": "ID-99", "query": "ana"}).status_code == 404

@@ -117,3 +117,40 @@ def test_a_priority_change_is_the_labels_event(settings: Settings) -> None:
     # The manual priority counts from its event: the SLA clock before it ran on the rules' priority.
     request = _fold(settings, _item(priority="Highest"), events)
     assert request.priority == "P1"
+
+
+def _slack_item(links: list[str]) -> SourceItem:
+    return SourceItem(id="slack:C1/1700000000.000100", source=SourceKind("slack"), title="Need a test user",
+                      body="Please add a test user", url="https://ws.slack.com/archives/C1/p1700000000000100",
+                      created_at=NOW - timedelta(hours=5), updated_at=NOW - timedelta(hours=5),
+                      requester=Person("U0REQ", "Marcus Lee"), state="open", links=links)
+
+
+def _backlogged_event() -> TimelineEvent:
+    return TimelineEvent(uid="slack-backlog:1", item_id="slack:C1/1700000000.000100", kind=EventKind.BACKLOG,
+                         at=NOW - timedelta(hours=4), actor_id="U0ANA", actor_name="Ana Reyes", body="",
+                         url=None, source=SourceKind("slack"), is_bot=False, data={})
+
+
+@pytest.mark.parametrize(("raw", "state"), [
+    ({"status": "Backlog"}, "Backlog"),
+    ({"status": "In Progress", "status_category": "indeterminate"}, "In Progress"),
+    ({"status": "Done", "status_category": "done", "resolution": "Done"}, "Done"),
+    ({"status": "Closed", "status_category": "done", "resolution": "Won't Do"}, "Closed (Won't Do)"),
+])
+def test_a_backlog_item_shows_its_status_and_never_leads(settings: Settings, raw: dict[str, Any], state: str) -> None:
+    backlog = _item(backlog_item=True, key="IDB-3", priority="Highest", labels=["infra"], assignees=["acc-ben"], **raw)
+    slack = _slack_item([backlog.id])
+    request = make_assembler(settings, NOW, rules=registry.rulebook(settings))(
+        [backlog, slack], [_backlogged_event()], {})
+    assert request.id == slack.id and request.source == "slack" and request.sources == ["slack", "jira"]
+    assert request.status is Status.BACKLOG, "the Slack request is never closed by its backlog issue"
+    assert request.backlog_state == state
+    assert request.links["jira"] == backlog.url
+    assert request.assignee is None and "infra" not in request.labels and request.priority != "P1"
+    assert request.listed
+
+
+def test_a_backlog_item_alone_is_not_a_request(settings: Settings) -> None:
+    assert not _fold(settings, _item(backlog_item=True, key="IDB-3")).listed
+    assert _fold(settings, _item(key="ID-7")).listed

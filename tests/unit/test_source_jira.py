@@ -22,6 +22,7 @@ from idqueue.integrations.base import (
     BadPayload,
     Batch,
     NotFound,
+    PollHints,
     RateLimited,
     SourceError,
     Unavailable,
@@ -306,3 +307,48 @@ def test_idqueue_comments_carry_their_marker_back(h: Harness) -> None:
     assert event.data["idqueue_actor"] == "ana"
     reads = [c for c in h.emu.calls if c.path.endswith("/comment") and c.method == "GET"]
     assert [c.path for c in reads] == ["/rest/api/3/issue/ID-2/comment"]
+
+
+def test_backlog_project_issues_that_requests_link_to_are_followed(tmp_path: Path) -> None:
+    """A hand-made backlog-project issue a request links to is read by key (the store's ``linked``
+    hint), remembered in the ``follow`` cursor, and read again when it changes although the
+    request's hints no longer name it; other changed issues of the project are not read in full."""
+    h = Harness(tmp_path, backlog_project="IDB")
+    try:
+        st = h.emu.state
+        st.add_project("IDB", "Identity backlog", service_desk=False)
+        linked = st.add_issue("IDB", "Rotate the signing keys", issue_type="Task", status="Backlog",
+                              at=NOW - timedelta(days=200))  # older than the history window
+        st.add_issue("IDB", "Unrelated refactor", issue_type="Task", status="Backlog", at=NOW - timedelta(hours=1))
+        h.source.prepare(PollHints(linked=(f"jira:{h.host}/{linked.key}", f"jira:{h.host}/IDB-999")))
+        h.sync()
+        item = h.item(linked.key)
+        assert item.raw["backlog_item"] is True and item.raw["status"] == "Backlog"
+        assert f"jira:{h.host}/IDB-2" not in h.items, "an issue nobody links to is not read"
+        assert h.cursors["follow"] == [linked.key]
+
+        h.clock.advance(timedelta(minutes=10))
+        st.set_status(linked.key, "In Progress", actor="acc-ana")
+        h.source.prepare(PollHints())  # the request is in the backlog now: not open, no hints
+        h.emu.calls.clear()
+        h.sync()
+        assert h.item(linked.key).raw["status"] == "In Progress"
+        assert h.events(linked.key)[-1] == ("edited", {"field": "status", "backlog_state": "In Progress",
+                                                       "from_state": "Backlog"})
+        assert [q for q in h.searches() if "updated >=" not in q] == [f"key in ({linked.key}) ORDER BY key ASC"]
+    finally:
+        h.emu.stop()
+
+
+def test_an_unreachable_backlog_project_does_not_stop_the_requests(tmp_path: Path) -> None:
+    h = Harness(tmp_path, backlog_project="NOPE")
+    try:
+        batches: list[Batch] = []
+        with pytest.raises(SourceError) as caught:
+            for batch in h.batches():
+                batches.append(batch)
+        assert "NOPE" in caught.value.title and "does not exist" in caught.value.title
+        assert len(h.items) == 5 and "search" in h.cursors, "the requests and their cursor are kept"
+        assert "backlog" not in h.cursors
+    finally:
+        h.emu.stop()

@@ -190,7 +190,7 @@ def test_backlog_issue_with_remote_link_exactly_once(env: Env) -> None:
     env.drain()
     created = [i for i in env.emu.state.issues.values() if i.project == "BL"]
     assert len(created) == 1
-    assert created[0].properties["idqueue"] == {"action": action.id}
+    assert created[0].properties["idqueue"] == {"action": action.id, "request": action.request_id}
     assert [link["object"]["url"] for link in created[0].remote_links] == [SLACK_URL]
     result = env.get(action).result
     assert result["created"]["key"] == "BL-1" and result["url"].endswith("/browse/BL-1")

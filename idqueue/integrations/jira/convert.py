@@ -14,6 +14,12 @@
   (``resolution`` set or cleared), ``PENDING``/``RESUMED`` (status into or out of a pending status),
   ``BACKLOG`` (status into the ``jira.transitions["backlog"]`` status) and ``LABELED``/``UNLABELED``
   (labels, and a priority change as its ``priority:Pn`` label: see :mod:`.fold`).
+* A request's *backlog item* (the issue idqueue created when it backlogged a Slack or email
+  request, ``backlog_item=True``; see :mod:`.fold`) links to that request (the ``request`` of
+  its ``idqueue`` property), its comments are ``NOTE`` events (the requester does not see the
+  backlog project) and its changelog only ``EDITED`` events (status moves, with the new status in
+  ``data["backlog_state"]``, and assignments): they never change the request's status or
+  assignee.
 """
 
 from __future__ import annotations
@@ -113,8 +119,16 @@ def person(user: Any, settings: Settings) -> Person | None:
     return Person(account, str(user.get("displayName") or account), is_bot=_is_bot(user, settings))
 
 
+def issue_marker(raw: dict[str, Any]) -> dict[str, Any]:
+    """The issue's ``idqueue`` property (set when idqueue created it; ``{}`` otherwise), as a
+    search returns it when asked for ``properties``."""
+    props = raw.get("properties")
+    value = props.get(ACTION_PROPERTY) if isinstance(props, dict) else None
+    return value if isinstance(value, dict) and isinstance(value.get("action"), str) else {}
+
+
 def issue_to_item(raw: dict[str, Any], host: str, web_base: str, settings: Settings,
-                  *, remote_urls: list[str] | None = None) -> SourceItem:
+                  *, remote_urls: list[str] | None = None, backlog_item: bool = False) -> SourceItem:
     """Convert one issue (search or issue answer, with fields) into a :class:`SourceItem`.
 
     Args:
@@ -123,6 +137,8 @@ def issue_to_item(raw: dict[str, Any], host: str, web_base: str, settings: Setti
         web_base: the site URL (for the ``/browse/KEY`` link).
         settings: pending statuses, bot accounts.
         remote_urls: the URLs of the issue's remote links (Slack permalinks there link the homes).
+        backlog_item: the issue is a request's backlog item (``raw["backlog_item"]``); it links
+            to the request its ``idqueue`` property names.
 
     Raises:
         KeyError, TypeError, ValueError: the object lacks ``key`` or ``fields.created``.
@@ -143,6 +159,13 @@ def issue_to_item(raw: dict[str, Any], host: str, web_base: str, settings: Setti
     for url in remote_urls or []:
         links.extend(x for x in slack_links(url) if x not in links)
     pending = {s.lower() for s in settings.jira.pending_statuses}
+    marker = issue_marker(raw)
+    extra: dict[str, Any] = {}
+    if backlog_item:
+        extra = {"backlog_item": True, "idqueue_action": marker.get("action")}
+        request = marker.get("request")
+        if isinstance(request, str) and request and request not in links:
+            links.insert(0, request)
     return SourceItem(
         id=jira_id(host, key),
         source=KIND,
@@ -169,6 +192,7 @@ def issue_to_item(raw: dict[str, Any], host: str, web_base: str, settings: Setti
             "issue_type": _name(f.get("issuetype")),
             "components": [n for n in (_name(c) for c in f.get("components") or []) if n],
             "resolution": resolution,
+            **extra,
         },
     )
 
@@ -180,10 +204,14 @@ def _comment_properties(raw: dict[str, Any]) -> dict[str, Any]:
     return {str(p.get("key")): p.get("value") for p in props if isinstance(p, dict)}
 
 
-def marker_value(action_id: str, *, automation: bool = False, actor: Any = None) -> dict[str, Any]:
+def marker_value(action_id: str, *, automation: bool = False, actor: Any = None,
+                 request: str | None = None) -> dict[str, Any]:
     """The ``idqueue`` property value a writer attaches: the action id, whether it is one of
-    idqueue's automatic messages, and the roster key of who sent it through idqueue."""
+    idqueue's automatic messages, the roster key of who sent it through idqueue, and (on a
+    backlog issue) the id of the request it was created for."""
     value: dict[str, Any] = {"action": action_id}
+    if request:
+        value["request"] = request
     if automation:
         value["automation"] = True
     if isinstance(actor, str) and actor:
@@ -213,8 +241,9 @@ def is_internal(raw: dict[str, Any]) -> bool:
 
 
 def comment_to_event(raw: dict[str, Any], item_id: str, host: str, web_url: str | None,
-                     settings: Settings) -> TimelineEvent:
-    """Convert one comment into a ``COMMENT`` (public) or ``NOTE`` (internal) event.
+                     settings: Settings, *, backlog_item: bool = False) -> TimelineEvent:
+    """Convert one comment into a ``COMMENT`` (public) or ``NOTE`` (internal, or on a backlog
+    item) event.
 
     Raises:
         KeyError, TypeError, ValueError: the object lacks ``id`` or ``created``.
@@ -224,7 +253,7 @@ def comment_to_event(raw: dict[str, Any], item_id: str, host: str, web_url: str 
         raise ValueError("comment without created")
     updated = parse_time(raw.get("updated")) or created
     author = person(raw.get("author"), settings)
-    internal = is_internal(raw)
+    internal = is_internal(raw) or backlog_item
     data: dict[str, Any] = {"edited": updated != created, "internal": internal}
     data.update(marker_data(_comment_properties(raw).get(ACTION_PROPERTY)))
     cid = str(raw["id"])
@@ -243,7 +272,8 @@ def comment_to_event(raw: dict[str, Any], item_id: str, host: str, web_url: str 
     )
 
 
-def history_to_events(raw: dict[str, Any], item_id: str, host: str, settings: Settings) -> list[TimelineEvent]:
+def history_to_events(raw: dict[str, Any], item_id: str, host: str, settings: Settings, *,
+                      backlog_item: bool = False) -> list[TimelineEvent]:
     """Convert one changelog entry into events (see the module docstring).
 
     Raises:
@@ -252,6 +282,8 @@ def history_to_events(raw: dict[str, Any], item_id: str, host: str, settings: Se
     at = parse_time(raw.get("created"))
     if at is None:
         raise ValueError("changelog entry without created")
+    if backlog_item:
+        return _backlog_history(raw, item_id, host, at, settings)
     actor = person(raw.get("author"), settings)
     pending = {s.lower() for s in settings.jira.pending_statuses}
     backlog = (settings.jira.transitions.get("backlog") or "").lower()
@@ -295,4 +327,30 @@ def history_to_events(raw: dict[str, Any], item_id: str, host: str, settings: Se
                 add(f"{n}:+{label}", EventKind.LABELED, label=label)
             for label in sorted(before - after):
                 add(f"{n}:-{label}", EventKind.UNLABELED, label=label)
+    return out
+
+
+def _backlog_history(raw: dict[str, Any], item_id: str, host: str, at: datetime,
+                     settings: Settings) -> list[TimelineEvent]:
+    """A backlog item's changelog entry as ``EDITED`` events: status moves and assignments only."""
+    actor = person(raw.get("author"), settings)
+    out: list[TimelineEvent] = []
+    for n, item in enumerate(raw.get("items") or []):
+        if not isinstance(item, dict):
+            continue
+        fld = str(item.get("fieldId") or item.get("field") or "").lower()
+        old, new = item.get("fromString"), item.get("toString")
+        data: dict[str, Any] = {"field": fld}
+        if fld == "status":
+            body = f"moved the backlog issue from {old or '?'} to {new or '?'}"
+            data.update(backlog_state=new, from_state=old)
+        elif fld == "assignee":
+            body = f"assigned the backlog issue to {new}" if item.get("to") else "unassigned the backlog issue"
+            data["assignee"] = item.get("to")
+        else:
+            continue
+        out.append(TimelineEvent(
+            uid=f"jira-history:{host}/{raw['id']}/{n}", item_id=item_id, kind=EventKind.EDITED, at=at,
+            actor_id=actor.id if actor else None, actor_name=actor.name if actor else None, body=body,
+            source=KIND, is_bot=actor.is_bot if actor else False, data=data))
     return out

@@ -74,6 +74,8 @@ class JUser:
     email: str | None = None
     account_type: str = "atlassian"
     time_zone: str = "UTC"
+    email_hidden: bool = False
+    """The profile hides the address (Cloud privacy): never sent, still matched by user search."""
 
 
 @dataclass(slots=True)
@@ -277,7 +279,7 @@ class JiraState:
                            ("48x48", "24x24", "16x16", "32x32")},
             "displayName": user.display_name, "active": True, "timeZone": user.time_zone,
         }
-        if user.email:
+        if user.email and not user.email_hidden:
             out["emailAddress"] = user.email
         return out
 
@@ -530,6 +532,7 @@ class JiraEmulator(EmulatorServer):
             ("GET", re.compile(r"/rest/api/[23]/search"), self._gone),
             ("POST", re.compile(r"/rest/api/[23]/search"), self._gone),
             ("GET", re.compile(r"/rest/api/[23]/project/(?P<key>[A-Za-z0-9_]+)"), self._project),
+            ("GET", re.compile(r"/rest/api/[23]/user/assignable/search"), self._assignable),
             ("POST", re.compile(r"/rest/api/[23]/issue"), self._create_issue),
             ("GET", re.compile(_ISSUE), self._get_issue),
             ("PUT", re.compile(_ISSUE), self._edit_issue),
@@ -648,6 +651,11 @@ class JiraEmulator(EmulatorServer):
             return _error(400, "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.")
         try:
             query = parse_jql(jql)
+            for fld, op, values in query.clauses:
+                unknown = [v for v in values if fld == "project" and op in ("=", "in") and (
+                    v.upper() not in self.state.projects or v.upper() in self.state.forbidden_projects)]
+                if unknown:
+                    raise JqlError(f"The value '{unknown[0]}' does not exist for the field 'project'.")
             caller = self.state.me
             found = [i for i in self.state.issues.values()
                      if i.project not in self.state.forbidden_projects and matches(self.state, i, query, caller)]
@@ -696,11 +704,45 @@ class JiraEmulator(EmulatorServer):
             out["isLast"] = True
         return Response(body=out)
 
+    def _assignable(self, req: Request, p: dict[str, str]) -> Response:
+        """``GET /user/assignable/search``: the people who can be assigned an issue (or in a
+        project) whose display name, a word of it, or email address starts with ``query``
+        (``username`` on Server/DC), or exactly the ``accountId``; paged by ``startAt``."""
+        q = req.query
+        key, project_key = q.get("issueKey") or q.get("issueId"), q.get("project")
+        if not key and not project_key:
+            return _error(400, "At least one of the issueKey, issueId or project parameters is required.")
+        query = q.get("username") if self.state.server else q.get("query")
+        account = q.get("accountId")
+        if (query is None) == (account is None):
+            return _error(400, "Provide exactly one of the query or accountId parameters.")
+        project = self.state.issues.get(str(key).upper()) if key else None
+        if (key and project is None) or (project_key and project_key.upper() not in self.state.projects):
+            return _error(404, NOT_FOUND if key else f"No project could be found with key '{project_key}'.")
+        try:
+            start = max(0, int(q.get("startAt", 0)))
+            size = max(1, min(int(q.get("maxResults", 50)), 1000))
+        except ValueError:
+            return _error(400, "startAt and maxResults must be numbers.")
+        people = [u for u in self.state.users.values() if u.account_type == "atlassian"]
+        if account is not None:
+            found = [u for u in people if u.account_id == account]
+        else:
+            needle = " ".join(str(query).split()).casefold()
+            found = [u for u in people if not needle or any(
+                s.startswith(needle) for s in (u.display_name.casefold(), *u.display_name.casefold().split(),
+                                               (u.email or "").casefold()))]
+        found.sort(key=lambda u: (u.display_name.casefold(), u.account_id))
+        return Response(body=[self.state.user_json(u.account_id) for u in found[start:start + size]])
+
     def _get_issue(self, req: Request, p: dict[str, str]) -> Response:
         issue = self.state.issue(p["key"])
         fields = self._fields(req.query.get("fields")) if "fields" in req.query else None
-        return Response(body=self.state.issue_json(issue, fields,
-                                                   changelog="changelog" in req.query.get("expand", "")))
+        out = self.state.issue_json(issue, fields, changelog="changelog" in req.query.get("expand", ""))
+        wanted = [k for k in req.query.get("properties", "").split(",") if k]
+        if wanted:
+            out["properties"] = {k: issue.properties[k] for k in wanted if k in issue.properties}
+        return Response(body=out)
 
     def _edit_issue(self, req: Request, p: dict[str, str]) -> Response:
         issue = self.state.issue(p["key"])

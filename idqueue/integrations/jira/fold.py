@@ -9,6 +9,13 @@ moves to (``jira.transitions["backlog"]``) is the backlog, and so is an open iss
 project (``jira.backlog_project``, when the JQL reads it): the issue a backlogged Slack request
 became, whose transitions (closing it) then show on the request.
 
+An issue idqueue created for a request that could not be backlogged in place (a Slack or email
+request moved to the backlog, ``raw["backlog_item"]``; see :mod:`.source`) is that request's
+*backlog item* instead, like a Trello card: it never leads, is never the primary home and is never a
+request by itself; its status ("In Progress", "Done", with the resolution when it says more) is the
+request's *backlog state*, and its URL ``links.jira``. The request keeps the status its own home
+gives it (backlog), whatever happens to the issue.
+
 Jira's own priority field is offered to the priority rules as a ``priority:Pn`` label (the
 form a manual priority takes on GitHub), except for the site's default priority
 (:data:`DEFAULT_PRIORITY`), which every new issue gets without anyone choosing it: there the
@@ -72,6 +79,21 @@ class JiraRules(HomeRules):
         """A configured automation account (``jira.bot_accounts``); app accounts are flagged
         as bots by the reader already."""
         return actor_id in self.bot_accounts
+
+    def backlog_item(self, item: SourceItem) -> bool:
+        """An issue the reader marked as a request's backlog item (see the module docstring)."""
+        return item.raw.get("backlog_item") is True
+
+    def backlog_state(self, item: SourceItem) -> str | None:
+        """A backlog item's status, with its resolution when that says more ("Done",
+        "Closed (Won't Do)"); None for other issues."""
+        if not self.backlog_item(item):
+            return None
+        status = str(item.raw.get("status") or "") or None
+        resolution = item.raw.get("resolution")
+        if status and isinstance(resolution, str) and resolution and resolution.casefold() != status.casefold():
+            return f"{status} ({resolution})"
+        return status
 
     def labels(self, item: SourceItem) -> list[str]:
         """The issue's labels, plus ``priority:Pn`` for a priority someone chose."""

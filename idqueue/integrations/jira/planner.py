@@ -1,7 +1,7 @@
 """Jira's part in planning triage verbs, and in mirroring what was sent.
 
 A Jira issue has fields for everything, like a GitHub issue: an assignee (an account id, from
-the roster's ``jira`` field), labels, a priority and a workflow status. So Jira plans the state
+the roster's ``jira`` field, else found by Jira's assignable-user search: :mod:`.people`), labels, a priority and a workflow status. So Jira plans the state
 steps of a verb first and holds the state of every request it is a home of. State verbs are
 workflow transitions the writer finds by target status or status category
 (``jira.transitions``): pending, resume, close, reopen, and backlog *in place* (the issue moves
@@ -23,6 +23,7 @@ from idqueue.domain.actions import Action, ActionKind
 from idqueue.domain.models import EventKind, Request, SourceKind, TimelineEvent
 from idqueue.integrations.jira.convert import parse_time
 from idqueue.integrations.jira.fold import DEFAULT_PRIORITY, jira_priority_name
+from idqueue.integrations.jira.people import assignable_people, find_assignee
 from idqueue.integrations.planning import (
     ActionError,
     Assignee,
@@ -93,7 +94,10 @@ class JiraPlanner(TicketPlanner):
 
     # ------------------------------------------------------------------ phases
     def state_steps(self, ctx: PlanContext, item_id: str) -> None:
-        """Assign, labels, then the state verb's transition."""
+        """Assign, labels, then the state verb's transition (only where the issue holds the
+        request's state: a backlog item of a Slack request is left alone, like a backlog card)."""
+        if not ctx.holds_state(self.name):
+            return
         key = parse_jira_id(item_id)[1]
         base: dict[str, Any] = {"key": key, "actor": ctx.actor}
         home = ctx.projection.home(self.name)
@@ -121,6 +125,14 @@ class JiraPlanner(TicketPlanner):
         assign = ctx.assign
         assert assign is not None
         account = _account(ctx, assign)
+        if not account and assign.on_roster:
+            # A member without ``jira``: Jira's user search finds them by their roster email or name.
+            member = ctx.settings.team[assign.key]
+            try:
+                account = find_assignee(ctx.settings, key, member.email or member.name).id_in("jira")
+            except ActionError as exc:
+                raise ActionError(f"{assign.name} has no Jira account in the roster (team.{assign.key}.jira = "
+                                  f"<accountId>) and Jira's user search did not settle it: {exc}") from None
         if not account:
             raise ActionError(f"{assign.name} has no Jira account in the roster (team.{assign.key}.jira = "
                               f"<accountId>); {ctx.request.key} lives on Jira")
@@ -132,9 +144,15 @@ class JiraPlanner(TicketPlanner):
                      reassign_from=ctx.reassign_from))
 
     def message_steps(self, ctx: PlanContext, item_id: str) -> None:
-        """A comment (an internal note for an ``internal`` template), when the message goes to Jira."""
+        """A comment (an internal note for an ``internal`` template), when the message goes to Jira.
+
+        On an issue that does not hold the request's state (a Slack request's backlog item) only
+        a message sent to Jira alone (``--target jira``) is posted: templates and automatic
+        messages go where the request lives."""
         message = ctx.message
         if message is None or self.name not in message.targets:
+            return
+        if not ctx.holds_state(self.name) and list(message.targets) != [self.name]:
             return
         key = parse_jira_id(item_id)[1]
         text, missing, pii = ctx.render(self.name)
@@ -158,13 +176,17 @@ class JiraPlanner(TicketPlanner):
 
     # ------------------------------------------------------------------ people
     def resolve_person(self, people: Any, request: Request, item_id: str, text: str, known: str) -> Assignee:
-        """Nobody off the roster: Jira needs an account id, which the roster's ``jira`` field holds.
+        """Someone off the roster: the one person Jira's assignable-user search for the issue
+        finds by exactly that email address, display name or account id (see :mod:`.people`).
 
         Raises:
-            ActionError: always (the message says how to add them).
+            ActionError: nobody or several people match (the line names the candidates).
         """
-        raise ActionError(f"{text!r} is not on the team roster: add them with their Jira account id "
-                          f"(team.<key>.jira){known}")
+        return find_assignee(people.settings, parse_jira_id(item_id)[1], text, known)
+
+    def assignable(self, people: Any, item_ids: list[str]) -> list[Assignee]:
+        """Everyone Jira lets assign issues of these issues' projects (``GET /user/assignable/search``)."""
+        return assignable_people(people.settings, [parse_jira_id(i)[1] for i in item_ids])
 
     # ------------------------------------------------------------------ text
     def from_markdown(self, text: str) -> str:

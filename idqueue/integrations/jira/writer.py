@@ -18,7 +18,8 @@ What each action does (``params["key"]`` is the issue key, e.g. ``ID-12``):
   ``params["link"]`` (``{"url", "title"}``, e.g. the Slack thread).
 
 Exactly once: a comment and a created issue carry the entity property ``idqueue`` =
-``{"action": <action id>}`` (plus ``"automation": true`` for idqueue's automatic messages and
+``{"action": <action id>}`` (a created issue also names its ``"request"``, which the source reads
+back to link it) (plus ``"automation": true`` for idqueue's automatic messages and
 ``"actor"``, the roster key of who sent it, which the source reads back), written *in the same request* that creates them (Jira's create
 bodies take ``properties``), so one exists only with its marker. :meth:`JiraWriter.reconcile`
 looks for it — the issue's comments newest first back to ``since``, or the backlog project's
@@ -273,7 +274,8 @@ class JiraWriter:
         fields = {"project": {"key": self._project(action)}, "summary": one_line(str(p.get("title") or ""), 250),
                   "issuetype": {"name": str(p.get("issue_type") or self.settings.jira.backlog_issue_type)},
                   "description": self._body(text), "labels": [str(x) for x in p.get("labels") or [] if str(x)]}
-        body = {"fields": fields, "properties": [{"key": ACTION_PROPERTY, "value": marker_value(action.id)}]}
+        marker = marker_value(action.id, request=action.request_id)
+        body = {"fields": fields, "properties": [{"key": ACTION_PROPERTY, "value": marker}]}
         before_write()
         raw = self.api.call("POST", "issue", f"create an issue in {fields['project']['key']}", body=body)
         if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):

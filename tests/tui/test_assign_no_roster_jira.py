@@ -1,0 +1,93 @@
+"""The assign picker with an EMPTY roster on Jira requests (Pilot, identity-jira sandbox, real client).
+
+It lists the people Jira says can be assigned the issue (``GET /rest/api/3/user/assignable/search``);
+picking one assigns their account on Jira; a typed name that matches nobody exactly is refused
+with one line and nothing is queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import OptionList
+from tui_helpers import SIZE, settle, wait_for
+
+from idqueue.app import IdqueueApp
+from idqueue.commands.tui_cmds import sandbox_settings
+from idqueue.config import RotaConfig
+from idqueue.domain.models import Request
+from idqueue.integrations.registry import home_of
+from idqueue.sandbox.identity_jira import IdentityJiraSandbox
+from idqueue.screens.assign import AssignScreen
+from idqueue.screens.queue import QueueScreen
+
+NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[IdentityJiraSandbox]:
+    with IdentityJiraSandbox.start(seed=True, now=NOW) as sb:
+        sb.jira.state.user("acc-mia", "Mia Krystof", email="mia.krystof@example.gov")
+        yield sb
+
+
+def _app(sandbox: IdentityJiraSandbox, tmp_path: Path) -> IdqueueApp:
+    settings = sandbox_settings(sandbox, tmp_path / "noroster.db",
+                                {"now": "2026-03-11T15:30:00Z", "ui": {"poll_interval": 600}})
+    settings = settings.model_copy(update={"team": {}, "me": None, "rota": RotaConfig()})
+    return IdqueueApp.build(settings, sandbox=True, live=True)
+
+
+async def _open_picker(pilot: Pilot[Any], app: IdqueueApp, request: Request) -> AssignScreen:
+    screen = app.queue
+    screen.table.go_to(request.id)
+    await wait_for(pilot, lambda: screen.table.cursor_id == request.id, what="cursor")
+    await settle(pilot)
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, AssignScreen), timeout=30, what="picker")
+    picker = app.screen
+    assert isinstance(picker, AssignScreen)
+    await wait_for(pilot, lambda: picker.query_one("#members", OptionList).option_count > 0, what="options")
+    return picker
+
+
+def _shown(picker: AssignScreen) -> list[str]:
+    options = picker.query_one("#members", OptionList)
+    return [str(options.get_option_at_index(i).prompt).strip() for i in range(options.option_count)]
+
+
+async def test_picker_lists_jira_assignable_users_and_assigns_one(sandbox: IdentityJiraSandbox,
+                                                                  tmp_path: Path) -> None:
+    app = _app(sandbox, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.queue
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and screen.poller.polls >= 1,
+                       timeout=60, what="first poll")
+        await wait_for(pilot, lambda: screen.table.cursor_row is not None, what="rows")
+        await settle(pilot)
+        rows = [r.request for r in screen.table.loaded_rows()]
+        request = next(r for r in rows if r.source == "jira" and not r.assignee)
+        key = str(home_of(request, "jira")).rsplit("/", 1)[1]
+
+        picker = await _open_picker(pilot, app, request)
+        shown = _shown(picker)
+        assert any(line.startswith("Ben Okafor") and "Jira acc-ben" in line for line in shown)
+        assert any(line.startswith("Mia Krystof") for line in shown)
+        assert not any("cust-" in line for line in shown)  # requesters (customers) cannot be assigned
+
+        await pilot.press(*"mia", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="back to the queue")
+        await wait_for(pilot, lambda: sandbox.jira.state.issue(key).assignee == "acc-mia", timeout=60,
+                       what="assigned on Jira")
+
+        other = next(r for r in rows if r.source == "jira" and not r.assignee and r.id != request.id)
+        await _open_picker(pilot, app, other)
+        await pilot.press(*"mallory", "enter")
+        await wait_for(pilot, lambda: any("'mallory' cannot be assigned" in n.message for n in app._notifications),
+                       timeout=30, what="the refusal")
+        assert app.ctx.actions.for_request(other.id) == []
