@@ -1003,7 +1003,7 @@ class Settings(BaseSettings):
             if key is not None and self.team and key not in self.team:
                 raise ValueError(f"me/rota: {key!r} is not in [team]")
         for key in self.web.tokens:
-            if key not in self.team:
+            if self.team and key not in self.team:
                 raise ValueError(f"web.tokens: {key!r} is not in [team] (a personal token is a team member's)")
 
     def member_by_github(self, login: str) -> str | None:
