@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -54,7 +55,7 @@ log = logging.getLogger("idqueue.web")
 COOKIE = "idqueue_session"
 """The session cookie's name."""
 
-STATIC = Path(__import__("textual_serve").__file__).parent / "static"
+STATIC = Path(str(files("textual_serve") / "static"))
 """textual-serve's front end: xterm.js, its CSS and the Roboto Mono font."""
 
 PAGE = Path(__file__).with_name("web_page.html")
@@ -269,7 +270,6 @@ class _WebView:
             if request.path == "/" and request.method == "GET":
                 return self._login_page(status=401)
             raise web.HTTPUnauthorized(text="idqueue: sign in first\n")
-        request["person"] = person
         return await handler(request)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
@@ -316,7 +316,7 @@ class _WebView:
             raise web.HTTPForbidden(text="idqueue: the page must come from this server\n")
         if len(self.sockets) >= self.max_sessions:
             raise web.HTTPServiceUnavailable(text=f"idqueue: {self.max_sessions} browser sessions are open already\n")
-        person: Person | None = None if self.auth.open_as is not None else request["person"]
+        person: Person | None = None if self.auth.open_as is not None else self.auth.person(request)
         socket = web.WebSocketResponse(heartbeat=15)
         await socket.prepare(request)
         self.sockets.add(socket)
