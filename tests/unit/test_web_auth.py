@@ -202,3 +202,33 @@ async def test_websocket_from_another_site_is_refused() -> None:
         assert (await client.get("/")).status == 401  # no header, no way in
     finally:
         await client.close()
+
+
+async def test_runner_for_the_team_service() -> None:
+    """``WebRunner`` (what ``idqueue serve --web`` starts in its own loop) on any free port."""
+    from aiohttp import ClientSession, CookieJar
+
+    from idqueue.service.web import WebRunner
+
+    runner = WebRunner(build_web_app(settings(secret=SECRET)), host="127.0.0.1", port=0)
+    await runner.start()
+    try:
+        assert runner.port > 0 and runner.url == f"http://127.0.0.1:{runner.port}/"
+        async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:  # unsafe: an IP host
+            async with http.get(runner.url) as page:
+                assert page.status == 401
+            async with http.get(f"{runner.url}?token={SECRET}") as signed:
+                assert signed.status == 200
+            async with http.get(runner.url) as page:
+                assert page.status == 200
+    finally:
+        await runner.stop()
+
+
+async def test_insecure_no_auth_opens_without_sign_in() -> None:
+    client = await client_for(settings(), insecure_no_auth=True)
+    try:
+        assert (await client.get("/")).status == 200
+        assert (await client.get("/static/js/textual.js")).status == 200
+    finally:
+        await client.close()
