@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import html
@@ -242,9 +243,18 @@ class _SessionService(AppService):
         self._env = dict(env)
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        # textual-serve's own variables (the web driver, the size, colours) on top of this
+        # session's environment instead of the server's.
         textual_vars = {k: v for k, v in super()._build_environment(width, height).items()
                         if k not in os.environ or os.environ[k] != v}
         return {**self._env, **textual_vars}
+
+    async def run(self) -> None:
+        """Relay the process's output; when it ends (quit, or it could not start), end the
+        browser's session too, so the page says so instead of waiting for a first frame."""
+        await super().run()
+        with contextlib.suppress(Exception):
+            await self.remote_close()
 
 
 # ---------------------------------------------------------------------------- the web application

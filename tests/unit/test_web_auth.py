@@ -232,3 +232,20 @@ async def test_insecure_no_auth_opens_without_sign_in() -> None:
         assert (await client.get("/static/js/textual.js")).status == 200
     finally:
         await client.close()
+
+
+async def test_a_session_whose_process_ends_closes_the_browser_socket() -> None:
+    """A session that cannot start (or quits) ends the page's websocket: the page says "Session ended"."""
+    import shlex
+
+    from aiohttp import WSMsgType
+
+    failing = shlex.join([sys.executable, "-c", "import sys; print('idqueue: cannot start', file=sys.stderr); sys.exit(3)"])
+    client = await client_for(settings(secret=SECRET), command=failing)
+    try:
+        assert (await client.get(f"/?token={SECRET}")).status == 200
+        socket = await client.ws_connect("/ws?width=80&height=24")
+        message = await socket.receive(timeout=30)
+        assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+    finally:
+        await client.close()
