@@ -5,12 +5,14 @@ palette. Behaviour lives in ``screens/`` and ``widgets/``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import partial
+from collections.abc import Iterable, Mapping
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual.actions import ActionParseResult
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import Screen
 
 from idqueue.clock import Clock, clock_for
@@ -28,6 +30,18 @@ if TYPE_CHECKING:  # the outbox is imported when the app is built, not when this
     from idqueue.outbox.dispatcher import Dispatcher
     from idqueue.outbox.service import Actions
 
+
+READ_ONLY_REFUSAL = "read-only: you are not on the team's roster"
+"""What a key that would change something says in a read-only session (``read_only``)."""
+
+WRITE_BINDINGS = frozenset({
+    "queue.assign", "queue.take", "queue.reply", "queue.backlog", "queue.close", "queue.pending",
+    "queue.priority", "queue.snooze", "queue.customer", "queue.retry", "queue.undo", "queue.unassign",
+    "queue.resume", "queue.reopen", "queue.unsnooze",
+    "outbox.retry", "outbox.drop", "outbox.undo", "reply.send", "reply.discard_draft",
+})
+"""The bindings whose action queues an outbox action or changes local state (snooze, priority
+override, customer, drafts): refused in a read-only session."""
 
 
 class IdqueueApp(App[None]):
@@ -51,6 +65,8 @@ class IdqueueApp(App[None]):
         self.ctx = ctx
         self.title = "idqueue"
         self.sub_title = registry.sandbox_banner(ctx.settings) if ctx.sandbox else f"{ctx.settings.team_name} triage queue"
+        if ctx.settings.read_only:
+            self.sub_title += " · read-only"
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None, sandbox: bool = False,
@@ -151,6 +167,22 @@ class IdqueueApp(App[None]):
                 yield SystemCommand(b.description, f"{self.keys_for(b)}  ·  {b.id}",
                                     partial(node.run_action, b.action))
 
+    async def run_action(self, action: str | ActionParseResult, default_namespace: DOMNode | None = None,
+                         namespaces: Mapping[str, DOMNode] | None = None) -> bool:
+        """Run an action, unless the session is read-only and the action would change something.
+
+        Every key, footer click and command-palette entry reaches its action through here, so
+        this is the one place a read-only session (a browser viewer who is not on the roster)
+        is stopped before any dialog opens or anything is queued.
+        """
+        if self.ctx.settings.read_only:
+            target, name, _ = self._parse_action(action, self if default_namespace is None else default_namespace,
+                                                 namespaces)
+            if any(isinstance(target, owner) and name == verb for owner, verb in _write_actions()):
+                self.notify(READ_ONLY_REFUSAL, severity="warning", markup=False, timeout=4)
+                return True
+        return await super().run_action(action, default_namespace, namespaces)
+
     async def action_quit(self) -> None:
         """Quit (saying so when actions are still waiting in the outbox)."""
         queues = [s for s in self.screen_stack if isinstance(s, QueueScreen)]
@@ -206,6 +238,16 @@ def _other_screens() -> list[tuple[str, str, Any]]:
 
     return [("Outbox", "app.outbox", OutboxScreen), ("Dashboard", "app.metrics", DashboardScreen),
             ("Reply composer", "queue.reply", ReplyScreen)]
+
+
+@cache
+def _write_actions() -> tuple[tuple[type, str], ...]:
+    """(class that owns the binding, action name) of every binding in :data:`WRITE_BINDINGS`."""
+    from idqueue.screens.outbox import OutboxScreen
+    from idqueue.screens.reply import ReplyScreen
+
+    return tuple((owner, b.action.split("(", 1)[0]) for owner in (QueueScreen, OutboxScreen, ReplyScreen)
+                 for b in owner.BINDINGS if isinstance(b, Binding) and b.id in WRITE_BINDINGS)
 
 
 def binding_contexts(keymap: dict[str, str]) -> KeyContexts:

@@ -862,6 +862,55 @@ class BacklogConfig(Section):
     one and is writable (GitHub when it has a token)."""
 
 
+class WebConfig(Section):
+    """The queue in a browser (``[web]``; ``idqueue web``): who may open it and as whom.
+
+    Nobody gets in without one of the two: a ``secret`` (or personal ``tokens``), or a
+    ``trusted_header`` set by an authenticating reverse proxy. A person on the roster works
+    as themselves; anyone else only reads (``read_only``).
+    """
+
+    secret: SecretStr | None = None
+    """The shared secret (``IDQUEUE_WEB__SECRET``): whoever signs in with it views the queue
+    read-only."""
+    tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    """Personal sign-in tokens: roster key → token (``[web.tokens]``, ``IDQUEUE_WEB__TOKENS``
+    as JSON). Whoever signs in with one works as that team member."""
+    trusted_header: str | None = None
+    """The header naming the signed-in person (e.g. ``X-Forwarded-User``), honoured only when
+    set. Set it only behind a reverse proxy that authenticates everyone and sets (or strips)
+    this header on every request: anyone who can reach idqueue directly could send it."""
+    session_days: float = Field(default=14.0, gt=0, le=366)
+    """How long a browser stays signed in after the secret or a token was given."""
+    max_sessions: int = Field(default=20, ge=1, le=1000)
+    """Browser sessions at once (each runs its own idqueue process, about 100 MB)."""
+
+    @field_validator("tokens")
+    @classmethod
+    def _register_tokens(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        # Their table keys are roster keys, so the config file's secret scan cannot see them.
+        for token in value.values():
+            if len(token.get_secret_value()) < 16:
+                raise ValueError("a web token must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+            register_secret(token.get_secret_value())
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the web secret must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+        return value
+
+    @field_validator("trusted_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9-]+", value):
+            raise ValueError(f"{value!r} is not an HTTP header name")
+        return value or None
+
+
 class Settings(BaseSettings):
     """All of idqueue's configuration."""
 
@@ -913,6 +962,10 @@ class Settings(BaseSettings):
     """How far back closed items are backfilled for metrics."""
     sandbox: bool = False
     """Set by ``idqueue demo``: the sources are the built-in emulators."""
+    web: WebConfig = Field(default_factory=WebConfig)
+    read_only: bool = False
+    """Refuse every action that would change anything (``IDQUEUE_READ_ONLY=1``): ``idqueue web``
+    sets it for a browser session of someone who is not on the roster."""
 
     # Flat aliases from the env-var contract (DESIGN.md).
     github_token: SecretStr | None = Field(
@@ -929,6 +982,12 @@ class Settings(BaseSettings):
     slack_channels: Annotated[list[str] | None, NoDecode] = Field(default=None, exclude=True)
 
     _csv = field_validator("github_repos", "slack_channels", mode="before")(_split_csv)
+
+    @field_validator("me")
+    @classmethod
+    def _blank_me(cls, value: str | None) -> str | None:
+        # IDQUEUE_ME="" clears a `me` from the config file (a browser viewer is nobody on the roster).
+        return value.strip() or None if value is not None else None
 
     @field_validator("now")
     @classmethod
@@ -978,6 +1037,9 @@ class Settings(BaseSettings):
         for key in (self.me, *self.rota.weekly):
             if key is not None and self.team and key not in self.team:
                 raise ValueError(f"me/rota: {key!r} is not in [team]")
+        for key in self.web.tokens:
+            if self.team and key not in self.team:
+                raise ValueError(f"web.tokens: {key!r} is not in [team] (a personal token is a team member's)")
 
     def member_by_github(self, login: str) -> str | None:
         """The roster key of a GitHub login."""
