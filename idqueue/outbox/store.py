@@ -14,7 +14,6 @@ destination before writing again.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from typing import Any
 
 from idqueue.domain.models import parse_iso
 from idqueue.outbox.models import UNSENT_STATES, Action, ActionError, ActionKind, ActionState
-from idqueue.store.codec import iso_us
+from idqueue.store.codec import Connection, Row, iso_us
 from idqueue.store.db import Store
 
 __all__ = ["Claim", "LogEntry", "OutboxStore"]
@@ -56,7 +55,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _unfinished_row(conn: sqlite3.Connection, action_id: str, why_not: str = "") -> tuple[sqlite3.Row, ActionState]:
+def _unfinished_row(conn: Connection, action_id: str, why_not: str = "") -> tuple[Row, ActionState]:
     """An action's row and state, for a user's decision (retry, drop) about it.
 
     Raises:
@@ -72,7 +71,7 @@ def _unfinished_row(conn: sqlite3.Connection, action_id: str, why_not: str = "")
     return row, state
 
 
-def _row_to_action(row: sqlite3.Row) -> Action:
+def _row_to_action(row: Row) -> Action:
     return Action(
         id=row["id"],
         request_id=row["request_id"],
@@ -119,7 +118,7 @@ class OutboxStore:
         with self.store.write() as conn:
             self._insert(conn, actions)
 
-    def _insert(self, conn: sqlite3.Connection, actions: Sequence[Action]) -> None:
+    def _insert(self, conn: Connection, actions: Sequence[Action]) -> None:
         for a in actions:
             conn.execute(
                 "INSERT INTO outbox(id, group_id, request_id, kind, target, params, text, summary, state, "
@@ -176,7 +175,11 @@ class OutboxStore:
         ).fetchone()
         return _row_to_action(row) if row else None
 
-    def _log(self, conn: sqlite3.Connection, action_id: str, at: datetime, outcome: str, detail: str = "") -> None:
+    def _log(self, conn: Connection, action_id: str, at: datetime, outcome: str, detail: str = "") -> None:
+        if self.store.dialect.is_postgres:
+            # The log's next number is read then written: under the action's row lock, so a
+            # claim (which takes only row locks) and another writer never pick the same one.
+            conn.execute(f"SELECT 1 FROM outbox WHERE id=?{self.store.dialect.for_update}", (action_id,))
         n = int(conn.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM outbox_log WHERE action_id=?", (action_id,)).fetchone()[0])
         conn.execute(
             "INSERT INTO outbox_log(action_id, n, at, outcome, detail) VALUES (?,?,?,?,?)",
@@ -259,8 +262,8 @@ class OutboxStore:
         left ``sending`` with a write possibly in flight waits for the horizon.
         """
         row = self.store.conn.execute(
-            "SELECT MIN(due) FROM (SELECT MAX(COALESCE(next_attempt_at, ''), COALESCE(inflight_until, '')) AS due "
-            "FROM outbox WHERE state IN ('queued', 'sending')) WHERE due != ''"
+            f"SELECT MIN(due) FROM (SELECT {self.store.dialect.greatest}(COALESCE(next_attempt_at, ''), "  # noqa: S608
+            "COALESCE(inflight_until, '')) AS due FROM outbox WHERE state IN ('queued', 'sending')) AS waits WHERE due != ''"
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
@@ -310,7 +313,10 @@ class OutboxStore:
         """
         stamp = iso_us(now)
         wall_s = iso_us(wall or datetime.now(UTC))
-        with self.store.write() as conn:
+        # SQLite: the whole claim is one BEGIN IMMEDIATE (writers take turns). PostgreSQL: the
+        # claim locks only the row it looks at, skipping one another sender is looking at.
+        row_locks = self.store.dialect.is_postgres
+        with self.store.write(serialize=not row_locks) as conn:
             rows = conn.execute(
                 "SELECT * FROM outbox WHERE state IN ('queued','sending','failed','needs_attention') ORDER BY seq"
             ).fetchall()
@@ -319,6 +325,15 @@ class OutboxStore:
                 request_id = row["request_id"]
                 if request_id in blocked:
                     continue
+                if row_locks:
+                    row = self._lock_unsent(conn, row["id"])
+                    if row is None:
+                        # Another sender holds it (claiming or finishing it): its request waits,
+                        # so nothing of that request is sent out of order.
+                        blocked.add(request_id)
+                        continue
+                    if row["state"] not in ("queued", "sending", "failed", "needs_attention"):
+                        continue  # finished since the first look
                 state = row["state"]
                 if state in ("failed", "needs_attention") or (row["hold_until"] or "") > (wall_s or ""):
                     blocked.add(request_id)
@@ -359,6 +374,13 @@ class OutboxStore:
                 return Claim(_row_to_action(fresh), recovered)
         return None
 
+    def _lock_unsent(self, conn: Connection, action_id: str) -> Row | None:
+        """The action's current row, locked for this transaction; None when another
+        transaction holds its lock (PostgreSQL ``SKIP LOCKED``)."""
+        sql = f"SELECT * FROM outbox WHERE id=?{self.store.dialect.skip_locked}"
+        row: Row | None = conn.execute(sql, (action_id,)).fetchone()
+        return row
+
     def fence(
         self,
         action_id: str,
@@ -378,7 +400,7 @@ class OutboxStore:
         sql = "UPDATE outbox SET lease_until=?"
         params: list[Any] = [iso_us(now + timedelta(seconds=lease_seconds))]
         if inflight_until is not None:
-            sql += ", inflight_until=MAX(COALESCE(inflight_until, ''), ?)"
+            sql += f", inflight_until={self.store.dialect.greatest}(COALESCE(inflight_until, ''), ?)"
             params.append(iso_us(inflight_until))
         sql += " WHERE id=? AND state='sending' AND lease_owner=? AND fence=?"
         with self.store.write() as conn:
