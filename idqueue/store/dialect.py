@@ -138,20 +138,23 @@ def redact_url(url: str) -> str:
 
 # --- rewriting SQLite statements for PostgreSQL ---------------------------------------------
 
-_REWRITES: list[tuple[re.Pattern[str], str]] = [
-    # A request's links are a JSON object (system -> URL): its values.
-    (re.compile(r"\bjson_each\(links\)"), "jsonb_each_text(CAST(links AS jsonb)) AS je(key, value)"),
-    # A bound JSON list of ids, as rows of ``value``.
-    (re.compile(r"\bjson_each\(([?:]\w*)\)"), r"jsonb_array_elements_text(CAST(\1 AS jsonb)) AS je(value)"),
-    (re.compile(r"\bjson_extract\(([\w.]+), '\$\.(\w+)'\)"), r"(CAST(\1 AS jsonb) ->> '\2')"),
-    (re.compile(r"\binstr\("), "strpos("),
-    (re.compile(r"\bIS NOT excluded\."), "IS DISTINCT FROM excluded."),
-    # NOCASE folds ASCII only; so does lower() under the "C" collation every text column has.
-    (re.compile(r"(\w+) COLLATE NOCASE = \?"), r"lower(\1) = lower(?)"),
-    (re.compile(r"(COALESCE\([^()]*\)|[\w.]+) COLLATE NOCASE"), r"lower(\1)"),
-]
-
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\?\d*|(?<!:):[A-Za-z_]\w*|%")
+@lru_cache(maxsize=1)
+def _rewrites() -> tuple[list[tuple[re.Pattern[str], str]], re.Pattern[str]]:
+    """The rewrites and the token pattern (compiled on first use: the SQLite path never needs them)."""
+    rewrites = [
+        # A request's links are a JSON object (system -> URL): its values.
+        (re.compile(r"\bjson_each\(links\)"), "jsonb_each_text(CAST(links AS jsonb)) AS je(key, value)"),
+        # A bound JSON list of ids, as rows of ``value``.
+        (re.compile(r"\bjson_each\(([?:]\w*)\)"), r"jsonb_array_elements_text(CAST(\1 AS jsonb)) AS je(value)"),
+        (re.compile(r"\bjson_extract\(([\w.]+), '\$\.(\w+)'\)"), r"(CAST(\1 AS jsonb) ->> '\2')"),
+        (re.compile(r"\binstr\("), "strpos("),
+        (re.compile(r"\bIS NOT excluded\."), "IS DISTINCT FROM excluded."),
+        # NOCASE folds ASCII only; so does lower() under the "C" collation every text column has.
+        (re.compile(r"(\w+) COLLATE NOCASE = \?"), r"lower(\1) = lower(?)"),
+        (re.compile(r"(COALESCE\([^()]*\)|[\w.]+) COLLATE NOCASE"), r"lower(\1)"),
+    ]
+    token = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\?\d*|(?<!:):[A-Za-z_]\w*|%")
+    return rewrites, token
 
 
 @lru_cache(maxsize=2048)
@@ -162,7 +165,8 @@ def to_postgres(sql: str) -> str:
     psycopg requires); ``?`` becomes ``%s``, ``?N`` the N-th positional parameter and
     ``:name`` a named one.
     """
-    for pattern, replacement in _REWRITES:
+    rewrites, tokens = _rewrites()
+    for pattern, replacement in rewrites:
         sql = pattern.sub(replacement, sql)
 
     def token(match: re.Match[str]) -> str:
@@ -177,4 +181,4 @@ def to_postgres(sql: str) -> str:
             return "%s"
         return f"%({text[1:]})s"
 
-    return _TOKEN.sub(token, sql)
+    return tokens.sub(token, sql)
