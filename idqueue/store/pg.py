@@ -30,7 +30,7 @@ from psycopg.rows import RowMaker
 from idqueue.store.dialect import redact_url, to_postgres
 from idqueue.store.pg_schema import PG_MIGRATIONS
 
-__all__ = ["CHANNEL", "Listener", "PgConnection", "PgRow", "describe_pg_error", "migrate"]
+__all__ = ["CHANNEL", "Listener", "PgConnection", "PgRow", "apply_migrations", "describe_pg_error", "migrate"]
 
 CHANNEL = "idqueue_changes"
 """The ``LISTEN``/``NOTIFY`` channel of committed changes."""
@@ -197,23 +197,29 @@ def schema_version(conn: PgConnection) -> int:
     return int(found[0]) if found else 0
 
 
+def apply_migrations(conn: PgConnection, version: int, newest: int) -> None:
+    """Bring the schema from ``version`` to ``newest`` inside the caller's open transaction."""
+    conn.raw.execute("CREATE TABLE IF NOT EXISTS idqueue_schema (version INTEGER NOT NULL)")
+    if conn.raw.execute("SELECT 1 FROM idqueue_schema").fetchone() is None:
+        conn.raw.execute("INSERT INTO idqueue_schema(version) VALUES (0)")
+    for number in range(version + 1, newest + 1):
+        conn.raw.execute(PG_MIGRATIONS[number - 1])
+    conn.raw.execute("UPDATE idqueue_schema SET version = %s", (max(version, newest),))
+
+
 def migrate(conn: PgConnection, newest: int) -> int:
     """Apply the pending migrations in one transaction (under an advisory lock); return the version.
 
-    The caller has already refused a schema newer than ``newest`` (read before any write).
+    The caller has already refused a schema newer than ``newest`` (read before any write); one
+    written meanwhile by a newer idqueue is returned untouched, for the caller to refuse.
     """
     conn.raw.execute("BEGIN")
     try:
         conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-        conn.raw.execute("CREATE TABLE IF NOT EXISTS idqueue_schema (version INTEGER NOT NULL)")
-        row = conn.raw.execute("SELECT version FROM idqueue_schema").fetchone()
-        version = int(row[0]) if row else 0
-        if row is None:
-            conn.raw.execute("INSERT INTO idqueue_schema(version) VALUES (0)")
-        for number in range(version + 1, newest + 1):
-            conn.raw.execute(PG_MIGRATIONS[number - 1])
-            version = number
-        conn.raw.execute("UPDATE idqueue_schema SET version = %s", (version,))
+        version = schema_version(conn)
+        if version < newest:
+            apply_migrations(conn, version, newest)
+            version = newest
     except BaseException:
         conn.raw.execute("ROLLBACK")
         raise
