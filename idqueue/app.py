@@ -59,7 +59,7 @@ class IdqueueApp(App[None]):
 
         Args:
             settings: the configuration.
-            store: an open store (default: open ``settings.db``).
+            store: an open store (default: :func:`~idqueue.store.db.open_store` of the settings).
             sandbox: show the sandbox banner.
             live: poll the sources on the configured interval.
             poll: build the sync engine (False: no sources, e.g. for screenshots of a prepared DB).

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pg_cluster import Cluster, missing_reason, start_cluster
 
 from idqueue.sandbox.runner import Sandbox
-from pg_cluster import Cluster, missing_reason, start_cluster
 
 # Tests never assert wall-clock times: Hypothesis's per-example deadline is one, and it fails
 # on a loaded machine (two CI workers, other processes). Keep the properties, drop the clock.

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-
-from idqueue.cli import Context, cli
 from pydantic import SecretStr
 
+from idqueue.cli import Context, cli
 from idqueue.config import Settings
 from idqueue.domain.models import github_id, slack_id
 from idqueue.integrations.github.writer import GitHubWriter

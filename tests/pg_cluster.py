@@ -117,7 +117,7 @@ class Cluster:
 def _run(cluster: Cluster, argv: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     if cluster.as_user:
         argv = ["runuser", "-u", cluster.as_user, "--", *argv]
-    return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=timeout)  # noqa: S603
+    return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=timeout)
 
 
 def start_cluster() -> Cluster:

@@ -179,7 +179,7 @@ class OutboxStore:
         if self.store.dialect.is_postgres:
             # The log's next number is read then written: under the action's row lock, so a
             # claim (which takes only row locks) and another writer never pick the same one.
-            conn.execute(f"SELECT 1 FROM outbox WHERE id=?{self.store.dialect.for_update}", (action_id,))
+            conn.execute(f"SELECT 1 FROM outbox WHERE id=?{self.store.dialect.for_update}", (action_id,))  # noqa: S608
         n = int(conn.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM outbox_log WHERE action_id=?", (action_id,)).fetchone()[0])
         conn.execute(
             "INSERT INTO outbox_log(action_id, n, at, outcome, detail) VALUES (?,?,?,?,?)",
@@ -377,7 +377,7 @@ class OutboxStore:
     def _lock_unsent(self, conn: Connection, action_id: str) -> Row | None:
         """The action's current row, locked for this transaction; None when another
         transaction holds its lock (PostgreSQL ``SKIP LOCKED``)."""
-        sql = f"SELECT * FROM outbox WHERE id=?{self.store.dialect.skip_locked}"
+        sql = f"SELECT * FROM outbox WHERE id=?{self.store.dialect.skip_locked}"  # noqa: S608
         row: Row | None = conn.execute(sql, (action_id,)).fetchone()
         return row
 

@@ -35,7 +35,14 @@ from idqueue.domain.models import (
 )
 from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.store.codec import Connection, Row, iso_us, request_from_row
-from idqueue.store.dialect import POSTGRES, SQLITE, Dialect, database_errors, is_postgres_url, redact_url
+from idqueue.store.dialect import (
+    POSTGRES,
+    SQLITE,
+    Dialect,
+    database_errors,
+    is_postgres_url,
+    redact_url,
+)
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
 
@@ -326,9 +333,10 @@ class Store:
     def conn(self) -> Connection:
         """This thread's connection."""
         conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None and self.dialect.is_postgres:
+        if self.dialect.is_postgres and (conn is None or getattr(conn, "closed", False)):
             from idqueue.store.pg import PgConnection  # psycopg only for a PostgreSQL URL
 
+            # A connection the server dropped (a restart, a fatal error) is replaced on next use.
             conn = self._local.conn = PgConnection(self._target, connect_timeout=self.busy_timeout)
         if conn is None:
             lite = sqlite3.connect(

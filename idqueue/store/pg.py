@@ -19,7 +19,7 @@ SQLite path never loads: the TUI's start-up budget).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -120,6 +120,11 @@ class PgConnection:
                 self._changed.add(topic)
             cur.executemany(to_postgres(sql), rows)
         return cur
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed or broken (the store then opens a new one)."""
+        return bool(self.raw.closed or self.raw.broken)
 
     def cursor(self) -> _Cursor:
         """A cursor (for code that sets ``row_factory`` on SQLite's)."""

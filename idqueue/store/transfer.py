@@ -112,8 +112,8 @@ def copy_to_postgres(
 def _refuse_rows(target: PgConnection) -> None:
     busy = []
     for table in (*TABLES, SEARCH):
-        exists = target.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0]
-        if exists and target.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():  # noqa: S608
+        found = target.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()
+        if found and found[0] and target.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():  # noqa: S608
             busy.append(table)
     if busy:
         raise StoreError(

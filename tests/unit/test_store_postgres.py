@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pg_cluster import free_port
 
 from idqueue.domain.models import Person, Request, SourceItem, SourceKind, Status, TimelineEvent
 from idqueue.outbox.models import Action, ActionKind, ActionState
@@ -24,7 +25,6 @@ from idqueue.store.dialect import POSTGRES, SQLITE, redact_url, to_postgres
 from idqueue.store.pg_schema import PG_MIGRATIONS
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
-from pg_cluster import free_port
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
