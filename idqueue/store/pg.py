@@ -241,7 +241,10 @@ def describe_pg_error(exc: BaseException, url: str = "") -> str:
     low = text.lower()
     where = ""
     if url:
-        info = psycopg.conninfo.conninfo_to_dict(url)
+        try:
+            info = psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.Error:
+            info = {}
         where = f" at {info.get('host', 'localhost')}:{info.get('port', 5432)}"
     if "does not exist" in low and "database" in low:
         found = re.search(r'database "([^"]+)" does not exist', text)
