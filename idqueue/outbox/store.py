@@ -55,14 +55,19 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _unfinished_row(conn: Connection, action_id: str, why_not: str = "") -> tuple[Row, ActionState]:
+def _unfinished_row(
+    conn: Connection, action_id: str, why_not: str = "", *, lock: str = ""
+) -> tuple[Row, ActionState]:
     """An action's row and state, for a user's decision (retry, drop) about it.
+
+    ``lock`` is the dialect's row-lock suffix: on PostgreSQL a sender's claim takes only row
+    locks, so the decision waits for one in progress and reads the state it committed.
 
     Raises:
         ActionError: the action is unknown, or already sent or dropped (the message ends with
             ``why_not``).
     """
-    row = conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
+    row = conn.execute(f"SELECT * FROM outbox WHERE id=?{lock}", (action_id,)).fetchone()  # noqa: S608
     if row is None:
         raise ActionError(f"no outbox action {action_id!r}")
     state = ActionState(row["state"])
@@ -527,7 +532,7 @@ class OutboxStore:
             ActionError: unknown action, or one that is sent, dropped or being sent.
         """
         with self.store.write() as conn:
-            row, state = _unfinished_row(conn, action_id, "; nothing to retry")
+            row, state = _unfinished_row(conn, action_id, "; nothing to retry", lock=self.store.dialect.for_update)
             if state is ActionState.SENDING:
                 raise ActionError(f"action {action_id} is being sent right now")
             params = json.loads(row["params"] or "{}")
@@ -554,16 +559,16 @@ class OutboxStore:
             ActionError: unknown action, already sent/dropped, or being sent right now.
         """
         with self.store.write() as conn:
-            row, state = _unfinished_row(conn, action_id)
+            row, state = _unfinished_row(conn, action_id, lock=self.store.dialect.for_update)
             if state is ActionState.SENDING:
                 lease_until = parse_iso(row["lease_until"])
                 if lease_until is not None and lease_until > now:
                     raise ActionError(f"action {action_id} is being sent right now; try again in a moment")
-            later = conn.execute(
-                "SELECT id FROM outbox WHERE group_id=? AND seq>? AND state IN ('queued','failed','needs_attention') "
-                "ORDER BY seq",
-                (row["group_id"], row["seq"]),
-            ).fetchall()
+            later_sql = (
+                "SELECT id FROM outbox WHERE group_id=? AND seq>? AND state IN ('queued','failed','needs_attention') "  # noqa: S608
+                f"ORDER BY seq{self.store.dialect.for_update}"
+            )
+            later = conn.execute(later_sql, (row["group_id"], row["seq"])).fetchall()
             ids = [action_id] + [r["id"] for r in later]
             for i in ids:
                 conn.execute(
@@ -592,7 +597,8 @@ class OutboxStore:
         marks = ",".join("?" * len(groups))
         with self.store.write() as conn:
             rows = conn.execute(
-                f"SELECT * FROM outbox WHERE group_id IN ({marks}) ORDER BY seq", groups  # noqa: S608
+                f"SELECT * FROM outbox WHERE group_id IN ({marks}) ORDER BY seq{self.store.dialect.for_update}",  # noqa: S608
+                groups,
             ).fetchall()
             gone = [r for r in rows if r["state"] in ("sending", "sent") or int(r["attempts"]) > 0]
             if gone:

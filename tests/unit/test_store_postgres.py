@@ -304,3 +304,31 @@ def test_listeners_hear_committed_writes_only(pg_url: str) -> None:
 def test_sqlite_has_no_listener(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="PostgreSQL"):
         Store.open(tmp_path / "x.db").listen()
+
+
+def test_an_undo_waits_for_a_claim_in_progress_and_then_says_too_late(pg_url: str) -> None:
+    import psycopg
+
+    from idqueue.outbox.models import ActionError
+
+    box = OutboxStore(Store.open(pg_url))
+    box.insert([action("u1", "r1")])
+    outcome: list[str] = []
+    with psycopg.connect(pg_url) as sender:  # a claim that has taken u1 but not committed yet
+        sender.execute("UPDATE outbox SET state = 'sending', attempts = 1, fence = fence + 1 WHERE id = 'u1'")
+
+        def undo() -> None:
+            try:
+                box.cancel(["u1"], now=NOW)
+                outcome.append("undone")
+            except ActionError as exc:
+                outcome.append(str(exc))
+
+        worker = threading.Thread(target=undo)
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive() and outcome == []  # waiting for the claim's row lock
+        sender.commit()
+    worker.join(timeout=30)
+    assert outcome == ["too late to undo: reply u1 is being sent"]
+    assert box.get("u1").state is ActionState.SENDING  # type: ignore[union-attr]
