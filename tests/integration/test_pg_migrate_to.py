@@ -123,3 +123,28 @@ def test_migrate_to_refuses_a_database_that_is_not_empty(synced: dict[str, str |
 def test_migrate_to_needs_a_postgres_url(synced: dict[str, str | None]) -> None:
     result = _run(synced, "db", "migrate-to", "sqlite:///x.db", code=1)
     assert "postgresql:// URL" in result.output
+
+
+def test_a_sync_straight_into_postgres_lists_what_sqlite_lists(pg_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    sb = Sandbox.start(seed=True, now=NOW)
+    cleared: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith(("IDQUEUE_", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_"))
+    }
+    lite_env = {**cleared, **sb.env(), "IDQUEUE_DB": str(tmp_path / "q.db"), "IDQUEUE_CONFIG_FILE": str(config)}
+    pg_env = {**lite_env, "IDQUEUE_DATABASE_URL": pg_url}
+    try:
+        for env in (lite_env, pg_env):
+            _run(env, "sync", "--once", "--quiet")
+        lite = json.loads(_run(lite_env, "list", "--json", "--all").stdout)
+        assert len(lite) > 10
+        assert json.loads(_run(pg_env, "list", "--json", "--all").stdout) == lite
+        found = 0
+        for words in ("sign in", "data pull", "token", "type:bug", "nothing-like-this"):
+            hits = json.loads(_run(lite_env, "list", "--json", "--all", "--search", words).stdout)
+            assert json.loads(_run(pg_env, "list", "--json", "--all", "--search", words).stdout) == hits, words
+            found += bool(hits)
+        assert found >= 2
+    finally:
+        sb.stop()
