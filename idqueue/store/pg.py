@@ -19,7 +19,8 @@ SQLite path never loads: the TUI's start-up budget).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -30,7 +31,7 @@ from psycopg.rows import RowMaker
 from idqueue.store.dialect import redact_url, to_postgres
 from idqueue.store.pg_schema import PG_MIGRATIONS
 
-__all__ = ["CHANNEL", "Listener", "PgConnection", "PgRow", "apply_migrations", "describe_pg_error", "migrate"]
+__all__ = ["CHANNEL", "Listener", "PgConnection", "PgRow", "apply_migrations", "describe_pg_error", "migrate", "migration_lock"]
 
 CHANNEL = "idqueue_changes"
 """The ``LISTEN``/``NOTIFY`` channel of committed changes."""
@@ -212,23 +213,39 @@ def apply_migrations(conn: PgConnection, version: int, newest: int) -> None:
     conn.raw.execute("UPDATE idqueue_schema SET version = %s", (max(version, newest),))
 
 
+@contextmanager
+def migration_lock(conn: PgConnection) -> Iterator[None]:
+    """Hold the migrations' advisory lock (session-level) around a transaction started inside.
+
+    Taken *before* ``BEGIN`` on purpose: a transaction that started earlier and then waited
+    could still see its cached "no such table" from before another process created the
+    tables; one started after the wait reads the catalog afresh.
+    """
+    conn.raw.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+    try:
+        yield
+    finally:
+        if not conn.raw.closed:
+            conn.raw.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
+
+
 def migrate(conn: PgConnection, newest: int) -> int:
     """Apply the pending migrations in one transaction (under an advisory lock); return the version.
 
     The caller has already refused a schema newer than ``newest`` (read before any write); one
     written meanwhile by a newer idqueue is returned untouched, for the caller to refuse.
     """
-    conn.raw.execute("BEGIN")
-    try:
-        conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-        version = schema_version(conn)
-        if version < newest:
-            apply_migrations(conn, version, newest)
-            version = newest
-    except BaseException:
-        conn.raw.execute("ROLLBACK")
-        raise
-    conn.raw.execute("COMMIT")
+    with migration_lock(conn):
+        conn.raw.execute("BEGIN")
+        try:
+            version = schema_version(conn)
+            if version < newest:
+                apply_migrations(conn, version, newest)
+                version = newest
+        except BaseException:
+            conn.raw.execute("ROLLBACK")
+            raise
+        conn.raw.execute("COMMIT")
     return version
 
 

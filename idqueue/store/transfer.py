@@ -74,39 +74,47 @@ def copy_to_postgres(
         StoreError: the source is not SQLite, or the target is not empty or cannot be used.
         NewerSchemaError: the target holds a newer idqueue's schema.
     """
-    from idqueue.store.pg import MIGRATE_LOCK, PgConnection, apply_migrations, schema_version
+    from idqueue.store.pg import PgConnection, migration_lock
 
     if source.dialect.is_postgres:
         raise StoreError("migrate-to copies a SQLite database; this store is PostgreSQL already")
     target = PgConnection(url)
     try:
-        found = schema_version(target)
-        if found > SCHEMA_VERSION:
-            raise NewerSchemaError(newer_schema_message(found))
-        target.begin()
-        try:
-            # An idqueue starting on the target meanwhile waits, then finds the schema made.
-            target.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATE_LOCK,))
-            if found:
-                _refuse_rows(target)
-            apply_migrations(target, found, SCHEMA_VERSION)
-            for table in TABLES:
-                n = _copy_table(source, target, table)
-                if progress:
-                    progress(table, n)
-            n = _copy_search(source, target)
-            if progress:
-                progress(SEARCH, n)
-            _continue_outbox_seq(source, target)
-        except BaseException:
-            target.rollback()
-            raise
-        target.commit()
+        # An idqueue starting on the target meanwhile waits, then finds the schema made.
+        with migration_lock(target):
+            _copy_in_one_transaction(source, target, progress)
     finally:
         target.close()
     before = count_rows(source)
     after = count_rows(Store(url))
     return [TableCount(t, before[t], after.get(t, -1)) for t in before]
+
+
+def _copy_in_one_transaction(
+    source: Store, target: PgConnection, progress: Callable[[str, int], None] | None
+) -> None:
+    from idqueue.store.pg import apply_migrations, schema_version
+
+    target.begin()
+    try:
+        found = schema_version(target)
+        if found > SCHEMA_VERSION:
+            raise NewerSchemaError(newer_schema_message(found))
+        if found:
+            _refuse_rows(target)
+        apply_migrations(target, found, SCHEMA_VERSION)
+        for table in TABLES:
+            n = _copy_table(source, target, table)
+            if progress:
+                progress(table, n)
+        n = _copy_search(source, target)
+        if progress:
+            progress(SEARCH, n)
+        _continue_outbox_seq(source, target)
+    except BaseException:
+        target.rollback()
+        raise
+    target.commit()
 
 
 def _refuse_rows(target: PgConnection) -> None:

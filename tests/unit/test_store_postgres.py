@@ -332,3 +332,34 @@ def test_an_undo_waits_for_a_claim_in_progress_and_then_says_too_late(pg_url: st
     worker.join(timeout=30)
     assert outcome == ["too late to undo: reply u1 is being sent"]
     assert box.get("u1").state is ActionState.SENDING  # type: ignore[union-attr]
+
+
+def test_a_process_that_waited_for_another_s_migration_sees_its_tables(pg_url: str) -> None:
+    import time
+
+    from idqueue.store.pg import PgConnection, apply_migrations, migration_lock
+
+    first = PgConnection(pg_url)
+    opened: list[object] = []
+    with migration_lock(first):
+        first.begin()
+        apply_migrations(first, 0, SCHEMA_VERSION)  # the first process, mid-migration
+
+        def second() -> None:
+            try:
+                opened.append(Store.open(pg_url).migrate())
+            except BaseException as exc:
+                opened.append(exc)
+
+        worker = threading.Thread(target=second)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not first.raw.execute(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone():
+            assert time.monotonic() < deadline, "the second process never waited for the first"
+            worker.join(timeout=0.01)
+        first.commit()
+    worker.join(timeout=30)
+    first.close()
+    assert opened == [SCHEMA_VERSION]
