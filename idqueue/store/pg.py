@@ -267,7 +267,8 @@ def describe_pg_error(exc: BaseException, url: str = "") -> str:
         found = re.search(r'database "([^"]+)" does not exist', text)
         name = found.group(1) if found else "named in the URL"
         return f"the PostgreSQL database {name} does not exist{where} (create it with createdb, then retry)"
-    if "authentication failed" in low or "no password supplied" in low or "no pg_hba.conf entry" in low:
+    refused = ("authentication failed", "no password supplied", "no pg_hba.conf entry", "permission denied for database")
+    if any(w in low for w in refused) or re.search(r'role "[^"]*" does not exist', text):
         return f"the PostgreSQL server{where} refused the login: check the user and password of IDQUEUE_DATABASE_URL"
     if any(w in low for w in ("connection refused", "could not connect", "timeout expired", "no route", "name or service")):
         return f"cannot reach the PostgreSQL server{where}: is it running and reachable?"

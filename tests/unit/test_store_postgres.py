@@ -124,6 +124,23 @@ def test_a_url_that_is_not_postgres_is_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_refused_login_is_one_line_without_the_password() -> None:
+    import psycopg
+
+    from idqueue.store.db import describe_db_error
+
+    url = "postgresql://ana:s3cret@db.example:5433/idq"
+    exc = psycopg.OperationalError(
+        'connection failed: connection to server at "10.0.0.5", port 5433 failed: '
+        'FATAL:  password authentication failed for user "ana"'
+    )
+    line = describe_db_error(exc, url)
+    assert line == (
+        "the PostgreSQL server at db.example:5433 refused the login: "
+        "check the user and password of IDQUEUE_DATABASE_URL"
+    )
+
+
 # --------------------------------------------------------------------------- with a server
 
 
@@ -134,6 +151,14 @@ def test_a_missing_database_gives_one_line(pg_url: str, tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         result.stderr.strip()
     ] and "the PostgreSQL database no_such_db does not exist" in result.stderr
+
+
+def test_an_unknown_user_gives_one_line(pg_url: str, tmp_path: Path) -> None:
+    nobody = pg_url.replace("postgresql://idqueue@", "postgresql://nobody:pw@")
+    result = _cli({"IDQUEUE_DATABASE_URL": nobody}, tmp_path, "list")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refused the login" in lines[0], result.stderr
 
 
 def test_migrations_are_idempotent_and_run_once_when_two_processes_start(pg_url: str) -> None:
