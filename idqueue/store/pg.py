@@ -67,11 +67,12 @@ def _row_class(names: tuple[str, ...]) -> type[PgRow]:
 
 def _rows(cursor: Any) -> RowMaker[PgRow]:
     description = cursor.description
-    cls = _row_class(tuple(d.name for d in description) if description else ())
-    return cls
+    return _row_class(tuple(d.name for d in description) if description else ())
 
 
+@lru_cache(maxsize=2048)
 def _topic(sql: str) -> str | None:
+    """What a statement changes, for the notification (None for a read)."""
     match = _WRITTEN.match(sql)
     if match is None:
         return None
@@ -88,6 +89,7 @@ class _Cursor:
         self._conn = conn
 
     def execute(self, sql: str, params: Any = ()) -> psycopg.Cursor[PgRow]:
+        """Run one statement (see :meth:`PgConnection.execute`)."""
         return self._conn.execute(sql, params)
 
 
@@ -108,7 +110,7 @@ class PgConnection:
     # ------------------------------------------------------------------ statements
     def execute(self, sql: str, params: Any = ()) -> psycopg.Cursor[PgRow]:
         """Run one statement of the store (SQLite dialect, rewritten once and cached)."""
-        if self._changed is not None and (topic := _topic(sql)):
+        if topic := _topic(sql):
             self._changed.add(topic)
         return self.raw.execute(to_postgres(sql), params if params is not None else ())
 
