@@ -22,7 +22,7 @@ from idqueue.outbox.pending import PendingLookup
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
 from idqueue.screens.queue import QueueScreen
-from idqueue.store.db import Store
+from idqueue.store.db import Store, open_store
 from idqueue.widgets.request_table import RequestTable
 from idqueue.widgets.rows import QueueData
 
@@ -75,12 +75,12 @@ class IdqueueApp(App[None]):
 
         Args:
             settings: the configuration.
-            store: an open store (default: open ``settings.db``).
+            store: an open store (default: :func:`~idqueue.store.db.open_store` of the settings).
             sandbox: show the sandbox banner.
             live: poll the sources on the configured interval.
             poll: build the sync engine (False: no sources, e.g. for screenshots of a prepared DB).
         """
-        store = store or Store.open(settings.db, key_prefix=settings.ui.key_prefix)
+        store = store or open_store(settings)
         clock = clock_for(settings)
         engine = None
         if poll:

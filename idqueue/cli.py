@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import importlib
 import os
-import sqlite3
 import sys
 from typing import NoReturn
 
@@ -19,6 +18,7 @@ import click
 
 from idqueue.commands.base import CliError, Context
 from idqueue.safety import one_line, redact
+from idqueue.store.dialect import database_errors
 
 __all__ = ["COMMAND_MODULES", "CliError", "Context", "cli", "main"]
 
@@ -92,10 +92,10 @@ def main(args: list[str] | None = None) -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except sqlite3.Error as exc:
+    except database_errors() as exc:
         from idqueue.store.db import describe_db_error
 
-        _fail(describe_db_error(exc), 1)
+        _fail(describe_db_error(exc, os.environ.get("IDQUEUE_DATABASE_URL", "")), 1)
     except BrokenPipeError:
         # The reader went away (`idqueue list | head`): nothing to say, and nothing more to flush.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -925,6 +925,10 @@ class Settings(BaseSettings):
     """TOML config path (``IDQUEUE_CONFIG_FILE``)."""
     db: Path = Field(default_factory=default_db_path)
     """SQLite path (``IDQUEUE_DB``)."""
+    database_url: SecretStr | None = None
+    """A ``postgresql://user:password@host:port/dbname`` URL (``IDQUEUE_DATABASE_URL``): use that
+    PostgreSQL database instead of the SQLite file ``db`` (team mode). Secret: it may hold a
+    password, so it is never printed."""
     now: str | None = None
     """Frozen "now" (ISO 8601) for demos, screenshots and tests (``IDQUEUE_NOW``)."""
     busy_timeout: float = Field(default=10.0, gt=0, le=3600)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -72,3 +73,13 @@ def pg_url(pg_cluster: Cluster) -> Iterator[str]:
         yield url
     finally:
         pg_cluster.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a store test keeps its database, once per backend: a SQLite file, then an empty
+    PostgreSQL database (``pg_url``; skipped with the reason where PostgreSQL is missing)."""
+    if request.param == "sqlite":
+        return tmp_path / "store.db"
+    url: str = request.getfixturevalue("pg_url")
+    return url

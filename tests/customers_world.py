@@ -134,10 +134,13 @@ def _events(mail: Mail) -> list[TimelineEvent]:
     return out
 
 
-def build(db: Path, *, customers: dict[str, CustomerConfig] | None = None) -> tuple[Settings, Store]:
-    """A store at ``db`` holding :data:`MAILS`, assembled with :func:`settings`."""
+def build(
+    db: Path, *, customers: dict[str, CustomerConfig] | None = None, target: str | Path | None = None
+) -> tuple[Settings, Store]:
+    """A store at ``db`` (or at ``target``, e.g. a PostgreSQL URL) holding :data:`MAILS`,
+    assembled with :func:`settings`."""
     cfg = settings(db, customers=customers)
-    store = Store.open(db, key_prefix=cfg.ui.key_prefix)
+    store = Store.open(target or db, key_prefix=cfg.ui.key_prefix)
     store.apply(
         "email",
         items=[_item(m) for m in MAILS],

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from pydantic import SecretStr
 
 from idqueue.cli import Context, cli
 from idqueue.config import Settings
@@ -24,7 +25,7 @@ from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
 from idqueue.outbox.service import Actions
 from idqueue.sandbox import seed as seed_mod
 from idqueue.sandbox.runner import Sandbox
-from idqueue.store.db import Store
+from idqueue.store.db import Store, open_store
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 REPO = seed_mod.SUPPORT_REPO
@@ -155,10 +156,13 @@ class WritebackEnv:
         return github_id(REPO, issue.number), slack_id(CHANNEL, msg.ts)
 
 
-def make_env(sb: Sandbox, tmp_path: Path, **overrides: Any) -> WritebackEnv:
-    """A fresh environment on a started sandbox."""
+def make_env(sb: Sandbox, tmp_path: Path, db_target: str | Path | None = None, **overrides: Any) -> WritebackEnv:
+    """A fresh environment on a started sandbox (its store at ``db_target``: a SQLite file by
+    default, or a ``postgresql://`` URL)."""
     settings = settings_for(sb, tmp_path / "idqueue.db", **overrides)
-    store = Store.open(settings.db)
+    if isinstance(db_target, str):
+        settings = settings.model_copy(update={"database_url": SecretStr(db_target)})
+    store = open_store(settings)
     return WritebackEnv(sb=sb, settings=settings, store=store)
 
 

@@ -59,13 +59,10 @@ class Context:
     def store(self) -> Store:
         """The store, opened (and migrated) on first use."""
         if self._store is None:
-            from idqueue.store.db import NewerSchemaError, Store, StoreError
+            from idqueue.store.db import NewerSchemaError, StoreError, open_store
 
-            settings = self.settings
             try:
-                self._store = Store.open(
-                    settings.db, key_prefix=settings.ui.key_prefix, busy_timeout=settings.busy_timeout
-                )
+                self._store = open_store(self.settings)
             except NewerSchemaError as exc:
                 raise CliSetupError(str(exc)) from exc
             except StoreError as exc:

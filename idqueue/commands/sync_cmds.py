@@ -8,7 +8,6 @@ import os
 import shlex
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from idqueue.domain.models import Request, iso
 from idqueue.integrations import registry
 from idqueue.safety import one_line, redact, sanitize_terminal
 from idqueue.sandbox.teams import TEAMS, TEAMS_HELP, start_sandbox
+from idqueue.store.db import describe_db_error
+from idqueue.store.dialect import database_errors
 from idqueue.store.queue import json_item
 
 
@@ -71,9 +72,9 @@ def run_sync(ctx: Context, *, quiet: bool = False, read_first: Any = None) -> in
     try:
         engine = SyncEngine(ctx.store, sources, settings, read_first=read_first)
         report = engine.poll(progress=None if quiet else _progress)
-    except sqlite3.Error as exc:
+    except database_errors() as exc:
         # Each batch is one transaction, so what was committed before stays consistent.
-        raise CliError(f"the local database failed during sync: {exc}") from None
+        raise CliError(f"the local database failed during sync: {describe_db_error(exc)}") from None
     finally:
         for source in sources:
             source.close()

@@ -79,7 +79,7 @@ from idqueue.outbox.models import (
 )
 from idqueue.outbox.store import OutboxStore
 from idqueue.safety import one_line, redact
-from idqueue.store.db import Store
+from idqueue.store.db import Store, open_store
 
 __all__ = ["DispatchReport", "Dispatcher", "Writer", "build_writers"]
 
@@ -596,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-wait", type=float, default=5.0, help="longest wait for a retry between rounds")
     args = parser.parse_args(argv)
     settings = load_settings()
-    store = Store.open(settings.db, key_prefix=settings.ui.key_prefix)
+    store = open_store(settings)
     clock = clock_for(settings)
     dispatcher = Dispatcher(store, settings, writers=build_writers(settings, clock=clock, timeout=args.timeout),
                             clock=clock, throttle=args.throttle, request_timeout=args.timeout)

@@ -14,7 +14,6 @@ destination before writing again.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from typing import Any
 
 from idqueue.domain.models import parse_iso
 from idqueue.outbox.models import UNSENT_STATES, Action, ActionError, ActionKind, ActionState
-from idqueue.store.codec import iso_us
+from idqueue.store.codec import Connection, Row, iso_us
 from idqueue.store.db import Store
 
 __all__ = ["Claim", "LogEntry", "OutboxStore"]
@@ -56,14 +55,19 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _unfinished_row(conn: sqlite3.Connection, action_id: str, why_not: str = "") -> tuple[sqlite3.Row, ActionState]:
+def _unfinished_row(
+    conn: Connection, action_id: str, why_not: str = "", *, lock: str = ""
+) -> tuple[Row, ActionState]:
     """An action's row and state, for a user's decision (retry, drop) about it.
+
+    ``lock`` is the dialect's row-lock suffix: on PostgreSQL a sender's claim takes only row
+    locks, so the decision waits for one in progress and reads the state it committed.
 
     Raises:
         ActionError: the action is unknown, or already sent or dropped (the message ends with
             ``why_not``).
     """
-    row = conn.execute("SELECT * FROM outbox WHERE id=?", (action_id,)).fetchone()
+    row = conn.execute(f"SELECT * FROM outbox WHERE id=?{lock}", (action_id,)).fetchone()  # noqa: S608
     if row is None:
         raise ActionError(f"no outbox action {action_id!r}")
     state = ActionState(row["state"])
@@ -72,7 +76,7 @@ def _unfinished_row(conn: sqlite3.Connection, action_id: str, why_not: str = "")
     return row, state
 
 
-def _row_to_action(row: sqlite3.Row) -> Action:
+def _row_to_action(row: Row) -> Action:
     return Action(
         id=row["id"],
         request_id=row["request_id"],
@@ -119,7 +123,7 @@ class OutboxStore:
         with self.store.write() as conn:
             self._insert(conn, actions)
 
-    def _insert(self, conn: sqlite3.Connection, actions: Sequence[Action]) -> None:
+    def _insert(self, conn: Connection, actions: Sequence[Action]) -> None:
         for a in actions:
             conn.execute(
                 "INSERT INTO outbox(id, group_id, request_id, kind, target, params, text, summary, state, "
@@ -176,7 +180,11 @@ class OutboxStore:
         ).fetchone()
         return _row_to_action(row) if row else None
 
-    def _log(self, conn: sqlite3.Connection, action_id: str, at: datetime, outcome: str, detail: str = "") -> None:
+    def _log(self, conn: Connection, action_id: str, at: datetime, outcome: str, detail: str = "") -> None:
+        if self.store.dialect.is_postgres:
+            # The log's next number is read then written: under the action's row lock, so a
+            # claim (which takes only row locks) and another writer never pick the same one.
+            conn.execute(f"SELECT 1 FROM outbox WHERE id=?{self.store.dialect.for_update}", (action_id,))  # noqa: S608
         n = int(conn.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM outbox_log WHERE action_id=?", (action_id,)).fetchone()[0])
         conn.execute(
             "INSERT INTO outbox_log(action_id, n, at, outcome, detail) VALUES (?,?,?,?,?)",
@@ -259,8 +267,8 @@ class OutboxStore:
         left ``sending`` with a write possibly in flight waits for the horizon.
         """
         row = self.store.conn.execute(
-            "SELECT MIN(due) FROM (SELECT MAX(COALESCE(next_attempt_at, ''), COALESCE(inflight_until, '')) AS due "
-            "FROM outbox WHERE state IN ('queued', 'sending')) WHERE due != ''"
+            f"SELECT MIN(due) FROM (SELECT {self.store.dialect.greatest}(COALESCE(next_attempt_at, ''), "  # noqa: S608
+            "COALESCE(inflight_until, '')) AS due FROM outbox WHERE state IN ('queued', 'sending')) AS waits WHERE due != ''"
         ).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
@@ -310,7 +318,10 @@ class OutboxStore:
         """
         stamp = iso_us(now)
         wall_s = iso_us(wall or datetime.now(UTC))
-        with self.store.write() as conn:
+        # SQLite: the whole claim is one BEGIN IMMEDIATE (writers take turns). PostgreSQL: the
+        # claim locks only the row it looks at, skipping one another sender is looking at.
+        row_locks = self.store.dialect.is_postgres
+        with self.store.write(serialize=not row_locks) as conn:
             rows = conn.execute(
                 "SELECT * FROM outbox WHERE state IN ('queued','sending','failed','needs_attention') ORDER BY seq"
             ).fetchall()
@@ -319,6 +330,15 @@ class OutboxStore:
                 request_id = row["request_id"]
                 if request_id in blocked:
                     continue
+                if row_locks:
+                    row = self._lock_unsent(conn, row["id"])
+                    if row is None:
+                        # Another sender holds it (claiming or finishing it): its request waits,
+                        # so nothing of that request is sent out of order.
+                        blocked.add(request_id)
+                        continue
+                    if row["state"] not in ("queued", "sending", "failed", "needs_attention"):
+                        continue  # finished since the first look
                 state = row["state"]
                 if state in ("failed", "needs_attention") or (row["hold_until"] or "") > (wall_s or ""):
                     blocked.add(request_id)
@@ -359,6 +379,13 @@ class OutboxStore:
                 return Claim(_row_to_action(fresh), recovered)
         return None
 
+    def _lock_unsent(self, conn: Connection, action_id: str) -> Row | None:
+        """The action's current row, locked for this transaction; None when another
+        transaction holds its lock (PostgreSQL ``SKIP LOCKED``)."""
+        sql = f"SELECT * FROM outbox WHERE id=?{self.store.dialect.skip_locked}"  # noqa: S608
+        row: Row | None = conn.execute(sql, (action_id,)).fetchone()
+        return row
+
     def fence(
         self,
         action_id: str,
@@ -378,7 +405,7 @@ class OutboxStore:
         sql = "UPDATE outbox SET lease_until=?"
         params: list[Any] = [iso_us(now + timedelta(seconds=lease_seconds))]
         if inflight_until is not None:
-            sql += ", inflight_until=MAX(COALESCE(inflight_until, ''), ?)"
+            sql += f", inflight_until={self.store.dialect.greatest}(COALESCE(inflight_until, ''), ?)"
             params.append(iso_us(inflight_until))
         sql += " WHERE id=? AND state='sending' AND lease_owner=? AND fence=?"
         with self.store.write() as conn:
@@ -505,7 +532,7 @@ class OutboxStore:
             ActionError: unknown action, or one that is sent, dropped or being sent.
         """
         with self.store.write() as conn:
-            row, state = _unfinished_row(conn, action_id, "; nothing to retry")
+            row, state = _unfinished_row(conn, action_id, "; nothing to retry", lock=self.store.dialect.for_update)
             if state is ActionState.SENDING:
                 raise ActionError(f"action {action_id} is being sent right now")
             params = json.loads(row["params"] or "{}")
@@ -532,16 +559,16 @@ class OutboxStore:
             ActionError: unknown action, already sent/dropped, or being sent right now.
         """
         with self.store.write() as conn:
-            row, state = _unfinished_row(conn, action_id)
+            row, state = _unfinished_row(conn, action_id, lock=self.store.dialect.for_update)
             if state is ActionState.SENDING:
                 lease_until = parse_iso(row["lease_until"])
                 if lease_until is not None and lease_until > now:
                     raise ActionError(f"action {action_id} is being sent right now; try again in a moment")
-            later = conn.execute(
-                "SELECT id FROM outbox WHERE group_id=? AND seq>? AND state IN ('queued','failed','needs_attention') "
-                "ORDER BY seq",
-                (row["group_id"], row["seq"]),
-            ).fetchall()
+            later_sql = (
+                "SELECT id FROM outbox WHERE group_id=? AND seq>? AND state IN ('queued','failed','needs_attention') "  # noqa: S608
+                f"ORDER BY seq{self.store.dialect.for_update}"
+            )
+            later = conn.execute(later_sql, (row["group_id"], row["seq"])).fetchall()
             ids = [action_id] + [r["id"] for r in later]
             for i in ids:
                 conn.execute(
@@ -570,7 +597,8 @@ class OutboxStore:
         marks = ",".join("?" * len(groups))
         with self.store.write() as conn:
             rows = conn.execute(
-                f"SELECT * FROM outbox WHERE group_id IN ({marks}) ORDER BY seq", groups  # noqa: S608
+                f"SELECT * FROM outbox WHERE group_id IN ({marks}) ORDER BY seq{self.store.dialect.for_update}",  # noqa: S608
+                groups,
             ).fetchall()
             gone = [r for r in rows if r["state"] in ("sending", "sent") or int(r["attempts"]) > 0]
             if gone:

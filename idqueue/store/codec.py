@@ -7,21 +7,68 @@ them; keeping them here lets the queue read rows without importing the store cla
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from idqueue.domain.models import Person, Request, SlaInfo, SourceKind, Status, parse_iso
 
-__all__ = ["Reader", "iso_us", "request_from_row"]
+if TYPE_CHECKING:
+    from idqueue.store.dialect import Dialect
+
+__all__ = ["Connection", "Cursor", "Reader", "Row", "iso_us", "request_from_row"]
+
+
+class Row(Protocol):
+    """A result row of either backend: ``r["column"]``, ``r[0]``, ``keys()``, iterable."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Cursor(Protocol):
+    """What the store reads of a cursor (sqlite3's, or psycopg's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the store uses of a connection: :class:`sqlite3.Connection` or
+    :class:`idqueue.store.pg.PgConnection` (same SQL, see :mod:`idqueue.store.dialect`)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+
+    def cursor(self) -> Any: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class Reader(Protocol):
-    """What the read queries need of a store: this thread's connection (``Store`` has it)."""
+    """What the read queries need of a store: this thread's connection and its dialect."""
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         """The connection of the calling thread."""
+        ...
+
+    @property
+    def dialect(self) -> Dialect:
+        """The backend's SQL differences."""
         ...
 
 
@@ -38,7 +85,7 @@ def iso_us(dt: datetime | None) -> str | None:
     return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def request_from_row(r: sqlite3.Row) -> Request:
+def request_from_row(r: Row) -> Request:
     """Build a :class:`Request` from a ``requests`` row."""
     requester = Person(r["requester_id"], r["requester_name"] or r["requester_id"]) if r["requester_id"] else None
     return Request(

@@ -1,4 +1,8 @@
-"""The SQLite store: source items, timeline events, merged requests, cursors, search.
+"""The store: source items, timeline events, merged requests, cursors, search.
+
+One :class:`Store` over two backends, chosen by what it opens: a SQLite file (the default) or
+a ``postgresql://`` URL (team mode, :mod:`idqueue.store.pg`; the statements are the same,
+see :mod:`idqueue.store.dialect`). On SQLite:
 
 * WAL mode, ``busy_timeout``, ``BEGIN IMMEDIATE`` for every write transaction, so two idqueue
   processes on one database serialize their writes instead of failing.
@@ -17,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from idqueue.domain.models import (
     EventKind,
@@ -30,9 +34,21 @@ from idqueue.domain.models import (
     parse_iso,
 )
 from idqueue.domain.priority import PRIORITY_RANK
-from idqueue.store.codec import iso_us, request_from_row
+from idqueue.store.codec import Connection, Row, iso_us, request_from_row
+from idqueue.store.dialect import (
+    POSTGRES,
+    SQLITE,
+    Dialect,
+    database_errors,
+    is_postgres_url,
+    redact_url,
+)
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
+
+if TYPE_CHECKING:
+    from idqueue.config import Settings
+    from idqueue.store.pg import Listener
 
 Assembler = Callable[[list[SourceItem], list[TimelineEvent], "LocalState"], Request]
 
@@ -82,8 +98,17 @@ class NewerSchemaError(StoreError):
     """The database's schema is newer than this idqueue knows: it is refused, never written."""
 
 
-def describe_db_error(exc: sqlite3.Error) -> str:
-    """One line for the user about a SQLite failure, with what to do about it."""
+def describe_db_error(exc: BaseException, url: str = "") -> str:
+    """One line for the user about a database failure, with what to do about it.
+
+    Args:
+        exc: a :func:`database_errors` exception.
+        url: the PostgreSQL URL in use, if any (only its host and port are named).
+    """
+    if not isinstance(exc, sqlite3.Error):
+        from idqueue.store.pg import describe_pg_error  # loaded already: psycopg raised exc
+
+        return describe_pg_error(exc, url)
     text = str(exc)
     low = text.lower()
     if "locked" in low or "busy" in low:
@@ -243,10 +268,17 @@ def _ts(dt: datetime | None) -> str | None:
 
 
 class Store:
-    """The SQLite store. Thread-safe: each thread gets its own connection."""
+    """The store (SQLite file or PostgreSQL URL). Thread-safe: each thread gets its own connection.
+
+    Attributes:
+        path: the SQLite file, or the PostgreSQL URL without its password (safe to print).
+        dialect: what differs between the backends (:mod:`idqueue.store.dialect`).
+    """
 
     def __init__(self, path: Path | str, *, key_prefix: str = "REQ", busy_timeout: float = 10.0) -> None:
-        self.path = str(path)
+        self.dialect: Dialect = POSTGRES if is_postgres_url(path) else SQLITE
+        self._target = str(path)
+        self.path = redact_url(self._target) if self.dialect.is_postgres else self._target
         self.key_prefix = key_prefix
         self.busy_timeout = busy_timeout
         self._local = threading.local()
@@ -258,7 +290,8 @@ class Store:
         """Open (creating and migrating) the database at ``path``.
 
         Args:
-            path: the SQLite file (created with its folder when missing).
+            path: the SQLite file (created with its folder when missing), or a
+                ``postgresql://`` URL (the database must exist; its tables are created).
             key_prefix: prefix of the short keys.
             busy_timeout: seconds to wait for another process's write before "locked".
 
@@ -266,6 +299,8 @@ class Store:
             NewerSchemaError: the file was written by a newer idqueue (it is left untouched).
             StoreError: the file cannot be created or is not a usable database.
         """
+        if is_postgres_url(path):
+            return cls._open_postgres(str(path), key_prefix=key_prefix, busy_timeout=busy_timeout)
         if str(path) != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -282,20 +317,37 @@ class Store:
             raise StoreError(f"cannot open the database {path}: {describe_db_error(exc)}") from exc
         return store
 
+    @classmethod
+    def _open_postgres(cls, url: str, *, key_prefix: str, busy_timeout: float) -> Store:
+        store = cls(url, key_prefix=key_prefix, busy_timeout=busy_timeout)
+        try:
+            store.migrate()
+        except NewerSchemaError:
+            raise
+        except database_errors() as exc:
+            store.close()
+            raise StoreError(f"cannot open the database {store.path}: {describe_db_error(exc, url)}") from exc
+        return store
+
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         """This thread's connection."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if self.dialect.is_postgres and (conn is None or getattr(conn, "closed", False)):
+            from idqueue.store.pg import PgConnection  # psycopg only for a PostgreSQL URL
+
+            # A connection the server dropped (a restart, a fatal error) is replaced on next use.
+            conn = self._local.conn = PgConnection(self._target, connect_timeout=self.busy_timeout)
         if conn is None:
-            conn = sqlite3.connect(
+            lite = sqlite3.connect(
                 self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
+            lite.row_factory = sqlite3.Row
+            lite.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            lite.execute("PRAGMA journal_mode=WAL")
+            lite.execute("PRAGMA synchronous=NORMAL")
+            lite.execute("PRAGMA foreign_keys=ON")
+            conn = self._local.conn = lite
         return conn
 
     def close(self) -> None:
@@ -305,10 +357,32 @@ class Store:
             conn.close()
             self._local.conn = None
 
+    def listen(self) -> Listener:
+        """Wait for other processes' committed writes (PostgreSQL only): ``listen().wait(timeout)``
+        returns what changed (``requests``, ``outbox``, ``ratings``, ``cursors``).
+
+        Raises:
+            StoreError: the store is a SQLite file (it has no notifications).
+        """
+        if not self.dialect.is_postgres:
+            raise StoreError("change notifications need the PostgreSQL store (IDQUEUE_DATABASE_URL)")
+        from idqueue.store.pg import Listener
+
+        return Listener(self._target)
+
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error."""
+    def write(self, *, serialize: bool = True) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on error.
+
+        SQLite: ``BEGIN IMMEDIATE``. PostgreSQL: ``BEGIN`` and, with ``serialize``, the writers'
+        advisory lock, so writers take turns as on SQLite; ``serialize=False`` is for a
+        transaction that locks the rows it changes itself (the outbox's claim).
+        """
         conn = self.conn
+        if self.dialect.is_postgres:
+            with self._pg_write(conn, serialize=serialize) as same:
+                yield same
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -321,8 +395,30 @@ class Store:
         else:
             conn.execute("COMMIT")
 
+    @staticmethod
+    @contextmanager
+    def _pg_write(conn: Connection, *, serialize: bool) -> Iterator[Connection]:
+        from idqueue.store.pg import PgConnection
+
+        assert isinstance(conn, PgConnection)
+        conn.begin(serialize=serialize)
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction and not conn.raw.closed:
+                conn.rollback()
+            raise
+        else:
+            conn.commit()
+
     def migrate(self) -> int:
-        """Apply pending migrations; return the schema version."""
+        """Apply pending migrations; return the schema version.
+
+        Raises:
+            NewerSchemaError: the database is newer than this idqueue (nothing was written).
+        """
+        if self.dialect.is_postgres:
+            return self._migrate_postgres()
         conn = self.conn
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
@@ -336,8 +432,27 @@ class Store:
             version = number
         return version
 
+    def _migrate_postgres(self) -> int:
+        from idqueue.store.pg import PgConnection, migrate, schema_version
+
+        conn = self.conn
+        assert isinstance(conn, PgConnection)
+        version = schema_version(conn)
+        if version > SCHEMA_VERSION:
+            self.close()
+            raise NewerSchemaError(newer_schema_message(version))
+        if version == SCHEMA_VERSION:
+            return version
+        version = migrate(conn, SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:  # another, newer idqueue migrated while we waited
+            self.close()
+            raise NewerSchemaError(newer_schema_message(version))
+        return version
+
     def quick_check(self) -> str:
-        """``PRAGMA quick_check`` result ("ok" when healthy)."""
+        """``PRAGMA quick_check`` result ("ok" when healthy; PostgreSQL checks its own pages)."""
+        if self.dialect.is_postgres:
+            return "ok" if self.conn.execute("SELECT 1").fetchone() else "no answer"
         return str(self.conn.execute("PRAGMA quick_check").fetchone()[0])
 
     # ----------------------------------------------------------------- cursors
@@ -346,7 +461,7 @@ class Store:
         rows = self.conn.execute("SELECT key, value FROM cursors WHERE source=?", (source,))
         return {r["key"]: json.loads(r["value"]) for r in rows}
 
-    def set_cursors(self, conn: sqlite3.Connection, source: str, cursors: dict[str, Any], now: datetime) -> None:
+    def set_cursors(self, conn: Connection, source: str, cursors: dict[str, Any], now: datetime) -> None:
         """Store cursors inside an open transaction; a ``None`` value deletes that key.
 
         Deleting lets a source keep many small cursors (one per tracked thing) and drop the
@@ -400,7 +515,7 @@ class Store:
                     (_dumps(list(links_of)),),
                 )
                 conn.executemany(
-                    "INSERT OR IGNORE INTO item_links(from_id, to_id) VALUES (?,?)",
+                    "INSERT INTO item_links(from_id, to_id) VALUES (?,?) ON CONFLICT DO NOTHING",
                     [(item_id, link) for item_id, links in links_of.items() for link in links],
                 )
             if events:
@@ -468,7 +583,7 @@ class Store:
                 self._rebuild(conn, items, assembler, ApplyResult())
         return len(items)
 
-    def _component(self, conn: sqlite3.Connection, item_id: str) -> list[str]:
+    def _component(self, conn: Connection, item_id: str) -> list[str]:
         seen = {item_id}
         frontier = [item_id]
         while frontier:
@@ -484,7 +599,7 @@ class Store:
                     frontier.append(other)
         return sorted(seen)
 
-    def _components(self, conn: sqlite3.Connection, touched: Iterable[str]) -> list[list[str]]:
+    def _components(self, conn: Connection, touched: Iterable[str]) -> list[list[str]]:
         """The linked groups of ``touched`` items, in order of their first touched member.
 
         Most items link to nothing: one query finds the few that do, and only those are walked.
@@ -496,9 +611,9 @@ class Store:
         linked = {
             r[0]
             for r in conn.execute(
-                "SELECT from_id FROM item_links WHERE from_id IN (SELECT value FROM json_each(?1)) "
-                "UNION SELECT to_id FROM item_links WHERE to_id IN (SELECT value FROM json_each(?1))",
-                (ids,),
+                "SELECT from_id FROM item_links WHERE from_id IN (SELECT value FROM json_each(?)) "
+                "UNION SELECT to_id FROM item_links WHERE to_id IN (SELECT value FROM json_each(?))",
+                (ids, ids),
             )
         }
         done: set[str] = set()
@@ -512,7 +627,7 @@ class Store:
         return components
 
     def _rebuild(
-        self, conn: sqlite3.Connection, touched: Iterable[str], assembler: Assembler, result: ApplyResult
+        self, conn: Connection, touched: Iterable[str], assembler: Assembler, result: ApplyResult
     ) -> None:
         components = self._components(conn, touched)
         if not components:
@@ -633,12 +748,12 @@ class Store:
         conn.executemany("UPDATE items SET request_id=? WHERE id=?", reassigned)
         conn.executemany(_UPSERT_ALIAS, aliases)
 
-    def _delete_request(self, conn: sqlite3.Connection, request_id: str, seq: int) -> None:
+    def _delete_request(self, conn: Connection, request_id: str, seq: int) -> None:
         conn.execute("DELETE FROM requests WHERE id=?", (request_id,))
         conn.execute("DELETE FROM requests_fts WHERE rowid=?", (seq,))
 
     def _write_request(
-        self, conn: sqlite3.Connection, r: Request, seq: int, previous: tuple[Any, ...] | None = None
+        self, conn: Connection, r: Request, seq: int, previous: tuple[Any, ...] | None = None
     ) -> tuple[Any, ...]:
         """Upsert a request row and its search entry; return the row's values.
 
@@ -706,16 +821,13 @@ class Store:
         ):
             return values  # same text under the same rowid: the search entry is current
         conn.execute("DELETE FROM requests_fts WHERE rowid=?", (seq,))
-        conn.execute(
-            "INSERT INTO requests_fts(rowid, title, body, fields, requester) VALUES (?,?,?,?,?)",
-            (
-                seq,
-                r.title,
-                r.body[:100_000],
-                " ".join(f"{k} {v}" for k, v in r.fields.items()),
-                requester_name or "",
-            ),
-        )
+        conn.execute(*self.dialect.fts_row(
+            seq,
+            r.title,
+            r.body[:100_000],
+            " ".join(f"{k} {v}" for k, v in r.fields.items()),
+            requester_name or "",
+        ))
         return values
 
     # ----------------------------------------------------------------- local state
@@ -726,7 +838,7 @@ class Store:
             raise StoreError(f"no request {request_id}")
         with self._lock, self.write() as conn:
             for item_id in request.item_ids:
-                conn.execute("INSERT OR IGNORE INTO local_state(item_id) VALUES (?)", (item_id,))
+                conn.execute("INSERT INTO local_state(item_id) VALUES (?) ON CONFLICT DO NOTHING", (item_id,))
                 for key, value in values.items():
                     if key not in (*LOCAL_KEYS, "seen_at"):
                         raise ValueError(key)
@@ -768,7 +880,7 @@ class Store:
         with self._lock, self.write() as conn:
             for item_id in request.item_ids:
                 if stored is not None:
-                    conn.execute("INSERT OR IGNORE INTO local_state(item_id) VALUES (?)", (item_id,))
+                    conn.execute("INSERT INTO local_state(item_id) VALUES (?) ON CONFLICT DO NOTHING", (item_id,))
                 conn.execute("UPDATE local_state SET draft=? WHERE item_id=?", (stored, item_id))
 
     def draft_of(self, request_id: str) -> dict[str, Any] | None:
@@ -820,7 +932,7 @@ class Store:
     def resolve_id(self, id_or_key: str) -> str | None:
         """Canonical request id for an id (``gh:…``/``slack:…``), an alias, or a short key."""
         text = id_or_key.strip()
-        row = self.conn.execute("SELECT id FROM requests WHERE id=? OR key=? COLLATE NOCASE", (text, text)).fetchone()
+        row = self.conn.execute("SELECT id FROM requests WHERE id=? OR key COLLATE NOCASE = ?", (text, text)).fetchone()
         if row:
             return str(row["id"])
         row = self.conn.execute("SELECT request_id FROM aliases WHERE alias=?", (text,)).fetchone()
@@ -879,6 +991,31 @@ class Store:
         return int(self.conn.execute(f"SELECT COUNT(*) FROM requests WHERE {sql_where}", params).fetchone()[0])  # noqa: S608
 
 
+def store_target(settings: Settings) -> str | Path:
+    """Where the settings keep the store: ``IDQUEUE_DATABASE_URL`` when set, else the SQLite file.
+
+    Raises:
+        StoreError: the URL is not a ``postgresql://`` one.
+    """
+    url = settings.database_url.get_secret_value().strip() if settings.database_url else ""
+    if not url:
+        return settings.db
+    if not is_postgres_url(url):
+        raise StoreError("IDQUEUE_DATABASE_URL must be a postgresql:// URL (postgresql://user:password@host/dbname)")
+    return url
+
+
+def open_store(settings: Settings) -> Store:
+    """Open (and migrate) the store the settings name: PostgreSQL with ``IDQUEUE_DATABASE_URL``,
+    else the SQLite file ``IDQUEUE_DB``.
+
+    Raises:
+        NewerSchemaError: the database was written by a newer idqueue (it is left untouched).
+        StoreError: the database cannot be opened (one line, never the password).
+    """
+    return Store.open(store_target(settings), key_prefix=settings.ui.key_prefix, busy_timeout=settings.busy_timeout)
+
+
 class ApplyResult:
     """Request ids created and updated by one applied batch."""
 
@@ -887,7 +1024,7 @@ class ApplyResult:
         self.updated: list[str] = []
 
 
-def _event_from_row(r: sqlite3.Row) -> TimelineEvent:
+def _event_from_row(r: Row) -> TimelineEvent:
     return TimelineEvent(
         uid=r["uid"],
         item_id=r["item_id"],

@@ -16,7 +16,6 @@ history goes.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from idqueue.domain.metrics import Rating, RequestRow
 from idqueue.domain.models import EventKind, Person, Request, SourceKind, Status, TimelineEvent
 from idqueue.domain.sla import pause_intervals
 from idqueue.domain.survey import ratings_from_reactions
-from idqueue.store.codec import iso_us
+from idqueue.store.codec import Row, iso_us
 
 if TYPE_CHECKING:
     from idqueue.store.db import Store
@@ -150,7 +149,7 @@ def fetch_rows(store: Store, start: datetime, end: datetime, *, now: datetime, s
     return list(rows.values())
 
 
-def _event(e: sqlite3.Row) -> TimelineEvent:
+def _event(e: Row) -> TimelineEvent:
     at = _dt(e["at"])
     assert at is not None
     return TimelineEvent(

@@ -33,7 +33,7 @@ def enabled_since(store: Store, channel: str, now: datetime) -> datetime:
         return at  # the common case: no write on every poll
     with store.write() as conn:
         conn.execute(
-            "INSERT OR IGNORE INTO cursors(source, key, value, updated_at) VALUES (?,?,?,?)",
+            "INSERT INTO cursors(source, key, value, updated_at) VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
             (NOTIFY_CURSORS, key, json.dumps(iso_us(now)), iso_us(now)),
         )
         row = conn.execute("SELECT value FROM cursors WHERE source=? AND key=?", (NOTIFY_CURSORS, key)).fetchone()

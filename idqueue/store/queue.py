@@ -17,6 +17,7 @@ from idqueue.domain.models import Request, iso
 from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 from idqueue.store.codec import Reader, iso_us, request_from_row
+from idqueue.store.dialect import SQLITE, Dialect
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -41,9 +42,10 @@ _BUCKET_SQL = (
 )
 
 # Default order: the urgent lane and the breached/at-risk buckets by due time (most overdue
-# first), then the rest by priority and age.
+# first), then the rest by priority and age. NULLS FIRST / LAST say what SQLite does by itself,
+# so PostgreSQL orders the same way.
 RANK_ORDER = (
-    f"{_BUCKET_SQL}, CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END, priority_rank, created_at, seq"
+    f"{_BUCKET_SQL}, CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END NULLS FIRST, priority_rank, created_at, seq"
 )
 
 SORTABLE = {
@@ -171,9 +173,9 @@ class QueueQuery:
 
 
 def fts_query(text: str) -> str:
-    """Turn user input into a safe FTS5 query: each word quoted, prefix-matched, ANDed."""
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
-    return " ".join(f'"{w}"*' for w in words[:12])
+    """Turn user input into a safe FTS5 query: each word quoted, prefix-matched, ANDed
+    (PostgreSQL's form: :meth:`idqueue.store.dialect.Dialect.fts_query`)."""
+    return SQLITE.fts_query(text)
 
 
 def _specs(query: QueueQuery) -> list[SearchSpec]:
@@ -191,7 +193,7 @@ def _specs(query: QueueQuery) -> list[SearchSpec]:
     return specs
 
 
-def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
+def _where(query: QueueQuery, now: datetime, dialect: Dialect) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {"now": _now_text(now)}
     if query.ids:
@@ -235,7 +237,7 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
             params["age_lower"] = lower
             clauses.append("created_at <= :age_lower")
     for spec in specs:
-        clauses.extend(_spec_clauses(spec, params))
+        clauses.extend(_spec_clauses(spec, params, dialect))
     if query.only_snoozed:
         clauses.append("snoozed_until > :now")
     elif not query.show_snoozed and not query.include_closed and not any(s.reference for s in specs):
@@ -245,10 +247,7 @@ def _where(query: QueueQuery, now: datetime) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses) or "1=1", params
 
 
-_FTS_SEQS = "SELECT rowid FROM requests_fts WHERE requests_fts MATCH {}"
-
-
-def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
+def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect) -> list[str]:
     """WHERE clauses of a parsed search; each one is answered from an index or the FTS table."""
     clauses: list[str] = []
     ref = spec.reference
@@ -263,13 +262,13 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
         if ref.seqs:
             ors.append(f"seq IN ({','.join(_bind(params, n) for n in ref.seqs)})")
         clauses.append("(" + " OR ".join(ors) + ")")
-    match = fts_query(" ".join(spec.words))
+    match = dialect.fts_query(" ".join(spec.words))
     if match:
-        clauses.append(f"seq IN ({_FTS_SEQS.format(_bind(params, match))})")
+        clauses.append(f"seq IN ({dialect.fts_seqs(_bind(params, match))})")
     for word, keys in spec.name_words:
         # The word in the text, or a request assigned to the member it names (is_open IN (0,1)
         # lets the assignee lookup use the (is_open, assignee) index).
-        fts = _FTS_SEQS.format(_bind(params, fts_query(word) or '""'))
+        fts = dialect.fts_seqs(_bind(params, dialect.fts_query(word) or '""'))
         assigned = _in("assignee", keys, params)
         by_assignee = f"SELECT seq FROM requests WHERE is_open IN (0,1) AND {assigned}"  # noqa: S608
         clauses.append(f"seq IN ({fts} UNION ALL {by_assignee})")
@@ -349,16 +348,17 @@ def _order(query: QueueQuery) -> str:
     prefix = f"{GROUPABLE[query.group][1]}, " if query.group in GROUPABLE else ""
     if query.sort == "rank" or query.sort not in SORTABLE:
         return prefix + (RANK_ORDER if not query.descending else RANK_ORDER.replace(", seq", ", seq DESC"))
-    direction = "DESC" if query.descending else "ASC"
-    return f"{prefix}{SORTABLE[query.sort]} {direction}, seq {direction}"
+    direction = "DESC NULLS LAST" if query.descending else "ASC NULLS FIRST"
+    return f"{prefix}{SORTABLE[query.sort]} {direction}, seq {direction.split()[0]}"
 
 
 def fetch_window(
     store: Reader, query: QueueQuery, *, now: datetime, offset: int = 0, limit: int = 200
 ) -> list[Request]:
     """The requests in ``[offset, offset+limit)`` of the query's order (``limit=-1``: all)."""
-    where, params = _where(query, now)
-    params.update({"limit": limit, "offset": offset})
+    where, params = _where(query, now, store.dialect)
+    # No limit is a very large one (PostgreSQL has no LIMIT -1).
+    params.update({"limit": limit if limit >= 0 else 2**62, "offset": offset})
     sql = (
         f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE {where} "  # noqa: S608
         f"ORDER BY {_order(query)} LIMIT :limit OFFSET :offset"
@@ -373,17 +373,17 @@ def fetch_window(
 
 def count(store: Reader, query: QueueQuery, *, now: datetime) -> int:
     """How many requests match the query."""
-    where, params = _where(query, now)
+    where, params = _where(query, now, store.dialect)
     return int(store.conn.execute(f"SELECT COUNT(*) FROM requests WHERE {where}", params).fetchone()[0])  # noqa: S608
 
 
 def position_of(store: Reader, query: QueueQuery, request_id: str, *, now: datetime) -> int | None:
     """The 0-based position of a request in the query's order (None if filtered out)."""
-    where, params = _where(query, now)
+    where, params = _where(query, now, store.dialect)
     params["target"] = request_id
     sql = (
         f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {_order(query)}) - 1 AS pos "  # noqa: S608
-        f"FROM requests WHERE {where}) WHERE id = :target"
+        f"FROM requests WHERE {where}) AS ordered WHERE id = :target"
     )
     row = store.conn.execute(sql, params).fetchone()
     return int(row[0]) if row else None
@@ -400,7 +400,7 @@ def order_index(store: Reader, query: QueueQuery, *, now: datetime) -> tuple[lis
         ``(ids, groups)``; ``groups`` is ``[(label, count), …]`` in order when
         ``query.group`` is set, else empty.
     """
-    where, params = _where(query, now)
+    where, params = _where(query, now, store.dialect)
     label = GROUPABLE[query.group][0] if query.group in GROUPABLE else "NULL"
     sql = f"SELECT id, {label} AS g FROM requests WHERE {where} ORDER BY {_order(query)}"  # noqa: S608
     ids: list[str] = []
@@ -437,7 +437,7 @@ def group_counts(store: Reader, query: QueueQuery, *, now: datetime) -> list[tup
     if query.group not in GROUPABLE:
         return []
     label, order = GROUPABLE[query.group]
-    where, params = _where(query, now)
+    where, params = _where(query, now, store.dialect)
     sql = (
         f"SELECT {label} AS g, COUNT(*) FROM requests WHERE {where} "  # noqa: S608
         f"GROUP BY g ORDER BY MIN({order})"
@@ -453,7 +453,7 @@ def find_reference(store: Reader, reference: Reference) -> list[str]:
     if not reference:
         return []
     params: dict[str, Any] = {}
-    (clause,) = _spec_clauses(SearchSpec(reference=reference), params)
+    (clause,) = _spec_clauses(SearchSpec(reference=reference), params, store.dialect)
     seqs = ",".join(str(int(n)) for n in reference.seqs) or "NULL"
     first = 1 if reference.issue_first else 0
     sql = (
@@ -498,7 +498,7 @@ def facets(store: Reader, query: QueueQuery, *, now: datetime, customers: bool =
     ``customers``: the pane is only shown when customers are configured)."""
 
     def grouped(q: QueueQuery, expr: str) -> dict[str, int]:
-        where, params = _where(q, now)
+        where, params = _where(q, now, store.dialect)
         sql = f"SELECT {expr} AS g, COUNT(*) FROM requests WHERE {where} GROUP BY g"  # noqa: S608
         return {str(row[0]): int(row[1]) for row in store.conn.execute(sql, params)}
 

@@ -67,8 +67,8 @@ def import_ratings(store: Store, rows: Iterable[SurveyRow], *, now: datetime, so
         for row in rows:
             request_id = links[row.ref]
             cur = conn.execute(
-                "INSERT OR IGNORE INTO ratings(uid, source, rating, at, request_ref, request_id, comment, imported_at) "
-                "VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO ratings(uid, source, rating, at, request_ref, request_id, comment, imported_at) "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (row.uid, source, row.rating, iso_us(row.at), row.ref, request_id, row.comment, stamp),
             )
             if cur.rowcount:

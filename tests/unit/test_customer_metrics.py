@@ -27,8 +27,8 @@ from idqueue.store.metrics_queries import fetch_rows
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> Iterator[tuple[Settings, Store]]:
-    cfg, store = world.build(tmp_path / "desk.db")
+def desk(tmp_path: Path, db_target: str | Path) -> Iterator[tuple[Settings, Store]]:
+    cfg, store = world.build(tmp_path / "desk.db", target=db_target)
     yield cfg, store
     store.close()
 

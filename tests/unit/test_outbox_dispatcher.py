@@ -92,8 +92,8 @@ def _simple_assembler(settings: Settings, now: datetime) -> Callable[..., Reques
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "db.sqlite")
+def store(db_target: str | Path) -> Store:
+    return Store.open(db_target)
 
 
 @pytest.fixture

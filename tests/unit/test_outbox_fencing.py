@@ -42,8 +42,8 @@ def _action(aid: str = "a1", request: str = "gh:o/r#1") -> Action:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "db.sqlite")
+def store(db_target: str | Path) -> Store:
+    return Store.open(db_target)
 
 
 @pytest.fixture

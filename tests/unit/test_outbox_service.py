@@ -149,8 +149,8 @@ def test_projection_follows_queued_actions() -> None:
 
 
 @pytest.fixture
-def env(empty_sandbox: Sandbox, tmp_path: Path) -> WritebackEnv:
-    return make_env(empty_sandbox, tmp_path)
+def env(empty_sandbox: Sandbox, tmp_path: Path, db_target: str | Path) -> WritebackEnv:
+    return make_env(empty_sandbox, tmp_path, db_target)
 
 
 def test_validation_errors(env: WritebackEnv) -> None:

@@ -25,8 +25,8 @@ def _action(aid: str, request: str = "gh:o/r#1", *, group: str = "g1", kind: Act
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> OutboxStore:
-    return OutboxStore(Store.open(tmp_path / "db.sqlite"))
+def outbox(db_target: str | Path) -> OutboxStore:
+    return OutboxStore(Store.open(db_target))
 
 
 def _claim(outbox: OutboxStore, owner: str = "me", *, now: datetime = NOW, lease: float = 60,
@@ -143,8 +143,8 @@ def test_cannot_drop_what_is_being_sent(outbox: OutboxStore) -> None:
     assert outbox.drop("a1", now=NOW + timedelta(minutes=5))[0].state is ActionState.DROPPED
 
 
-def test_concurrent_claimers_never_share_an_action(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
+def test_concurrent_claimers_never_share_an_action(db_target: str | Path) -> None:
+    path = db_target
     OutboxStore(Store.open(path)).insert([_action(f"a{i:02d}", f"r{i}") for i in range(40)])
     claimed: list[str] = []
     lock = threading.Lock()

@@ -14,15 +14,15 @@ from outbox_env import BEN, REPO, WritebackEnv, make_env
 from idqueue.outbox.models import ActionError, ActionKind, ActionState, NothingToDo
 from idqueue.outbox.service import Actions
 from idqueue.sandbox.runner import Sandbox
-from idqueue.store.db import Store
+from idqueue.store.db import Store, open_store
 
 WALL = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 """A fixed "real" time for the holds (the frozen clock of the sandbox is another one)."""
 
 
 @pytest.fixture
-def env(empty_sandbox: Sandbox, tmp_path: Path) -> WritebackEnv:
-    return make_env(empty_sandbox, tmp_path)
+def env(empty_sandbox: Sandbox, tmp_path: Path, db_target: str | Path) -> WritebackEnv:
+    return make_env(empty_sandbox, tmp_path, db_target)
 
 
 def held(env: WritebackEnv, store: Store | None = None) -> Actions:
@@ -89,7 +89,7 @@ def test_quitting_during_the_hold_loses_nothing(env: WritebackEnv) -> None:
     env.clear_calls()
     group = held(env).pending(rid)[0].group_id
     env.store.close()
-    reopened = Store.open(env.settings.db)  # the next start
+    reopened = open_store(env.settings)  # the next start
     assert [a.group_id for a in Actions(reopened, env.settings, clock=env.clock).for_request(rid)] == [group]
     run(env, WALL + timedelta(seconds=10), store=reopened)
     assert len(env.writes()) == 1 and "pending" in env.gh.issue(REPO, 1).labels

@@ -64,8 +64,8 @@ def test_member_names_also_match_the_assignee() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store.open(tmp_path / "q.db")
+def store(db_target: str | Path) -> Store:
+    s = Store.open(db_target)
     items = [gh_item(i, title="Routine", priority="P3", type="Data Pull") for i in range(1, 41)]
     items[34].title = "Sign-in broken"
     items[34].assignees = ["ben"]
@@ -118,10 +118,12 @@ def test_saved_view_and_search_combine(store: Store) -> None:
 def test_search_sql_uses_indexes(store: Store) -> None:
     from idqueue.store.queue import _order, _where
 
+    if store.dialect.is_postgres:
+        pytest.skip("SQLite's query plans (PostgreSQL's planner scans a 41-row table whatever the indexes)")
     for text in ("REQ-35", "#35", "https://github.com/va/support/issues/35", "okafor token",
                  "assignee:ben type:bug"):
         query = QueueQuery(search=text, spec=parse_search(text, CTX))
-        where, params = _where(query, NOW)
+        where, params = _where(query, NOW, store.dialect)
         plan = " | ".join(row[3] for row in store.conn.execute(
             f"EXPLAIN QUERY PLAN SELECT id FROM requests WHERE {where} ORDER BY {_order(query)}", params))
         assert "SCAN requests" not in plan.replace("SCAN requests_fts", ""), (text, plan)

@@ -1,4 +1,4 @@
-"""The SQLite store: idempotent upserts, atomic batches, linking, aliases, queue windows."""
+"""The store, on SQLite and on PostgreSQL (``db_target``): idempotent upserts, atomic batches, linking, aliases, queue windows."""
 
 from __future__ import annotations
 
@@ -87,15 +87,17 @@ def slack_item(ts: str, *, links: list[str] | None = None, title: str = "Slack a
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "idq.db")
+def store(db_target: str | Path) -> Store:
+    return Store.open(db_target)
 
 
 def apply(store: Store, **kw: object) -> object:
     return store.apply("test", assembler=simple_assembler, now=NOW, **kw)  # type: ignore[arg-type]
 
 
-def test_open_sets_wal_and_schema_version(store: Store) -> None:
+def test_open_sets_wal_and_schema_version(tmp_path: Path) -> None:
+    # SQLite only: WAL and PRAGMA user_version are properties of the SQLite file.
+    store = Store.open(tmp_path / "idq.db")
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] >= 1
     assert store.quick_check() == "ok"
@@ -242,8 +244,8 @@ def test_snooze_hides_until_time(store: Store) -> None:
     assert len(store.list_requests(now=NOW + timedelta(hours=3))) == 2
 
 
-def test_two_writers_serialize(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
+def test_two_writers_serialize(db_target: str | Path) -> None:
+    path = db_target
     Store.open(path)
     errors: list[BaseException] = []
 
@@ -261,10 +263,14 @@ def test_two_writers_serialize(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert Store(path).count() == 60
+    check = Store(path)
+    assert check.count() == 60
+    seqs = [r[0] for r in check.conn.execute("SELECT seq FROM requests ORDER BY seq")]
+    assert seqs == list(range(1, 61))  # writers took turns: every short key once
 
 
 def test_reopen_after_crash_with_hot_wal(tmp_path: Path) -> None:
+    # SQLite only: a hot WAL file left by a dead process.
     path = tmp_path / "crash.db"
     store = Store.open(path)
     apply(store, items=[gh_item(1)])

@@ -117,8 +117,8 @@ def simple_assembler(items: list[SourceItem], events: list[TimelineEvent], local
                    created_at=item.created_at, updated_at=item.updated_at, url=item.url, item_ids=[item.id])
 
 
-def _store(tmp_path: Path) -> Store:
-    store = Store.open(tmp_path / "s.db")
+def _store(target: str | Path) -> Store:
+    store = Store.open(target)
     items = [
         SourceItem(id="gh:o/r#1", source=SourceKind("github"), title="One", body="", url="https://github.com/o/r/issues/1",
                    created_at=datetime(2026, 2, 20, 15, tzinfo=UTC), updated_at=datetime(2026, 2, 20, 15, tzinfo=UTC),
@@ -140,8 +140,8 @@ CSV = (
 )
 
 
-def test_import_links_requests_and_is_idempotent(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_import_links_requests_and_is_idempotent(db_target: str | Path) -> None:
+    store = _store(db_target)
     assert link_request(store, "REQ-1") == "gh:o/r#1"
     assert link_request(store, "gh:o/r#2") == "gh:o/r#2"
     assert link_request(store, "https://github.com/o/r/issues/1") == "gh:o/r#1"
@@ -158,8 +158,8 @@ def test_import_links_requests_and_is_idempotent(tmp_path: Path) -> None:
     ]
 
 
-def test_unlinked_ratings_link_once_the_request_arrives(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_unlinked_ratings_link_once_the_request_arrives(db_target: str | Path) -> None:
+    store = _store(db_target)
     import_ratings(store, parse_survey_csv(CSV, COLUMNS, tz=TZ).rows, now=NOW)
     late = SourceItem(id="gh:o/r#99", source=SourceKind("github"), title="Late", body="",
                       url="https://github.com/o/r/issues/99", created_at=datetime(2026, 3, 1, 15, tzinfo=UTC),
@@ -173,7 +173,7 @@ def test_unlinked_ratings_link_once_the_request_arrives(tmp_path: Path) -> None:
 
 def test_survey_import_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "cli.db"
-    _store(tmp_path).close()
+    _store(tmp_path / "s.db").close()
     (tmp_path / "s.db").rename(db)
     export = tmp_path / "export.csv"
     export.write_text(CSV + "x,2026-03-05,,\n", encoding="utf-8")
@@ -205,8 +205,8 @@ def test_custom_columns_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "imported 2 ratings" in result.output
 
 
-def test_slack_reactions_on_closing_messages_count_as_ratings(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "slack.db")
+def test_slack_reactions_on_closing_messages_count_as_ratings(db_target: str | Path) -> None:
+    store = Store.open(db_target)
     item = SourceItem(id="slack:C1/1772000000.000100", source=SourceKind("slack"), title="Help", body="",
                       url=None, created_at=datetime(2026, 3, 2, 15, tzinfo=UTC),
                       updated_at=datetime(2026, 3, 2, 15, tzinfo=UTC), requester=Person("UREQ", "Req"),

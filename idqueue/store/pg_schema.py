@@ -1,0 +1,212 @@
+"""The PostgreSQL schema: the same migrations as :data:`idqueue.store.schema.MIGRATIONS`, one for
+one (version N is the same schema on both backends; a test holds the lists to the same length).
+
+Append a migration here whenever one is appended there. Differences from SQLite's DDL:
+
+* every text column is ``COLLATE "C"``: comparisons and ``ORDER BY`` are byte-wise, as in
+  SQLite, so both backends list the queue in the same order;
+* JSON stays ``TEXT`` (byte-identical round trips; read with ``CAST(… AS jsonb)``);
+* booleans stay ``INTEGER`` 0/1 and times ISO ``TEXT``, as in SQLite;
+* the search table holds one ``tsvector`` per request (``doc``, GIN-indexed) keyed by the
+  request's ``seq`` (``rowid``), where SQLite has an FTS5 table;
+* the outbox's ``seq`` is an identity column (SQLite's AUTOINCREMENT).
+
+The applied version is the one row of ``idqueue_schema`` (SQLite: ``PRAGMA user_version``).
+"""
+
+from __future__ import annotations
+
+_T = 'TEXT COLLATE "C"'
+
+PG_MIGRATIONS: list[str] = [
+    # 1: items, links, events, requests, aliases, cursors, local state, search.
+    f"""
+    CREATE TABLE items (
+        id          {_T} PRIMARY KEY,
+        source      {_T} NOT NULL,
+        request_id  {_T},
+        data        {_T} NOT NULL,
+        updated_at  {_T} NOT NULL,
+        deleted     INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX items_request ON items(request_id);
+
+    CREATE TABLE item_links (
+        from_id {_T} NOT NULL,
+        to_id   {_T} NOT NULL,
+        PRIMARY KEY (from_id, to_id)
+    );
+    CREATE INDEX item_links_to ON item_links(to_id);
+
+    CREATE TABLE events (
+        uid         {_T} PRIMARY KEY,
+        item_id     {_T} NOT NULL,
+        kind        {_T} NOT NULL,
+        at          {_T} NOT NULL,
+        actor_id    {_T},
+        actor_name  {_T},
+        body        {_T} NOT NULL DEFAULT '',
+        url         {_T},
+        source      {_T} NOT NULL,
+        is_bot      INTEGER NOT NULL DEFAULT 0,
+        data        {_T} NOT NULL DEFAULT '{{}}'
+    );
+    CREATE INDEX events_item ON events(item_id, at);
+
+    CREATE TABLE requests (
+        id                  {_T} PRIMARY KEY,
+        seq                 BIGINT NOT NULL UNIQUE,
+        key                 {_T} NOT NULL UNIQUE,
+        source              {_T} NOT NULL,
+        sources             {_T} NOT NULL,
+        title               {_T} NOT NULL,
+        body                {_T} NOT NULL,
+        requester_id        {_T},
+        requester_name      {_T},
+        type                {_T} NOT NULL,
+        type_reason         {_T} NOT NULL DEFAULT '',
+        fields              {_T} NOT NULL DEFAULT '{{}}',
+        status              {_T} NOT NULL,
+        status_reason       {_T} NOT NULL DEFAULT '',
+        is_open             INTEGER NOT NULL,
+        assignee            {_T},
+        labels              {_T} NOT NULL DEFAULT '[]',
+        priority            {_T} NOT NULL,
+        priority_rank       INTEGER NOT NULL,
+        priority_reason     {_T} NOT NULL DEFAULT '',
+        priority_override   {_T},
+        created_at          {_T} NOT NULL,
+        updated_at          {_T} NOT NULL,
+        first_response_at   {_T},
+        resolved_at         {_T},
+        url                 {_T},
+        links               {_T} NOT NULL DEFAULT '{{}}',
+        item_ids            {_T} NOT NULL DEFAULT '[]',
+        sla_state           {_T} NOT NULL DEFAULT 'none',
+        sla_policy          {_T},
+        sla_reason          {_T} NOT NULL DEFAULT '',
+        first_response_due  {_T},
+        resolution_due      {_T},
+        sla_due_at          {_T},
+        sla_at_risk_at      {_T},
+        sla_remaining       DOUBLE PRECISION,
+        snoozed_until       {_T}
+    );
+    CREATE INDEX requests_open_due ON requests(is_open, sla_due_at);
+    CREATE INDEX requests_open_priority ON requests(is_open, priority_rank, created_at);
+    CREATE INDEX requests_open_type ON requests(is_open, type);
+    CREATE INDEX requests_open_assignee ON requests(is_open, assignee);
+    CREATE INDEX requests_created ON requests(created_at);
+    CREATE INDEX requests_status ON requests(status);
+
+    CREATE TABLE aliases (
+        alias       {_T} PRIMARY KEY,
+        request_id  {_T} NOT NULL
+    );
+
+    CREATE TABLE cursors (
+        source      {_T} NOT NULL,
+        key         {_T} NOT NULL,
+        value       {_T} NOT NULL,
+        updated_at  {_T} NOT NULL,
+        PRIMARY KEY (source, key)
+    );
+
+    CREATE TABLE local_state (
+        item_id             {_T} PRIMARY KEY,
+        snoozed_until       {_T},
+        priority_override   {_T},
+        seen_at             {_T}
+    );
+
+    CREATE TABLE requests_fts (
+        rowid   BIGINT PRIMARY KEY,
+        doc     tsvector NOT NULL
+    );
+    CREATE INDEX requests_fts_doc ON requests_fts USING GIN (doc);
+    """,
+    # 2: the outbox and its attempt log.
+    f"""
+    CREATE TABLE outbox (
+        seq             BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        id              {_T} NOT NULL UNIQUE,
+        group_id        {_T} NOT NULL,
+        request_id      {_T} NOT NULL,
+        kind            {_T} NOT NULL,
+        target          {_T} NOT NULL,
+        params          {_T} NOT NULL DEFAULT '{{}}',
+        text            {_T},
+        summary         {_T} NOT NULL DEFAULT '',
+        state           {_T} NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_error      {_T},
+        next_attempt_at {_T},
+        lease_owner     {_T},
+        lease_until     {_T},
+        created_at      {_T} NOT NULL,
+        updated_at      {_T} NOT NULL,
+        sent_at         {_T},
+        result          {_T} NOT NULL DEFAULT '{{}}'
+    );
+    CREATE INDEX outbox_state ON outbox(state, seq);
+    CREATE INDEX outbox_request ON outbox(request_id, seq);
+    CREATE INDEX outbox_group ON outbox(group_id, seq);
+
+    CREATE TABLE outbox_log (
+        action_id   {_T} NOT NULL,
+        n           INTEGER NOT NULL,
+        at          {_T} NOT NULL,
+        outcome     {_T} NOT NULL,
+        detail      {_T} NOT NULL DEFAULT '',
+        PRIMARY KEY (action_id, n)
+    );
+    """,
+    # 3: survey ratings; indexes for the metrics' event look-ups.
+    f"""
+    CREATE TABLE IF NOT EXISTS ratings (
+        uid         {_T} PRIMARY KEY,
+        source      {_T} NOT NULL,
+        rating      INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+        at          {_T} NOT NULL,
+        request_ref {_T} NOT NULL DEFAULT '',
+        request_id  {_T},
+        comment     {_T} NOT NULL DEFAULT '',
+        imported_at {_T} NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS ratings_at ON ratings(at);
+    CREATE INDEX IF NOT EXISTS ratings_request ON ratings(request_id);
+    CREATE INDEX IF NOT EXISTS events_kind_at ON events(kind, at);
+    CREATE INDEX IF NOT EXISTS events_pending_label ON events(lower(CAST(data AS jsonb) ->> 'label'))
+        WHERE kind IN ('labeled', 'unlabeled');
+    """,
+    # 4: the outbox's fencing.
+    f"""
+    ALTER TABLE outbox ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN first_attempt_at {_T};
+    ALTER TABLE outbox ADD COLUMN inflight_until {_T};
+    ALTER TABLE outbox ADD COLUMN timeouts INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: every assignee of a request.
+    """
+    ALTER TABLE requests ADD COLUMN assignees TEXT COLLATE "C" NOT NULL DEFAULT '[]';
+    """,
+    # 6: undo holds; when a priority override was set.
+    f"""
+    ALTER TABLE outbox ADD COLUMN hold_until {_T};
+    ALTER TABLE local_state ADD COLUMN priority_override_at {_T};
+    """,
+    # 7: reply drafts.
+    f"""
+    ALTER TABLE local_state ADD COLUMN draft {_T};
+    """,
+    # 8: customers.
+    f"""
+    ALTER TABLE requests ADD COLUMN customer {_T};
+    CREATE INDEX requests_open_customer ON requests(is_open, customer);
+    ALTER TABLE local_state ADD COLUMN customer_override {_T};
+    """,
+    # 9: where a request's backlog item stands.
+    f"""
+    ALTER TABLE requests ADD COLUMN backlog_state {_T};
+    """,
+]
