@@ -30,6 +30,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(("report", "survey"), "metrics_cmds"),
     **dict.fromkeys(("demo", "run-default"), "tui_cmds"),
     "db": "db_cmds",
+    "serve": "serve_cmds",
 }
 """Sub-command name → its module in :mod:`idqueue.commands` (each module lists its ``COMMANDS``)."""
 
