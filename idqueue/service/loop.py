@@ -151,7 +151,7 @@ class PollLoop:
                 self.polls += 1
                 if after_round is not None:
                     after_round(done)
-                if rounds is not None and done >= rounds:
+                if (rounds is not None and done >= rounds) or not self._going():
                     break
                 if self.wakeup.wait(self.interval) and self._going():
                     self.early_polls += 1
