@@ -218,7 +218,15 @@ class AdvisoryLeadership:
         return self._held
 
     def release(self) -> None:
-        """Close the lock connection: the server releases the lock with the session."""
+        """Unlock and close the lock connection (the server would release the lock with the
+        session anyway, but not before the backend has noticed the close)."""
+        import psycopg
+
+        if self._held and self._conn is not None and not self._conn.closed:
+            try:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            except psycopg.Error:
+                log.debug("unlocking the leader lock failed; closing its session releases it", exc_info=True)
         self._drop()
 
     def _drop(self) -> None:

@@ -227,8 +227,9 @@ class ServiceRunner:
                 standby_since = time.monotonic()
                 self._set_role(Role.STANDBY)
                 log.warning("serve: standby; waiting for the active service")
-                if failed:
-                    self._stopping.wait(max(5.0, self.retry_every))  # let a healthy standby take over
+                # Give the standby the first chance: this service's lock connection or machine
+                # just proved unreliable (or its work failed).
+                self._stopping.wait(max(5.0, 5 * self.retry_every) if failed else 3 * self.retry_every)
         finally:
             self.store.close()  # this thread's connection
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from idqueue.config import Settings
+from idqueue.sandbox.runner import Sandbox
 from idqueue.service.leader import AdvisoryLeadership, LeadershipError
+from idqueue.service.runner import Role, ServiceRunner
+from idqueue.store.db import Store
 
 pytestmark = pytest.mark.xdist_group("pg")
 
@@ -61,3 +66,32 @@ def test_an_unreachable_server_is_one_clear_error(pg_url: str) -> None:
     with pytest.raises(LeadershipError, match="cannot reach the database for the leader lock"):
         lock.try_acquire()
     assert not lock.still_held()
+
+
+def test_an_active_service_whose_lock_session_dies_stops_and_the_standby_takes_over(
+        pg_url: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    """The runners on the advisory lock (their store is a SQLite file; the lock is what is tested)."""
+    settings = Settings(db=tmp_path / "team.db", now=sandbox.clock().isoformat(), **sandbox.settings_overrides())
+    runners = [ServiceRunner(settings, Store.open(settings.db), AdvisoryLeadership(pg_url), interval=3600,
+                             retry_every=0.1, check_every=0.1) for _ in range(2)]
+    first, second = runners
+    try:
+        first.start()
+        assert _eventually(lambda: first.polls >= 1)
+        second.start()
+        assert _eventually(lambda: second.role is Role.STANDBY)
+        lock = first.leadership
+        assert isinstance(lock, AdvisoryLeadership)
+        pid = lock.backend_pid()
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert _eventually(lambda: second.role is Role.ACTIVE and second.polls >= 1)
+        assert first.role is Role.STANDBY  # it stepped down: no polling, no sending
+        polls = first.polls
+        second.wake("github")
+        assert _eventually(lambda: second.polls >= 2)
+        assert first.polls == polls
+        assert first.metrics.role._value.get() == 0 and second.metrics.role._value.get() == 1
+    finally:
+        for runner in runners:
+            runner.stop()
