@@ -26,10 +26,6 @@ from idqueue.service.runner import Health, Role
 
 __all__ = ["HealthSource", "build_app", "serve_forever"]
 
-RUNNER_KEY = web.AppKey("runner", object)
-METRICS_KEY = web.AppKey("metrics", ServiceMetrics)
-
-
 class HealthSource(Protocol):
     """What the endpoints read (a :class:`~idqueue.service.runner.ServiceRunner`)."""
 
@@ -41,6 +37,10 @@ class HealthSource(Protocol):
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop it and wait."""
+
+
+RUNNER_KEY = web.AppKey("runner", HealthSource)
+METRICS_KEY = web.AppKey("metrics", ServiceMetrics)
 
 
 def build_app(service: HealthSource, metrics: ServiceMetrics, *,
@@ -63,7 +63,7 @@ def build_app(service: HealthSource, metrics: ServiceMetrics, *,
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    service: HealthSource = request.app[RUNNER_KEY]  # type: ignore[assignment]
+    service = request.app[RUNNER_KEY]
     health = await asyncio.get_running_loop().run_in_executor(None, service.health)
     ok = health.ok and (request.query.get("role") != "active" or health.role is Role.ACTIVE)
     return web.json_response(health.as_json(), status=200 if ok else 503,
@@ -71,7 +71,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    service: HealthSource = request.app[RUNNER_KEY]  # type: ignore[assignment]
+    service = request.app[RUNNER_KEY]
     metrics = request.app[METRICS_KEY]
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, service.health)  # refreshes the outbox depth gauges

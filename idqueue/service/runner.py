@@ -238,7 +238,10 @@ class ServiceRunner:
             return self.leadership.try_acquire()
         except LeadershipError as exc:
             self._say_once(f"serve: {exc}; retrying")
-            return False
+        except Exception as exc:  # whatever the lock's failure, stay a standby and retry
+            self._say_once(f"serve: the leader lock failed: {one_line(redact(f'{type(exc).__name__}: {exc}'), 200)}; "
+                           "retrying")
+        return False
 
     def _serve_while_leader(self) -> bool:
         """Poll and send until the lock is lost or the service stops; True when it failed."""

@@ -269,3 +269,25 @@ def test_the_standby_takes_over_when_the_active_service_is_killed(
         assert any(a.result.get("reconciled") for a in env.actions().all())
     health = second.healthz()
     assert health is not None and health["outbox"]["due"] == 0 and health["outbox"]["failed"] == 0
+
+
+def test_serve_without_integrations_or_on_a_busy_port_says_so_in_one_line(
+        empty_sandbox: Sandbox, tmp_path: Path) -> None:
+    import socket
+
+    database = team_database("sqlite", tmp_path)
+    env = _env(empty_sandbox, tmp_path, database)
+    bare = {k: v for k, v in env.items() if not k.startswith(("IDQUEUE_GITHUB", "IDQUEUE_SLACK"))}
+    nothing = subprocess.run([sys.executable, "-m", "idqueue", "serve"], env=bare, cwd=str(ROOT),
+                             capture_output=True, text=True, timeout=120)
+    assert nothing.returncode == 1
+    assert nothing.stderr.startswith("idqueue: no sources configured") and nothing.stderr.count("\n") == 1
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = subprocess.run([sys.executable, "-m", "idqueue", "serve", "--port", str(port)], env=env,
+                               cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    assert taken.returncode == 1
+    assert f"idqueue: cannot serve on 127.0.0.1:{port}: " in taken.stderr
+    assert "Traceback" not in taken.stderr
