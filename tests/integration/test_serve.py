@@ -49,12 +49,16 @@ class TeamDatabase:
     open_store: Callable[[], Store]
 
 
-def team_database(kind: str, tmp_path: Path) -> TeamDatabase:
-    """The shared database of a test's services (``sqlite``; PostgreSQL joins with its store)."""
+def team_database(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> TeamDatabase:
+    """The shared database of a test's services, by kind: ``sqlite`` (a file in ``tmp_path``).
+
+    A PostgreSQL case takes its URL from the ``pg_url`` fixture (``request.getfixturevalue``) and
+    returns ``{"IDQUEUE_DATABASE_URL": url}`` with a function that opens that store.
+    """
     if kind == "sqlite":
         db = tmp_path / "team.db"
         return TeamDatabase({"IDQUEUE_DB": str(db)}, lambda: Store.open(db))
-    raise ValueError(kind)
+    raise ValueError(f"no team database of kind {kind!r} (request: {request.node.name})")
 
 
 @dataclass
@@ -152,8 +156,9 @@ def _polled(service: Service) -> bool:
 
 
 def test_serve_polls_the_sandbox_and_clients_read_the_queue(sandbox: Sandbox, tmp_path: Path,
-                                                           services: list[Service]) -> None:
-    database = team_database("sqlite", tmp_path)
+                                                           services: list[Service],
+                                                           request: pytest.FixtureRequest) -> None:
+    database = team_database("sqlite", tmp_path, request)
     env = _env(sandbox, tmp_path, database)
     service = _start(services, env, tmp_path)
     _eventually(lambda: _polled(service), what="the first poll")
@@ -228,10 +233,11 @@ OUTBOX_TIMINGS = {"IDQUEUE_OUTBOX__REQUEST_TIMEOUT": "5", "IDQUEUE_OUTBOX__INFLI
 @pytest.mark.parametrize("death", ["sigkill-between-sends", "dies-mid-send"])
 @pytest.mark.parametrize("database_kind", ["sqlite"])
 def test_the_standby_takes_over_when_the_active_service_is_killed(
-        live_sandbox: Sandbox, tmp_path: Path, services: list[Service], database_kind: str, death: str) -> None:
+        live_sandbox: Sandbox, tmp_path: Path, services: list[Service], database_kind: str, death: str,
+        request: pytest.FixtureRequest) -> None:
     """``dies-mid-send``: the active service kills itself (SIGKILL) right after Slack accepted a
     message and before recording it; the standby must find that message, not post it again."""
-    database = team_database(database_kind, tmp_path)
+    database = team_database(database_kind, tmp_path, request)
     env = make_env(live_sandbox, tmp_path, now=None)
     env.store.close()
     env.store = database.open_store()
@@ -272,10 +278,10 @@ def test_the_standby_takes_over_when_the_active_service_is_killed(
 
 
 def test_serve_without_integrations_or_on_a_busy_port_says_so_in_one_line(
-        empty_sandbox: Sandbox, tmp_path: Path) -> None:
+        empty_sandbox: Sandbox, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     import socket
 
-    database = team_database("sqlite", tmp_path)
+    database = team_database("sqlite", tmp_path, request)
     env = _env(empty_sandbox, tmp_path, database)
     bare = {k: v for k, v in env.items() if not k.startswith(("IDQUEUE_GITHUB", "IDQUEUE_SLACK"))}
     nothing = subprocess.run([sys.executable, "-m", "idqueue", "serve"], env=bare, cwd=str(ROOT),
