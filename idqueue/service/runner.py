@@ -259,7 +259,7 @@ class ServiceRunner:
             loop = PollLoop(self.settings, lambda _read_first: self._poll(engine), interval=self.interval,
                             keep_going=self._active.is_set, on_slack_health=_log_slack_health,
                             read_first=self.read_first, wakeup=self.wakeup)
-            self._loop = loop
+            self._loop, self._early_seen = loop, 0
             watch.start()
             outbox.start()
             if self._active.is_set():  # the lock may have gone while the clients were built
@@ -294,6 +294,10 @@ class ServiceRunner:
     # ------------------------------------------------------------------ polls
     def _poll(self, engine: SyncEngine) -> None:
         """One poll of every integration, then its notifications; never raises."""
+        loop = self._loop
+        if loop is not None and loop.early_polls > self._early_seen:
+            self.metrics.early_polls.inc(loop.early_polls - self._early_seen)
+            self._early_seen = loop.early_polls
         try:
             report = engine.poll()
         except Exception as exc:  # a store failure outside a source's batch (the clocks refresh)
@@ -302,10 +306,6 @@ class ServiceRunner:
         self.polls += 1
         names = [source.kind.value for source in engine.sources]
         self.metrics.observe_poll(report, names)
-        loop = self._loop
-        if loop is not None and loop.early_polls > self._early_seen:
-            self.metrics.early_polls.inc(loop.early_polls - self._early_seen)
-            self._early_seen = loop.early_polls
         with self._lock:
             self._health = {name: replace(h) for name, h in zip(names, engine.health.values(), strict=False)}
             if not report.sources or any(s.error is None for s in report.sources):

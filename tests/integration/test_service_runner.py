@@ -196,3 +196,21 @@ async def _eventually_async(client: TestClient, path: str, status: int) -> Any:
         if resp.status == status or time.monotonic() > deadline:
             return resp
         await asyncio.sleep(0.05)
+
+
+def test_a_slack_event_makes_the_active_service_poll_at_once(
+        sandbox: Sandbox, tmp_path: Path, make_runner: Callable[..., ServiceRunner]) -> None:
+    from idqueue.sandbox import seed as seed_mod
+
+    settings = _settings(sandbox, tmp_path / "team.db")
+    runner = make_runner(settings)  # an hour between polls: only the event can start the next one
+    _eventually(lambda: runner.polls >= 1)
+    hub = sandbox.slack.socket
+    assert hub.wait_for(lambda h: h.hellos >= 1, timeout=WAIT)
+    posted = sandbox.slack.state.post(seed_mod.CHANNEL, "U0REQ01", "*Type:* Help Request\n*Details:* seen live")
+    _eventually(lambda: runner.store.get_request(f"slack:{seed_mod.CHANNEL}/{posted.ts}") is not None)
+    _eventually(lambda: runner.polls >= 2)
+    assert runner.metrics.wakeups.labels("slack")._value.get() >= 1
+    assert runner.metrics.early_polls._value.get() >= 1
+    runner.stop()
+    assert hub.wait_for(lambda h: h.connections == 0, timeout=WAIT)  # no outside I/O once stopped
