@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     **dict.fromkeys(("demo", "run-default"), "tui_cmds"),
     "db": "db_cmds",
     "web": "web_cmds",
+    "serve": "serve_cmds",
 }
 """Sub-command name → its module in :mod:`idqueue.commands` (each module lists its ``COMMANDS``)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -69,6 +70,8 @@ class SourceReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     error: SourceError | None = None
+    seconds: float = 0.0
+    """How long the source's poll took (wall time, monotonic clock)."""
 
     def summary(self) -> str:
         """One line: fetched/new/updated, requests made and 304s; or what failed.
@@ -220,7 +223,10 @@ class SyncEngine:
         with self._lock:
             report = SyncReport()
             for source in sources:
-                report.sources.append(self._poll_source(source, progress))
+                started = time.monotonic()
+                source_report = self._poll_source(source, progress)
+                source_report.seconds = time.monotonic() - started
+                report.sources.append(source_report)
             self._refresh_clocks()
             return report
 

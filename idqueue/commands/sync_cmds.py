@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -138,7 +137,8 @@ def sync(ctx: Context, once: bool, quiet: bool) -> None:
 
 def sync_forever(ctx: Context, *, quiet: bool = False, rounds: int | None = None,
                  after_round: Callable[[int], None] | None = None) -> None:
-    """Poll every ``ui.poll_interval`` seconds — sooner when Slack Socket Mode reports a change.
+    """Poll every ``ui.poll_interval`` seconds — sooner when Slack Socket Mode or a push watcher
+    (IMAP IDLE) reports a change (:class:`~idqueue.service.loop.PollLoop`).
 
     With an app-level token, a Slack event ends the wait early (a change during a poll makes the
     next one start right after it); polling stays the fallback and the only thing that writes
@@ -150,56 +150,30 @@ def sync_forever(ctx: Context, *, quiet: bool = False, rounds: int | None = None
         rounds: stop after this many polls (tests); None polls until interrupted.
         after_round: called with the number of polls done after each one (tests).
     """
-    from idqueue.sync import ReadFirst
+    from idqueue.service.loop import PollLoop
 
-    interval = ctx.settings.ui.poll_interval
     quiet_library_logs()  # Socket Mode states get their own lines; SDK log records stay quiet
-    wake = threading.Event()
-    read_first = ReadFirst()
-    events = _start_slack_events(ctx, wake.set, quiet=quiet, on_thread=read_first.add)
-    done = 0
-    try:
-        while rounds is None or done < rounds:
-            wake.clear()
-            run_sync(ctx, quiet=quiet, read_first=read_first)
-            done += 1
-            if after_round is not None:
-                after_round(done)
-            if rounds is not None and done >= rounds:
-                break
-            wake.wait(interval)
-    finally:
-        if events is not None:
-            events.stop()
+    loop = PollLoop(ctx.settings, lambda read_first: run_sync(ctx, quiet=quiet, read_first=read_first),
+                    on_slack_health=None if quiet else slack_health_printer(ctx.settings.ui.poll_interval))
+    loop.run(rounds=rounds, after_round=after_round)
 
 
-def _start_slack_events(ctx: Context, on_event: Callable[[], None], *, quiet: bool,
-                        on_thread: Callable[[str], None] | None = None) -> Any:
-    """Start Slack Socket Mode when an app-level token is configured (None otherwise)."""
-    from idqueue.integrations.slack.socket import (
-        LiveHealth,
-        LiveState,
-        SlackEvents,
-        socket_mode_configured,
-    )
-
-    if not socket_mode_configured(ctx.settings):
-        return None
+def slack_health_printer(interval: float) -> Callable[[Any], None]:
+    """Prints a line on stderr when Slack Socket Mode connects, reconnects or is refused."""
+    from idqueue.integrations.slack.socket import LiveHealth, LiveState
 
     def report(health: LiveHealth) -> None:
-        if quiet or health.state in (LiveState.CONNECTING, LiveState.OFF):
+        if health.state in (LiveState.CONNECTING, LiveState.OFF):
             return
         if health.live:
             line = "Slack Socket Mode: connected; Slack changes sync at once"
         elif health.state is LiveState.RECONNECTING:
             line = "Slack Socket Mode: reconnecting; polling meanwhile"
         else:
-            line = f"Slack Socket Mode: {health.describe()}; polling every {ctx.settings.ui.poll_interval:g} s"
+            line = f"Slack Socket Mode: {health.describe()}; polling every {interval:g} s"
         click.echo(sanitize_terminal(redact(line), keep_newlines=False), err=True)
 
-    events = SlackEvents(ctx.settings, on_event, on_health=report, on_thread=on_thread)
-    events.start()
-    return events
+    return report
 
 
 STATUS_CHOICES = ["new", "acknowledged", "assigned", "pending", "resolved", "closed", "backlog", "deleted"]

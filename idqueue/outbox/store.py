@@ -289,6 +289,20 @@ class OutboxStore:
             ).fetchone()[0]
         )
 
+    def depth(self, now: datetime) -> dict[str, int]:
+        """How many actions are in each state (every :class:`ActionState` value, zeros included),
+        plus ``due``: the queued ones whose next attempt time has come (the team service's health
+        and metrics)."""
+        counts = {state.value: 0 for state in ActionState}
+        for row in self.store.conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"):
+            counts[str(row[0])] = int(row[1])
+        due = self.store.conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE state='queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+            (iso_us(now),),
+        ).fetchone()
+        counts["due"] = int(due[0])
+        return counts
+
     # ------------------------------------------------------------------ claiming
     def claim(
         self,

@@ -24,7 +24,7 @@ def _lint_imports(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("contract", ["layers", "headless-core"])
+@pytest.mark.parametrize("contract", ["layers", "headless-core", "headless-service"])
 def test_import_contract_is_kept(contract: str) -> None:
     result = _lint_imports("--contract", contract)
     assert result.returncode == 0, result.stdout + result.stderr
