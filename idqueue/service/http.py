@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
@@ -79,8 +80,19 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
 
 
+@dataclass(frozen=True)
+class Site:
+    """Another server the service runs beside its endpoints (the browser view)."""
+
+    start: Callable[[], Awaitable[None]]
+    stop: Callable[[], Awaitable[None]]
+    ready: Callable[[], None]
+    """Called once it listens (prints its address)."""
+
+
 async def serve_forever(app: web.Application, service: HealthSource, *, host: str, port: int,
-                        on_listening: Callable[[str, int], None] | None = None) -> None:
+                        on_listening: Callable[[str, int], None] | None = None,
+                        sites: Sequence[Site] = ()) -> None:
     """Serve ``app`` and run ``service`` until SIGTERM or SIGINT, then shut both down cleanly.
 
     The HTTP server starts first (a standby answers ``/healthz`` at once); on a signal the
@@ -101,11 +113,20 @@ async def serve_forever(app: web.Application, service: HealthSource, *, host: st
         if on_listening is not None:
             bound = _bound_port(runner, port)
             on_listening(host, bound)
-        service.start()
+        started: list[Site] = []
         try:
-            await stopping.wait()
+            for extra in sites:
+                await extra.start()
+                started.append(extra)
+                extra.ready()
+            service.start()
+            try:
+                await stopping.wait()
+            finally:
+                await loop.run_in_executor(None, service.stop)
         finally:
-            await loop.run_in_executor(None, service.stop)
+            for extra in reversed(started):
+                await extra.stop()
     finally:
         await runner.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):

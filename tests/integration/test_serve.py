@@ -6,8 +6,9 @@
   it sends the outbox: the standby takes over, polls resume, and every queued action reaches its
   destination exactly once (counted at the emulators).
 
-The two-service test is parametrized over the team database (:func:`team_database`): SQLite
-here; a PostgreSQL store (``IDQUEUE_DATABASE_URL``) adds a case there.
+The two-service test is parametrized over the team database (:func:`team_database`): a SQLite
+file (the services elect a leader by a file lock) and PostgreSQL (``IDQUEUE_DATABASE_URL``, an
+advisory lock), on a throwaway cluster the tests start.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def team_database(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
     if kind == "sqlite":
         db = tmp_path / "team.db"
         return TeamDatabase({"IDQUEUE_DB": str(db)}, lambda: Store.open(db))
+    if kind == "postgres":
+        url = request.getfixturevalue("pg_url")
+        return TeamDatabase({"IDQUEUE_DATABASE_URL": url, "IDQUEUE_DB": str(tmp_path / "unused.db")},
+                            lambda: Store.open(url))
     raise ValueError(f"no team database of kind {kind!r} (request: {request.node.name})")
 
 
@@ -231,7 +236,7 @@ OUTBOX_TIMINGS = {"IDQUEUE_OUTBOX__REQUEST_TIMEOUT": "5", "IDQUEUE_OUTBOX__INFLI
 
 
 @pytest.mark.parametrize("death", ["sigkill-between-sends", "dies-mid-send"])
-@pytest.mark.parametrize("database_kind", ["sqlite"])
+@pytest.mark.parametrize("database_kind", ["sqlite", "postgres"])
 def test_the_standby_takes_over_when_the_active_service_is_killed(
         live_sandbox: Sandbox, tmp_path: Path, services: list[Service], database_kind: str, death: str,
         request: pytest.FixtureRequest) -> None:
@@ -297,3 +302,56 @@ def test_serve_without_integrations_or_on_a_busy_port_says_so_in_one_line(
     assert taken.returncode == 1
     assert f"idqueue: cannot serve on 127.0.0.1:{port}: " in taken.stderr
     assert "Traceback" not in taken.stderr
+
+
+def test_serve_takes_signed_webhooks_and_refuses_forged_ones(sandbox: Sandbox, tmp_path: Path,
+                                                            services: list[Service],
+                                                            request: pytest.FixtureRequest) -> None:
+    """The receivers are mounted on the service: a signed GitHub delivery wakes a poll, a forged
+    one is refused, and /metrics counts both."""
+    from idqueue.service.webhooks import hub_signature
+
+    secret = "webhook-secret-for-the-test"
+    env = _env(sandbox, tmp_path, team_database("sqlite", tmp_path, request))
+    env["IDQUEUE_WEBHOOKS__GITHUB_SECRET"] = secret
+    service = _start(services, env, tmp_path)
+    _eventually(lambda: _polled(service), what="the first poll")
+    body = json.dumps({"action": "edited", "issue": {"number": 1, "title": "forged title"},
+                       "repository": {"full_name": "va-identity/support"}}).encode()
+    headers = {"X-GitHub-Event": "issues", "X-GitHub-Delivery": "d-1", "Content-Type": "application/json"}
+    forged = httpx.post(service.url("/hooks/github"), content=body, timeout=10,
+                        headers={**headers, "X-Hub-Signature-256": hub_signature(body, "not-the-secret")})
+    assert forged.status_code == 401
+    signed = httpx.post(service.url("/hooks/github"), content=body, timeout=10,
+                        headers={**headers, "X-Hub-Signature-256": hub_signature(body, secret)})
+    assert signed.status_code == 200
+    _eventually(lambda: re.search(r'idqueue_early_polls_total [1-9]', service.metrics()), what="an early poll")
+    text = service.metrics()
+    assert re.search(r'idqueue_webhook_deliveries_total\{outcome="accepted",system="github"\} 1\.0', text), text
+    assert re.search(r'idqueue_webhook_deliveries_total\{outcome="refused_signature",system="github"\} 1\.0', text)
+    assert secret not in service.text()
+
+
+def test_serve_web_serves_the_browser_view_behind_sign_in(sandbox: Sandbox, tmp_path: Path,
+                                                          services: list[Service],
+                                                          request: pytest.FixtureRequest) -> None:
+    secret = "a-team-secret-of-some-length"
+    env = _env(sandbox, tmp_path, team_database("sqlite", tmp_path, request))
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "idqueue", "serve", "--port", "0", "--web",
+                                 "--web-port", "0"], env={**env, "IDQUEUE_WEB__SECRET": secret}, cwd=str(ROOT),
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    service = Service(proc, log)
+    services.append(service)
+    found = _eventually(lambda: proc.poll() is not None or re.search(r"browser view on (http://\S+)", service.text()))
+    assert proc.poll() is None, service.text()
+    url = found.group(1)
+    assert httpx.get(url, timeout=10).status_code == 401
+    signed_in = httpx.get(url, params={"token": secret}, timeout=10)
+    assert signed_in.status_code == 200 and signed_in.cookies
+    assert secret not in service.text()
+    # Without sign-in configured, --web refuses to start, in one line.
+    refused = subprocess.run([sys.executable, "-m", "idqueue", "serve", "--port", "0", "--web"], env=env,
+                             cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
