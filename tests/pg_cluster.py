@@ -37,7 +37,7 @@ def find_bindir() -> Path | None:
         return Path(configured) if (Path(configured) / "initdb").exists() else None
     on_path = shutil.which("initdb")
     if on_path:
-        return Path(on_path).parent
+        return Path(on_path).resolve().parent
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key, reverse=True)
     return Path(candidates[0]).parent if candidates else None
 
