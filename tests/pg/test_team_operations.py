@@ -80,7 +80,7 @@ def _setup_roles(cluster: Cluster, suffix: str) -> tuple[str, str, str, list[str
 def test_the_documented_roles_let_the_service_migrate_and_clients_only_use(
     pg_cluster: Cluster, team: tuple[Sandbox, dict[str, str | None], str]
 ) -> None:
-    sb, env, suffix = team
+    _sb, env, suffix = team
     db, service, client, grants = _setup_roles(pg_cluster, suffix)
     as_service = f"postgresql://{service}@127.0.0.1:{pg_cluster.port}/{db}"
     as_client = f"postgresql://{client}@127.0.0.1:{pg_cluster.port}/{db}"
@@ -104,7 +104,7 @@ def test_the_documented_roles_let_the_service_migrate_and_clients_only_use(
 def test_pg_dump_and_restore_give_back_the_same_queue(
     pg_cluster: Cluster, team: tuple[Sandbox, dict[str, str | None], str], tmp_path: Path
 ) -> None:
-    sb, env, suffix = team
+    _sb, env, _suffix = team
     source = pg_cluster.new_database("src")
     _run({**env, "IDQUEUE_DATABASE_URL": source}, "sync", "--once", "--quiet")
     before = _run({**env, "IDQUEUE_DATABASE_URL": source}, "list", "--json", "--all").output
