@@ -38,6 +38,7 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python -m idqueue.screenshots screenshots
+	$(BIN)/python -m idqueue.service.web_screenshot screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
