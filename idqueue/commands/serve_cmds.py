@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import sys
 
@@ -14,6 +13,7 @@ from idqueue.config import Settings
 from idqueue.integrations import registry
 from idqueue.safety import RedactingFilter
 from idqueue.service.http import Site
+from idqueue.service.net import is_loopback
 
 
 @click.command()
@@ -56,7 +56,7 @@ def serve(ctx: Context, host: str, port: int, web: bool, web_host: str, web_port
         raise CliSetupError(f"invalid configuration: {exc}") from None
     metrics.use_webhook_stats(lambda: receivers.stats)
     app = build_app(runner, metrics, extra_routes=receivers.routes())
-    if not _is_loopback(host):
+    if not is_loopback(host):
         click.echo(f"serve: listening on {host}, not loopback: anyone who reaches it can read /healthz "
                    "and /metrics (no secrets are in them)", err=True)
     try:
@@ -85,15 +85,6 @@ def _web_view(settings: Settings, host: str, port: int) -> Site:
         click.echo(f"serve: browser view on {view.url}", err=True)
 
     return Site(view.start, view.stop, ready)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _log_to_stderr() -> None:

@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import hmac
 import html
-import ipaddress
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
 from idqueue.config import Settings, WebConfig
+from idqueue.service.net import is_loopback
 
 __all__ = [
     "COOKIE",
@@ -91,16 +91,6 @@ class Person:
 
 
 # ---------------------------------------------------------------------------- who may start
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only listens on this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_can_start(settings: Settings, *, host: str, insecure_no_auth: bool) -> None:
     """Refuse a web view that anyone could open.
 
