@@ -115,11 +115,12 @@ def test_saved_view_and_search_combine(store: Store) -> None:
     assert "view Data" in QueueQuery(view="Data").describe()
 
 
+# SQLite's query plans only: PostgreSQL's planner scans a 41-row table whatever the indexes
+# (its plans at 50k requests are in the PostgreSQL store benchmark).
+@pytest.mark.parametrize("db_target", ["sqlite"], indirect=True)
 def test_search_sql_uses_indexes(store: Store) -> None:
     from idqueue.store.queue import _order, _where
 
-    if store.dialect.is_postgres:
-        pytest.skip("SQLite's query plans (PostgreSQL's planner scans a 41-row table whatever the indexes)")
     for text in ("REQ-35", "#35", "https://github.com/va/support/issues/35", "okafor token",
                  "assignee:ben type:bug"):
         query = QueueQuery(search=text, spec=parse_search(text, CTX))
