@@ -423,7 +423,9 @@ def order_index(store: Reader, query: QueueQuery, *, now: datetime) -> tuple[lis
     ids: list[str] = []
     groups: list[tuple[str, int]] = []
     grouped = query.group in GROUPABLE
-    for rid, group in store.conn.execute(sql, params):
+    cursor = store.conn.cursor()
+    cursor.row_factory = None  # plain tuples: named rows cost more than the rest at 50k ids
+    for rid, group in cursor.execute(sql, params):
         ids.append(rid)
         if grouped:
             name = "" if group is None else str(group)
