@@ -216,6 +216,6 @@ PG_MIGRATIONS: list[str] = [
     """
     CREATE INDEX requests_queue ON requests(is_open, priority_rank, created_at, seq)
         INCLUDE (id, status, sla_state, sla_due_at, sla_at_risk_at, snoozed_until, priority, type);
-    DROP INDEX requests_open_priority;
+    DROP INDEX IF EXISTS requests_open_priority;
     """,
 ]
