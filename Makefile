@@ -35,6 +35,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.email_bench
+	$(BIN)/python -m bench.pg_store_bench
 
 screenshots: $(STAMP)
 	$(BIN)/python -m idqueue.screenshots screenshots

@@ -36,6 +36,7 @@ SELECT id, key, title, url, type, status, status_reason, sources, priority, assi
        resolved_at, sla_policy, first_response_due, resolution_due, fields != '{}' AS via_intake, customer
 FROM requests
 WHERE created_at >= :start AND created_at < :end AND status != 'deleted'
+ORDER BY created_at, seq
 """
 
 # What can start, end or count a pause, plus reopenings, by index (events_kind_at and

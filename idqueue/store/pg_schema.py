@@ -209,4 +209,13 @@ PG_MIGRATIONS: list[str] = [
     f"""
     ALTER TABLE requests ADD COLUMN backlog_state {_T};
     """,
+    # 10: the queue's covering index (SQLite: nothing). Every column the default queue's WHERE,
+    # ORDER BY, panes and id list read is in it, so once VACUUM has marked the pages visible
+    # (autovacuum; migrate-to runs it) they are an index-only scan, not a scan of the whole
+    # rows (bodies and JSON). It begins like requests_open_priority, which it replaces.
+    """
+    CREATE INDEX requests_queue ON requests(is_open, priority_rank, created_at, seq)
+        INCLUDE (id, status, sla_state, sla_due_at, sla_at_risk_at, snoozed_until, priority, type);
+    DROP INDEX IF EXISTS requests_open_priority;
+    """,
 ]

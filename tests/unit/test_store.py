@@ -315,3 +315,30 @@ def test_merge_leaves_no_stale_search_entry(store: Store) -> None:
     seqs = {r[0] for r in store.conn.execute("SELECT seq FROM requests")}
     fts = {r[0] for r in store.conn.execute("SELECT rowid FROM requests_fts")}
     assert fts == seqs
+
+
+def test_windows_page_through_the_whole_order(store: Store) -> None:
+    from idqueue.store.codec import iso_us
+    from idqueue.store.queue import _BUCKET_SQL, order_index
+
+    def at(n: int, hours: int) -> str:  # due times running against the numbers (and so the ages)
+        return (NOW + timedelta(hours=hours, minutes=-n)).isoformat()
+
+    def clocks(n: int) -> dict[str, str]:
+        return [{}, {"due": at(n, -3)}, {"due": at(n, 1), "risk": at(n, -1)}, {"due": at(n, 30), "risk": at(n, 2)},
+                {"due": at(n, 30)}][n % 5]
+
+    items = [gh_item(n, title=f"t{n % 7}", priority=f"P{1 + n % 4}", **clocks(n)) for n in range(1, 41)]
+    apply(store, items=items)
+    for sort in ("rank", "title", "sla", "priority"):
+        for descending in (False, True):
+            query = QueueQuery(sort=sort, descending=descending)
+            whole = [r.id for r in fetch_window(store, query, now=NOW, limit=-1)]
+            pages = [r.id for k in range(0, 42, 6) for r in fetch_window(store, query, now=NOW, offset=k, limit=6)]
+            assert len(whole) == 40 and pages == whole == order_index(store, query, now=NOW)[0], (sort, descending)
+    # The rank order's due key is the due time of buckets -1..1 (evaluated without re-evaluating
+    # the bucket): the same order as the nested form.
+    nested = (f"SELECT id FROM requests WHERE is_open = 1 ORDER BY {_BUCKET_SQL}, "
+              f"CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END NULLS FIRST, priority_rank, created_at, seq")
+    expected = [row[0] for row in store.conn.execute(nested, {"now": iso_us(NOW)})]
+    assert [r.id for r in fetch_window(store, QueueQuery(), now=NOW, limit=-1)] == expected

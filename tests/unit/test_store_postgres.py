@@ -417,3 +417,21 @@ def test_every_sort_and_grouping_orders_the_same_on_both_backends(pg_url: str, t
                 query = QueueQuery(sort=sort, descending=descending, group=group, include_closed=True)
                 assert order_index(pg, query, now=NOW) == order_index(lite, query, now=NOW), (sort, descending, group)
                 assert group_counts(pg, query, now=NOW) == group_counts(lite, query, now=NOW), (sort, group)
+
+
+def test_migrate_to_leaves_the_copy_analyzed_and_the_queue_index_visible(pg_url: str, tmp_path: Path) -> None:
+    from idqueue.store.transfer import copy_to_postgres
+
+    lite = Store.open(tmp_path / "s.db")
+    lite.apply("t", items=[item(n) for n in range(1, 30)], assembler=assemble, now=NOW)
+    copy_to_postgres(lite, pg_url)
+    pg = Store.open(pg_url)
+    analyzed = pg.conn.execute("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'requests'")
+    assert analyzed.fetchone()[0]
+    # VACUUM marked every page all-visible: the covering index answers without reading rows.
+    visible = pg.conn.execute(
+        "SELECT relallvisible = relpages AND relpages > 0 FROM pg_class WHERE relname = 'requests'"
+    ).fetchone()[0]
+    assert visible
+    assert [r.id for r in fetch_window(pg, QueueQuery(), now=NOW, limit=-1)] == [
+        r.id for r in fetch_window(lite, QueueQuery(), now=NOW, limit=-1)]
