@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -29,7 +30,7 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
-from idqueue.config import Settings
+from idqueue.config import Settings, team_client
 from idqueue.domain.customers import NO_CUSTOMER
 from idqueue.domain.models import Request
 from idqueue.domain.query import SearchContext, SearchError, parse_reference, parse_search
@@ -175,7 +176,7 @@ class QueueScreen(Screen[None]):
                 yield DetailPane(ctx.store, ctx.settings, clock=ctx.clock, pending=ctx.pending, id="detail")
         yield StatusBar(timezone=ctx.settings.sla.calendar.timezone, sandbox=ctx.sandbox, id="status")
         yield Poller(ctx.engine, ctx.dispatcher, interval=ctx.settings.ui.poll_interval, autostart=ctx.live,
-                     id="poller")
+                     listen=ctx.store if team_client(ctx.settings) else None, id="poller")
         yield KeyFooter(MAIN_KEYS)
 
     @property
@@ -371,6 +372,27 @@ class QueueScreen(Screen[None]):
         elif first:
             self.table.reload()
         self._refresh_outbox()
+
+    @on(Poller.StoreChanged)
+    def _store_changed(self, event: Poller.StoreChanged) -> None:
+        """A client of the team service: show the service's state; re-read what others wrote."""
+        from idqueue.team_state import describe_service, service_health
+
+        status = self.query_one(StatusBar)
+        if event.error:
+            status.set_live(event.error, False)
+        else:
+            state = event.state
+            line, ok = describe_service(state, datetime.now(UTC), ZoneInfo(self.ctx.settings.sla.calendar.timezone))
+            if state is not None:
+                status.set_health(service_health(state), state.last_poll_at)
+            status.set_live(line, ok)
+        if event.requests_changed:
+            self._upstream_reload = True
+            self._reload()
+            self.detail.refresh_detail()
+        if event.requests_changed or not event.topics:
+            self._refresh_outbox()
 
     @on(Poller.LiveChanged)
     def _live_changed(self, event: Poller.LiveChanged) -> None:

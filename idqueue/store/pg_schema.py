@@ -209,4 +209,17 @@ PG_MIGRATIONS: list[str] = [
     f"""
     ALTER TABLE requests ADD COLUMN backlog_state {_T};
     """,
+    # 10: the team service's state for its clients; who queued each action.
+    f"""
+    CREATE TABLE service_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        host         {_T} NOT NULL,
+        pid          INTEGER NOT NULL,
+        heartbeat_at {_T} NOT NULL,
+        last_poll_at {_T},
+        poll_interval DOUBLE PRECISION NOT NULL,
+        data         TEXT NOT NULL DEFAULT '{{}}'
+    );
+    ALTER TABLE outbox ADD COLUMN actor {_T} NOT NULL DEFAULT '';
+    """,
 ]

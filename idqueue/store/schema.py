@@ -209,6 +209,20 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE requests ADD COLUMN backlog_state TEXT;
     """,
+    # Team mode: the team service's state for its clients (one row, rewritten after each poll:
+    # who is active, its heartbeat, per-source health as JSON), and who queued each action.
+    """
+    CREATE TABLE service_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        last_poll_at TEXT,
+        poll_interval REAL NOT NULL,
+        data         TEXT NOT NULL DEFAULT '{}'
+    );
+    ALTER TABLE outbox ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
