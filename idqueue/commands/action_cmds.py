@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import click
 
 from idqueue.commands.base import CliError, Context, pass_ctx
-from idqueue.config import TEAM_CLIENT_REFUSAL, team_client
 from idqueue.commands.output import fail_usage, format_time
+from idqueue.config import TEAM_CLIENT_REFUSAL, team_client
 from idqueue.domain.models import iso
 from idqueue.safety import one_line, sanitize_terminal
 
@@ -645,7 +645,7 @@ def _print_row(action: Action, key: str, tz: str, *, utc: bool = False) -> None:
         when += f" held for undo until {format_time(action.hold_until, tz, utc=utc, seconds=True)}"
     click.echo(
         f"{action.id}  {_safe(key, 12):<12} {action.state.value:<15} {action.attempts:>2}x{when}  "
-        f"{_safe(action.summary, 100)}"
+        f"{_safe(action.summary, 100)}{f'  by {_safe(action.actor, 40)}' if action.actor else ''}"
     )
     if action.last_error and action.state.value != "sent":
         click.echo(f"{'':14}{_safe(action.last_error, 160)}")

@@ -205,6 +205,7 @@ class QueueScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.focus()
         self.query_one(StatusBar).outbox_key = _key_for(self, "app.outbox", "O")
+        self.query_one(StatusBar).client = team_client(self.ctx.settings)
         if self.ctx.engine is not None:
             self.query_one(StatusBar).set_health(list(self.ctx.engine.health.values()), _last_sync(self.ctx))
         if self.ctx.live and self.ctx.engine is not None:
@@ -1159,7 +1160,10 @@ class QueueScreen(Screen[None]):
         bars = list(self.query(StatusBar))
         pending, failed = (bars[0].pending, bars[0].failed) if bars else (0, 0)
         parts = []
-        if pending:
+        if pending and team_client(self.ctx.settings):
+            parts.append(f"{pending} action{'s' if pending != 1 else ''} not sent yet: the team service "
+                         "(`idqueue serve`) sends them from the shared outbox.")
+        elif pending:
             parts.append(f"{pending} action{'s' if pending != 1 else ''} not sent yet: kept in the outbox and "
                          "sent when idqueue next starts (`idqueue outbox --send` sends them now).")
         if failed:

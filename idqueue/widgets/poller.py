@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.message import Message
-from textual.worker import get_current_worker
 from textual.timer import Timer
 from textual.widget import Widget
+from textual.worker import get_current_worker
 
 from idqueue.notify import Notifier
 from idqueue.safety import redact
