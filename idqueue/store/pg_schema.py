@@ -209,7 +209,7 @@ PG_MIGRATIONS: list[str] = [
     f"""
     ALTER TABLE requests ADD COLUMN backlog_state {_T};
     """,
-    # 10: the team service's state for its clients; who queued each action.
+    # 10: the team service's state for its clients; who queued each action; per-person state.
     f"""
     CREATE TABLE service_state (
         id           INTEGER PRIMARY KEY CHECK (id = 1),
@@ -221,5 +221,13 @@ PG_MIGRATIONS: list[str] = [
         data         TEXT NOT NULL DEFAULT '{{}}'
     );
     ALTER TABLE outbox ADD COLUMN actor {_T} NOT NULL DEFAULT '';
+    CREATE TABLE person_state (
+        person        {_T} NOT NULL,
+        item_id       {_T} NOT NULL,
+        snoozed_until {_T},
+        seen_at       {_T},
+        draft         TEXT,
+        PRIMARY KEY (person, item_id)
+    );
     """,
 ]

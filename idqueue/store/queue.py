@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from idqueue.domain.models import Request, iso
+from idqueue.domain.models import Request, iso, parse_iso
 from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 from idqueue.store.codec import Reader, iso_us, request_from_row
 from idqueue.store.dialect import SQLITE, Dialect
+from idqueue.store.person import snoozed_sql
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -193,7 +194,7 @@ def _specs(query: QueueQuery) -> list[SearchSpec]:
     return specs
 
 
-def _where(query: QueueQuery, now: datetime, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+def _where(query: QueueQuery, now: datetime, dialect: Dialect, person: str = "") -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {"now": _now_text(now)}
     if query.ids:
@@ -238,13 +239,21 @@ def _where(query: QueueQuery, now: datetime, dialect: Dialect) -> tuple[str, dic
             clauses.append("created_at <= :age_lower")
     for spec in specs:
         clauses.extend(_spec_clauses(spec, params, dialect))
+    snoozed = snoozed_sql(person)  # team mode: this person's own snoozes
+    if person:
+        params["person"] = person
     if query.only_snoozed:
-        clauses.append("snoozed_until > :now")
+        clauses.append(f"{snoozed} > :now")
     elif not query.show_snoozed and not query.include_closed and not any(s.reference for s in specs):
         # "Everything" (history, `list --all`) includes snoozed requests, and so does a search
         # for one request by its key or link; the live queue hides them.
-        clauses.append("(snoozed_until IS NULL OR snoozed_until <= :now)")
+        clauses.append(f"({snoozed} IS NULL OR {snoozed} <= :now)")
     return " AND ".join(clauses) or "1=1", params
+
+
+def _person(store: Reader) -> str:
+    """Whose snoozes the store reads (:mod:`idqueue.store.person`; empty: a single user)."""
+    return str(getattr(store, "person", "") or "")
 
 
 def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect) -> list[str]:
@@ -356,30 +365,34 @@ def fetch_window(
     store: Reader, query: QueueQuery, *, now: datetime, offset: int = 0, limit: int = 200
 ) -> list[Request]:
     """The requests in ``[offset, offset+limit)`` of the query's order (``limit=-1``: all)."""
-    where, params = _where(query, now, store.dialect)
+    person = _person(store)
+    where, params = _where(query, now, store.dialect, person)
     # No limit is a very large one (PostgreSQL has no LIMIT -1).
     params.update({"limit": limit if limit >= 0 else 2**62, "offset": offset})
+    mine = f", {snoozed_sql(person)} AS snoozed_mine" if person else ""
     sql = (
-        f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE {where} "  # noqa: S608
+        f"SELECT *, ({SLA_STATE_SQL}) AS sla_now{mine} FROM requests WHERE {where} "  # noqa: S608
         f"ORDER BY {_order(query)} LIMIT :limit OFFSET :offset"
     )
     requests = []
     for row in store.conn.execute(sql, params):
         request = request_from_row(row)
         request.sla.state = row["sla_now"]
+        if person:  # a teammate's snooze is theirs
+            request.snoozed_until = parse_iso(row["snoozed_mine"])
         requests.append(request)
     return requests
 
 
 def count(store: Reader, query: QueueQuery, *, now: datetime) -> int:
     """How many requests match the query."""
-    where, params = _where(query, now, store.dialect)
+    where, params = _where(query, now, store.dialect, _person(store))
     return int(store.conn.execute(f"SELECT COUNT(*) FROM requests WHERE {where}", params).fetchone()[0])  # noqa: S608
 
 
 def position_of(store: Reader, query: QueueQuery, request_id: str, *, now: datetime) -> int | None:
     """The 0-based position of a request in the query's order (None if filtered out)."""
-    where, params = _where(query, now, store.dialect)
+    where, params = _where(query, now, store.dialect, _person(store))
     params["target"] = request_id
     sql = (
         f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {_order(query)}) - 1 AS pos "  # noqa: S608
@@ -400,7 +413,7 @@ def order_index(store: Reader, query: QueueQuery, *, now: datetime) -> tuple[lis
         ``(ids, groups)``; ``groups`` is ``[(label, count), …]`` in order when
         ``query.group`` is set, else empty.
     """
-    where, params = _where(query, now, store.dialect)
+    where, params = _where(query, now, store.dialect, _person(store))
     label = GROUPABLE[query.group][0] if query.group in GROUPABLE else "NULL"
     sql = f"SELECT id, {label} AS g FROM requests WHERE {where} ORDER BY {_order(query)}"  # noqa: S608
     ids: list[str] = []
@@ -437,7 +450,7 @@ def group_counts(store: Reader, query: QueueQuery, *, now: datetime) -> list[tup
     if query.group not in GROUPABLE:
         return []
     label, order = GROUPABLE[query.group]
-    where, params = _where(query, now, store.dialect)
+    where, params = _where(query, now, store.dialect, _person(store))
     sql = (
         f"SELECT {label} AS g, COUNT(*) FROM requests WHERE {where} "  # noqa: S608
         f"GROUP BY g ORDER BY MIN({order})"
@@ -498,7 +511,7 @@ def facets(store: Reader, query: QueueQuery, *, now: datetime, customers: bool =
     ``customers``: the pane is only shown when customers are configured)."""
 
     def grouped(q: QueueQuery, expr: str) -> dict[str, int]:
-        where, params = _where(q, now, store.dialect)
+        where, params = _where(q, now, store.dialect, _person(store))
         sql = f"SELECT {expr} AS g, COUNT(*) FROM requests WHERE {where} GROUP BY g"  # noqa: S608
         return {str(row[0]): int(row[1]) for row in store.conn.execute(sql, params)}
 

@@ -210,7 +210,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE requests ADD COLUMN backlog_state TEXT;
     """,
     # Team mode: the team service's state for its clients (one row, rewritten after each poll:
-    # who is active, its heartbeat, per-source health as JSON), and who queued each action.
+    # who is active, its heartbeat, per-source health as JSON), who queued each action, and each
+    # person's own snoozes, drafts and read marks (``local_state`` keeps the single user's).
     """
     CREATE TABLE service_state (
         id           INTEGER PRIMARY KEY CHECK (id = 1),
@@ -222,6 +223,14 @@ MIGRATIONS: list[str] = [
         data         TEXT NOT NULL DEFAULT '{}'
     );
     ALTER TABLE outbox ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    CREATE TABLE person_state (
+        person        TEXT NOT NULL,
+        item_id       TEXT NOT NULL,
+        snoozed_until TEXT,
+        seen_at       TEXT,
+        draft         TEXT,
+        PRIMARY KEY (person, item_id)
+    ) WITHOUT ROWID;
     """,
 ]
 
