@@ -110,7 +110,8 @@ class IdqueueApp(App[None]):
         # first frame dropped), so the queue's first frame reaches the terminal as soon as it
         # is painted.
         self.call_later(self.push_screen, QueueScreen(self.ctx))
-        if not self.ctx.sandbox and not registry.any_configured(self.ctx.settings):
+        # A client of the team service needs no sources of its own: the service polls.
+        if not self.ctx.sandbox and not team_client(self.ctx.settings) and not registry.any_configured(self.ctx.settings):
             self.notify("No sources configured: set tokens and repos/channels (see README), or run `idqueue demo`.",
                         title="Nothing to poll", severity="warning", timeout=20, markup=False)
 

@@ -15,7 +15,10 @@ from tui_helpers import SIZE, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.config import Settings
+from idqueue.outbox.models import ActionState
+from idqueue.outbox.store import OutboxStore
 from idqueue.sandbox.runner import Sandbox
+from idqueue.screens.plan import PlanScreen
 from idqueue.screens.queue import QueueScreen
 from idqueue.service.runner import ServiceRunner
 from idqueue.store.service_state import read_service_state, write_service_state
@@ -30,8 +33,9 @@ def start_service() -> Iterator[Callable[[Settings], ServiceRunner]]:
 
 async def test_a_client_tui_without_tokens_fills_live_from_the_service(
         sandbox: Sandbox, tmp_path: Path, pg_url: str, start_service: Callable[[Settings], ServiceRunner]) -> None:
+    people = {k: v for k, v in sandbox.settings_overrides().items() if k not in ("github", "slack")}
     client = Settings(db=tmp_path / "client.db", database_url=SecretStr(pg_url), now=sandbox.clock().isoformat(),
-                      me="ana-reyes", ui={"poll_interval": 600})
+                      ui={"poll_interval": 600, "undo_seconds": 0}, **people)
     assert client.github_token is None and client.slack_token is None
     app = IdqueueApp.build(client, live=True)
     assert app.ctx.engine is None and app.ctx.dispatcher is None
@@ -42,6 +46,7 @@ async def test_a_client_tui_without_tokens_fills_live_from_the_service(
         status = screen.query_one("#status")
         await wait_for(pilot, lambda: "team service: not running yet" in str(status.render()), what="first look")
         assert "no sources configured" not in str(status.render())
+        assert not app._notifications  # no "Nothing to poll" warning: the service polls
         assert screen.table.total == 0
         sandbox.github.calls.clear()
         runner = start_service(service_settings(sandbox, tmp_path, pg_url))
@@ -54,6 +59,17 @@ async def test_a_client_tui_without_tokens_fills_live_from_the_service(
         state = read_service_state(app.ctx.store)
         assert state is not None and state.host == socket.gethostname()
         runner.stop()
+        # An action in the client only queues, signed with who did it: nothing leaves this process.
+        sandbox.github.calls.clear()
+        sandbox.slack.calls.clear()
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlanScreen), what="the plan")
+        await pilot.press("y")
+        outbox = OutboxStore(app.ctx.store)
+        await wait_for(pilot, lambda: outbox.select(states=[ActionState.QUEUED]), what="queued take")
+        queued = outbox.select(states=[ActionState.QUEUED])
+        assert {a.actor for a in queued} == {client.me}
+        assert not sandbox.github.calls.all() and not sandbox.slack.calls.all()
         state.heartbeat_at = datetime.now(UTC) - timedelta(seconds=state.interval * 4)
         write_service_state(app.ctx.store, state)
         await wait_for(pilot, lambda: "has not synced for" in str(status.render()), what="stale warning")
