@@ -38,17 +38,22 @@ def service_health(state: ServiceState) -> list[SourceHealth]:
     return [_health_from(h) for h in state.sources]
 
 
-def describe_service(state: ServiceState | None, now: datetime, tz: tzinfo | None = None) -> tuple[str, bool]:
+def describe_service(state: ServiceState | None, now: datetime, tz: tzinfo | None = None, *,
+                     short: bool = False) -> tuple[str, bool]:
     """One line for a client and whether all is well.
 
     ``team service: active on host-a, synced 20 s ago; GitHub rate-limited until 14:05``, or
-    ``the team service has not synced for 6 min (last heard from host-a)``.
+    ``the team service has not synced for 6 min (last heard from host-a)``. ``short`` (the status
+    bar, which shows each source's health and the sync time itself): ``team service on host-a``
+    while all is well.
     """
     if state is None:
         return "team service: not running yet (start `idqueue serve`)", False
     host = one_line(state.host, 60)
     if state.stale(now):
         return f"the team service has not synced for {_ago(state.age(now))} (last heard from {host})", False
+    if short:
+        return f"team service on {host}", True
     synced = f"synced {_ago((now - state.last_poll_at).total_seconds())} ago" if state.last_poll_at else "not synced yet"
     line = f"team service: active on {host}, {synced}"
     trouble = [one_line(s.describe(tz), 80) for s in service_health(state) if s.state not in ("ok", "idle")]

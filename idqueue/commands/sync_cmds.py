@@ -441,6 +441,9 @@ def doctor(ctx: Context) -> None:
         # A client needs no tokens: the team service polls and sends; check that it does.
         line, fine = _service_line(ctx)
         click.echo(f"service      {'ok' if fine else 'WARNING'}: {line}")
+        if not settings.me:
+            click.echo("  me         not set: your actions are queued unsigned, and your snoozes and drafts "
+                       "are shared with everyone else who has no `me`")
         sys.exit(0 if ok and fine else 1)
     sources = build_sources(settings)
     if not sources:

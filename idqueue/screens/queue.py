@@ -384,7 +384,8 @@ class QueueScreen(Screen[None]):
             status.set_live(event.error, False)
         else:
             state = event.state
-            line, ok = describe_service(state, datetime.now(UTC), ZoneInfo(self.ctx.settings.sla.calendar.timezone))
+            line, ok = describe_service(state, datetime.now(UTC), ZoneInfo(self.ctx.settings.sla.calendar.timezone),
+                                        short=True)
             if state is not None:
                 status.set_health(service_health(state), state.last_poll_at)
             status.set_live(line, ok)

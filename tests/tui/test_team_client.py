@@ -52,7 +52,7 @@ async def test_a_client_tui_without_tokens_fills_live_from_the_service(
         runner = start_service(service_settings(sandbox, tmp_path, pg_url))
         # No key press: the service's commits arrive as notifications and the queue re-reads.
         await wait_for(pilot, lambda: screen.table.total > 10, timeout=WAIT, what="rows from the service")
-        await wait_for(pilot, lambda: "team service: active on" in str(status.render()), what="service line")
+        await wait_for(pilot, lambda: f"team service on {socket.gethostname()}" in str(status.render()), what="service line")
         assert runner.polls >= 1
         assert "GitHub ok" in str(status.render())
         # The service's heartbeat goes stale: the client warns.
