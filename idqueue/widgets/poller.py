@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -277,8 +278,6 @@ class Poller(Widget):
     def _listen(self, store: Store) -> None:
         """Wait for the shared store's notifications; post one :class:`StoreChanged` per batch,
         and one every ``interval`` seconds anyway (the service's heartbeat may go stale)."""
-        import time
-
         from idqueue.store.service_state import read_service_state
 
         worker = get_current_worker()
@@ -288,7 +287,7 @@ class Poller(Widget):
             while not worker.is_cancelled:
                 try:
                     if listener is None:
-                        listener = store.listen()
+                        listener = store.listen() if store.dialect.is_postgres else _Rereads(min(self.interval, 5.0))
                         next_look = 0.0  # (re)connected: writes may have been missed meanwhile
                         topics = ["requests"] if self.polls else []
                     else:
@@ -369,6 +368,28 @@ class Poller(Widget):
     def _live_changed(self, message: LiveChanged) -> None:
         # Not stopped: the screen shows it in the status bar.
         self.live_health = message.health
+
+
+class _Rereads:
+    """A SQLite store's stand-in for the notifications it does not have (``team_client = "on"``
+    over a shared SQLite file): says "requests" every ``every`` seconds."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._next = time.monotonic() + every
+        self._stop = threading.Event()
+
+    def wait(self, timeout: float) -> list[str]:
+        left = self._next - time.monotonic()
+        if left > timeout:
+            self._stop.wait(timeout)
+            return []
+        self._stop.wait(max(0.0, left))
+        self._next = time.monotonic() + self.every
+        return ["requests"]
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 def _close_quietly(listener: Any) -> None:

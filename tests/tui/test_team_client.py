@@ -74,3 +74,22 @@ async def test_a_client_tui_without_tokens_fills_live_from_the_service(
         write_service_state(app.ctx.store, state)
         await wait_for(pilot, lambda: "has not synced for" in str(status.render()), what="stale warning")
         await app.action_quit()
+
+
+async def test_a_client_of_a_shared_sqlite_file_rereads_without_notifications(
+        sandbox: Sandbox, tmp_path: Path, start_service: Callable[[Settings], ServiceRunner]) -> None:
+    # A team on one SQLite file (services on one machine): clients say `team_client = "on"`.
+    db = tmp_path / "team.db"
+    client = Settings(db=db, team_client="on", now=sandbox.clock().isoformat(), ui={"poll_interval": 1})
+    app = IdqueueApp.build(client, live=True)
+    assert app.ctx.engine is None and app.ctx.dispatcher is None
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="queue screen")
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        service = Settings(db=db, now=sandbox.clock().isoformat(), **sandbox.settings_overrides())
+        start_service(service)
+        await wait_for(pilot, lambda: screen.table.total > 10, timeout=WAIT, what="rows from the service")
+        status = screen.query_one("#status")
+        await wait_for(pilot, lambda: "team service on" in str(status.render()), what="service line")
+        await app.action_quit()
