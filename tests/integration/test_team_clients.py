@@ -9,6 +9,7 @@ and send nothing; the team service does, and they see what it writes at once (LI
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from outbox_env import ANA, make_env, run_cli
+from outbox_env import ANA, BEN, WritebackEnv, make_env, run_cli
 from pydantic import SecretStr
 from team_env import running_services, service_settings
 
@@ -25,6 +26,7 @@ from idqueue.config import Settings, team_client
 from idqueue.outbox.models import ActionState
 from idqueue.sandbox.runner import Sandbox
 from idqueue.service.runner import ServiceRunner
+from idqueue.store.db import open_store
 from idqueue.store.service_state import ServiceState, read_service_state
 from idqueue.sync import SourceHealth
 from idqueue.team_state import describe_service, record_poll
@@ -119,3 +121,20 @@ def test_doctor_and_list_in_client_mode_report_the_service_not_tokens(
     stale = run_cli(env, "doctor")
     assert stale.exit_code == 1
     assert "WARNING: the team service has not synced for 10 min" in stale.output
+
+
+def test_two_people_on_one_database_each_snooze_for_themselves(sandbox: Sandbox, tmp_path: Path, pg_url: str) -> None:
+    ana = make_env(sandbox, tmp_path, pg_url)
+    rid = ana.github_request()
+    ben_settings = ana.settings.model_copy(update={"me": BEN.key})
+    ben = WritebackEnv(sb=sandbox, settings=ben_settings, store=open_store(ben_settings))
+    assert (ana.store.person, ben.store.person) == (ANA.key, BEN.key)
+
+    snoozed = run_cli(ana, "snooze", rid, "2h")
+    assert snoozed.exit_code == 0, snoozed.output
+    mine = [r["id"] for r in json.loads(run_cli(ana, "list", "--json").output)]
+    theirs = [r["id"] for r in json.loads(run_cli(ben, "list", "--json").output)]
+    assert rid not in mine and rid in theirs
+    key = ana.store.get_request(rid).key  # type: ignore[union-attr]
+    assert key in run_cli(ana, "snoozed").output
+    assert run_cli(ben, "snoozed").output.strip() == "Nothing is snoozed."
