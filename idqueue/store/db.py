@@ -43,7 +43,7 @@ from idqueue.store.dialect import (
     is_postgres_url,
     redact_url,
 )
-from idqueue.store.person import PERSON_KEYS, snoozed_sql
+from idqueue.store.person import PERSON_KEYS, snooze_clause
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
 
@@ -955,7 +955,7 @@ class Store:
     def snoozed_count(self, now: datetime) -> int:
         """How many open requests are snoozed past ``now`` (the header's "N snoozed")."""
         row = self.conn.execute(
-            f"SELECT COUNT(*) FROM requests WHERE is_open = 1 AND {snoozed_sql(self.person)} > :now",  # noqa: S608
+            f"SELECT COUNT(*) FROM requests WHERE is_open = 1 AND {snooze_clause(self.person, snoozed=True)}",  # noqa: S608
             {"now": iso_us(now), "person": self.person},
         ).fetchone()
         return int(row[0])

@@ -13,19 +13,37 @@ With ``person`` empty (a single user's SQLite file, the default) nothing changes
 
 from __future__ import annotations
 
+from idqueue.store.codec import Connection
+
 PERSON_KEYS = ("snoozed_until", "seen_at", "draft")
 """The values that are one person's in team mode."""
 
 
-def snoozed_sql(person: str) -> str:
-    """The SQL expression (over ``requests``) of a request's snooze as ``person`` sees it.
+_SNOOZED_IDS = (
+    "SELECT i.request_id FROM person_state p JOIN items i ON i.id = p.item_id "
+    "WHERE p.person = :person AND p.snoozed_until > :now AND i.request_id IS NOT NULL"
+)
+"""The requests ``:person`` snoozed past ``:now``: one person's few snoozes, read once per query
+(not a look-up per request, which would cost the queue a subquery per open request)."""
 
-    Empty ``person``: the request's own column. Else the latest snooze ``person`` set on any of
-    the request's items; the statement binds ``:person``.
+
+def snooze_clause(person: str, *, snoozed: bool) -> str:
+    """The WHERE clause (over ``requests``) of the requests ``person`` snoozed past ``:now``
+    (``snoozed``) or did not; the statement binds ``:now`` and, with a person, ``:person``.
+
+    Empty ``person``: the request's own ``snoozed_until`` column, as for a single user.
     """
     if not person:
-        return "snoozed_until"
-    return (
-        "(SELECT MAX(p.snoozed_until) FROM items i JOIN person_state p ON p.item_id = i.id "
-        "WHERE i.request_id = requests.id AND p.person = :person)"
+        return "snoozed_until > :now" if snoozed else "(snoozed_until IS NULL OR snoozed_until <= :now)"
+    return f"id {'IN' if snoozed else 'NOT IN'} ({_SNOOZED_IDS})"
+
+
+def snoozes_of(conn: Connection, person: str) -> dict[str, str]:
+    """Request id → the latest snooze ``person`` set on any of its items (ISO text), for showing
+    a window of requests with that person's snoozes."""
+    rows = conn.execute(
+        "SELECT i.request_id, MAX(p.snoozed_until) FROM person_state p JOIN items i ON i.id = p.item_id "
+        "WHERE p.person = ? AND p.snoozed_until IS NOT NULL AND i.request_id IS NOT NULL GROUP BY i.request_id",
+        (person,),
     )
+    return {str(r[0]): str(r[1]) for r in rows}

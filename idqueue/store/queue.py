@@ -18,7 +18,7 @@ from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 from idqueue.store.codec import Reader, iso_us, request_from_row
 from idqueue.store.dialect import SQLITE, Dialect
-from idqueue.store.person import snoozed_sql
+from idqueue.store.person import snooze_clause, snoozes_of
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -239,15 +239,14 @@ def _where(query: QueueQuery, now: datetime, dialect: Dialect, person: str = "")
             clauses.append("created_at <= :age_lower")
     for spec in specs:
         clauses.extend(_spec_clauses(spec, params, dialect))
-    snoozed = snoozed_sql(person)  # team mode: this person's own snoozes
-    if person:
+    if person:  # team mode: this person's own snoozes
         params["person"] = person
     if query.only_snoozed:
-        clauses.append(f"{snoozed} > :now")
+        clauses.append(snooze_clause(person, snoozed=True))
     elif not query.show_snoozed and not query.include_closed and not any(s.reference for s in specs):
         # "Everything" (history, `list --all`) includes snoozed requests, and so does a search
         # for one request by its key or link; the live queue hides them.
-        clauses.append(f"({snoozed} IS NULL OR {snoozed} <= :now)")
+        clauses.append(snooze_clause(person, snoozed=False))
     return " AND ".join(clauses) or "1=1", params
 
 
@@ -369,9 +368,9 @@ def fetch_window(
     where, params = _where(query, now, store.dialect, person)
     # No limit is a very large one (PostgreSQL has no LIMIT -1).
     params.update({"limit": limit if limit >= 0 else 2**62, "offset": offset})
-    mine = f", {snoozed_sql(person)} AS snoozed_mine" if person else ""
+    mine = snoozes_of(store.conn, person) if person else {}
     sql = (
-        f"SELECT *, ({SLA_STATE_SQL}) AS sla_now{mine} FROM requests WHERE {where} "  # noqa: S608
+        f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE {where} "  # noqa: S608
         f"ORDER BY {_order(query)} LIMIT :limit OFFSET :offset"
     )
     requests = []
@@ -379,7 +378,7 @@ def fetch_window(
         request = request_from_row(row)
         request.sla.state = row["sla_now"]
         if person:  # a teammate's snooze is theirs
-            request.snoozed_until = parse_iso(row["snoozed_mine"])
+            request.snoozed_until = parse_iso(mine.get(request.id))
         requests.append(request)
     return requests
 
