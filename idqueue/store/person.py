@@ -38,6 +38,15 @@ def snooze_clause(person: str, *, snoozed: bool) -> str:
     return f"id {'IN' if snoozed else 'NOT IN'} ({_SNOOZED_IDS})"
 
 
+def snooze_order(person: str) -> str:
+    """The sort expression of "snoozed" for ``person`` (their snooze, unsnoozed last). A look-up
+    per row: meant for the snoozed view, whose rows the person's snoozes already are."""
+    return (
+        "COALESCE((SELECT MAX(p.snoozed_until) FROM items i JOIN person_state p ON p.item_id = i.id "
+        "WHERE i.request_id = requests.id AND p.person = :person), '9999')"
+    )
+
+
 def snoozes_of(conn: Connection, person: str) -> dict[str, str]:
     """Request id → the latest snooze ``person`` set on any of its items (ISO text), for showing
     a window of requests with that person's snoozes."""

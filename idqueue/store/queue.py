@@ -18,7 +18,7 @@ from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 from idqueue.store.codec import Reader, iso_us, request_from_row
 from idqueue.store.dialect import SQLITE, Dialect
-from idqueue.store.person import snooze_clause, snoozes_of
+from idqueue.store.person import snooze_clause, snooze_order, snoozes_of
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -352,12 +352,13 @@ def _in(column: str, values: tuple[str, ...], params: dict[str, Any]) -> str:
     return f"{column} IN ({','.join(_bind(params, v) for v in values)})"
 
 
-def _order(query: QueueQuery) -> str:
+def _order(query: QueueQuery, person: str = "") -> str:
     prefix = f"{GROUPABLE[query.group][1]}, " if query.group in GROUPABLE else ""
     if query.sort == "rank" or query.sort not in SORTABLE:
         return prefix + (RANK_ORDER if not query.descending else RANK_ORDER.replace(", seq", ", seq DESC"))
     direction = "DESC NULLS LAST" if query.descending else "ASC NULLS FIRST"
-    return f"{prefix}{SORTABLE[query.sort]} {direction}, seq {direction.split()[0]}"
+    column = snooze_order(person) if query.sort == "snoozed" and person else SORTABLE[query.sort]
+    return f"{prefix}{column} {direction}, seq {direction.split()[0]}"
 
 
 def fetch_window(
@@ -371,7 +372,7 @@ def fetch_window(
     mine = snoozes_of(store.conn, person) if person else {}
     sql = (
         f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE {where} "  # noqa: S608
-        f"ORDER BY {_order(query)} LIMIT :limit OFFSET :offset"
+        f"ORDER BY {_order(query, _person(store))} LIMIT :limit OFFSET :offset"
     )
     requests = []
     for row in store.conn.execute(sql, params):
@@ -394,7 +395,7 @@ def position_of(store: Reader, query: QueueQuery, request_id: str, *, now: datet
     where, params = _where(query, now, store.dialect, _person(store))
     params["target"] = request_id
     sql = (
-        f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {_order(query)}) - 1 AS pos "  # noqa: S608
+        f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {_order(query, _person(store))}) - 1 AS pos "  # noqa: S608
         f"FROM requests WHERE {where}) AS ordered WHERE id = :target"
     )
     row = store.conn.execute(sql, params).fetchone()
@@ -414,7 +415,7 @@ def order_index(store: Reader, query: QueueQuery, *, now: datetime) -> tuple[lis
     """
     where, params = _where(query, now, store.dialect, _person(store))
     label = GROUPABLE[query.group][0] if query.group in GROUPABLE else "NULL"
-    sql = f"SELECT id, {label} AS g FROM requests WHERE {where} ORDER BY {_order(query)}"  # noqa: S608
+    sql = f"SELECT id, {label} AS g FROM requests WHERE {where} ORDER BY {_order(query, _person(store))}"  # noqa: S608
     ids: list[str] = []
     groups: list[tuple[str, int]] = []
     grouped = query.group in GROUPABLE

@@ -45,6 +45,10 @@ def test_a_teammates_snooze_does_not_hide_the_request_from_me(db_target: str | P
     assert theirs is not None and theirs.snoozed_until is None
     assert ana.local_of(ONE)["snoozed_until"] == NOW + timedelta(hours=2)
     assert ben.local_of(ONE)["snoozed_until"] is None
+    # The snoozed view in snooze order is Ana's order.
+    ana.set_local(TWO, snoozed_until=NOW + timedelta(hours=1))
+    assert _queue(ana, only_snoozed=True, sort="snoozed") == [TWO, ONE]
+    ana.set_local(TWO, snoozed_until=None)
     # The snooze ends for Ana; Ben's own snooze of the other request is his.
     ben.set_local(TWO, snoozed_until=NOW + timedelta(hours=1))
     ana.set_local(ONE, snoozed_until=None)
