@@ -16,7 +16,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from idqueue.clock import Clock, clock_for
-from idqueue.config import KeyContexts, Settings
+from idqueue.config import KeyContexts, Settings, team_client
 from idqueue.integrations import registry
 from idqueue.outbox.pending import PendingLookup
 from idqueue.screens.context import TuiContext
@@ -83,12 +83,15 @@ class IdqueueApp(App[None]):
         store = store or open_store(settings)
         clock = clock_for(settings)
         engine = None
-        if poll:
+        client = team_client(settings)  # the team service polls and sends; this TUI only reads
+        if poll and not client:
             from idqueue.sync import SyncEngine, build_sources
 
             # The sources (and their API clients) are built on the first poll, after the first frame.
             engine = SyncEngine(store, partial(build_sources, settings), settings, clock=clock)
         actions, dispatcher, pending = _outbox(store, settings, clock)
+        if client:
+            dispatcher = None
         data = QueueData(store, settings, clock=clock, pending=pending)
         return cls(TuiContext(settings, store, clock, data, engine, actions, dispatcher, pending,
                               sandbox=sandbox, live=live))
@@ -107,7 +110,8 @@ class IdqueueApp(App[None]):
         # first frame dropped), so the queue's first frame reaches the terminal as soon as it
         # is painted.
         self.call_later(self.push_screen, QueueScreen(self.ctx))
-        if not self.ctx.sandbox and not registry.any_configured(self.ctx.settings):
+        # A client of the team service needs no sources of its own: the service polls.
+        if not self.ctx.sandbox and not team_client(self.ctx.settings) and not registry.any_configured(self.ctx.settings):
             self.notify("No sources configured: set tokens and repos/channels (see README), or run `idqueue demo`.",
                         title="Nothing to poll", severity="warning", timeout=20, markup=False)
 

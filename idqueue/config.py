@@ -967,6 +967,11 @@ class Settings(BaseSettings):
     sandbox: bool = False
     """Set by ``idqueue demo``: the sources are the built-in emulators."""
     web: WebConfig = Field(default_factory=WebConfig)
+    team_client: Literal["auto", "on", "off"] = "auto"
+    """Whether this TUI or CLI is a *client* of a team service (``IDQUEUE_TEAM_CLIENT``): a client
+    never polls the APIs or sends the outbox itself (``idqueue serve`` does), it only reads the
+    shared store and queues actions. ``auto`` (the default): a client exactly when
+    ``database_url`` is set; ``on``/``off`` force it (see :func:`team_client`)."""
     read_only: bool = False
     """Refuse every action that would change anything (``IDQUEUE_READ_ONLY=1``): ``idqueue web``
     sets it for a browser session of someone who is not on the roster."""
@@ -1194,3 +1199,21 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(_format_validation_error(exc)) from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+TEAM_CLIENT_REFUSAL = ("team mode: the team service (`idqueue serve`) syncs and sends; this command would "
+                       "poll/send beside it (--force does it anyway)")
+"""What ``sync`` and ``outbox --send`` say in a client of the team service without ``--force``."""
+
+
+def team_client(settings: Any) -> bool:
+    """True when this process is a client of the team service: it reads the shared store and
+    queues actions, and never polls the APIs or sends the outbox itself.
+
+    ``team_client = "auto"`` (the default) means: exactly when a ``database_url`` is set.
+    """
+    mode = getattr(settings, "team_client", "auto")
+    if mode != "auto":
+        return bool(mode == "on")
+    url = getattr(settings, "database_url", None)
+    return bool(url is not None and url.get_secret_value().strip())

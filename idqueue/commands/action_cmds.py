@@ -22,6 +22,7 @@ import click
 
 from idqueue.commands.base import CliError, Context, pass_ctx
 from idqueue.commands.output import fail_usage, format_time
+from idqueue.config import TEAM_CLIENT_REFUSAL, team_client
 from idqueue.domain.models import iso
 from idqueue.safety import one_line, sanitize_terminal
 
@@ -185,6 +186,10 @@ def _run(
 
 
 def _send_and_report(ctx: Context, actions: Actions, ids: list[str]) -> None:
+    if team_client(ctx.settings):
+        # The team service sends the shared outbox; a client that sent too would race it.
+        click.echo("Team mode: the team service (`idqueue serve`) sends it; `idqueue outbox` shows it.")
+        return
     report = _dispatch(ctx, watch=set(ids))
     for reason in report.blocked:
         click.echo(f"note: {reason}")
@@ -202,6 +207,8 @@ def _print_action(action: Action, *, show_id: bool = True) -> bool:
     """One line per action; returns True when it needs the user."""
     mark = _MARK.get(action.state.value, action.state.value)
     line = f"  {mark:<18} {_safe(action.summary, 110)}"
+    if action.actor:
+        line += f"  by {_safe(action.actor, 40)}"
     if show_id:
         line += f"  [{action.id}]"
     click.echo(line)
@@ -563,7 +570,8 @@ def _key_of(ctx: Context, request_id: str) -> str:
 
 @click.command()
 @click.option("--retry", "retry_id", metavar="ID", default=None, help="Queue a failed or stopped action again.")
-@click.option("--force", is_flag=True, help="With --retry: skip the conflict check (do it anyway).")
+@click.option("--force", is_flag=True, help="With --retry: skip the conflict check (do it anyway). With --send "
+              "in team mode: send from here beside the team service.")
 @click.option("--drop", "drop_id", metavar="ID", default=None, help="Drop an unsent action (and the rest of its verb).")
 @click.option("--send", is_flag=True, help="Send every due action now.")
 @click.option("--all", "show_all", is_flag=True, help="Also list sent and dropped actions.")
@@ -605,6 +613,9 @@ def outbox(
     except ActionError as exc:
         raise CliError(str(exc)) from None
     if send:
+        if team_client(ctx.settings) and not force:
+            click.echo(TEAM_CLIENT_REFUSAL, err=True)
+            sys.exit(2)
         report = _dispatch(ctx)
         for reason in report.blocked:
             click.echo(f"note: {reason}")
@@ -634,7 +645,7 @@ def _print_row(action: Action, key: str, tz: str, *, utc: bool = False) -> None:
         when += f" held for undo until {format_time(action.hold_until, tz, utc=utc, seconds=True)}"
     click.echo(
         f"{action.id}  {_safe(key, 12):<12} {action.state.value:<15} {action.attempts:>2}x{when}  "
-        f"{_safe(action.summary, 100)}"
+        f"{_safe(action.summary, 100)}{f'  by {_safe(action.actor, 40)}' if action.actor else ''}"
     )
     if action.last_error and action.state.value != "sent":
         click.echo(f"{'':14}{_safe(action.last_error, 160)}")

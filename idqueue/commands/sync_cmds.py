@@ -22,7 +22,7 @@ import click
 from idqueue.clock import now as clock_now
 from idqueue.commands.base import CliError, Context, pass_ctx
 from idqueue.commands.output import check_line, fail_usage, format_time
-from idqueue.config import SlaConfig
+from idqueue.config import TEAM_CLIENT_REFUSAL, SlaConfig, team_client
 from idqueue.domain.models import Request, iso
 from idqueue.integrations import registry
 from idqueue.safety import one_line, redact, sanitize_terminal
@@ -127,9 +127,13 @@ def quiet_library_logs() -> None:
 @click.command()
 @click.option("--once", is_flag=True, help="Poll once and exit (default: keep polling).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--force", is_flag=True, help="Team mode: poll from here even though the team service does.")
 @pass_ctx
-def sync(ctx: Context, once: bool, quiet: bool) -> None:
+def sync(ctx: Context, once: bool, quiet: bool, force: bool) -> None:
     """Poll Slack and GitHub into the local store."""
+    if team_client(ctx.settings) and not force:
+        click.echo(TEAM_CLIENT_REFUSAL, err=True)
+        sys.exit(2)
     if once:
         sys.exit(run_sync(ctx, quiet=quiet))
     sync_forever(ctx, quiet=quiet)
@@ -219,6 +223,8 @@ def list_cmd(
         return
     if ctx.settings.sandbox:
         click.echo(registry.sandbox_banner(ctx.settings), err=True)
+    if team_client(ctx.settings):
+        click.echo(_service_line(ctx)[0], err=True)
     if not requests:
         click.echo("No requests match.")
         return
@@ -422,7 +428,8 @@ def doctor(ctx: Context) -> None:
     settings = ctx.settings
     ok = True
     click.echo(f"config file  {settings.config_file or '(none; env and defaults)'}")
-    click.echo(f"database     {settings.db}")
+    shared = bool(settings.database_url and settings.database_url.get_secret_value().strip())
+    click.echo(f"database     {'PostgreSQL (IDQUEUE_DATABASE_URL)' if shared else settings.db}")
     try:
         check = ctx.store.quick_check()
     except Exception as exc:
@@ -430,6 +437,14 @@ def doctor(ctx: Context) -> None:
     click.echo(f"  integrity  {check}")
     ok &= check == "ok"
     click.echo(f"team         {len(settings.team)} members; me = {settings.me or '(not set)'}")
+    if team_client(settings):
+        # A client needs no tokens: the team service polls and sends; check that it does.
+        line, fine = _service_line(ctx)
+        click.echo(f"service      {'ok' if fine else 'WARNING'}: {line}")
+        if not settings.me:
+            click.echo("  me         not set: your actions are queued unsigned, and your snoozes and drafts "
+                       "are shared with everyone else who has no `me`")
+        sys.exit(0 if ok and fine else 1)
     sources = build_sources(settings)
     if not sources:
         click.echo("sources      none configured (IDQUEUE_GITHUB_TOKEN/REPOS, IDQUEUE_SLACK_TOKEN/CHANNELS)")
@@ -462,6 +477,21 @@ def doctor(ctx: Context) -> None:
         ok &= not any(line.startswith("missing") for line in scope_lines)
     ok &= _extra_checks(settings, failed=failed)
     sys.exit(0 if ok else 1)
+
+
+def _service_line(ctx: Context) -> tuple[str, bool]:
+    """What the team service last reported, as one line for a client, and whether all is well."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    from idqueue.team_state import describe_service, read_service_state
+
+    try:
+        state = read_service_state(ctx.store)
+    except database_errors() as exc:
+        return f"team service: cannot read its state: {describe_db_error(exc)}", False
+    line, fine = describe_service(state, datetime.now(UTC), ZoneInfo(ctx.settings.sla.calendar.timezone))
+    return sanitize_terminal(line, keep_newlines=False), fine
 
 
 def print_facts(facts: dict[str, Any], *, indent: int = 2) -> None:

@@ -94,6 +94,8 @@ class Action:
 
         hold_until: not sent before this real (wall-clock) instant: the user can still undo
             it until then (None: send when due).
+        actor: the roster key of the person who queued it (``me``; empty for idqueue's own
+            notifications and for actions queued before this was recorded).
     """
 
     id: str
@@ -116,6 +118,7 @@ class Action:
     first_attempt_at: datetime | None = None
 
     hold_until: datetime | None = None
+    actor: str = ""
 
     @property
     def automation(self) -> bool:

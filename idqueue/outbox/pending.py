@@ -28,6 +28,8 @@ class PendingItem:
     state: str
     failed: bool
     error: str = ""
+    actor: str = ""
+    """Who queued it (roster key; empty for idqueue's own notifications)."""
 
 
 @dataclass(slots=True)
@@ -77,6 +79,7 @@ def outbox_lookup(actions: Actions) -> PendingLookup:
                     state=str(action.state.value).replace("_", " "),
                     failed=failed,
                     error=one_line(action.last_error or "", 300),
+                    actor=one_line(action.actor, 60),
                 )
             )
         return out

@@ -805,6 +805,7 @@ class Actions:
                 id=ids[index], request_id=request.id, kind=step.kind, target=step.target, params=params,
                 text=step.text, state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None,
                 created_at=now, sent_at=None, group_id=group, summary=step.summary, hold_until=hold,
+                actor=self.settings.me or "",
             ))
         self.outbox.insert(actions)
         return actions

@@ -98,6 +98,7 @@ def _row_to_action(row: Row) -> Action:
         first_attempt_at=parse_iso(row["first_attempt_at"]),
 
         hold_until=parse_iso(row["hold_until"]),
+        actor=row["actor"] if "actor" in row.keys() else "",
     )
 
 
@@ -127,12 +128,12 @@ class OutboxStore:
         for a in actions:
             conn.execute(
                 "INSERT INTO outbox(id, group_id, request_id, kind, target, params, text, summary, state, "
-                "attempts, last_error, next_attempt_at, created_at, updated_at, result, hold_until) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "attempts, last_error, next_attempt_at, created_at, updated_at, result, hold_until, actor) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     a.id, a.group_id, a.request_id, a.kind.value, a.target, _dumps(a.params), a.text,
                     a.summary, a.state.value, a.attempts, a.last_error, iso_us(a.next_attempt_at),
-                    iso_us(a.created_at), iso_us(a.created_at), _dumps(a.result), iso_us(a.hold_until),
+                    iso_us(a.created_at), iso_us(a.created_at), _dumps(a.result), iso_us(a.hold_until), a.actor,
                 ),
             )
             a.seq = int(conn.execute("SELECT seq FROM outbox WHERE id=?", (a.id,)).fetchone()[0])

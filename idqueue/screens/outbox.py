@@ -352,6 +352,9 @@ class OutboxScreen(Screen[str | None]):
         line.append(str(action.attempts))
         line.append("   created ", style=label)
         line.append(self._time(action.created_at))
+        if action.actor:
+            line.append("   by ", style=label)
+            line.append(one_line(action.actor, 60))
         line.append("   id ", style=label)
         line.append(action.id)
         parts.append(line)

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -29,7 +30,7 @@ from textual.screen import Screen
 from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
-from idqueue.config import Settings
+from idqueue.config import Settings, team_client
 from idqueue.domain.customers import NO_CUSTOMER
 from idqueue.domain.models import Request
 from idqueue.domain.query import SearchContext, SearchError, parse_reference, parse_search
@@ -175,7 +176,7 @@ class QueueScreen(Screen[None]):
                 yield DetailPane(ctx.store, ctx.settings, clock=ctx.clock, pending=ctx.pending, id="detail")
         yield StatusBar(timezone=ctx.settings.sla.calendar.timezone, sandbox=ctx.sandbox, id="status")
         yield Poller(ctx.engine, ctx.dispatcher, interval=ctx.settings.ui.poll_interval, autostart=ctx.live,
-                     id="poller")
+                     listen=ctx.store if team_client(ctx.settings) else None, id="poller")
         yield KeyFooter(MAIN_KEYS)
 
     @property
@@ -204,6 +205,7 @@ class QueueScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.focus()
         self.query_one(StatusBar).outbox_key = _key_for(self, "app.outbox", "O")
+        self.query_one(StatusBar).client = team_client(self.ctx.settings)
         if self.ctx.engine is not None:
             self.query_one(StatusBar).set_health(list(self.ctx.engine.health.values()), _last_sync(self.ctx))
         if self.ctx.live and self.ctx.engine is not None:
@@ -371,6 +373,28 @@ class QueueScreen(Screen[None]):
         elif first:
             self.table.reload()
         self._refresh_outbox()
+
+    @on(Poller.StoreChanged)
+    def _store_changed(self, event: Poller.StoreChanged) -> None:
+        """A client of the team service: show the service's state; re-read what others wrote."""
+        from idqueue.team_state import describe_service, service_health
+
+        status = self.query_one(StatusBar)
+        if event.error:
+            status.set_live(event.error, False)
+        else:
+            state = event.state
+            line, ok = describe_service(state, datetime.now(UTC), ZoneInfo(self.ctx.settings.sla.calendar.timezone),
+                                        short=True)
+            if state is not None:
+                status.set_health(service_health(state), state.last_poll_at)
+            status.set_live(line, ok)
+        if event.requests_changed:
+            self._upstream_reload = True
+            self._reload()
+            self.detail.refresh_detail()
+        if event.requests_changed or not event.topics:
+            self._refresh_outbox()
 
     @on(Poller.LiveChanged)
     def _live_changed(self, event: Poller.LiveChanged) -> None:
@@ -1137,7 +1161,10 @@ class QueueScreen(Screen[None]):
         bars = list(self.query(StatusBar))
         pending, failed = (bars[0].pending, bars[0].failed) if bars else (0, 0)
         parts = []
-        if pending:
+        if pending and team_client(self.ctx.settings):
+            parts.append(f"{pending} action{'s' if pending != 1 else ''} not sent yet: the team service "
+                         "(`idqueue serve`) sends them from the shared outbox.")
+        elif pending:
             parts.append(f"{pending} action{'s' if pending != 1 else ''} not sent yet: kept in the outbox and "
                          "sent when idqueue next starts (`idqueue outbox --send` sends them now).")
         if failed:

@@ -45,6 +45,7 @@ from idqueue.service.loop import PollLoop, Wakeup
 from idqueue.service.metrics import ServiceMetrics
 from idqueue.store.db import Store
 from idqueue.sync import ReadFirst, SourceHealth, SyncEngine, SyncReport, build_sources
+from idqueue.team_state import record_poll
 
 __all__ = ["Health", "Role", "ServiceRunner"]
 
@@ -314,8 +315,19 @@ class ServiceRunner:
         for source_report in report.sources:
             line = one_line(redact(source_report.summary()), 400)
             (log.warning if source_report.error is not None else log.info)("%s", line)
+        self._record_state()
         self._notify(engine, report)
         self._outbox_wake.set()
+
+    def _record_state(self) -> None:
+        """Tell the clients how the service is doing (the ``service_state`` row, its heartbeat)."""
+        with self._lock:
+            health, last_ok = list(self._health.values()), self._last_ok_at
+        try:
+            record_poll(self.store, health, last_poll_at=last_ok, interval=self.interval, now=datetime.now(UTC))
+        except Exception as exc:  # the clients only lose the summary; polling goes on
+            log.error("serve: recording the service state failed: %s",
+                      one_line(redact(f"{type(exc).__name__}: {exc}"), 200))
 
     def _notify(self, engine: SyncEngine, report: SyncReport) -> None:
         if not self.settings.notify.channel:

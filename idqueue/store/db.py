@@ -43,6 +43,7 @@ from idqueue.store.dialect import (
     is_postgres_url,
     redact_url,
 )
+from idqueue.store.person import PERSON_KEYS, snooze_clause
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
 
@@ -283,6 +284,9 @@ class Store:
         self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.RLock()
+        self.person = ""
+        """Whose snoozes, drafts and read marks this store reads and writes: a team member's
+        roster key in team mode (:mod:`idqueue.store.person`); empty for a single user."""
 
     # ----------------------------------------------------------------- connection
     @classmethod
@@ -836,6 +840,13 @@ class Store:
         request = self.get_request(request_id)
         if request is None:
             raise StoreError(f"no request {request_id}")
+        if self.person:
+            own = {k: v for k, v in values.items() if k in PERSON_KEYS}
+            values = {k: v for k, v in values.items() if k not in PERSON_KEYS}
+            if own:
+                self._set_person(request.item_ids, own)
+            if not values:
+                return
         with self._lock, self.write() as conn:
             for item_id in request.item_ids:
                 conn.execute("INSERT INTO local_state(item_id) VALUES (?) ON CONFLICT DO NOTHING", (item_id,))
@@ -848,6 +859,28 @@ class Store:
                 conn.execute(
                     "UPDATE requests SET snoozed_until=? WHERE id=?", (_ts(values["snoozed_until"]), request.id)
                 )
+
+    def _set_person(self, item_ids: Sequence[str], values: dict[str, Any]) -> None:
+        """Set this store's person's own values on the items (``person_state``)."""
+        with self._lock, self.write() as conn:
+            for item_id in item_ids:
+                conn.execute("INSERT INTO person_state(person, item_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                             (self.person, item_id))
+                for key, value in values.items():
+                    stored = _ts(value) if isinstance(value, datetime) else value
+                    conn.execute(f"UPDATE person_state SET {key}=? WHERE person=? AND item_id=?",  # noqa: S608
+                                 (stored, self.person, item_id))
+
+    def _person_values(self, item_ids: Sequence[str], key: str) -> list[Any]:
+        """This store's person's non-empty values of one ``person_state`` column on the items."""
+        if not item_ids:
+            return []
+        marks = ",".join("?" * len(item_ids))
+        rows = self.conn.execute(
+            f"SELECT {key} FROM person_state WHERE person=? AND {key} IS NOT NULL AND item_id IN ({marks})",  # noqa: S608
+            [self.person, *item_ids],
+        ).fetchall()
+        return [row[0] for row in rows if row[0]]
 
     def local_of(self, request_id: str) -> dict[str, Any]:
         """A request's local-only values (:data:`LOCAL_KEYS`; None where unset), e.g. to undo a change."""
@@ -864,6 +897,9 @@ class Store:
             for key in LOCAL_KEYS:
                 if row[key] and values[key] is None:
                     values[key] = parse_iso(row[key]) if key.endswith(("_until", "_at")) else row[key]
+        if self.person:
+            snoozes = self._person_values(request.item_ids, "snoozed_until")
+            values["snoozed_until"] = parse_iso(max(snoozes)) if snoozes else None
         return values
 
     def set_draft(self, request_id: str, draft: dict[str, Any] | None) -> None:
@@ -877,6 +913,9 @@ class Store:
         if request is None:
             raise StoreError(f"no request {request_id}")
         stored = _dumps(draft) if draft is not None else None
+        if self.person:
+            self._set_person(request.item_ids, {"draft": stored})
+            return
         with self._lock, self.write() as conn:
             for item_id in request.item_ids:
                 if stored is not None:
@@ -890,10 +929,11 @@ class Store:
             return None
         marks = ",".join("?" * len(request.item_ids))
         drafts: list[dict[str, Any]] = []
-        for (raw,) in self.conn.execute(
+        raws = self._person_values(request.item_ids, "draft") if self.person else [r[0] for r in self.conn.execute(
             f"SELECT draft FROM local_state WHERE draft IS NOT NULL AND item_id IN ({marks})",  # noqa: S608
             list(request.item_ids),
-        ):
+        )]
+        for raw in raws:
             try:
                 value = json.loads(raw)
             except ValueError:
@@ -915,7 +955,8 @@ class Store:
     def snoozed_count(self, now: datetime) -> int:
         """How many open requests are snoozed past ``now`` (the header's "N snoozed")."""
         row = self.conn.execute(
-            "SELECT COUNT(*) FROM requests WHERE is_open = 1 AND snoozed_until > ?", (iso_us(now),)
+            f"SELECT COUNT(*) FROM requests WHERE is_open = 1 AND {snooze_clause(self.person, snoozed=True)}",  # noqa: S608
+            {"now": iso_us(now), "person": self.person},
         ).fetchone()
         return int(row[0])
 
@@ -951,7 +992,13 @@ class Store:
         if request_id is None:
             return None
         row = self.conn.execute("SELECT * FROM requests WHERE id=?", (request_id,)).fetchone()
-        return request_from_row(row) if row else None
+        if row is None:
+            return None
+        request = request_from_row(row)
+        if self.person:  # a teammate's snooze is theirs: show this person's own
+            snoozes = self._person_values(request.item_ids, "snoozed_until")
+            request.snoozed_until = parse_iso(max(snoozes)) if snoozes else None
+        return request
 
     def timeline(self, request_id: str) -> list[TimelineEvent]:
         """The merged timeline of a request, oldest first."""
@@ -1007,13 +1054,20 @@ def store_target(settings: Settings) -> str | Path:
 
 def open_store(settings: Settings) -> Store:
     """Open (and migrate) the store the settings name: PostgreSQL with ``IDQUEUE_DATABASE_URL``,
-    else the SQLite file ``IDQUEUE_DB``.
+    else the SQLite file ``IDQUEUE_DB``. In a client of the team service, the store's ``person``
+    is ``me``.
 
     Raises:
         NewerSchemaError: the database was written by a newer idqueue (it is left untouched).
         StoreError: the database cannot be opened (one line, never the password).
     """
-    return Store.open(store_target(settings), key_prefix=settings.ui.key_prefix, busy_timeout=settings.busy_timeout)
+    from idqueue.config import team_client
+
+    store = Store.open(store_target(settings), key_prefix=settings.ui.key_prefix, busy_timeout=settings.busy_timeout)
+    if team_client(settings):
+        # Team mode: snoozes, drafts and read marks are this person's own (idqueue.store.person).
+        store.person = settings.me or ""
+    return store
 
 
 class ApplyResult:

@@ -41,7 +41,8 @@ WRITE_LOCK = 0x1D0_0001
 MIGRATE_LOCK = 0x1D0_0002
 """The advisory lock key of the migrations (two processes starting together migrate once)."""
 
-_TOPIC = {"outbox": "outbox", "outbox_log": "outbox", "ratings": "ratings", "cursors": "cursors"}
+_TOPIC = {"outbox": "outbox", "outbox_log": "outbox", "ratings": "ratings", "cursors": "cursors",
+          "service_state": "service"}
 _WRITTEN = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 
 

@@ -218,4 +218,25 @@ PG_MIGRATIONS: list[str] = [
         INCLUDE (id, status, sla_state, sla_due_at, sla_at_risk_at, snoozed_until, priority, type);
     DROP INDEX IF EXISTS requests_open_priority;
     """,
+    # 11: the team service's state for its clients; who queued each action; per-person state.
+    f"""
+    CREATE TABLE service_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        host         {_T} NOT NULL,
+        pid          INTEGER NOT NULL,
+        heartbeat_at {_T} NOT NULL,
+        last_poll_at {_T},
+        poll_interval DOUBLE PRECISION NOT NULL,
+        data         TEXT NOT NULL DEFAULT '{{}}'
+    );
+    ALTER TABLE outbox ADD COLUMN actor {_T} NOT NULL DEFAULT '';
+    CREATE TABLE person_state (
+        person        {_T} NOT NULL,
+        item_id       {_T} NOT NULL,
+        snoozed_until {_T},
+        seen_at       {_T},
+        draft         TEXT,
+        PRIMARY KEY (person, item_id)
+    );
+    """,
 ]

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from idqueue.domain.models import Request, iso
+from idqueue.domain.models import Request, iso, parse_iso
 from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 from idqueue.store.codec import Reader, iso_us, request_from_row
 from idqueue.store.dialect import SQLITE, Dialect
+from idqueue.store.person import snooze_clause, snooze_order, snoozes_of
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -203,7 +204,7 @@ def _specs(query: QueueQuery) -> list[SearchSpec]:
     return specs
 
 
-def _where(query: QueueQuery, now: datetime, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+def _where(query: QueueQuery, now: datetime, dialect: Dialect, person: str = "") -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {"now": _now_text(now)}
     if query.ids:
@@ -248,13 +249,20 @@ def _where(query: QueueQuery, now: datetime, dialect: Dialect) -> tuple[str, dic
             clauses.append("created_at <= :age_lower")
     for spec in specs:
         clauses.extend(_spec_clauses(spec, params, dialect))
+    if person:  # team mode: this person's own snoozes
+        params["person"] = person
     if query.only_snoozed:
-        clauses.append("snoozed_until > :now")
+        clauses.append(snooze_clause(person, snoozed=True))
     elif not query.show_snoozed and not query.include_closed and not any(s.reference for s in specs):
         # "Everything" (history, `list --all`) includes snoozed requests, and so does a search
         # for one request by its key or link; the live queue hides them.
-        clauses.append("(snoozed_until IS NULL OR snoozed_until <= :now)")
+        clauses.append(snooze_clause(person, snoozed=False))
     return " AND ".join(clauses) or "1=1", params
+
+
+def _person(store: Reader) -> str:
+    """Whose snoozes the store reads (:mod:`idqueue.store.person`; empty: a single user)."""
+    return str(getattr(store, "person", "") or "")
 
 
 def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect) -> list[str]:
@@ -354,20 +362,23 @@ def _in(column: str, values: tuple[str, ...], params: dict[str, Any]) -> str:
     return f"{column} IN ({','.join(_bind(params, v) for v in values)})"
 
 
-def _order(query: QueueQuery) -> str:
+def _order(query: QueueQuery, person: str = "") -> str:
     prefix = f"{GROUPABLE[query.group][1]}, " if query.group in GROUPABLE else ""
     if query.sort == "rank" or query.sort not in SORTABLE:
         return prefix + (RANK_ORDER if not query.descending else RANK_ORDER.replace(", seq", ", seq DESC"))
     direction = "DESC NULLS LAST" if query.descending else "ASC NULLS FIRST"
-    return f"{prefix}{SORTABLE[query.sort]} {direction}, seq {direction.split()[0]}"
+    column = snooze_order(person) if query.sort == "snoozed" and person else SORTABLE[query.sort]
+    return f"{prefix}{column} {direction}, seq {direction.split()[0]}"
 
 
 def fetch_window(
     store: Reader, query: QueueQuery, *, now: datetime, offset: int = 0, limit: int = 200
 ) -> list[Request]:
     """The requests in ``[offset, offset+limit)`` of the query's order (``limit=-1``: all)."""
-    where, params = _where(query, now, store.dialect)
-    order = _order(query)
+    person = _person(store)
+    where, params = _where(query, now, store.dialect, person)
+    order = _order(query, person)
+    mine = snoozes_of(store.conn, person) if person else {}
     if limit >= 0:
         # Sort the narrow rows, then read the wide ones of the window only: both backends
         # otherwise carry every matching row whole (body, JSON…) through the sort, which on
@@ -384,22 +395,24 @@ def fetch_window(
     for row in store.conn.execute(sql, params):
         request = request_from_row(row)
         request.sla.state = row["sla_now"]
+        if person:  # a teammate's snooze is theirs
+            request.snoozed_until = parse_iso(mine.get(request.id))
         requests.append(request)
     return requests
 
 
 def count(store: Reader, query: QueueQuery, *, now: datetime) -> int:
     """How many requests match the query."""
-    where, params = _where(query, now, store.dialect)
+    where, params = _where(query, now, store.dialect, _person(store))
     return int(store.conn.execute(f"SELECT COUNT(*) FROM requests WHERE {where}", params).fetchone()[0])  # noqa: S608
 
 
 def position_of(store: Reader, query: QueueQuery, request_id: str, *, now: datetime) -> int | None:
     """The 0-based position of a request in the query's order (None if filtered out)."""
-    where, params = _where(query, now, store.dialect)
+    where, params = _where(query, now, store.dialect, _person(store))
     params["target"] = request_id
     sql = (
-        f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {_order(query)}) - 1 AS pos "  # noqa: S608
+        f"SELECT pos FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {_order(query, _person(store))}) - 1 AS pos "  # noqa: S608
         f"FROM requests WHERE {where}) AS ordered WHERE id = :target"
     )
     row = store.conn.execute(sql, params).fetchone()
@@ -417,9 +430,9 @@ def order_index(store: Reader, query: QueueQuery, *, now: datetime) -> tuple[lis
         ``(ids, groups)``; ``groups`` is ``[(label, count), …]`` in order when
         ``query.group`` is set, else empty.
     """
-    where, params = _where(query, now, store.dialect)
+    where, params = _where(query, now, store.dialect, _person(store))
     label = GROUPABLE[query.group][0] if query.group in GROUPABLE else "NULL"
-    sql = f"SELECT id, {label} AS g FROM requests WHERE {where} ORDER BY {_order(query)}"  # noqa: S608
+    sql = f"SELECT id, {label} AS g FROM requests WHERE {where} ORDER BY {_order(query, _person(store))}"  # noqa: S608
     ids: list[str] = []
     groups: list[tuple[str, int]] = []
     grouped = query.group in GROUPABLE
@@ -456,7 +469,7 @@ def group_counts(store: Reader, query: QueueQuery, *, now: datetime) -> list[tup
     if query.group not in GROUPABLE:
         return []
     label, order = GROUPABLE[query.group]
-    where, params = _where(query, now, store.dialect)
+    where, params = _where(query, now, store.dialect, _person(store))
     sql = (
         f"SELECT {label} AS g, COUNT(*) FROM requests WHERE {where} "  # noqa: S608
         f"GROUP BY g ORDER BY MIN({order})"
@@ -517,7 +530,7 @@ def facets(store: Reader, query: QueueQuery, *, now: datetime, customers: bool =
     ``customers``: the pane is only shown when customers are configured)."""
 
     def grouped(q: QueueQuery, expr: str) -> dict[str, int]:
-        where, params = _where(q, now, store.dialect)
+        where, params = _where(q, now, store.dialect, _person(store))
         sql = f"SELECT {expr} AS g, COUNT(*) FROM requests WHERE {where} GROUP BY g"  # noqa: S608
         return {str(row[0]): int(row[1]) for row in store.conn.execute(sql, params)}
 

@@ -212,6 +212,29 @@ MIGRATIONS: list[str] = [
     # PostgreSQL only (a covering index for the queue's order, panes and id list); SQLite reads
     # its rows in-process and sorts the window's narrow rows fast enough without one.
     "",
+    # Team mode: the team service's state for its clients (one row, rewritten after each poll:
+    # who is active, its heartbeat, per-source health as JSON), who queued each action, and each
+    # person's own snoozes, drafts and read marks (``local_state`` keeps the single user's).
+    """
+    CREATE TABLE service_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        last_poll_at TEXT,
+        poll_interval REAL NOT NULL,
+        data         TEXT NOT NULL DEFAULT '{}'
+    );
+    ALTER TABLE outbox ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+    CREATE TABLE person_state (
+        person        TEXT NOT NULL,
+        item_id       TEXT NOT NULL,
+        snoozed_until TEXT,
+        seen_at       TEXT,
+        draft         TEXT,
+        PRIMARY KEY (person, item_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

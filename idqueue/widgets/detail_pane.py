@@ -370,6 +370,8 @@ class DetailRenderer:
                 line.append(f"\n    {item.error or 'failed'} — press ! to retry")
             else:
                 line = Text(f"  ↑ {item.summary} ({item.state})", style=self._style("pending"))
+            if item.actor:
+                line.append(f" · by {item.actor}", style=self._style("actor"))
             lines.append(line)
         return Group(*lines)
 

@@ -8,12 +8,18 @@ even an unexpected one, becomes a message — a sync problem never crashes the a
 With a Slack app-level token, Slack Socket Mode events (:class:`~idqueue.integrations.slack.socket.SlackEvents`)
 start a poll early: at once when idle, or once more right after the running one. The link's state
 is posted as :class:`Poller.LiveChanged` ("Slack live" / "Slack polling" in the status bar).
+
+A *client* of the team service (``listen=`` a PostgreSQL store; see :func:`idqueue.config.team_client`)
+polls nothing and sends nothing: a thread waits on the store's change notifications
+(:meth:`~idqueue.store.db.Store.listen`) and posts :class:`Poller.StoreChanged` for each batch of
+committed writes (coalesced), with the team service's last reported state.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +29,7 @@ from textual import on, work
 from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
+from textual.worker import get_current_worker
 
 from idqueue.notify import Notifier
 from idqueue.safety import redact
@@ -31,6 +38,11 @@ from idqueue.sync import SourceHealth, SyncEngine, SyncReport
 if TYPE_CHECKING:  # the Slack SDK loads when Socket Mode starts, after the first frame
     from idqueue.integrations.slack.socket import LiveHealth, SlackEvents
     from idqueue.outbox.dispatcher import Dispatcher, DispatchReport
+    from idqueue.store.db import Store
+    from idqueue.store.service_state import ServiceState
+
+LISTEN_TICK = 1.0
+"""Seconds a client's listener waits for a notification before it checks it should stop."""
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +78,8 @@ class Poller(Widget):
             events when ``engine.settings`` has an app-level token.
         events_factory: builds the Socket Mode client (tests inject one); default
             :class:`SlackEvents`.
+        listen: a client of the team service: this shared store's change notifications replace
+            polling (``engine`` and ``dispatcher`` are then ignored: nothing is polled or sent).
     """
 
     DEFAULT_CSS = "Poller { display: none; }"
@@ -100,6 +114,22 @@ class Poller(Widget):
             """``Slack live`` or ``Slack polling (reconnecting)`` and the like, for the status bar."""
             return describe_live(self.health)
 
+    class StoreChanged(Message):
+        """A client of the team service: other processes committed writes to the shared store
+        (``topics``: ``requests``, ``outbox``, ``service`` …; empty for a periodic look at the
+        service's state), and ``state`` is what the team service last reported (None: none yet)."""
+
+        def __init__(self, topics: list[str], state: ServiceState | None, error: str | None = None) -> None:
+            super().__init__()
+            self.topics = topics
+            self.state = state
+            self.error = error
+
+        @property
+        def requests_changed(self) -> bool:
+            """True when something beside the service's own heartbeat changed."""
+            return any(topic not in ("service", "") for topic in self.topics)
+
     class _Finished(Message):
         pass
 
@@ -114,11 +144,13 @@ class Poller(Widget):
         interval: float = 60.0,
         autostart: bool = True,
         events_factory: Callable[..., SlackEvents] | None = None,
+        listen: Store | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
-        self.engine = engine
-        self.dispatcher = dispatcher
+        self.listen_store = listen
+        self.engine = engine if listen is None else None
+        self.dispatcher = dispatcher if listen is None else None
         self.interval = interval
         self.autostart = autostart
         self.running = False
@@ -136,6 +168,10 @@ class Poller(Widget):
         self._timer: Timer | None = None
 
     def on_mount(self) -> None:
+        if self.listen_store is not None:
+            if self.autostart:
+                self.call_after_refresh(self._listen, self.listen_store)
+            return
         if self.autostart:
             # After the first frame: the first poll builds the API clients and Socket Mode loads
             # the Slack SDK, none of which the frame needs.
@@ -152,8 +188,8 @@ class Poller(Widget):
             threading.Thread(target=events.stop, name="idqueue-slack-events-stop", daemon=True).start()
 
     def poll_now(self) -> bool:
-        """Start a poll now; False when one is already running."""
-        if self.running:
+        """Start a poll now; False when one is already running (or this is a client)."""
+        if self.running or self.listen_store is not None:
             return False
         if self._timer is not None:
             self._timer.stop()
@@ -237,6 +273,43 @@ class Poller(Widget):
         elif self.autostart:
             self._timer = self.set_timer(self.interval, self.poll_now)
 
+    # ------------------------------------------------------------------ client of the team service
+    @work(thread=True, exclusive=True, group="listen")
+    def _listen(self, store: Store) -> None:
+        """Wait for the shared store's notifications; post one :class:`StoreChanged` per batch,
+        and one every ``interval`` seconds anyway (the service's heartbeat may go stale)."""
+        from idqueue.store.service_state import read_service_state
+
+        worker = get_current_worker()
+        listener: Any = None
+        next_look = 0.0
+        try:
+            while not worker.is_cancelled:
+                try:
+                    if listener is None:
+                        listener = store.listen() if store.dialect.is_postgres else _Rereads(min(self.interval, 5.0))
+                        next_look = 0.0  # (re)connected: writes may have been missed meanwhile
+                        topics = ["requests"] if self.polls else []
+                    else:
+                        topics = listener.wait(LISTEN_TICK)
+                    if not topics and time.monotonic() < next_look:
+                        continue
+                    next_look = time.monotonic() + self.interval
+                    self.polls += 1
+                    self._post_from_thread(self.StoreChanged(topics, read_service_state(store)))
+                except Exception as exc:  # the database went away: say so, then try again
+                    log.warning("store notifications failed: %s", exc)
+                    if listener is not None:
+                        _close_quietly(listener)
+                        listener = None
+                    self._post_from_thread(self.StoreChanged([], None, redact(f"shared store: {exc}")))
+                    if worker.is_cancelled or threading.Event().wait(min(self.interval, 5.0)):
+                        break
+        finally:
+            if listener is not None:
+                _close_quietly(listener)
+            store.close()
+
     # ------------------------------------------------------------------ Slack Socket Mode
     def _start_events(self) -> None:
         settings = getattr(self.engine, "settings", None)
@@ -295,6 +368,35 @@ class Poller(Widget):
     def _live_changed(self, message: LiveChanged) -> None:
         # Not stopped: the screen shows it in the status bar.
         self.live_health = message.health
+
+
+class _Rereads:
+    """A SQLite store's stand-in for the notifications it does not have (``team_client = "on"``
+    over a shared SQLite file): says "requests" every ``every`` seconds."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._next = time.monotonic() + every
+        self._stop = threading.Event()
+
+    def wait(self, timeout: float) -> list[str]:
+        left = self._next - time.monotonic()
+        if left > timeout:
+            self._stop.wait(timeout)
+            return []
+        self._stop.wait(max(0.0, left))
+        self._next = time.monotonic() + self.every
+        return ["requests"]
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def _close_quietly(listener: Any) -> None:
+    try:
+        listener.close()
+    except Exception:
+        log.debug("closing the store listener failed", exc_info=True)
 
 
 def describe_live(health: LiveHealth | None) -> str:

@@ -48,7 +48,10 @@ class StatusBar(Static):
         self.outbox_key = "O"
         """The key that opens the outbox screen (hinted next to the counts)."""
         self.live: tuple[str, bool] | None = None
-        """Slack Socket Mode: (label, live) — "Slack live" / "Slack polling (…)"; None hides it."""
+        """Slack Socket Mode: (label, live) — "Slack live" / "Slack polling (…)"; None hides it.
+        In a client of the team service: the service's line ("team service: active on …")."""
+        self.client = False
+        """A client of the team service: the sources are the service's, not configured here."""
 
     def on_mount(self) -> None:
         self._redraw()
@@ -82,7 +85,7 @@ class StatusBar(Static):
         if self.sandbox:
             text.append(" SANDBOX ", self._style("sandbox"))
             text.append(" ")
-        if not self.health:
+        if not self.health and not self.client:
             text.append("no sources configured", self._style("dim"))
         for index, health in enumerate(self.health):
             if index:
@@ -94,7 +97,8 @@ class StatusBar(Static):
                 # Never silent: threads the poll's budget could not re-check may hide replies.
                 text.append(f" · {threads_unchecked(health.threads_skipped)}", self._style("warning"))
         if self.live is not None:
-            text.append("  ")
+            if self.health or not self.client:
+                text.append("  ")
             text.append(one_line(self.live[0], 60), self._style("ok") if self.live[1] else self._style("warning"))
         text.append(" │ ", self._style("dim"))
         if self.last_sync is not None:

@@ -133,7 +133,8 @@ def test_a_sync_straight_into_postgres_lists_what_sqlite_lists(pg_url: str, tmp_
         k: None for k in os.environ if k.startswith(("IDQUEUE_", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_"))
     }
     lite_env = {**cleared, **sb.env(), "IDQUEUE_DB": str(tmp_path / "q.db"), "IDQUEUE_CONFIG_FILE": str(config)}
-    pg_env = {**lite_env, "IDQUEUE_DATABASE_URL": pg_url}
+    # One person polling into PostgreSQL themselves (not a client of a team service).
+    pg_env = {**lite_env, "IDQUEUE_DATABASE_URL": pg_url, "IDQUEUE_TEAM_CLIENT": "off"}
     try:
         for env in (lite_env, pg_env):
             _run(env, "sync", "--once", "--quiet")
