@@ -84,7 +84,8 @@ def test_the_documented_roles_let_the_service_migrate_and_clients_only_use(
     db, service, client, grants = _setup_roles(pg_cluster, suffix)
     as_service = f"postgresql://{service}@127.0.0.1:{pg_cluster.port}/{db}"
     as_client = f"postgresql://{client}@127.0.0.1:{pg_cluster.port}/{db}"
-    _run({**env, "IDQUEUE_DATABASE_URL": as_service}, "sync", "--once", "--quiet")  # creates the tables
+    # The service's role syncs (as `idqueue serve` does), which creates the tables.
+    _run({**env, "IDQUEUE_DATABASE_URL": as_service, "IDQUEUE_TEAM_CLIENT": "off"}, "sync", "--once", "--quiet")
     with psycopg.connect(f"postgresql://{service}@127.0.0.1:{pg_cluster.port}/{db}", autocommit=True) as conn:
         for statement in grants:
             conn.execute(statement)
@@ -106,7 +107,7 @@ def test_pg_dump_and_restore_give_back_the_same_queue(
 ) -> None:
     _sb, env, _suffix = team
     source = pg_cluster.new_database("src")
-    _run({**env, "IDQUEUE_DATABASE_URL": source}, "sync", "--once", "--quiet")
+    _run({**env, "IDQUEUE_DATABASE_URL": source, "IDQUEUE_TEAM_CLIENT": "off"}, "sync", "--once", "--quiet")
     before = _run({**env, "IDQUEUE_DATABASE_URL": source}, "list", "--json", "--all").output
     dump = tmp_path / "idqueue.dump"
     subprocess.run([str(pg_cluster.bindir / "pg_dump"), "--format=custom", f"--file={dump}", source],
