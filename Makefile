@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.email_bench
 	$(BIN)/python -m bench.pg_store_bench
+	$(BIN)/python -m bench.team_bench
 
 screenshots: $(STAMP)
 	$(BIN)/python -m idqueue.screenshots screenshots

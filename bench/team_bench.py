@@ -29,15 +29,18 @@ import httpx
 
 from bench.common import cpu_loop_ms
 from idqueue.sandbox.runner import Sandbox
+from idqueue.sandbox.seed import REQUESTERS, intake_text
 
 ROOT = Path(__file__).resolve().parent.parent
-CLIENTS = 20
-EVENTS = 8
-WINDOW = 30.0
+CLIENTS = int(os.environ.get("TEAM_BENCH_CLIENTS", "20"))
+EVENTS = int(os.environ.get("TEAM_BENCH_EVENTS", "8"))
+WINDOW = float(os.environ.get("TEAM_BENCH_WINDOW", "30"))
 """Seconds of the API-call count for each number of clients."""
 POLL_INTERVAL = 10
 CHANNEL = "C0IDENTITY"
-REQUESTER = "U0REQ01"
+INTAKE_BOT = "B0IDBOT01"
+"""The identity team's intake bot: its form posts are requests."""
+REQUESTER = REQUESTERS[0]
 
 
 class Client:
@@ -45,7 +48,7 @@ class Client:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.team_client"], env=env, cwd=str(ROOT),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(os.devnull, "wb") if not os.environ.get("TEAM_BENCH_DEBUG") else None)
         self.ready = False
         self.painted: dict[int, float] = {}
         self._reader = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
@@ -158,7 +161,8 @@ def run() -> list[tuple[str, float, str]]:
             posted: dict[int, float] = {}
             for event in range(1, EVENTS + 1):
                 posted[event] = time.time()
-                sb.slack.state.post(CHANNEL, REQUESTER, f"bench-event-{event}: cannot sign in to the portal")
+                details = f"bench-event-{event}: cannot sign in to the portal"
+                sb.slack.state.post(CHANNEL, INTAKE_BOT, intake_text("Bug Fix", REQUESTER, details, False))
                 _wait(lambda event=event: all(event in c.painted for c in clients), 60,
                       f"event {event} in every client")
                 time.sleep(1.0)

@@ -13,7 +13,9 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
 
+import idqueue.app as app_module
 from idqueue.app import IdqueueApp
 from idqueue.config import load_settings
 from idqueue.store.db import open_store
@@ -31,6 +33,8 @@ def _say(**fields: object) -> None:
 
 class BenchClient(IdqueueApp):
     """The app, plus a look at the queue table every few milliseconds."""
+
+    CSS_PATH = str(Path(app_module.__file__).parent / "app.tcss")  # relative paths follow the subclass
 
     seen: set[int]
     ready: bool = False

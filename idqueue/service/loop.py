@@ -166,8 +166,10 @@ class PollLoop:
 
         if socket_mode_configured(self.settings):
             try:
+                # No debounce window: the wake-up flag already makes a burst one poll (and one
+                # more after a running poll), so an event's poll starts at once.
                 events = SlackEvents(self.settings, lambda: self.wake("slack"), on_health=self.on_slack_health,
-                                     on_thread=self.read_first.add)
+                                     on_thread=self.read_first.add, debounce=0.0)
                 events.start()
                 self.slack_events = events
             except Exception:  # Socket Mode is an optimisation: polling goes on without it
