@@ -59,11 +59,11 @@ class Context:
     def store(self) -> Store:
         """The store, opened (and migrated) on first use."""
         if self._store is None:
-            from idqueue.store.db import NewerSchemaError, StoreError, open_store
+            from idqueue.store.db import NewerSchemaError, OlderSchemaError, StoreError, open_store
 
             try:
                 self._store = open_store(self.settings)
-            except NewerSchemaError as exc:
+            except (NewerSchemaError, OlderSchemaError) as exc:
                 raise CliSetupError(str(exc)) from exc
             except StoreError as exc:
                 raise CliError(str(exc)) from exc

@@ -99,6 +99,19 @@ class NewerSchemaError(StoreError):
     """The database's schema is newer than this idqueue knows: it is refused, never written."""
 
 
+class OlderSchemaError(StoreError):
+    """A client of the team service found the shared database at an older schema: the service
+    upgrades it (clients never migrate the team's database); it is refused, never written."""
+
+
+def older_schema_message(found: int) -> str:
+    """The refusal for a client of the team service on a shared database not yet upgraded."""
+    return (
+        f"the team database is at schema {found}, older than this idqueue's {SCHEMA_VERSION}: the team "
+        "service upgrades it when it starts; upgrade and restart `idqueue serve` first"
+    )
+
+
 def describe_db_error(exc: BaseException, url: str = "") -> str:
     """One line for the user about a database failure, with what to do about it.
 
@@ -290,7 +303,8 @@ class Store:
 
     # ----------------------------------------------------------------- connection
     @classmethod
-    def open(cls, path: Path | str, *, key_prefix: str = "REQ", busy_timeout: float = 10.0) -> Store:
+    def open(cls, path: Path | str, *, key_prefix: str = "REQ", busy_timeout: float = 10.0,
+             upgrade: bool = True) -> Store:
         """Open (creating and migrating) the database at ``path``.
 
         Args:
@@ -298,13 +312,16 @@ class Store:
                 ``postgresql://`` URL (the database must exist; its tables are created).
             key_prefix: prefix of the short keys.
             busy_timeout: seconds to wait for another process's write before "locked".
+            upgrade: migrate an older schema (False in a client of the team service, which
+                refuses it with :class:`OlderSchemaError`: the service upgrades the database).
 
         Raises:
             NewerSchemaError: the file was written by a newer idqueue (it is left untouched).
+            OlderSchemaError: ``upgrade`` is False and the schema is older (left untouched).
             StoreError: the file cannot be created or is not a usable database.
         """
         if is_postgres_url(path):
-            return cls._open_postgres(str(path), key_prefix=key_prefix, busy_timeout=busy_timeout)
+            return cls._open_postgres(str(path), key_prefix=key_prefix, busy_timeout=busy_timeout, upgrade=upgrade)
         if str(path) != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -315,18 +332,18 @@ class Store:
             _refuse_newer(Path(path))
         store = cls(path, key_prefix=key_prefix, busy_timeout=busy_timeout)
         try:
-            store.migrate()
+            store.migrate(upgrade=upgrade)
         except sqlite3.DatabaseError as exc:
             store.close()
             raise StoreError(f"cannot open the database {path}: {describe_db_error(exc)}") from exc
         return store
 
     @classmethod
-    def _open_postgres(cls, url: str, *, key_prefix: str, busy_timeout: float) -> Store:
+    def _open_postgres(cls, url: str, *, key_prefix: str, busy_timeout: float, upgrade: bool) -> Store:
         store = cls(url, key_prefix=key_prefix, busy_timeout=busy_timeout)
         try:
-            store.migrate()
-        except NewerSchemaError:
+            store.migrate(upgrade=upgrade)
+        except (NewerSchemaError, OlderSchemaError):
             raise
         except database_errors() as exc:
             store.close()
@@ -415,19 +432,25 @@ class Store:
         else:
             conn.commit()
 
-    def migrate(self) -> int:
+    def migrate(self, *, upgrade: bool = True) -> int:
         """Apply pending migrations; return the schema version.
+
+        Args:
+            upgrade: False for a client of the team service: a database at an older schema (not
+                a new, empty one) is refused instead of migrated — the service migrates it.
 
         Raises:
             NewerSchemaError: the database is newer than this idqueue (nothing was written).
+            OlderSchemaError: ``upgrade`` is False and the database is older (nothing was written).
         """
         if self.dialect.is_postgres:
-            return self._migrate_postgres()
+            return self._migrate_postgres(upgrade=upgrade)
         conn = self.conn
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             self.close()
             raise NewerSchemaError(newer_schema_message(version))
+        self._refuse_older(version, upgrade)
         for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.write() as c:
                 for statement in _split_sql(sql):
@@ -436,7 +459,12 @@ class Store:
             version = number
         return version
 
-    def _migrate_postgres(self) -> int:
+    def _refuse_older(self, version: int, upgrade: bool) -> None:
+        if not upgrade and 0 < version < SCHEMA_VERSION:
+            self.close()
+            raise OlderSchemaError(older_schema_message(version))
+
+    def _migrate_postgres(self, *, upgrade: bool) -> int:
         from idqueue.store.pg import PgConnection, migrate, schema_version
 
         conn = self.conn
@@ -447,6 +475,7 @@ class Store:
             raise NewerSchemaError(newer_schema_message(version))
         if version == SCHEMA_VERSION:
             return version
+        self._refuse_older(version, upgrade)
         version = migrate(conn, SCHEMA_VERSION)
         if version > SCHEMA_VERSION:  # another, newer idqueue migrated while we waited
             self.close()
@@ -1063,8 +1092,10 @@ def open_store(settings: Settings) -> Store:
     """
     from idqueue.config import team_client
 
-    store = Store.open(store_target(settings), key_prefix=settings.ui.key_prefix, busy_timeout=settings.busy_timeout)
-    if team_client(settings):
+    client = team_client(settings)
+    store = Store.open(store_target(settings), key_prefix=settings.ui.key_prefix, busy_timeout=settings.busy_timeout,
+                       upgrade=not client)
+    if client:
         # Team mode: snoozes, drafts and read marks are this person's own (idqueue.store.person).
         store.person = settings.me or ""
     return store

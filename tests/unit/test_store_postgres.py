@@ -435,3 +435,34 @@ def test_migrate_to_leaves_the_copy_analyzed_and_the_queue_index_visible(pg_url:
     assert visible
     assert [r.id for r in fetch_window(pg, QueueQuery(), now=NOW, limit=-1)] == [
         r.id for r in fetch_window(lite, QueueQuery(), now=NOW, limit=-1)]
+
+
+def test_a_client_refuses_an_older_team_database_and_the_service_upgrades_it(pg_url: str, tmp_path: Path) -> None:
+    """Clients never migrate the team's database: one line says the service upgrades it; the
+    service (or any non-client) then migrates it forward."""
+    from click.testing import CliRunner
+
+    from idqueue.cli import Context, cli
+    from idqueue.store.db import OlderSchemaError, older_schema_message
+    from idqueue.store.pg import PgConnection
+    from idqueue.store.pg import migrate as pg_migrate
+
+    older = Store(pg_url)
+    conn = older.conn
+    assert isinstance(conn, PgConnection)
+    assert pg_migrate(conn, SCHEMA_VERSION - 1) == SCHEMA_VERSION - 1
+    older.close()
+    with pytest.raises(OlderSchemaError) as caught:
+        Store.open(pg_url, upgrade=False)
+    assert str(caught.value) == older_schema_message(SCHEMA_VERSION - 1)
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    env = {k: None for k in os.environ if k.startswith("IDQUEUE_")}
+    env.update({"IDQUEUE_DATABASE_URL": pg_url, "IDQUEUE_CONFIG_FILE": str(config)})
+    result = CliRunner().invoke(cli, ["list", "--json"], env=env, obj=Context())
+    assert result.exit_code == 2 and "upgrade and restart `idqueue serve` first" in result.output
+    assert "Traceback" not in result.output
+    check = Store(pg_url)
+    assert check.conn.execute("SELECT version FROM idqueue_schema").fetchall() == [(SCHEMA_VERSION - 1,)]
+    check.close()
+    assert Store.open(pg_url).migrate() == SCHEMA_VERSION  # the service's open upgrades it
