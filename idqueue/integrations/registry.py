@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from idqueue.integrations.backlog import BacklogDestination
     from idqueue.integrations.base import Check, Source
     from idqueue.integrations.planning import HomePlanner
+
+log = logging.getLogger(__name__)
 
 BUILTIN: tuple[str, ...] = (
     "idqueue.integrations.github",
@@ -288,6 +291,29 @@ def display(name: str) -> str:
 def configured(settings: Settings) -> list[Integration]:
     """The integrations whose reader the settings turn on."""
     return [i for i in integrations() if i.source is not None and i.configured(settings)]
+
+
+def start_live_watchers(settings: Settings, on_change: Callable[[str], None]) -> list[Any]:
+    """Start the push watchers (IMAP IDLE…) of the configured integrations that have one.
+
+    Args:
+        settings: the configuration.
+        on_change: called with the integration's name when its watcher sees a change (from the
+            watcher's thread).
+
+    A watcher that cannot start is logged and skipped: push is an optimisation, polling goes on.
+    """
+    watchers: list[Any] = []
+    for integration in configured(settings):
+        name = integration.name
+        try:
+            watcher = integration.start_live(settings, lambda name=name: on_change(name))  # type: ignore[misc]
+        except Exception:
+            log.exception("cannot start %s's live updates", integration.display)
+            continue
+        if watcher is not None:
+            watchers.append(watcher)
+    return watchers
 
 
 def any_configured(settings: Settings) -> bool:

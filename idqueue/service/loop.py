@@ -174,14 +174,7 @@ class PollLoop:
                 self.slack_events = events
             except Exception:  # Socket Mode is an optimisation: polling goes on without it
                 log.exception("cannot start Slack Socket Mode")
-        for integration in registry.configured(self.settings):
-            try:
-                watcher = integration.start_live(self.settings, _waker(self, integration.name))
-            except Exception:  # a push channel is an optimisation: polling goes on without it
-                log.exception("cannot start %s's live updates", integration.display)
-                continue
-            if watcher is not None:
-                self.watchers.append(watcher)
+        self.watchers.extend(registry.start_live_watchers(self.settings, self.wake))
 
     def _stop_live(self) -> None:
         events, self.slack_events = self.slack_events, None
@@ -193,7 +186,3 @@ class PollLoop:
                 watcher.stop()
             except Exception:
                 log.warning("stopping a push watcher failed", exc_info=True)
-
-
-def _waker(loop: PollLoop, system: str) -> Callable[[], None]:
-    return lambda: loop.wake(system)

@@ -335,14 +335,7 @@ class Poller(Widget):
         """Start the push watchers of the configured systems that have one (IMAP IDLE)."""
         from idqueue.integrations import registry
 
-        for integration in registry.configured(settings):
-            try:
-                watcher = integration.start_live(settings, self._event_arrived)
-            except Exception:  # a push channel is an optimisation: polling goes on without it
-                log.exception("cannot start %s's live updates", integration.display)
-                continue
-            if watcher is not None:
-                self.watchers.append(watcher)
+        self.watchers.extend(registry.start_live_watchers(settings, lambda _name: self._event_arrived()))
 
     def _event_arrived(self) -> None:
         """From the Socket Mode client's thread (already debounced)."""
