@@ -21,7 +21,7 @@ from idqueue.store.db import Store
 from idqueue.store.service_state import ServiceState, read_service_state, write_service_state
 from idqueue.sync import SourceHealth
 
-__all__ = ["describe_service", "read_service_state", "record_poll", "service_health"]
+__all__ = ["describe_service", "read_service_state", "record_poll", "record_stopped", "service_health"]
 
 
 def record_poll(store: Store, health: Iterable[SourceHealth], *, last_poll_at: datetime | None,
@@ -31,6 +31,17 @@ def record_poll(store: Store, health: Iterable[SourceHealth], *, last_poll_at: d
         host=socket.gethostname(), pid=os.getpid(), heartbeat_at=now, last_poll_at=last_poll_at,
         interval=interval, sources=[_health_json(h) for h in health],
     ))
+
+
+def record_stopped(store: Store, *, now: datetime) -> bool:
+    """Mark the service's state as stopped, if the last report is this process's own (a standby
+    that took over meanwhile wrote a newer one: it is left alone). True when marked."""
+    state = read_service_state(store)
+    if state is None or state.host != socket.gethostname() or state.pid != os.getpid():
+        return False
+    state.stopped_at = now
+    write_service_state(store, state)
+    return True
 
 
 def service_health(state: ServiceState) -> list[SourceHealth]:
@@ -50,6 +61,9 @@ def describe_service(state: ServiceState | None, now: datetime, tz: tzinfo | Non
     if state is None:
         return "team service: not running yet (start `idqueue serve`)", False
     host = one_line(state.host, 60)
+    if state.stopped_at is not None:
+        return (f"the team service was stopped on {host} {_ago((now - state.stopped_at).total_seconds())} ago "
+                "and no other has taken over; nothing syncs or sends until one starts (`idqueue serve`)"), False
     if state.stale(now):
         return f"the team service has not synced for {_ago(state.age(now))} (last heard from {host})", False
     if short:

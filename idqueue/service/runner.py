@@ -45,7 +45,7 @@ from idqueue.service.loop import PollLoop, Wakeup
 from idqueue.service.metrics import ServiceMetrics
 from idqueue.store.db import Store
 from idqueue.sync import ReadFirst, SourceHealth, SyncEngine, SyncReport, build_sources
-from idqueue.team_state import record_poll
+from idqueue.team_state import record_poll, record_stopped
 
 __all__ = ["Health", "Role", "ServiceRunner"]
 
@@ -171,14 +171,27 @@ class ServiceRunner:
             self._thread.start()
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Stop polling and sending, release the lock, and wait for the threads (idempotent)."""
+        """Stop polling and sending, release the lock, and wait for the threads (idempotent).
+
+        An active service tells the clients it stopped (the ``service_state`` row) before it
+        releases the lock, so a standby that takes over writes its report after that one.
+        """
+        was_active = self.role is Role.ACTIVE
         self._stopping.set()
         self._step_down_now()
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
+        if was_active:
+            self._record_stopped()
         self.leadership.release()
         self._set_role(Role.STOPPED)
+
+    def _record_stopped(self) -> None:
+        try:
+            record_stopped(self.store, now=datetime.now(UTC))
+        except Exception as exc:  # the clients then see the stale warning instead
+            log.error("serve: recording the stop failed: %s", one_line(redact(f"{type(exc).__name__}: {exc}"), 200))
 
     def wake(self, system: str = "") -> None:
         """Poll now, or right after the running poll; a burst of calls makes one poll (any thread).

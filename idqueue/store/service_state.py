@@ -33,6 +33,8 @@ class ServiceState:
         interval: its poll interval in seconds.
         sources: each source's health after the last poll (:class:`~idqueue.sync.SourceHealth`'s
             fields; times as ISO strings).
+        stopped_at: when it was stopped cleanly (SIGTERM, Ctrl-C) without a standby taking over
+            yet (None while it runs; the next active service's report clears it).
     """
 
     host: str
@@ -41,6 +43,7 @@ class ServiceState:
     last_poll_at: datetime | None
     interval: float
     sources: list[dict[str, Any]] = field(default_factory=list)
+    stopped_at: datetime | None = None
 
     def age(self, now: datetime) -> float:
         """Seconds since the heartbeat."""
@@ -53,7 +56,7 @@ class ServiceState:
 
 def write_service_state(store: Store, state: ServiceState) -> None:
     """Record the active service's state (one row; the newest report wins)."""
-    data = json.dumps({"sources": state.sources})
+    data = json.dumps({"sources": state.sources, "stopped_at": iso_us(state.stopped_at)})
     with store.write() as conn:
         conn.execute(
             "INSERT INTO service_state(id, host, pid, heartbeat_at, last_poll_at, poll_interval, data) "
@@ -79,4 +82,5 @@ def read_service_state(store: Store) -> ServiceState | None:
         host=str(row["host"]), pid=int(row["pid"]), heartbeat_at=parse_iso(row["heartbeat_at"]),  # type: ignore[arg-type]
         last_poll_at=parse_iso(row["last_poll_at"]), interval=float(row["poll_interval"]),
         sources=[h for h in data.get("sources", []) if isinstance(h, dict)],
+        stopped_at=parse_iso(data.get("stopped_at")) if isinstance(data.get("stopped_at"), str) else None,
     )

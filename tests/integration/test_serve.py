@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from idqueue.outbox.models import ActionKind, ActionState
 from idqueue.sandbox.runner import Sandbox
 from idqueue.service.leader import FileLeadership, lock_path
 from idqueue.store.db import Store
+from idqueue.team_state import describe_service, read_service_state
 
 pytestmark = pytest.mark.slow
 
@@ -186,6 +188,15 @@ def test_serve_polls_the_sandbox_and_clients_read_the_queue(sandbox: Sandbox, tm
     assert service.proc.wait(timeout=60) == 0, service.text()
     assert "serve: stopped" in service.text()
     assert FileLeadership(lock_path(tmp_path / "team.db")).try_acquire()  # released on the way out
+    # The clients are told it stopped (not left to guess from a stale heartbeat).
+    store = database.open_store()
+    try:
+        state = read_service_state(store)
+    finally:
+        store.close()
+    assert state is not None and state.stopped_at is not None
+    line, ok = describe_service(state, datetime.now(UTC))
+    assert line.startswith("the team service was stopped on ") and not ok
 
 
 def _queue_work(env: WritebackEnv) -> None:

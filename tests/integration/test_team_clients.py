@@ -69,6 +69,10 @@ def test_describe_service_says_who_is_active_what_is_wrong_and_when_it_went_quie
     state.heartbeat_at = now - timedelta(minutes=6)  # > 3 poll intervals
     line, ok = describe_service(state, now, UTC)
     assert line == "the team service has not synced for 6 min (last heard from host-a)" and not ok
+    state.stopped_at = now - timedelta(minutes=2)
+    line, ok = describe_service(state, now, UTC)
+    assert line.startswith("the team service was stopped on host-a 2 min ago and no other has taken over")
+    assert not ok
     assert describe_service(None, now)[1] is False
 
 
