@@ -62,8 +62,11 @@ def describe_service(state: ServiceState | None, now: datetime, tz: tzinfo | Non
         return "team service: not running yet (start `idqueue serve`)", False
     host = one_line(state.host, 60)
     if state.stopped_at is not None:
-        return (f"the team service was stopped on {host} {_ago((now - state.stopped_at).total_seconds())} ago "
-                "and no other has taken over; nothing syncs or sends until one starts (`idqueue serve`)"), False
+        ago = _ago((now - state.stopped_at).total_seconds())
+        if short:
+            return f"team service stopped {ago} ago: nothing syncs", False
+        return (f"the team service was stopped on {host} {ago} ago and no other has taken over; nothing syncs "
+                "or sends until one starts (`idqueue serve`)"), False
     if state.stale(now):
         return f"the team service has not synced for {_ago(state.age(now))} (last heard from {host})", False
     if short:
