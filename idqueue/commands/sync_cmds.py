@@ -130,7 +130,10 @@ def quiet_library_logs() -> None:
 @click.option("--force", is_flag=True, help="Team mode: poll from here even though the team service does.")
 @pass_ctx
 def sync(ctx: Context, once: bool, quiet: bool, force: bool) -> None:
-    """Poll Slack and GitHub into the local store."""
+    """Poll every configured integration (GitHub, Slack, Jira, the mailbox, Trello) into the store.
+
+    In team mode the team service (`idqueue serve`) does this; a client refuses unless --force.
+    """
     if team_client(ctx.settings) and not force:
         click.echo(TEAM_CLIENT_REFUSAL, err=True)
         sys.exit(2)
