@@ -440,7 +440,8 @@ def snippet(text: str | None, planner: HomePlanner | None = None, width: int = 6
 
 
 def status_class(status: Status) -> str:
-    """A request status as the class a thread's state messages speak of."""
+    """A request status as the class a state check compares and a thread's state messages speak
+    of (open, pending, backlog, closed)."""
     if status in (Status.CLOSED, Status.RESOLVED, Status.DELETED):
         return "closed"
     if status is Status.BACKLOG:
@@ -448,6 +449,13 @@ def status_class(status: Status) -> str:
     if status is Status.PENDING:
         return "pending"
     return "open"
+
+
+def seed_as_assembled(home: HomeState, request: Request) -> None:
+    """Seed a home that keeps no fields of its own (a Slack thread, a mail thread): its assignee
+    and status are the request's, as assembled from idqueue's state events and messages."""
+    home.assignees = [request.assignee] if request.assignee else []
+    home.state = status_class(request.status)
 
 
 class TicketPlanner(HomePlanner):

@@ -15,15 +15,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from idqueue.domain.actions import Action, ActionKind
-from idqueue.domain.models import EventKind, SourceKind, Status, TimelineEvent
+from idqueue.domain.models import EventKind, SourceKind, TimelineEvent
 from idqueue.integrations.base import ConflictError, NotFound
+from idqueue.integrations.planning import status_class
 from idqueue.store.items import source_item
 
 if TYPE_CHECKING:
     from idqueue.config import Settings
     from idqueue.store.db import Assembler, Store
 
-__all__ = ["STATE_KINDS", "check_state", "record_state", "recorded", "state_uid", "status_class"]
+__all__ = ["STATE_KINDS", "check_state", "record_state", "recorded", "state_uid"]
 
 STATE_KINDS: dict[ActionKind, EventKind] = {
     ActionKind.ASSIGN: EventKind.ASSIGNED, ActionKind.UNASSIGN: EventKind.UNASSIGNED,
@@ -32,17 +33,6 @@ STATE_KINDS: dict[ActionKind, EventKind] = {
     ActionKind.BACKLOG: EventKind.BACKLOG,
 }
 """The local state actions and the timeline event each one records."""
-
-
-def status_class(status: Status) -> str:
-    """A request status as the class a state check compares (open, pending, backlog, closed)."""
-    if status in (Status.CLOSED, Status.RESOLVED, Status.DELETED):
-        return "closed"
-    if status is Status.BACKLOG:
-        return "backlog"
-    if status is Status.PENDING:
-        return "pending"
-    return "open"
 
 
 def state_uid(action: Action) -> str:

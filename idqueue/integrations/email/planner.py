@@ -22,7 +22,7 @@ from typing import Any
 from idqueue.domain.actions import Action, ActionKind
 from idqueue.domain.models import Request
 from idqueue.integrations.email.convert import root_of, sent_reply_event
-from idqueue.integrations.email.local_state import STATE_KINDS, record_state, recorded, status_class
+from idqueue.integrations.email.local_state import STATE_KINDS, record_state, recorded
 from idqueue.integrations.planning import (
     Assignee,
     HomePlanner,
@@ -31,6 +31,7 @@ from idqueue.integrations.planning import (
     PlanContext,
     Projection,
     Step,
+    seed_as_assembled,
     snippet,
 )
 from idqueue.store.items import source_item
@@ -69,8 +70,7 @@ class EmailPlanner(HomePlanner):
     # ------------------------------------------------------------------ projection
     def seed(self, home: HomeState, request: Request, item: Any | None) -> None:
         """The request's assignee and status as assembled (from idqueue's state events)."""
-        home.assignees = [request.assignee] if request.assignee else []
-        home.state = status_class(request.status)
+        seed_as_assembled(home, request)
 
     def project(self, projection: Projection, kind: ActionKind, params: dict[str, Any]) -> None:
         """What a local state action records."""

@@ -41,8 +41,8 @@ from idqueue.integrations.planning import (
     PlanContext,
     Projection,
     Step,
+    seed_as_assembled,
     snippet,
-    status_class,
 )
 from idqueue.store.items import source_item
 
@@ -100,8 +100,7 @@ class SlackPlanner(HomePlanner):
     # ------------------------------------------------------------------ projection
     def seed(self, home: HomeState, request: Request, item: Any | None) -> None:
         """The request's assignee and status as assembled (from the thread's messages)."""
-        home.assignees = [request.assignee] if request.assignee else []
-        home.state = status_class(request.status)
+        seed_as_assembled(home, request)
 
     def project(self, projection: Projection, kind: ActionKind, params: dict[str, Any]) -> None:
         """What an idqueue thread message says: assignee or status."""
