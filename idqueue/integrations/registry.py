@@ -305,9 +305,8 @@ def start_live_watchers(settings: Settings, on_change: Callable[[str], None]) ->
     """
     watchers: list[Any] = []
     for integration in configured(settings):
-        name = integration.name
         try:
-            watcher = integration.start_live(settings, lambda name=name: on_change(name))  # type: ignore[misc]
+            watcher = integration.start_live(settings, functools.partial(on_change, integration.name))
         except Exception:
             log.exception("cannot start %s's live updates", integration.display)
             continue
