@@ -9,8 +9,8 @@
   the median and p95 (target: median ≤ 1 s, p95 ≤ 2 s).
 
 Needs the PostgreSQL server binaries (``tests/pg_cluster.py``); says so and skips without them.
-``TEAM_BENCH_CLIENTS``, ``TEAM_BENCH_EVENTS`` and ``TEAM_BENCH_WINDOW`` (seconds) shrink a
-trial run; ``make bench`` uses the defaults (20 clients, 8 events, 30 s).
+``TEAM_BENCH_CLIENTS``, ``TEAM_BENCH_EVENTS`` and ``TEAM_BENCH_POLLS`` shrink a trial run;
+``make bench`` uses the defaults (20 clients, 8 events, 3 polls).
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from idqueue.sandbox.seed import REQUESTERS, intake_text
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = int(os.environ.get("TEAM_BENCH_CLIENTS", "20"))
 EVENTS = int(os.environ.get("TEAM_BENCH_EVENTS", "8"))
-WINDOW = float(os.environ.get("TEAM_BENCH_WINDOW", "30"))
-"""Seconds of the API-call count for each number of clients."""
+POLLS = int(os.environ.get("TEAM_BENCH_POLLS", "3"))
+"""The API calls are counted from the end of one service poll to the end of this many more, so
+each count covers whole polls (a fixed window would catch one poll more or less by chance)."""
 POLL_INTERVAL = 10
 CHANNEL = "C0IDENTITY"
 INTAKE_BOT = "B0IDBOT01"
@@ -116,10 +117,30 @@ def _start_service(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byt
     return proc, port
 
 
-def _calls_a_minute(sb: Sandbox) -> float:
-    before = _calls(sb)
-    time.sleep(WINDOW)
-    return (_calls(sb) - before) * 60.0 / WINDOW
+def _last_poll(port: int) -> str | None:
+    try:
+        health: dict[str, Any] = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return health.get("last_poll")
+
+
+def _calls_a_minute(sb: Sandbox, port: int) -> float:
+    """API calls at the emulators a minute, over :data:`POLLS` whole polls of the service."""
+    seen = [_last_poll(port)]
+
+    def next_poll() -> bool:
+        now = _last_poll(port)
+        if now is not None and now != seen[-1]:
+            seen.append(now)
+            return True
+        return False
+
+    _wait(next_poll, POLL_INTERVAL * 3, "a poll to end")
+    before, started = _calls(sb), time.monotonic()
+    for _ in range(POLLS):
+        _wait(next_poll, POLL_INTERVAL * 3, "a poll to end")
+    return (_calls(sb) - before) * 60.0 / (time.monotonic() - started)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -149,14 +170,14 @@ def run() -> list[tuple[str, float, str]]:
                       "IDQUEUE_UI__POLL_INTERVAL": str(POLL_INTERVAL), "PYTHONPATH": str(ROOT)}
             service_env = {**shared, **sb.env()}
             client_env = {**shared, **{k: v for k, v in sb.env().items() if "TOKEN" not in k}}
-            service, _port = _start_service(service_env, Path(tmp) / "serve.log")
+            service, port = _start_service(service_env, Path(tmp) / "serve.log")
 
             clients.append(Client(client_env))
             _wait(lambda: all(c.ready for c in clients), 120, "the first client's queue")
-            one = _calls_a_minute(sb)
+            one = _calls_a_minute(sb, port)
             clients.extend(Client(client_env) for _ in range(CLIENTS - 1))
             _wait(lambda: all(c.ready for c in clients), 300, f"{CLIENTS} clients' queues")
-            many = _calls_a_minute(sb)
+            many = _calls_a_minute(sb, port)
             rows.append(("team: API calls a minute, 1 client", one, "—"))
             rows.append((f"team: API calls a minute, {CLIENTS} clients", many, "equal to 1 client"))
 
