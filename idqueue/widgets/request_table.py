@@ -233,6 +233,8 @@ class RequestTable(ScrollView, can_focus=True):
         self._generation = 0
         self.applied_generation = 0
         """The reload whose rows are shown (reloads are numbered; stale ones are dropped)."""
+        self._jump: tuple[str, str | None] | None = None
+        """An explicit ``go_to`` not shown yet: (target id, the cursor's id when it was asked)."""
         self._key_width = 7
         self._now = data.clock()
         self._tick = 0
@@ -285,6 +287,12 @@ class RequestTable(ScrollView, can_focus=True):
         if query is not None:
             self.queue_query = query
         self._generation += 1
+        if anchor_id is not None:
+            self._jump = (anchor_id, self.cursor_id)
+        elif keep and self._jump is not None and self._jump[1] == self.cursor_id:
+            # A background refresh arrived before the jump landed: it must not cancel it
+            # (the cursor has not moved since the jump was asked for).
+            anchor_id = self._jump[0]
         anchor = anchor_id or (self.cursor_id if keep else None)
         visible = max(self.size.height, 50)
         if not self.loaded and self._generation == 1 and anchor is None:
@@ -382,6 +390,7 @@ class RequestTable(ScrollView, can_focus=True):
         self.set_reactive(RequestTable.cursor, min(cursor, max(self._total - 1, 0)))
         self.loaded = True
         self.applied_generation = message.generation
+        self._jump = None
         self._lines.clear()
         self._clocks.clear()
         self.virtual_size = Size(self.size.width, self._total_lines() + 1)

@@ -120,3 +120,26 @@ async def test_the_footer_never_cuts_a_key(make_app: Any, size: tuple[int, int])
         await ready(pilot)
         for key in app.screen.query(FooterKey):
             assert key.region.right <= size[0], f"{key.key_display} {key.description} is cut"
+
+
+async def test_a_background_refresh_does_not_cancel_a_jump(make_app: Any) -> None:
+    """A poll's reload that lands right after ``go_to`` keeps the jump (the cursor had not moved)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        await settle(pilot)
+        table = screen.table
+        rows = table.loaded_rows()
+        target = rows[len(rows) // 2].id
+        assert table.cursor_id != target
+        table.go_to(target)
+        table.reload()  # what a finished poll or an outbox update does, before the jump's rows arrive
+        await settle(pilot)
+        assert table.cursor_id == target
+        await pilot.press("down")
+        moved = table.cursor_id
+        table.reload()  # once the user moves, a refresh keeps *their* row, not the old jump
+        await settle(pilot)
+        assert table.cursor_id == moved
