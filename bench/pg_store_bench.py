@@ -88,6 +88,11 @@ def run(*, explain: bool = False) -> list[tuple[str, float, str]]:
                     store.apply("bench", items=extra[k:k + 100], assembler=assembler, now=NOW)
                 rows.append((f"upsert + assemble on {name}, +2k at {SIZE // 1000}k (requests/s)",
                              len(extra) / (time.perf_counter() - started), ""))
+                # What the sync engine runs after a big import (STATISTICS_AFTER changed requests).
+                started = time.perf_counter()
+                store.refresh_statistics()
+                rows.append((f"refresh planner statistics on {name} at {SIZE // 1000}k (ms)",
+                             (time.perf_counter() - started) * 1000, "once per big import"))
             if explain:
                 _explain_all(pg)
             lite_q, pg_q = _queries(lite), _queries(pg)

@@ -19,6 +19,7 @@ from idqueue.clock import Clock, clock_for
 from idqueue.config import KeyContexts, Settings, team_client
 from idqueue.integrations import registry
 from idqueue.outbox.pending import PendingLookup
+from idqueue.screens.access import READ_ONLY_REFUSAL, write_actions
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
 from idqueue.screens.queue import QueueScreen
@@ -31,17 +32,6 @@ if TYPE_CHECKING:  # the outbox is imported when the app is built, not when this
     from idqueue.outbox.service import Actions
 
 
-READ_ONLY_REFUSAL = "read-only: you are not on the team's roster"
-"""What a key that would change something says in a read-only session (``read_only``)."""
-
-WRITE_BINDINGS = frozenset({
-    "queue.assign", "queue.take", "queue.reply", "queue.backlog", "queue.close", "queue.pending",
-    "queue.priority", "queue.snooze", "queue.customer", "queue.retry", "queue.undo", "queue.unassign",
-    "queue.resume", "queue.reopen", "queue.unsnooze",
-    "outbox.retry", "outbox.drop", "outbox.undo", "reply.send", "reply.discard_draft",
-})
-"""The bindings whose action queues an outbox action or changes local state (snooze, priority
-override, customer, drafts): refused in a read-only session."""
 
 
 class IdqueueApp(App[None]):
@@ -250,8 +240,7 @@ def _write_actions() -> tuple[tuple[type, str], ...]:
     from idqueue.screens.outbox import OutboxScreen
     from idqueue.screens.reply import ReplyScreen
 
-    return tuple((owner, b.action.split("(", 1)[0]) for owner in (QueueScreen, OutboxScreen, ReplyScreen)
-                 for b in owner.BINDINGS if isinstance(b, Binding) and b.id in WRITE_BINDINGS)
+    return tuple((owner, verb) for owner in (QueueScreen, OutboxScreen, ReplyScreen) for verb in write_actions(owner))
 
 
 def binding_contexts(keymap: dict[str, str]) -> KeyContexts:

@@ -44,7 +44,20 @@ from idqueue.safety import one_line
 from idqueue.store.db import Store
 from idqueue.store.notifications import crossed_since, enabled_since, recent_open, requests_by_id
 
-__all__ = ["EVENTS", "Notifier", "NotifyReport", "notification_id", "notification_text"]
+__all__ = [
+    "EVENTS",
+    "NOTIFY_PREFIX",
+    "Notifier",
+    "NotifyReport",
+    "action_label",
+    "notification_id",
+    "notification_text",
+    "outbox_request_keys",
+]
+
+NOTIFY_PREFIX = "notify:"
+"""Notifications are filed in the outbox under ``notify:<request id>``: their own queue, so a
+notification never waits behind (or blocks) the request's assign, reply or close."""
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +92,28 @@ class NotifyReport:
         if not self.channel:
             return "notify: off"
         return f"notify: {len(self.queued)} queued for {self.channel}"
+
+
+def action_label(action: Action) -> str:
+    """What an outbox action does, in a word or two: ``assign``, ``first reply``, ``notify``."""
+    if action.params.get("action") == "notify":
+        return "notify"
+    return action.kind.value.replace("_", " ")
+
+
+def outbox_request_keys(store: Store, request_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """For each outbox ``request_id``: (the key to show, the request's id now).
+
+    A notification's ``notify:<id>`` shows as the key of the request it announces (``REQ-12``);
+    an id whose request is gone shows as itself.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for request_id in request_ids:
+        if request_id in found:
+            continue
+        request = store.get_request(request_id.removeprefix(NOTIFY_PREFIX))
+        found[request_id] = (request.key, request.id) if request else (request_id, request_id)
+    return found
 
 
 def notification_id(channel: str, event: str, item_id: str) -> str:
@@ -204,7 +239,7 @@ class Notifier:
         root = self.outbox.first_of([notification_id(channel, e, i) for e in EVENTS for i in items])
         params: dict[str, object] = {"channel": channel, "thread_ts": None, "action": "notify", "notify": event,
                                      "automation": True, "items": items}
-        request_id = f"notify:{request.id}"
+        request_id = f"{NOTIFY_PREFIX}{request.id}"
         if root is not None:
             # Later notifications reply under the first one, in order after it.
             params["thread_from"] = root.id

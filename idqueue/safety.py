@@ -126,6 +126,22 @@ def one_line(text: str, width: int | None = None) -> str:
     return text
 
 
+# Characters that make a terminal draw several code points as one glyph: the zero-width joiner
+# (👩‍💻), the text/emoji variation selectors (❤️) and the skin-tone modifiers (👍🏽). Terminals
+# disagree about how wide such a cluster is (WezTerm, kitty and iTerm2 draw 👩‍💻 two cells wide,
+# Rich and xterm.js count four), so one such title shifts every later column of its row.
+_CLUSTER_GLUE = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
+
+
+def grid_text(text: str, width: int | None = None) -> str:
+    """:func:`one_line` for a cell of a table: emoji sequences are split into their parts.
+
+    Each part is then one glyph whose width every terminal agrees on, so the columns after it
+    stay in line (``👩‍💻`` becomes ``👩💻``). The stored text is unchanged; this is display only.
+    """
+    return one_line(_CLUSTER_GLUE.sub("", text), width)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts tokens from every record."""
 

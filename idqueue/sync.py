@@ -34,6 +34,10 @@ from idqueue.store.poll_hints import missing_links, open_items
 
 log = logging.getLogger(__name__)
 
+STATISTICS_AFTER = 2000
+"""Requests created or changed (summed over polls) after which the planner's statistics are
+refreshed: a first sync of a large backlog, not the trickle of a normal day."""
+
 Progress = Callable[[str, int, int | None], None]
 
 
@@ -203,6 +207,7 @@ class SyncEngine:
             self._use(sources)
         self.read_first = read_first if read_first is not None else ReadFirst()
         self._lock = threading.Lock()
+        self._changed_since_stats = 0
 
     @property
     def sources(self) -> list[Source]:
@@ -228,7 +233,21 @@ class SyncEngine:
                 source_report.seconds = time.monotonic() - started
                 report.sources.append(source_report)
             self._refresh_clocks()
+            self._refresh_statistics(len(report.changed))
             return report
+
+    def _refresh_statistics(self, changed: int) -> None:
+        """After a big import (a first sync of a large backlog), give the query planner fresh
+        statistics at once instead of whenever autovacuum or SQLite next gets to it."""
+        self._changed_since_stats += changed
+        if self._changed_since_stats < STATISTICS_AFTER:
+            return
+        self._changed_since_stats = 0
+        try:
+            self.store.refresh_statistics()
+        except Exception as exc:  # only an optimisation: the queries work without it
+            log.warning("refreshing the database statistics failed: %s",
+                        one_line(redact(f"{type(exc).__name__}: {exc}"), 200))
 
     def _poll_source(self, source: Source, progress: Progress | None) -> SourceReport:
         name = source_name(source)

@@ -629,12 +629,11 @@ def outbox(
     if not rows:
         click.echo("The outbox is empty: everything was sent." if not show_all else "No actions yet.")
         return
-    keys: dict[str, str] = {}
+    from idqueue.notify import outbox_request_keys
+
+    keys = outbox_request_keys(ctx.store, (a.request_id for a in rows))
     for action in rows:
-        if action.request_id not in keys:
-            request = ctx.store.get_request(action.request_id)
-            keys[action.request_id] = request.key if request else action.request_id
-        _print_row(action, keys[action.request_id], tz, utc=utc)
+        _print_row(action, keys[action.request_id][0], tz, utc=utc)
 
 
 def _print_row(action: Action, key: str, tz: str, *, utc: bool = False) -> None:

@@ -25,7 +25,7 @@ from idqueue.commands.output import check_line, fail_usage, format_time
 from idqueue.config import TEAM_CLIENT_REFUSAL, SlaConfig, team_client
 from idqueue.domain.models import Request, iso
 from idqueue.integrations import registry
-from idqueue.safety import one_line, redact, sanitize_terminal
+from idqueue.safety import grid_text, one_line, redact, sanitize_terminal
 from idqueue.sandbox.teams import TEAMS, TEAMS_HELP, start_sandbox
 from idqueue.store.db import describe_db_error
 from idqueue.store.dialect import database_errors
@@ -309,8 +309,8 @@ def _print_list(ctx: Context, requests: list[Request], now: datetime) -> None:
         sla = sla_text(r, ctx.settings.sla, now)
         source = source_text(r)
         click.echo(
-            f"{r.key:<9} {r.priority:<3} {sla:<20} {one_line(r.type, 22):<22} {r.status.value:<12} "
-            f"{one_line(r.assignee or '-', 10):<10} {source:<4} {pending.get(r.id, '-'):<3} {one_line(r.title, 70)}"
+            f"{r.key:<9} {r.priority:<3} {sla:<20} {grid_text(r.type, 22):<22} {r.status.value:<12} "
+            f"{grid_text(r.assignee or '-', 10):<10} {source:<4} {pending.get(r.id, '-'):<3} {grid_text(r.title, 70)}"
         )
 
 

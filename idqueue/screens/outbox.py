@@ -35,7 +35,9 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from textual.worker import Worker, WorkerState
 
 from idqueue.integrations import registry
+from idqueue.notify import action_label, outbox_request_keys
 from idqueue.safety import one_line, sanitize_terminal
+from idqueue.screens.access import hidden_in_read_only
 from idqueue.screens.confirm import ConfirmScreen
 from idqueue.screens.context import TuiContext
 
@@ -85,18 +87,15 @@ def load_rows(ctx: TuiContext, *, show_sent: bool) -> list[OutboxRow]:
     if show_sent:
         done = actions.all(states=[ActionState.SENT, ActionState.DROPPED])
         found += list(reversed(done[-SENT_LIMIT:]))  # the latest first
-    keys: dict[str, tuple[str, str]] = {}
+    keys = outbox_request_keys(ctx.store, (a.request_id for a in found))
     stuck: dict[str, str] = {}  # request id → kind of its first failed / needs-attention action
     rows: list[OutboxRow] = []
     for action in found:  # queue order for the unsent ones, so "earlier" is meaningful
-        if action.request_id not in keys:
-            request = ctx.store.get_request(action.request_id)
-            keys[action.request_id] = (request.key, request.id) if request else (action.request_id, action.request_id)
         key, rid = keys[action.request_id]
         state = action.state.value
         blocked = stuck.get(action.request_id) if state in ("queued", "sending") else None
         if state in _PROBLEMS:
-            stuck.setdefault(action.request_id, action.kind.value.replace("_", " "))
+            stuck.setdefault(action.request_id, action_label(action))
         rows.append(OutboxRow(action, key, rid, blocked))
     # A stable sort: within a state, the order above (queue order; sent ones latest first).
     return sorted(rows, key=lambda r: _STATE_ORDER.get(r.state, 9))
@@ -155,6 +154,10 @@ class OutboxScreen(Screen[str | None]):
         self.loads = 0
 
     # ------------------------------------------------------------------ layout
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only session's footer leaves out retry, drop and undo."""
+        return not hidden_in_read_only(self, action, self.ctx.settings.read_only)
+
     def compose(self) -> ComposeResult:
         yield Header(icon="▤", classes="-sandbox" if self.ctx.sandbox else "")
         yield Label(Text("Outbox (loading…)"), id="outbox-title")
@@ -263,7 +266,7 @@ class OutboxScreen(Screen[str | None]):
             error = f"waits for the {row.blocked_by} above"
         return [
             Text(one_line(row.key, 12), style=self._style("key")),
-            Text(one_line(action.kind.value.replace("_", " "), 16)),
+            Text(one_line(action_label(action), 16)),
             Text(self._system(action.target)),
             self._state_cell(row),
             Text(str(action.attempts), justify="right"),

@@ -36,6 +36,7 @@ from idqueue.domain.models import Request
 from idqueue.domain.query import SearchContext, SearchError, parse_reference, parse_search
 from idqueue.integrations import registry
 from idqueue.safety import one_line
+from idqueue.screens.access import hidden_in_read_only
 from idqueue.screens.assign import AssignScreen, outsiders, roster
 from idqueue.screens.choice import ChoiceScreen
 from idqueue.screens.close import CloseScreen
@@ -154,7 +155,10 @@ class QueueScreen(Screen[None]):
         return frozenset() if settings.customers else frozenset({"queue.customer"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The customer key is off when no customers are configured."""
+        """The customer key is off when no customers are configured; a read-only session's
+        footer leaves out the keys that would change something."""
+        if hidden_in_read_only(self, action, self.ctx.settings.read_only):
+            return False
         return bool(self.ctx.settings.customers) if action == "customer" else True
 
     # ------------------------------------------------------------------ layout

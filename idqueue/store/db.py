@@ -482,6 +482,17 @@ class Store:
             raise NewerSchemaError(newer_schema_message(version))
         return version
 
+    def refresh_statistics(self) -> None:
+        """Refresh the query planner's statistics (after a big import).
+
+        PostgreSQL: ``ANALYZE`` of the database's tables (autovacuum would, some minutes later;
+        until then a rare-word search plans as a scan: 46 ms instead of 1.4 ms at 50k requests).
+        SQLite: ``ANALYZE`` with ``analysis_limit`` (a sample of each index: milliseconds at 50k).
+        """
+        if not self.dialect.is_postgres:
+            self.conn.execute("PRAGMA analysis_limit=1000")
+        self.conn.execute("ANALYZE")
+
     def quick_check(self) -> str:
         """``PRAGMA quick_check`` result ("ok" when healthy; PostgreSQL checks its own pages)."""
         if self.dialect.is_postgres:

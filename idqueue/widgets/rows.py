@@ -16,7 +16,7 @@ from idqueue.config import Settings
 from idqueue.domain.models import Request
 from idqueue.integrations import registry
 from idqueue.outbox.pending import PendingInfo, PendingLookup
-from idqueue.safety import one_line
+from idqueue.safety import grid_text
 from idqueue.store.db import Store
 from idqueue.store.queue import Facets, QueueQuery, facets, fetch_ids, highest_seq, order_index
 
@@ -100,13 +100,13 @@ def make_row(request: Request, settings: Settings, pending: PendingInfo | None =
     return Row(
         request=request,
         key=request.key,
-        title=one_line(request.title, 300),
-        type=one_line(request.type, 60),
-        requester=one_line(requester, 60),
-        assignee=one_line(member_name(settings, request.assignee), 60),
+        title=grid_text(request.title, 300),
+        type=grid_text(request.type, 60),
+        requester=grid_text(requester, 60),
+        assignee=grid_text(member_name(settings, request.assignee), 60),
         source=source_text(request),
         pending=pending,
-        customer=one_line(customer_name(settings, request.customer), 60),
+        customer=grid_text(customer_name(settings, request.customer), 60),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from idqueue.app import READ_ONLY_REFUSAL
+from idqueue.screens.access import READ_ONLY_REFUSAL
 from idqueue.service.web_screenshot import (
     BrowserUnavailable,
     WebServer,

@@ -252,3 +252,22 @@ def test_a_failing_notification_waits_without_holding_up_the_requests_own_action
     assert stuck.params["notify"] == "new" and "not in" in (stuck.last_error or "")
     assert len(env.gh.repo(REPO).comments) == 1
     assert env.slack.channel(SUPPORT).messages == {}
+    # The outbox names the request the notification is about, not an internal id.
+    key = env.store.get_request(rid).key
+    listed = run_cli(env, "outbox")
+    line = next(ln for ln in listed.output.splitlines() if stuck.id in ln)
+    assert f"  {key} " in line and "notify:" not in line.split(key)[0], listed.output
+    assert "notify in C0TRIAGE: new request" in line
+
+
+def test_the_outbox_screen_names_a_notifications_request(empty_sandbox: Sandbox, tmp_path: Path) -> None:
+    from idqueue.notify import action_label, outbox_request_keys
+
+    env = notify_env(empty_sandbox, tmp_path)
+    rid = env.github_request(sync=False)
+    (queued,) = poll(env).queued
+    assert queued.request_id.startswith("notify:")
+    key, now_id = outbox_request_keys(env.store, [queued.request_id])[queued.request_id]
+    assert (key, now_id) == (env.store.get_request(rid).key, rid)
+    assert action_label(queued) == "notify"
+    assert outbox_request_keys(env.store, ["notify:gone"])["notify:gone"] == ("notify:gone", "notify:gone")

@@ -682,3 +682,23 @@ def test_idqueue_state_messages_win_over_reactions() -> None:
     ]
     request = assemble([_slack_item({"white_check_mark": ["U0ANA"]})], events, {}, settings=settings, now=NOW, rules=rulebook(settings))
     assert request.status is not Status.CLOSED  # reopened through idqueue after the ✅
+
+
+def test_a_big_first_sync_refreshes_the_planner_statistics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``STATISTICS_AFTER`` new or changed requests, the engine analyses the store once."""
+    import idqueue.sync as sync_mod
+
+    monkeypatch.setattr(sync_mod, "STATISTICS_AFTER", 10)
+    sb = Sandbox.start(seed=True, now=NOW)
+    try:
+        settings = Settings(**overrides(sb), db=tmp_path / "big.db", now=None)
+        store = Store.open(settings.db)
+        engine = SyncEngine(store, build_sources(settings), settings, clock=sb.clock)
+        stats = "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        assert store.conn.execute(stats).fetchone()[0] == 0
+        report = engine.poll()
+        assert not report.errors and len(report.changed) > 10
+        assert store.conn.execute(stats).fetchone()[0] == 1
+        assert store.conn.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'requests'").fetchone()[0] > 0
+    finally:
+        sb.stop()

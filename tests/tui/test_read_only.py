@@ -9,7 +9,8 @@ import pytest
 from textual.pilot import Pilot
 from tui_helpers import SIZE, ready, settle, wait_for
 
-from idqueue.app import READ_ONLY_REFUSAL, WRITE_BINDINGS, IdqueueApp, _write_actions
+from idqueue.app import IdqueueApp, _write_actions
+from idqueue.screens.access import READ_ONLY_REFUSAL, WRITE_BINDINGS, write_actions
 from idqueue.screens.outbox import OutboxScreen
 from idqueue.screens.queue import QueueScreen
 
@@ -100,3 +101,27 @@ def test_read_only_status_line_snapshot(snap_compare: Any, read_only_app: Idqueu
         await settle(pilot)
 
     assert snap_compare(read_only_app, terminal_size=SIZE, run_before=run_before)
+
+
+def footer_actions(app: IdqueueApp) -> set[str]:
+    from textual.widgets._footer import FooterKey
+
+    return {k.action for k in app.screen.query(FooterKey)}
+
+
+async def test_the_footer_offers_no_write_key(read_only_app: IdqueueApp, make_app: Any) -> None:
+    """A viewer is not shown keys that only say no; reading keys stay (search, outbox, help)."""
+    app = read_only_app
+    async with app.run_test(size=(200, 40)) as pilot:
+        await ready(pilot)
+        shown = footer_actions(app)
+        assert not shown & write_actions(QueueScreen), shown
+        assert {"search", "help"} <= shown
+        await pilot.press("O")
+        await settle(pilot)
+        assert isinstance(app.screen, OutboxScreen)
+        assert not footer_actions(app) & write_actions(OutboxScreen)
+    on_roster = make_app()
+    async with on_roster.run_test(size=(200, 40)) as pilot:
+        await ready(pilot)
+        assert {"assign", "take", "reply"} <= footer_actions(on_roster)

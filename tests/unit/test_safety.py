@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from idqueue.safety import RedactingFilter, one_line, redact, sanitize_terminal
 
 
@@ -44,3 +46,22 @@ def test_sanitize_shows_bidi_controls_as_a_visible_marker() -> None:
     shown = sanitize_terminal("abc\u202edef\u2066x\u200e")
     assert shown == "abc‹U+202E›def‹U+2066›x‹U+200E›"
     assert "\ufffd" not in shown
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("👩\u200d💻 on call", "👩💻 on call"),              # ZWJ sequence: one glyph in WezTerm/kitty, two in Rich
+    ("I \u2764\ufe0f mock auth", "I \u2764 mock auth"),  # emoji presentation selector (VS16)
+    ("\u263a\ufe0e fine", "\u263a fine"),                # text presentation selector (VS15)
+    ("👍🏽 thanks", "👍 thanks"),                      # skin-tone modifier
+    ("测试用户 ログイン", "测试用户 ログイン"),          # wide CJK stays (every terminal agrees on it)
+    ("‮evil\u200d[b]x[/b]", "‹U+202E›evil[b]x[/b]"),   # still one_line: bidi shown, markup left as text
+])
+def test_grid_text_splits_emoji_sequences_so_columns_stay_in_line(text: str, shown: str) -> None:
+    from rich.cells import cell_len
+
+    from idqueue.safety import grid_text
+
+    out = grid_text(text)
+    assert out == shown
+    # Every code point left is its own glyph: Rich's width is the sum of the characters' widths.
+    assert cell_len(out) == sum(cell_len(c) for c in out)

@@ -342,3 +342,23 @@ def test_windows_page_through_the_whole_order(store: Store) -> None:
               f"CASE WHEN ({_BUCKET_SQL}) <= 1 THEN sla_due_at END NULLS FIRST, priority_rank, created_at, seq")
     expected = [row[0] for row in store.conn.execute(nested, {"now": iso_us(NOW)})]
     assert [r.id for r in fetch_window(store, QueueQuery(), now=NOW, limit=-1)] == expected
+
+
+def test_refresh_statistics_gives_the_planner_statistics(store: Store) -> None:
+    """After a big import the planner's statistics exist at once (``ANALYZE``; sampled on SQLite)."""
+    apply(store, items=[gh_item(n) for n in range(1, 30)], events=[], cursors={})  # below autoanalyze
+
+    def analysed() -> bool:
+        if store.dialect.is_postgres:
+            row = store.conn.execute(
+                "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL FROM pg_stat_user_tables"
+                " WHERE relname = 'requests'").fetchone()
+            return bool(row[0])
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return "sqlite_stat1" in tables and bool(
+            store.conn.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'requests'").fetchone()[0])
+
+    assert not analysed()
+    store.refresh_statistics()
+    assert analysed()
+    assert store.get_request("gh:va/support#7") is not None  # nothing else changed
