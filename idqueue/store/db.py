@@ -66,8 +66,8 @@ REQUEST_COLUMNS: tuple[str, ...] = (
 )
 """The ``requests`` columns the store writes, in the order :meth:`Store._write_request` builds them."""
 _REQUEST_COLUMN_LIST = ",".join(REQUEST_COLUMNS)
-_SEQ, _TITLE, _BODY, _REQUESTER_NAME, _FIELDS = (
-    REQUEST_COLUMNS.index(c) for c in ("seq", "title", "body", "requester_name", "fields")
+_SEQ, _TITLE, _BODY, _REQUESTER_NAME, _FIELDS, _ASSIGNEE, _ASSIGNEES = (
+    REQUEST_COLUMNS.index(c) for c in ("seq", "title", "body", "requester_name", "fields", "assignee", "assignees")
 )
 _UPSERT_REQUEST = (
     f"INSERT INTO requests({_REQUEST_COLUMN_LIST}) VALUES ({','.join('?' * len(REQUEST_COLUMNS))}) "  # noqa: S608
@@ -795,6 +795,7 @@ class Store:
     def _delete_request(self, conn: Connection, request_id: str, seq: int) -> None:
         conn.execute("DELETE FROM requests WHERE id=?", (request_id,))
         conn.execute("DELETE FROM requests_fts WHERE rowid=?", (seq,))
+        conn.execute("DELETE FROM request_assignees WHERE seq=?", (seq,))
 
     def _write_request(
         self, conn: Connection, r: Request, seq: int, previous: tuple[Any, ...] | None = None
@@ -855,6 +856,14 @@ class Store:
         if previous is not None and previous == values:
             return values
         conn.execute(_UPSERT_REQUEST, values)
+        if previous is None or previous[_SEQ] != seq or previous[_ASSIGNEES] != values[_ASSIGNEES] \
+                or previous[_ASSIGNEE] != r.assignee:
+            # Every assignee, one row each (the filters and "mine" find the second one too).
+            for old_seq in {seq, previous[_SEQ] if previous is not None else seq}:
+                conn.execute("DELETE FROM request_assignees WHERE seq=?", (old_seq,))
+            names = dict.fromkeys([*([r.assignee] if r.assignee else []), *r.assignees])
+            conn.executemany("INSERT INTO request_assignees(assignee, seq) VALUES (?, ?)",
+                             [(name, seq) for name in names if name])
         if (
             previous is not None
             and previous[_SEQ] == seq

@@ -239,4 +239,20 @@ PG_MIGRATIONS: list[str] = [
         PRIMARY KEY (person, item_id)
     );
     """,
+    # 12: every assignee of a request, one row each (see the SQLite migration).
+    f"""
+    CREATE TABLE request_assignees (
+        assignee {_T} NOT NULL,
+        seq      BIGINT NOT NULL,
+        PRIMARY KEY (assignee, seq)
+    );
+    CREATE INDEX request_assignees_seq ON request_assignees(seq);
+    INSERT INTO request_assignees(assignee, seq)
+        SELECT DISTINCT j.value, r.seq FROM requests r, jsonb_array_elements_text(CAST(r.assignees AS jsonb)) AS j(value)
+        WHERE j.value IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    INSERT INTO request_assignees(assignee, seq)
+        SELECT assignee, seq FROM requests WHERE assignee IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    """,
 ]

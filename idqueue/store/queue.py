@@ -236,7 +236,8 @@ def _where(query: QueueQuery, now: datetime, dialect: Dialect, person: str = "")
         clauses.append(_customer_clause(query.customers, params))
     if query.mine:
         params["mine"] = query.mine
-        clauses.append("(assignee IS NULL OR assignee = :mine)")
+        # Unowned, or theirs: the first assignee, or any of several (a shared GitHub issue).
+        clauses.append("(assignee IS NULL OR seq IN (SELECT seq FROM request_assignees WHERE assignee = :mine))")
     if query.sla_states:
         clauses.append(f"({SLA_STATE_SQL}) IN ({','.join(_bind(params, s) for s in query.sla_states)})")
     if query.age:
@@ -287,8 +288,7 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect) ->
         # The word in the text, or a request assigned to the member it names (is_open IN (0,1)
         # lets the assignee lookup use the (is_open, assignee) index).
         fts = dialect.fts_seqs(_bind(params, dialect.fts_query(word) or '""'))
-        assigned = _in("assignee", keys, params)
-        by_assignee = f"SELECT seq FROM requests WHERE is_open IN (0,1) AND {assigned}"  # noqa: S608
+        by_assignee = f"SELECT seq FROM request_assignees WHERE {_in('assignee', keys, params)}"  # noqa: S608
         clauses.append(f"seq IN ({fts} UNION ALL {by_assignee})")
     if spec.open_state == "open":
         clauses.append("is_open = 1")
@@ -315,13 +315,20 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect) ->
 def _sources_clause(sources: tuple[str, ...], params: dict[str, Any]) -> str:
     """Requests with a home in any of these systems: their name, quoted, in the ``sources``
     JSON list (``["github","slack"]``); a name holds no quote, so it cannot match a part."""
-    ors = [f"instr(sources, {_bind(params, json.dumps(name))}) > 0" for name in dict.fromkeys(sources)]
+    ors = [_listed("sources", name, params) for name in dict.fromkeys(sources)]
     return "(" + " OR ".join(ors) + ")"
 
 
+def _listed(column: str, value: str, params: dict[str, Any]) -> str:
+    """``value`` is one of the strings in the JSON list ``column`` (quoted, so never a part of one)."""
+    return f"instr({column}, {_bind(params, json.dumps(value, ensure_ascii=False))}) > 0"
+
+
 def _assignee_clause(assignees: tuple[str, ...], params: dict[str, Any]) -> str:
+    """Assigned to any of ``assignees`` (first or later: a request with several assignees
+    matches each of them); ``""`` is "unassigned"."""
     named = tuple(a for a in assignees if a)
-    parts = [_in("assignee", named, params)] if named else []
+    parts = [f"seq IN (SELECT seq FROM request_assignees WHERE {_in('assignee', named, params)})"] if named else []
     if "" in assignees:
         parts.append("assignee IS NULL")
     return "(" + " OR ".join(parts) + ")"
@@ -507,8 +514,10 @@ def highest_seq(store: Reader) -> int:
 
 
 def open_load(store: Reader) -> dict[str, int]:
-    """Open requests per assignee (the assign picker shows each member's load)."""
-    sql = "SELECT assignee, COUNT(*) FROM requests WHERE is_open = 1 AND assignee IS NOT NULL GROUP BY assignee"
+    """Open requests per assignee (the assign picker shows each member's load); a request with
+    several assignees counts for each of them."""
+    sql = ("SELECT a.assignee, COUNT(*) FROM request_assignees a JOIN requests r ON r.seq = a.seq"
+           " WHERE r.is_open = 1 GROUP BY a.assignee")
     return {str(row[0]): int(row[1]) for row in store.conn.execute(sql)}
 
 

@@ -235,6 +235,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (person, item_id)
     ) WITHOUT ROWID;
     """,
+    # 12: every assignee of a request, one row each (``requests.assignee`` is only the first):
+    # the assignee filter, "mine" and the member's load find a request whoever of its several
+    # assignees they are, from an index.
+    """
+    CREATE TABLE request_assignees (
+        assignee TEXT NOT NULL,
+        seq      INTEGER NOT NULL,
+        PRIMARY KEY (assignee, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX request_assignees_seq ON request_assignees(seq);
+    INSERT OR IGNORE INTO request_assignees(assignee, seq)
+        SELECT j.value, r.seq FROM requests r, json_each(r.assignees) j WHERE j.value IS NOT NULL;
+    INSERT OR IGNORE INTO request_assignees(assignee, seq)
+        SELECT assignee, seq FROM requests WHERE assignee IS NOT NULL;
+    """,
 ]
 
 

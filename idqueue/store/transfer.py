@@ -25,7 +25,7 @@ __all__ = ["TableCount", "copy_to_postgres", "count_rows"]
 
 TABLES = (
     "items", "item_links", "events", "requests", "aliases", "cursors", "local_state",
-    "outbox", "outbox_log", "ratings", "person_state",
+    "outbox", "outbox_log", "ratings", "person_state", "request_assignees",
 )
 """The tables copied as they are (the search index is rebuilt: ``requests_fts``)."""
 SEARCH = "requests_fts"

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_jira_writeback_cli import NOW, Env, _new_jira_request
 
 from idqueue.sandbox.identity_jira import IdentityJiraSandbox
-from tests.integration.test_jira_writeback_cli import NOW, Env, _new_jira_request
 
 SEARCH = "/rest/api/3/user/assignable/search"
 

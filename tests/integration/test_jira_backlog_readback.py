@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_jira_writeback_cli import NOW, Env
 
 from idqueue.integrations.jira.emulator import JIssue
 from idqueue.sandbox.identity_jira import JIRA_SITE, IdentityJiraSandbox
 from idqueue.sandbox.jira_seed import BACKLOG_PROJECT, PROJECT
-from tests.integration.test_jira_writeback_cli import NOW, Env
 
 HOST = JIRA_SITE.split("//", 1)[1]
 

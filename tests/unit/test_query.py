@@ -137,3 +137,50 @@ def test_urgent_lane_leads_whatever_the_clock_says(store: Store) -> None:
     apply(store, items=[gh_item(40, title="Routine", priority="P3", due=soon, risk=past)])
     order = [r.id for r in fetch_window(store, QueueQuery(), now=NOW, limit=3)]
     assert order[:2] == ["gh:va/support#35", "gh:va/support#40"]
+
+
+def test_a_request_with_several_assignees_is_found_for_each(store: Store) -> None:
+    """GitHub issues can have several assignees: filters, "mine", names and the load count
+    find the second one too, not only the first."""
+    from idqueue.store.queue import open_load
+
+    shared = gh_item(41, title="Shared incident", priority="P2", type="Bug Fix")
+    shared.assignees = ["ana", "ben"]
+    apply(store, items=[shared])
+    rid = "gh:va/support#41"
+    assert rid in ids(store, "assignee:ben") and "gh:va/support#35" in ids(store, "assignee:ben")
+    assert rid in ids(store, "assignee:ana")
+    assert rid in ids(store, "okafor")  # Ben's surname: a name word also matches his assignments
+    mine = [r.id for r in fetch_window(store, QueueQuery(mine="ben"), now=NOW)]
+    assert rid in mine and "gh:va/support#35" in mine
+    assert rid not in [r.id for r in fetch_window(store, QueueQuery(mine="cy"), now=NOW)]
+    assert open_load(store) == {"ben": 2, "ana": 1}
+    # Unassigned on GitHub: gone from every filter at once.
+    shared.assignees = []
+    apply(store, items=[shared])
+    assert rid not in ids(store, "assignee:ben") and rid in ids(store, "assignee:none")
+    assert open_load(store) == {"ben": 1}
+
+
+def test_the_migration_fills_in_the_assignees_of_existing_requests(db_target: str | Path) -> None:
+    """A database from before ``request_assignees`` gets it filled from the stored requests."""
+    from idqueue.store.queue import open_load
+    from idqueue.store.schema import SCHEMA_VERSION
+
+    store = Store.open(db_target)
+    shared = gh_item(41, title="Shared incident")
+    shared.assignees = ["ana", "ben"]
+    apply(store, items=[shared, gh_item(42, title="Unassigned")])
+    solo = gh_item(43)
+    solo.assignees = ["cy"]
+    apply(store, items=[solo])
+    with store.write() as conn:  # back to the schema before the table existed
+        conn.execute("DROP TABLE request_assignees")
+        if store.dialect.is_postgres:
+            conn.execute("UPDATE idqueue_schema SET version = ?", (SCHEMA_VERSION - 1,))
+    if not store.dialect.is_postgres:
+        store.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
+    store.close()
+    upgraded = Store.open(db_target)
+    assert open_load(upgraded) == {"ana": 1, "ben": 1, "cy": 1}
+    assert [r.id for r in fetch_window(upgraded, QueueQuery(assignees=("ben",)), now=NOW)] == ["gh:va/support#41"]

@@ -42,6 +42,7 @@ def simple_assembler(items: list[SourceItem], events: list[TimelineEvent], local
         type=first.raw.get("type", "Other"),
         status=status,
         assignee=first.assignees[0] if first.assignees else None,
+        assignees=list(first.assignees),
         priority=first.raw.get("priority", "P3"),
         created_at=min(i.created_at for i in items),
         updated_at=max(i.updated_at for i in items),
