@@ -240,9 +240,9 @@ PG_MIGRATIONS: list[str] = [
     );
     """,
     # 12: every assignee of a request, one row each (see the SQLite migration).
-    f"""
+    """
     CREATE TABLE request_assignees (
-        assignee {_T} NOT NULL,
+        assignee TEXT COLLATE "C" NOT NULL,
         seq      BIGINT NOT NULL,
         PRIMARY KEY (assignee, seq)
     );

@@ -328,7 +328,8 @@ def _assignee_clause(assignees: tuple[str, ...], params: dict[str, Any]) -> str:
     """Assigned to any of ``assignees`` (first or later: a request with several assignees
     matches each of them); ``""`` is "unassigned"."""
     named = tuple(a for a in assignees if a)
-    parts = [f"seq IN (SELECT seq FROM request_assignees WHERE {_in('assignee', named, params)})"] if named else []
+    assigned = _in("assignee", named, params)
+    parts = [f"seq IN (SELECT seq FROM request_assignees WHERE {assigned})"] if named else []  # noqa: S608
     if "" in assignees:
         parts.append("assignee IS NULL")
     return "(" + " OR ".join(parts) + ")"
