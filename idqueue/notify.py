@@ -149,6 +149,9 @@ def notification_text(request: Request, event: str, settings: Settings, *, top_l
         requester = escape_mrkdwn(one_line(request.requester.name, 60)) if request.requester else "unknown"
         facts = [f"*Requester:* {requester}", f"*Type:* {escape_mrkdwn(one_line(request.type, 40))}",
                  f"*Priority:* {escape_mrkdwn(one_line(request.priority, 8))}"]
+        customer = settings.customers.get(request.customer or "")
+        if customer is not None:  # a consultancy's first question: whose is it?
+            facts.insert(1, f"*Customer:* {escape_mrkdwn(one_line(customer.name, 60))}")
         if request.sla.due_at is not None:
             facts.append(f"*SLA due:* {_when(request.sla.due_at, tz)}")
         lines.append(" · ".join(facts))

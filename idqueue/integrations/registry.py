@@ -321,8 +321,12 @@ def any_configured(settings: Settings) -> bool:
 
 
 def sandbox_banner(settings: Settings) -> str:
-    """The sandbox's warning line, naming the systems it stands in for (``not real GitHub/Slack``)."""
-    systems = "/".join(i.display for i in configured(settings)) or "services"
+    """The sandbox's warning line, naming the systems it stands in for (``not real GitHub/Slack``):
+    the sources, and Slack when it only carries the #support notifications."""
+    names = [i.display for i in configured(settings)]
+    if settings.notify.channel and get("slack").display not in names:
+        names.append(get("slack").display)
+    systems = "/".join(names) or "services"
     return f"SANDBOX — loopback emulators, not real {systems}"
 
 

@@ -1,5 +1,6 @@
-"""The consultancy sandbox: a support mailbox (loopback IMAP + SMTP) and the customers' Trello
-boards (the loopback Trello emulator), seeded with a support fortnight.
+"""The consultancy sandbox: a support mailbox (loopback IMAP + SMTP), the customers' Trello
+boards (the loopback Trello emulator) and the team's Slack workspace, whose #support channel
+gets a message for each new request (``[notify]``), seeded with a support fortnight.
 
 ``idqueue demo --team consultancy`` opens the TUI on it; ``idqueue sandbox --team consultancy``
 prints the variables that point a second shell at it. The customers are the mail seed's (their
@@ -26,6 +27,7 @@ from idqueue.integrations.trello.emulator import (
 )
 from idqueue.integrations.trello.seed import Backlogged, SeedCustomer, customers_config, seed_boards
 from idqueue.sandbox.base import SandboxServers, Server, start_all
+from idqueue.sandbox.slack_emulator import SLACK_TOKEN, SlackEmulator, SlackState
 
 __all__ = ["CUSTOMERS", "ConsultancySandbox"]
 
@@ -38,6 +40,11 @@ CUSTOMERS: tuple[SeedCustomer, ...] = tuple(
     for key, (name, domain) in mail_seed.CUSTOMERS.items()
 )
 """The mail seed's customers, each with a board (Initech's backlog list is called "Inbox")."""
+SUPPORT_CHANNEL = "C0SUPPORT"
+"""The team's #support channel: new requests, and ones at risk or breached, are announced there."""
+WORKSPACE_URL = "https://madetech-sandbox.slack.com/"
+SLACK_IDS = {"nick": "U0NICK", "luke": "U0LUKE", "chris": "U0CHRIS", "rory": "U0RORY"}
+"""The triage team's Slack user ids (the roster's ``slack`` field)."""
 WELSH = "html-1@" + mail_seed.CUSTOMERS["globex"][1]
 """The Message-ID of the request the team already backlogged (Globex's Welsh translation)."""
 
@@ -57,9 +64,10 @@ class ConsultancySandbox(SandboxServers):
     """
 
     def __init__(self, mail: MailServers, trello: TrelloEmulator, boards: dict[str, TBoard], clock: Clock,
-                 now: datetime) -> None:
+                 now: datetime, slack: SlackEmulator) -> None:
         self.mail = mail
         self.trello = trello
+        self.slack = slack
         self.boards = boards
         self.clock = clock
         self.seeded_at = now
@@ -85,19 +93,26 @@ class ConsultancySandbox(SandboxServers):
         else:
             boards = seed_boards(state, now=ref, customers=CUSTOMERS)
         trello = TrelloEmulator(state)
-        start_all(mail, trello)
-        return cls(mail, trello, boards, clock, ref)
+        slack = SlackEmulator(_workspace(clock), now=clock, profile=slack_profile)
+        start_all(mail, trello, slack)
+        return cls(mail, trello, boards, clock, ref, slack)
 
     def servers(self) -> tuple[Server, ...]:
-        """The mail servers (IMAP + SMTP) and the Trello emulator."""
-        return (self.mail, self.trello)
+        """The mail servers (IMAP + SMTP), the Trello emulator and the Slack emulator."""
+        return (self.mail, self.trello, self.slack)
+
+    def support_messages(self) -> list[str]:
+        """The texts posted in #support so far, oldest first (thread replies included)."""
+        channel = self.slack.state.channels[SUPPORT_CHANNEL]
+        return [m.text for m in sorted(channel.messages.values(), key=lambda m: m.ts)]
 
     # -- configuration handed to idqueue ------------------------------------------------------
 
     @staticmethod
     def team() -> dict[str, dict[str, str]]:
         """The roster as ``Settings(team=...)`` wants it."""
-        return {key: {"name": name, "email": address} for key, (name, address) in mail_seed.ROSTER.items()}
+        return {key: {"name": name, "email": address, "slack": SLACK_IDS[key]}
+                for key, (name, address) in mail_seed.ROSTER.items()}
 
     def customers(self) -> dict[str, dict[str, Any]]:
         """The customers with their boards."""
@@ -110,7 +125,9 @@ class ConsultancySandbox(SandboxServers):
             "trello": {"base_url": self.trello.url, "key": TRELLO_KEY, "token": TRELLO_TOKEN},
             "customers": self.customers(),
             "github": {},
-            "slack": {},
+            # Slack only for the #support pings: no intake channels, so it is not a source.
+            "slack": {"token": SLACK_TOKEN, "base_url": self.slack.url, "workspace_url": WORKSPACE_URL},
+            "notify": {"channel": SUPPORT_CHANNEL},
             "team": self.team(),
             "me": ME,
             "team_name": TEAM_NAME,
@@ -127,6 +144,10 @@ class ConsultancySandbox(SandboxServers):
             "IDQUEUE_TRELLO__BASE_URL": self.trello.url,
             "IDQUEUE_TRELLO__KEY": TRELLO_KEY,
             "IDQUEUE_TRELLO__TOKEN": TRELLO_TOKEN,
+            "IDQUEUE_SLACK__TOKEN": SLACK_TOKEN,
+            "IDQUEUE_SLACK__BASE_URL": self.slack.url,
+            "IDQUEUE_SLACK__WORKSPACE_URL": WORKSPACE_URL,
+            "IDQUEUE_NOTIFY__CHANNEL": SUPPORT_CHANNEL,
             "IDQUEUE_CUSTOMERS": json.dumps(self.customers()),
             "IDQUEUE_TEAM": json.dumps(self.team()),
             "IDQUEUE_ME": ME,
@@ -137,3 +158,13 @@ class ConsultancySandbox(SandboxServers):
         if self.clock.frozen:
             out["IDQUEUE_NOW"] = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
         return out
+
+
+def _workspace(clock: Clock) -> SlackState:
+    """The team's Slack: the four of them and idqueue's bot in #support (no messages yet)."""
+    state = SlackState(now=clock, workspace_url=WORKSPACE_URL)
+    state.add_channel(SUPPORT_CHANNEL, "support", purpose="New support requests and SLA warnings")
+    for key, (name, address) in mail_seed.ROSTER.items():
+        state.add_user(SLACK_IDS[key], key, name, email=address)
+    state.join(SUPPORT_CHANNEL, *SLACK_IDS.values())
+    return state

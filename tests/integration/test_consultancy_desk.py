@@ -170,3 +170,24 @@ def test_backlog_destination_choice(desk: Desk) -> None:
     out = desk.run("backlog", SLOW, code=1).output
     errors = [line for line in out.splitlines() if line.startswith("idqueue:")]
     assert len(errors) == 1 and "no customer" in errors[0] and "Traceback" not in out
+
+
+def test_a_new_mail_pings_support_in_slack_once(desk: Desk) -> None:
+    """The consultancy's "new activity pings #support": the first sync announces nothing (the
+    backlog is not news); a customer's new mail is posted to #support once, with its key."""
+    first = desk.run("sync", "--once")
+    assert "notify: 0 queued for C0SUPPORT" in first.output, first.output
+    assert desk.sb.support_messages() == []
+    raw = (b"From: Ana Lopez <ana@globex-health.example>\r\nTo: support@madetech.example\r\n"
+           b"Subject: Exports time out\r\nMessage-ID: <exports-1@globex-health.example>\r\n"
+           b"Date: Wed, 11 Mar 2026 15:31:00 +0000\r\n\r\nThe nightly export has timed out twice.\r\n")
+    desk.sb.mail.store.deliver(desk.sb.mail.mailbox, raw)
+    second = desk.run("sync", "--once")
+    assert "notify: 1 queued for C0SUPPORT" in second.output and "outbox: sent 1" in second.output
+    key = desk.listed()["email:exports-1@globex-health.example"]["key"]
+    (posted,) = desk.sb.support_messages()
+    assert key in posted and "Exports time out" in posted and "*Customer:* Globex Health" in posted
+    desk.run("sync", "--once")
+    assert len(desk.sb.support_messages()) == 1  # re-polls never post it again
+    doctor = CliRunner().invoke(cli, ["doctor"], env=desk.env, obj=Context())
+    assert "the bot is a member of #support (C0SUPPORT)" in doctor.output, doctor.output
