@@ -96,6 +96,8 @@ CLOSE_REASONS = ("completed", "not_planned", "duplicate")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 PRIORITY_PREFIX = "priority:"
 AUTO = "AUTO"
+UNDO_LOCAL = "undo_local"
+"""The action parameter holding the local values a verb replaced (restored by an undo)."""
 """The priority value that removes an override (``idqueue priority REQ-1 auto``)."""
 ALL_TARGETS = ("all", "both")
 """``--target`` values that mean every home of the request (``both``: the same, kept for scripts)."""
@@ -783,7 +785,7 @@ class Actions:
         return labels
 
     # ------------------------------------------------------------------ enqueue
-    def _enqueue(self, request_id: str, steps: list[Step]) -> list[Action]:
+    def _enqueue(self, request_id: str, steps: list[Step], *, restore: dict[str, Any] | None = None) -> list[Action]:
         missing = sorted({name for s in steps for name in s.missing})
         if missing:
             fix = ("edit the text: it still has a «missing: …» marker" if any(s.edited and s.missing for s in steps)
@@ -801,6 +803,10 @@ class Actions:
             params = dict(step.params)
             if step.link_from is not None:
                 params["link_from"] = ids[step.link_from]
+            if restore is not None:
+                # The local values the verb replaced, for an undo from anywhere (the outbox
+                # screen, another session): see :meth:`undo`.
+                params[UNDO_LOCAL] = restore
             actions.append(Action(
                 id=ids[index], request_id=request.id, kind=step.kind, target=step.target, params=params,
                 text=step.text, state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None,
@@ -829,12 +835,14 @@ class Actions:
         """
         steps = self.plan_priority(request_id, priority)
         request = self._request(request_id)
+        before = self.local_state(request.id)
+        restore = {key: before.get(key) for key in ("priority_override", "priority_override_at")}
         if priority.upper() == AUTO:
             self.store.set_local(request.id, priority_override=None, priority_override_at=None)
         else:
             self.store.set_local(request.id, priority_override=priority.upper(), priority_override_at=self.clock())
         self._refresh(request)
-        return self._enqueue(request_id, steps)
+        return self._enqueue(request_id, steps, restore=restore)
 
     def set_customer(self, request_id: str, customer: str | None) -> None:
         """Set the request's customer by hand (local only; nothing is sent anywhere).
@@ -885,7 +893,9 @@ class Actions:
         Args:
             group_ids: the verbs' groups (their actions are all cancelled, or none is).
             local: request id → the local values to restore (from :meth:`local_state` taken
-                before the verb): a priority override or a snooze made by the verb.
+                before the verb): a priority override or a snooze made by the verb. Default:
+                what the cancelled actions recorded (a priority change keeps the override it
+                replaced), so an undo from the outbox screen restores it too.
 
         Returns:
             The cancelled actions.
@@ -894,7 +904,12 @@ class Actions:
             ActionError: too late, something was already sent (nothing is changed then).
         """
         cancelled = self.outbox.cancel(group_ids, now=self.clock())
-        for request_id, values in (local or {}).items():
+        if local is None:
+            local = {}
+            for action in cancelled:
+                if isinstance(action.params.get(UNDO_LOCAL), dict):
+                    local.setdefault(action.request_id, action.params[UNDO_LOCAL])
+        for request_id, values in local.items():
             request = self.store.get_request(request_id)
             if request is not None:
                 self.store.set_local(request.id, **values)

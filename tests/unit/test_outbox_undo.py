@@ -174,3 +174,24 @@ def test_close_as_duplicate_links_the_original_and_sends_no_survey(empty_sandbox
     issue = env.gh.issue(REPO, 2)
     assert issue.state == "closed" and issue.state_reason == "duplicate"
     assert env.gh.repo(REPO).comments[-1].body.startswith("Duplicate of #1")
+
+
+def test_undo_without_the_callers_memory_restores_the_priority_it_replaced(env: WritebackEnv) -> None:
+    """The outbox screen (or another session) undoes a held priority change knowing only its
+    group: the override it replaced comes back, so the queue never shows a priority that
+    GitHub will never get."""
+    rid = env.github_request()
+    actions = held(env)
+    first = actions.set_priority(rid, "P2")
+    run(env, WALL + timedelta(seconds=10))  # P2 is sent
+    assert env.store.get_request(rid).priority_override == "P2"  # type: ignore[union-attr]
+    queued = actions.set_priority(rid, "P1")
+    assert queued and first
+    assert env.store.get_request(rid).priority_override == "P1"  # type: ignore[union-attr]
+    cancelled = Actions(env.store, env.settings, clock=env.clock).undo([queued[0].group_id])
+    assert cancelled
+    request = env.store.get_request(rid)
+    assert request is not None and request.priority_override == "P2" and request.priority == "P2"
+    run(env, WALL + timedelta(seconds=20))
+    labels = [label for label in env.gh.issue(REPO, int(rid.rsplit("#", 1)[1])).labels if "priority" in label]
+    assert labels == ["priority:P2"]
