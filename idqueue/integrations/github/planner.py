@@ -24,6 +24,7 @@ from idqueue.domain.models import (
     parse_iso,
 )
 from idqueue.integrations import registry
+from idqueue.integrations.github.people import GITHUB_LOGIN_RE, GitHubPeople
 from idqueue.integrations.planning import (
     ActionError,
     Assignee,
@@ -39,8 +40,6 @@ from idqueue.store.items import source_item
 __all__ = ["PLANNER", "GitHubPlanner"]
 
 PRIORITY_PREFIX = "priority:"
-GITHUB_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-"""A GitHub login: letters, digits and single hyphens, at most 39 characters."""
 _SLACK_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 """What a Slack user id looks like (typed where a GitHub login is needed)."""
 
@@ -174,7 +173,7 @@ class GitHubPlanner(TicketPlanner):
         if _SLACK_USER_ID_RE.match(bare):
             raise ActionError(f"{text!r} looks like a Slack user id, but {request.key} lives on GitHub "
                               f"({repo}#{number}): give their GitHub login{known}")
-        if GITHUB_LOGIN_RE.match(bare) and people.github_assignable(repo, bare):
+        if GITHUB_LOGIN_RE.match(bare) and people.of(self.name, GitHubPeople).can_assign(repo, bare):
             return Assignee(key=bare, name=bare, github=bare)
         raise ActionError(f"{text!r} cannot be assigned in {repo}: not on the roster and not a GitHub "
                           f"login with access to the repository{known}")
@@ -182,7 +181,8 @@ class GitHubPlanner(TicketPlanner):
     def assignable(self, people: Any, item_ids: list[str]) -> list[Assignee]:
         """The assignable users of each repository."""
         repos = dict.fromkeys(parse_github_id(i)[0] for i in item_ids)
-        return [p for repo in repos for p in people.github_assignees(repo)]
+        directory = people.of(self.name, GitHubPeople)
+        return [p for repo in repos for p in directory.assignees(repo)]
 
     # ------------------------------------------------------------------ local store
     def mirror(self, action: Action, result: dict[str, Any], local: Mirror) -> None:

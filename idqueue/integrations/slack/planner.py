@@ -44,6 +44,7 @@ from idqueue.integrations.planning import (
     seed_as_assembled,
     snippet,
 )
+from idqueue.integrations.slack.people import SlackPeople
 from idqueue.store.items import source_item
 
 __all__ = ["PLANNER", "SlackPlanner"]
@@ -196,11 +197,11 @@ class SlackPlanner(HomePlanner):
         """
         bare = text.removeprefix("@")
         if SLACK_USER_ID_RE.match(bare):
-            person: Assignee | None = people.slack_user(bare)
+            person: Assignee | None = people.of(self.name, SlackPeople).user(bare)
             if person is None:
                 raise ActionError(f"{text!r} is not an active Slack user in this workspace{known}")
             return person
-        matches: list[Assignee] = people.slack_by_name(bare)
+        matches: list[Assignee] = people.of(self.name, SlackPeople).by_name(bare)
         if len(matches) > 1:
             names = ", ".join(f"{p.name} ({p.slack})" for p in matches[:5])
             raise ActionError(f"{text!r} matches {len(matches)} Slack users ({names}): give the user id")
@@ -211,7 +212,8 @@ class SlackPlanner(HomePlanner):
     def assignable(self, people: Any, item_ids: list[str]) -> list[Assignee]:
         """The human members of each thread's channel."""
         channels = dict.fromkeys(parse_slack_id(i)[0] for i in item_ids)
-        return [p for channel in channels for p in people.channel_members(channel)]
+        directory = people.of(self.name, SlackPeople)
+        return [p for channel in channels for p in directory.channel_members(channel)]
 
     # ------------------------------------------------------------------ local store
     def mirror(self, action: Action, result: dict[str, Any], local: Mirror) -> None:
