@@ -98,6 +98,7 @@ def assemble(
         customer=customer_of_request(_addresses(requester, homes), local.get("customer_override"),
                                      settings.customers),
         backlog_state=next((found for rule, item in homes.live if (found := rule.backlog_state(item))), None),
+        last_outside_at=max((e.at for e in events if team.is_outside_message(e, requester_ids)), default=None),
         listed=any(rules.of(item.source).standalone and not rules.of(item.source).backlog_item(item)
                    for item in items),
     )

@@ -105,6 +105,19 @@ class TeamIndex:
             return True
         return self.member(actor_id) is not None if self.has_roster else True
 
+    def is_outside_message(self, event: TimelineEvent, requester_ids: set[str]) -> bool:
+        """A message from outside the team: the requester's, or (with a roster) anyone not on it.
+
+        Bots, idqueue's own posts and internal notes never are. What makes a read request unread.
+        """
+        if event.kind not in RESPONSE_KINDS or event.is_bot or self.is_bot(event.actor_id) or not event.actor_id:
+            return False
+        if event.data.get("idqueue_automation") or event.data.get("idqueue_actor"):
+            return False
+        if event.actor_id in requester_ids:
+            return True
+        return self.has_roster and self.member(event.actor_id) is None and not self.is_team_address(event.actor_id)
+
     def is_response(self, event: TimelineEvent, requester_ids: set[str]) -> bool:
         """Whether an event counts as a first response (DESIGN.md "Triage semantics")."""
         if event.kind not in RESPONSE_KINDS or event.is_bot or self.is_bot(event.actor_id):

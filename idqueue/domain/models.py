@@ -238,7 +238,17 @@ class Request:
     customer: str | None = None  # the customer's key (``customers`` in the config), None when unknown
 
     backlog_state: str | None = None  # where its backlog item is (a board's list name, "archived")
+    last_outside_at: datetime | None = None  # the latest message from outside the team (the requester's)
+    seen_at: datetime | None = None  # when this person last looked at it (read mark; not a request fact)
     listed: bool = True  # False: a group with no home that can be a request by itself (not stored)
+
+    @property
+    def unread(self) -> bool:
+        """Someone outside the team (the requester) wrote since this person last looked.
+
+        Never for a request they have not looked at yet: that one is simply new.
+        """
+        return self.seen_at is not None and self.last_outside_at is not None and self.last_outside_at > self.seen_at
 
     @property
     def source(self) -> SourceKind:

@@ -10,6 +10,7 @@ actions show as pending (``↑``) until the dispatcher confirms them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from textual.lazy import Lazy
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
@@ -61,9 +63,11 @@ from idqueue.widgets.filter_bar import GROUP_NAMES, SORT_NAMES, FilterBar
 from idqueue.widgets.key_footer import NARROW_WIDTH, KeyFooter
 from idqueue.widgets.poller import Poller
 from idqueue.widgets.request_table import RequestTable
-from idqueue.widgets.rows import SLA_LABELS, member_name
+from idqueue.widgets.rows import SLA_LABELS, Row, member_name
 from idqueue.widgets.status_bar import StatusBar
 from idqueue.widgets.views_bar import ViewsBar
+
+log = logging.getLogger(__name__)
 
 GROUP_CYCLE: tuple[str | None, ...] = (None, "type", "priority", "sla", "assignee")
 AUTO_CUSTOMER = "=auto"
@@ -72,6 +76,8 @@ SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
 TICK_SECONDS = 30.0
 MAIN_KEYS = ("assign", "take", "reply", "close_request", "search", "toggle_panes")
 """Actions the footer keeps on a narrow terminal (``?`` lists the rest)."""
+READ_AFTER = 1.5
+"""Seconds the cursor rests on a request before it counts as read (scrolling past does not)."""
 
 
 class QueueScreen(Screen[None]):
@@ -143,6 +149,7 @@ class QueueScreen(Screen[None]):
         self._templates: dict[str, Any] | None = None
         self._facets_due = False
         self._undo: _Undo | None = None
+        self._read_timer: Timer | None = None
         self.search_ctx = SearchContext.from_settings(ctx.settings, systems=registry.name_codes())
         self._newest: str | None = None
         self._upstream_reload = False
@@ -332,6 +339,41 @@ class QueueScreen(Screen[None]):
     @on(RequestTable.RequestHighlighted)
     def _highlighted(self, event: RequestTable.RequestHighlighted) -> None:
         self.detail.show_request(event.request_id)
+        self._read_later(event.row)
+
+    # ------------------------------------------------------------------ read marks
+    @property
+    def keeps_read_marks(self) -> bool:
+        """Whether looking at a request records a read mark: never in a read-only session, and
+        in team mode only for a named person (``me``), whose marks are their own."""
+        settings = self.ctx.settings
+        return not settings.read_only and (not team_client(settings) or bool(self.ctx.store.person))
+
+    def _read_later(self, row: Row | None) -> None:
+        """Count the request as read once the cursor has rested on it for :data:`READ_AFTER`."""
+        if self._read_timer is not None:
+            self._read_timer.stop()
+            self._read_timer = None
+        request = row.request if row is not None else None
+        if request is None or not self.keeps_read_marks or (request.seen_at is not None and not request.unread):
+            return  # nothing new since the last look: no write
+        self._read_timer = self.set_timer(READ_AFTER, partial(self._read_now, request))
+
+    def _read_now(self, request: Request) -> None:
+        self._read_timer = None
+        if self.table.cursor_id == request.id:
+            # Read up to now, and at least up to its latest message (an upstream clock ahead of ours).
+            at = max(self.ctx.clock(), request.last_outside_at or self.ctx.clock())
+            self._store_read_mark(request.id, at)
+
+    @work(thread=True, group="read-mark", exit_on_error=False)
+    def _store_read_mark(self, request_id: str, at: datetime) -> None:
+        try:
+            self.ctx.store.mark_seen(request_id, at)
+        except Exception as exc:  # a read mark is not worth an error on screen; the next look retries
+            log.warning("could not store the read mark of %s: %s", request_id, one_line(str(exc), 200))
+            return
+        self.app.call_from_thread(self.table.mark_read, request_id, at)
 
     @on(RequestTable.Activated)
     def _activated(self, event: RequestTable.Activated) -> None:

@@ -127,4 +127,5 @@ def request_from_row(r: Row) -> Request:
         customer=r["customer"],
 
         backlog_state=r["backlog_state"],
+        last_outside_at=parse_iso(r["last_outside_at"]),
     )

@@ -62,7 +62,7 @@ REQUEST_COLUMNS: tuple[str, ...] = (
     "resolution_due", "sla_due_at", "sla_at_risk_at", "sla_remaining", "snoozed_until", "assignees",
     "customer",
 
-    "backlog_state",
+    "backlog_state", "last_outside_at",
 )
 """The ``requests`` columns the store writes, in the order :meth:`Store._write_request` builds them."""
 _REQUEST_COLUMN_LIST = ",".join(REQUEST_COLUMNS)
@@ -852,6 +852,7 @@ class Store:
             r.customer,
 
             r.backlog_state,
+            _ts(r.last_outside_at),
         )
         if previous is not None and previous == values:
             return values
@@ -950,6 +951,11 @@ class Store:
             snoozes = self._person_values(request.item_ids, "snoozed_until")
             values["snoozed_until"] = parse_iso(max(snoozes)) if snoozes else None
         return values
+
+    def mark_seen(self, request_id: str, at: datetime) -> None:
+        """Record that this store's person (or the single user) looked at the request ``at``:
+        its read mark, per person in team mode (``person_state``), else in ``local_state``."""
+        self.set_local(request_id, seen_at=at)
 
     def set_draft(self, request_id: str, draft: dict[str, Any] | None) -> None:
         """Keep (or, with None, forget) the reply draft of a request (local only, never sent).

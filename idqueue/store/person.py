@@ -13,6 +13,8 @@ With ``person`` empty (a single user's SQLite file, the default) nothing changes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from idqueue.store.codec import Connection
 
 PERSON_KEYS = ("snoozed_until", "seen_at", "draft")
@@ -56,3 +58,21 @@ def snoozes_of(conn: Connection, person: str) -> dict[str, str]:
         (person,),
     )
     return {str(r[0]): str(r[1]) for r in rows}
+
+
+def seen_of(conn: Connection, person: str, request_ids: Sequence[str]) -> dict[str, str]:
+    """Request id → when ``person`` last looked at it (ISO text; the latest over its items), for
+    the requests of one window. Empty ``person``: the single user's marks (``local_state``)."""
+    if not request_ids:
+        return {}
+    marks = ",".join("?" * len(request_ids))
+    if person:
+        sql = ("SELECT i.request_id, MAX(p.seen_at) FROM person_state p JOIN items i ON i.id = p.item_id "  # noqa: S608
+               f"WHERE p.person = ? AND p.seen_at IS NOT NULL AND i.request_id IN ({marks}) "
+               "GROUP BY i.request_id")
+        params: list[str] = [person, *request_ids]
+    else:
+        sql = ("SELECT i.request_id, MAX(l.seen_at) FROM local_state l JOIN items i ON i.id = l.item_id "  # noqa: S608
+               f"WHERE l.seen_at IS NOT NULL AND i.request_id IN ({marks}) GROUP BY i.request_id")
+        params = list(request_ids)
+    return {str(r[0]): str(r[1]) for r in conn.execute(sql, params)}

@@ -42,7 +42,7 @@ MIGRATE_LOCK = 0x1D0_0002
 """The advisory lock key of the migrations (two processes starting together migrate once)."""
 
 _TOPIC = {"outbox": "outbox", "outbox_log": "outbox", "ratings": "ratings", "cursors": "cursors",
-          "service_state": "service"}
+          "service_state": "service", "person_state": "person"}
 _WRITTEN = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
 
 

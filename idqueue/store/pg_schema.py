@@ -255,4 +255,8 @@ PG_MIGRATIONS: list[str] = [
         SELECT assignee, seq FROM requests WHERE assignee IS NOT NULL
     ON CONFLICT DO NOTHING;
     """,
+    # 13: when someone outside the team last wrote (see the SQLite migration).
+    f"""
+    ALTER TABLE requests ADD COLUMN last_outside_at {_T};
+    """,
 ]

@@ -9,6 +9,7 @@ cost the same at 500 or 50,000 rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 from idqueue.store.codec import Reader, iso_us, request_from_row
 from idqueue.store.dialect import SQLITE, Dialect
-from idqueue.store.person import snooze_clause, snooze_order, snoozes_of
+from idqueue.store.person import seen_of, snooze_clause, snooze_order, snoozes_of
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -406,7 +407,15 @@ def fetch_window(
         if person:  # a teammate's snooze is theirs
             request.snoozed_until = parse_iso(mine.get(request.id))
         requests.append(request)
+    _read_marks(store, person, requests)
     return requests
+
+
+def _read_marks(store: Reader, person: str, requests: Sequence[Request]) -> None:
+    """Set each request's ``seen_at``: when this person last looked at it (one query a window)."""
+    seen = seen_of(store.conn, person, [r.id for r in requests])
+    for request in requests:
+        request.seen_at = parse_iso(seen.get(request.id))
 
 
 def count(store: Reader, query: QueueQuery, *, now: datetime) -> int:
@@ -460,15 +469,22 @@ def order_index(store: Reader, query: QueueQuery, *, now: datetime) -> tuple[lis
 def fetch_ids(store: Reader, ids: list[str], *, now: datetime) -> dict[str, Request]:
     """The requests with these ids (SLA state evaluated at ``now``), by id; missing ids are absent."""
     out: dict[str, Request] = {}
+    person = _person(store)
+    mine = snoozes_of(store.conn, person) if person else {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         params: dict[str, Any] = {"now": _now_text(now)}
         marks = ",".join(_bind(params, rid) for rid in chunk)
         sql = f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE id IN ({marks})"  # noqa: S608
+        found = []
         for row in store.conn.execute(sql, params):
             request = request_from_row(row)
             request.sla.state = row["sla_now"]
+            if person:  # a teammate's snooze is theirs (as in fetch_window)
+                request.snoozed_until = parse_iso(mine.get(request.id))
+            found.append(request)
             out[request.id] = request
+        _read_marks(store, person, found)
     return out
 
 

@@ -250,6 +250,12 @@ MIGRATIONS: list[str] = [
     INSERT OR IGNORE INTO request_assignees(assignee, seq)
         SELECT assignee, seq FROM requests WHERE assignee IS NOT NULL;
     """,
+    # 13: when someone outside the team (the requester) last wrote: with each person's read mark
+    # (``seen_at``), what makes a request they have looked at unread again. Filled as requests
+    # are next assembled (a poll that sees them change, or a rebuild).
+    """
+    ALTER TABLE requests ADD COLUMN last_outside_at TEXT;
+    """,
 ]
 
 

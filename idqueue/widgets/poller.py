@@ -127,8 +127,9 @@ class Poller(Widget):
 
         @property
         def requests_changed(self) -> bool:
-            """True when something beside the service's own heartbeat changed."""
-            return any(topic not in ("service", "") for topic in self.topics)
+            """True when something beside the service's own heartbeat, or one person's own
+            state (a teammate's read mark, snooze or draft: ``person``), changed."""
+            return any(topic not in ("service", "person", "") for topic in self.topics)
 
     class _Finished(Message):
         pass

@@ -124,6 +124,7 @@ class RequestTable(ScrollView, can_focus=True):
         "request-table--p3",
         "request-table--p4",
         "request-table--new",
+        "request-table--unread",
         "request-table--pending",
         "request-table--failed",
     }
@@ -327,6 +328,15 @@ class RequestTable(ScrollView, can_focus=True):
     def mark_new(self, ids: set[str]) -> None:
         """Highlight newly arrived requests (until the cursor visits them)."""
         self.new_ids |= ids
+        self._lines.clear()
+        self.refresh()
+
+    def mark_read(self, request_id: str, at: datetime) -> None:
+        """Show a request as read (its read mark was just stored), without a reload."""
+        for page in self._pages.values():
+            for row in page:
+                if row is not None and row.id == request_id:
+                    row.request.seen_at = at
         self._lines.clear()
         self.refresh()
 
@@ -640,7 +650,7 @@ class RequestTable(ScrollView, can_focus=True):
             return self._render_placeholder(width, base, pos == self.cursor, focused)
         key = (
             self._generation, pos, width, pos == self.cursor, focused, row.id in self.selected,
-            row.id in self.new_ids, self._tick, self._key_width,
+            row.id in self.new_ids, row.request.unread, self._tick, self._key_width,
         )
         strip = self._lines.get(key)
         if strip is None:
@@ -679,6 +689,8 @@ class RequestTable(ScrollView, can_focus=True):
         row_style = base
         if row.id in self.new_ids:
             row_style += self._style("new")
+        elif row.request.unread:
+            row_style += self._style("unread")
         if row.id in self.selected:
             row_style += self._style("selected")
         if cursor:
@@ -723,6 +735,8 @@ class RequestTable(ScrollView, can_focus=True):
                 return "◉", "selected"
             if row.id in self.new_ids:
                 return "●", "new"
+            if row.request.unread:
+                return "◆", "unread"
             return "", None
         # Last column: unsent outbox actions.
         pending = row.pending

@@ -22,6 +22,7 @@ from idqueue.screens.assign import AssignScreen
 from idqueue.screens.queue import QueueScreen
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.sync import SyncReport
+from idqueue.widgets.request_table import COLUMNS
 
 NOW_ISO = "2026-03-11T15:30:00Z"
 
@@ -206,3 +207,40 @@ async def test_new_request_above_the_cursor_keeps_the_selection(sandbox: Sandbox
         assert table.cursor_id == before_id
         assert table.cursor == before_pos + 1
         assert table.selected == selected  # the multi-selection survives polls
+
+
+async def test_a_read_request_turns_unread_when_the_requester_writes(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Read marks: the cursor resting on a request marks it read; a later message from outside
+    the team shows ◆ on its row after the next poll, until the cursor rests on it again."""
+    from datetime import timedelta
+
+    from idqueue.screens.queue import READ_AFTER
+
+    app = live_app(sandbox, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await first_sync(pilot)
+        table = screen.table
+        row = next(r for r in table.loaded_rows() if home_of(r.request, "github"))
+        table.go_to(row.id)
+        await wait_for(pilot, lambda: table.cursor_id == row.id, what="cursor on a GitHub request")
+        store = app.ctx.store
+        await wait_for(pilot, lambda: store.get_request(row.id) is not None
+                       and bool(store.conn.execute("SELECT COUNT(*) FROM local_state WHERE seen_at IS NOT NULL")
+                                .fetchone()[0]), timeout=READ_AFTER + 10, what="read mark stored")
+        assert not next(r for r in table.loaded_rows() if r.id == row.id).request.unread
+        await pilot.press("j")  # look elsewhere while the requester writes
+        number = int(row.id.rsplit("#", 1)[1])
+        sandbox.github.state.add_comment("va-identity/support", number, "Any news? Still blocked.",
+                                         user="new-person", at=sandbox.clock() + timedelta(minutes=3))
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen.poller.polls >= 2, timeout=60, what="second poll")
+
+        def shown() -> Any:
+            return next((r for r in table.loaded_rows() if r.id == row.id), None)
+
+        await wait_for(pilot, lambda: shown() is not None and shown().request.unread, what="unread after the poll")
+        assert table._cell(COLUMNS[0], shown()) == ("◆", "unread")
+        table.go_to(row.id)
+        await wait_for(pilot, lambda: table.cursor_id == row.id)
+        await wait_for(pilot, lambda: not shown().request.unread, timeout=READ_AFTER + 10, what="read again")
+        assert table._cell(COLUMNS[0], shown()) == ("", None)

@@ -175,3 +175,23 @@ def test_the_report_breaks_down_by_the_toy_source(toy: Integration, settings: Se
     report = json.loads(_run(settings, "report", "--month", "2026-03", "--format", "json").stdout)
     groups = {g["group"]: g["received"] for g in report["breakdowns"]["source"]}
     assert groups == {"toy": 2}
+
+
+def test_the_last_message_from_outside_the_team(toy: Integration, settings: Settings) -> None:
+    """What makes a read request unread: the requester's (or a stranger's) latest message, never
+    the team's, a bot's, idqueue's own post or an internal note."""
+    at = NOW - timedelta(hours=2)
+
+    def message(n: int, actor: str, *, kind: EventKind = EventKind.COMMENT, **data: Any) -> TimelineEvent:
+        return TimelineEvent(f"toy-c:{n}", "toy:T-3", kind, at + timedelta(minutes=n), actor_id=actor, data=data)
+
+    team = [message(1, "rita@example.org"), message(2, "ana@example.org"), message(3, "ana@example.org")]
+    assert build(settings, [toy_item(3)], team).last_outside_at == at + timedelta(minutes=1)
+    stranger = [*team, message(4, "sam@example.org")]
+    assert build(settings, [toy_item(3)], stranger).last_outside_at == at + timedelta(minutes=4)
+    ours = [*team, message(5, "rita@example.org", kind=EventKind.NOTE),
+            message(6, "rita@example.org", idqueue_automation=True),
+            TimelineEvent("toy-c:7", "toy:T-3", EventKind.COMMENT, at + timedelta(minutes=7), actor_id="ci-bot",
+                          is_bot=True)]
+    assert build(settings, [toy_item(3)], ours).last_outside_at == at + timedelta(minutes=1)
+    assert build(settings, [toy_item(3)]).last_outside_at is None

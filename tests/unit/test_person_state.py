@@ -88,3 +88,32 @@ def test_a_single_user_keeps_the_shared_columns(db_target: str | Path) -> None:
     assert store.conn.execute("SELECT snoozed_until FROM requests WHERE id=?", (ONE,)).fetchone()[0]
     assert _queue(store) == [TWO]
     assert store.draft_of(ONE) == {"text": "x"}
+
+
+def test_a_read_request_is_unread_again_when_the_requester_writes(db_target: str | Path) -> None:
+    """Read marks: once Ana has looked at a request, a later message from outside the team makes
+    it unread for her (not for Ben, who never looked, nor once she looks again)."""
+    from idqueue.store.queue import fetch_ids
+
+    ana, ben = _people(db_target)
+    single = Store(db_target)  # a single user of the same file keeps the marks in local_state
+
+    def unread(store: Store) -> dict[str, bool]:
+        window = {r.id: r.unread for r in fetch_window(store, QueueQuery(), now=NOW)}
+        assert {i: r.unread for i, r in fetch_ids(store, list(window), now=NOW).items()} == window
+        return window
+
+    assert unread(ana) == {ONE: False, TWO: False}  # never looked at: new, not unread
+    ana.mark_seen(ONE, NOW)
+    single.mark_seen(TWO, NOW)
+    assert unread(ana) == {ONE: False, TWO: False}
+    later = (NOW + timedelta(minutes=5)).isoformat()
+    ana.apply("test", items=[gh_item(1, outside=later), gh_item(2, outside=later)],
+              assembler=simple_assembler, now=NOW)  # type: ignore[arg-type]
+    assert unread(ana) == {ONE: True, TWO: False}
+    assert unread(ben) == {ONE: False, TWO: False}
+    assert unread(single) == {ONE: False, TWO: True}
+    ana.mark_seen(ONE, NOW + timedelta(minutes=6))
+    assert unread(ana) == {ONE: False, TWO: False}
+    request = ana.get_request(ONE)
+    assert request is not None and request.last_outside_at == NOW + timedelta(minutes=5)

@@ -48,6 +48,7 @@ def simple_assembler(items: list[SourceItem], events: list[TimelineEvent], local
         updated_at=max(i.updated_at for i in items),
         item_ids=sorted(i.id for i in items),
         snoozed_until=datetime.fromisoformat(local["snoozed_until"].replace("Z", "+00:00")) if local.get("snoozed_until") else None,
+        last_outside_at=datetime.fromisoformat(first.raw["outside"]) if first.raw.get("outside") else None,
         sla=SlaInfo(
             state="ok" if due else "none",
             due_at=datetime.fromisoformat(due) if due else None,
