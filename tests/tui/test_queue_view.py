@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NOW
 from textual.geometry import Region
 from tui_helpers import ready, settle
 
@@ -24,7 +23,7 @@ def painted_lines(table: RequestTable) -> list[str]:
 def expected_keys(app: IdqueueApp, table: RequestTable) -> list[str]:
     """The keys of the requests the store puts in the table's viewport (its window of the query)."""
     top = round(table.scroll_y)
-    rows = fetch_window(app.ctx.store, table.queue_query, now=NOW, offset=top, limit=table.size.height - 1)
+    rows = fetch_window(app.ctx.store, table.queue_query, now=app.ctx.clock(), offset=top, limit=table.size.height - 1)
     return [r.key for r in rows]
 
 
