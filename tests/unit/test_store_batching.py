@@ -207,6 +207,7 @@ def _reference_write(conn: sqlite3.Connection, r: Request, seq: int) -> None:
         "resolution_due": _ts(sla.resolution_due), "sla_due_at": _ts(sla.due_at),
         "sla_at_risk_at": _ts(sla.at_risk_at), "sla_remaining": sla.remaining_seconds,
         "snoozed_until": _ts(r.snoozed_until), "assignees": _dumps(r.assignees),
+        "last_outside_at": _ts(r.last_outside_at),
     }
     cols = ",".join(values)
     updates = ",".join(f"{c}=excluded.{c}" for c in values if c != "id")
