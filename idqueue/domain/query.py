@@ -7,7 +7,7 @@ A search is words plus optional qualifiers, all combined with AND::
     https://github.com/o/r/issues/35   a GitHub issue URL, a Slack permalink, or a request id
     type:bug  priority:p1,p2  assignee:ana  assignee:none  source:slack  status:pending
     customer:acme  customer:none
-    is:breached  is:at-risk  is:ok  is:mine  is:unassigned  is:open  is:closed
+    is:breached  is:at-risk  is:ok  is:mine  is:unassigned  is:open  is:closed  is:unread
 
 A word that names a team member (roster key, first or last name, GitHub login) also finds the
 requests assigned to them. Qualifier values are case-insensitive; a type may be given by any
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 QUALIFIERS = ("type", "priority", "assignee", "source", "status", "customer", "is")
 """Qualifier names, in the order the help lists them."""
 
-IS_VALUES = ("breached", "at-risk", "ok", "mine", "unassigned", "open", "closed")
+IS_VALUES = ("breached", "at-risk", "ok", "mine", "unassigned", "open", "closed", "unread")
 """Values of ``is:``."""
 
 _SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -134,6 +134,8 @@ class SearchSpec:
         assignees: roster keys or logins; ``""`` means unassigned.
         customers: customer keys; ``""`` means no customer.
         open_state: ``"open"``, ``"closed"`` or None (the view's own scope).
+        unread: only requests someone outside the team wrote on since you last looked
+            (``is:unread``; see :attr:`~idqueue.domain.models.Request.unread`).
     """
 
     words: tuple[str, ...] = ()
@@ -147,6 +149,7 @@ class SearchSpec:
     assignees: tuple[str, ...] = ()
     customers: tuple[str, ...] = ()
     open_state: str | None = None
+    unread: bool = False
 
     def __bool__(self) -> bool:
         return self != SearchSpec()
@@ -188,7 +191,7 @@ def parse_search(text: str, ctx: SearchContext = SearchContext()) -> SearchSpec:
         if ref:
             return SearchSpec(reference=ref)
     acc: dict[str, list[str]] = {k: [] for k in ("types", "priorities", "sources", "statuses", "sla_states",
-                                                 "assignees", "customers", "open")}
+                                                 "assignees", "customers", "open", "unread")}
     words: list[str] = []
     name_words: list[tuple[str, tuple[str, ...]]] = []
     refs: list[Reference] = []
@@ -220,6 +223,7 @@ def parse_search(text: str, ctx: SearchContext = SearchContext()) -> SearchSpec:
         assignees=_unique(acc["assignees"]),
         customers=_unique(acc["customers"]),
         open_state=next(iter(opens), None),
+        unread=bool(acc["unread"]),
     )
 
 
@@ -301,6 +305,8 @@ def _is(value: str, ctx: SearchContext, acc: dict[str, list[str]]) -> None:
         acc["assignees"].append(ctx.me)
     elif value == "unassigned":
         acc["assignees"].append("")
+    elif value == "unread":
+        acc["unread"].append(value)
     else:
         acc["open"].append(value)
 

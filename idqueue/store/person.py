@@ -76,3 +76,15 @@ def seen_of(conn: Connection, person: str, request_ids: Sequence[str]) -> dict[s
                f"WHERE l.seen_at IS NOT NULL AND i.request_id IN ({marks}) GROUP BY i.request_id")
         params = list(request_ids)
     return {str(r[0]): str(r[1]) for r in conn.execute(sql, params)}
+
+
+def unread_clause(person: str) -> str:
+    """The WHERE clause (over ``requests``) of ``is:unread``: someone outside the team wrote
+    after ``person``'s (or, with no person, the single user's) latest read mark on any of its
+    items. A look-up per request that has such a message at all; a request never looked at has
+    no read mark and is not unread (it is new). Binds ``:person`` when a person is given."""
+    marks = ("SELECT MAX(p.seen_at) FROM items i JOIN person_state p ON p.item_id = i.id "
+             "WHERE i.request_id = requests.id AND p.person = :person") if person else (
+             "SELECT MAX(l.seen_at) FROM items i JOIN local_state l ON l.item_id = i.id "
+             "WHERE i.request_id = requests.id")
+    return f"(last_outside_at IS NOT NULL AND last_outside_at > ({marks}))"

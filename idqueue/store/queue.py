@@ -19,7 +19,7 @@ from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
 from idqueue.store.codec import Reader, iso_us, request_from_row
 from idqueue.store.dialect import SQLITE, Dialect
-from idqueue.store.person import seen_of, snooze_clause, snooze_order, snoozes_of
+from idqueue.store.person import seen_of, snooze_clause, snooze_order, snoozes_of, unread_clause
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -250,7 +250,7 @@ def _where(query: QueueQuery, now: datetime, dialect: Dialect, person: str = "")
             params["age_lower"] = lower
             clauses.append("created_at <= :age_lower")
     for spec in specs:
-        clauses.extend(_spec_clauses(spec, params, dialect))
+        clauses.extend(_spec_clauses(spec, params, dialect, person))
     if person:  # team mode: this person's own snoozes
         params["person"] = person
     if query.only_snoozed:
@@ -267,7 +267,7 @@ def _person(store: Reader) -> str:
     return str(getattr(store, "person", "") or "")
 
 
-def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect) -> list[str]:
+def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect, person: str = "") -> list[str]:
     """WHERE clauses of a parsed search; each one is answered from an index or the FTS table."""
     clauses: list[str] = []
     ref = spec.reference
@@ -310,6 +310,8 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect) ->
         clauses.append(_customer_clause(spec.customers, params))
     if spec.sla_states:
         clauses.append(f"({SLA_STATE_SQL}) IN ({','.join(_bind(params, s) for s in spec.sla_states)})")
+    if spec.unread:
+        clauses.append(unread_clause(person))
     return clauses
 
 

@@ -90,6 +90,12 @@ def test_a_single_user_keeps_the_shared_columns(db_target: str | Path) -> None:
     assert store.draft_of(ONE) == {"text": "x"}
 
 
+def _unread_search(store: Store) -> list[str]:
+    from idqueue.domain.query import parse_search
+
+    return _queue(store, search="is:unread", spec=parse_search("is:unread"))
+
+
 def test_a_read_request_is_unread_again_when_the_requester_writes(db_target: str | Path) -> None:
     """Read marks: once Ana has looked at a request, a later message from outside the team makes
     it unread for her (not for Ben, who never looked, nor once she looks again)."""
@@ -113,7 +119,10 @@ def test_a_read_request_is_unread_again_when_the_requester_writes(db_target: str
     assert unread(ana) == {ONE: True, TWO: False}
     assert unread(ben) == {ONE: False, TWO: False}
     assert unread(single) == {ONE: False, TWO: True}
+    # The search qualifier finds the same requests, in SQL, on each backend and per person.
+    assert (_unread_search(ana), _unread_search(ben), _unread_search(single)) == ([ONE], [], [TWO])
     ana.mark_seen(ONE, NOW + timedelta(minutes=6))
     assert unread(ana) == {ONE: False, TWO: False}
+    assert _unread_search(ana) == []
     request = ana.get_request(ONE)
     assert request is not None and request.last_outside_at == NOW + timedelta(minutes=5)

@@ -185,3 +185,11 @@ def test_the_migration_fills_in_the_assignees_of_existing_requests(db_target: st
     upgraded = Store.open(db_target)
     assert open_load(upgraded) == {"ana": 1, "ben": 1, "cy": 1}
     assert [r.id for r in fetch_window(upgraded, QueueQuery(assignees=("ben",)), now=NOW)] == ["gh:va/support#41"]
+
+
+def test_is_unread_parses_and_combines() -> None:
+    spec = parse_search("is:unread type:bug login", CTX)
+    assert spec.unread and spec.types == ("Bug Fix",) and spec.words == ("login",)
+    assert not parse_search("login", CTX).unread
+    with pytest.raises(SearchError, match="unread"):
+        parse_search("is:lost", CTX)  # the valid values name it
