@@ -19,7 +19,7 @@ from idqueue.clock import Clock, clock_for
 from idqueue.config import KeyContexts, Settings, team_client
 from idqueue.integrations import registry
 from idqueue.outbox.pending import PendingLookup
-from idqueue.screens.access import READ_ONLY_REFUSAL, write_actions
+from idqueue.screens.access import READ_ONLY_REFUSAL, WRITE_BINDINGS, write_actions
 from idqueue.screens.context import TuiContext
 from idqueue.screens.help import HelpEntry, HelpScreen
 from idqueue.screens.queue import QueueScreen
@@ -147,6 +147,8 @@ class IdqueueApp(App[None]):
                 for b in owner.BINDINGS if isinstance(b, Binding) and b.id
             ]
         entries.append(HelpEntry("App", "ctrl+p", "Command palette (every action)", "app.command_palette"))
+        if self.ctx.settings.read_only:  # a viewer is shown the keys that read, as in the footer
+            entries = [e for e in entries if e.binding_id not in WRITE_BINDINGS]
         return entries
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -156,7 +158,7 @@ class IdqueueApp(App[None]):
         for _, target, bindings in self.binding_sources():
             node = screen if target == "queue" else screen.query_one(RequestTable) if target == "table" else self
             for b in bindings:
-                if b.action in ("quit", "help"):
+                if b.action in ("quit", "help") or (self.ctx.settings.read_only and b.id in WRITE_BINDINGS):
                     continue
                 yield SystemCommand(b.description, f"{self.keys_for(b)}  ·  {b.id}",
                                     partial(node.run_action, b.action))

@@ -125,3 +125,11 @@ async def test_the_footer_offers_no_write_key(read_only_app: IdqueueApp, make_ap
     async with on_roster.run_test(size=(200, 40)) as pilot:
         await ready(pilot)
         assert {"assign", "take", "reply"} <= footer_actions(on_roster)
+
+
+def test_help_and_palette_list_no_write_key_either(read_only_app: IdqueueApp, make_app: Any) -> None:
+    """The help screen and the command palette offer a viewer only what works for them."""
+    ids = {e.binding_id for e in read_only_app.help_entries()}
+    assert not ids & WRITE_BINDINGS and {"queue.search", "app.outbox"} <= ids
+    everyone = {e.binding_id for e in make_app().help_entries()}
+    assert WRITE_BINDINGS & everyone
