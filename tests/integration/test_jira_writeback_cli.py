@@ -186,3 +186,26 @@ def test_taking_a_request_you_already_have_sends_nothing(env: Env) -> None:
     result = env.cli("assign", request["id"], "ben")
     assert result.exit_code == 0 and "already assigned to Ben Okafor; nothing to do" in result.output
     assert [c for c in env.sb.jira.calls.all() if c.method in ("POST", "PUT")] == []
+
+
+def test_p3_chosen_on_purpose_survives_jiras_default_priority(env: Env, tmp_path: Path) -> None:
+    """P3 is Jira's default "Medium", which otherwise means nobody chose: idqueue records its
+    choice on the issue (``idqueue.priority``), so the next poll — and a teammate's own idqueue
+    with a fresh database — read P3; a cleared override reads as no choice again."""
+    request = next(i for i in (_new_jira_request(env), *env.items())
+                   if i["source"] == "jira" and i["status"] != "closed" and i["priority"] in ("P1", "P2"))
+    rid, key = request["id"], request["id"].rsplit("/", 1)[1]
+    env.ok("priority", rid, "P3")
+    assert env.issue(rid).priority == "Medium"
+    assert env.issue(rid).properties["idqueue.priority"] == {"name": "Medium"}
+    env.ok("sync", "--once")
+    assert env.item(rid)["priority"] == "P3"
+    teammate = Env(env.sb, tmp_path / "teammate")
+    teammate.ok("sync", "--once")
+    assert teammate.item(rid)["priority"] == "P3" and "priority:P3" in teammate.ok("show", rid)
+    # Someone raises it in Jira: the recorded choice no longer matches, Jira's value wins.
+    env.sb.jira.state.set_fields(key, priority="High")
+    teammate.ok("sync", "--once")
+    assert teammate.item(rid)["priority"] == "P2"
+    env.ok("priority", rid, "auto")
+    assert env.issue(rid).properties["idqueue.priority"] == {"name": None}

@@ -79,10 +79,16 @@ def test_internal_notes_are_never_a_response(settings: Settings) -> None:
     assert reply.first_response_at == NOW - timedelta(hours=3) + timedelta(minutes=20)
 
 
-@pytest.mark.parametrize(("name", "label"), [("Highest", "priority:P1"), ("High", "priority:P2"),
-                                             ("Low", "priority:P4"), ("Medium", None), ("Custom", None)])
-def test_a_chosen_priority_is_a_priority_label(settings: Settings, name: str, label: str | None) -> None:
-    request = _fold(settings, _item(priority=name, labels=["mfa"]))
+@pytest.mark.parametrize(("name", "chosen", "label"), [
+    ("Highest", None, "priority:P1"), ("High", None, "priority:P2"), ("Low", None, "priority:P4"),
+    ("Medium", None, None), ("Custom", None, None),
+    # Jira's default is P3 only when idqueue recorded choosing it (the idqueue.priority property),
+    # and only while the issue still has that priority.
+    ("Medium", "Medium", "priority:P3"), ("Medium", "High", None), ("High", "Medium", "priority:P2"),
+])
+def test_a_chosen_priority_is_a_priority_label(settings: Settings, name: str, chosen: str | None,
+                                               label: str | None) -> None:
+    request = _fold(settings, _item(priority=name, chosen_priority=chosen, labels=["mfa"]))
     assert request.labels == ["mfa", *([label] if label else [])]
     if label:
         assert request.priority == label.split(":")[1] and "label priority:" in request.priority_reason

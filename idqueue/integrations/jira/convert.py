@@ -37,6 +37,9 @@ from idqueue.integrations.jira.fold import priority_label
 
 KIND = SourceKind("jira")
 ACTION_PROPERTY = "idqueue"
+PRIORITY_PROPERTY = "idqueue.priority"
+"""The issue property idqueue writes with each priority it sets (``{"name": "Medium"}``): Jira's
+default priority means "nobody chose one" unless this records that a triager chose it."""
 """The comment or issue property that carries an outbox action id (``{"action": id}``)."""
 INTERNAL_PROPERTY = "sd.public.comment"
 """Jira Service Management's comment property: ``{"internal": true}`` makes an internal note."""
@@ -189,12 +192,21 @@ def issue_to_item(raw: dict[str, Any], host: str, web_base: str, settings: Setti
             "status_category": category,
             "pending": status_name.lower() in pending,
             "priority": _name(f.get("priority")),
+            "chosen_priority": _chosen_priority(raw),
             "issue_type": _name(f.get("issuetype")),
             "components": [n for n in (_name(c) for c in f.get("components") or []) if n],
             "resolution": resolution,
             **extra,
         },
     )
+
+
+def _chosen_priority(raw: dict[str, Any]) -> str | None:
+    """The priority name idqueue last set on the issue (its ``idqueue.priority`` property)."""
+    props = raw.get("properties")
+    value = props.get(PRIORITY_PROPERTY) if isinstance(props, dict) else None
+    name = value.get("name") if isinstance(value, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def _comment_properties(raw: dict[str, Any]) -> dict[str, Any]:

@@ -45,10 +45,17 @@ NAME_OF = {"P1": "Highest", "P2": "High", "P3": DEFAULT_PRIORITY, "P4": "Low"}
 """idqueue's P1–P4 → the Jira priority name a manual priority is written as."""
 
 
-def priority_label(name: object) -> str | None:
+def priority_label(name: object, chosen: object = None) -> str | None:
     """The ``priority:Pn`` label a Jira priority stands for (None: the default priority, which
-    nobody chose, or a name idqueue does not know)."""
-    if not isinstance(name, str) or name.casefold() == DEFAULT_PRIORITY.casefold():
+    nobody chose, or a name idqueue does not know).
+
+    ``chosen`` is the name idqueue recorded setting (the ``idqueue.priority`` property): the
+    default priority counts as chosen (``P3``) while the issue still has the name recorded.
+    """
+    if not isinstance(name, str):
+        return None
+    if name.casefold() == DEFAULT_PRIORITY.casefold() and not (
+            isinstance(chosen, str) and chosen.casefold() == name.casefold()):
         return None
     mapped = PRIORITY_OF.get(name.casefold())
     return f"priority:{mapped}" if mapped else None
@@ -97,7 +104,7 @@ class JiraRules(HomeRules):
 
     def labels(self, item: SourceItem) -> list[str]:
         """The issue's labels, plus ``priority:Pn`` for a priority someone chose."""
-        label = priority_label(item.raw.get("priority"))
+        label = priority_label(item.raw.get("priority"), item.raw.get("chosen_priority"))
         return [*item.labels, label] if label else list(item.labels)
 
     def assignees(self, item: SourceItem, ctx: FoldContext) -> list[str]:

@@ -172,7 +172,7 @@ class JiraPlanner(TicketPlanner):
         name = jira_priority_name(priority) if priority else DEFAULT_PRIORITY
         why = f"priority {priority}" if priority else "the rules set the priority again"
         return [Step(ActionKind.SET_PRIORITY, self.name, f"set the priority of {key} to {name} on Jira ({why})",
-                     params={"key": key, "priority": name, "actor": settings.me})]
+                     params={"key": key, "priority": name, "chosen": priority is not None, "actor": settings.me})]
 
     # ------------------------------------------------------------------ people
     def resolve_person(self, people: Any, request: Request, item_id: str, text: str, known: str) -> Assignee:
@@ -230,7 +230,7 @@ def _apply_result(item: Any, action: Action, result: dict[str, Any], local: Mirr
         removed = {str(x) for x in result.get("remove") or []}
         item.labels = [x for x in dict.fromkeys([*item.labels, *added]) if x not in removed]
     elif kind is ActionKind.SET_PRIORITY and result.get("priority"):
-        item.raw = {**item.raw, "priority": str(result["priority"])}
+        item.raw = {**item.raw, "priority": str(result["priority"]), "chosen_priority": result.get("chosen")}
     elif kind in (ActionKind.PENDING, ActionKind.RESUME, ActionKind.CLOSE, ActionKind.REOPEN, ActionKind.BACKLOG):
         status = str(result.get("status") or item.raw.get("status") or "")
         pending = {s.casefold() for s in local.settings.jira.pending_statuses}

@@ -64,6 +64,7 @@ from idqueue.integrations.github.cursor import months_before
 from idqueue.integrations.jira.api import SOURCE, JiraApi, JiraConfigError
 from idqueue.integrations.jira.convert import (
     ACTION_PROPERTY,
+    PRIORITY_PROPERTY,
     comment_to_event,
     history_to_events,
     issue_marker,
@@ -292,7 +293,7 @@ class JiraSource(Source):
             try:
                 raw = self._read("GET", f"issue/{key}", f"read the linked issue {key}",
                                  params={"fields": ",".join(FIELDS), "expand": "changelog",
-                                         "properties": ACTION_PROPERTY})
+                                         "properties": f"{ACTION_PROPERTY},{PRIORITY_PROPERTY}"})
             except NotFound:
                 self._follow.pop(key, None)
                 continue
@@ -314,7 +315,7 @@ class JiraSource(Source):
         start = 0
         while True:
             body: dict[str, Any] = {"jql": query, "fields": fields or FIELDS, "maxResults": size,
-                                    "properties": [ACTION_PROPERTY]}
+                                    "properties": [ACTION_PROPERTY, PRIORITY_PROPERTY]}
             if fields is None:
                 body["expand"] = "changelog"
             if self.api.version == "3":

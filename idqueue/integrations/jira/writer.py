@@ -52,6 +52,7 @@ from idqueue.integrations.jira.api import SOURCE, JiraApi
 from idqueue.integrations.jira.convert import (
     ACTION_PROPERTY,
     INTERNAL_PROPERTY,
+    PRIORITY_PROPERTY,
     is_internal,
     marker_value,
     parse_time,
@@ -220,10 +221,15 @@ class JiraWriter:
     def _priority(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         key = self._key(action)
         name = str(action.params.get("priority") or "")
+        chosen = name if action.params.get("chosen", True) else None
         before_write()
         self.api.call("PUT", f"issue/{key}", f"set the priority of {key}",
                       body={"fields": {"priority": {"name": name}}})
-        return {"key": key, "priority": name}
+        # Recorded, so Jira's default priority chosen on purpose (P3 → Medium) still reads as P3
+        # on the next poll and in every other idqueue; a cleared override records no choice.
+        self.api.call("PUT", f"issue/{key}/properties/{PRIORITY_PROPERTY}", f"record the priority of {key}",
+                      body={"name": chosen})
+        return {"key": key, "priority": name, "chosen": chosen}
 
     def _labels(self, action: Action, maybe_sent: bool) -> dict[str, Any]:
         key = self._key(action)
