@@ -13,8 +13,6 @@ With ``person`` empty (a single user's SQLite file, the default) nothing changes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from idqueue.store.codec import Connection
 
 PERSON_KEYS = ("snoozed_until", "seen_at", "draft")
@@ -60,22 +58,15 @@ def snoozes_of(conn: Connection, person: str) -> dict[str, str]:
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def seen_of(conn: Connection, person: str, request_ids: Sequence[str]) -> dict[str, str]:
-    """Request id → when ``person`` last looked at it (ISO text; the latest over its items), for
-    the requests of one window. Empty ``person``: the single user's marks (``local_state``)."""
-    if not request_ids:
-        return {}
-    marks = ",".join("?" * len(request_ids))
+def seen_mark(person: str) -> str:
+    """A scalar subquery (over ``requests``): when ``person`` (or, with no person, the single
+    user) last looked at the request, the latest read mark over its items (ISO text, NULL when
+    never). Selected with a window's rows, so the marks cost no extra round trip; binds
+    ``:person`` when a person is given."""
     if person:
-        sql = ("SELECT i.request_id, MAX(p.seen_at) FROM person_state p JOIN items i ON i.id = p.item_id "  # noqa: S608
-               f"WHERE p.person = ? AND p.seen_at IS NOT NULL AND i.request_id IN ({marks}) "
-               "GROUP BY i.request_id")
-        params: list[str] = [person, *request_ids]
-    else:
-        sql = ("SELECT i.request_id, MAX(l.seen_at) FROM local_state l JOIN items i ON i.id = l.item_id "  # noqa: S608
-               f"WHERE l.seen_at IS NOT NULL AND i.request_id IN ({marks}) GROUP BY i.request_id")
-        params = list(request_ids)
-    return {str(r[0]): str(r[1]) for r in conn.execute(sql, params)}
+        return ("SELECT MAX(p.seen_at) FROM items i JOIN person_state p ON p.item_id = i.id "
+                "WHERE i.request_id = requests.id AND p.person = :person")
+    return "SELECT MAX(l.seen_at) FROM items i JOIN local_state l ON l.item_id = i.id WHERE i.request_id = requests.id"
 
 
 def unread_clause(person: str) -> str:
@@ -83,8 +74,4 @@ def unread_clause(person: str) -> str:
     after ``person``'s (or, with no person, the single user's) latest read mark on any of its
     items. A look-up per request that has such a message at all; a request never looked at has
     no read mark and is not unread (it is new). Binds ``:person`` when a person is given."""
-    marks = ("SELECT MAX(p.seen_at) FROM items i JOIN person_state p ON p.item_id = i.id "
-             "WHERE i.request_id = requests.id AND p.person = :person") if person else (
-             "SELECT MAX(l.seen_at) FROM items i JOIN local_state l ON l.item_id = i.id "
-             "WHERE i.request_id = requests.id")
-    return f"(last_outside_at IS NOT NULL AND last_outside_at > ({marks}))"
+    return f"(last_outside_at IS NOT NULL AND last_outside_at > ({seen_mark(person)}))"

@@ -9,7 +9,6 @@ cost the same at 500 or 50,000 rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,9 +16,9 @@ from typing import Any
 from idqueue.domain.models import Request, iso, parse_iso
 from idqueue.domain.priority import PRIORITY_RANK
 from idqueue.domain.query import Reference, SearchError, SearchSpec, parse_search
-from idqueue.store.codec import Reader, iso_us, request_from_row
+from idqueue.store.codec import Reader, Row, iso_us, request_from_row
 from idqueue.store.dialect import SQLITE, Dialect
-from idqueue.store.person import seen_of, snooze_clause, snooze_order, snoozes_of, unread_clause
+from idqueue.store.person import seen_mark, snooze_clause, snooze_order, snoozes_of, unread_clause
 
 # The SLA state at :now (bound parameter), from stored columns.
 SLA_STATE_SQL = (
@@ -396,28 +395,27 @@ def fetch_window(
         # PostgreSQL costs more than the scan. The second ORDER BY sorts just the window.
         params.update({"limit": limit, "offset": offset})
         sql = (
-            f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE seq IN ("  # noqa: S608
-            f"SELECT seq FROM requests WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset) "
+            f"SELECT *, ({SLA_STATE_SQL}) AS sla_now, ({seen_mark(person)}) AS seen_mark FROM requests "  # noqa: S608
+            f"WHERE seq IN (SELECT seq FROM requests WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset) "
             f"ORDER BY {order}"
         )
     else:
-        sql = f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE {where} ORDER BY {order}"  # noqa: S608
+        sql = (f"SELECT *, ({SLA_STATE_SQL}) AS sla_now, ({seen_mark(person)}) AS seen_mark FROM requests "  # noqa: S608
+               f"WHERE {where} ORDER BY {order}")
     requests = []
     for row in store.conn.execute(sql, params):
-        request = request_from_row(row)
-        request.sla.state = row["sla_now"]
-        if person:  # a teammate's snooze is theirs
-            request.snoozed_until = parse_iso(mine.get(request.id))
-        requests.append(request)
-    _read_marks(store, person, requests)
+        requests.append(_personal(row, person, mine))
     return requests
 
 
-def _read_marks(store: Reader, person: str, requests: Sequence[Request]) -> None:
-    """Set each request's ``seen_at``: when this person last looked at it (one query a window)."""
-    seen = seen_of(store.conn, person, [r.id for r in requests])
-    for request in requests:
-        request.seen_at = parse_iso(seen.get(request.id))
+def _personal(row: Row, person: str, snoozes: dict[str, str]) -> Request:
+    """A request row as this person sees it: the SLA state now, their read mark, their snooze."""
+    request = request_from_row(row)
+    request.sla.state = row["sla_now"]
+    request.seen_at = parse_iso(row["seen_mark"])
+    if person:  # a teammate's snooze is theirs
+        request.snoozed_until = parse_iso(snoozes.get(request.id))
+    return request
 
 
 def count(store: Reader, query: QueueQuery, *, now: datetime) -> int:
@@ -475,18 +473,13 @@ def fetch_ids(store: Reader, ids: list[str], *, now: datetime) -> dict[str, Requ
     mine = snoozes_of(store.conn, person) if person else {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        params: dict[str, Any] = {"now": _now_text(now)}
+        params: dict[str, Any] = {"now": _now_text(now), **({"person": person} if person else {})}
         marks = ",".join(_bind(params, rid) for rid in chunk)
-        sql = f"SELECT *, ({SLA_STATE_SQL}) AS sla_now FROM requests WHERE id IN ({marks})"  # noqa: S608
-        found = []
+        sql = (f"SELECT *, ({SLA_STATE_SQL}) AS sla_now, ({seen_mark(person)}) AS seen_mark "  # noqa: S608
+               f"FROM requests WHERE id IN ({marks})")
         for row in store.conn.execute(sql, params):
-            request = request_from_row(row)
-            request.sla.state = row["sla_now"]
-            if person:  # a teammate's snooze is theirs (as in fetch_window)
-                request.snoozed_until = parse_iso(mine.get(request.id))
-            found.append(request)
+            request = _personal(row, person, mine)
             out[request.id] = request
-        _read_marks(store, person, found)
     return out
 
 
