@@ -7,7 +7,7 @@ and look at the SVGs under ``tests/tui/__snapshots__/``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from textual.pilot import Pilot
@@ -273,3 +273,24 @@ def test_take_reassign_preview(snap_compare: Any, make_app: Any) -> None:
         await finish(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_unread_rows(snap_compare: Any, make_app: Any) -> None:
+    """Read marks: a request looked at before its requester's latest message shows bold with ◆."""
+    app = make_app()
+    store = app.ctx.store
+    with_replies = store.conn.execute(
+        "SELECT id, last_outside_at FROM requests WHERE is_open = 1 AND last_outside_at IS NOT NULL "
+        "AND last_outside_at > created_at ORDER BY seq").fetchall()
+    assert with_replies, "the seeded month has a requester who wrote again"
+    for rid, last in with_replies:
+        store.mark_seen(rid, datetime.fromisoformat(last.replace("Z", "+00:00")) - timedelta(minutes=1))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        table = pilot.app.queue.table
+        await wait_for(pilot, lambda: sum(r.request.unread for r in table.loaded_rows()) == len(with_replies),
+                       what="unread rows")
+        await finish(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
