@@ -691,6 +691,9 @@ class UiConfig(Section):
     (0 sends at once and turns undo off). The action is stored at once: quitting meanwhile loses
     nothing, it is sent at the next start."""
     theme: str = "textual-dark"
+    read_after: float = Field(default=1.5, ge=0.0, le=3600.0)
+    """Seconds the cursor rests on a request before it counts as read (its read mark), so
+    scrolling past does not; 0 marks it read at once."""
 
 
 class EmailConfig(Section):

@@ -215,6 +215,27 @@ async def scene_dashboard(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.3)
 
 
+async def scene_unread(pilot: Pilot[Any]) -> None:
+    """Read marks: a request looked at before its requester wrote again (◆), its new message."""
+    from datetime import timedelta
+
+    from idqueue.domain.models import parse_iso
+
+    app = pilot.app
+    store = app.ctx.store  # type: ignore[attr-defined]
+    rid, last = store.conn.execute(
+        "SELECT id, last_outside_at FROM requests WHERE is_open = 1 AND last_outside_at > created_at "
+        "ORDER BY seq LIMIT 1").fetchone()
+    store.mark_seen(rid, parse_iso(last) - timedelta(minutes=1))
+    screen = app.queue  # type: ignore[attr-defined]
+    screen.table.go_to(rid)
+    await _wait(pilot, lambda: screen.table.cursor_id == rid and screen.table.cursor_row.request.unread)
+    await _wait(pilot, lambda: "◆ new" in screen.detail.text())
+    line = next(n for n, text in enumerate(screen.detail.text().splitlines()) if "◆ new" in text)
+    screen.detail.scroll_to(y=max(0, line - 4), animate=False)
+    await _settle(pilot)
+
+
 async def scene_consultancy_detail(pilot: Pilot[Any]) -> None:
     """A customer's mail thread: the quoted history collapsed, the Trello card's list."""
     screen = pilot.app.queue  # type: ignore[attr-defined]
@@ -239,6 +260,7 @@ SCENES: dict[str, Scene] = {
     "pending": scene_pending,
     "outbox": scene_outbox,
     "goto": scene_goto,
+    "unread": scene_unread,
     "queue-80x24": scene_queue,
     "reply-80x24": scene_reply_slack,
     "dashboard-100x30": scene_dashboard,
@@ -273,6 +295,8 @@ async def _shoot(settings: Any, db: Path, name: str, scene: Scene, out: Path, he
     store = Store.open(db, key_prefix=settings.ui.key_prefix)
     # The emulators are stopped by now: show the health of the sync that filled the database,
     # and never poll or send.
+    # A still frame: the cursor's rest never turns into a read mark while a scene is shot.
+    settings = settings.model_copy(update={"ui": settings.ui.model_copy(update={"read_after": 3600.0})})
     app = IdqueueApp.build(settings, store=store, sandbox=True, live=False)
     if app.ctx.engine is not None:
         app.ctx.engine.health = health

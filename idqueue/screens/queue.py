@@ -76,8 +76,6 @@ SLA_ENTRIES = ("breached", "at_risk", "ok", "paused", "met", "none")
 TICK_SECONDS = 30.0
 MAIN_KEYS = ("assign", "take", "reply", "close_request", "search", "toggle_panes")
 """Actions the footer keeps on a narrow terminal (``?`` lists the rest)."""
-READ_AFTER = 1.5
-"""Seconds the cursor rests on a request before it counts as read (scrolling past does not)."""
 
 
 class QueueScreen(Screen[None]):
@@ -350,14 +348,14 @@ class QueueScreen(Screen[None]):
         return not settings.read_only and (not team_client(settings) or bool(self.ctx.store.person))
 
     def _read_later(self, row: Row | None) -> None:
-        """Count the request as read once the cursor has rested on it for :data:`READ_AFTER`."""
+        """Count the request as read once the cursor has rested on it for ``ui.read_after`` seconds."""
         if self._read_timer is not None:
             self._read_timer.stop()
             self._read_timer = None
         request = row.request if row is not None else None
         if request is None or not self.keeps_read_marks or (request.seen_at is not None and not request.unread):
             return  # nothing new since the last look: no write
-        self._read_timer = self.set_timer(READ_AFTER, partial(self._read_now, request))
+        self._read_timer = self.set_timer(self.ctx.settings.ui.read_after, partial(self._read_now, request))
 
     def _read_now(self, request: Request) -> None:
         self._read_timer = None

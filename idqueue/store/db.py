@@ -43,7 +43,7 @@ from idqueue.store.dialect import (
     is_postgres_url,
     redact_url,
 )
-from idqueue.store.person import PERSON_KEYS, snooze_clause
+from idqueue.store.person import PERSON_KEYS, seen_mark, snooze_clause
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
 
@@ -956,6 +956,13 @@ class Store:
         """Record that this store's person (or the single user) looked at the request ``at``:
         its read mark, per person in team mode (``person_state``), else in ``local_state``."""
         self.set_local(request_id, seen_at=at)
+
+    def seen_at(self, request_id: str) -> datetime | None:
+        """When this store's person (or the single user) last looked at the request (None: never)."""
+        params: dict[str, Any] = {"id": request_id, **({"person": self.person} if self.person else {})}
+        row = self.conn.execute(f"SELECT ({seen_mark(self.person)}) FROM requests WHERE id = :id",  # noqa: S608
+                                params).fetchone()
+        return parse_iso(row[0]) if row is not None and row[0] else None
 
     def set_draft(self, request_id: str, draft: dict[str, Any] | None) -> None:
         """Keep (or, with None, forget) the reply draft of a request (local only, never sent).

@@ -46,11 +46,13 @@ the pane names no integration): the pane shows the text before it and collapses 
 BODY_LIMIT = 20_000
 """Characters of a request body shown (a 200 KB body would only slow the pane down)."""
 EVENT_LIMIT = 2_000
+NEW_KINDS = frozenset({EventKind.MESSAGE, EventKind.COMMENT, EventKind.NOTE})
+"""Timeline entries marked new (◆) when written after this person last looked at the request."""
 """Characters shown per timeline message."""
 
 STYLE_NAMES = (
     "title", "label", "heading", "dim", "link", "breached", "at-risk", "ok", "met", "paused", "none",
-    "p1", "p2", "p3", "p4", "actor", "failed", "pending", *registry.names(),
+    "p1", "p2", "p3", "p4", "actor", "failed", "pending", "new", *registry.names(),
 )
 """Component classes (``detail-pane--<name>``); a system's events are styled with its name."""
 
@@ -87,6 +89,8 @@ class RequestDetail:
     clock: LiveClock | None = None
     now: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    seen_at: datetime | None = None
+    """When this person last looked at it: later messages are marked new (◆)."""
 
 
 def load_detail(
@@ -103,7 +107,8 @@ def load_detail(
         return None
     timeline = store.timeline(request.id)
     info = pending([request.id]).get(request.id) if pending else None
-    return RequestDetail(request, timeline, info, live_clock(request, settings.sla, now=now), now)
+    return RequestDetail(request, timeline, info, live_clock(request, settings.sla, now=now), now,
+                         seen_at=store.seen_at(request.id))
 
 
 class DetailPane(ScrollView, can_focus=True):
@@ -330,8 +335,10 @@ class DetailRenderer:
         parts.append(Text(f"Timeline ({len(detail.timeline)})", style=self._style("heading")))
         if not detail.timeline:
             parts.append(Text("No replies or events yet.", style=self._style("dim")))
+        seen = detail.seen_at
         for event in detail.timeline:
-            parts.append(self._render_event(event))
+            new = seen is not None and event.at > seen and event.kind in NEW_KINDS
+            parts.append(self._render_event(event, new=new))
         parts.append(Text())
         parts.append(Text("Request", style=self._style("heading")))
         parts.append(self._body_text(r.body, mrkdwn=_is_mrkdwn(r.source)))
@@ -399,8 +406,10 @@ class DetailRenderer:
         text = _SLACK_LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
         return unescape_mrkdwn(text)
 
-    def _render_event(self, event: TimelineEvent) -> RenderableType:
+    def _render_event(self, event: TimelineEvent, *, new: bool = False) -> RenderableType:
         head = Text()
+        if new:  # written since this person last looked at the request
+            head.append("◆ new  ", self._style("new"))
         head.append(self._when(event.at), self._style("dim"))
         head.append("  ")
         member = self._member_of(event.actor_id)

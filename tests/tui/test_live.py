@@ -15,6 +15,7 @@ from tui_helpers import SIZE, settle, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
+from idqueue.config import UiConfig
 from idqueue.integrations.registry import home_of
 from idqueue.outbox.models import ActionKind, ActionState
 from idqueue.sandbox.runner import Sandbox
@@ -214,7 +215,7 @@ async def test_a_read_request_turns_unread_when_the_requester_writes(sandbox: Sa
     the team shows ◆ on its row after the next poll, until the cursor rests on it again."""
     from datetime import timedelta
 
-    from idqueue.screens.queue import READ_AFTER
+    read_after = UiConfig().read_after
 
     app = live_app(sandbox, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -226,7 +227,7 @@ async def test_a_read_request_turns_unread_when_the_requester_writes(sandbox: Sa
         store = app.ctx.store
         await wait_for(pilot, lambda: store.get_request(row.id) is not None
                        and bool(store.conn.execute("SELECT COUNT(*) FROM local_state WHERE seen_at IS NOT NULL")
-                                .fetchone()[0]), timeout=READ_AFTER + 10, what="read mark stored")
+                                .fetchone()[0]), timeout=read_after + 10, what="read mark stored")
         assert not next(r for r in table.loaded_rows() if r.id == row.id).request.unread
         await pilot.press("j")  # look elsewhere while the requester writes
         number = int(row.id.rsplit("#", 1)[1])
@@ -242,5 +243,5 @@ async def test_a_read_request_turns_unread_when_the_requester_writes(sandbox: Sa
         assert table._cell(COLUMNS[0], shown()) == ("◆", "unread")
         table.go_to(row.id)
         await wait_for(pilot, lambda: table.cursor_id == row.id)
-        await wait_for(pilot, lambda: not shown().request.unread, timeout=READ_AFTER + 10, what="read again")
+        await wait_for(pilot, lambda: not shown().request.unread, timeout=read_after + 10, what="read again")
         assert table._cell(COLUMNS[0], shown()) == ("", None)

@@ -275,6 +275,39 @@ def test_take_reassign_preview(snap_compare: Any, make_app: Any) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
 
 
+def _looked_at_before_the_last_reply(app: IdqueueApp) -> list[str]:
+    """Mark the requests whose requester wrote again as read just before that message."""
+    store = app.ctx.store
+    with_replies = store.conn.execute(
+        "SELECT id, last_outside_at FROM requests WHERE is_open = 1 AND last_outside_at IS NOT NULL "
+        "AND last_outside_at > created_at ORDER BY seq").fetchall()
+    assert with_replies, "the seeded month has a requester who wrote again"
+    for rid, last in with_replies:
+        store.mark_seen(rid, datetime.fromisoformat(last.replace("Z", "+00:00")) - timedelta(minutes=1))
+    return [rid for rid, _ in with_replies]
+
+
+def test_unread_detail(snap_compare: Any, make_app: Any) -> None:
+    """The detail of an unread request marks the messages written since the last look (◆ new)."""
+    app = make_app(read_after=3600.0)  # the frame before the cursor's rest counts as a read
+    (rid, *_) = _looked_at_before_the_last_reply(app)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        table = pilot.app.queue.table
+        table.go_to(rid)
+        await wait_for(pilot, lambda: table.cursor_id == rid, what="cursor on the unread request")
+        await settle(pilot)
+        detail = pilot.app.queue.detail
+        await wait_for(pilot, lambda: "◆ new" in detail.text(), what="new messages marked")
+        line = next(n for n, text in enumerate(detail.text().splitlines()) if "◆ new" in text)
+        detail.scroll_to(y=max(0, line - 4), animate=False)
+        await settle(pilot)
+        await finish(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
 def test_unread_rows(snap_compare: Any, make_app: Any) -> None:
     """Read marks: a request looked at before its requester's latest message shows bold with ◆."""
     app = make_app()
