@@ -226,7 +226,9 @@ async def scene_unread(pilot: Pilot[Any]) -> None:
     rid, last = store.conn.execute(
         "SELECT id, last_outside_at FROM requests WHERE is_open = 1 AND last_outside_at > created_at "
         "ORDER BY seq LIMIT 1").fetchone()
-    store.mark_seen(rid, parse_iso(last) - timedelta(minutes=1))
+    written = parse_iso(last)
+    assert written is not None
+    store.mark_seen(rid, written - timedelta(minutes=1))
     screen = app.queue  # type: ignore[attr-defined]
     screen.table.go_to(rid)
     await _wait(pilot, lambda: screen.table.cursor_id == rid and screen.table.cursor_row.request.unread)
