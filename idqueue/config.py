@@ -782,8 +782,8 @@ class OutboxConfig(Section):
         return self
 
 
-NotifyEvent = Literal["new", "at_risk", "breached"]
-_ALL_EVENTS: tuple[NotifyEvent, ...] = ("new", "at_risk", "breached")
+NotifyEvent = Literal["new", "reply", "at_risk", "breached"]
+_ALL_EVENTS: tuple[NotifyEvent, ...] = ("new", "reply", "at_risk", "breached")
 
 
 class NotifyConfig(Section):
@@ -796,7 +796,8 @@ class NotifyConfig(Section):
     channel: str = ""
     """The Slack channel id (``C…``) to post to; empty: no notifications."""
     events: Annotated[list[NotifyEvent], NoDecode] = Field(default_factory=lambda: list(_ALL_EVENTS))
-    """Which events are announced: a new request, one that turns at risk, one that breaches."""
+    """Which events are announced: a new request, a new message from the requester (or anyone
+    outside the team) on one, one that turns at risk, one that breaches."""
     types: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Only requests of these types (empty: every type)."""
     customers: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -1,4 +1,6 @@
-"""Notifications to the team's support channel: a new request, one at risk, one breached.
+"""Notifications to the team's support channel: a new request, a new message from the
+requester on one ("any new activity", as the consultancy's rota puts it), one at risk, one
+breached.
 
 After each poll, :meth:`Notifier.after_poll` queues one outbox action per (request, event) that
 should be announced (``[notify]`` in the config); the outbox dispatcher posts it through the
@@ -36,13 +38,19 @@ from zoneinfo import ZoneInfo
 from idqueue.clock import Clock, clock_for
 from idqueue.config import Settings
 from idqueue.domain.actions import Action, ActionKind, ActionState
-from idqueue.domain.models import Request
+from idqueue.domain.models import Request, TimelineEvent, iso
 from idqueue.domain.mrkdwn import encode_link_target, escape_mrkdwn, strip_broadcasts
 from idqueue.integrations import registry
 from idqueue.outbox.store import OutboxStore
 from idqueue.safety import one_line
 from idqueue.store.db import Store
-from idqueue.store.notifications import crossed_since, enabled_since, recent_open, requests_by_id
+from idqueue.store.notifications import (
+    crossed_since,
+    enabled_since,
+    recent_open,
+    replied_since,
+    requests_by_id,
+)
 
 __all__ = [
     "EVENTS",
@@ -62,7 +70,10 @@ notification never waits behind (or blocks) the request's assign, reply or close
 log = logging.getLogger(__name__)
 
 EVENTS = ("new", "at_risk", "breached")
-"""The events a request can be announced for, in the order they happen."""
+"""The events a request is announced for once each, in the order they happen."""
+REPLY = "reply"
+"""A message from outside the team (the requester's reply): announced once per message, in the
+thread of the request's first notification; its id carries the message's time."""
 
 RECENT = timedelta(days=3)
 """New requests are also looked for among the open ones created this recently (besides the
@@ -70,6 +81,7 @@ poll's own list), so a notification lost to a crash between a poll and its queue
 
 _HEADLINES = {
     "new": ":inbox_tray: New request {key}",
+    REPLY: ":speech_balloon: New message on {key}",
     "at_risk": ":warning: {key} is *at risk*",
     "breached": ":rotating_light: {key} has *breached* its SLA",
 }
@@ -116,6 +128,11 @@ def outbox_request_keys(store: Store, request_ids: Iterable[str]) -> dict[str, t
     return found
 
 
+def reply_event(request: Request) -> str:
+    """The event key of a reply notification: one per message (``reply@<its time>``)."""
+    return f"{REPLY}@{iso(request.last_outside_at) if request.last_outside_at else ''}"
+
+
 def notification_id(channel: str, event: str, item_id: str) -> str:
     """The deterministic action id of a notification (``n`` + 16 hex digits)."""
     digest = hashlib.sha256(f"{channel}\n{event}\n{item_id}".encode()).hexdigest()
@@ -133,18 +150,24 @@ def _when(at: datetime | None, timezone: str) -> str:
     return f"{local:%a %d %b %H:%M} {local.tzname()}"
 
 
-def notification_text(request: Request, event: str, settings: Settings, *, top_level: bool) -> str:
+def notification_text(request: Request, event: str, settings: Settings, *, top_level: bool,
+                      message: TimelineEvent | None = None) -> str:
     """The mrkdwn of one notification: a headline, and the request's facts when it opens a thread.
 
-    Every value from the request is a single line, escaped; broadcasts are neutralised last.
+    ``message`` is the new message a ``reply`` notification is about (who wrote, its first
+    line). Every value from the request is a single line, escaped; broadcasts are neutralised last.
     """
     key = _link(request.url, request.key)
     title = escape_mrkdwn(one_line(request.title, 150)) or "(no title)"
     tz = settings.sla.calendar.timezone
     headline = _HEADLINES[event].format(key=key)
     lines = [f"{headline}: {title}"]
-    if event != "new":
+    if event not in ("new", REPLY):
         lines[0] += f" (SLA due {_when(request.sla.due_at, tz)})"
+    if event == REPLY and message is not None:
+        who = escape_mrkdwn(one_line(message.actor_name or message.actor_id or "someone", 60))
+        said = escape_mrkdwn(one_line(message.body, 200))
+        lines.append(f"*{who}:* {said}" if said else f"*{who}* wrote")
     if top_level:
         requester = escape_mrkdwn(one_line(request.requester.name, 60)) if request.requester else "unknown"
         facts = [f"*Requester:* {requester}", f"*Type:* {escape_mrkdwn(one_line(request.type, 40))}",
@@ -215,6 +238,8 @@ class Notifier:
                 fresh.setdefault(r.id, r)
             out += [(r, "new") for r in fresh.values() if r.status.is_open and r.created_at >= since]
         out += [(r, e) for r, e in crossed_since(self.store, since) if e in events]
+        if REPLY in events:
+            out += [(r, reply_event(r)) for r in replied_since(self.store, since)]
         # Already announced (the common case every poll): one indexed read, no write.
         ids = {notification_id(self.channel, e, i) for r, e in out for i in self._items(r)}
         known = self.outbox.existing(sorted(ids))
@@ -231,6 +256,12 @@ class Notifier:
             return customer in cfg.customers
         return True
 
+    def _latest_outside(self, request: Request) -> TimelineEvent | None:
+        """The message a reply notification is about: the request's latest at its
+        ``last_outside_at`` (None when it is gone)."""
+        at = request.last_outside_at
+        return next((e for e in reversed(self.store.timeline(request.id)) if e.at == at and e.body), None)
+
     @staticmethod
     def _items(request: Request) -> list[str]:
         return sorted(request.item_ids) or [request.id]
@@ -239,21 +270,26 @@ class Notifier:
         """Queue one notification unless it exists; returns it when queued."""
         channel, items = self.channel, self._items(request)
         ids = [notification_id(channel, event, i) for i in items]
+        kind = REPLY if event.startswith(f"{REPLY}@") else event
         root = self.outbox.first_of([notification_id(channel, e, i) for e in EVENTS for i in items])
-        params: dict[str, object] = {"channel": channel, "thread_ts": None, "action": "notify", "notify": event,
-                                     "automation": True, "items": items}
         request_id = f"{NOTIFY_PREFIX}{request.id}"
+        if root is None and kind == REPLY:  # an earlier reply's message opened the thread
+            root = next((a for a in self.outbox.select(request_ids=[request_id], limit=5)
+                         if a.state is not ActionState.DROPPED), None)
+        params: dict[str, object] = {"channel": channel, "thread_ts": None, "action": "notify", "notify": kind,
+                                     "automation": True, "items": items}
         if root is not None:
             # Later notifications reply under the first one, in order after it.
             params["thread_from"] = root.id
             if root.state is ActionState.SENT and root.result.get("ts"):
                 params["thread_ts"] = root.result["ts"]
             request_id = root.request_id
-        words = {"new": "new request", "at_risk": "at risk", "breached": "breached"}[event]
+        words = {"new": "new request", REPLY: "new message on", "at_risk": "at risk", "breached": "breached"}[kind]
         where = f"{channel} (thread)" if root is not None else channel
+        message = self._latest_outside(request) if kind == REPLY else None
         action = Action(
             id=ids[0], request_id=request_id, kind=ActionKind.REPLY, target="slack", params=dict(params),
-            text=notification_text(request, event, self.settings, top_level=root is None),
+            text=notification_text(request, kind, self.settings, top_level=root is None, message=message),
             state=ActionState.QUEUED, attempts=0, last_error=None, next_attempt_at=None, created_at=now,
             sent_at=None, group_id="g" + ids[0], summary=f'notify in {where}: {words} {request.key} '
             f'"{one_line(request.title, 50)}"',

@@ -75,3 +75,13 @@ def recent_open(store: Store, since: datetime) -> list[Request]:
         "SELECT * FROM requests WHERE created_at >= ? AND is_open=1 ORDER BY created_at, seq", (iso_us(since),)
     ).fetchall()
     return [request_from_row(r) for r in rows]
+
+
+def replied_since(store: Store, since: datetime) -> list[Request]:
+    """Requests someone outside the team wrote on at or after ``since`` (their latest such
+    message, after the request itself), oldest message first; deleted ones left out."""
+    rows = store.conn.execute(
+        "SELECT * FROM requests WHERE last_outside_at >= ? AND last_outside_at > created_at "
+        "AND status != 'deleted' ORDER BY last_outside_at, seq", (iso_us(since),)
+    ).fetchall()
+    return [request_from_row(r) for r in rows]

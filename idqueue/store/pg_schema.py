@@ -258,5 +258,6 @@ PG_MIGRATIONS: list[str] = [
     # 13: when someone outside the team last wrote (see the SQLite migration).
     f"""
     ALTER TABLE requests ADD COLUMN last_outside_at {_T};
+    CREATE INDEX requests_last_outside ON requests(last_outside_at) WHERE last_outside_at IS NOT NULL;
     """,
 ]

@@ -255,6 +255,7 @@ MIGRATIONS: list[str] = [
     # are next assembled (a poll that sees them change, or a rebuild).
     """
     ALTER TABLE requests ADD COLUMN last_outside_at TEXT;
+    CREATE INDEX requests_last_outside ON requests(last_outside_at) WHERE last_outside_at IS NOT NULL;
     """,
 ]
 

@@ -8,7 +8,7 @@ import email
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,7 @@ def test_a_new_mail_pings_support_in_slack_once(desk: Desk) -> None:
     raw = (b"From: Ana Lopez <ana@globex-health.example>\r\nTo: support@madetech.example\r\n"
            b"Subject: Exports time out\r\nMessage-ID: <exports-1@globex-health.example>\r\n"
            b"Date: Wed, 11 Mar 2026 15:31:00 +0000\r\n\r\nThe nightly export has timed out twice.\r\n")
-    desk.sb.mail.store.deliver(desk.sb.mail.mailbox, raw)
+    desk.sb.mail.store.deliver(desk.sb.mail.mailbox, raw, when=NOW + timedelta(minutes=1))
     second = desk.run("sync", "--once")
     assert "notify: 1 queued for C0SUPPORT" in second.output and "outbox: sent 1" in second.output
     key = desk.listed()["email:exports-1@globex-health.example"]["key"]
@@ -189,5 +189,21 @@ def test_a_new_mail_pings_support_in_slack_once(desk: Desk) -> None:
     assert key in posted and "Exports time out" in posted and "*Customer:* Globex Health" in posted
     desk.run("sync", "--once")
     assert len(desk.sb.support_messages()) == 1  # re-polls never post it again
+    # "Any new activity": the customer writes again in the thread; one reply in #support's thread.
+    reply = (b"From: Ana Lopez <ana@globex-health.example>\r\nTo: support@madetech.example\r\n"
+             b"Subject: Re: Exports time out\r\nMessage-ID: <exports-2@globex-health.example>\r\n"
+             b"In-Reply-To: <exports-1@globex-health.example>\r\nReferences: <exports-1@globex-health.example>\r\n"
+             b"Date: Wed, 11 Mar 2026 15:40:00 +0000\r\n\r\nIt failed again <!channel> tonight.\r\n")
+    desk.sb.mail.store.deliver(desk.sb.mail.mailbox, reply, when=NOW + timedelta(minutes=10))
+    third = desk.run("sync", "--once")
+    assert "notify: 1 queued for C0SUPPORT" in third.output, third.output
+    messages = desk.sb.support_messages()
+    assert len(messages) == 2 and key in messages[1] and "New message on" in messages[1]
+    assert "Ana Lopez" in messages[1] and "It failed again" in messages[1] and "<!channel>" not in messages[1]
+    channel = desk.sb.slack.state.channels["C0SUPPORT"]
+    replies = [m for m in channel.messages.values() if m.is_reply]
+    assert len(replies) == 1  # in the thread of the request's first message
+    desk.run("sync", "--once")
+    assert len(desk.sb.support_messages()) == 2
     doctor = CliRunner().invoke(cli, ["doctor"], env=desk.env, obj=Context())
     assert "the bot is a member of #support (C0SUPPORT)" in doctor.output, doctor.output

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from outbox_env import NOW, REPO, WritebackEnv, make_env, run_cli
+from outbox_env import BEN, CHANNEL, NOW, REPO, REQUESTER, WritebackEnv, make_env, run_cli
 from test_writeback_crash import _run_dispatcher
 
 from idqueue.integrations.github.source import GitHubSource
@@ -271,3 +271,38 @@ def test_the_outbox_screen_names_a_notifications_request(empty_sandbox: Sandbox,
     assert (key, now_id) == (env.store.get_request(rid).key, rid)
     assert action_label(queued) == "notify"
     assert outbox_request_keys(env.store, ["notify:gone"])["notify:gone"] == ("notify:gone", "notify:gone")
+
+
+def test_a_requesters_new_message_is_announced_once_in_the_requests_thread(
+    empty_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """"Any new activity": the requester writing again posts once in the request's thread; a
+    teammate's reply does not; each further message posts once more; ``events`` can leave it out."""
+    env = notify_env(empty_sandbox, tmp_path)
+    rid = env.slack_request("Can someone help me with a test user for staging?", sync=False)
+    poll(env)
+    env.drain()
+    ts = rid.rsplit("/", 1)[1]
+    env.clock.advance(timedelta(minutes=5))
+    env.slack.post(CHANNEL, BEN.slack, "Looking at it now.", thread_ts=ts)  # the team: not announced
+    assert poll(env).queued == []
+    env.clock.advance(timedelta(minutes=5))
+    env.slack.post(CHANNEL, REQUESTER.slack, "Thanks! It is for the <!here> demo tomorrow.", thread_ts=ts)
+    assert [a.params["notify"] for a in poll(env).queued] == ["reply"]
+    env.drain()
+    assert poll(env).queued == []  # re-polls: once
+    env.clock.advance(timedelta(minutes=5))
+    env.slack.post(CHANNEL, REQUESTER.slack, "Any news?", thread_ts=ts)
+    assert [a.params["notify"] for a in poll(env).queued] == ["reply"]
+    env.drain()
+    top, replies = support_messages(env)
+    assert len(top) == 1 and len(replies) == 2 and all(r.thread_ts == top[0].ts for r in replies)
+    key = env.store.get_request(rid).key  # type: ignore[union-attr]
+    assert replies[0].text.startswith(":speech_balloon: New message on <") and f"|{key}>" in replies[0].text
+    assert f"*{REQUESTER.name}:*" in replies[0].text and "It is for the" in replies[0].text
+    assert "<!here>" not in replies[0].text and "Any news?" in replies[1].text
+    # A team that wants only new requests and SLA warnings leaves "reply" out.
+    quiet = notify_env(empty_sandbox, tmp_path / "quiet", events=["new", "at_risk", "breached"])
+    env.clock.advance(timedelta(minutes=5))
+    env.slack.post(CHANNEL, REQUESTER.slack, "Hello again", thread_ts=ts)
+    assert all(a.params["notify"] != "reply" for a in poll(quiet).queued)
