@@ -310,14 +310,8 @@ def test_unread_detail(snap_compare: Any, make_app: Any) -> None:
 
 def test_unread_rows(snap_compare: Any, make_app: Any) -> None:
     """Read marks: a request looked at before its requester's latest message shows bold with ◆."""
-    app = make_app()
-    store = app.ctx.store
-    with_replies = store.conn.execute(
-        "SELECT id, last_outside_at FROM requests WHERE is_open = 1 AND last_outside_at IS NOT NULL "
-        "AND last_outside_at > created_at ORDER BY seq").fetchall()
-    assert with_replies, "the seeded month has a requester who wrote again"
-    for rid, last in with_replies:
-        store.mark_seen(rid, datetime.fromisoformat(last.replace("Z", "+00:00")) - timedelta(minutes=1))
+    app = make_app(read_after=3600.0)  # a still frame: no read mark is written meanwhile
+    with_replies = _looked_at_before_the_last_reply(app)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready(pilot)
