@@ -176,7 +176,8 @@ def test_the_migration_fills_in_the_assignees_of_existing_requests(db_target: st
     apply(store, items=[solo])
     with store.write() as conn:  # back to schema 11: every later migration taken back
         conn.execute("DROP TABLE request_assignees")
-        conn.execute("ALTER TABLE requests DROP COLUMN last_outside_at")  # 13
+        conn.execute("DROP INDEX requests_last_outside")  # 13
+        conn.execute("ALTER TABLE requests DROP COLUMN last_outside_at")
         if store.dialect.is_postgres:
             conn.execute("UPDATE idqueue_schema SET version = ?", (before,))
     if not store.dialect.is_postgres:
