@@ -315,6 +315,10 @@ class QueueScreen(Screen[None]):
             self._facets_due = False
             self.call_after_refresh(self._load_facets, self.query_state)
         self.query_one(FilterBar).show(self.query_state, event.total, len(self.table.selected))
+        row = self.table.cursor_row
+        if row is not None and row.request.unread and self._read_timer is None:
+            # A message arrived on the request you are looking at: read after the same rest.
+            self._read_later(row)
         if event.total == 0 and self.table.loaded:
             filtered = bool(self.query_state.describe())
             self.table.set_empty_message(

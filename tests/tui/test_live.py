@@ -245,3 +245,15 @@ async def test_a_read_request_turns_unread_when_the_requester_writes(sandbox: Sa
         await wait_for(pilot, lambda: table.cursor_id == row.id)
         await wait_for(pilot, lambda: not shown().request.unread, timeout=read_after + 10, what="read again")
         assert table._cell(COLUMNS[0], shown()) == ("", None)
+        # A message that arrives while the cursor is on the request is read after the same rest.
+        later = sandbox.clock() + timedelta(minutes=6)
+        before = store.seen_at(row.id)
+        assert before is not None and before < later
+        sandbox.github.state.add_comment("va-identity/support", number, "Found the log, attaching it.",
+                                         user="new-person", at=later)
+        polls = screen.poller.polls
+        await pilot.press("R")
+        await wait_for(pilot, lambda: screen.poller.polls > polls, timeout=60, what="third poll")
+        await wait_for(pilot, lambda: (store.seen_at(row.id) or before) >= later, timeout=read_after + 10,
+                       what="read without moving the cursor")
+        assert table.cursor_id == row.id
