@@ -19,12 +19,14 @@ from idqueue.config import RotaConfig
 from idqueue.domain.models import Request
 from idqueue.integrations.registry import home_of
 from idqueue.sandbox import seed as seed_mod
+from idqueue.sandbox.base import SandboxServers
 from idqueue.sandbox.runner import Sandbox
 from idqueue.screens.assign import AssignScreen
 from idqueue.screens.queue import QueueScreen
 
 
-def _app(sandbox: Sandbox, tmp_path: Path) -> IdqueueApp:
+def _app(sandbox: SandboxServers, tmp_path: Path) -> IdqueueApp:
+    """The app on a sandbox (any team's) with the roster, ``me`` and the rota emptied."""
     settings = sandbox_settings(sandbox, tmp_path / "noroster.db",
                                 {"now": "2026-03-11T15:30:00Z", "ui": {"poll_interval": 600}})
     settings = settings.model_copy(update={"team": {}, "me": None, "rota": RotaConfig()})

@@ -10,20 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import OptionList
+from test_assign_no_roster import _app, _open_picker, _shown
 from tui_helpers import SIZE, settle, wait_for
 
-from idqueue.app import IdqueueApp
-from idqueue.commands.tui_cmds import sandbox_settings
-from idqueue.config import RotaConfig
-from idqueue.domain.models import Request
 from idqueue.integrations.registry import home_of
 from idqueue.sandbox.identity_jira import IdentityJiraSandbox
-from idqueue.screens.assign import AssignScreen
 from idqueue.screens.queue import QueueScreen
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
@@ -34,31 +27,6 @@ def sandbox() -> Iterator[IdentityJiraSandbox]:
     with IdentityJiraSandbox.start(seed=True, now=NOW) as sb:
         sb.jira.state.user("acc-mia", "Mia Krystof", email="mia.krystof@example.gov")
         yield sb
-
-
-def _app(sandbox: IdentityJiraSandbox, tmp_path: Path) -> IdqueueApp:
-    settings = sandbox_settings(sandbox, tmp_path / "noroster.db",
-                                {"now": "2026-03-11T15:30:00Z", "ui": {"poll_interval": 600}})
-    settings = settings.model_copy(update={"team": {}, "me": None, "rota": RotaConfig()})
-    return IdqueueApp.build(settings, sandbox=True, live=True)
-
-
-async def _open_picker(pilot: Pilot[Any], app: IdqueueApp, request: Request) -> AssignScreen:
-    screen = app.queue
-    screen.table.go_to(request.id)
-    await wait_for(pilot, lambda: screen.table.cursor_id == request.id, what="cursor")
-    await settle(pilot)
-    await pilot.press("a")
-    await wait_for(pilot, lambda: isinstance(app.screen, AssignScreen), timeout=30, what="picker")
-    picker = app.screen
-    assert isinstance(picker, AssignScreen)
-    await wait_for(pilot, lambda: picker.query_one("#members", OptionList).option_count > 0, what="options")
-    return picker
-
-
-def _shown(picker: AssignScreen) -> list[str]:
-    options = picker.query_one("#members", OptionList)
-    return [str(options.get_option_at_index(i).prompt).strip() for i in range(options.option_count)]
 
 
 async def test_picker_lists_jira_assignable_users_and_assigns_one(sandbox: IdentityJiraSandbox,
