@@ -23,12 +23,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from outbox_env import BACKLOG_REPO, CHANNEL, REPO, WritebackEnv, make_env
+from polling import eventually
 
 from idqueue.outbox.models import ActionKind, ActionState
 from idqueue.sandbox.runner import Sandbox
@@ -141,15 +143,7 @@ def _start(services: list[Service], env: dict[str, str], tmp_path: Path) -> Serv
     return service
 
 
-def _eventually(condition: Callable[[], Any], timeout: float = WAIT, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.05)
+_eventually = partial(eventually, timeout=WAIT)
 
 
 def _role(service: Service, role: str) -> bool:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from polling import eventually
 
 from idqueue.config import Settings
 from idqueue.sandbox.runner import Sandbox
@@ -22,14 +24,7 @@ from idqueue.store.db import Store
 WAIT = 30.0
 
 
-def _eventually(condition: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_eventually = partial(eventually, timeout=WAIT)
 
 
 def _settings(sb: Sandbox, db: Path, **overrides: Any) -> Settings:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 from outbox_env import ANA, BEN, WritebackEnv, make_env, run_cli
+from polling import eventually
 from pydantic import SecretStr
 from team_env import running_services, service_settings
 
@@ -39,14 +39,7 @@ def start_service() -> Iterator[Callable[[Settings], ServiceRunner]]:
     yield from running_services()
 
 
-def _eventually(condition: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
+_eventually = partial(eventually, timeout=WAIT)
 
 
 def test_auto_means_client_exactly_when_a_database_url_is_set(tmp_path: Path) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import pytest
+from polling import eventually
 
 from idqueue.config import Settings
 from idqueue.sandbox.runner import Sandbox
@@ -17,13 +18,7 @@ from idqueue.store.db import Store
 pytestmark = pytest.mark.xdist_group("pg")
 
 
-def _eventually(condition: object, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
+_eventually = partial(eventually, timeout=30.0, step=0.1)
 
 
 def test_only_one_of_two_services_leads(pg_url: str) -> None:

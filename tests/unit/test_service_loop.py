@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from pathlib import Path
+
+from polling import eventually
 
 from idqueue.config import Settings
 from idqueue.service.loop import PollLoop, Wakeup
@@ -92,12 +95,4 @@ def test_wakeup_reports_each_wake_and_interrupt_is_not_one() -> None:
     assert not wakeup.wait(0)
 
 
-def _wait_for(condition: object, timeout: float = WAIT) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.01)
-    return False
+_wait_for = partial(eventually, timeout=WAIT, step=0.01)
