@@ -49,6 +49,17 @@ def empty_sandbox() -> Iterator[Sandbox]:
         sb.stop()
 
 
+@pytest.fixture
+def live_sandbox() -> Iterator[Sandbox]:
+    """An empty sandbox on the wall clock: the senders' leases, retries and in-flight horizons
+    run out in real time (the team service's and the outbox's exactly-once tests)."""
+    sb = Sandbox.start(seed=False)
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
 # --- PostgreSQL (team mode) -------------------------------------------------------------------
 
 

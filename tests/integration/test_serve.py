@@ -119,16 +119,6 @@ def services() -> Iterator[list[Service]]:
         print(f"--- service {n} log ---\n{service.text()}")  # shown when the test failed
 
 
-@pytest.fixture
-def live_sandbox() -> Iterator[Sandbox]:
-    """An empty sandbox on the real clock: leases, retries and in-flight horizons run out."""
-    sb = Sandbox.start(seed=False)
-    try:
-        yield sb
-    finally:
-        sb.stop()
-
-
 def _start(services: list[Service], env: dict[str, str], tmp_path: Path) -> Service:
     log = tmp_path / f"serve-{len(services) + 1}.log"
     with log.open("wb") as out:

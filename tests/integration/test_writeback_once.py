@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,16 +45,6 @@ TARGETS = ["github", "slack"]
 
 
 # --------------------------------------------------------------------------- fixtures and counts
-
-
-@pytest.fixture
-def live_sandbox() -> Iterator[Sandbox]:
-    """Emulators on the wall clock: the senders' leases and horizons run in real time."""
-    sb = Sandbox.start(seed=False)
-    try:
-        yield sb
-    finally:
-        sb.stop()
 
 
 def _live_env(sb: Sandbox, tmp_path: Path, outbox: dict[str, float]) -> WritebackEnv:
