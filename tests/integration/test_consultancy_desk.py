@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import email
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_env import sandbox_cli_env
 from click.testing import CliRunner, Result
 
 from idqueue.cli import Context, cli
@@ -34,13 +34,7 @@ class Desk:
 
     def __init__(self, sb: ConsultancySandbox, folder: Path, **extra: str | None) -> None:
         self.sb = sb
-        config = folder / "config.toml"
-        config.write_text("", encoding="utf-8")
-        cleared: dict[str, str | None] = {
-            k: None for k in os.environ if k.startswith(("IDQUEUE_", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_"))
-        }
-        self.env = {**cleared, **sb.env(), "IDQUEUE_DB": str(folder / "q.db"), "IDQUEUE_CONFIG_FILE": str(config),
-                    **extra}
+        self.env = {**sandbox_cli_env(sb, folder), **extra}
 
     def run(self, *args: str, code: int = 0) -> Result:
         result = CliRunner().invoke(cli, list(args), env=self.env, obj=Context())

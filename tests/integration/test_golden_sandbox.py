@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_env import sandbox_cli_env
 from click.testing import CliRunner, Result
 
 from idqueue.cli import Context, cli
@@ -47,14 +48,9 @@ def _run(env: dict[str, str | None], *args: str) -> Result:
 def output(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """``list --json --all`` and ``show --json`` of every request after one sync."""
     folder = tmp_path_factory.mktemp("golden")
-    config = folder / "config.toml"
-    config.write_text("", encoding="utf-8")
     sb = Sandbox.start(seed=True, now=SANDBOX_NOW)
     # Shield the run from the machine's own variables (tokens, a developer's IDQUEUE_*).
-    cleared: dict[str, str | None] = {
-        k: None for k in os.environ if k.startswith(("IDQUEUE_", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_"))
-    }
-    env = {**cleared, **sb.env(), "IDQUEUE_DB": str(folder / "q.db"), "IDQUEUE_CONFIG_FILE": str(config)}
+    env = sandbox_cli_env(sb, folder)
     try:
         _run(env, "sync", "--once", "--quiet")
         listed = json.loads(_run(env, "list", "--json", "--all").stdout)

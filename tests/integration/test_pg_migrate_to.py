@@ -4,7 +4,6 @@ same through the real CLI (``list --json --all``, ``show --json``) and the store
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_env import sandbox_cli_env
 from click.testing import CliRunner, Result
 
 from idqueue.cli import Context, cli
@@ -38,13 +38,8 @@ def _run(env: dict[str, str | None], *args: str, code: int = 0) -> Result:
 def synced(tmp_path: Path) -> Iterator[dict[str, str | None]]:
     """The seeded sandbox synced into a SQLite file, plus local-only rows (ratings, a snooze, a
     draft, queued and sent outbox actions); yields the CLI's environment."""
-    config = tmp_path / "config.toml"
-    config.write_text("", encoding="utf-8")
     sb = Sandbox.start(seed=True, now=NOW)
-    cleared: dict[str, str | None] = {
-        k: None for k in os.environ if k.startswith(("IDQUEUE_", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_"))
-    }
-    env = {**cleared, **sb.env(), "IDQUEUE_DB": str(tmp_path / "q.db"), "IDQUEUE_CONFIG_FILE": str(config)}
+    env = sandbox_cli_env(sb, tmp_path)
     try:
         _run(env, "sync", "--once", "--quiet")
         settings = Settings(**sb.settings_overrides(), db=tmp_path / "q.db")
@@ -126,13 +121,8 @@ def test_migrate_to_needs_a_postgres_url(synced: dict[str, str | None]) -> None:
 
 
 def test_a_sync_straight_into_postgres_lists_what_sqlite_lists(pg_url: str, tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("", encoding="utf-8")
     sb = Sandbox.start(seed=True, now=NOW)
-    cleared: dict[str, str | None] = {
-        k: None for k in os.environ if k.startswith(("IDQUEUE_", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_"))
-    }
-    lite_env = {**cleared, **sb.env(), "IDQUEUE_DB": str(tmp_path / "q.db"), "IDQUEUE_CONFIG_FILE": str(config)}
+    lite_env = sandbox_cli_env(sb, tmp_path)
     # One person polling into PostgreSQL themselves (not a client of a team service).
     pg_env = {**lite_env, "IDQUEUE_DATABASE_URL": pg_url, "IDQUEUE_TEAM_CLIENT": "off"}
     try:
