@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import OptionList
-from tui_helpers import SIZE, settle, wait_for
+from tui_helpers import SIZE, first_sync, settle, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
@@ -54,11 +54,7 @@ def _shown(picker: AssignScreen) -> list[str]:
 async def test_picker_without_roster_lists_assignable_users_and_members(sandbox: Sandbox, tmp_path: Path) -> None:
     app = _app(sandbox, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.queue
-        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and screen.poller.polls >= 1,
-                       timeout=60, what="first poll")
-        await wait_for(pilot, lambda: screen.table.cursor_row is not None, what="rows")
-        await settle(pilot)
+        screen = await first_sync(pilot)
         rows = [r.request for r in screen.table.loaded_rows()]
 
         # A GitHub request: the repository's assignable users (GET /repos/{owner}/{repo}/assignees).
@@ -96,11 +92,7 @@ async def test_picker_without_roster_takes_a_typed_login_and_refuses_strangers(
 ) -> None:
     app = _app(sandbox, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.queue
-        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and screen.poller.polls >= 1,
-                       timeout=60, what="first poll")
-        await wait_for(pilot, lambda: screen.table.cursor_row is not None, what="rows")
-        await settle(pilot)
+        screen = await first_sync(pilot)
         gh_request = next(r.request for r in screen.table.loaded_rows() if home_of(r.request, "github")
                           and not r.request.assignee)
         await _open_picker(pilot, app, gh_request)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from test_assign_no_roster import _app, _open_picker, _shown
-from tui_helpers import SIZE, settle, wait_for
+from tui_helpers import SIZE, first_sync, wait_for
 
 from idqueue.integrations.registry import home_of
 from idqueue.sandbox.identity_jira import IdentityJiraSandbox
@@ -33,11 +33,7 @@ async def test_picker_lists_jira_assignable_users_and_assigns_one(sandbox: Ident
                                                                   tmp_path: Path) -> None:
     app = _app(sandbox, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.queue
-        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and screen.poller.polls >= 1,
-                       timeout=60, what="first poll")
-        await wait_for(pilot, lambda: screen.table.cursor_row is not None, what="rows")
-        await settle(pilot)
+        screen = await first_sync(pilot)
         rows = [r.request for r in screen.table.loaded_rows()]
         request = next(r for r in rows if r.source == "jira" and not r.assignee)
         key = str(home_of(request, "jira")).rsplit("/", 1)[1]

@@ -10,8 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from textual.pilot import Pilot
-from tui_helpers import SIZE, settle, wait_for
+from tui_helpers import SIZE, first_sync, settle, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
@@ -20,7 +19,6 @@ from idqueue.integrations.registry import home_of
 from idqueue.outbox.models import ActionKind, ActionState
 from idqueue.sandbox.runner import Sandbox
 from idqueue.screens.assign import AssignScreen
-from idqueue.screens.queue import QueueScreen
 from idqueue.store.queue import QueueQuery, fetch_window
 from idqueue.sync import SyncReport
 from idqueue.widgets.request_table import COLUMNS
@@ -32,16 +30,6 @@ def live_app(sandbox: Sandbox, tmp_path: Path, **ui: Any) -> IdqueueApp:
     settings = sandbox_settings(sandbox, tmp_path / "live.db", {"now": NOW_ISO, "ui": {"poll_interval": 600, **ui}})
     return IdqueueApp.build(settings, sandbox=True, live=True)
 
-
-async def first_sync(pilot: Pilot[Any]) -> QueueScreen:
-    app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="queue screen")
-    screen = app.screen
-    assert isinstance(screen, QueueScreen)
-    await wait_for(pilot, lambda: screen.poller.polls >= 1, timeout=60, what="first poll")
-    await wait_for(pilot, lambda: screen.table.total > 0 and screen.table.cursor_row is not None, what="rows")
-    await settle(pilot)
-    return screen
 
 
 async def test_first_poll_fills_the_queue_without_announcing_everything(sandbox: Sandbox, tmp_path: Path) -> None:

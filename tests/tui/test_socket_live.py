@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual.pilot import Pilot
-from tui_helpers import SIZE, settle, wait_for
+from tui_helpers import SIZE, first_sync, settle, wait_for
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
@@ -29,16 +28,6 @@ def live_app(sandbox: Sandbox, tmp_path: Path, **slack: Any) -> IdqueueApp:
         settings = settings.model_copy(update={"slack": settings.slack.model_copy(update=slack)})
     return IdqueueApp.build(settings, sandbox=True, live=True)
 
-
-async def first_sync(pilot: Pilot[Any]) -> QueueScreen:
-    app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="queue screen")
-    screen = app.screen
-    assert isinstance(screen, QueueScreen)
-    await wait_for(pilot, lambda: screen.poller.polls >= 1, timeout=60, what="first poll")
-    await wait_for(pilot, lambda: screen.table.total > 0, what="rows")
-    await settle(pilot)
-    return screen
 
 
 def status_text(screen: QueueScreen) -> str:

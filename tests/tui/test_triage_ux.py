@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from tui_helpers import DOCS_LINK, SIZE, failed_take, ready, rid_of, scripted, settle, wait_for
+from tui_helpers import (
+    DOCS_LINK,
+    SIZE,
+    failed_take,
+    first_sync,
+    ready,
+    rid_of,
+    scripted,
+    settle,
+    wait_for,
+)
 
 from idqueue.app import IdqueueApp
 from idqueue.commands.tui_cmds import sandbox_settings
@@ -300,11 +310,7 @@ async def test_outbox_screen_follows_the_dispatcher_live(sandbox: Sandbox, tmp_p
                                 {"now": "2026-03-11T15:30:00Z", "ui": {"poll_interval": 600}})
     app = IdqueueApp.build(settings, sandbox=True, live=True)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.queue
-        await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and screen.poller.polls >= 1,
-                       timeout=60, what="first poll")
-        await wait_for(pilot, lambda: screen.table.cursor_row is not None, what="rows")
-        await settle(pilot)
+        screen = await first_sync(pilot)
         row = next(r for r in screen.table.loaded_rows() if home_of(r.request, "github") and not r.request.assignee)
         await go_to(pilot, row.id)
         sandbox.github.faults.add("POST /repos/*/issues/*/assignees", status=404,

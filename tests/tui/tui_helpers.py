@@ -13,6 +13,7 @@ from idqueue.app import IdqueueApp
 from idqueue.integrations.github.api import map_github_error
 from idqueue.outbox.dispatcher import Dispatcher
 from idqueue.outbox.models import Action, ActionKind
+from idqueue.screens.queue import QueueScreen
 
 SIZE = (160, 50)
 DOCS_LINK = "Please update the Identity docs link in the header"
@@ -102,3 +103,15 @@ def failed_take(app: IdqueueApp) -> str:
     app.ctx.actions.take(rid)
     app.ctx.dispatcher.run_once()
     return rid
+
+
+async def first_sync(pilot: Pilot[Any]) -> QueueScreen:
+    """The queue screen of a live app once its first poll has filled the table (cursor on a row)."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen), what="queue screen")
+    screen = app.screen
+    assert isinstance(screen, QueueScreen)
+    await wait_for(pilot, lambda: screen.poller.polls >= 1, timeout=60, what="first poll")
+    await wait_for(pilot, lambda: screen.table.total > 0 and screen.table.cursor_row is not None, what="rows")
+    await settle(pilot)
+    return screen
