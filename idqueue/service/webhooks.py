@@ -39,6 +39,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -333,14 +334,16 @@ class WebhookReceivers:
     # -- GitHub ---------------------------------------------------------------------------------
 
     async def _github(self, request: web.Request) -> web.Response:
-        return await self._receive(request, "github", self._verify_github, self._interpret_github,
-                                   "X-GitHub-Delivery")
+        return await self._receive(request, "github", partial(self._verify_hub, "github", "X-Hub-Signature-256"),
+                                   self._interpret_github, "X-GitHub-Delivery")
 
-    def _verify_github(self, request: web.Request, body: bytes) -> None:
-        header = request.headers.get("X-Hub-Signature-256")
+    def _verify_hub(self, system: str, header_name: str, request: web.Request, body: bytes) -> None:
+        """GitHub's and Jira's check: ``header_name`` carries the ``sha256=`` HMAC of the body with
+        the system's secret."""
+        header = request.headers.get(header_name)
         if not header:
-            raise _unsigned("no X-Hub-Signature-256")
-        if not _hub_signature_ok(body, self._secrets["github"], header):
+            raise _unsigned(f"no {header_name}")
+        if not _hub_signature_ok(body, self._secrets[system], header):
             raise _unsigned("bad signature")
 
     def _interpret_github(self, request: web.Request, body: bytes) -> _Parsed:
@@ -394,15 +397,8 @@ class WebhookReceivers:
     # -- Jira -----------------------------------------------------------------------------------
 
     async def _jira(self, request: web.Request) -> web.Response:
-        return await self._receive(request, "jira", self._verify_jira, self._interpret_jira,
-                                   "X-Atlassian-Webhook-Identifier")
-
-    def _verify_jira(self, request: web.Request, body: bytes) -> None:
-        header = request.headers.get("X-Hub-Signature")
-        if not header:
-            raise _unsigned("no X-Hub-Signature")
-        if not _hub_signature_ok(body, self._secrets["jira"], header):
-            raise _unsigned("bad signature")
+        return await self._receive(request, "jira", partial(self._verify_hub, "jira", "X-Hub-Signature"),
+                                   self._interpret_jira, "X-Atlassian-Webhook-Identifier")
 
     def _interpret_jira(self, request: web.Request, body: bytes) -> _Parsed:
         delivery = request.headers.get("X-Atlassian-Webhook-Identifier") or None
