@@ -274,8 +274,8 @@ class Notifier:
         root = self.outbox.first_of([notification_id(channel, e, i) for e in EVENTS for i in items])
         request_id = f"{NOTIFY_PREFIX}{request.id}"
         if root is None and kind == REPLY:  # an earlier reply's message opened the thread
-            root = next((a for a in self.outbox.select(request_ids=[request_id], limit=5)
-                         if a.state is not ActionState.DROPPED), None)
+            live = [s for s in ActionState if s is not ActionState.DROPPED]
+            root = next(iter(self.outbox.select(states=live, request_ids=[request_id], limit=1)), None)
         params: dict[str, object] = {"channel": channel, "thread_ts": None, "action": "notify", "notify": kind,
                                      "automation": True, "items": items}
         if root is not None:

@@ -365,8 +365,8 @@ class QueueScreen(Screen[None]):
         self._read_timer = None
         if self.table.cursor_id == request.id:
             # Read up to now, and at least up to its latest message (an upstream clock ahead of ours).
-            at = max(self.ctx.clock(), request.last_outside_at or self.ctx.clock())
-            self._store_read_mark(request.id, at)
+            now = self.ctx.clock()
+            self._store_read_mark(request.id, max(now, request.last_outside_at or now))
 
     @work(thread=True, group="read-mark", exit_on_error=False)
     def _store_read_mark(self, request_id: str, at: datetime) -> None:

@@ -860,8 +860,8 @@ class Store:
         if previous is None or previous[_SEQ] != seq or previous[_ASSIGNEES] != values[_ASSIGNEES] \
                 or previous[_ASSIGNEE] != r.assignee:
             # Every assignee, one row each (the filters and "mine" find the second one too).
-            for old_seq in {seq, previous[_SEQ] if previous is not None else seq}:
-                conn.execute("DELETE FROM request_assignees WHERE seq=?", (old_seq,))
+            for stale in {seq} if previous is None else {seq, previous[_SEQ]}:
+                conn.execute("DELETE FROM request_assignees WHERE seq=?", (stale,))
             names = dict.fromkeys([*([r.assignee] if r.assignee else []), *r.assignees])
             conn.executemany("INSERT INTO request_assignees(assignee, seq) VALUES (?, ?)",
                              [(name, seq) for name in names if name])

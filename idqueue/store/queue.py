@@ -317,13 +317,8 @@ def _spec_clauses(spec: SearchSpec, params: dict[str, Any], dialect: Dialect, pe
 def _sources_clause(sources: tuple[str, ...], params: dict[str, Any]) -> str:
     """Requests with a home in any of these systems: their name, quoted, in the ``sources``
     JSON list (``["github","slack"]``); a name holds no quote, so it cannot match a part."""
-    ors = [_listed("sources", name, params) for name in dict.fromkeys(sources)]
+    ors = [f"instr(sources, {_bind(params, json.dumps(name))}) > 0" for name in dict.fromkeys(sources)]
     return "(" + " OR ".join(ors) + ")"
-
-
-def _listed(column: str, value: str, params: dict[str, Any]) -> str:
-    """``value`` is one of the strings in the JSON list ``column`` (quoted, so never a part of one)."""
-    return f"instr({column}, {_bind(params, json.dumps(value, ensure_ascii=False))}) > 0"
 
 
 def _assignee_clause(assignees: tuple[str, ...], params: dict[str, Any]) -> str:

@@ -337,8 +337,7 @@ class RequestTable(ScrollView, can_focus=True):
             for row in page:
                 if row is not None and row.id == request_id:
                     row.request.seen_at = at
-        self._lines.clear()
-        self.refresh()
+        self.refresh()  # the line cache is keyed on ``unread``: the row is drawn afresh
 
     def clear_selection(self) -> None:
         """Forget the multi-selection."""
