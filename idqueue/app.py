@@ -32,8 +32,6 @@ if TYPE_CHECKING:  # the outbox is imported when the app is built, not when this
     from idqueue.outbox.service import Actions
 
 
-
-
 class IdqueueApp(App[None]):
     """idqueue's TUI.
 

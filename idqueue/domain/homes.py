@@ -105,14 +105,18 @@ class TeamIndex:
             return True
         return self.member(actor_id) is not None if self.has_roster else True
 
+    def _human_message(self, event: TimelineEvent) -> bool:
+        """A thread reply or comment written by a person: not a bot's, and not one of idqueue's
+        own automatic messages (e.g. "created"; a reply a triager sent through idqueue is)."""
+        return (event.kind in RESPONSE_KINDS and not event.is_bot and not self.is_bot(event.actor_id)
+                and not event.data.get("idqueue_automation"))
+
     def is_outside_message(self, event: TimelineEvent, requester_ids: set[str]) -> bool:
         """A message from outside the team: the requester's, or (with a roster) anyone not on it.
 
         Bots, idqueue's own posts and internal notes never are. What makes a read request unread.
         """
-        if event.kind not in RESPONSE_KINDS or event.is_bot or self.is_bot(event.actor_id) or not event.actor_id:
-            return False
-        if event.data.get("idqueue_automation") or event.data.get("idqueue_actor"):
+        if not self._human_message(event) or not event.actor_id or event.data.get("idqueue_actor"):
             return False
         if event.actor_id in requester_ids:
             return True
@@ -120,13 +124,7 @@ class TeamIndex:
 
     def is_response(self, event: TimelineEvent, requester_ids: set[str]) -> bool:
         """Whether an event counts as a first response (DESIGN.md "Triage semantics")."""
-        if event.kind not in RESPONSE_KINDS or event.is_bot or self.is_bot(event.actor_id):
-            return False
-        if event.data.get("idqueue_automation"):
-            # idqueue's own automatic messages (e.g. "created") are not a human response,
-            # but a reply sent by a triager through idqueue is.
-            return False
-        if event.actor_id in requester_ids:
+        if not self._human_message(event) or event.actor_id in requester_ids:
             return False
         if self.has_roster:
             return (self.member(event.actor_id) is not None or bool(event.data.get("idqueue_actor"))
